@@ -1,0 +1,2 @@
+//! The KS default allocator: `KsCreateDefaultAllocatorEx` and the allocator object it creates.
+#![no_std]

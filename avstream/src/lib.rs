@@ -1,0 +1,2 @@
+//! The avcam camera core.
+#![no_std]

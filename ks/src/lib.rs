@@ -1,0 +1,28 @@
+//! The KS / NT ABI that avcam shares with Windows.
+//!
+//! Every type here is `#[repr(C)]` with fixed-width fields (a Windows `ULONG` is `u32`, never
+//! `c_long`), laid out as on Windows x64, with zerocopy derives on the plain-data types so request
+//! bytes can be parsed without `unsafe`. C spellings live only in this crate; the cores use Rust
+//! names and cite the C name in their docs.
+//!
+//! Sizes and alignments are asserted at compile time against the figures in the public headers
+//! (see `layout` and `../shared/notes/ks-allocator.md`).
+//!
+//! Modules:
+//! - [`status`]: NTSTATUS values;
+//! - [`guid`]: the GUID type and the GUIDs avcam uses;
+//! - [`nt`]: the NT kernel objects the driver touches (IRP, IO_STACK_LOCATION, FILE_OBJECT, ...);
+//! - [`ks`]: kernel-streaming structures, flags and IOCTL codes;
+//! - [`video`]: video formats (KS_VIDEOINFOHEADER, KS_DATARANGE_VIDEO, ...).
+#![no_std]
+#![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
+
+pub mod guid;
+pub mod ks;
+mod layout;
+pub mod nt;
+pub mod status;
+pub mod video;
+
+pub use guid::GUID;
+pub use status::NTSTATUS;
