@@ -13,10 +13,12 @@
 //! - [`guid`]: the GUID type and the GUIDs avcam uses;
 //! - [`nt`]: the NT kernel objects the driver touches (IRP, IO_STACK_LOCATION, FILE_OBJECT, ...);
 //! - [`ks`]: kernel-streaming structures, flags and IOCTL codes;
+//! - [`avstream`]: the AVStream object model (descriptors, dispatch and automation tables, KSPIN, ...);
 //! - [`video`]: video formats (KS_VIDEOINFOHEADER, KS_DATARANGE_VIDEO, ...).
 #![no_std]
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
 
+pub mod avstream;
 pub mod guid;
 pub mod ks;
 mod layout;
