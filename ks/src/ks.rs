@@ -418,6 +418,22 @@ pub struct KSDISPATCH_TABLE {
     pub FastWrite: PFAST_IO_ROUTINE,
 }
 
+/// `KSCREATE_ITEM_SECURITYCHANGED`.
+pub const KSCREATE_ITEM_SECURITYCHANGED: u32 = 0x0000_0001;
+/// `KSCREATE_ITEM_WILDCARD`: the item matches any name.
+pub const KSCREATE_ITEM_WILDCARD: u32 = 0x0000_0002;
+/// `KSCREATE_ITEM_NOPARAMETERS`: the name must not carry parameters after the object class.
+pub const KSCREATE_ITEM_NOPARAMETERS: u32 = 0x0000_0004;
+/// `KSCREATE_ITEM_FREEONSTOP`.
+pub const KSCREATE_ITEM_FREEONSTOP: u32 = 0x0000_0008;
+
+/// `KSSTRING_Allocator`: the object class of the allocator's create item (UTF-16 on Windows).
+pub const KSSTRING_Allocator: &str = "{642F5D00-4791-11D0-A5D6-28DB04C10000}";
+
+/// `KSOBJECT_HEADER`: ks.sys's opaque per-file-object header (`typedef PVOID KSOBJECT_HEADER`).
+/// The structure `FileObject->FsContext` points to must begin with one.
+pub type KSOBJECT_HEADER = *mut c_void;
+
 /// `KSCREATE_ITEM_IRP_STORAGE(Irp)` is `Irp->Tail.Overlay.DriverContext[0]`.
 pub const KSCREATE_ITEM_IRP_STORAGE_INDEX: usize = 0;
 

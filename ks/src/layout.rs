@@ -42,10 +42,13 @@ mod x64 {
     assert_offset!(KSOBJECT_CREATE_ITEM, ObjectClass, 16);
     assert_offset!(KSOBJECT_CREATE_ITEM, Flags, 40);
     assert_layout!(KSDISPATCH_TABLE, size 80, align 8);
+    assert_layout!(KSOBJECT_HEADER, size 8, align 8);
 
     assert_layout!(UNICODE_STRING, size 16, align 8);
     assert_layout!(IO_STATUS_BLOCK, size 16, align 8);
     assert_layout!(KEVENT, size 24, align 8);
+    assert_layout!(OBJECT_HANDLE_INFORMATION, size 8, align 4);
+    assert_layout!(POBJECT_TYPE, size 8, align 8);
     assert_layout!(IRP, size 208, align 16);
     assert_offset!(IRP, MdlAddress, 8);
     assert_offset!(IRP, SystemBuffer, 24);

@@ -21,12 +21,44 @@ pub const UserMode: KPROCESSOR_MODE = 1;
 pub type HANDLE = *mut c_void;
 /// `PASSIVE_LEVEL`.
 pub const PASSIVE_LEVEL: KIRQL = 0;
+/// `APC_LEVEL`.
+pub const APC_LEVEL: KIRQL = 1;
 /// `DISPATCH_LEVEL`.
 pub const DISPATCH_LEVEL: KIRQL = 2;
 /// `PAGE_SIZE` on x64.
 pub const PAGE_SIZE: usize = 4096;
 /// `IO_NO_INCREMENT`: the priority boost passed to `IoCompleteRequest`.
 pub const IO_NO_INCREMENT: i8 = 0;
+/// `IO_TYPE_DEVICE`: `DEVICE_OBJECT.Type`.
+pub const IO_TYPE_DEVICE: i16 = 3;
+/// `IO_TYPE_DRIVER`: `DRIVER_OBJECT.Type`.
+pub const IO_TYPE_DRIVER: i16 = 4;
+/// `IO_TYPE_FILE`: `FILE_OBJECT.Type`.
+pub const IO_TYPE_FILE: i16 = 5;
+/// `IO_TYPE_IRP`: `IRP.Type`.
+pub const IO_TYPE_IRP: i16 = 6;
+
+/// `ACCESS_MASK`.
+pub type ACCESS_MASK = u32;
+/// `SYNCHRONIZE`.
+pub const SYNCHRONIZE: ACCESS_MASK = 0x0010_0000;
+/// `EVENT_MODIFY_STATE`.
+pub const EVENT_MODIFY_STATE: ACCESS_MASK = 0x0002;
+/// `EVENT_ALL_ACCESS` (`STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x3`).
+pub const EVENT_ALL_ACCESS: ACCESS_MASK = 0x000F_0000 | SYNCHRONIZE | 0x3;
+
+/// `POBJECT_TYPE`: an opaque pointer naming an object type (`*ExEventObjectType`, ...).
+pub type POBJECT_TYPE = *mut c_void;
+
+/// `OBJECT_HANDLE_INFORMATION`: what `ObReferenceObjectByHandle` reports about the handle.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OBJECT_HANDLE_INFORMATION {
+    /// `HandleAttributes`.
+    pub HandleAttributes: u32,
+    /// `GrantedAccess`.
+    pub GrantedAccess: ACCESS_MASK,
+}
 
 /// `LIST_ENTRY`: a doubly linked list link.
 #[repr(C)]
@@ -98,10 +130,16 @@ pub const NonPagedPoolSessionNx: POOL_TYPE = 544;
 
 /// `POOL_FLAGS` for `ExAllocatePool2` (Windows 10 2004+).
 pub type POOL_FLAGS = u64;
+/// `POOL_FLAG_USE_QUOTA`: charge the allocation to the current process.
+pub const POOL_FLAG_USE_QUOTA: POOL_FLAGS = 0x0000_0000_0000_0001;
 /// `POOL_FLAG_UNINITIALIZED`: do not zero the allocation.
 pub const POOL_FLAG_UNINITIALIZED: POOL_FLAGS = 0x0000_0000_0000_0002;
-/// `POOL_FLAG_CACHE_ALIGNED`.
-pub const POOL_FLAG_CACHE_ALIGNED: POOL_FLAGS = 0x0000_0000_0000_0004;
+/// `POOL_FLAG_SESSION`: allocate from session pool.
+pub const POOL_FLAG_SESSION: POOL_FLAGS = 0x0000_0000_0000_0004;
+/// `POOL_FLAG_CACHE_ALIGNED`: align to a cache line.
+pub const POOL_FLAG_CACHE_ALIGNED: POOL_FLAGS = 0x0000_0000_0000_0008;
+/// `POOL_FLAG_RAISE_ON_FAILURE`: raise an exception instead of returning NULL.
+pub const POOL_FLAG_RAISE_ON_FAILURE: POOL_FLAGS = 0x0000_0000_0000_0020;
 /// `POOL_FLAG_NON_PAGED`: non-paged, no-execute (missing from mingw-w64 10's headers).
 pub const POOL_FLAG_NON_PAGED: POOL_FLAGS = 0x0000_0000_0000_0040;
 /// `POOL_FLAG_NON_PAGED_EXECUTE`.

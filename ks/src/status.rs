@@ -46,6 +46,10 @@ statuses! {
     STATUS_NO_MEMORY = 0xC000_0017u32;
     /// The buffer is too small; IoStatus.Information holds the size needed.
     STATUS_BUFFER_TOO_SMALL = 0xC000_0023u32;
+    /// The handle names an object of another type than the one asked for.
+    STATUS_OBJECT_TYPE_MISMATCH = 0xC000_0024u32;
+    /// The object has no security descriptor (security queries on a KS object without one).
+    STATUS_NO_SECURITY_ON_OBJECT = 0xC000_00D7u32;
     /// The object name was not found (no create item matches).
     STATUS_OBJECT_NAME_NOT_FOUND = 0xC000_0034u32;
     /// An integer overflow occurred.
