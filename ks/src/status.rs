@@ -68,6 +68,10 @@ statuses! {
     STATUS_INVALID_BUFFER_SIZE = 0xC000_0206u32;
     /// The item (property, method, event, set) was not found.
     STATUS_NOT_FOUND = 0xC000_0225u32;
+    /// KS: the property, method or event *set* is not supported by the object (ntstatus.h).
+    STATUS_PROPSET_NOT_FOUND = 0xC000_0230u32;
+    /// A datum is not aligned as the request requires (ntstatus.h).
+    STATUS_DATATYPE_MISALIGNMENT_ERROR = 0xC000_02C5u32;
     /// No data range matched (data intersection).
     STATUS_NO_MATCH = 0xC000_0272u32;
     /// The device is busy.
@@ -80,9 +84,6 @@ statuses! {
     STATUS_END_OF_FILE = 0xC000_0011u32;
 }
 
-/// KS reports an unknown property, method or event *set* as `STATUS_PROPSET_NOT_FOUND`; the
-/// public headers give no separate value, and KS maps it to `STATUS_NOT_FOUND` (0xC0000225).
-pub const STATUS_PROPSET_NOT_FOUND: NTSTATUS = STATUS_NOT_FOUND;
 
 #[cfg(test)]
 mod tests {
