@@ -17,7 +17,8 @@ pub mod sync;
 /// The C signatures of the services, one type per function.
 pub mod sig {
     use core::ffi::c_void;
-    use ks::nt::{EVENT_TYPE, IRP, KEVENT, KIRQL, KSPIN_LOCK, POOL_FLAGS};
+    use ks::ks::{KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
+    use ks::nt::{DEVICE_OBJECT, EVENT_TYPE, IRP, KEVENT, KIRQL, KSPIN_LOCK, POOL_FLAGS};
     use ks::NTSTATUS;
 
     /// `PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)` (Windows 10 2004+).
@@ -50,12 +51,40 @@ pub mod sig {
     ) -> NTSTATUS;
     /// `LONG_PTR ObfDereferenceObject(PVOID Object)` (`ObDereferenceObject` is a macro).
     pub type ObfDereferenceObject = unsafe extern "system" fn(*mut c_void) -> isize;
+
+    // --- ks.sys ---
+
+    /// `NTSTATUS KsAllocateObjectHeader(KSOBJECT_HEADER *Header, ULONG ItemsCount,
+    /// PKSOBJECT_CREATE_ITEM ItemsList, PIRP Irp, const KSDISPATCH_TABLE *Table)`.
+    pub type KsAllocateObjectHeader = unsafe extern "system" fn(
+        *mut KSOBJECT_HEADER,
+        u32,
+        *mut KSOBJECT_CREATE_ITEM,
+        *mut IRP,
+        *const KSDISPATCH_TABLE,
+    ) -> NTSTATUS;
+    /// `VOID KsFreeObjectHeader(PVOID Header)`.
+    pub type KsFreeObjectHeader = unsafe extern "system" fn(*mut c_void);
+    /// `PKSOBJECT_CREATE_ITEM KsQueryObjectCreateItem(KSOBJECT_HEADER Header)`.
+    pub type KsQueryObjectCreateItem =
+        unsafe extern "system" fn(KSOBJECT_HEADER) -> *mut KSOBJECT_CREATE_ITEM;
+    /// `NTSTATUS KsDispatchQuerySecurity(PDEVICE_OBJECT DeviceObject, PIRP Irp)`.
+    pub type KsDispatchQuerySecurity =
+        unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) -> NTSTATUS;
+    /// `NTSTATUS KsDispatchSetSecurity(PDEVICE_OBJECT DeviceObject, PIRP Irp)`.
+    pub type KsDispatchSetSecurity =
+        unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) -> NTSTATUS;
+    /// `NTSTATUS KsDispatchIrp(PDEVICE_OBJECT DeviceObject, PIRP Irp)`.
+    pub type KsDispatchIrp = unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) -> NTSTATUS;
 }
 
 #[cfg(windows)]
 mod imports {
     use core::ffi::c_void;
-    use ks::nt::{EVENT_TYPE, IRP, KEVENT, KIRQL, KSPIN_LOCK, POOL_FLAGS};
+    use ks::ks::{KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
+    use ks::nt::{
+        DEVICE_OBJECT, EVENT_TYPE, IRP, KEVENT, KIRQL, KSPIN_LOCK, POBJECT_TYPE, POOL_FLAGS,
+    };
     use ks::NTSTATUS;
 
     #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
@@ -78,8 +107,27 @@ mod imports {
             info: *mut c_void,
         ) -> NTSTATUS;
         pub fn ObfDereferenceObject(object: *mut c_void) -> isize;
-        /// `POBJECT_TYPE *ExEventObjectType`: a data export.
-        pub static ExEventObjectType: *mut *mut c_void;
+        /// The event object type, a data export. wdm.h declares it `extern POBJECT_TYPE
+        /// *ExEventObjectType` because C reaches data imports through the import address table;
+        /// a Rust `static` in a raw-dylib block is accessed through that table already, so the
+        /// static itself is the exported `POBJECT_TYPE` (what C writes `*ExEventObjectType`).
+        pub static ExEventObjectType: POBJECT_TYPE;
+    }
+
+    #[link(name = "ks.sys", kind = "raw-dylib", modifiers = "+verbatim")]
+    extern "system" {
+        pub fn KsAllocateObjectHeader(
+            header: *mut KSOBJECT_HEADER,
+            items_count: u32,
+            items_list: *mut KSOBJECT_CREATE_ITEM,
+            irp: *mut IRP,
+            table: *const KSDISPATCH_TABLE,
+        ) -> NTSTATUS;
+        pub fn KsFreeObjectHeader(header: *mut c_void);
+        pub fn KsQueryObjectCreateItem(header: KSOBJECT_HEADER) -> *mut KSOBJECT_CREATE_ITEM;
+        pub fn KsDispatchQuerySecurity(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS;
+        pub fn KsDispatchSetSecurity(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS;
+        pub fn KsDispatchIrp(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS;
     }
 }
 
@@ -102,4 +150,16 @@ const _: () = {
     let _: sig::KeSetEvent = KeSetEvent;
     let _: sig::ObReferenceObjectByHandle = ObReferenceObjectByHandle;
     let _: sig::ObfDereferenceObject = ObfDereferenceObject;
+    let _: sig::KsAllocateObjectHeader = KsAllocateObjectHeader;
+    let _: sig::KsFreeObjectHeader = KsFreeObjectHeader;
+    let _: sig::KsQueryObjectCreateItem = KsQueryObjectCreateItem;
+    let _: sig::KsDispatchQuerySecurity = KsDispatchQuerySecurity;
+    let _: sig::KsDispatchSetSecurity = KsDispatchSetSecurity;
+    let _: sig::KsDispatchIrp = KsDispatchIrp;
 };
+
+/// `*ExEventObjectType`: the object type to pass to `ObReferenceObjectByHandle` for events.
+pub fn event_object_type() -> ks::nt::POBJECT_TYPE {
+    // SAFETY: a data export the kernel initialises before any driver loads and never changes.
+    unsafe { ExEventObjectType }
+}
