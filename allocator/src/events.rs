@@ -6,7 +6,7 @@
 //! given at enable, which is what `IOCTL_KS_DISABLE_EVENT` passes back.
 
 use crate::error::Error;
-use crate::requests::AllocatorEvent;
+use crate::requests::{AllocatorEvent, Notification};
 
 /// The most events enabled at once on one allocator.
 pub const MAX_EVENT_REGISTRATIONS: usize = 8;
@@ -18,6 +18,8 @@ pub struct Registration {
     pub event: AllocatorEvent,
     /// The address of the `KSEVENTDATA` given at enable (the disable key).
     pub key: usize,
+    /// The notification as the client gave it (the fallback disable key).
+    pub notification: Notification,
     /// The `KEVENT` to signal.
     pub object: usize,
     /// Whether `object` was referenced from a handle and must be dereferenced when the
@@ -59,15 +61,25 @@ impl EventTable {
         Ok(())
     }
 
-    /// Removes and returns the registration enabled with `key` ([`Error::EventNotEnabled`] if
-    /// there is none).
-    pub fn remove(&mut self, key: usize) -> Result<Registration, Error> {
-        let entry = self
+    /// Removes and returns the registration enabled with the `KSEVENTDATA` at `key`, or failing
+    /// that the first one enabled with `notification` ([`Error::EventNotEnabled`] if none).
+    pub fn remove(
+        &mut self,
+        key: usize,
+        notification: Option<Notification>,
+    ) -> Result<Registration, Error> {
+        let position = self
             .entries
-            .iter_mut()
-            .find(|e| e.is_some_and(|r| r.key == key))
+            .iter()
+            .position(|e| e.is_some_and(|r| r.key == key))
+            .or_else(|| {
+                let wanted = notification?;
+                self.entries
+                    .iter()
+                    .position(|e| e.is_some_and(|r| r.notification == wanted))
+            })
             .ok_or(Error::EventNotEnabled)?;
-        entry.take().ok_or(Error::EventNotEnabled)
+        self.entries[position].take().ok_or(Error::EventNotEnabled)
     }
 
     /// Removes every registration and returns them (disable-all and close).
@@ -102,6 +114,7 @@ mod tests {
         Registration {
             event,
             key,
+            notification: Notification::EventObject { event: key + 1 },
             object: key + 1,
             referenced: false,
         }
@@ -127,10 +140,15 @@ mod tests {
                 .sum::<usize>(),
             10
         );
-        assert_eq!(table.remove(10).map(|r| r.object), Ok(11));
-        assert_eq!(table.remove(10), Err(Error::EventNotEnabled));
+        assert_eq!(table.remove(10, None).map(|r| r.object), Ok(11));
+        assert_eq!(table.remove(10, None), Err(Error::EventNotEnabled));
+        // A copied KSEVENTDATA (another address) still finds its registration by notification.
+        let other = Some(Notification::EventObject { event: 5 });
+        assert_eq!(table.remove(999, other), Err(Error::EventNotEnabled));
+        let same = Some(Notification::EventObject { event: 21 });
+        assert_eq!(table.remove(999, same).map(|r| r.key), Ok(20));
         assert_eq!(table.of(AllocatorEvent::FreeFrame).count(), 0);
-        assert_eq!(table.len(), 1);
+        assert!(table.is_empty());
     }
 
     #[test]

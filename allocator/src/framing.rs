@@ -46,6 +46,9 @@ pub const KNOWN_FRAMING_FLAGS: u32 = KSALLOCATOR_OPTIONF_COMPATIBLE
     | KSALLOCATOR_REQUIREMENTF_FRAME_INTEGRITY
     | KSALLOCATOR_REQUIREMENTF_MUST_ALLOCATE;
 
+/// The alignment `ExAllocatePool2` guarantees on x64 below `PAGE_SIZE`: 16 bytes.
+pub const POOL_ALIGNMENT: u32 = 16;
+
 /// The size of the create parameters: `sizeof(KSALLOCATOR_FRAMING)` = 24.
 pub const CREATE_PARAMETERS_SIZE: usize = core::mem::size_of::<KSALLOCATOR_FRAMING>();
 
@@ -190,10 +193,22 @@ impl Framing {
         self.flags
     }
 
-    /// The pool bytes one frame takes: `FrameSize + FileAlignment`, so an aligned start always
-    /// fits whatever alignment the pool gives. Never above [`MAX_TOTAL_BYTES`].
+    /// The pool bytes to ask for one frame, so that an address honouring `FileAlignment` with
+    /// `FrameSize` bytes after it fits in the block.
+    ///
+    /// `ExAllocatePool2` documents its alignment on x64: page-aligned blocks from `PAGE_SIZE`
+    /// bytes up, 16-byte aligned below. So no padding is needed when `FrameSize >= PAGE_SIZE` (the
+    /// mask is at most `PAGE_SIZE - 1`) or when the mask is below 16; otherwise `FileAlignment`
+    /// bytes are added and the start is aligned up. (Frame addresses are still checked against
+    /// the mask, so a pool breaking that promise fails the create instead of misaligning.)
+    /// Never above [`MAX_TOTAL_BYTES`].
     pub const fn pool_bytes_per_frame(&self) -> usize {
-        self.frame_size as usize + self.alignment_mask as usize
+        let size = self.frame_size as usize;
+        if size >= PAGE_SIZE || self.alignment_mask < POOL_ALIGNMENT {
+            size
+        } else {
+            size + self.alignment_mask as usize
+        }
     }
 
     /// The framing as the C structure (reported by KSPROPERTY_STREAMALLOCATOR_STATUS and passed
@@ -403,7 +418,23 @@ mod tests {
         let valid = Framing::validate(&raw).unwrap();
         assert_eq!(valid.to_raw(), raw);
         assert_eq!(valid.pool(), PoolKind::NonPagedNx);
-        assert_eq!(valid.pool_bytes_per_frame(), 4096 + 63);
+        // A page or more is page-aligned already: no padding.
+        assert_eq!(valid.pool_bytes_per_frame(), 4096);
+        let small = Framing::validate(&KSALLOCATOR_FRAMING {
+            FrameSize: 100,
+            ..raw
+        })
+        .unwrap();
+        assert_eq!(small.pool_bytes_per_frame(), 100 + 63);
+        let octa = KSALLOCATOR_FRAMING {
+            FrameSize: 100,
+            FileAlignment: file_alignment::OCTA,
+            ..raw
+        };
+        assert_eq!(
+            Framing::validate(&octa).unwrap().pool_bytes_per_frame(),
+            100
+        );
     }
 
     #[test]

@@ -326,17 +326,7 @@ pub fn parse_enable_event(input: &[u8], event_data: &[u8]) -> Result<EventReques
         length: event_data.len(),
         needed: EVENT_DATA_SIZE,
     })?;
-    let object = usize::try_from(data.Object).unwrap_or(0);
-    let notification = match data.NotificationType {
-        KSEVENTF_EVENT_HANDLE => Notification::EventHandle { handle: object },
-        KSEVENTF_EVENT_OBJECT if object == 0 => {
-            return Err(Error::EventObjectRejected {
-                status: STATUS_INVALID_PARAMETER,
-            });
-        }
-        KSEVENTF_EVENT_OBJECT => Notification::EventObject { event: object },
-        notification => return Err(Error::UnsupportedNotification { notification }),
-    };
+    let notification = notification_of(&data)?;
     Ok(EventRequest::Enable {
         event,
         notification,
@@ -348,28 +338,46 @@ pub fn parse_enable_event(input: &[u8], event_data: &[u8]) -> Result<EventReques
 pub enum DisableRequest {
     /// No input: disable every event enabled on the allocator.
     All,
-    /// Disable the event enabled with the `KSEVENTDATA` at this address.
+    /// Disable one event: the one enabled with the `KSEVENTDATA` at `key` (KS's rule: the same
+    /// structure is passed to enable and disable), or failing that the first one enabled with the
+    /// same notification (for clients whose `KSEVENTDATA` was copied in between).
     One {
-        /// The `KSEVENTDATA` address, the key given at enable.
+        /// The address of the `KSEVENTDATA` passed to disable.
         key: usize,
+        /// Its notification, when it names a supported one.
+        notification: Option<Notification>,
     },
 }
 
-/// Parses a disable request from the input's address and length: no input disables all,
-/// otherwise the input must be a whole `KSEVENTDATA`.
-pub fn parse_disable_event(
-    input_address: usize,
-    input_length: usize,
-) -> Result<DisableRequest, Error> {
-    if input_length == 0 {
-        Ok(DisableRequest::All)
-    } else if input_length < EVENT_DATA_SIZE || input_address == 0 {
-        Err(Error::ShortInput {
-            length: input_length,
-            needed: EVENT_DATA_SIZE,
-        })
-    } else {
-        Ok(DisableRequest::One { key: input_address })
+/// Parses a disable request: `input` is the `KSEVENTDATA` passed (at `input_address`). No input
+/// disables all; otherwise the input must be a whole `KSEVENTDATA`.
+pub fn parse_disable_event(input_address: usize, input: &[u8]) -> Result<DisableRequest, Error> {
+    if input.is_empty() {
+        return Ok(DisableRequest::All);
+    }
+    let short = Error::ShortInput {
+        length: input.len(),
+        needed: EVENT_DATA_SIZE,
+    };
+    let (data, _) = KSEVENTDATA::read_from_prefix(input).map_err(|_| short)?;
+    if input_address == 0 {
+        return Err(short);
+    }
+    Ok(DisableRequest::One {
+        key: input_address,
+        notification: notification_of(&data).ok(),
+    })
+}
+
+fn notification_of(data: &KSEVENTDATA) -> Result<Notification, Error> {
+    let object = usize::try_from(data.Object).unwrap_or(0);
+    match data.NotificationType {
+        KSEVENTF_EVENT_HANDLE => Ok(Notification::EventHandle { handle: object }),
+        KSEVENTF_EVENT_OBJECT if object == 0 => Err(Error::EventObjectRejected {
+            status: STATUS_INVALID_PARAMETER,
+        }),
+        KSEVENTF_EVENT_OBJECT => Ok(Notification::EventObject { event: object }),
+        notification => Err(Error::UnsupportedNotification { notification }),
     }
 }
 
@@ -660,20 +668,32 @@ mod tests {
 
     #[test]
     fn disable_takes_all_or_one_whole_event_data() {
-        assert_eq!(parse_disable_event(0, 0), Ok(DisableRequest::All));
+        assert_eq!(parse_disable_event(0, &[]), Ok(DisableRequest::All));
+        let handle = event_data(KSEVENTF_EVENT_HANDLE, 0x44);
         assert_eq!(
-            parse_disable_event(0x5000, 32),
-            Ok(DisableRequest::One { key: 0x5000 })
+            parse_disable_event(0x5000, &handle),
+            Ok(DisableRequest::One {
+                key: 0x5000,
+                notification: Some(Notification::EventHandle { handle: 0x44 })
+            })
+        );
+        let dpc = event_data(KSEVENTF_DPC, 0x44);
+        assert_eq!(
+            parse_disable_event(0x5000, &dpc),
+            Ok(DisableRequest::One {
+                key: 0x5000,
+                notification: None
+            })
         );
         assert_eq!(
-            parse_disable_event(0x5000, 8),
+            parse_disable_event(0x5000, &handle[..8]),
             Err(Error::ShortInput {
                 length: 8,
                 needed: 32
             })
         );
         assert_eq!(
-            parse_disable_event(0, 32),
+            parse_disable_event(0, &handle),
             Err(Error::ShortInput {
                 length: 32,
                 needed: 32

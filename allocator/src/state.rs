@@ -157,6 +157,7 @@ mod tests {
             .add(Registration {
                 event,
                 key,
+                notification: crate::requests::Notification::EventObject { event: key },
                 object: key,
                 referenced: false,
             })
