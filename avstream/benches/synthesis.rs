@@ -1,0 +1,2 @@
+//! Synthesis benchmark (filled in next).
+fn main() {}
