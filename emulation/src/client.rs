@@ -325,7 +325,7 @@ impl Kernel {
             };
             names.push(name);
             // SAFETY: `item_array` holds `items.len()` 16-byte aligned slots; nobody else knows it.
-            unsafe { first_item.add(index).write(value) };
+            unsafe { first_item.wrapping_add(index).write(value) };
         }
         let header = self.state.ks.new_emulation_header(ObjectHeader {
             items: if items.is_empty() {

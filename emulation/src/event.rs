@@ -6,7 +6,6 @@
 //! lets the emulation notice a KEVENT that was never initialised (its header is zero). Waiters
 //! block on one condition variable per kernel, which every `KeSetEvent` notifies.
 
-use std::ptr::addr_of_mut;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -15,6 +14,7 @@ use ks::nt::{SynchronizationEvent, EVENT_TYPE, KEVENT, LIST_ENTRY};
 
 use crate::bugs::Bug;
 use crate::kernel::KernelState;
+use crate::memory::field_ptr;
 
 /// `EventNotificationObject` / `EventSynchronizationObject` are dispatcher types 0 and 1;
 /// `Size` (byte 2 of the header) is the object size in 32-bit words.
@@ -37,9 +37,10 @@ fn header_for(kind: EVENT_TYPE) -> u32 {
 /// # Safety
 /// `event` must point to a live KEVENT that outlives the returned reference.
 unsafe fn signal_state<'a>(event: *mut KEVENT) -> &'a AtomicI32 {
+    let state: *mut i32 = field_ptr!(event, KEVENT, SignalState);
     // SAFETY: the caller guarantees `event` is live; SignalState is an aligned i32 that the
     // services only access atomically.
-    unsafe { AtomicI32::from_ptr(addr_of_mut!((*event).SignalState)) }
+    unsafe { AtomicI32::from_ptr(state) }
 }
 
 /// Whether `event` carries the header `KeInitializeEvent` writes; reports a bug otherwise.
@@ -64,10 +65,10 @@ unsafe fn check_initialized(state: &KernelState, event: *mut KEVENT) -> Option<E
 /// # Safety
 /// `event` must point to writable memory for a KEVENT.
 pub(crate) unsafe fn initialize(event: *mut KEVENT, kind: EVENT_TYPE, signalled: bool) {
+    let list: *mut LIST_ENTRY = field_ptr!(event, KEVENT, WaitListHead);
     // SAFETY: the caller guarantees `event` is writable; the list head points at itself, as
     // InitializeListHead leaves it.
     unsafe {
-        let list = addr_of_mut!((*event).WaitListHead);
         event.write(KEVENT {
             Header: header_for(kind),
             SignalState: i32::from(signalled),
@@ -157,6 +158,8 @@ mod tests {
     use std::sync::Arc;
 
     use ks::nt::NotificationEvent;
+
+    use std::ptr::addr_of_mut;
 
     use super::*;
     use crate::services::{KeInitializeEvent, KeSetEvent};

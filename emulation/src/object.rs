@@ -268,11 +268,8 @@ mod tests {
         assert_eq!(Some(object.cast()), kernel.objects().event_of(handle));
         assert_eq!(kernel.objects().leaked_references().len(), 1);
         // SAFETY: `object` was referenced above.
-        assert_eq!(
-            unsafe { ObfDereferenceObject(object) },
-            1,
-            "the handle's reference is left"
-        );
+        let left = unsafe { ObfDereferenceObject(object) };
+        assert_eq!(left, 1, "the handle's reference is left");
         assert!(kernel.objects().leaked_references().is_empty());
         assert!(kernel.close_handle(handle));
         assert!(!kernel.close_handle(handle));
@@ -293,10 +290,8 @@ mod tests {
         kernel.close_handle(handle);
         // The driver can still signal it.
         // SAFETY: the driver's reference keeps the KEVENT alive.
-        assert_eq!(
-            unsafe { crate::services::KeSetEvent(object.cast(), 0, 0) },
-            0
-        );
+        let previous = unsafe { crate::services::KeSetEvent(object.cast(), 0, 0) };
+        assert_eq!(previous, 0);
         // SAFETY: as above.
         assert_eq!(unsafe { ObfDereferenceObject(object) }, 0);
         assert_eq!(kernel.objects().open_handles(), 0);

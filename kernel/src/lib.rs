@@ -11,6 +11,10 @@
 #![no_std]
 #![allow(non_snake_case)]
 
+// The unit tests drive the helpers through the emulation, which uses std.
+#[cfg(test)]
+extern crate std;
+
 pub mod irp;
 pub mod sync;
 
