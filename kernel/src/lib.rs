@@ -93,15 +93,25 @@ mod imports {
 
     #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
     extern "system" {
+        /// The import of `ExAllocatePool2`: see [`crate::sig::ExAllocatePool2`].
         pub fn ExAllocatePool2(flags: POOL_FLAGS, bytes: usize, tag: u32) -> *mut c_void;
+        /// The import of `ExFreePoolWithTag`: see [`crate::sig::ExFreePoolWithTag`].
         pub fn ExFreePoolWithTag(p: *mut c_void, tag: u32);
+        /// The import of `KeAcquireSpinLockRaiseToDpc`: see [`crate::sig::KeAcquireSpinLockRaiseToDpc`].
         pub fn KeAcquireSpinLockRaiseToDpc(lock: *mut KSPIN_LOCK) -> KIRQL;
+        /// The import of `KeReleaseSpinLock`: see [`crate::sig::KeReleaseSpinLock`].
         pub fn KeReleaseSpinLock(lock: *mut KSPIN_LOCK, irql: KIRQL);
+        /// The import of `IofCompleteRequest`: see [`crate::sig::IofCompleteRequest`].
         pub fn IofCompleteRequest(irp: *mut IRP, boost: i8);
+        /// The import of `IoAcquireCancelSpinLock`: see [`crate::sig::IoAcquireCancelSpinLock`].
         pub fn IoAcquireCancelSpinLock(irql: *mut KIRQL);
+        /// The import of `IoReleaseCancelSpinLock`: see [`crate::sig::IoReleaseCancelSpinLock`].
         pub fn IoReleaseCancelSpinLock(irql: KIRQL);
+        /// The import of `KeInitializeEvent`: see [`crate::sig::KeInitializeEvent`].
         pub fn KeInitializeEvent(event: *mut KEVENT, kind: EVENT_TYPE, state: u8);
+        /// The import of `KeSetEvent`: see [`crate::sig::KeSetEvent`].
         pub fn KeSetEvent(event: *mut KEVENT, increment: i32, wait: u8) -> i32;
+        /// The import of `ObReferenceObjectByHandle`: see [`crate::sig::ObReferenceObjectByHandle`].
         pub fn ObReferenceObjectByHandle(
             handle: *mut c_void,
             access: u32,
@@ -110,6 +120,7 @@ mod imports {
             object: *mut *mut c_void,
             info: *mut c_void,
         ) -> NTSTATUS;
+        /// The import of `ObfDereferenceObject`: see [`crate::sig::ObfDereferenceObject`].
         pub fn ObfDereferenceObject(object: *mut c_void) -> isize;
         /// The event object type, a data export. wdm.h declares it `extern POBJECT_TYPE
         /// *ExEventObjectType` because C reaches data imports through the import address table;
@@ -120,6 +131,7 @@ mod imports {
 
     #[link(name = "ks.sys", kind = "raw-dylib", modifiers = "+verbatim")]
     extern "system" {
+        /// The import of `KsAllocateObjectHeader`: see [`crate::sig::KsAllocateObjectHeader`].
         pub fn KsAllocateObjectHeader(
             header: *mut KSOBJECT_HEADER,
             items_count: u32,
@@ -127,10 +139,15 @@ mod imports {
             irp: *mut IRP,
             table: *const KSDISPATCH_TABLE,
         ) -> NTSTATUS;
+        /// The import of `KsFreeObjectHeader`: see [`crate::sig::KsFreeObjectHeader`].
         pub fn KsFreeObjectHeader(header: *mut c_void);
+        /// The import of `KsQueryObjectCreateItem`: see [`crate::sig::KsQueryObjectCreateItem`].
         pub fn KsQueryObjectCreateItem(header: KSOBJECT_HEADER) -> *mut KSOBJECT_CREATE_ITEM;
+        /// The import of `KsDispatchQuerySecurity`: see [`crate::sig::KsDispatchQuerySecurity`].
         pub fn KsDispatchQuerySecurity(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS;
+        /// The import of `KsDispatchSetSecurity`: see [`crate::sig::KsDispatchSetSecurity`].
         pub fn KsDispatchSetSecurity(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS;
+        /// The import of `KsDispatchIrp`: see [`crate::sig::KsDispatchIrp`].
         pub fn KsDispatchIrp(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS;
     }
 }
