@@ -30,6 +30,9 @@ pub struct ObjectType {
 /// The event object type; `*ExEventObjectType` points here.
 pub static EVENT_OBJECT_TYPE: ObjectType = ObjectType { name: "Event" };
 
+/// The file object type; `*IoFileObjectType` points here.
+pub static FILE_OBJECT_TYPE: ObjectType = ObjectType { name: "File" };
+
 /// The `POBJECT_TYPE` of events.
 pub(crate) fn event_object_type() -> POBJECT_TYPE {
     (&EVENT_OBJECT_TYPE as *const ObjectType).cast_mut().cast()

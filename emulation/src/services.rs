@@ -9,10 +9,16 @@
 
 use std::ffi::c_void;
 
-use ks::ks::{KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
+use ks::avstream::{
+    KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSPIN, KSSTREAM_POINTER, KSSTREAM_POINTER_STATE,
+    PFNKSSTREAMPOINTER,
+};
+use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
 use ks::nt::{
-    DEVICE_OBJECT, DISPATCH_LEVEL, EVENT_TYPE, HANDLE, IRP, KEVENT, KIRQL, KPROCESSOR_MODE,
-    KSPIN_LOCK, OBJECT_HANDLE_INFORMATION, PASSIVE_LEVEL, POBJECT_TYPE, POOL_FLAGS,
+    DEVICE_OBJECT, DISPATCH_LEVEL, DRIVER_OBJECT, EVENT_TYPE, FILE_OBJECT, HANDLE, IRP, KDPC,
+    KEVENT, KIRQL, KPROCESSOR_MODE, KSPIN_LOCK, KTIMER, OBJECT_HANDLE_INFORMATION, PACCESS_STATE,
+    PASSIVE_LEVEL, PDRIVER_DISPATCH, PKDEFERRED_ROUTINE, POBJECT_TYPE, POOL_FLAGS, TIMER_TYPE,
+    UNICODE_STRING,
 };
 use ks::NTSTATUS;
 
@@ -258,3 +264,315 @@ pub unsafe extern "system" fn KsDispatchIrp(
     // SAFETY: forwarded from the caller.
     unsafe { ks_sys::dispatch_irp(&state, DeviceObject, Irp) }
 }
+
+/// `VOID KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID DeferredContext)`.
+///
+/// # Safety
+/// `Dpc` must point to writable memory for a KDPC that lives while it is queued or set on a timer.
+pub unsafe extern "system" fn KeInitializeDpc(
+    Dpc: *mut KDPC,
+    DeferredRoutine: PKDEFERRED_ROUTINE,
+    DeferredContext: *mut c_void,
+) {
+    let _ = (Dpc, DeferredRoutine, DeferredContext);
+    panic!("not yet emulated: KeInitializeDpc")
+}
+
+/// `VOID KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)`.
+///
+/// # Safety
+/// `Timer` must point to writable memory for a KTIMER.
+pub unsafe extern "system" fn KeInitializeTimerEx(Timer: *mut KTIMER, Type: TIMER_TYPE) {
+    let _ = (Timer, Type);
+    panic!("not yet emulated: KeInitializeTimerEx")
+}
+
+/// `BOOLEAN KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc)`.
+///
+/// # Safety
+/// `Timer` and `Dpc` (if not NULL) must be initialised and live until the timer is cancelled or has fired for the last time.
+pub unsafe extern "system" fn KeSetTimerEx(
+    Timer: *mut KTIMER,
+    DueTime: i64,
+    Period: i32,
+    Dpc: *mut KDPC,
+) -> u8 {
+    let _ = (Timer, DueTime, Period, Dpc);
+    panic!("not yet emulated: KeSetTimerEx")
+}
+
+/// `BOOLEAN KeCancelTimer(PKTIMER Timer)`.
+///
+/// # Safety
+/// `Timer` must be an initialised KTIMER.
+pub unsafe extern "system" fn KeCancelTimer(Timer: *mut KTIMER) -> u8 {
+    let _ = (Timer,);
+    panic!("not yet emulated: KeCancelTimer")
+}
+
+/// `LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency)`.
+///
+/// # Safety
+/// `PerformanceFrequency` must be NULL or writable.
+pub unsafe extern "system" fn KeQueryPerformanceCounter(PerformanceFrequency: *mut i64) -> i64 {
+    let _ = (PerformanceFrequency,);
+    panic!("not yet emulated: KeQueryPerformanceCounter")
+}
+
+/// `NTSTATUS ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PACCESS_STATE, ACCESS_MASK, POBJECT_TYPE, KPROCESSOR_MODE, PHANDLE Handle)`.
+///
+/// # Safety
+/// `Handle` must be writable.
+pub unsafe extern "system" fn ObOpenObjectByPointer(
+    Object: *mut c_void,
+    HandleAttributes: u32,
+    PassedAccessState: PACCESS_STATE,
+    DesiredAccess: u32,
+    ObjectType: POBJECT_TYPE,
+    AccessMode: KPROCESSOR_MODE,
+    Handle: *mut HANDLE,
+) -> NTSTATUS {
+    let _ = (
+        Object,
+        HandleAttributes,
+        PassedAccessState,
+        DesiredAccess,
+        ObjectType,
+        AccessMode,
+        Handle,
+    );
+    panic!("not yet emulated: ObOpenObjectByPointer")
+}
+
+/// `NTSTATUS ZwClose(HANDLE Handle)`.
+///
+/// # Safety
+/// Safe with any value; unsafe to match the kernel import.
+pub unsafe extern "system" fn ZwClose(Handle: HANDLE) -> NTSTATUS {
+    let _ = (Handle,);
+    panic!("not yet emulated: ZwClose")
+}
+
+/// `NTSTATUS KsInitializeDriver(PDRIVER_OBJECT, PUNICODE_STRING, const KSDEVICE_DESCRIPTOR *)`.
+///
+/// # Safety
+/// `DriverObject` must be the driver object DriverEntry received; `Descriptor` must live until unload.
+pub unsafe extern "system" fn KsInitializeDriver(
+    DriverObject: *mut DRIVER_OBJECT,
+    RegistryPathName: *mut UNICODE_STRING,
+    Descriptor: *const KSDEVICE_DESCRIPTOR,
+) -> NTSTATUS {
+    let _ = (DriverObject, RegistryPathName, Descriptor);
+    panic!("not yet emulated: KsInitializeDriver")
+}
+
+/// `PKSSTREAM_POINTER KsPinGetLeadingEdgeStreamPointer(PKSPIN Pin, KSSTREAM_POINTER_STATE State)`.
+///
+/// # Safety
+/// `Pin` must be a live pin of the emulation.
+pub unsafe extern "system" fn KsPinGetLeadingEdgeStreamPointer(
+    Pin: *mut KSPIN,
+    State: KSSTREAM_POINTER_STATE,
+) -> *mut KSSTREAM_POINTER {
+    let _ = (Pin, State);
+    panic!("not yet emulated: KsPinGetLeadingEdgeStreamPointer")
+}
+
+/// `NTSTATUS KsStreamPointerAdvance(PKSSTREAM_POINTER StreamPointer)`.
+///
+/// # Safety
+/// `StreamPointer` must be a live stream pointer.
+pub unsafe extern "system" fn KsStreamPointerAdvance(
+    StreamPointer: *mut KSSTREAM_POINTER,
+) -> NTSTATUS {
+    let _ = (StreamPointer,);
+    panic!("not yet emulated: KsStreamPointerAdvance")
+}
+
+/// `NTSTATUS KsStreamPointerAdvanceOffsets(PKSSTREAM_POINTER, ULONG InUsed, ULONG OutUsed, BOOLEAN Eject)`.
+///
+/// # Safety
+/// `StreamPointer` must be a live, locked stream pointer.
+pub unsafe extern "system" fn KsStreamPointerAdvanceOffsets(
+    StreamPointer: *mut KSSTREAM_POINTER,
+    InUsed: u32,
+    OutUsed: u32,
+    Eject: u8,
+) -> NTSTATUS {
+    let _ = (StreamPointer, InUsed, OutUsed, Eject);
+    panic!("not yet emulated: KsStreamPointerAdvanceOffsets")
+}
+
+/// `NTSTATUS KsStreamPointerClone(PKSSTREAM_POINTER, PFNKSSTREAMPOINTER CancelCallback, ULONG ContextSize, PKSSTREAM_POINTER *CloneStreamPointer)`.
+///
+/// # Safety
+/// `StreamPointer` must be live; `CloneStreamPointer` writable.
+pub unsafe extern "system" fn KsStreamPointerClone(
+    StreamPointer: *mut KSSTREAM_POINTER,
+    CancelCallback: PFNKSSTREAMPOINTER,
+    ContextSize: u32,
+    CloneStreamPointer: *mut *mut KSSTREAM_POINTER,
+) -> NTSTATUS {
+    let _ = (
+        StreamPointer,
+        CancelCallback,
+        ContextSize,
+        CloneStreamPointer,
+    );
+    panic!("not yet emulated: KsStreamPointerClone")
+}
+
+/// `void KsStreamPointerDelete(PKSSTREAM_POINTER StreamPointer)`.
+///
+/// # Safety
+/// `StreamPointer` must be a live clone.
+pub unsafe extern "system" fn KsStreamPointerDelete(StreamPointer: *mut KSSTREAM_POINTER) {
+    let _ = (StreamPointer,);
+    panic!("not yet emulated: KsStreamPointerDelete")
+}
+
+/// `void KsStreamPointerUnlock(PKSSTREAM_POINTER StreamPointer, BOOLEAN Eject)`.
+///
+/// # Safety
+/// `StreamPointer` must be a live, locked stream pointer.
+pub unsafe extern "system" fn KsStreamPointerUnlock(
+    StreamPointer: *mut KSSTREAM_POINTER,
+    Eject: u8,
+) {
+    let _ = (StreamPointer, Eject);
+    panic!("not yet emulated: KsStreamPointerUnlock")
+}
+
+/// `void KsPinAttemptProcessing(PKSPIN Pin, BOOLEAN Asynchronous)`.
+///
+/// # Safety
+/// `Pin` must be a live pin of the emulation.
+pub unsafe extern "system" fn KsPinAttemptProcessing(Pin: *mut KSPIN, Asynchronous: u8) {
+    let _ = (Pin, Asynchronous);
+    panic!("not yet emulated: KsPinAttemptProcessing")
+}
+
+/// `PKSFILTER KsPinGetParentFilter(PKSPIN Pin)`.
+///
+/// # Safety
+/// `Pin` must be a live pin of the emulation.
+pub unsafe extern "system" fn KsPinGetParentFilter(Pin: *mut KSPIN) -> *mut KSFILTER {
+    let _ = (Pin,);
+    panic!("not yet emulated: KsPinGetParentFilter")
+}
+
+/// `PKSDEVICE KsGetDevice(PVOID Object)` (a KSDEVICE, KSFILTERFACTORY, KSFILTER or KSPIN).
+///
+/// # Safety
+/// `Object` must be a live AVStream object of the emulation.
+pub unsafe extern "system" fn KsGetDevice(Object: *mut c_void) -> *mut KSDEVICE {
+    let _ = (Object,);
+    panic!("not yet emulated: KsGetDevice")
+}
+
+/// `PKSPIN KsGetPinFromIrp(PIRP Irp)`.
+///
+/// # Safety
+/// `Irp` must be a live IRP.
+pub unsafe extern "system" fn KsGetPinFromIrp(Irp: *mut IRP) -> *mut KSPIN {
+    let _ = (Irp,);
+    panic!("not yet emulated: KsGetPinFromIrp")
+}
+
+/// `PKSFILTER KsGetFilterFromIrp(PIRP Irp)`.
+///
+/// # Safety
+/// `Irp` must be a live IRP.
+pub unsafe extern "system" fn KsGetFilterFromIrp(Irp: *mut IRP) -> *mut KSFILTER {
+    let _ = (Irp,);
+    panic!("not yet emulated: KsGetFilterFromIrp")
+}
+
+/// `PVOID KsGetObjectFromFileObject(PFILE_OBJECT FileObject)`.
+///
+/// # Safety
+/// `FileObject` must be a live file object of an AVStream object.
+pub unsafe extern "system" fn KsGetObjectFromFileObject(
+    FileObject: *mut FILE_OBJECT,
+) -> *mut c_void {
+    let _ = (FileObject,);
+    panic!("not yet emulated: KsGetObjectFromFileObject")
+}
+
+/// `NTSTATUS KsAddObjectCreateItemToObjectHeader(KSOBJECT_HEADER, PDRIVER_DISPATCH Create, PVOID Context, PWSTR ObjectClass, PSECURITY_DESCRIPTOR)`.
+///
+/// # Safety
+/// `Header` must be live; `ObjectClass` a NUL-terminated string living as long as the header.
+pub unsafe extern "system" fn KsAddObjectCreateItemToObjectHeader(
+    Header: KSOBJECT_HEADER,
+    Create: PDRIVER_DISPATCH,
+    Context: *mut c_void,
+    ObjectClass: *mut u16,
+    SecurityDescriptor: *mut c_void,
+) -> NTSTATUS {
+    let _ = (Header, Create, Context, ObjectClass, SecurityDescriptor);
+    panic!("not yet emulated: KsAddObjectCreateItemToObjectHeader")
+}
+
+/// `NTSTATUS KsCreateAllocator(HANDLE ConnectionHandle, PKSALLOCATOR_FRAMING, PHANDLE AllocatorHandle)`.
+///
+/// # Safety
+/// `AllocatorFraming` must be readable; `AllocatorHandle` writable.
+pub unsafe extern "system" fn KsCreateAllocator(
+    ConnectionHandle: HANDLE,
+    AllocatorFraming: *mut KSALLOCATOR_FRAMING,
+    AllocatorHandle: *mut HANDLE,
+) -> NTSTATUS {
+    let _ = (ConnectionHandle, AllocatorFraming, AllocatorHandle);
+    panic!("not yet emulated: KsCreateAllocator")
+}
+
+/// `NTSTATUS KsSynchronousIoControlDevice(PFILE_OBJECT, KPROCESSOR_MODE, ULONG IoControl, PVOID InBuffer, ULONG InSize, PVOID OutBuffer, ULONG OutSize, PULONG BytesReturned)`.
+///
+/// # Safety
+/// The buffers must be valid for their sizes; `BytesReturned` writable.
+pub unsafe extern "system" fn KsSynchronousIoControlDevice(
+    FileObject: *mut FILE_OBJECT,
+    RequestorMode: KPROCESSOR_MODE,
+    IoControl: u32,
+    InBuffer: *mut c_void,
+    InSize: u32,
+    OutBuffer: *mut c_void,
+    OutSize: u32,
+    BytesReturned: *mut u32,
+) -> NTSTATUS {
+    let _ = (
+        FileObject,
+        RequestorMode,
+        IoControl,
+        InBuffer,
+        InSize,
+        OutBuffer,
+        OutSize,
+        BytesReturned,
+    );
+    panic!("not yet emulated: KsSynchronousIoControlDevice")
+}
+
+/// `void KsPinAcquireProcessingMutex(PKSPIN Pin)`.
+///
+/// # Safety
+/// `Pin` must be a live pin of the emulation.
+pub unsafe extern "system" fn KsPinAcquireProcessingMutex(Pin: *mut KSPIN) {
+    let _ = (Pin,);
+    panic!("not yet emulated: KsPinAcquireProcessingMutex")
+}
+
+/// `void KsPinReleaseProcessingMutex(PKSPIN Pin)`.
+///
+/// # Safety
+/// `Pin` must be a live pin whose processing mutex the caller holds.
+pub unsafe extern "system" fn KsPinReleaseProcessingMutex(Pin: *mut KSPIN) {
+    let _ = (Pin,);
+    panic!("not yet emulated: KsPinReleaseProcessingMutex")
+}
+
+/// `POBJECT_TYPE IoFileObjectType` (wdm.h: `extern POBJECT_TYPE *IoFileObjectType`): read it with
+/// `unsafe { IoFileObjectType }`, as on Windows. Never written.
+pub static mut IoFileObjectType: POBJECT_TYPE =
+    (&raw const object::FILE_OBJECT_TYPE).cast_mut().cast();
