@@ -163,6 +163,11 @@ pub enum Error {
         /// Its status.
         status: NTSTATUS,
     },
+    /// `DefaultAllocate` without `DefaultFree` or the reverse: frames could not be given back
+    /// (`STATUS_INVALID_PARAMETER`).
+    IncompleteCallbacks,
+    /// A required pointer argument is NULL (`STATUS_INVALID_PARAMETER`).
+    NullPointer,
     /// A ks.sys service (`KsAllocateObjectHeader`) failed; its status is returned unchanged.
     ServiceFailed {
         /// Its status.
@@ -214,6 +219,7 @@ impl Error {
             Error::InitializeAllocatorFailed { status } | Error::ServiceFailed { status } => {
                 *status
             }
+            Error::IncompleteCallbacks | Error::NullPointer => STATUS_INVALID_PARAMETER,
             Error::UserModeRequest | Error::InvalidDeviceRequest => STATUS_INVALID_DEVICE_REQUEST,
             Error::Cancelled => STATUS_CANCELLED,
         }

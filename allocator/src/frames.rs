@@ -93,54 +93,21 @@ where
     /// appears once, and puts them all on the free list.
     ///
     /// Errors: [`Error::MisalignedFrame`], [`Error::DuplicateFrame`], [`Error::OutOfMemory`] for
-    /// a null frame, and [`Error::TooManyFrames`] if the storage does not fit the count.
-    pub fn new(mut slots: S, mut index: I, alignment_mask: u32) -> Result<Self, Error> {
-        let count = slots.len();
-        let count_u32 = u32::try_from(count).ok().filter(|&c| c < NONE);
-        let Some(count_u32) = count_u32.filter(|_| index.len() == index_len(count)) else {
-            return Err(Error::TooManyFrames {
-                frames: u32::try_from(count).unwrap_or(u32::MAX),
-            });
-        };
-        index.fill(NONE);
-        let mask = index.len() - 1;
-        for position in 0..count_u32 {
-            let slot = &mut slots[position as usize];
-            let address = slot.address;
-            if address == 0 {
-                return Err(Error::OutOfMemory { bytes: 0 });
+    /// a null frame, and [`Error::TooManyFrames`] if the storage does not fit the count. On error
+    /// the slots come back with the error, so the caller can still give every frame back.
+    pub fn new(mut slots: S, mut index: I, alignment_mask: u32) -> Result<Self, (Error, S)> {
+        match link(&mut slots, &mut index, alignment_mask) {
+            Ok(()) => {
+                let free_head = if slots.is_empty() { NONE } else { 0 };
+                Ok(FrameBook {
+                    slots,
+                    index,
+                    free_head,
+                    outstanding: 0,
+                })
             }
-            if address & alignment_mask as usize != 0 {
-                return Err(Error::MisalignedFrame {
-                    address,
-                    mask: alignment_mask,
-                });
-            }
-            slot.outstanding = false;
-            slot.next_free = if position + 1 < count_u32 {
-                position + 1
-            } else {
-                NONE
-            };
-            let mut bucket = bucket_of(address, mask);
-            loop {
-                match index[bucket] {
-                    NONE => break,
-                    other if slots[other as usize].address == address => {
-                        return Err(Error::DuplicateFrame { address });
-                    }
-                    _ => bucket = (bucket + 1) & mask,
-                }
-            }
-            index[bucket] = position;
+            Err(error) => Err((error, slots)),
         }
-        let free_head = if count == 0 { NONE } else { 0 };
-        Ok(FrameBook {
-            slots,
-            index,
-            free_head,
-            outstanding: 0,
-        })
     }
 
     /// Hands out a free frame's address, O(1); [`Error::AllFramesOutstanding`] when none is free.
@@ -218,6 +185,49 @@ where
     }
 }
 
+/// Checks the frames, chains them all into the free list (in order) and fills the index.
+fn link(slots: &mut [Slot], index: &mut [u32], alignment_mask: u32) -> Result<(), Error> {
+    let count = slots.len();
+    let count_u32 = u32::try_from(count).ok().filter(|&c| c < NONE);
+    let Some(count_u32) = count_u32.filter(|_| index.len() == index_len(count)) else {
+        let frames = u32::try_from(count).unwrap_or(u32::MAX);
+        return Err(Error::TooManyFrames { frames });
+    };
+    index.fill(NONE);
+    let mask = index.len() - 1;
+    for position in 0..count_u32 {
+        let slot = &mut slots[position as usize];
+        let address = slot.address;
+        if address == 0 {
+            return Err(Error::OutOfMemory { bytes: 0 });
+        }
+        if address & alignment_mask as usize != 0 {
+            return Err(Error::MisalignedFrame {
+                address,
+                mask: alignment_mask,
+            });
+        }
+        slot.outstanding = false;
+        slot.next_free = if position + 1 < count_u32 {
+            position + 1
+        } else {
+            NONE
+        };
+        let mut bucket = bucket_of(address, mask);
+        loop {
+            match index[bucket] {
+                NONE => break,
+                other if slots[other as usize].address == address => {
+                    return Err(Error::DuplicateFrame { address });
+                }
+                _ => bucket = (bucket + 1) & mask,
+            }
+        }
+        index[bucket] = position;
+    }
+    Ok(())
+}
+
 /// Fibonacci hashing of the address (low 4 bits dropped: frames are at least 16 apart).
 fn bucket_of(address: usize, mask: usize) -> usize {
     let mixed = ((address as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -236,7 +246,10 @@ mod tests {
     fn book(addresses: &[usize], mask: u32) -> Result<FrameBook<Vec<Slot>, Vec<u32>>, Error> {
         let slots: Vec<Slot> = addresses.iter().map(|&a| Slot::new(a, a)).collect();
         let index = vec![0; index_len(slots.len())];
-        FrameBook::new(slots, index, mask)
+        FrameBook::new(slots, index, mask).map_err(|(error, back)| {
+            assert_eq!(back.len(), addresses.len(), "the slots come back whole");
+            error
+        })
     }
 
     #[test]
@@ -303,7 +316,7 @@ mod tests {
         let short_index = vec![0u32; 4];
         assert!(matches!(
             FrameBook::new(slots, short_index, 0),
-            Err(Error::TooManyFrames { frames: 3 })
+            Err((Error::TooManyFrames { frames: 3 }, _))
         ));
     }
 
@@ -313,7 +326,9 @@ mod tests {
         slots[0] = Slot::new(0x40, 0x3F);
         slots[1] = Slot::new(0x80, 0x7F);
         let mut index = [0u32; 4];
-        let mut book = FrameBook::new(&mut slots[..], &mut index[..], 0x3F).unwrap();
+        let mut book = FrameBook::new(&mut slots[..], &mut index[..], 0x3F)
+            .map_err(|(e, _)| e)
+            .unwrap();
         assert_eq!(book.allocate(), Ok(0x40));
         assert_eq!(
             book.lookup(0x40).map(|s| (s.backing(), s.is_outstanding())),

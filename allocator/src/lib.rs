@@ -6,11 +6,15 @@
 //!   accounting: O(1) alloc, expected O(1) free, recycling), [`requests`] (property, method and
 //!   event requests on byte slices), [`events`] (enabled events) and [`state`] (what ALLOC and
 //!   FREE do), all reporting one [`Error`] converted to NTSTATUS in one place;
-//! - the IRP adapter, the only place with `unsafe`: the exported ks.sys functions, the allocator
-//!   object in pool memory and its `KSDISPATCH_TABLE` (added with the kernel services).
+//! - the IRP adapter ([`adapter`]), the only place with `unsafe`: the exported ks.sys functions,
+//!   the allocator object in pool memory, its `KSDISPATCH_TABLE` and function table, over the
+//!   kernel services of `avcam-kernel` (ntoskrnl/ks.sys on Windows, the emulation elsewhere).
 #![no_std]
 #![deny(unsafe_code)]
+#![allow(non_snake_case)] // the exports keep their C parameter names
 
+#[allow(unsafe_code)]
+pub mod adapter;
 pub mod error;
 pub mod events;
 pub mod frames;
@@ -18,4 +22,8 @@ pub mod framing;
 pub mod requests;
 pub mod state;
 
+pub use adapter::{
+    allocator_create_dispatch, KsCreateDefaultAllocator, KsCreateDefaultAllocatorEx,
+    KsValidateAllocatorCreateRequest, KsValidateAllocatorFramingEx,
+};
 pub use error::Error;

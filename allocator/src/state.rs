@@ -147,7 +147,9 @@ mod tests {
         let slots = (1..=frames)
             .map(|i| Slot::new(i * 0x100, i * 0x100))
             .collect();
-        let book = FrameBook::new(slots, vec![0; index_len(frames)], 0).unwrap();
+        let book = FrameBook::new(slots, vec![0; index_len(frames)], 0)
+            .map_err(|(e, _)| e)
+            .unwrap();
         AllocatorState::new(framing, book)
     }
 
