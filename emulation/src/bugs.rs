@@ -167,6 +167,16 @@ pub enum Bug {
         /// The address.
         event: usize,
     },
+    /// A KTIMER passed to `KeSetTimerEx`/`KeCancelTimer` was never initialised.
+    TimerNotInitialized {
+        /// The address.
+        timer: usize,
+    },
+    /// A timer fired a KDPC that was never initialised with `KeInitializeDpc`.
+    DpcNotInitialized {
+        /// The address.
+        dpc: usize,
+    },
 }
 
 impl fmt::Display for Bug {
@@ -248,6 +258,12 @@ impl fmt::Display for Bug {
             }
             Bug::EventNotInitialized { event } => {
                 write!(f, "KEVENT {event:#x} used before KeInitializeEvent")
+            }
+            Bug::TimerNotInitialized { timer } => {
+                write!(f, "KTIMER {timer:#x} used before KeInitializeTimerEx")
+            }
+            Bug::DpcNotInitialized { dpc } => {
+                write!(f, "KDPC {dpc:#x} queued before KeInitializeDpc")
             }
         }
     }

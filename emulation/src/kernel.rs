@@ -20,6 +20,7 @@ use crate::ks::KsState;
 use crate::object::ObjectTable;
 use crate::pool::Pool;
 use crate::sync::CancelLock;
+use crate::timer::Clock;
 
 /// Everything one emulated kernel owns.
 pub(crate) struct KernelState {
@@ -37,6 +38,8 @@ pub(crate) struct KernelState {
     pub(crate) io: IoManager,
     /// ks.sys's object headers.
     pub(crate) ks: KsState,
+    /// The clock, timers and DPCs.
+    pub(crate) clock: Clock,
 }
 
 impl KernelState {
@@ -84,6 +87,7 @@ impl Kernel {
             cancel_lock: CancelLock::default(),
             io: IoManager::new(),
             ks: KsState::default(),
+            clock: Clock::default(),
         });
         Kernel { state }
     }
@@ -149,6 +153,11 @@ impl Kernel {
         }
         for leak in self.state.objects.leaked_references() {
             problems.push(leak.to_string());
+        }
+        for timer in crate::timer::armed_timer_addresses(&self.state) {
+            problems.push(format!(
+                "KTIMER {timer:#x} still set (KeCancelTimer never called)"
+            ));
         }
         if !problems.is_empty() {
             panic!(

@@ -11,6 +11,7 @@
 //! - [`sync`]: IRQL, spin locks, the cancel spin lock;
 //! - [`event`]: KEVENTs; [`object`]: handles and references;
 //! - [`io`]: driver, device, file objects, IRPs, completion, cancellation;
+//! - [`timer`]: the virtual (or real-time) clock, KTIMERs and DPCs;
 //! - [`ks`]: object headers, `KsDispatchIrp`, create routing, security;
 //! - [`client`]: the safe API tests (and later the viewer) drive the driver with;
 //! - [`bugs`]: the driver bugs the emulation detects and how they are raised.
@@ -26,6 +27,7 @@ pub mod object;
 pub mod pool;
 pub mod services;
 pub mod sync;
+pub mod timer;
 
 pub use bugs::Bug;
 pub use client::{AsyncIo, CreateItem, File, IoOutput, PendingIrp};

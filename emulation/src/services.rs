@@ -24,7 +24,7 @@ use ks::NTSTATUS;
 
 use crate::kernel::{current, current_irql};
 use crate::sync::check_irql;
-use crate::{event, io, ks as ks_sys, object, sync};
+use crate::{event, io, ks as ks_sys, object, sync, timer};
 
 /// `PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)`: a tracked pool
 /// block, or NULL (invalid flags, wrong IRQL, too large, or the fault injector said so).
@@ -274,8 +274,9 @@ pub unsafe extern "system" fn KeInitializeDpc(
     DeferredRoutine: PKDEFERRED_ROUTINE,
     DeferredContext: *mut c_void,
 ) {
-    let _ = (Dpc, DeferredRoutine, DeferredContext);
-    panic!("not yet emulated: KeInitializeDpc")
+    let state = current("KeInitializeDpc");
+    // SAFETY: forwarded from the caller.
+    unsafe { timer::initialize_dpc(&state, Dpc, DeferredRoutine, DeferredContext) }
 }
 
 /// `VOID KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)`.
@@ -283,8 +284,9 @@ pub unsafe extern "system" fn KeInitializeDpc(
 /// # Safety
 /// `Timer` must point to writable memory for a KTIMER.
 pub unsafe extern "system" fn KeInitializeTimerEx(Timer: *mut KTIMER, Type: TIMER_TYPE) {
-    let _ = (Timer, Type);
-    panic!("not yet emulated: KeInitializeTimerEx")
+    let state = current("KeInitializeTimerEx");
+    // SAFETY: forwarded from the caller.
+    unsafe { timer::initialize_timer(&state, Timer, Type) }
 }
 
 /// `BOOLEAN KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc)`.
@@ -297,8 +299,10 @@ pub unsafe extern "system" fn KeSetTimerEx(
     Period: i32,
     Dpc: *mut KDPC,
 ) -> u8 {
-    let _ = (Timer, DueTime, Period, Dpc);
-    panic!("not yet emulated: KeSetTimerEx")
+    let state = current("KeSetTimerEx");
+    check_irql(&state, "KeSetTimerEx", DISPATCH_LEVEL);
+    // SAFETY: forwarded from the caller.
+    u8::from(unsafe { timer::set_timer(&state, Timer, DueTime, Period, Dpc) })
 }
 
 /// `BOOLEAN KeCancelTimer(PKTIMER Timer)`.
@@ -306,8 +310,9 @@ pub unsafe extern "system" fn KeSetTimerEx(
 /// # Safety
 /// `Timer` must be an initialised KTIMER.
 pub unsafe extern "system" fn KeCancelTimer(Timer: *mut KTIMER) -> u8 {
-    let _ = (Timer,);
-    panic!("not yet emulated: KeCancelTimer")
+    let state = current("KeCancelTimer");
+    check_irql(&state, "KeCancelTimer", DISPATCH_LEVEL);
+    u8::from(timer::cancel_timer(&state, Timer))
 }
 
 /// `LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency)`.
@@ -315,8 +320,12 @@ pub unsafe extern "system" fn KeCancelTimer(Timer: *mut KTIMER) -> u8 {
 /// # Safety
 /// `PerformanceFrequency` must be NULL or writable.
 pub unsafe extern "system" fn KeQueryPerformanceCounter(PerformanceFrequency: *mut i64) -> i64 {
-    let _ = (PerformanceFrequency,);
-    panic!("not yet emulated: KeQueryPerformanceCounter")
+    let state = current("KeQueryPerformanceCounter");
+    if !PerformanceFrequency.is_null() {
+        // SAFETY: the caller guarantees a non-NULL pointer is writable.
+        unsafe { PerformanceFrequency.write(timer::PERFORMANCE_FREQUENCY) };
+    }
+    state.clock.now_100ns()
 }
 
 /// `NTSTATUS ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PACCESS_STATE, ACCESS_MASK, POBJECT_TYPE, KPROCESSOR_MODE, PHANDLE Handle)`.
