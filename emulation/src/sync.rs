@@ -215,6 +215,37 @@ mod tests {
     }
 
     #[test]
+    fn the_cancel_spin_lock_raises_and_restores() {
+        use crate::services::{IoAcquireCancelSpinLock, IoReleaseCancelSpinLock};
+        let kernel = Kernel::new();
+        let _entered = kernel.enter();
+        let mut old = 0xFF;
+        // SAFETY: `old` is writable.
+        unsafe { IoAcquireCancelSpinLock(&mut old) };
+        assert_eq!(old, PASSIVE_LEVEL);
+        assert_eq!(current_irql(), DISPATCH_LEVEL);
+        assert!(kernel.state.cancel_lock.held_by_this_thread());
+        // SAFETY: held by this thread.
+        unsafe { IoReleaseCancelSpinLock(old) };
+        assert_eq!(current_irql(), PASSIVE_LEVEL);
+        assert!(!kernel.state.cancel_lock.held_by_this_thread());
+        kernel.check();
+    }
+
+    #[test]
+    #[should_panic(expected = "already holds the lock")]
+    fn acquiring_a_lock_twice_on_one_thread_panics() {
+        let kernel = Kernel::new();
+        let _entered = kernel.enter();
+        let mut lock: KSPIN_LOCK = 0;
+        // SAFETY: `lock` is a live, aligned KSPIN_LOCK; the sync module is called directly (not
+        // through the extern service) so the panic can unwind into the test.
+        unsafe { acquire(&kernel.state, "test", &mut lock) };
+        // SAFETY: as above.
+        unsafe { acquire(&kernel.state, "test", &mut lock) };
+    }
+
+    #[test]
     fn acquiring_above_dispatch_is_a_bug() {
         let kernel = Kernel::new();
         kernel.expect_bugs();
