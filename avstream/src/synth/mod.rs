@@ -287,11 +287,20 @@ pub struct Synthesizer<S> {
 
 /// A band of rows of one frame buffer, as memory rows `rows` of plane 0 (for bottom-up RGB,
 /// memory row `m` is picture row `height - 1 - m`).
-#[derive(Debug)]
 pub struct FrameBand<'a> {
     rows: Range<usize>,
     plane0: &'a mut [u8],
     chroma: &'a mut [u8],
+}
+
+impl core::fmt::Debug for FrameBand<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FrameBand")
+            .field("rows", &self.rows)
+            .field("plane0_len", &self.plane0.len())
+            .field("chroma_len", &self.chroma.len())
+            .finish()
+    }
 }
 
 impl FrameBand<'_> {
@@ -302,7 +311,6 @@ impl FrameBand<'_> {
 }
 
 /// The bands of one frame buffer, in memory order (see [`Synthesizer::bands`]).
-#[derive(Debug)]
 pub struct FrameBands<'a> {
     plane0: &'a mut [u8],
     chroma: &'a mut [u8],
@@ -311,6 +319,15 @@ pub struct FrameBands<'a> {
     height: usize,
     stride: usize,
     chroma_stride: usize,
+}
+
+impl core::fmt::Debug for FrameBands<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FrameBands")
+            .field("next_row", &self.next)
+            .field("rows_per_band", &self.per_band)
+            .finish()
+    }
 }
 
 impl<'a> Iterator for FrameBands<'a> {
