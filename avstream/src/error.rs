@@ -120,6 +120,29 @@ pub enum Error {
     },
     /// No range of the pin matches the client's range (data intersection).
     NoMatch,
+    /// `KSPIN_CONNECT.PinId` names no pin factory of the filter.
+    PinId {
+        /// The id given.
+        id: u32,
+        /// How many pin factories the filter has.
+        count: u32,
+    },
+    /// `KSPIN_CONNECT.Interface` is not standard streaming.
+    Interface {
+        /// The interface set.
+        set: GUID,
+        /// The interface id.
+        id: u32,
+    },
+    /// `KSPIN_CONNECT.Medium` is not the standard device-I/O medium.
+    Medium {
+        /// The medium set.
+        set: GUID,
+        /// The medium id.
+        id: u32,
+    },
+    /// `KSPIN_CONNECT.PinToHandle` is set: the capture pin is a sink, it connects to nothing.
+    PinToPin,
     /// A `KSSTATE` value outside STOP..RUN.
     UnknownState(u32),
     /// A state change the pin cannot make in one step (AVStream steps one state at a time).
@@ -144,6 +167,7 @@ impl Error {
             | Error::ImageSize { .. }
             | Error::SampleSize { .. }
             | Error::ZeroInterval
+            | Error::PinId { .. }
             | Error::UnknownState(_) => STATUS_INVALID_PARAMETER,
             Error::MajorFormat(_)
             | Error::SubFormat(_)
@@ -154,6 +178,9 @@ impl Error {
             | Error::FrameSize { .. }
             | Error::Rectangle
             | Error::IntervalOutOfRange { .. }
+            | Error::Interface { .. }
+            | Error::Medium { .. }
+            | Error::PinToPin
             | Error::NoMatch => STATUS_NO_MATCH,
             Error::IllegalTransition { .. } => STATUS_INVALID_DEVICE_STATE,
         }
@@ -212,6 +239,12 @@ impl fmt::Display for Error {
                 write!(f, "AvgTimePerFrame {interval} outside {min}..={max}")
             }
             Error::NoMatch => write!(f, "no data range matches"),
+            Error::PinId { id, count } => write!(f, "pin id {id}, the filter has {count}"),
+            Error::Interface { set, id } => {
+                write!(f, "interface {set:?}/{id} not standard streaming")
+            }
+            Error::Medium { set, id } => write!(f, "medium {set:?}/{id} not standard"),
+            Error::PinToPin => write!(f, "PinToHandle set: the pin connects to nothing"),
             Error::UnknownState(s) => write!(f, "KSSTATE {s} unknown"),
             Error::IllegalTransition { from, to } => {
                 write!(f, "state {from:?} -> {to:?} is not one step")

@@ -8,6 +8,7 @@
 //! | [`pixel`] | pixel formats and frame sizes: strides, planes, `biSizeImage` | `KS_BITMAPINFOHEADER` fields |
 //! | [`rate`] | exact rational frame rates and frame times | `AvgTimePerFrame` |
 //! | [`ranges`] | the pin's data ranges (format x size x rate rule) | `KS_DATARANGE_VIDEO` |
+//! | [`connect`] | the pin create request | `KSPIN_CONNECT` + `KSDATAFORMAT` |
 //! | [`format`] | parsing and validating a format into a [`VideoFormat`] | SetDataFormat, `KS_DATAFORMAT_VIDEOINFOHEADER` |
 //! | [`intersect`] | the data intersection handler and its size protocol | `KSPROPERTY_PIN_DATAINTERSECTION` |
 //! | [`state`] | the pin state machine and what each step must do | `KSSTATE`, SetDeviceState |
@@ -27,6 +28,7 @@
 extern crate std;
 
 pub mod clock;
+pub mod connect;
 pub mod error;
 pub mod format;
 pub mod intersect;
@@ -37,6 +39,7 @@ pub mod state;
 pub mod synth;
 
 pub use clock::{FrameClock, FrameStamp};
+pub use connect::PinConnect;
 pub use error::Error;
 pub use format::VideoFormat;
 pub use pixel::{FrameSize, PixelFormat};

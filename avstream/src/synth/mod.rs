@@ -287,11 +287,20 @@ pub struct Synthesizer<S> {
 
 /// A band of rows of one frame buffer, as memory rows `rows` of plane 0 (for bottom-up RGB,
 /// memory row `m` is picture row `height - 1 - m`).
-#[derive(Debug)]
 pub struct FrameBand<'a> {
     rows: Range<usize>,
     plane0: &'a mut [u8],
     chroma: &'a mut [u8],
+}
+
+impl core::fmt::Debug for FrameBand<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FrameBand")
+            .field("rows", &self.rows)
+            .field("plane0_len", &self.plane0.len())
+            .field("chroma_len", &self.chroma.len())
+            .finish()
+    }
 }
 
 impl FrameBand<'_> {
@@ -302,7 +311,6 @@ impl FrameBand<'_> {
 }
 
 /// The bands of one frame buffer, in memory order (see [`Synthesizer::bands`]).
-#[derive(Debug)]
 pub struct FrameBands<'a> {
     plane0: &'a mut [u8],
     chroma: &'a mut [u8],
@@ -311,6 +319,15 @@ pub struct FrameBands<'a> {
     height: usize,
     stride: usize,
     chroma_stride: usize,
+}
+
+impl core::fmt::Debug for FrameBands<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FrameBands")
+            .field("next_row", &self.next)
+            .field("rows_per_band", &self.per_band)
+            .finish()
+    }
 }
 
 impl<'a> Iterator for FrameBands<'a> {
@@ -351,9 +368,28 @@ fn put_pixel(format: PixelFormat, row: &mut [u8], x: usize, c: Colour) {
     }
 }
 
-/// Maps a random byte into BT.601 limited-range luma, 16..=235.
+/// Maps a random byte into BT.601 limited-range luma, 16..=235: `16 + (r * 220) >> 8`.
+#[cfg(test)]
 const fn limited_luma(r: u8) -> u8 {
     16 + ((r as u16 * 220) >> 8) as u8
+}
+
+/// [`limited_luma`] on the eight bytes of `x` at once (SWAR): the even and odd bytes are
+/// multiplied in 16-bit lanes, where `255 * 220` cannot carry into the next lane.
+const fn limited_luma8(x: u64) -> u64 {
+    const LANES: u64 = 0x00FF_00FF_00FF_00FF;
+    let even = (((x & LANES) * 220) >> 8) & LANES;
+    let odd = (((x >> 8) & LANES) * 220) & !LANES;
+    (even | odd) + 0x1010_1010_1010_1010
+}
+
+/// Spreads the low four bytes of `x` into the even bytes of a u64, odd bytes 128: four YUY2
+/// pixels of grey (`Y 80 Y 80 ...`).
+const fn yuy2_grey4(x: u64) -> u64 {
+    let x = x & 0xFFFF_FFFF;
+    let x = (x | (x << 16)) & 0x0000_FFFF_0000_FFFF;
+    let x = (x | (x << 8)) & 0x00FF_00FF_00FF_00FF;
+    x | 0x8000_8000_8000_8000
 }
 
 impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
@@ -614,8 +650,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
 
     /// Renders a whole frame into `buf` (at least `biSizeImage` bytes).
     pub fn render(&self, frame: &FrameInfo, buf: &mut [u8]) -> Result<(), Error> {
-        for band in self.bands(buf, 1)? {
-            self.render_band(frame, band)?;
+        for mut band in self.bands(buf, 1)? {
+            self.render_band(frame, &mut band)?;
         }
         Ok(())
     }
@@ -642,13 +678,10 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
     }
 
     /// Renders one band of a frame (from [`Synthesizer::bands`] of a synthesizer of the same
-    /// format).
-    pub fn render_band(&self, frame: &FrameInfo, band: FrameBand<'_>) -> Result<(), Error> {
-        let FrameBand {
-            rows,
-            plane0,
-            chroma,
-        } = band;
+    /// format). A band can be rendered again and again (a worker thread keeps its band).
+    pub fn render_band(&self, frame: &FrameInfo, band: &mut FrameBand<'_>) -> Result<(), Error> {
+        let rows = band.rows.clone();
+        let (plane0, chroma) = (&mut *band.plane0, &mut *band.chroma);
         let stride = self.layout.stride;
         let cstride = self.layout.chroma_stride;
         let needed = rows.len() * stride;
@@ -729,7 +762,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
             }
         }
 
-        // 4. Text: one font-run copy per character per row.
+        // 4. Text: the first row of each glyph row's `scale` rows is one font-run copy per
+        // character; the others copy that row's text segment whole.
         if overlays.text && g.text_columns > 0 {
             let text = overlay_text(
                 frame.picture_number,
@@ -739,15 +773,23 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
             let (y0, y1) = (g.text_top, g.text_top + TEXT_LINES * g.cell);
             let font = &scratch[self.font.range()];
             let run = self.font_entry;
-            let mem = self.memory_rows(&rows, y0, y1);
-            for (i, row) in plane0[band_rows(&mem)].chunks_exact_mut(stride).enumerate() {
-                let rel = self.picture_row(mem.start + i) - y0;
-                let line = &text[rel / g.cell];
-                let glyph_row = (rel % g.cell) / g.scale;
-                let cells = row[g.text_left * bpp..].chunks_exact_mut(run);
-                for (dst, ch) in cells.zip(&line[..g.text_columns]) {
-                    let bits = usize::from(glyph(*ch)[glyph_row]);
-                    dst.copy_from_slice(&font[bits * run..(bits + 1) * run]);
+            let (x0, x1) = (g.text_left * bpp, g.text_left * bpp + g.text_columns * run);
+            for (line, chars) in text.iter().enumerate() {
+                for glyph_row in 0..CELL {
+                    let top = y0 + line * g.cell + glyph_row * g.scale;
+                    let mem = self.memory_rows(&rows, top, top + g.scale);
+                    if mem.is_empty() {
+                        continue;
+                    }
+                    let first = (mem.start - rows.start) * stride;
+                    let dst = &mut plane0[first + x0..first + x1];
+                    for (cell, ch) in dst.chunks_exact_mut(run).zip(&chars[..g.text_columns]) {
+                        let bits = usize::from(glyph(*ch)[glyph_row]);
+                        cell.copy_from_slice(&font[bits * run..(bits + 1) * run]);
+                    }
+                    for m in mem.start + 1..mem.end {
+                        plane0.copy_within(first + x0..first + x1, (m - rows.start) * stride + x0);
+                    }
                 }
             }
             if nv12 {
@@ -760,35 +802,53 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
         Ok(())
     }
 
-    /// Fills one row segment of the noise patch: grey noise, limited range for YUV.
+    /// Fills one row segment of the noise patch: grey noise, limited range for YUV; eight
+    /// random bytes (one `next_u64`) per step, written with fixed-size stores (a variable-length
+    /// copy would be a `memcpy` call per step).
     fn noise_row(&self, rng: &mut SmallRng, seg: &mut [u8]) {
         match self.format {
             PixelFormat::Nv12 => {
-                for chunk in seg.chunks_mut(8) {
-                    let r = rng.next_u64().to_le_bytes();
-                    for (d, s) in chunk.iter_mut().zip(r) {
-                        *d = limited_luma(s);
-                    }
+                let mut chunks = seg.chunks_exact_mut(8);
+                for chunk in &mut chunks {
+                    chunk.copy_from_slice(&limited_luma8(rng.next_u64()).to_le_bytes());
+                }
+                let rest = chunks.into_remainder();
+                let y = limited_luma8(rng.next_u64()).to_le_bytes();
+                for (d, s) in rest.iter_mut().zip(y) {
+                    *d = s;
                 }
             }
             PixelFormat::Yuy2 => {
-                for chunk in seg.chunks_mut(16) {
+                let mut chunks = seg.chunks_exact_mut(16);
+                for chunk in &mut chunks {
+                    let y = limited_luma8(rng.next_u64());
+                    chunk[..8].copy_from_slice(&yuy2_grey4(y).to_le_bytes());
+                    chunk[8..].copy_from_slice(&yuy2_grey4(y >> 32).to_le_bytes());
+                }
+                let rest = chunks.into_remainder();
+                let y = limited_luma8(rng.next_u64());
+                let mut px = [0u8; 16];
+                px[..8].copy_from_slice(&yuy2_grey4(y).to_le_bytes());
+                px[8..].copy_from_slice(&yuy2_grey4(y >> 32).to_le_bytes());
+                for (d, s) in rest.iter_mut().zip(px) {
+                    *d = s;
+                }
+            }
+            PixelFormat::Rgb32 => {
+                for chunk in seg.chunks_mut(32) {
                     let r = rng.next_u64().to_le_bytes();
-                    for (px, s) in chunk.chunks_exact_mut(2).zip(r) {
-                        px[0] = limited_luma(s);
-                        px[1] = 128;
+                    for (px, s) in chunk.chunks_exact_mut(4).zip(r) {
+                        px.copy_from_slice(
+                            &((u32::from(s) * 0x0001_0101) | 0xFF00_0000).to_le_bytes(),
+                        );
                     }
                 }
             }
-            PixelFormat::Rgb24 | PixelFormat::Rgb32 => {
-                let bpp = self.bpp;
-                for chunk in seg.chunks_mut(8 * bpp) {
+            PixelFormat::Rgb24 => {
+                for chunk in seg.chunks_mut(24) {
                     let r = rng.next_u64().to_le_bytes();
-                    for (px, s) in chunk.chunks_exact_mut(bpp).zip(r) {
-                        px[..3].fill(s);
-                        if bpp == 4 {
-                            px[3] = 0xFF;
-                        }
+                    for (px, s) in chunk.chunks_exact_mut(3).zip(r) {
+                        px.copy_from_slice(&[s, s, s]);
                     }
                 }
             }
@@ -844,9 +904,9 @@ mod tests {
             for count in [2, 3, 7, 480] {
                 let mut banded = vec![0xAAu8; whole.len()];
                 let mut covered = 0;
-                for band in s.bands(&mut banded, count).unwrap() {
+                for mut band in s.bands(&mut banded, count).unwrap() {
                     covered += band.rows().len();
-                    s.render_band(&frame, band).unwrap();
+                    s.render_band(&frame, &mut band).unwrap();
                 }
                 assert_eq!(covered, 480);
                 assert!(banded == whole, "{format:?} in {count} bands");
@@ -878,6 +938,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn swar_luma_matches_the_scalar_mapping() {
+        for b in 0..=255u8 {
+            let x = u64::from_le_bytes([b, 255 - b, b / 2, 0, 255, b, 1, b ^ 0x55]);
+            let y = limited_luma8(x).to_le_bytes();
+            for (out, inp) in y.iter().zip(x.to_le_bytes()) {
+                assert_eq!(*out, limited_luma(inp));
+            }
+        }
+        assert_eq!(
+            yuy2_grey4(0x0000_0000_4433_2211).to_le_bytes(),
+            [0x11, 128, 0x22, 128, 0x33, 128, 0x44, 128]
+        );
     }
 
     #[test]
