@@ -40,7 +40,7 @@ use crate::{event, Kernel};
 
 /// An open file object of the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct File(u64);
+pub struct File(pub(crate) u64);
 
 /// `PDRIVER_DISPATCH` without the Option: a create handler.
 pub type DispatchFn = unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) -> NTSTATUS;
@@ -247,6 +247,24 @@ impl Kernel {
             .len()
     }
 
+    /// The client file whose FILE_OBJECT is `object`, if the client has it open.
+    pub(crate) fn file_of_object(
+        &self,
+        object: *mut FILE_OBJECT,
+    ) -> Option<(File, Arc<io::FileRecord>)> {
+        let files = self
+            .state
+            .io
+            .files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        files
+            .by_id
+            .iter()
+            .find(|(_, open)| open.record.object() == object)
+            .map(|(&id, open)| (File(id), open.record.clone()))
+    }
+
     fn open_record(&self, file: File) -> Arc<io::FileRecord> {
         let files = self
             .state
@@ -364,6 +382,18 @@ impl Kernel {
     /// IRP_MJ_CREATE of a name given as raw bytes (`FileName.Length` = `name.len()`, which may be
     /// odd) relative to `parent`.
     pub fn create_bytes(&self, parent: File, name: &[u8]) -> Result<File, NTSTATUS> {
+        let outcome = self.create_bytes_unchecked(parent, name);
+        self.check();
+        outcome
+    }
+
+    /// [`Kernel::create_bytes`] without raising driver bugs (for the services that create on the
+    /// driver's behalf, which cannot panic).
+    pub(crate) fn create_bytes_unchecked(
+        &self,
+        parent: File,
+        name: &[u8],
+    ) -> Result<File, NTSTATUS> {
         let Ok(length) = u16::try_from(name.len()) else {
             panic!(
                 "avcam-emulation: a file name of {} bytes does not fit a UNICODE_STRING",
@@ -392,7 +422,6 @@ impl Kernel {
                 Err(result.status)
             }
         };
-        self.check();
         outcome.map(|record| self.register(record, None))
     }
 
@@ -481,6 +510,13 @@ impl Kernel {
 
     /// IRP_MJ_CLOSE; the file is gone afterwards whatever the status (a close cannot fail).
     pub fn close(&self, file: File) -> NTSTATUS {
+        let status = self.close_unchecked(file);
+        self.check();
+        status
+    }
+
+    /// [`Kernel::close`] without raising driver bugs.
+    pub(crate) fn close_unchecked(&self, file: File) -> NTSTATUS {
         let open = {
             let mut files = self
                 .state
@@ -493,31 +529,27 @@ impl Kernel {
                 None => panic!("avcam-emulation: {file:?} is not open (closed twice?)"),
             }
         };
-        let status = {
-            let _entered = self.enter();
-            let irp = self.state.io.new_irp(
-                irp_mj::CLOSE,
-                &open.record,
-                zeroed(),
-                RawBuffer::zeroed(0),
-                RawBuffer::zeroed(0),
-            );
-            let result = io::call_driver_and_wait(&self.state, &irp);
-            self.state.io.retire(&irp);
-            let pending = self.state.io.pending_irps_of(&open.record);
-            if pending > 0 {
-                self.state
-                    .report(Bug::IrpsPendingAfterClose { count: pending });
-            }
-            if let Some(header) = open.parent_header {
-                self.state
-                    .ks
-                    .drop_emulation_header(header as KSOBJECT_HEADER);
-            }
-            result.status
-        };
-        self.check();
-        status
+        let _entered = self.enter();
+        let irp = self.state.io.new_irp(
+            irp_mj::CLOSE,
+            &open.record,
+            zeroed(),
+            RawBuffer::zeroed(0),
+            RawBuffer::zeroed(0),
+        );
+        let result = io::call_driver_and_wait(&self.state, &irp);
+        self.state.io.retire(&irp);
+        let pending = self.state.io.pending_irps_of(&open.record);
+        if pending > 0 {
+            self.state
+                .report(Bug::IrpsPendingAfterClose { count: pending });
+        }
+        if let Some(header) = open.parent_header {
+            self.state
+                .ks
+                .drop_emulation_header(header as KSOBJECT_HEADER);
+        }
+        result.status
     }
 
     fn security_request(&self, file: File, major: u8) -> IoResult {

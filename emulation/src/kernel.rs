@@ -154,6 +154,11 @@ impl Kernel {
         for leak in self.state.objects.leaked_references() {
             problems.push(leak.to_string());
         }
+        for handle in self.state.objects.leaked_kernel_handles() {
+            problems.push(format!(
+                "kernel handle {handle:#x} never closed with ZwClose"
+            ));
+        }
         for timer in crate::timer::armed_timer_addresses(&self.state) {
             problems.push(format!(
                 "KTIMER {timer:#x} still set (KeCancelTimer never called)"

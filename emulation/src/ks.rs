@@ -251,7 +251,7 @@ pub(crate) fn object_class(name: &[u16]) -> &[u16] {
 ///
 /// # Safety
 /// `Buffer` must hold `Length` readable bytes for as long as the slice is used.
-unsafe fn units<'a>(string: &UNICODE_STRING) -> &'a [u16] {
+pub(crate) unsafe fn units<'a>(string: &UNICODE_STRING) -> &'a [u16] {
     let len = usize::from(string.Length) / 2;
     if len == 0 || string.Buffer.is_null() {
         return &[];

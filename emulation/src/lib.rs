@@ -9,7 +9,7 @@
 //!   ([`kernel`]);
 //! - [`pool`]: the tracked pool, leak reports by tag, the fault injector;
 //! - [`sync`]: IRQL, spin locks, the cancel spin lock;
-//! - [`event`]: KEVENTs; [`object`]: handles and references;
+//! - [`event`]: KEVENTs; [`handles`]: the driver opening and calling other objects; [`object`]: handles and references;
 //! - [`io`]: driver, device, file objects, IRPs, completion, cancellation;
 //! - [`timer`]: the virtual (or real-time) clock, KTIMERs and DPCs;
 //! - [`ks`]: object headers, `KsDispatchIrp`, create routing, security;
@@ -19,6 +19,7 @@
 pub mod bugs;
 pub mod client;
 pub mod event;
+pub mod handles;
 pub mod io;
 pub mod kernel;
 pub mod ks;

@@ -10,14 +10,16 @@
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ks::nt::{EVENT_TYPE, HANDLE, KEVENT, LIST_ENTRY, POBJECT_TYPE};
 use ks::status::{STATUS_INVALID_HANDLE, STATUS_OBJECT_TYPE_MISMATCH, STATUS_SUCCESS};
 use ks::NTSTATUS;
 
 use crate::bugs::Bug;
+use crate::client::File;
 use crate::event;
+use crate::io::FileRecord;
 use crate::kernel::KernelState;
 use crate::memory::RawBox;
 
@@ -32,6 +34,11 @@ pub static EVENT_OBJECT_TYPE: ObjectType = ObjectType { name: "Event" };
 
 /// The file object type; `*IoFileObjectType` points here.
 pub static FILE_OBJECT_TYPE: ObjectType = ObjectType { name: "File" };
+
+/// The `POBJECT_TYPE` of file objects.
+pub(crate) fn file_object_type() -> POBJECT_TYPE {
+    (&FILE_OBJECT_TYPE as *const ObjectType).cast_mut().cast()
+}
 
 /// The `POBJECT_TYPE` of events.
 pub(crate) fn event_object_type() -> POBJECT_TYPE {
@@ -59,20 +66,60 @@ impl fmt::Display for ReferenceLeak {
     }
 }
 
+/// What an object is.
+enum Body {
+    /// An event the emulation owns.
+    Event(RawBox<KEVENT>),
+    /// A file object of the I/O manager (kept alive by the entry).
+    File(Arc<FileRecord>),
+}
+
 struct Entry {
-    body: RawBox<KEVENT>,
-    handle_open: bool,
+    body: Body,
+    /// Open handles to it.
+    handles: usize,
     /// References taken through ObReferenceObjectByHandle and not yet dropped.
     references: usize,
+}
+
+/// An open handle.
+#[derive(Clone, Copy)]
+struct Handle {
+    /// The object's address.
+    object: usize,
+    /// Opened by the driver (`ObOpenObjectByPointer`, `KsCreateAllocator`): it must `ZwClose` it.
+    kernel: bool,
+    /// A client file that closing the handle closes (the file `KsCreateAllocator` created).
+    owned_file: Option<File>,
 }
 
 #[derive(Default)]
 struct Table {
     /// Objects by body address.
     objects: HashMap<usize, Entry>,
-    /// Handle value -> body address.
-    handles: HashMap<usize, usize>,
+    /// Handle value -> handle.
+    handles: HashMap<usize, Handle>,
     next_handle: usize,
+}
+
+impl Table {
+    fn new_handle(&mut self, object: usize, kernel: bool, owned_file: Option<File>) -> HANDLE {
+        // Handle values are multiples of 4, as on Windows, and never 0.
+        self.next_handle += 4;
+        let handle = self.next_handle;
+        self.handles.insert(
+            handle,
+            Handle {
+                object,
+                kernel,
+                owned_file,
+            },
+        );
+        if let Some(entry) = self.objects.get_mut(&object) {
+            entry.handles += 1;
+        }
+        handle as HANDLE
+    }
 }
 
 /// The handle and object table of one kernel.
@@ -98,44 +145,86 @@ impl ObjectTable {
         });
         // SAFETY: `body` is a live KEVENT owned by the table.
         unsafe { event::initialize(body.as_ptr(), kind, signalled) };
-        let mut table = self.lock();
-        // Handle values are multiples of 4, as on Windows, and never 0.
-        table.next_handle += 4;
-        let handle = table.next_handle;
         let address = body.as_ptr() as usize;
-        table.handles.insert(handle, address);
+        let mut table = self.lock();
         table.objects.insert(
             address,
             Entry {
-                body,
-                handle_open: true,
+                body: Body::Event(body),
+                handles: 0,
                 references: 0,
             },
         );
-        handle as HANDLE
+        table.new_handle(address, false, None)
+    }
+
+    /// A handle to a file object (`ObOpenObjectByPointer`, `KsCreateAllocator`).
+    pub(crate) fn open_file(
+        &self,
+        file: Arc<FileRecord>,
+        kernel: bool,
+        owned_file: Option<File>,
+    ) -> HANDLE {
+        let address = file.object() as usize;
+        let mut table = self.lock();
+        table.objects.entry(address).or_insert(Entry {
+            body: Body::File(file),
+            handles: 0,
+            references: 0,
+        });
+        table.new_handle(address, kernel, owned_file)
+    }
+
+    /// The file object behind an open handle.
+    pub(crate) fn file_of(&self, handle: HANDLE) -> Option<Arc<FileRecord>> {
+        let table = self.lock();
+        let address = table.handles.get(&(handle as usize))?.object;
+        match &table.objects.get(&address)?.body {
+            Body::File(file) => Some(file.clone()),
+            Body::Event(_) => None,
+        }
     }
 
     /// The KEVENT behind an open handle.
     pub(crate) fn event_of(&self, handle: HANDLE) -> Option<*mut KEVENT> {
         let table = self.lock();
-        let address = *table.handles.get(&(handle as usize))?;
-        table.objects.get(&address).map(|e| e.body.as_ptr())
+        let address = table.handles.get(&(handle as usize))?.object;
+        match &table.objects.get(&address)?.body {
+            Body::Event(event) => Some(event.as_ptr()),
+            Body::File(_) => None,
+        }
     }
 
     /// Closes a handle; the object lives on while the driver holds references. Returns whether
-    /// the handle was open.
-    pub(crate) fn close_handle(&self, handle: HANDLE) -> bool {
+    /// the handle was open, and the client file to close with it, if any.
+    pub(crate) fn close_handle_owning(&self, handle: HANDLE) -> Option<Option<File>> {
         let mut table = self.lock();
-        let Some(address) = table.handles.remove(&(handle as usize)) else {
-            return false;
-        };
-        if let Some(entry) = table.objects.get_mut(&address) {
-            entry.handle_open = false;
-            if entry.references == 0 {
-                table.objects.remove(&address);
+        let closed = table.handles.remove(&(handle as usize))?;
+        if let Some(entry) = table.objects.get_mut(&closed.object) {
+            entry.handles -= 1;
+            if entry.handles == 0 && entry.references == 0 {
+                table.objects.remove(&closed.object);
             }
         }
-        true
+        Some(closed.owned_file)
+    }
+
+    /// Closes a handle (see [`ObjectTable::close_handle_owning`]); returns whether it was open.
+    pub(crate) fn close_handle(&self, handle: HANDLE) -> bool {
+        self.close_handle_owning(handle).is_some()
+    }
+
+    /// Handles the driver opened and never closed with `ZwClose`.
+    pub fn leaked_kernel_handles(&self) -> Vec<usize> {
+        let table = self.lock();
+        let mut leaked: Vec<usize> = table
+            .handles
+            .iter()
+            .filter(|(_, h)| h.kernel)
+            .map(|(&value, _)| value)
+            .collect();
+        leaked.sort_unstable();
+        leaked
     }
 
     /// `ObReferenceObjectByHandle`.
@@ -145,17 +234,20 @@ impl ObjectTable {
         object_type: POBJECT_TYPE,
     ) -> Result<*mut c_void, NTSTATUS> {
         let mut table = self.lock();
-        let Some(&address) = table.handles.get(&(handle as usize)) else {
+        let Some(address) = table.handles.get(&(handle as usize)).map(|h| h.object) else {
             return Err(STATUS_INVALID_HANDLE);
         };
-        // Every object in the table is an event; any other type asked for is a mismatch.
-        if !object_type.is_null() && object_type != event_object_type() {
-            return Err(STATUS_OBJECT_TYPE_MISMATCH);
-        }
         let entry = table
             .objects
             .get_mut(&address)
             .ok_or(STATUS_INVALID_HANDLE)?;
+        let actual = match entry.body {
+            Body::Event(_) => event_object_type(),
+            Body::File(_) => file_object_type(),
+        };
+        if !object_type.is_null() && object_type != actual {
+            return Err(STATUS_OBJECT_TYPE_MISMATCH);
+        }
         entry.references += 1;
         Ok(address as *mut c_void)
     }
@@ -175,7 +267,7 @@ impl ObjectTable {
             return 0;
         }
         entry.references -= 1;
-        let left = entry.references + usize::from(entry.handle_open);
+        let left = entry.references + entry.handles;
         if left == 0 {
             table.objects.remove(&address);
         }
@@ -190,7 +282,10 @@ impl ObjectTable {
             .iter()
             .filter(|(_, e)| e.references > 0)
             .map(|(&object, e)| ReferenceLeak {
-                type_name: EVENT_OBJECT_TYPE.name,
+                type_name: match e.body {
+                    Body::Event(_) => EVENT_OBJECT_TYPE.name,
+                    Body::File(_) => FILE_OBJECT_TYPE.name,
+                },
                 object,
                 references: e.references,
             })

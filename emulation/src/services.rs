@@ -24,7 +24,7 @@ use ks::NTSTATUS;
 
 use crate::kernel::{current, current_irql};
 use crate::sync::check_irql;
-use crate::{event, io, ks as ks_sys, object, sync, timer};
+use crate::{event, handles, io, ks as ks_sys, object, sync, timer};
 
 /// `PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)`: a tracked pool
 /// block, or NULL (invalid flags, wrong IRQL, too large, or the fault injector said so).
@@ -342,15 +342,14 @@ pub unsafe extern "system" fn ObOpenObjectByPointer(
     Handle: *mut HANDLE,
 ) -> NTSTATUS {
     let _ = (
-        Object,
         HandleAttributes,
         PassedAccessState,
         DesiredAccess,
-        ObjectType,
         AccessMode,
-        Handle,
     );
-    panic!("not yet emulated: ObOpenObjectByPointer")
+    let state = current("ObOpenObjectByPointer");
+    // SAFETY: forwarded from the caller.
+    unsafe { handles::open_object_by_pointer(&state, Object, ObjectType, Handle) }
 }
 
 /// `NTSTATUS ZwClose(HANDLE Handle)`.
@@ -358,8 +357,8 @@ pub unsafe extern "system" fn ObOpenObjectByPointer(
 /// # Safety
 /// Safe with any value; unsafe to match the kernel import.
 pub unsafe extern "system" fn ZwClose(Handle: HANDLE) -> NTSTATUS {
-    let _ = (Handle,);
-    panic!("not yet emulated: ZwClose")
+    let state = current("ZwClose");
+    handles::close(&state, Handle)
 }
 
 /// `NTSTATUS KsInitializeDriver(PDRIVER_OBJECT, PUNICODE_STRING, const KSDEVICE_DESCRIPTOR *)`.
@@ -532,8 +531,11 @@ pub unsafe extern "system" fn KsCreateAllocator(
     AllocatorFraming: *mut KSALLOCATOR_FRAMING,
     AllocatorHandle: *mut HANDLE,
 ) -> NTSTATUS {
-    let _ = (ConnectionHandle, AllocatorFraming, AllocatorHandle);
-    panic!("not yet emulated: KsCreateAllocator")
+    let state = current("KsCreateAllocator");
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        handles::create_allocator(&state, ConnectionHandle, AllocatorFraming, AllocatorHandle)
+    }
 }
 
 /// `NTSTATUS KsSynchronousIoControlDevice(PFILE_OBJECT, KPROCESSOR_MODE, ULONG IoControl, PVOID InBuffer, ULONG InSize, PVOID OutBuffer, ULONG OutSize, PULONG BytesReturned)`.
@@ -550,17 +552,21 @@ pub unsafe extern "system" fn KsSynchronousIoControlDevice(
     OutSize: u32,
     BytesReturned: *mut u32,
 ) -> NTSTATUS {
-    let _ = (
-        FileObject,
-        RequestorMode,
-        IoControl,
-        InBuffer,
-        InSize,
-        OutBuffer,
-        OutSize,
-        BytesReturned,
-    );
-    panic!("not yet emulated: KsSynchronousIoControlDevice")
+    let _ = RequestorMode;
+    let state = current("KsSynchronousIoControlDevice");
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        handles::synchronous_io_control(
+            &state,
+            FileObject,
+            IoControl,
+            InBuffer,
+            InSize,
+            OutBuffer,
+            OutSize,
+            BytesReturned,
+        )
+    }
 }
 
 /// `void KsPinAcquireProcessingMutex(PKSPIN Pin)`.
