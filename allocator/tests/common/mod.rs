@@ -2,14 +2,14 @@
 //! in for a pin) whose allocator create item goes to `allocator_create_dispatch`, and the request
 //! bytes clients send (KSPROPERTY, KSMETHOD, KSEVENT, KSEVENTDATA).
 //!
-//! The forwarder: a kernel-mode client's METHOD_NEITHER output buffer is its own memory, so it
-//! carries data *into* a request too (the frame pointer of a FREE, the KSEVENTDATA of an
-//! ENABLE_EVENT). The emulation's `Kernel::ioctl` hands the driver a zeroed output buffer, so
-//! requests that need initial output bytes go through the parent: its DeviceIoControl handler
-//! (test code, [`forward`]) unpacks an envelope from its input, fills the IRP's output buffer,
-//! points the stack location at the allocator's file object (optionally changing the major
-//! function or the requestor mode) and hands the IRP to ks.sys's `KsDispatchIrp`, which routes it
-//! through the allocator's object header like any other.
+//! Requests that carry data *into* the driver in their output buffer (the frame pointer of a
+//! FREE, the KSEVENTDATA of an ENABLE_EVENT) are sent the way a kernel-mode client sends them:
+//! `KsSynchronousIoControlDevice` with the caller's own buffers (METHOD_NEITHER passes them as
+//! they are). The forwarder ([`forward`]) covers what no client call can produce: the parent's
+//! DeviceIoControl handler (test code) unpacks an envelope from its input, points the IRP's stack
+//! location at the allocator's file object with another major function (READ, WRITE, FLUSH) or
+//! requestor mode (UserMode), and hands it to ks.sys's `KsDispatchIrp`, which routes it through
+//! the allocator's object header like any other IRP.
 #![allow(dead_code)] // each test binary uses a subset
 
 use std::ffi::c_void;
@@ -130,13 +130,37 @@ impl Fixture {
         }
     }
 
-    /// The FREE method (the frame pointer in the data buffer, the IOCTL's output buffer).
+    /// `KsSynchronousIoControlDevice(file, KernelMode, code, input, output)` with the caller's
+    /// buffers, at PASSIVE_LEVEL: the status and BytesReturned.
+    pub fn kernel_ioctl(&self, file: File, code: u32, input: &mut [u8], output: &mut [u8]) -> (NTSTATUS, u32) {
+        let _entered = self.kernel.enter();
+        let object = self.kernel.file_object(file);
+        let mut returned = 0u32;
+        let pointer = |b: &mut [u8]| if b.is_empty() { std::ptr::null_mut() } else { b.as_mut_ptr().cast() };
+        // SAFETY: `object` is an open file object; the buffers are valid for their lengths for
+        // the whole (synchronous) call; `returned` is writable.
+        let status = unsafe {
+            avcam_kernel::KsSynchronousIoControlDevice(
+                object,
+                KernelMode,
+                code,
+                pointer(input),
+                input.len() as u32,
+                pointer(output),
+                output.len() as u32,
+                &mut returned,
+            )
+        };
+        (status, returned)
+    }
+
+    /// The FREE method: the frame pointer in the data buffer (the IOCTL's output buffer).
     pub fn free(&self, file: File, frame: usize) -> IoResult {
-        let input = identifier(KSMETHODSETID_StreamAllocator, KSMETHOD_STREAMALLOCATOR_FREE, KSMETHOD_TYPE_READ);
-        let data = frame.to_ne_bytes();
-        let done = self.forward(file, Forwarded::ioctl(IOCTL_KS_METHOD, &input, &data, 8));
-        assert_ne!(done.result.status, STATUS_PENDING);
-        done.result
+        let mut input = identifier(KSMETHODSETID_StreamAllocator, KSMETHOD_STREAMALLOCATOR_FREE, KSMETHOD_TYPE_READ);
+        let mut data = frame.to_ne_bytes();
+        let (status, returned) = self.kernel_ioctl(file, IOCTL_KS_METHOD, &mut input, &mut data);
+        assert_ne!(status, STATUS_PENDING);
+        IoResult { status, information: returned as usize }
     }
 
     /// The function table, through KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE.
@@ -155,17 +179,22 @@ impl Fixture {
         }
     }
 
-    /// Enables an event with this KSEVENTDATA (in the output buffer, as KS wants it).
-    pub fn enable_event(&self, file: File, id: u32, data: &KSEVENTDATA) -> IoResult {
-        let input = identifier(KSEVENTSETID_StreamAllocator, id, KSEVENT_TYPE_ENABLE);
-        let output = data.as_bytes();
-        self.forward(file, Forwarded::ioctl(IOCTL_KS_ENABLE_EVENT, &input, output, output.len())).result
+    /// Enables an event with this KSEVENTDATA, passed in the output buffer as KS wants it; the
+    /// same structure (same address) disables it later.
+    pub fn enable_event(&self, file: File, id: u32, data: &mut KSEVENTDATA) -> NTSTATUS {
+        self.enable_event_with_flags(file, id, KSEVENT_TYPE_ENABLE, data)
+    }
+
+    /// An ENABLE_EVENT request with any KSEVENT flags.
+    pub fn enable_event_with_flags(&self, file: File, id: u32, flags: u32, data: &mut KSEVENTDATA) -> NTSTATUS {
+        let mut input = identifier(KSEVENTSETID_StreamAllocator, id, flags);
+        self.kernel_ioctl(file, IOCTL_KS_ENABLE_EVENT, &mut input, data.as_mut_bytes()).0
     }
 
     /// Disables the event enabled with this KSEVENTDATA (or all, with `None`).
-    pub fn disable_event(&self, file: File, data: Option<&KSEVENTDATA>) -> IoResult {
-        let input = data.map_or(Vec::new(), |d| d.as_bytes().to_vec());
-        self.kernel.ioctl(file, IOCTL_KS_DISABLE_EVENT, &input, &mut [])
+    pub fn disable_event(&self, file: File, data: Option<&mut KSEVENTDATA>) -> NTSTATUS {
+        let input = data.map_or(&mut [][..], |d| d.as_mut_bytes());
+        self.kernel_ioctl(file, IOCTL_KS_DISABLE_EVENT, input, &mut []).0
     }
 
     /// Closes the parent and checks the kernel saw no bug and nothing leaked.
@@ -202,6 +231,16 @@ impl<'a> Forwarded<'a> {
     /// A kernel-mode IRP_MJ_DEVICE_CONTROL.
     pub fn ioctl(code: u32, input: &'a [u8], output: &'a [u8], output_len: usize) -> Forwarded<'a> {
         Forwarded { major: irp_mj::DEVICE_CONTROL, mode: KernelMode, code, input, output, output_len }
+    }
+
+    /// The same request with another major function.
+    pub fn as_major(self, major: u8) -> Forwarded<'a> {
+        Forwarded { major, ..self }
+    }
+
+    /// The same request from another requestor mode.
+    pub fn from_mode(self, mode: KPROCESSOR_MODE) -> Forwarded<'a> {
+        Forwarded { mode, ..self }
     }
 
     fn envelope(&self, target: *mut FILE_OBJECT) -> Vec<u8> {
