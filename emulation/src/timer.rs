@@ -2,11 +2,11 @@
 //! `KeCancelTimer`, `KeQueryPerformanceCounter`.
 //!
 //! Each kernel has one [`Clock`] counting interrupt time in 100 ns units from 0 at boot. It is
-//! virtual by default: it stands still until a test calls [`Clock::advance`], which moves it
+//! virtual by default: it stands still until a test calls [`ClockControl::advance`], which moves it
 //! forward and fires every timer that falls due on the way, in due-time order, each at its own
 //! due time, **inline on the calling thread** at DISPATCH_LEVEL (the emulation's choice: a test
 //! then sees every DPC's effects when `advance` returns, deterministically). In real-time mode
-//! ([`Clock::start_real_time`]) a kernel thread keeps the clock equal to the host's monotonic
+//! ([`ClockControl::start_real_time`]) a kernel thread keeps the clock equal to the host's monotonic
 //! time since the switch (plus where it stood) and fires the timers on time, from that thread.
 //!
 //! Due times follow `KeSetTimerEx`: negative = relative, in 100 ns units; positive = absolute
