@@ -6,7 +6,9 @@
 mod common;
 
 use common::{event_data, framing, Fixture};
-use ks::ks::{file_alignment, KSALLOCATOR_FRAMING, KSEVENTF_EVENT_HANDLE, KSEVENT_STREAMALLOCATOR_FREEFRAME};
+use ks::ks::{
+    file_alignment, KSALLOCATOR_FRAMING, KSEVENTF_EVENT_HANDLE, KSEVENT_STREAMALLOCATOR_FREEFRAME,
+};
 use ks::nt::{NonPagedPool, PagedPool};
 use ks::status::{STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS};
 
@@ -14,7 +16,9 @@ use ks::status::{STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS};
 fn create_calls(fixture: &Fixture, framing: &KSALLOCATOR_FRAMING) -> u64 {
     let pool = fixture.kernel.pool();
     let before = pool.allocation_calls();
-    let file = fixture.create(framing).expect("the create succeeds without faults");
+    let file = fixture
+        .create(framing)
+        .expect("the create succeeds without faults");
     let calls = pool.allocation_calls() - before;
     fixture.kernel.close(file);
     pool.assert_no_leaks();
@@ -33,10 +37,22 @@ fn sweep_create(framing: &KSALLOCATOR_FRAMING) {
         let result = fixture.create(framing);
         pool.fail_nth_allocation(0);
         if n <= calls {
-            assert_eq!(pool.injected_failures(), injected_before + 1, "allocation {n} was failed");
-            assert_eq!(result, Err(STATUS_INSUFFICIENT_RESOURCES), "failing allocation {n} of {calls}");
+            assert_eq!(
+                pool.injected_failures(),
+                injected_before + 1,
+                "allocation {n} was failed"
+            );
+            assert_eq!(
+                result,
+                Err(STATUS_INSUFFICIENT_RESOURCES),
+                "failing allocation {n} of {calls}"
+            );
         } else {
-            assert_eq!(pool.injected_failures(), injected_before, "past the last allocation");
+            assert_eq!(
+                pool.injected_failures(),
+                injected_before,
+                "past the last allocation"
+            );
             let file = result.expect("the sweep is past the last allocation");
             fixture.kernel.close(file);
         }
@@ -49,17 +65,28 @@ fn sweep_create(framing: &KSALLOCATOR_FRAMING) {
 fn every_create_allocation_failure_is_reported_and_leaks_nothing() {
     sweep_create(&framing(1, 64, 0));
     sweep_create(&framing(4, 4096, file_alignment::B64));
-    sweep_create(&KSALLOCATOR_FRAMING { PoolType: PagedPool, ..framing(3, 100, file_alignment::B256) });
-    sweep_create(&KSALLOCATOR_FRAMING { PoolType: NonPagedPool, ..framing(5, 3_110_400, file_alignment::B512) });
+    sweep_create(&KSALLOCATOR_FRAMING {
+        PoolType: PagedPool,
+        ..framing(3, 100, file_alignment::B256)
+    });
+    sweep_create(&KSALLOCATOR_FRAMING {
+        PoolType: NonPagedPool,
+        ..framing(5, 3_110_400, file_alignment::B512)
+    });
 }
 
 /// ALLOC past `Frames` (one waits), FREE, an event enabled and signalled, close with frames out.
 fn run_and_close(fixture: &Fixture, event: ks::nt::HANDLE) {
-    let file = fixture.create(&framing(2, 4096, file_alignment::B64)).unwrap();
+    let file = fixture
+        .create(&framing(2, 4096, file_alignment::B64))
+        .unwrap();
     let pool = fixture.kernel.pool();
     let before = pool.allocation_calls();
     let mut data = event_data(KSEVENTF_EVENT_HANDLE, event as u64);
-    assert_eq!(fixture.enable_event(file, KSEVENT_STREAMALLOCATOR_FREEFRAME, &mut data), STATUS_SUCCESS);
+    assert_eq!(
+        fixture.enable_event(file, KSEVENT_STREAMALLOCATOR_FREEFRAME, &mut data),
+        STATUS_SUCCESS
+    );
     let a = fixture.alloc(file).unwrap();
     let _b = fixture.alloc(file).unwrap();
     let waiting = fixture.alloc_async(file).expect_pending();
@@ -71,7 +98,11 @@ fn run_and_close(fixture: &Fixture, event: ks::nt::HANDLE) {
         let object = fixture.kernel.file_object(file);
         let mut frame = std::ptr::null_mut();
         // SAFETY: the live allocator's file object; `frame` is writable.
-        assert_ne!(unsafe { allocate(object, &mut frame) }, STATUS_SUCCESS, "all out");
+        assert_ne!(
+            unsafe { allocate(object, &mut frame) },
+            STATUS_SUCCESS,
+            "all out"
+        );
         // SAFETY: as above.
         unsafe { free(object, a as *mut _) };
     }
@@ -95,7 +126,11 @@ fn alloc_free_events_and_close_make_no_pool_call_so_nothing_can_fail() {
         run_and_close(&fixture, event);
         pool.fail_nth_allocation(0);
         assert_eq!(pool.allocation_calls() - calls_before, create_calls);
-        assert_eq!(pool.injected_failures(), injected_before, "nothing to fail after create");
+        assert_eq!(
+            pool.injected_failures(),
+            injected_before,
+            "nothing to fail after create"
+        );
         pool.assert_no_leaks();
     }
     fixture.kernel.close_handle(event);

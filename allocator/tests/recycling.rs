@@ -16,7 +16,9 @@ fn no_pool_call_per_frame_after_create() {
     let fixture = Fixture::new();
     let pool = fixture.kernel.pool();
     let before_create = pool.allocation_calls();
-    let file = fixture.create(&framing(4, 3_110_400, file_alignment::B64)).unwrap();
+    let file = fixture
+        .create(&framing(4, 3_110_400, file_alignment::B64))
+        .unwrap();
     let create_calls = pool.allocation_calls() - before_create;
     let after_create = pool.allocation_calls();
     let bytes_after_create = pool.outstanding_bytes();
@@ -44,10 +46,19 @@ fn no_pool_call_per_frame_after_create() {
             }
         }
     }
-    assert_eq!(pool.allocation_calls(), after_create, "{} ALLOC/FREE pairs, no pool call", 5 * ROUNDS);
+    assert_eq!(
+        pool.allocation_calls(),
+        after_create,
+        "{} ALLOC/FREE pairs, no pool call",
+        5 * ROUNDS
+    );
     assert_eq!(pool.outstanding_bytes(), bytes_after_create);
     assert_eq!(seen.len(), 4, "the same four frames, recycled");
-    assert_eq!(create_calls, 3 + 4 + 1, "object, slots, index, 4 frames, object header");
+    assert_eq!(
+        create_calls,
+        3 + 4 + 1,
+        "object, slots, index, 4 frames, object header"
+    );
     fixture.kernel.close(file);
     fixture.finish();
 }

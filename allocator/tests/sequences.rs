@@ -69,19 +69,37 @@ struct Run {
 
 impl Run {
     fn take(&mut self, address: usize) -> Result<(), TestCaseError> {
-        prop_assert_eq!(address & self.mask, 0, "frame {:#x} misaligned for mask {:#x}", address, self.mask);
-        prop_assert!(self.held.iter().all(|h| h.address != address), "frame {:#x} handed out twice", address);
+        prop_assert_eq!(
+            address & self.mask,
+            0,
+            "frame {:#x} misaligned for mask {:#x}",
+            address,
+            self.mask
+        );
+        prop_assert!(
+            self.held.iter().all(|h| h.address != address),
+            "frame {:#x} handed out twice",
+            address
+        );
         self.next_fill = self.next_fill.wrapping_add(1).max(1);
         // SAFETY: an outstanding frame is FrameSize writable bytes owned by its holder (us).
         unsafe { std::ptr::write_bytes(address as *mut u8, self.next_fill, self.frame_size) };
-        self.held.push(Held { address, fill: self.next_fill });
+        self.held.push(Held {
+            address,
+            fill: self.next_fill,
+        });
         Ok(())
     }
 
     fn check_intact(&self, held: &Held) -> Result<(), TestCaseError> {
         // SAFETY: the frame is outstanding, so its FrameSize bytes are ours to read.
-        let bytes = unsafe { std::slice::from_raw_parts(held.address as *const u8, self.frame_size) };
-        prop_assert!(bytes.iter().all(|&b| b == held.fill), "frame {:#x} was written by someone else", held.address);
+        let bytes =
+            unsafe { std::slice::from_raw_parts(held.address as *const u8, self.frame_size) };
+        prop_assert!(
+            bytes.iter().all(|&b| b == held.fill),
+            "frame {:#x} was written by someone else",
+            held.address
+        );
         Ok(())
     }
 
@@ -100,7 +118,11 @@ impl Run {
                     self.take(usize::from_ne_bytes(done.output[..8].try_into().unwrap()))?;
                 }
                 avcam_emulation::AsyncIo::Pending(irp) => {
-                    prop_assert_eq!(self.held.len(), self.frames as usize, "waits only when all are out");
+                    prop_assert_eq!(
+                        self.held.len(),
+                        self.frames as usize,
+                        "waits only when all are out"
+                    );
                     self.waiting.push_back(irp);
                 }
             },
@@ -116,7 +138,10 @@ impl Run {
                     prop_assert!(frame.is_null());
                 }
             }
-            Op::Free { pick, through_table } => {
+            Op::Free {
+                pick,
+                through_table,
+            } => {
                 if self.held.is_empty() {
                     return Ok(());
                 }
@@ -126,12 +151,19 @@ impl Run {
                     // SAFETY: as above.
                     self.table_call(|object| unsafe { free(object, held.address as *mut c_void) });
                 } else {
-                    prop_assert_eq!(self.fixture.free(self.file, held.address).status, STATUS_SUCCESS);
+                    prop_assert_eq!(
+                        self.fixture.free(self.file, held.address).status,
+                        STATUS_SUCCESS
+                    );
                 }
                 self.last_freed = Some(held.address);
                 if let Some(waiter) = self.waiting.pop_front() {
                     let result = waiter.poll();
-                    prop_assert_eq!(result.map(|r| r.status), Some(STATUS_SUCCESS), "the oldest waiter is served");
+                    prop_assert_eq!(
+                        result.map(|r| r.status),
+                        Some(STATUS_SUCCESS),
+                        "the oldest waiter is served"
+                    );
                     let output = waiter.output().unwrap();
                     let served = usize::from_ne_bytes(output[..8].try_into().unwrap());
                     prop_assert_eq!(served, held.address, "the freed frame goes to the waiter");
@@ -143,7 +175,10 @@ impl Run {
                 }
             }
             Op::FreeForeign { pick, offset } => {
-                let base = self.held.get(pick % self.held.len().max(1)).map_or(0x1000, |h| h.address);
+                let base = self
+                    .held
+                    .get(pick % self.held.len().max(1))
+                    .map_or(0x1000, |h| h.address);
                 let address = base + offset;
                 if self.held.iter().any(|h| h.address == address) {
                     return Ok(());
@@ -155,7 +190,10 @@ impl Run {
             Op::FreeAgain => {
                 let still_free = |address: &usize| self.held.iter().all(|h| h.address != *address);
                 if let Some(address) = self.last_freed.filter(still_free) {
-                    prop_assert_eq!(self.fixture.free(self.file, address).status, STATUS_INVALID_PARAMETER);
+                    prop_assert_eq!(
+                        self.fixture.free(self.file, address).status,
+                        STATUS_INVALID_PARAMETER
+                    );
                 }
             }
         }

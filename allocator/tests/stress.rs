@@ -20,7 +20,9 @@ const FRAME_SIZE: usize = 1024;
 #[test]
 fn racing_allocs_and_frees_lose_and_duplicate_no_frame() {
     let fixture = Arc::new(Fixture::new());
-    let file = fixture.create(&framing(FRAMES, FRAME_SIZE as u32, file_alignment::B64)).unwrap();
+    let file = fixture
+        .create(&framing(FRAMES, FRAME_SIZE as u32, file_alignment::B64))
+        .unwrap();
     let (allocate, free) = fixture.function_table(file);
     let object = fixture.kernel.file_object(file) as usize;
     let holders: Arc<Mutex<HashMap<usize, usize>>> = Arc::default();
@@ -51,18 +53,31 @@ fn racing_allocs_and_frees_lose_and_duplicate_no_frame() {
                             ks::ks::KSMETHOD_STREAMALLOCATOR_ALLOC,
                             ks::ks::KSMETHOD_TYPE_WRITE,
                         );
-                        let result = fixture.kernel.ioctl(file, ks::ks::IOCTL_KS_METHOD, &input, &mut output);
+                        let result = fixture.kernel.ioctl(
+                            file,
+                            ks::ks::IOCTL_KS_METHOD,
+                            &input,
+                            &mut output,
+                        );
                         assert_eq!(result.status, STATUS_SUCCESS);
                         usize::from_ne_bytes(output)
                     };
-                    assert_eq!(holders.lock().unwrap().insert(frame, thread), None, "frame {frame:#x} held twice");
+                    assert_eq!(
+                        holders.lock().unwrap().insert(frame, thread),
+                        None,
+                        "frame {frame:#x} held twice"
+                    );
                     seen.lock().unwrap().insert(frame);
                     let fill = (thread * 31 + round) as u8;
                     // SAFETY: the frame is ours (outstanding, FRAME_SIZE bytes) until we free it.
-                    let bytes = unsafe { std::slice::from_raw_parts_mut(frame as *mut u8, FRAME_SIZE) };
+                    let bytes =
+                        unsafe { std::slice::from_raw_parts_mut(frame as *mut u8, FRAME_SIZE) };
                     bytes.fill(fill);
                     std::thread::yield_now();
-                    assert!(bytes.iter().all(|&b| b == fill), "frame {frame:#x} written by another holder");
+                    assert!(
+                        bytes.iter().all(|&b| b == fill),
+                        "frame {frame:#x} written by another holder"
+                    );
                     assert_eq!(holders.lock().unwrap().remove(&frame), Some(thread));
                     if through_table {
                         let _entered = fixture.kernel.enter();
@@ -76,13 +91,22 @@ fn racing_allocs_and_frees_lose_and_duplicate_no_frame() {
             })
         })
         .collect();
-    let misses: usize = workers.into_iter().map(|w| w.join().expect("a worker failed")).sum();
+    let misses: usize = workers
+        .into_iter()
+        .map(|w| w.join().expect("a worker failed"))
+        .sum();
     assert!(misses < THREADS * ROUNDS, "most table allocations succeed");
     assert_eq!(fixture.allocated(file), 0, "every frame came back");
-    assert!(seen.lock().unwrap().len() <= FRAMES as usize, "no frame appeared from nowhere");
+    assert!(
+        seen.lock().unwrap().len() <= FRAMES as usize,
+        "no frame appeared from nowhere"
+    );
     // All frames are still there: FRAMES allocations succeed now, one more does not.
     let all: HashSet<usize> = (0..FRAMES).map(|_| fixture.alloc(file).unwrap()).collect();
     assert_eq!(all.len(), FRAMES as usize);
     fixture.kernel.close(file);
-    Arc::try_unwrap(fixture).ok().expect("the workers are done").finish();
+    Arc::try_unwrap(fixture)
+        .ok()
+        .expect("the workers are done")
+        .finish();
 }

@@ -17,9 +17,14 @@ use std::ffi::c_void;
 use avcam_allocator::allocator_create_dispatch;
 use avcam_emulation::{AsyncIo, CreateItem, File, IoOutput, IoResult, Kernel};
 use avcam_kernel::irp;
-use ks::guid::{KSEVENTSETID_StreamAllocator, KSMETHODSETID_StreamAllocator, KSPROPSETID_StreamAllocator};
+use ks::guid::{
+    KSEVENTSETID_StreamAllocator, KSMETHODSETID_StreamAllocator, KSPROPSETID_StreamAllocator,
+};
 use ks::ks::*;
-use ks::nt::{irp_mj, DEVICE_OBJECT, FILE_OBJECT, IRP, KPROCESSOR_MODE, KernelMode, NonPagedPoolNx};
+use ks::nt::{
+    irp_mj, KernelMode, NonPagedPoolNx, DEVICE_OBJECT, FILE_OBJECT, IO_STACK_PARAMETERS, IRP,
+    KPROCESSOR_MODE,
+};
 use ks::status::{STATUS_INVALID_PARAMETER, STATUS_PENDING, STATUS_SUCCESS};
 use ks::{GUID, NTSTATUS};
 use zerocopy::{FromBytes, IntoBytes};
@@ -39,16 +44,29 @@ pub fn framing(frames: u32, frame_size: u32, alignment_mask: u32) -> KSALLOCATOR
 
 /// `KSPROPERTY` / `KSMETHOD` / `KSEVENT` bytes.
 pub fn identifier(set: GUID, id: u32, flags: u32) -> Vec<u8> {
-    KSIDENTIFIER { Set: set, Id: id, Flags: flags }.as_bytes().to_vec()
+    KSIDENTIFIER {
+        Set: set,
+        Id: id,
+        Flags: flags,
+    }
+    .as_bytes()
+    .to_vec()
 }
 
 /// A KSEVENTDATA.
 pub fn event_data(notification: u32, object: u64) -> KSEVENTDATA {
-    KSEVENTDATA { NotificationType: notification, _pad: 0, Object: object, Extra: 0, Reserved: 0 }
+    KSEVENTDATA {
+        NotificationType: notification,
+        _pad: 0,
+        Object: object,
+        Extra: 0,
+        Reserved: 0,
+    }
 }
 
 /// The function table's entries, callable.
-pub type AllocateFrameFn = unsafe extern "system" fn(*mut FILE_OBJECT, *mut *mut c_void) -> NTSTATUS;
+pub type AllocateFrameFn =
+    unsafe extern "system" fn(*mut FILE_OBJECT, *mut *mut c_void) -> NTSTATUS;
 /// See [`AllocateFrameFn`].
 pub type FreeFrameFn = unsafe extern "system" fn(*mut FILE_OBJECT, *mut c_void);
 
@@ -76,7 +94,8 @@ impl Fixture {
     /// A request to `file` with initial output bytes, through the forwarder; may pend.
     pub fn forward_async(&self, file: File, request: Forwarded<'_>) -> AsyncIo {
         let envelope = request.envelope(self.kernel.file_object(file));
-        self.kernel.ioctl_async(self.parent, FORWARD, &envelope, request.output_len)
+        self.kernel
+            .ioctl_async(self.parent, FORWARD, &envelope, request.output_len)
     }
 
     /// A request to `file` with initial output bytes, through the forwarder, that completes.
@@ -90,21 +109,50 @@ impl Fixture {
     }
 
     /// A property request; returns the result and the output buffer.
-    pub fn property(&self, file: File, id: u32, flags: u32, output_len: usize) -> (IoResult, Vec<u8>) {
+    pub fn property(
+        &self,
+        file: File,
+        id: u32,
+        flags: u32,
+        output_len: usize,
+    ) -> (IoResult, Vec<u8>) {
         self.property_of_set(file, KSPROPSETID_StreamAllocator, id, flags, output_len)
     }
 
     /// A property request in any set.
-    pub fn property_of_set(&self, file: File, set: GUID, id: u32, flags: u32, output_len: usize) -> (IoResult, Vec<u8>) {
+    pub fn property_of_set(
+        &self,
+        file: File,
+        set: GUID,
+        id: u32,
+        flags: u32,
+        output_len: usize,
+    ) -> (IoResult, Vec<u8>) {
         let mut output = vec![0u8; output_len];
-        let result = self.kernel.ioctl(file, IOCTL_KS_PROPERTY, &identifier(set, id, flags), &mut output);
+        let result = self.kernel.ioctl(
+            file,
+            IOCTL_KS_PROPERTY,
+            &identifier(set, id, flags),
+            &mut output,
+        );
         (result, output)
     }
 
     /// KSPROPERTY_STREAMALLOCATOR_STATUS.
     pub fn status(&self, file: File) -> KSSTREAMALLOCATOR_STATUS {
-        let (result, output) = self.property(file, KSPROPERTY_STREAMALLOCATOR_STATUS, KSPROPERTY_TYPE_GET, 32);
-        assert_eq!(result, IoResult { status: STATUS_SUCCESS, information: 32 });
+        let (result, output) = self.property(
+            file,
+            KSPROPERTY_STREAMALLOCATOR_STATUS,
+            KSPROPERTY_TYPE_GET,
+            32,
+        );
+        assert_eq!(
+            result,
+            IoResult {
+                status: STATUS_SUCCESS,
+                information: 32
+            }
+        );
         KSSTREAMALLOCATOR_STATUS::read_from_bytes(&output).unwrap()
     }
 
@@ -115,7 +163,11 @@ impl Fixture {
 
     /// The ALLOC method, which may pend.
     pub fn alloc_async(&self, file: File) -> AsyncIo {
-        let input = identifier(KSMETHODSETID_StreamAllocator, KSMETHOD_STREAMALLOCATOR_ALLOC, KSMETHOD_TYPE_WRITE);
+        let input = identifier(
+            KSMETHODSETID_StreamAllocator,
+            KSMETHOD_STREAMALLOCATOR_ALLOC,
+            KSMETHOD_TYPE_WRITE,
+        );
         self.kernel.ioctl_async(file, IOCTL_KS_METHOD, &input, 8)
     }
 
@@ -132,11 +184,23 @@ impl Fixture {
 
     /// `KsSynchronousIoControlDevice(file, KernelMode, code, input, output)` with the caller's
     /// buffers, at PASSIVE_LEVEL: the status and BytesReturned.
-    pub fn kernel_ioctl(&self, file: File, code: u32, input: &mut [u8], output: &mut [u8]) -> (NTSTATUS, u32) {
+    pub fn kernel_ioctl(
+        &self,
+        file: File,
+        code: u32,
+        input: &mut [u8],
+        output: &mut [u8],
+    ) -> (NTSTATUS, u32) {
         let _entered = self.kernel.enter();
         let object = self.kernel.file_object(file);
         let mut returned = 0u32;
-        let pointer = |b: &mut [u8]| if b.is_empty() { std::ptr::null_mut() } else { b.as_mut_ptr().cast() };
+        let pointer = |b: &mut [u8]| {
+            if b.is_empty() {
+                std::ptr::null_mut()
+            } else {
+                b.as_mut_ptr().cast()
+            }
+        };
         // SAFETY: `object` is an open file object; the buffers are valid for their lengths for
         // the whole (synchronous) call; `returned` is writable.
         let status = unsafe {
@@ -156,27 +220,43 @@ impl Fixture {
 
     /// The FREE method: the frame pointer in the data buffer (the IOCTL's output buffer).
     pub fn free(&self, file: File, frame: usize) -> IoResult {
-        let mut input = identifier(KSMETHODSETID_StreamAllocator, KSMETHOD_STREAMALLOCATOR_FREE, KSMETHOD_TYPE_READ);
+        let mut input = identifier(
+            KSMETHODSETID_StreamAllocator,
+            KSMETHOD_STREAMALLOCATOR_FREE,
+            KSMETHOD_TYPE_READ,
+        );
         let mut data = frame.to_ne_bytes();
         let (status, returned) = self.kernel_ioctl(file, IOCTL_KS_METHOD, &mut input, &mut data);
         assert_ne!(status, STATUS_PENDING);
-        IoResult { status, information: returned as usize }
+        IoResult {
+            status,
+            information: returned as usize,
+        }
     }
 
     /// The function table, through KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE.
     pub fn function_table(&self, file: File) -> (AllocateFrameFn, FreeFrameFn) {
-        let (result, output) = self.property(file, KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE, KSPROPERTY_TYPE_GET, 16);
-        assert_eq!(result, IoResult { status: STATUS_SUCCESS, information: 16 });
+        let (result, output) = self.property(
+            file,
+            KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE,
+            KSPROPERTY_TYPE_GET,
+            16,
+        );
+        assert_eq!(
+            result,
+            IoResult {
+                status: STATUS_SUCCESS,
+                information: 16
+            }
+        );
         let [allocate, free] = <[usize; 2]>::read_from_bytes(&output).unwrap();
         assert!(allocate != 0 && free != 0);
-        // SAFETY: the property reports the addresses of the allocator's two table functions,
-        // which have exactly these signatures.
-        unsafe {
-            (
-                std::mem::transmute::<usize, AllocateFrameFn>(allocate),
-                std::mem::transmute::<usize, FreeFrameFn>(free),
-            )
-        }
+        // SAFETY: the property reports the address of the allocator's AllocateFrame, which has
+        // exactly this signature.
+        let allocate = unsafe { std::mem::transmute::<usize, AllocateFrameFn>(allocate) };
+        // SAFETY: as above, for FreeFrame.
+        let free = unsafe { std::mem::transmute::<usize, FreeFrameFn>(free) };
+        (allocate, free)
     }
 
     /// Enables an event with this KSEVENTDATA, passed in the output buffer as KS wants it; the
@@ -186,15 +266,23 @@ impl Fixture {
     }
 
     /// An ENABLE_EVENT request with any KSEVENT flags.
-    pub fn enable_event_with_flags(&self, file: File, id: u32, flags: u32, data: &mut KSEVENTDATA) -> NTSTATUS {
+    pub fn enable_event_with_flags(
+        &self,
+        file: File,
+        id: u32,
+        flags: u32,
+        data: &mut KSEVENTDATA,
+    ) -> NTSTATUS {
         let mut input = identifier(KSEVENTSETID_StreamAllocator, id, flags);
-        self.kernel_ioctl(file, IOCTL_KS_ENABLE_EVENT, &mut input, data.as_mut_bytes()).0
+        self.kernel_ioctl(file, IOCTL_KS_ENABLE_EVENT, &mut input, data.as_mut_bytes())
+            .0
     }
 
     /// Disables the event enabled with this KSEVENTDATA (or all, with `None`).
     pub fn disable_event(&self, file: File, data: Option<&mut KSEVENTDATA>) -> NTSTATUS {
         let input = data.map_or(&mut [][..], |d| d.as_mut_bytes());
-        self.kernel_ioctl(file, IOCTL_KS_DISABLE_EVENT, input, &mut []).0
+        self.kernel_ioctl(file, IOCTL_KS_DISABLE_EVENT, input, &mut [])
+            .0
     }
 
     /// Closes the parent and checks the kernel saw no bug and nothing leaked.
@@ -230,7 +318,14 @@ pub struct Forwarded<'a> {
 impl<'a> Forwarded<'a> {
     /// A kernel-mode IRP_MJ_DEVICE_CONTROL.
     pub fn ioctl(code: u32, input: &'a [u8], output: &'a [u8], output_len: usize) -> Forwarded<'a> {
-        Forwarded { major: irp_mj::DEVICE_CONTROL, mode: KernelMode, code, input, output, output_len }
+        Forwarded {
+            major: irp_mj::DEVICE_CONTROL,
+            mode: KernelMode,
+            code,
+            input,
+            output,
+            output_len,
+        }
     }
 
     /// The same request with another major function.
@@ -239,7 +334,7 @@ impl<'a> Forwarded<'a> {
     }
 
     /// The same request from another requestor mode.
-    pub fn from_mode(self, mode: KPROCESSOR_MODE) -> Forwarded<'a> {
+    pub fn in_mode(self, mode: KPROCESSOR_MODE) -> Forwarded<'a> {
         Forwarded { mode, ..self }
     }
 
@@ -278,40 +373,60 @@ unsafe extern "system" fn close_parent(_device: *mut DEVICE_OBJECT, irp: *mut IR
 }
 
 /// The parent's DeviceIoControl: unpacks the envelope and re-dispatches the IRP to the allocator.
+///
+/// # Safety
+/// ks.sys calls it with a live device-control IRP for the parent, which it owns; the emulation's
+/// buffers are valid for their lengths while the IRP lives.
 unsafe extern "system" fn forward(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
-    // SAFETY: the dispatch routine owns the live IRP; the emulation's buffers are valid for their
-    // lengths while the IRP lives.
-    unsafe {
-        let parameters = irp::device_io_control(irp);
-        let length = parameters.InputBufferLength as usize;
-        let base = parameters.Type3InputBuffer.cast::<u8>();
-        if base.is_null() || length < ENVELOPE_HEADER {
-            irp::complete(irp, STATUS_INVALID_PARAMETER, 0);
-            return STATUS_INVALID_PARAMETER;
-        }
-        let header = std::slice::from_raw_parts(base, ENVELOPE_HEADER);
-        let word = |at: usize| u64::from_ne_bytes(header[at..at + 8].try_into().unwrap());
-        let half = |at: usize| u32::from_ne_bytes(header[at..at + 4].try_into().unwrap());
-        assert_eq!(word(0), ENVELOPE_MAGIC);
-        let target = word(8) as usize as *mut FILE_OBJECT;
-        let (code, input_len, output_init) = (half(16), half(20) as usize, half(24) as usize);
-        let (major, mode) = (header[28], header[29] as i8);
-        assert_eq!(length, ENVELOPE_HEADER + input_len + output_init);
-        let input = base.add(ENVELOPE_HEADER);
-        let output = (*irp).UserBuffer.cast::<u8>();
-        let copy = output_init.min(parameters.OutputBufferLength as usize);
-        if copy > 0 {
-            std::ptr::copy_nonoverlapping(input.add(input_len), output, copy);
-        }
-        let stack = irp::current_stack_location(irp);
-        (*stack).MajorFunction = major;
-        (*stack).FileObject = target;
-        let mut rewritten = parameters;
-        rewritten.IoControlCode = code;
-        rewritten.InputBufferLength = input_len as u32;
-        rewritten.Type3InputBuffer = if input_len == 0 { std::ptr::null_mut() } else { input.cast() };
-        (*stack).Parameters.DeviceIoControl = rewritten;
-        (*irp).RequestorMode = mode;
-        avcam_kernel::KsDispatchIrp(device, irp)
+    // SAFETY: the dispatch routine owns the live IRP.
+    let parameters = unsafe { irp::device_io_control(irp) };
+    let length = parameters.InputBufferLength as usize;
+    let base = parameters.Type3InputBuffer.cast::<u8>();
+    if base.is_null() || length < ENVELOPE_HEADER {
+        // SAFETY: as above; completed once.
+        unsafe { irp::complete(irp, STATUS_INVALID_PARAMETER, 0) };
+        return STATUS_INVALID_PARAMETER;
     }
+    // SAFETY: the input buffer holds `length` readable bytes (the emulation's copy).
+    let envelope = unsafe { std::slice::from_raw_parts(base, length) };
+    let word = |at: usize| u64::from_ne_bytes(envelope[at..at + 8].try_into().unwrap());
+    let half = |at: usize| u32::from_ne_bytes(envelope[at..at + 4].try_into().unwrap());
+    assert_eq!(word(0), ENVELOPE_MAGIC);
+    let target = word(8) as usize as *mut FILE_OBJECT;
+    let (code, input_len, output_init) = (half(16), half(20) as usize, half(24) as usize);
+    let (major, mode) = (envelope[28], envelope[29] as i8);
+    assert_eq!(length, ENVELOPE_HEADER + input_len + output_init);
+    let initial_output = &envelope[ENVELOPE_HEADER + input_len..];
+    // SAFETY: as above.
+    let output = unsafe { (*irp).UserBuffer }.cast::<u8>();
+    let copy = output_init.min(parameters.OutputBufferLength as usize);
+    if copy > 0 {
+        // SAFETY: the output buffer holds OutputBufferLength writable bytes, not overlapping the
+        // input buffer (two emulation buffers).
+        unsafe { std::ptr::copy_nonoverlapping(initial_output.as_ptr(), output, copy) };
+    }
+    // SAFETY: as above.
+    let stack = unsafe { irp::current_stack_location(irp) };
+    let mut rewritten = parameters;
+    rewritten.IoControlCode = code;
+    rewritten.InputBufferLength = input_len as u32;
+    rewritten.Type3InputBuffer = if input_len == 0 {
+        std::ptr::null_mut()
+    } else {
+        envelope[ENVELOPE_HEADER..].as_ptr().cast_mut().cast()
+    };
+    // SAFETY: the IRP's current stack location is ours while we own the IRP.
+    unsafe { (*stack).MajorFunction = major };
+    // SAFETY: as above; the target is the allocator's open file object.
+    unsafe { (*stack).FileObject = target };
+    // SAFETY: as above.
+    unsafe {
+        (*stack).Parameters = IO_STACK_PARAMETERS {
+            DeviceIoControl: rewritten,
+        }
+    };
+    // SAFETY: as above.
+    unsafe { (*irp).RequestorMode = mode };
+    // SAFETY: the IRP is handed to ks.sys, which routes it through the allocator's header.
+    unsafe { avcam_kernel::KsDispatchIrp(device, irp) }
 }
