@@ -425,6 +425,36 @@ impl Kernel {
         outcome.map(|record| self.register(record, None))
     }
 
+    /// IRP_MJ_CREATE with no related file object, named `name` (raw bytes of UTF-16): what
+    /// opening a device interface sends. Bugs are left for the caller to raise.
+    pub(crate) fn create_root_bytes(&self, name: &[u8]) -> Result<File, NTSTATUS> {
+        let Ok(length) = u16::try_from(name.len()) else {
+            return Err(ks::status::STATUS_INVALID_PARAMETER);
+        };
+        let outcome = {
+            let _entered = self.enter();
+            let record = self
+                .state
+                .io
+                .new_file(None, RawBuffer::from_bytes(name), length, None);
+            let irp = self.state.io.new_irp(
+                irp_mj::CREATE,
+                &record,
+                zeroed(),
+                RawBuffer::zeroed(0),
+                RawBuffer::zeroed(0),
+            );
+            let result = io::call_driver_and_wait(&self.state, &irp);
+            self.state.io.retire(&irp);
+            if nt_success(result.status) {
+                Ok(record)
+            } else {
+                Err(result.status)
+            }
+        };
+        outcome.map(|record| self.register(record, None))
+    }
+
     /// The allocator create request `KsCreateAllocator` sends: `KSSTRING_Allocator`, `\`, and the
     /// 24 bytes of `framing` (as 12 UTF-16 units).
     pub fn create_allocator(
@@ -442,9 +472,19 @@ impl Kernel {
     }
 
     fn new_ioctl(&self, file: File, code: u32, input: &[u8], output_len: usize) -> Arc<IrpRecord> {
+        self.new_ioctl_with(file, code, input, RawBuffer::zeroed(output_len))
+    }
+
+    fn new_ioctl_with(
+        &self,
+        file: File,
+        code: u32,
+        input: &[u8],
+        output: RawBuffer,
+    ) -> Arc<IrpRecord> {
+        let output_len = output.len();
         let record = self.open_record(file);
         let input = RawBuffer::from_bytes(input);
-        let output = RawBuffer::zeroed(output_len);
         let mut parameters: IO_STACK_PARAMETERS = zeroed();
         parameters.DeviceIoControl = DEVICE_IO_CONTROL_PARAMETERS {
             OutputBufferLength: output_len as u32,
@@ -483,9 +523,19 @@ impl Kernel {
     /// A METHOD_NEITHER IOCTL that may pend: [`AsyncIo::Pending`] when the dispatch routine
     /// returns STATUS_PENDING.
     pub fn ioctl_async(&self, file: File, code: u32, input: &[u8], output_len: usize) -> AsyncIo {
+        self.ioctl_async_raw(file, code, input, RawBuffer::zeroed(output_len))
+    }
+
+    /// A METHOD_NEITHER IOCTL with no input whose output buffer starts as a copy of `output`
+    /// (IOCTL_KS_READ_STREAM: the KSSTREAM_HEADERs), which may pend.
+    pub fn ioctl_async_with_output(&self, file: File, code: u32, output: &[u8]) -> AsyncIo {
+        self.ioctl_async_raw(file, code, &[], RawBuffer::from_bytes(output))
+    }
+
+    fn ioctl_async_raw(&self, file: File, code: u32, input: &[u8], output: RawBuffer) -> AsyncIo {
         let outcome = {
             let _entered = self.enter();
-            let irp = self.new_ioctl(file, code, input, output_len);
+            let irp = self.new_ioctl_with(file, code, input, output);
             let returned = io::call_driver(&self.state, &irp);
             if returned == STATUS_PENDING {
                 AsyncIo::Pending(PendingIrp {

@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 
 use ks::nt::{KIRQL, PASSIVE_LEVEL};
 
+use crate::avstream::AvState;
 use crate::bugs::{describe, Bug, BugLog};
 use crate::event::EventHub;
 use crate::io::IoManager;
@@ -40,6 +41,8 @@ pub(crate) struct KernelState {
     pub(crate) ks: KsState,
     /// The clock, timers and DPCs.
     pub(crate) clock: Clock,
+    /// The AVStream device, filters and pins.
+    pub(crate) avstream: AvState,
 }
 
 impl KernelState {
@@ -88,6 +91,7 @@ impl Kernel {
             io: IoManager::new(),
             ks: KsState::default(),
             clock: Clock::default(),
+            avstream: AvState::default(),
         });
         Kernel { state }
     }

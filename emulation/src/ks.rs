@@ -14,7 +14,8 @@
 //! `KSCREATE_ITEM_IRP_STORAGE(Irp)` and its `Create` is called. No match: the IRP is completed with
 //! STATUS_OBJECT_NAME_NOT_FOUND (ReactOS uses STATUS_UNSUCCESSFUL; Windows' exact code is not
 //! documented, this one says what happened). Nothing past `FileName.Length` is read.
-//! Creates without a parent (device-level create items, `KsInitializeDriver`) come with AVStream.
+//! Creates without a parent go through the AVStream device's header (one item per filter
+//! factory, see [`crate::avstream`]), after the leading `\\`.
 
 use std::collections::HashMap;
 use std::ffi::c_void;
@@ -85,6 +86,11 @@ impl KsState {
         // SAFETY: registered headers are live ObjectHeaders until unregistered, which needs the
         // lock held here.
         Some(unsafe { header.cast::<ObjectHeader>().read() })
+    }
+
+    /// The header at `header`, if it is live (for the AVStream services).
+    pub(crate) fn read_header(&self, header: KSOBJECT_HEADER) -> Option<ObjectHeader> {
+        self.read(header)
     }
 
     /// An emulation-owned header (for the test parents).
@@ -280,19 +286,34 @@ unsafe fn dispatch_create(
     }
     // SAFETY: the file object of a create IRP is live.
     let parent = unsafe { (*file).RelatedFileObject };
-    if parent.is_null() {
-        // SAFETY: the caller owns the live IRP.
-        return unsafe { complete_with(irp, STATUS_OBJECT_NAME_NOT_FOUND, 0) };
-    }
-    // SAFETY: a related file object is live while its child is being created.
-    let Some(header) = (unsafe { header_of_file(state, parent, irp_mj::CREATE) }) else {
-        // SAFETY: the caller owns the live IRP.
-        return unsafe { complete_with(irp, STATUS_INVALID_DEVICE_REQUEST, 0) };
-    };
-    // SAFETY: as above; FileName is written by the I/O manager before the create.
+    // SAFETY: FileName is written by the I/O manager before the create.
     let name = unsafe { (*file).FileName };
     // SAFETY: the emulation's FileName buffers hold `Length` bytes and live with the file object.
-    let class = object_class(unsafe { units(&name) });
+    let mut name_units = unsafe { units(&name) };
+    let header = if parent.is_null() {
+        // A device-level create (an AVStream device's filter factories): the name after the
+        // device's is `\` + the reference string.
+        let Some(header) = state
+            .avstream
+            .device_header()
+            .and_then(|h| state.ks.read(h))
+        else {
+            // SAFETY: the caller owns the live IRP.
+            return unsafe { complete_with(irp, STATUS_OBJECT_NAME_NOT_FOUND, 0) };
+        };
+        if name_units.first() == Some(&u16::from(b'\\')) {
+            name_units = &name_units[1..];
+        }
+        header
+    } else {
+        // SAFETY: a related file object is live while its child is being created.
+        let Some(header) = (unsafe { header_of_file(state, parent, irp_mj::CREATE) }) else {
+            // SAFETY: the caller owns the live IRP.
+            return unsafe { complete_with(irp, STATUS_INVALID_DEVICE_REQUEST, 0) };
+        };
+        header
+    };
+    let class = object_class(name_units);
     let items: &[KSOBJECT_CREATE_ITEM] = if header.items.is_null() {
         &[]
     } else {

@@ -13,9 +13,12 @@
 //! - [`io`]: driver, device, file objects, IRPs, completion, cancellation;
 //! - [`timer`]: the virtual (or real-time) clock, KTIMERs and DPCs;
 //! - [`ks`]: object headers, `KsDispatchIrp`, create routing, security;
+//! - [`avstream`]: KsInitializeDriver, device/filter/pin objects, their property sets, the read
+//!   queue, stream pointers and processing;
 //! - [`client`]: the safe API tests (and later the viewer) drive the driver with;
 //! - [`bugs`]: the driver bugs the emulation detects and how they are raised.
 
+pub mod avstream;
 pub mod bugs;
 pub mod client;
 pub mod event;
@@ -30,6 +33,7 @@ pub mod services;
 pub mod sync;
 pub mod timer;
 
+pub use avstream::{DeviceInterface, DriverEntry};
 pub use bugs::Bug;
 pub use client::{AsyncIo, CreateItem, File, IoOutput, PendingIrp};
 pub use io::IoResult;

@@ -24,7 +24,7 @@ use ks::NTSTATUS;
 
 use crate::kernel::{current, current_irql};
 use crate::sync::check_irql;
-use crate::{event, handles, io, ks as ks_sys, object, sync, timer};
+use crate::{avstream, event, handles, io, ks as ks_sys, object, sync, timer};
 
 /// `PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)`: a tracked pool
 /// block, or NULL (invalid flags, wrong IRQL, too large, or the fault injector said so).
@@ -370,8 +370,11 @@ pub unsafe extern "system" fn KsInitializeDriver(
     RegistryPathName: *mut UNICODE_STRING,
     Descriptor: *const KSDEVICE_DESCRIPTOR,
 ) -> NTSTATUS {
-    let _ = (DriverObject, RegistryPathName, Descriptor);
-    panic!("not yet emulated: KsInitializeDriver")
+    let _ = RegistryPathName;
+    let state = current("KsInitializeDriver");
+    check_irql(&state, "KsInitializeDriver", PASSIVE_LEVEL);
+    // SAFETY: forwarded from the caller.
+    unsafe { avstream::initialize_driver(&state, DriverObject, Descriptor) }
 }
 
 /// `PKSSTREAM_POINTER KsPinGetLeadingEdgeStreamPointer(PKSPIN Pin, KSSTREAM_POINTER_STATE State)`.
@@ -382,8 +385,12 @@ pub unsafe extern "system" fn KsPinGetLeadingEdgeStreamPointer(
     Pin: *mut KSPIN,
     State: KSSTREAM_POINTER_STATE,
 ) -> *mut KSSTREAM_POINTER {
-    let _ = (Pin, State);
-    panic!("not yet emulated: KsPinGetLeadingEdgeStreamPointer")
+    let state = current("KsPinGetLeadingEdgeStreamPointer");
+    avstream::leading_edge(
+        &state,
+        Pin,
+        State == ks::avstream::KSSTREAM_POINTER_STATE_LOCKED,
+    )
 }
 
 /// `NTSTATUS KsStreamPointerAdvance(PKSSTREAM_POINTER StreamPointer)`.
@@ -393,8 +400,8 @@ pub unsafe extern "system" fn KsPinGetLeadingEdgeStreamPointer(
 pub unsafe extern "system" fn KsStreamPointerAdvance(
     StreamPointer: *mut KSSTREAM_POINTER,
 ) -> NTSTATUS {
-    let _ = (StreamPointer,);
-    panic!("not yet emulated: KsStreamPointerAdvance")
+    let state = current("KsStreamPointerAdvance");
+    avstream::advance(&state, StreamPointer, 0, false, true)
 }
 
 /// `NTSTATUS KsStreamPointerAdvanceOffsets(PKSSTREAM_POINTER, ULONG InUsed, ULONG OutUsed, BOOLEAN Eject)`.
@@ -407,8 +414,9 @@ pub unsafe extern "system" fn KsStreamPointerAdvanceOffsets(
     OutUsed: u32,
     Eject: u8,
 ) -> NTSTATUS {
-    let _ = (StreamPointer, InUsed, OutUsed, Eject);
-    panic!("not yet emulated: KsStreamPointerAdvanceOffsets")
+    let _ = InUsed;
+    let state = current("KsStreamPointerAdvanceOffsets");
+    avstream::advance(&state, StreamPointer, OutUsed, Eject != 0, false)
 }
 
 /// `NTSTATUS KsStreamPointerClone(PKSSTREAM_POINTER, PFNKSSTREAMPOINTER CancelCallback, ULONG ContextSize, PKSSTREAM_POINTER *CloneStreamPointer)`.
@@ -421,13 +429,14 @@ pub unsafe extern "system" fn KsStreamPointerClone(
     ContextSize: u32,
     CloneStreamPointer: *mut *mut KSSTREAM_POINTER,
 ) -> NTSTATUS {
-    let _ = (
+    let state = current("KsStreamPointerClone");
+    avstream::clone_pointer(
+        &state,
         StreamPointer,
         CancelCallback,
         ContextSize,
         CloneStreamPointer,
-    );
-    panic!("not yet emulated: KsStreamPointerClone")
+    )
 }
 
 /// `void KsStreamPointerDelete(PKSSTREAM_POINTER StreamPointer)`.
@@ -435,8 +444,8 @@ pub unsafe extern "system" fn KsStreamPointerClone(
 /// # Safety
 /// `StreamPointer` must be a live clone.
 pub unsafe extern "system" fn KsStreamPointerDelete(StreamPointer: *mut KSSTREAM_POINTER) {
-    let _ = (StreamPointer,);
-    panic!("not yet emulated: KsStreamPointerDelete")
+    let state = current("KsStreamPointerDelete");
+    avstream::delete_clone(&state, StreamPointer)
 }
 
 /// `void KsStreamPointerUnlock(PKSSTREAM_POINTER StreamPointer, BOOLEAN Eject)`.
@@ -447,8 +456,8 @@ pub unsafe extern "system" fn KsStreamPointerUnlock(
     StreamPointer: *mut KSSTREAM_POINTER,
     Eject: u8,
 ) {
-    let _ = (StreamPointer, Eject);
-    panic!("not yet emulated: KsStreamPointerUnlock")
+    let state = current("KsStreamPointerUnlock");
+    avstream::unlock(&state, StreamPointer, Eject != 0)
 }
 
 /// `void KsPinAttemptProcessing(PKSPIN Pin, BOOLEAN Asynchronous)`.
@@ -456,8 +465,8 @@ pub unsafe extern "system" fn KsStreamPointerUnlock(
 /// # Safety
 /// `Pin` must be a live pin of the emulation.
 pub unsafe extern "system" fn KsPinAttemptProcessing(Pin: *mut KSPIN, Asynchronous: u8) {
-    let _ = (Pin, Asynchronous);
-    panic!("not yet emulated: KsPinAttemptProcessing")
+    let state = current("KsPinAttemptProcessing");
+    avstream::attempt_processing_of(&state, Pin, Asynchronous != 0)
 }
 
 /// `PKSFILTER KsPinGetParentFilter(PKSPIN Pin)`.
@@ -465,8 +474,8 @@ pub unsafe extern "system" fn KsPinAttemptProcessing(Pin: *mut KSPIN, Asynchrono
 /// # Safety
 /// `Pin` must be a live pin of the emulation.
 pub unsafe extern "system" fn KsPinGetParentFilter(Pin: *mut KSPIN) -> *mut KSFILTER {
-    let _ = (Pin,);
-    panic!("not yet emulated: KsPinGetParentFilter")
+    let state = current("KsPinGetParentFilter");
+    avstream::parent_filter(&state, Pin)
 }
 
 /// `PKSDEVICE KsGetDevice(PVOID Object)` (a KSDEVICE, KSFILTERFACTORY, KSFILTER or KSPIN).
@@ -474,8 +483,8 @@ pub unsafe extern "system" fn KsPinGetParentFilter(Pin: *mut KSPIN) -> *mut KSFI
 /// # Safety
 /// `Object` must be a live AVStream object of the emulation.
 pub unsafe extern "system" fn KsGetDevice(Object: *mut c_void) -> *mut KSDEVICE {
-    let _ = (Object,);
-    panic!("not yet emulated: KsGetDevice")
+    let state = current("KsGetDevice");
+    avstream::device_of(&state, Object)
 }
 
 /// `PKSPIN KsGetPinFromIrp(PIRP Irp)`.
@@ -483,8 +492,9 @@ pub unsafe extern "system" fn KsGetDevice(Object: *mut c_void) -> *mut KSDEVICE 
 /// # Safety
 /// `Irp` must be a live IRP.
 pub unsafe extern "system" fn KsGetPinFromIrp(Irp: *mut IRP) -> *mut KSPIN {
-    let _ = (Irp,);
-    panic!("not yet emulated: KsGetPinFromIrp")
+    let state = current("KsGetPinFromIrp");
+    // SAFETY: forwarded from the caller.
+    unsafe { avstream::pin_of_irp(&state, Irp) }
 }
 
 /// `PKSFILTER KsGetFilterFromIrp(PIRP Irp)`.
@@ -492,8 +502,9 @@ pub unsafe extern "system" fn KsGetPinFromIrp(Irp: *mut IRP) -> *mut KSPIN {
 /// # Safety
 /// `Irp` must be a live IRP.
 pub unsafe extern "system" fn KsGetFilterFromIrp(Irp: *mut IRP) -> *mut KSFILTER {
-    let _ = (Irp,);
-    panic!("not yet emulated: KsGetFilterFromIrp")
+    let state = current("KsGetFilterFromIrp");
+    // SAFETY: forwarded from the caller.
+    unsafe { avstream::filter_of_irp(&state, Irp) }
 }
 
 /// `PVOID KsGetObjectFromFileObject(PFILE_OBJECT FileObject)`.
@@ -503,8 +514,8 @@ pub unsafe extern "system" fn KsGetFilterFromIrp(Irp: *mut IRP) -> *mut KSFILTER
 pub unsafe extern "system" fn KsGetObjectFromFileObject(
     FileObject: *mut FILE_OBJECT,
 ) -> *mut c_void {
-    let _ = (FileObject,);
-    panic!("not yet emulated: KsGetObjectFromFileObject")
+    let state = current("KsGetObjectFromFileObject");
+    avstream::object_of_file(&state, FileObject)
 }
 
 /// `NTSTATUS KsAddObjectCreateItemToObjectHeader(KSOBJECT_HEADER, PDRIVER_DISPATCH Create, PVOID Context, PWSTR ObjectClass, PSECURITY_DESCRIPTOR)`.
@@ -518,8 +529,18 @@ pub unsafe extern "system" fn KsAddObjectCreateItemToObjectHeader(
     ObjectClass: *mut u16,
     SecurityDescriptor: *mut c_void,
 ) -> NTSTATUS {
-    let _ = (Header, Create, Context, ObjectClass, SecurityDescriptor);
-    panic!("not yet emulated: KsAddObjectCreateItemToObjectHeader")
+    let state = current("KsAddObjectCreateItemToObjectHeader");
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        avstream::add_create_item(
+            &state,
+            Header,
+            Create,
+            Context,
+            ObjectClass,
+            SecurityDescriptor,
+        )
+    }
 }
 
 /// `NTSTATUS KsCreateAllocator(HANDLE ConnectionHandle, PKSALLOCATOR_FRAMING, PHANDLE AllocatorHandle)`.
@@ -574,8 +595,8 @@ pub unsafe extern "system" fn KsSynchronousIoControlDevice(
 /// # Safety
 /// `Pin` must be a live pin of the emulation.
 pub unsafe extern "system" fn KsPinAcquireProcessingMutex(Pin: *mut KSPIN) {
-    let _ = (Pin,);
-    panic!("not yet emulated: KsPinAcquireProcessingMutex")
+    let state = current("KsPinAcquireProcessingMutex");
+    avstream::acquire_processing(&state, Pin)
 }
 
 /// `void KsPinReleaseProcessingMutex(PKSPIN Pin)`.
@@ -583,8 +604,8 @@ pub unsafe extern "system" fn KsPinAcquireProcessingMutex(Pin: *mut KSPIN) {
 /// # Safety
 /// `Pin` must be a live pin whose processing mutex the caller holds.
 pub unsafe extern "system" fn KsPinReleaseProcessingMutex(Pin: *mut KSPIN) {
-    let _ = (Pin,);
-    panic!("not yet emulated: KsPinReleaseProcessingMutex")
+    let state = current("KsPinReleaseProcessingMutex");
+    avstream::release_processing(&state, Pin)
 }
 
 /// `POBJECT_TYPE IoFileObjectType` (wdm.h: `extern POBJECT_TYPE *IoFileObjectType`): read it with
