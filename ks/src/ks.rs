@@ -211,7 +211,9 @@ pub mod file_alignment {
 
 /// `KSALLOCATOR_FRAMING` (24 bytes): what a client asks of an allocator.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct KSALLOCATOR_FRAMING {
     /// `OptionsFlags` / `RequirementsFlags` (a union of two ULONGs).
     pub Flags: u32,
@@ -229,7 +231,9 @@ pub struct KSALLOCATOR_FRAMING {
 
 /// `KS_COMPRESSION` (12 bytes).
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct KS_COMPRESSION {
     /// `RatioNumerator`.
     pub RatioNumerator: u32,
@@ -241,7 +245,9 @@ pub struct KS_COMPRESSION {
 
 /// `KS_FRAMING_RANGE` (12 bytes).
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct KS_FRAMING_RANGE {
     /// `MinFrameSize`.
     pub MinFrameSize: u32,
@@ -253,7 +259,9 @@ pub struct KS_FRAMING_RANGE {
 
 /// `KS_FRAMING_RANGE_WEIGHTED` (20 bytes).
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct KS_FRAMING_RANGE_WEIGHTED {
     /// `Range`.
     pub Range: KS_FRAMING_RANGE,
@@ -265,7 +273,9 @@ pub struct KS_FRAMING_RANGE_WEIGHTED {
 
 /// `KS_FRAMING_ITEM` (88 bytes).
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct KS_FRAMING_ITEM {
     /// `MemoryType`: `KSMEMORY_TYPE_*`.
     pub MemoryType: GUID,
@@ -292,7 +302,9 @@ pub struct KS_FRAMING_ITEM {
 /// `KSALLOCATOR_FRAMING_EX` with its one inline item (112 bytes); `CountItems` may announce more
 /// items following it in the same buffer.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct KSALLOCATOR_FRAMING_EX {
     /// `CountItems`.
     pub CountItems: u32,
@@ -308,7 +320,9 @@ pub struct KSALLOCATOR_FRAMING_EX {
 
 /// `KSSTREAMALLOCATOR_STATUS` (32 bytes): KSPROPERTY_STREAMALLOCATOR_STATUS's value.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct KSSTREAMALLOCATOR_STATUS {
     /// `Framing`: the framing the allocator was created with.
     pub Framing: KSALLOCATOR_FRAMING,

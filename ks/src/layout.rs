@@ -10,8 +10,14 @@ use crate::nt::*;
 
 macro_rules! assert_layout {
     ($t:ty, size $size:expr, align $align:expr) => {
-        const _: () = assert!(size_of::<$t>() == $size, concat!("size of ", stringify!($t)));
-        const _: () = assert!(align_of::<$t>() == $align, concat!("align of ", stringify!($t)));
+        const _: () = assert!(
+            size_of::<$t>() == $size,
+            concat!("size of ", stringify!($t))
+        );
+        const _: () = assert!(
+            align_of::<$t>() == $align,
+            concat!("align of ", stringify!($t))
+        );
     };
 }
 macro_rules! assert_offset {

@@ -84,7 +84,6 @@ statuses! {
     STATUS_END_OF_FILE = 0xC000_0011u32;
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
