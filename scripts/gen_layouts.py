@@ -68,9 +68,10 @@ class TableError(Exception):
 
 
 def read_table(path):
-    """The table file's sections: types, rust_only, constant_modules, guid_headers, corrections,
-    disagreements."""
-    types, rust_only, modules, guid_headers, corrections, disagreements = {}, set(), {}, [], {}, {}
+    """The table file's sections: types, rust_only, constant_modules, constant_names,
+    guid_headers, corrections, disagreements."""
+    types, rust_only, modules, names, guid_headers = {}, set(), {}, {}, []
+    corrections, disagreements = {}, {}
     section = None
     with open(path, encoding="utf-8") as f:
         for number, raw in enumerate(f, 1):
@@ -101,6 +102,11 @@ def read_table(path):
                 if "{}" not in pattern:
                     raise TableError(f"{where}: the C name pattern needs a `{{}}`")
                 modules[rust] = pattern
+            elif section == "constant-names":
+                rust, _, c = (x.strip() for x in line.partition("="))
+                if not re.fullmatch(r"\w+(::\w+)+", rust) or not re.fullmatch(r"\w+", c):
+                    raise TableError(f"{where}: expected `module::CONSTANT = C_NAME`")
+                names[rust] = c
             elif section == "guid-headers":
                 guid_headers.append(line)
             elif section == "disagreements":
@@ -119,7 +125,7 @@ def read_table(path):
                 corrections[(what, item)] = (mingw, wdk, comment)
             else:
                 raise TableError(f"{where}: line outside a known section")
-    return types, rust_only, modules, guid_headers, corrections, disagreements
+    return types, rust_only, modules, names, guid_headers, corrections, disagreements
 
 
 # --- The Rust sources --------------------------------------------------------------------------
@@ -133,28 +139,21 @@ def read_sources(directory):
         module = name[:-3]
         with open(os.path.join(directory, name), encoding="utf-8") as f:
             lines = f.read().split("\n")
-        repr_c = False
         inner_module = None
         in_statuses = False
         i = 0
         while i < len(lines):
             line = lines[i]
-            if re.match(r"#\[repr\(C\b", line):
-                repr_c = True
             match = re.match(r"pub (struct|union) (\w+)", line)
-            if match:
-                if repr_c:
-                    fields = []
+            if match and is_repr_c(lines, i) and line.rstrip().endswith("{"):
+                fields = []
+                i += 1
+                while not lines[i].startswith("}"):
+                    field = re.match(r"\s+pub (\w+):", lines[i])
+                    if field and not field.group(1).startswith("_"):
+                        fields.append(field.group(1))
                     i += 1
-                    while not lines[i].startswith("}"):
-                        field = re.match(r"\s+pub (\w+):", lines[i])
-                        if field and not field.group(1).startswith("_"):
-                            fields.append(field.group(1))
-                        i += 1
-                    types[f"{module}::{match.group(2)}"] = fields
-                repr_c = False
-            elif not line.startswith(("#", "///", " ")) and line.strip():
-                repr_c = False
+                types[f"{module}::{match.group(2)}"] = fields
             match = re.match(r"pub type (\w+) = (\w+);", line)
             if match:
                 aliases[match.group(1)] = match.group(2)
@@ -179,6 +178,20 @@ def read_sources(directory):
                 constants[f"{module}::{match.group(1)}"] = "NTSTATUS"
             i += 1
     return types, constants, aliases
+
+
+def is_repr_c(lines, item):
+    """Whether the item declared on line `item` carries `#[repr(C...)]` among the attributes and
+    doc comments just above it (attributes may span several lines)."""
+    i = item - 1
+    while i >= 0:
+        line = lines[i]
+        if re.match(r"#\[repr\(C\b", line):
+            return True
+        if not line.strip() or not line.startswith(("#", "///", " ", ")")):
+            return False
+        i -= 1
+    return False
 
 
 def resolve(rust_type, aliases):
@@ -284,8 +297,11 @@ def evaluate(probe, cc, optional):
 # --- Generation --------------------------------------------------------------------------------
 
 
-def c_name(const_path, modules):
-    """The C name a Rust constant carries (`nt::irp_mj::CREATE` -> `IRP_MJ_CREATE`)."""
+def c_name(const_path, modules, names):
+    """The C name a Rust constant carries (`nt::irp_mj::CREATE` -> `IRP_MJ_CREATE`), or the one
+    the table gives it."""
+    if const_path in names:
+        return names[const_path]
     parent, _, name = const_path.rpartition("::")
     if parent in modules:
         return modules[parent].replace("{}", name)
@@ -305,9 +321,12 @@ def guid_text(value):
 
 
 def generate(root, cc):
-    types, rust_only, modules, guid_headers, corrections, disagreements = read_table(
+    types, rust_only, modules, names, guid_headers, corrections, disagreements = read_table(
         os.path.join(root, TABLE)
     )
+    unknown_names = sorted(set(names) - set(read_sources(os.path.join(root, SOURCES))[1]))
+    if unknown_names:
+        raise TableError(f"{TABLE} names constants that are not in ks/src: {', '.join(unknown_names)}")
     repr_c, constants, aliases = read_sources(os.path.join(root, SOURCES))
 
     uncovered = sorted(set(repr_c) - set(types) - rust_only)
@@ -345,7 +364,7 @@ def generate(root, cc):
 
     optional = set()
     for const, rust_type in sorted(constants.items()):
-        name = c_name(const, modules)
+        name = c_name(const, modules, names)
         if rust_type == "GUID":
             for half in ("HI", "LO"):
                 key = ("guid" + half, const)
@@ -358,7 +377,7 @@ def generate(root, cc):
 
     values, dropped = evaluate(probe, cc, optional)
     for const, rust_type in constants.items():
-        name = c_name(const, modules)
+        name = c_name(const, modules, names)
         if rust_type == "GUID" and ("guidHI", const) not in values and name in probe.defined_guids:
             values[("guidHI", const)] = probe.defined_guids[name] >> 64
             values[("guidLO", const)] = probe.defined_guids[name] & ((1 << 64) - 1)
@@ -504,7 +523,7 @@ def generate(root, cc):
             literal = rust_literal(values[("const", const)], resolve(rust_type, aliases))
             out.append(f"value!({path}, {literal});{note('const', const)}")
     out += ["", "// Constants without a C counterpart in the mingw-w64 headers (not checked):"]
-    out += [f"// - {c_name(m, modules)} (crate::{m})" for m in missing] or ["// (none)"]
+    out += [f"// - {c_name(m, modules, names)} (crate::{m})" for m in missing] or ["// (none)"]
     asserted_layouts = sum(line.startswith(("size!", "align!", "offset!")) for line in out)
     asserted_constants = sum(line.startswith(("value!", "guid!")) for line in out)
     not_asserted = sum(line.startswith("// NOT ASSERTED") for line in out)
