@@ -1,2 +1,47 @@
-//! The avcam camera core.
+//! The avcam camera core: the safe, `no_std` logic behind the AVStream capture pin.
+//!
+//! The driver shell (Windows) and the emulation (Linux) call into this crate; it never calls
+//! out. Time comes in as arguments (100 ns units), memory comes in as slices the caller owns.
+//!
+//! | module | what it does | C names it stands for |
+//! |---|---|---|
+//! | [`pixel`] | pixel formats and frame sizes: strides, planes, `biSizeImage` | `KS_BITMAPINFOHEADER` fields |
+//! | [`rate`] | exact rational frame rates and frame times | `AvgTimePerFrame` |
+//! | [`ranges`] | the pin's data ranges (format x size x rate rule) | `KS_DATARANGE_VIDEO` |
+//! | [`connect`] | the pin create request | `KSPIN_CONNECT` + `KSDATAFORMAT` |
+//! | [`format`] | parsing and validating a format into a [`VideoFormat`] | SetDataFormat, `KS_DATAFORMAT_VIDEOINFOHEADER` |
+//! | [`intersect`] | the data intersection handler and its size protocol | `KSPROPERTY_PIN_DATAINTERSECTION` |
+//! | [`state`] | the pin state machine and what each step must do | `KSSTATE`, SetDeviceState |
+//! | [`clock`] | the drift-free frame clock, drop accounting | `KS_FRAME_INFO`, `KSPROPERTY_DROPPEDFRAMES_CURRENT` |
+//! | [`synth`] | pattern synthesis straight into a frame buffer | (avshws' image synthesizer) |
+//! | [`error`] | the crate's one error type and its NTSTATUS mapping | `NTSTATUS` |
+//!
+//! A typical pin life: [`intersect::intersect`] answers the client, [`VideoFormat::parse`] checks
+//! the format the client sets, [`PinStateMachine::step`] drives STOP -> ACQUIRE (build a
+//! [`synth::Synthesizer`] and size the allocator from [`VideoFormat::image_size`]) -> PAUSE -> RUN
+//! (start the [`FrameClock`]); on each timer tick [`FrameClock::take_frame`] says which frame to
+//! produce and the synthesizer renders it into the allocator's buffer.
 #![no_std]
+#![forbid(unsafe_code)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod clock;
+pub mod connect;
+pub mod error;
+pub mod format;
+pub mod intersect;
+pub mod pixel;
+pub mod ranges;
+pub mod rate;
+pub mod state;
+pub mod synth;
+
+pub use clock::{FrameClock, FrameStamp};
+pub use connect::PinConnect;
+pub use error::Error;
+pub use format::VideoFormat;
+pub use pixel::{FrameSize, PixelFormat};
+pub use rate::FrameRate;
+pub use state::{PinState, PinStateMachine, StepAction};

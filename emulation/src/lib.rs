@@ -1,4 +1,36 @@
 //! A user-mode emulation of the ntoskrnl and ks.sys services avcam's driver code uses.
+//!
+//! The same driver code that links against ntoskrnl.exe and ks.sys on Windows links against
+//! [`services`] here (through `avcam-kernel`), with the same C names and signatures, operating on
+//! IRPs, IO_STACK_LOCATIONs and FILE_OBJECTs laid out as on Windows x64 (`ks` crate). Where the
+//! public documentation leaves the behaviour open, the module says what the emulation chose.
+//!
+//! - [`Kernel`]: one emulated kernel; all state lives in it, so parallel tests do not meet
+//!   ([`kernel`]);
+//! - [`pool`]: the tracked pool, leak reports by tag, the fault injector;
+//! - [`sync`]: IRQL, spin locks, the cancel spin lock;
+//! - [`event`]: KEVENTs; [`object`]: handles and references;
+//! - [`io`]: driver, device, file objects, IRPs, completion, cancellation;
+//! - [`timer`]: the virtual (or real-time) clock, KTIMERs and DPCs;
+//! - [`ks`]: object headers, `KsDispatchIrp`, create routing, security;
+//! - [`client`]: the safe API tests (and later the viewer) drive the driver with;
+//! - [`bugs`]: the driver bugs the emulation detects and how they are raised.
 
-/// The services, with the C names and signatures of `avcam_kernel::sig`.
-pub mod services {}
+pub mod bugs;
+pub mod client;
+pub mod event;
+pub mod io;
+pub mod kernel;
+pub mod ks;
+mod memory;
+pub mod object;
+pub mod pool;
+pub mod services;
+pub mod sync;
+pub mod timer;
+
+pub use bugs::Bug;
+pub use client::{AsyncIo, CreateItem, File, IoOutput, PendingIrp};
+pub use io::IoResult;
+pub use kernel::{current_irql, EnterGuard, Kernel};
+pub use pool::{Allocation, Leak, Tag};

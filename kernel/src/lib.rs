@@ -11,13 +11,26 @@
 #![no_std]
 #![allow(non_snake_case)]
 
+// The unit tests drive the helpers through the emulation, which uses std.
+#[cfg(test)]
+extern crate std;
+
 pub mod irp;
 pub mod sync;
 
 /// The C signatures of the services, one type per function.
 pub mod sig {
     use core::ffi::c_void;
-    use ks::nt::{EVENT_TYPE, IRP, KEVENT, KIRQL, KSPIN_LOCK, POOL_FLAGS};
+    use ks::avstream::{
+        KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSPIN, KSSTREAM_POINTER, KSSTREAM_POINTER_STATE,
+        PFNKSSTREAMPOINTER,
+    };
+    use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
+    use ks::nt::{
+        DEVICE_OBJECT, DRIVER_OBJECT, EVENT_TYPE, FILE_OBJECT, HANDLE, IRP, KDPC, KEVENT, KIRQL,
+        KPROCESSOR_MODE, KSPIN_LOCK, KTIMER, PACCESS_STATE, PDRIVER_DISPATCH, PKDEFERRED_ROUTINE,
+        POBJECT_TYPE, POOL_FLAGS, TIMER_TYPE, UNICODE_STRING,
+    };
     use ks::NTSTATUS;
 
     /// `PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)` (Windows 10 2004+).
@@ -50,25 +63,169 @@ pub mod sig {
     ) -> NTSTATUS;
     /// `LONG_PTR ObfDereferenceObject(PVOID Object)` (`ObDereferenceObject` is a macro).
     pub type ObfDereferenceObject = unsafe extern "system" fn(*mut c_void) -> isize;
+
+    /// `VOID KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine,
+    /// PVOID DeferredContext)`.
+    pub type KeInitializeDpc =
+        unsafe extern "system" fn(*mut KDPC, PKDEFERRED_ROUTINE, *mut c_void);
+    /// `VOID KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)`.
+    pub type KeInitializeTimerEx = unsafe extern "system" fn(*mut KTIMER, TIMER_TYPE);
+    /// `BOOLEAN KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc)`
+    /// (`LARGE_INTEGER` passed by value is an `i64` in a register on x64).
+    pub type KeSetTimerEx = unsafe extern "system" fn(*mut KTIMER, i64, i32, *mut KDPC) -> u8;
+    /// `BOOLEAN KeCancelTimer(PKTIMER Timer)`.
+    pub type KeCancelTimer = unsafe extern "system" fn(*mut KTIMER) -> u8;
+    /// `LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency)`.
+    pub type KeQueryPerformanceCounter = unsafe extern "system" fn(*mut i64) -> i64;
+    /// `NTSTATUS ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes,
+    /// PACCESS_STATE PassedAccessState, ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType,
+    /// KPROCESSOR_MODE AccessMode, PHANDLE Handle)` (ntifs.h).
+    pub type ObOpenObjectByPointer = unsafe extern "system" fn(
+        *mut c_void,
+        u32,
+        PACCESS_STATE,
+        u32,
+        POBJECT_TYPE,
+        KPROCESSOR_MODE,
+        *mut HANDLE,
+    ) -> NTSTATUS;
+    /// `NTSTATUS ZwClose(HANDLE Handle)`.
+    pub type ZwClose = unsafe extern "system" fn(HANDLE) -> NTSTATUS;
+
+    // --- ks.sys ---
+
+    /// `NTSTATUS KsAllocateObjectHeader(KSOBJECT_HEADER *Header, ULONG ItemsCount,
+    /// PKSOBJECT_CREATE_ITEM ItemsList, PIRP Irp, const KSDISPATCH_TABLE *Table)`.
+    pub type KsAllocateObjectHeader = unsafe extern "system" fn(
+        *mut KSOBJECT_HEADER,
+        u32,
+        *mut KSOBJECT_CREATE_ITEM,
+        *mut IRP,
+        *const KSDISPATCH_TABLE,
+    ) -> NTSTATUS;
+    /// `VOID KsFreeObjectHeader(PVOID Header)`.
+    pub type KsFreeObjectHeader = unsafe extern "system" fn(*mut c_void);
+    /// `PKSOBJECT_CREATE_ITEM KsQueryObjectCreateItem(KSOBJECT_HEADER Header)`.
+    pub type KsQueryObjectCreateItem =
+        unsafe extern "system" fn(KSOBJECT_HEADER) -> *mut KSOBJECT_CREATE_ITEM;
+    /// `NTSTATUS KsDispatchQuerySecurity(PDEVICE_OBJECT DeviceObject, PIRP Irp)`.
+    pub type KsDispatchQuerySecurity =
+        unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) -> NTSTATUS;
+    /// `NTSTATUS KsDispatchSetSecurity(PDEVICE_OBJECT DeviceObject, PIRP Irp)`.
+    pub type KsDispatchSetSecurity =
+        unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) -> NTSTATUS;
+    /// `NTSTATUS KsDispatchIrp(PDEVICE_OBJECT DeviceObject, PIRP Irp)`.
+    pub type KsDispatchIrp = unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) -> NTSTATUS;
+    /// `NTSTATUS KsInitializeDriver(PDRIVER_OBJECT DriverObject, PUNICODE_STRING
+    /// RegistryPathName, const KSDEVICE_DESCRIPTOR *Descriptor)`.
+    pub type KsInitializeDriver = unsafe extern "system" fn(
+        *mut DRIVER_OBJECT,
+        *mut UNICODE_STRING,
+        *const KSDEVICE_DESCRIPTOR,
+    ) -> NTSTATUS;
+    /// `PKSSTREAM_POINTER KsPinGetLeadingEdgeStreamPointer(PKSPIN Pin,
+    /// KSSTREAM_POINTER_STATE State)`.
+    pub type KsPinGetLeadingEdgeStreamPointer =
+        unsafe extern "system" fn(*mut KSPIN, KSSTREAM_POINTER_STATE) -> *mut KSSTREAM_POINTER;
+    /// `NTSTATUS KsStreamPointerAdvance(PKSSTREAM_POINTER StreamPointer)`.
+    pub type KsStreamPointerAdvance = unsafe extern "system" fn(*mut KSSTREAM_POINTER) -> NTSTATUS;
+    /// `NTSTATUS KsStreamPointerAdvanceOffsets(PKSSTREAM_POINTER StreamPointer, ULONG InUsed,
+    /// ULONG OutUsed, BOOLEAN Eject)`.
+    pub type KsStreamPointerAdvanceOffsets =
+        unsafe extern "system" fn(*mut KSSTREAM_POINTER, u32, u32, u8) -> NTSTATUS;
+    /// `NTSTATUS KsStreamPointerClone(PKSSTREAM_POINTER StreamPointer,
+    /// PFNKSSTREAMPOINTER CancelCallback, ULONG ContextSize, PKSSTREAM_POINTER *CloneStreamPointer)`.
+    pub type KsStreamPointerClone = unsafe extern "system" fn(
+        *mut KSSTREAM_POINTER,
+        PFNKSSTREAMPOINTER,
+        u32,
+        *mut *mut KSSTREAM_POINTER,
+    ) -> NTSTATUS;
+    /// `void KsStreamPointerDelete(PKSSTREAM_POINTER StreamPointer)`.
+    pub type KsStreamPointerDelete = unsafe extern "system" fn(*mut KSSTREAM_POINTER);
+    /// `void KsStreamPointerUnlock(PKSSTREAM_POINTER StreamPointer, BOOLEAN Eject)`.
+    pub type KsStreamPointerUnlock = unsafe extern "system" fn(*mut KSSTREAM_POINTER, u8);
+    /// `void KsPinAttemptProcessing(PKSPIN Pin, BOOLEAN Asynchronous)`.
+    pub type KsPinAttemptProcessing = unsafe extern "system" fn(*mut KSPIN, u8);
+    /// `PKSFILTER KsPinGetParentFilter(PKSPIN Pin)`.
+    pub type KsPinGetParentFilter = unsafe extern "system" fn(*mut KSPIN) -> *mut KSFILTER;
+    /// `PKSDEVICE KsGetDevice(PVOID Object)`.
+    pub type KsGetDevice = unsafe extern "system" fn(*mut c_void) -> *mut KSDEVICE;
+    /// `PKSPIN KsGetPinFromIrp(PIRP Irp)`.
+    pub type KsGetPinFromIrp = unsafe extern "system" fn(*mut IRP) -> *mut KSPIN;
+    /// `PKSFILTER KsGetFilterFromIrp(PIRP Irp)`.
+    pub type KsGetFilterFromIrp = unsafe extern "system" fn(*mut IRP) -> *mut KSFILTER;
+    /// `PVOID KsGetObjectFromFileObject(PFILE_OBJECT FileObject)`.
+    pub type KsGetObjectFromFileObject = unsafe extern "system" fn(*mut FILE_OBJECT) -> *mut c_void;
+    /// `NTSTATUS KsAddObjectCreateItemToObjectHeader(KSOBJECT_HEADER Header,
+    /// PDRIVER_DISPATCH Create, PVOID Context, PWSTR ObjectClass,
+    /// PSECURITY_DESCRIPTOR SecurityDescriptor)`.
+    pub type KsAddObjectCreateItemToObjectHeader = unsafe extern "system" fn(
+        KSOBJECT_HEADER,
+        PDRIVER_DISPATCH,
+        *mut c_void,
+        *mut u16,
+        *mut c_void,
+    ) -> NTSTATUS;
+    /// `NTSTATUS KsCreateAllocator(HANDLE ConnectionHandle, PKSALLOCATOR_FRAMING
+    /// AllocatorFraming, PHANDLE AllocatorHandle)` (the kernel-mode export).
+    pub type KsCreateAllocator =
+        unsafe extern "system" fn(HANDLE, *mut KSALLOCATOR_FRAMING, *mut HANDLE) -> NTSTATUS;
+    /// `NTSTATUS KsSynchronousIoControlDevice(PFILE_OBJECT FileObject, KPROCESSOR_MODE
+    /// RequestorMode, ULONG IoControl, PVOID InBuffer, ULONG InSize, PVOID OutBuffer,
+    /// ULONG OutSize, PULONG BytesReturned)`.
+    pub type KsSynchronousIoControlDevice = unsafe extern "system" fn(
+        *mut FILE_OBJECT,
+        KPROCESSOR_MODE,
+        u32,
+        *mut c_void,
+        u32,
+        *mut c_void,
+        u32,
+        *mut u32,
+    ) -> NTSTATUS;
+    /// `void KsPinAcquireProcessingMutex(PKSPIN Pin)`.
+    pub type KsPinAcquireProcessingMutex = unsafe extern "system" fn(*mut KSPIN);
+    /// `void KsPinReleaseProcessingMutex(PKSPIN Pin)`.
+    pub type KsPinReleaseProcessingMutex = unsafe extern "system" fn(*mut KSPIN);
 }
 
 #[cfg(windows)]
 mod imports {
     use core::ffi::c_void;
-    use ks::nt::{EVENT_TYPE, IRP, KEVENT, KIRQL, KSPIN_LOCK, POOL_FLAGS};
+    use ks::avstream::{
+        KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSPIN, KSSTREAM_POINTER, KSSTREAM_POINTER_STATE,
+        PFNKSSTREAMPOINTER,
+    };
+    use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
+    use ks::nt::{
+        DEVICE_OBJECT, DRIVER_OBJECT, EVENT_TYPE, FILE_OBJECT, HANDLE, IRP, KDPC, KEVENT, KIRQL,
+        KPROCESSOR_MODE, KSPIN_LOCK, KTIMER, PACCESS_STATE, PDRIVER_DISPATCH, PKDEFERRED_ROUTINE,
+        POBJECT_TYPE, POOL_FLAGS, TIMER_TYPE, UNICODE_STRING,
+    };
     use ks::NTSTATUS;
 
     #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
     extern "system" {
+        /// The import of `ExAllocatePool2`: see [`crate::sig::ExAllocatePool2`].
         pub fn ExAllocatePool2(flags: POOL_FLAGS, bytes: usize, tag: u32) -> *mut c_void;
+        /// The import of `ExFreePoolWithTag`: see [`crate::sig::ExFreePoolWithTag`].
         pub fn ExFreePoolWithTag(p: *mut c_void, tag: u32);
+        /// The import of `KeAcquireSpinLockRaiseToDpc`: see [`crate::sig::KeAcquireSpinLockRaiseToDpc`].
         pub fn KeAcquireSpinLockRaiseToDpc(lock: *mut KSPIN_LOCK) -> KIRQL;
+        /// The import of `KeReleaseSpinLock`: see [`crate::sig::KeReleaseSpinLock`].
         pub fn KeReleaseSpinLock(lock: *mut KSPIN_LOCK, irql: KIRQL);
+        /// The import of `IofCompleteRequest`: see [`crate::sig::IofCompleteRequest`].
         pub fn IofCompleteRequest(irp: *mut IRP, boost: i8);
+        /// The import of `IoAcquireCancelSpinLock`: see [`crate::sig::IoAcquireCancelSpinLock`].
         pub fn IoAcquireCancelSpinLock(irql: *mut KIRQL);
+        /// The import of `IoReleaseCancelSpinLock`: see [`crate::sig::IoReleaseCancelSpinLock`].
         pub fn IoReleaseCancelSpinLock(irql: KIRQL);
+        /// The import of `KeInitializeEvent`: see [`crate::sig::KeInitializeEvent`].
         pub fn KeInitializeEvent(event: *mut KEVENT, kind: EVENT_TYPE, state: u8);
+        /// The import of `KeSetEvent`: see [`crate::sig::KeSetEvent`].
         pub fn KeSetEvent(event: *mut KEVENT, increment: i32, wait: u8) -> i32;
+        /// The import of `ObReferenceObjectByHandle`: see [`crate::sig::ObReferenceObjectByHandle`].
         pub fn ObReferenceObjectByHandle(
             handle: *mut c_void,
             access: u32,
@@ -77,9 +234,139 @@ mod imports {
             object: *mut *mut c_void,
             info: *mut c_void,
         ) -> NTSTATUS;
+        /// The import of `ObfDereferenceObject`: see [`crate::sig::ObfDereferenceObject`].
         pub fn ObfDereferenceObject(object: *mut c_void) -> isize;
-        /// `POBJECT_TYPE *ExEventObjectType`: a data export.
-        pub static ExEventObjectType: *mut *mut c_void;
+        /// The event object type, a data export. wdm.h declares it `extern POBJECT_TYPE
+        /// *ExEventObjectType` because C reaches data imports through the import address table;
+        /// a Rust `static` in a raw-dylib block is accessed through that table already, so the
+        /// static itself is the exported `POBJECT_TYPE` (what C writes `*ExEventObjectType`).
+        pub static ExEventObjectType: POBJECT_TYPE;
+        /// The import of `KeInitializeDpc`: see [`crate::sig::KeInitializeDpc`].
+        pub fn KeInitializeDpc(dpc: *mut KDPC, routine: PKDEFERRED_ROUTINE, context: *mut c_void);
+        /// The import of `KeInitializeTimerEx`: see [`crate::sig::KeInitializeTimerEx`].
+        pub fn KeInitializeTimerEx(timer: *mut KTIMER, kind: TIMER_TYPE);
+        /// The import of `KeSetTimerEx`: see [`crate::sig::KeSetTimerEx`].
+        pub fn KeSetTimerEx(timer: *mut KTIMER, due: i64, period: i32, dpc: *mut KDPC) -> u8;
+        /// The import of `KeCancelTimer`: see [`crate::sig::KeCancelTimer`].
+        pub fn KeCancelTimer(timer: *mut KTIMER) -> u8;
+        /// The import of `KeQueryPerformanceCounter`: see [`crate::sig::KeQueryPerformanceCounter`].
+        pub fn KeQueryPerformanceCounter(frequency: *mut i64) -> i64;
+        /// The import of `ObOpenObjectByPointer`: see [`crate::sig::ObOpenObjectByPointer`].
+        pub fn ObOpenObjectByPointer(
+            object: *mut c_void,
+            attributes: u32,
+            access_state: PACCESS_STATE,
+            access: u32,
+            object_type: POBJECT_TYPE,
+            mode: KPROCESSOR_MODE,
+            handle: *mut HANDLE,
+        ) -> NTSTATUS;
+        /// The import of `ZwClose`: see [`crate::sig::ZwClose`].
+        pub fn ZwClose(handle: HANDLE) -> NTSTATUS;
+        /// The file object type, a data export (see `ExEventObjectType` for why the static is
+        /// the `POBJECT_TYPE` itself).
+        pub static IoFileObjectType: POBJECT_TYPE;
+    }
+
+    #[link(name = "ks.sys", kind = "raw-dylib", modifiers = "+verbatim")]
+    extern "system" {
+        /// The import of `KsAllocateObjectHeader`: see [`crate::sig::KsAllocateObjectHeader`].
+        pub fn KsAllocateObjectHeader(
+            header: *mut KSOBJECT_HEADER,
+            items_count: u32,
+            items_list: *mut KSOBJECT_CREATE_ITEM,
+            irp: *mut IRP,
+            table: *const KSDISPATCH_TABLE,
+        ) -> NTSTATUS;
+        /// The import of `KsFreeObjectHeader`: see [`crate::sig::KsFreeObjectHeader`].
+        pub fn KsFreeObjectHeader(header: *mut c_void);
+        /// The import of `KsQueryObjectCreateItem`: see [`crate::sig::KsQueryObjectCreateItem`].
+        pub fn KsQueryObjectCreateItem(header: KSOBJECT_HEADER) -> *mut KSOBJECT_CREATE_ITEM;
+        /// The import of `KsDispatchQuerySecurity`: see [`crate::sig::KsDispatchQuerySecurity`].
+        pub fn KsDispatchQuerySecurity(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS;
+        /// The import of `KsDispatchSetSecurity`: see [`crate::sig::KsDispatchSetSecurity`].
+        pub fn KsDispatchSetSecurity(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS;
+        /// The import of `KsDispatchIrp`: see [`crate::sig::KsDispatchIrp`].
+        pub fn KsDispatchIrp(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS;
+        /// The import of `KsInitializeDriver`: see [`crate::sig::KsInitializeDriver`].
+        pub fn KsInitializeDriver(
+            driver: *mut DRIVER_OBJECT,
+            registry_path: *mut UNICODE_STRING,
+            descriptor: *const KSDEVICE_DESCRIPTOR,
+        ) -> NTSTATUS;
+        /// The import of `KsPinGetLeadingEdgeStreamPointer`: see
+        /// [`crate::sig::KsPinGetLeadingEdgeStreamPointer`].
+        pub fn KsPinGetLeadingEdgeStreamPointer(
+            pin: *mut KSPIN,
+            state: KSSTREAM_POINTER_STATE,
+        ) -> *mut KSSTREAM_POINTER;
+        /// The import of `KsStreamPointerAdvance`: see [`crate::sig::KsStreamPointerAdvance`].
+        pub fn KsStreamPointerAdvance(pointer: *mut KSSTREAM_POINTER) -> NTSTATUS;
+        /// The import of `KsStreamPointerAdvanceOffsets`: see
+        /// [`crate::sig::KsStreamPointerAdvanceOffsets`].
+        pub fn KsStreamPointerAdvanceOffsets(
+            pointer: *mut KSSTREAM_POINTER,
+            in_used: u32,
+            out_used: u32,
+            eject: u8,
+        ) -> NTSTATUS;
+        /// The import of `KsStreamPointerClone`: see [`crate::sig::KsStreamPointerClone`].
+        pub fn KsStreamPointerClone(
+            pointer: *mut KSSTREAM_POINTER,
+            cancel: PFNKSSTREAMPOINTER,
+            context_size: u32,
+            clone: *mut *mut KSSTREAM_POINTER,
+        ) -> NTSTATUS;
+        /// The import of `KsStreamPointerDelete`: see [`crate::sig::KsStreamPointerDelete`].
+        pub fn KsStreamPointerDelete(pointer: *mut KSSTREAM_POINTER);
+        /// The import of `KsStreamPointerUnlock`: see [`crate::sig::KsStreamPointerUnlock`].
+        pub fn KsStreamPointerUnlock(pointer: *mut KSSTREAM_POINTER, eject: u8);
+        /// The import of `KsPinAttemptProcessing`: see [`crate::sig::KsPinAttemptProcessing`].
+        pub fn KsPinAttemptProcessing(pin: *mut KSPIN, asynchronous: u8);
+        /// The import of `KsPinGetParentFilter`: see [`crate::sig::KsPinGetParentFilter`].
+        pub fn KsPinGetParentFilter(pin: *mut KSPIN) -> *mut KSFILTER;
+        /// The import of `KsGetDevice`: see [`crate::sig::KsGetDevice`].
+        pub fn KsGetDevice(object: *mut c_void) -> *mut KSDEVICE;
+        /// The import of `KsGetPinFromIrp`: see [`crate::sig::KsGetPinFromIrp`].
+        pub fn KsGetPinFromIrp(irp: *mut IRP) -> *mut KSPIN;
+        /// The import of `KsGetFilterFromIrp`: see [`crate::sig::KsGetFilterFromIrp`].
+        pub fn KsGetFilterFromIrp(irp: *mut IRP) -> *mut KSFILTER;
+        /// The import of `KsGetObjectFromFileObject`: see
+        /// [`crate::sig::KsGetObjectFromFileObject`].
+        pub fn KsGetObjectFromFileObject(file: *mut FILE_OBJECT) -> *mut c_void;
+        /// The import of `KsAddObjectCreateItemToObjectHeader`: see
+        /// [`crate::sig::KsAddObjectCreateItemToObjectHeader`].
+        pub fn KsAddObjectCreateItemToObjectHeader(
+            header: KSOBJECT_HEADER,
+            create: PDRIVER_DISPATCH,
+            context: *mut c_void,
+            object_class: *mut u16,
+            security: *mut c_void,
+        ) -> NTSTATUS;
+        /// The import of `KsCreateAllocator`: see [`crate::sig::KsCreateAllocator`].
+        pub fn KsCreateAllocator(
+            connection: HANDLE,
+            framing: *mut KSALLOCATOR_FRAMING,
+            allocator: *mut HANDLE,
+        ) -> NTSTATUS;
+        /// The import of `KsSynchronousIoControlDevice`: see
+        /// [`crate::sig::KsSynchronousIoControlDevice`].
+        pub fn KsSynchronousIoControlDevice(
+            file: *mut FILE_OBJECT,
+            mode: KPROCESSOR_MODE,
+            ioctl: u32,
+            input: *mut c_void,
+            input_size: u32,
+            output: *mut c_void,
+            output_size: u32,
+            returned: *mut u32,
+        ) -> NTSTATUS;
+        /// The import of `KsPinAcquireProcessingMutex`: see
+        /// [`crate::sig::KsPinAcquireProcessingMutex`].
+        pub fn KsPinAcquireProcessingMutex(pin: *mut KSPIN);
+        /// The import of `KsPinReleaseProcessingMutex`: see
+        /// [`crate::sig::KsPinReleaseProcessingMutex`].
+        pub fn KsPinReleaseProcessingMutex(pin: *mut KSPIN);
     }
 }
 
@@ -102,4 +389,48 @@ const _: () = {
     let _: sig::KeSetEvent = KeSetEvent;
     let _: sig::ObReferenceObjectByHandle = ObReferenceObjectByHandle;
     let _: sig::ObfDereferenceObject = ObfDereferenceObject;
+    let _: sig::KsAllocateObjectHeader = KsAllocateObjectHeader;
+    let _: sig::KsFreeObjectHeader = KsFreeObjectHeader;
+    let _: sig::KsQueryObjectCreateItem = KsQueryObjectCreateItem;
+    let _: sig::KsDispatchQuerySecurity = KsDispatchQuerySecurity;
+    let _: sig::KsDispatchSetSecurity = KsDispatchSetSecurity;
+    let _: sig::KsDispatchIrp = KsDispatchIrp;
+    let _: sig::KeInitializeDpc = KeInitializeDpc;
+    let _: sig::KeInitializeTimerEx = KeInitializeTimerEx;
+    let _: sig::KeSetTimerEx = KeSetTimerEx;
+    let _: sig::KeCancelTimer = KeCancelTimer;
+    let _: sig::KeQueryPerformanceCounter = KeQueryPerformanceCounter;
+    let _: sig::ObOpenObjectByPointer = ObOpenObjectByPointer;
+    let _: sig::ZwClose = ZwClose;
+    let _: sig::KsInitializeDriver = KsInitializeDriver;
+    let _: sig::KsPinGetLeadingEdgeStreamPointer = KsPinGetLeadingEdgeStreamPointer;
+    let _: sig::KsStreamPointerAdvance = KsStreamPointerAdvance;
+    let _: sig::KsStreamPointerAdvanceOffsets = KsStreamPointerAdvanceOffsets;
+    let _: sig::KsStreamPointerClone = KsStreamPointerClone;
+    let _: sig::KsStreamPointerDelete = KsStreamPointerDelete;
+    let _: sig::KsStreamPointerUnlock = KsStreamPointerUnlock;
+    let _: sig::KsPinAttemptProcessing = KsPinAttemptProcessing;
+    let _: sig::KsPinGetParentFilter = KsPinGetParentFilter;
+    let _: sig::KsGetDevice = KsGetDevice;
+    let _: sig::KsGetPinFromIrp = KsGetPinFromIrp;
+    let _: sig::KsGetFilterFromIrp = KsGetFilterFromIrp;
+    let _: sig::KsGetObjectFromFileObject = KsGetObjectFromFileObject;
+    let _: sig::KsAddObjectCreateItemToObjectHeader = KsAddObjectCreateItemToObjectHeader;
+    let _: sig::KsCreateAllocator = KsCreateAllocator;
+    let _: sig::KsSynchronousIoControlDevice = KsSynchronousIoControlDevice;
+    let _: sig::KsPinAcquireProcessingMutex = KsPinAcquireProcessingMutex;
+    let _: sig::KsPinReleaseProcessingMutex = KsPinReleaseProcessingMutex;
 };
+
+/// `*IoFileObjectType`: the object type to pass to `ObReferenceObjectByHandle` /
+/// `ObOpenObjectByPointer` for file objects.
+pub fn file_object_type() -> ks::nt::POBJECT_TYPE {
+    // SAFETY: a data export the kernel initialises before any driver loads and never changes.
+    unsafe { IoFileObjectType }
+}
+
+/// `*ExEventObjectType`: the object type to pass to `ObReferenceObjectByHandle` for events.
+pub fn event_object_type() -> ks::nt::POBJECT_TYPE {
+    // SAFETY: a data export the kernel initialises before any driver loads and never changes.
+    unsafe { ExEventObjectType }
+}

@@ -590,6 +590,9 @@ pub struct KSSTREAM_POINTER {
     pub OffsetOut: KSSTREAM_POINTER_OFFSET,
 }
 
+/// `PFNKSSTREAMPOINTER`: `void (*)(PKSSTREAM_POINTER StreamPointer)` (clone cancel callbacks).
+pub type PFNKSSTREAMPOINTER = Option<unsafe extern "system" fn(*mut KSSTREAM_POINTER)>;
+
 /// `KSSTREAM_POINTER_STATE`: `KSSTREAM_POINTER_STATE_UNLOCKED` (0) / `LOCKED` (1).
 pub type KSSTREAM_POINTER_STATE = u32;
 /// `KSSTREAM_POINTER_STATE_LOCKED`.

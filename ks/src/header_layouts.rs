@@ -652,6 +652,235 @@ offset!(crate::nt::DRIVER_OBJECT, DriverStartIo, 96);
 offset!(crate::nt::DRIVER_OBJECT, DriverUnload, 104);
 offset!(crate::nt::DRIVER_OBJECT, MajorFunction, 112);
 
+// video::RECT = RECT
+size!(crate::video::RECT, 16);
+align!(crate::video::RECT, 4);
+offset!(crate::video::RECT, left, 0);
+offset!(crate::video::RECT, top, 4);
+offset!(crate::video::RECT, right, 8);
+offset!(crate::video::RECT, bottom, 12);
+
+// video::SIZE = SIZE
+size!(crate::video::SIZE, 8);
+align!(crate::video::SIZE, 4);
+offset!(crate::video::SIZE, cx, 0);
+offset!(crate::video::SIZE, cy, 4);
+
+// video::KSDATAFORMAT = KSDATAFORMAT
+size!(crate::video::KSDATAFORMAT, 64);
+align!(crate::video::KSDATAFORMAT, 8);
+offset!(crate::video::KSDATAFORMAT, FormatSize, 0);
+offset!(crate::video::KSDATAFORMAT, Flags, 4);
+offset!(crate::video::KSDATAFORMAT, SampleSize, 8);
+offset!(crate::video::KSDATAFORMAT, Reserved, 12);
+offset!(crate::video::KSDATAFORMAT, MajorFormat, 16);
+offset!(crate::video::KSDATAFORMAT, SubFormat, 32);
+offset!(crate::video::KSDATAFORMAT, Specifier, 48);
+
+// video::KSMULTIPLE_ITEM = KSMULTIPLE_ITEM
+size!(crate::video::KSMULTIPLE_ITEM, 8);
+align!(crate::video::KSMULTIPLE_ITEM, 4);
+offset!(crate::video::KSMULTIPLE_ITEM, Size, 0);
+offset!(crate::video::KSMULTIPLE_ITEM, Count, 4);
+
+// video::KS_BITMAPINFOHEADER = KS_BITMAPINFOHEADER
+size!(crate::video::KS_BITMAPINFOHEADER, 40);
+align!(crate::video::KS_BITMAPINFOHEADER, 4);
+offset!(crate::video::KS_BITMAPINFOHEADER, biSize, 0);
+offset!(crate::video::KS_BITMAPINFOHEADER, biWidth, 4);
+offset!(crate::video::KS_BITMAPINFOHEADER, biHeight, 8);
+offset!(crate::video::KS_BITMAPINFOHEADER, biPlanes, 12);
+offset!(crate::video::KS_BITMAPINFOHEADER, biBitCount, 14);
+offset!(crate::video::KS_BITMAPINFOHEADER, biCompression, 16);
+offset!(crate::video::KS_BITMAPINFOHEADER, biSizeImage, 20);
+offset!(crate::video::KS_BITMAPINFOHEADER, biXPelsPerMeter, 24);
+offset!(crate::video::KS_BITMAPINFOHEADER, biYPelsPerMeter, 28);
+offset!(crate::video::KS_BITMAPINFOHEADER, biClrUsed, 32);
+offset!(crate::video::KS_BITMAPINFOHEADER, biClrImportant, 36);
+
+// video::KS_VIDEOINFOHEADER = KS_VIDEOINFOHEADER
+size!(crate::video::KS_VIDEOINFOHEADER, 88);
+align!(crate::video::KS_VIDEOINFOHEADER, 8);
+offset!(crate::video::KS_VIDEOINFOHEADER, rcSource, 0);
+offset!(crate::video::KS_VIDEOINFOHEADER, rcTarget, 16);
+offset!(crate::video::KS_VIDEOINFOHEADER, dwBitRate, 32);
+offset!(crate::video::KS_VIDEOINFOHEADER, dwBitErrorRate, 36);
+offset!(crate::video::KS_VIDEOINFOHEADER, AvgTimePerFrame, 40);
+offset!(crate::video::KS_VIDEOINFOHEADER, bmiHeader, 48);
+
+// video::KS_DATAFORMAT_VIDEOINFOHEADER = KS_DATAFORMAT_VIDEOINFOHEADER
+size!(crate::video::KS_DATAFORMAT_VIDEOINFOHEADER, 152);
+align!(crate::video::KS_DATAFORMAT_VIDEOINFOHEADER, 8);
+offset!(crate::video::KS_DATAFORMAT_VIDEOINFOHEADER, DataFormat, 0);
+offset!(
+    crate::video::KS_DATAFORMAT_VIDEOINFOHEADER,
+    VideoInfoHeader,
+    64
+);
+
+// video::KS_VIDEO_STREAM_CONFIG_CAPS = KS_VIDEO_STREAM_CONFIG_CAPS
+size!(crate::video::KS_VIDEO_STREAM_CONFIG_CAPS, 128);
+align!(crate::video::KS_VIDEO_STREAM_CONFIG_CAPS, 8);
+offset!(crate::video::KS_VIDEO_STREAM_CONFIG_CAPS, guid, 0);
+offset!(crate::video::KS_VIDEO_STREAM_CONFIG_CAPS, VideoStandard, 16);
+offset!(crate::video::KS_VIDEO_STREAM_CONFIG_CAPS, InputSize, 20);
+offset!(
+    crate::video::KS_VIDEO_STREAM_CONFIG_CAPS,
+    MinCroppingSize,
+    28
+);
+offset!(
+    crate::video::KS_VIDEO_STREAM_CONFIG_CAPS,
+    MaxCroppingSize,
+    36
+);
+offset!(
+    crate::video::KS_VIDEO_STREAM_CONFIG_CAPS,
+    CropGranularityX,
+    44
+);
+offset!(
+    crate::video::KS_VIDEO_STREAM_CONFIG_CAPS,
+    CropGranularityY,
+    48
+);
+offset!(crate::video::KS_VIDEO_STREAM_CONFIG_CAPS, CropAlignX, 52);
+offset!(crate::video::KS_VIDEO_STREAM_CONFIG_CAPS, CropAlignY, 56);
+offset!(crate::video::KS_VIDEO_STREAM_CONFIG_CAPS, MinOutputSize, 60);
+offset!(crate::video::KS_VIDEO_STREAM_CONFIG_CAPS, MaxOutputSize, 68);
+offset!(
+    crate::video::KS_VIDEO_STREAM_CONFIG_CAPS,
+    OutputGranularityX,
+    76
+);
+offset!(
+    crate::video::KS_VIDEO_STREAM_CONFIG_CAPS,
+    OutputGranularityY,
+    80
+);
+offset!(crate::video::KS_VIDEO_STREAM_CONFIG_CAPS, StretchTapsX, 84);
+offset!(crate::video::KS_VIDEO_STREAM_CONFIG_CAPS, StretchTapsY, 88);
+offset!(crate::video::KS_VIDEO_STREAM_CONFIG_CAPS, ShrinkTapsX, 92);
+offset!(crate::video::KS_VIDEO_STREAM_CONFIG_CAPS, ShrinkTapsY, 96);
+offset!(
+    crate::video::KS_VIDEO_STREAM_CONFIG_CAPS,
+    MinFrameInterval,
+    104
+);
+offset!(
+    crate::video::KS_VIDEO_STREAM_CONFIG_CAPS,
+    MaxFrameInterval,
+    112
+);
+offset!(
+    crate::video::KS_VIDEO_STREAM_CONFIG_CAPS,
+    MinBitsPerSecond,
+    120
+);
+offset!(
+    crate::video::KS_VIDEO_STREAM_CONFIG_CAPS,
+    MaxBitsPerSecond,
+    124
+);
+
+// video::KS_DATARANGE_VIDEO = KS_DATARANGE_VIDEO
+size!(crate::video::KS_DATARANGE_VIDEO, 296);
+align!(crate::video::KS_DATARANGE_VIDEO, 8);
+offset!(crate::video::KS_DATARANGE_VIDEO, DataRange, 0);
+offset!(crate::video::KS_DATARANGE_VIDEO, bFixedSizeSamples, 64);
+offset!(crate::video::KS_DATARANGE_VIDEO, bTemporalCompression, 68);
+offset!(crate::video::KS_DATARANGE_VIDEO, StreamDescriptionFlags, 72);
+offset!(crate::video::KS_DATARANGE_VIDEO, MemoryAllocationFlags, 76);
+offset!(crate::video::KS_DATARANGE_VIDEO, ConfigCaps, 80);
+offset!(crate::video::KS_DATARANGE_VIDEO, VideoInfoHeader, 208);
+
+// video::KSTIME = KSTIME
+size!(crate::video::KSTIME, 16);
+align!(crate::video::KSTIME, 8);
+offset!(crate::video::KSTIME, Time, 0);
+offset!(crate::video::KSTIME, Numerator, 8);
+offset!(crate::video::KSTIME, Denominator, 12);
+
+// video::KSSTREAM_HEADER = KSSTREAM_HEADER
+size!(crate::video::KSSTREAM_HEADER, 56);
+align!(crate::video::KSSTREAM_HEADER, 8);
+offset!(crate::video::KSSTREAM_HEADER, Size, 0);
+offset!(crate::video::KSSTREAM_HEADER, TypeSpecificFlags, 4);
+offset!(crate::video::KSSTREAM_HEADER, PresentationTime, 8);
+offset!(crate::video::KSSTREAM_HEADER, Duration, 24);
+offset!(crate::video::KSSTREAM_HEADER, FrameExtent, 32);
+offset!(crate::video::KSSTREAM_HEADER, DataUsed, 36);
+offset!(crate::video::KSSTREAM_HEADER, Data, 40);
+offset!(crate::video::KSSTREAM_HEADER, OptionsFlags, 48);
+offset!(crate::video::KSSTREAM_HEADER, Reserved, 52);
+
+// video::KS_FRAME_INFO = KS_FRAME_INFO
+size!(crate::video::KS_FRAME_INFO, 72);
+align!(crate::video::KS_FRAME_INFO, 8);
+offset!(crate::video::KS_FRAME_INFO, ExtendedHeaderSize, 0);
+offset!(crate::video::KS_FRAME_INFO, dwFrameFlags, 4);
+offset!(crate::video::KS_FRAME_INFO, PictureNumber, 8);
+offset!(crate::video::KS_FRAME_INFO, DropCount, 16);
+offset!(crate::video::KS_FRAME_INFO, hDirectDraw, 24);
+offset!(crate::video::KS_FRAME_INFO, hSurfaceHandle, 32);
+offset!(crate::video::KS_FRAME_INFO, DirectDrawRect, 40);
+offset!(crate::video::KS_FRAME_INFO, Reserved1, 56);
+offset!(crate::video::KS_FRAME_INFO, Reserved2, 60);
+offset!(crate::video::KS_FRAME_INFO, Reserved3, 64);
+offset!(crate::video::KS_FRAME_INFO, Reserved4, 68);
+
+// video::KSPRIORITY = KSPRIORITY
+size!(crate::video::KSPRIORITY, 8);
+align!(crate::video::KSPRIORITY, 4);
+offset!(crate::video::KSPRIORITY, PriorityClass, 0);
+offset!(crate::video::KSPRIORITY, PrioritySubClass, 4);
+
+// video::KSPIN_CONNECT = KSPIN_CONNECT
+size!(crate::video::KSPIN_CONNECT, 72);
+align!(crate::video::KSPIN_CONNECT, 8);
+offset!(crate::video::KSPIN_CONNECT, Interface, 0);
+offset!(crate::video::KSPIN_CONNECT, Medium, 24);
+offset!(crate::video::KSPIN_CONNECT, PinId, 48);
+offset!(crate::video::KSPIN_CONNECT, PinToHandle, 56);
+offset!(crate::video::KSPIN_CONNECT, Priority, 64);
+
+// video::KSP_PIN = KSP_PIN
+size!(crate::video::KSP_PIN, 32);
+align!(crate::video::KSP_PIN, 8);
+offset!(crate::video::KSP_PIN, Property, 0);
+offset!(crate::video::KSP_PIN, PinId, 24);
+offset!(crate::video::KSP_PIN, Reserved, 28);
+
+// video::KSPIN_CINSTANCES = KSPIN_CINSTANCES
+size!(crate::video::KSPIN_CINSTANCES, 8);
+align!(crate::video::KSPIN_CINSTANCES, 4);
+offset!(crate::video::KSPIN_CINSTANCES, PossibleCount, 0);
+offset!(crate::video::KSPIN_CINSTANCES, CurrentCount, 4);
+
+// video::KSPROPERTY_DROPPEDFRAMES_CURRENT_S = KSPROPERTY_DROPPEDFRAMES_CURRENT_S
+size!(crate::video::KSPROPERTY_DROPPEDFRAMES_CURRENT_S, 48);
+align!(crate::video::KSPROPERTY_DROPPEDFRAMES_CURRENT_S, 8);
+offset!(
+    crate::video::KSPROPERTY_DROPPEDFRAMES_CURRENT_S,
+    Property,
+    0
+);
+offset!(
+    crate::video::KSPROPERTY_DROPPEDFRAMES_CURRENT_S,
+    PictureNumber,
+    24
+);
+offset!(
+    crate::video::KSPROPERTY_DROPPEDFRAMES_CURRENT_S,
+    DropCount,
+    32
+);
+offset!(
+    crate::video::KSPROPERTY_DROPPEDFRAMES_CURRENT_S,
+    AverageFrameSize,
+    40
+);
+
 // Constants
 value!(crate::avstream::KSDEVICE_DESCRIPTOR_VERSION, 0x100_u32);
 value!(crate::avstream::KSFILTER_DESCRIPTOR_VERSION, 0xFFFFFFFF_u32);
@@ -849,6 +1078,8 @@ value!(crate::nt::NonPagedPoolNxCacheAligned, 0x204_u32);
 value!(crate::nt::NonPagedPoolSession, 0x20_u32);
 value!(crate::nt::NonPagedPoolSessionNx, 0x220_u32);
 value!(crate::nt::NotificationEvent, 0x0_u32);
+value!(crate::nt::NotificationTimer, 0x0_u32);
+value!(crate::nt::OBJ_KERNEL_HANDLE, 0x200_u32);
 value!(crate::nt::PAGE_SIZE, 0x1000_usize);
 value!(crate::nt::PASSIVE_LEVEL, 0x0_u8);
 value!(crate::nt::POOL_FLAG_CACHE_ALIGNED, 0x8_u64); // corrected (mingw-w64: missing; WDK wdm.h POOL_FLAG_CACHE_ALIGNED)
@@ -865,6 +1096,7 @@ value!(crate::nt::PagedPoolSession, 0x21_u32);
 value!(crate::nt::SL_PENDING_RETURNED, 0x1_u8);
 value!(crate::nt::SYNCHRONIZE, 0x100000_u32);
 value!(crate::nt::SynchronizationEvent, 0x1_u32);
+value!(crate::nt::SynchronizationTimer, 0x1_u32);
 value!(crate::nt::UserMode, (0x1_u8 as i8));
 value!(crate::nt::irp_mj::CLEANUP, 0x12_u8);
 value!(crate::nt::irp_mj::CLOSE, 0x2_u8);
@@ -963,6 +1195,194 @@ value!(
     (0xC000020E_u32 as i32)
 );
 value!(crate::status::STATUS_UNSUCCESSFUL, (0xC0000001_u32 as i32));
+value!(crate::video::KSDATAFORMAT_ATTRIBUTES, 0x2_u32);
+guid!(
+    crate::video::KSDATAFORMAT_SPECIFIER_VIDEOINFO,
+    0x05589F80_C356_11CE_BF01_00AA0055595A
+);
+guid!(
+    crate::video::KSDATAFORMAT_SPECIFIER_WILDCARD,
+    0x00000000_0000_0000_0000_000000000000
+);
+guid!(
+    crate::video::KSDATAFORMAT_SUBTYPE_NV12,
+    0x3231564E_0000_0010_8000_00AA00389B71
+);
+guid!(
+    crate::video::KSDATAFORMAT_SUBTYPE_RGB24,
+    0xE436EB7D_524F_11CE_9F53_0020AF0BA770
+);
+guid!(
+    crate::video::KSDATAFORMAT_SUBTYPE_RGB32,
+    0xE436EB7E_524F_11CE_9F53_0020AF0BA770
+);
+guid!(
+    crate::video::KSDATAFORMAT_SUBTYPE_WILDCARD,
+    0x00000000_0000_0000_0000_000000000000
+);
+guid!(
+    crate::video::KSDATAFORMAT_SUBTYPE_YUY2,
+    0x32595559_0000_0010_8000_00AA00389B71
+);
+value!(crate::video::KSDATAFORMAT_TEMPORAL_COMPRESSION, 0x1_u32);
+guid!(
+    crate::video::KSDATAFORMAT_TYPE_VIDEO,
+    0x73646976_0000_0010_8000_00AA00389B71
+);
+guid!(
+    crate::video::KSDATAFORMAT_TYPE_WILDCARD,
+    0x00000000_0000_0000_0000_000000000000
+);
+value!(crate::video::KSDATARANGE_ATTRIBUTES, 0x2_u32);
+value!(crate::video::KSDATARANGE_REQUIRED_ATTRIBUTES, 0x4_u32);
+value!(crate::video::KSINSTANCE_INDETERMINATE, 0xFFFFFFFF_u32);
+guid!(
+    crate::video::KSINTERFACESETID_Standard,
+    0x1A8766A0_62CE_11CF_A5D6_28DB04C10000
+);
+value!(crate::video::KSINTERFACE_STANDARD_CONTROL, 0x2_u32);
+value!(crate::video::KSINTERFACE_STANDARD_LOOPED_STREAMING, 0x1_u32);
+value!(crate::video::KSINTERFACE_STANDARD_STREAMING, 0x0_u32);
+guid!(
+    crate::video::KSMEDIUMSETID_Standard,
+    0x4747B320_62CE_11CF_A5D6_28DB04C10000
+);
+value!(crate::video::KSMEDIUM_TYPE_ANYINSTANCE, 0x0_u32);
+value!(crate::video::KSPIN_COMMUNICATION_BOTH, 0x3_u32);
+value!(crate::video::KSPIN_COMMUNICATION_BRIDGE, 0x4_u32);
+value!(crate::video::KSPIN_COMMUNICATION_NONE, 0x0_u32);
+value!(crate::video::KSPIN_COMMUNICATION_SINK, 0x1_u32);
+value!(crate::video::KSPIN_COMMUNICATION_SOURCE, 0x2_u32);
+value!(crate::video::KSPIN_DATAFLOW_IN, 0x1_u32);
+value!(crate::video::KSPIN_DATAFLOW_OUT, 0x2_u32);
+value!(crate::video::KSPRIORITY_EXCLUSIVE, 0xFFFFFFFF_u32);
+value!(crate::video::KSPRIORITY_HIGH, 0x80000000_u32);
+value!(crate::video::KSPRIORITY_LOW, 0x1_u32);
+value!(crate::video::KSPRIORITY_NORMAL, 0x40000000_u32);
+value!(crate::video::KSPROPERTY_CONNECTION_ACQUIREORDERING, 0x5_u32);
+value!(
+    crate::video::KSPROPERTY_CONNECTION_ALLOCATORFRAMING,
+    0x3_u32
+);
+value!(
+    crate::video::KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
+    0x6_u32
+);
+value!(crate::video::KSPROPERTY_CONNECTION_DATAFORMAT, 0x2_u32);
+value!(crate::video::KSPROPERTY_CONNECTION_PRIORITY, 0x1_u32);
+value!(
+    crate::video::KSPROPERTY_CONNECTION_PROPOSEDATAFORMAT,
+    0x4_u32
+);
+value!(crate::video::KSPROPERTY_CONNECTION_STARTAT, 0x7_u32);
+value!(crate::video::KSPROPERTY_CONNECTION_STATE, 0x0_u32);
+value!(crate::video::KSPROPERTY_DROPPEDFRAMES_CURRENT, 0x0_u32);
+value!(crate::video::KSPROPERTY_PIN_CATEGORY, 0xB_u32);
+value!(crate::video::KSPROPERTY_PIN_CINSTANCES, 0x0_u32);
+value!(crate::video::KSPROPERTY_PIN_COMMUNICATION, 0x7_u32);
+value!(crate::video::KSPROPERTY_PIN_CONSTRAINEDDATARANGES, 0xD_u32);
+value!(crate::video::KSPROPERTY_PIN_CTYPES, 0x1_u32);
+value!(crate::video::KSPROPERTY_PIN_DATAFLOW, 0x2_u32);
+value!(crate::video::KSPROPERTY_PIN_DATAINTERSECTION, 0x4_u32);
+value!(crate::video::KSPROPERTY_PIN_DATARANGES, 0x3_u32);
+value!(crate::video::KSPROPERTY_PIN_GLOBALCINSTANCES, 0x8_u32);
+value!(crate::video::KSPROPERTY_PIN_INTERFACES, 0x5_u32);
+value!(crate::video::KSPROPERTY_PIN_MEDIUMS, 0x6_u32);
+value!(crate::video::KSPROPERTY_PIN_NAME, 0xC_u32);
+value!(crate::video::KSPROPERTY_PIN_NECESSARYINSTANCES, 0x9_u32);
+value!(crate::video::KSPROPERTY_PIN_PHYSICALCONNECTION, 0xA_u32);
+value!(crate::video::KSPROPERTY_PIN_PROPOSEDATAFORMAT, 0xE_u32);
+value!(crate::video::KSPROPERTY_STREAM_ALLOCATOR, 0x0_u32);
+value!(crate::video::KSPROPERTY_STREAM_DEGRADATION, 0x2_u32);
+value!(crate::video::KSPROPERTY_STREAM_FRAMETIME, 0x7_u32);
+value!(crate::video::KSPROPERTY_STREAM_MASTERCLOCK, 0x3_u32);
+value!(crate::video::KSPROPERTY_STREAM_PIPE_ID, 0xA_u32);
+value!(crate::video::KSPROPERTY_STREAM_PRESENTATIONEXTENT, 0x6_u32);
+value!(crate::video::KSPROPERTY_STREAM_PRESENTATIONTIME, 0x5_u32);
+value!(crate::video::KSPROPERTY_STREAM_QUALITY, 0x1_u32);
+value!(crate::video::KSPROPERTY_STREAM_RATE, 0x9_u32);
+value!(crate::video::KSPROPERTY_STREAM_RATECAPABILITY, 0x8_u32);
+value!(crate::video::KSPROPERTY_STREAM_TIMEFORMAT, 0x4_u32);
+guid!(
+    crate::video::KSPROPSETID_Connection,
+    0x1D58C920_AC9B_11CF_A5D6_28DB04C10000
+);
+guid!(
+    crate::video::KSPROPSETID_Pin,
+    0x8C134960_51AD_11CF_878A_94F801C10000
+);
+guid!(
+    crate::video::KSPROPSETID_Stream,
+    0x65AABA60_98AE_11CF_A10D_0020AFD156E4
+);
+value!(crate::video::KSSTATE_ACQUIRE, 0x1_u32);
+value!(crate::video::KSSTATE_PAUSE, 0x2_u32);
+value!(crate::video::KSSTATE_RUN, 0x3_u32);
+value!(crate::video::KSSTATE_STOP, 0x0_u32);
+value!(
+    crate::video::KSSTREAM_HEADER_OPTIONSF_BUFFEREDTRANSFER,
+    0x400_u32
+);
+value!(
+    crate::video::KSSTREAM_HEADER_OPTIONSF_DATADISCONTINUITY,
+    0x4_u32
+);
+value!(
+    crate::video::KSSTREAM_HEADER_OPTIONSF_DURATIONVALID,
+    0x100_u32
+);
+value!(
+    crate::video::KSSTREAM_HEADER_OPTIONSF_ENDOFSTREAM,
+    0x200_u32
+);
+value!(
+    crate::video::KSSTREAM_HEADER_OPTIONSF_FLUSHONPAUSE,
+    0x80_u32
+);
+value!(
+    crate::video::KSSTREAM_HEADER_OPTIONSF_LOOPEDDATA,
+    0x80000000_u32
+);
+value!(crate::video::KSSTREAM_HEADER_OPTIONSF_PREROLL, 0x2_u32);
+value!(crate::video::KSSTREAM_HEADER_OPTIONSF_SPLICEPOINT, 0x1_u32);
+value!(
+    crate::video::KSSTREAM_HEADER_OPTIONSF_TIMEDISCONTINUITY,
+    0x40_u32
+);
+value!(crate::video::KSSTREAM_HEADER_OPTIONSF_TIMEVALID, 0x10_u32);
+value!(crate::video::KSSTREAM_HEADER_OPTIONSF_TYPECHANGED, 0x8_u32);
+value!(
+    crate::video::KSSTREAM_HEADER_OPTIONSF_VRAM_DATA_TRANSFER,
+    0x800_u32
+);
+value!(crate::video::KS_AnalogVideo_None, 0x0_u32);
+value!(crate::video::KS_BI_BITFIELDS, 0x3_u32);
+value!(crate::video::KS_BI_RGB, 0x0_u32);
+value!(crate::video::KS_VIDEOSTREAM_CAPTURE, 0x2_u32);
+value!(crate::video::KS_VIDEOSTREAM_PREVIEW, 0x1_u32);
+value!(crate::video::KS_VIDEOSTREAM_STILL, 0x1000_u32);
+value!(crate::video::KS_VIDEO_FLAG_B_FRAME, 0x20_u32);
+value!(crate::video::KS_VIDEO_FLAG_FIELD1, 0x1_u32);
+value!(crate::video::KS_VIDEO_FLAG_FIELD2, 0x2_u32);
+value!(crate::video::KS_VIDEO_FLAG_FRAME, 0x0_u32);
+value!(crate::video::KS_VIDEO_FLAG_I_FRAME, 0x0_u32);
+value!(crate::video::KS_VIDEO_FLAG_P_FRAME, 0x10_u32);
+guid!(
+    crate::video::PINNAME_VIDEO_CAPTURE,
+    0xFB6C4281_0353_11D1_905F_0000C0CC16BA
+);
+guid!(
+    crate::video::PINNAME_VIDEO_PREVIEW,
+    0xFB6C4282_0353_11D1_905F_0000C0CC16BA
+);
+guid!(
+    crate::video::PINNAME_VIDEO_STILL,
+    0xFB6C428A_0353_11D1_905F_0000C0CC16BA
+);
+guid!(
+    crate::video::PROPSETID_VIDCAP_DROPPEDFRAMES,
+    0xC6E13344_30AC_11D0_A18C_00A0C9118956
+);
 
 // Constants without a C counterpart in the mingw-w64 headers (not checked):
 // - KSCREATE_ITEM_IRP_STORAGE_INDEX (crate::ks::KSCREATE_ITEM_IRP_STORAGE_INDEX)
@@ -971,3 +1391,5 @@ value!(crate::status::STATUS_UNSUCCESSFUL, (0xC0000001_u32 as i32));
 // - FILE_B32_ALIGNMENT (crate::ks::file_alignment::B32)
 // - FILE_B512_ALIGNMENT (crate::ks::file_alignment::B512)
 // - FILE_B64_ALIGNMENT (crate::ks::file_alignment::B64)
+// - FOURCC_NV12 (crate::video::FOURCC_NV12)
+// - FOURCC_YUY2 (crate::video::FOURCC_YUY2)

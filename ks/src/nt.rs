@@ -84,7 +84,11 @@ pub struct UNICODE_STRING {
 
 impl UNICODE_STRING {
     /// An empty string.
-    pub const EMPTY: UNICODE_STRING = UNICODE_STRING { Length: 0, MaximumLength: 0, Buffer: core::ptr::null_mut() };
+    pub const EMPTY: UNICODE_STRING = UNICODE_STRING {
+        Length: 0,
+        MaximumLength: 0,
+        Buffer: core::ptr::null_mut(),
+    };
 }
 
 /// `IO_STATUS_BLOCK`: the final status and information of an IRP.
@@ -148,7 +152,8 @@ pub const POOL_FLAG_NON_PAGED_EXECUTE: POOL_FLAGS = 0x0000_0000_0000_0080;
 pub const POOL_FLAG_PAGED: POOL_FLAGS = 0x0000_0000_0000_0100;
 
 /// `PDRIVER_DISPATCH`: `NTSTATUS (*)(PDEVICE_OBJECT, PIRP)`.
-pub type PDRIVER_DISPATCH = Option<unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) -> NTSTATUS>;
+pub type PDRIVER_DISPATCH =
+    Option<unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) -> NTSTATUS>;
 /// `PDRIVER_CANCEL`: `VOID (*)(PDEVICE_OBJECT, PIRP)`.
 pub type PDRIVER_CANCEL = Option<unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP)>;
 /// `PDRIVER_UNLOAD`: `VOID (*)(PDRIVER_OBJECT)`.
@@ -438,6 +443,17 @@ pub struct KTIMER {
     /// The timer's private words.
     pub Opaque: [u64; 8],
 }
+
+/// `TIMER_TYPE`: `NotificationTimer` (0) or `SynchronizationTimer` (1).
+pub type TIMER_TYPE = u32;
+/// `NotificationTimer`.
+pub const NotificationTimer: TIMER_TYPE = 0;
+/// `SynchronizationTimer`.
+pub const SynchronizationTimer: TIMER_TYPE = 1;
+/// `OBJ_KERNEL_HANDLE`: the handle belongs to the kernel's handle table.
+pub const OBJ_KERNEL_HANDLE: u32 = 0x0000_0200;
+/// `PACCESS_STATE`: opaque to avcam (always NULL).
+pub type PACCESS_STATE = *mut c_void;
 
 /// `PKDEFERRED_ROUTINE`.
 pub type PKDEFERRED_ROUTINE =

@@ -1,0 +1,125 @@
+//! Colours: a picture colour given as gamma-corrected R'G'B' levels in permille, converted once
+//! (at configure time) to BT.601 limited-range Y'CbCr and to full-range 8-bit RGB.
+//!
+//! BT.601: `E'Y = 0.299 E'R + 0.587 E'G + 0.114 E'B`; limited range
+//! `Y = 16 + 219 E'Y`, `Cb = 128 + 224 (E'B - E'Y) / 1.772`, `Cr = 128 + 224 (E'R - E'Y) / 1.402`;
+//! RGB full range `R = 255 E'R`. All rounded to nearest, with integer arithmetic.
+
+/// One colour in every representation the formats need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Colour {
+    /// BT.601 limited-range luma (16..=235).
+    pub y: u8,
+    /// BT.601 limited-range blue-difference chroma (16..=240).
+    pub cb: u8,
+    /// BT.601 limited-range red-difference chroma (16..=240).
+    pub cr: u8,
+    /// Full-range red.
+    pub r: u8,
+    /// Full-range green.
+    pub g: u8,
+    /// Full-range blue.
+    pub b: u8,
+}
+
+/// Division rounding half away from zero.
+const fn div_round(n: i64, d: i64) -> i64 {
+    if (n < 0) != (d < 0) {
+        (n - d / 2) / d
+    } else {
+        (n + d / 2) / d
+    }
+}
+
+impl Colour {
+    /// The colour of R'G'B' levels in permille (0..=1000 each).
+    pub const fn from_levels(r: u16, g: u16, b: u16) -> Colour {
+        let (r, g, b) = (r as i64, g as i64, b as i64);
+        // E'Y scaled by 10^6 (coefficients in thousandths, levels in thousandths).
+        let ey = 299 * r + 587 * g + 114 * b;
+        let y = 16 + div_round(219 * ey, 1_000_000);
+        let cb = 128 + div_round(224 * (1000 * b - ey), 1772 * 1000);
+        let cr = 128 + div_round(224 * (1000 * r - ey), 1402 * 1000);
+        Colour {
+            y: y as u8,
+            cb: cb as u8,
+            cr: cr as u8,
+            r: div_round(255 * r, 1000) as u8,
+            g: div_round(255 * g, 1000) as u8,
+            b: div_round(255 * b, 1000) as u8,
+        }
+    }
+
+    /// A grey of `level` permille.
+    pub const fn grey(level: u16) -> Colour {
+        Colour::from_levels(level, level, level)
+    }
+
+    /// Black (0%).
+    pub const BLACK: Colour = Colour::grey(0);
+    /// White (100%).
+    pub const WHITE: Colour = Colour::grey(1000);
+}
+
+/// The 75% level of EIA-189-A / SMPTE EG 1 colour bars.
+pub const BAR_LEVEL: u16 = 750;
+
+/// The seven bars, left to right: white, yellow, cyan, green, magenta, red, blue (75%).
+pub const BARS: [Colour; 7] = {
+    const L: u16 = BAR_LEVEL;
+    [
+        Colour::from_levels(L, L, L),
+        Colour::from_levels(L, L, 0),
+        Colour::from_levels(0, L, L),
+        Colour::from_levels(0, L, 0),
+        Colour::from_levels(L, 0, L),
+        Colour::from_levels(L, 0, 0),
+        Colour::from_levels(0, 0, L),
+    ]
+};
+
+/// The "castellation" strip under the bars (SMPTE EG 1): blue, black, magenta, black, cyan,
+/// black, white, each under the bar of the same index (75%).
+pub const CASTELLATIONS: [Colour; 7] = {
+    const L: u16 = BAR_LEVEL;
+    [
+        Colour::from_levels(0, 0, L),
+        Colour::BLACK,
+        Colour::from_levels(L, 0, L),
+        Colour::BLACK,
+        Colour::from_levels(0, L, L),
+        Colour::BLACK,
+        Colour::from_levels(L, L, L),
+    ]
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn black_and_white_hit_the_range_ends() {
+        assert_eq!(
+            (Colour::BLACK.y, Colour::BLACK.cb, Colour::BLACK.cr),
+            (16, 128, 128)
+        );
+        assert_eq!(
+            (Colour::WHITE.y, Colour::WHITE.cb, Colour::WHITE.cr),
+            (235, 128, 128)
+        );
+        assert_eq!(
+            (Colour::WHITE.r, Colour::WHITE.g, Colour::WHITE.b),
+            (255, 255, 255)
+        );
+        // Pure blue and red reach the chroma extremes.
+        assert_eq!(Colour::from_levels(0, 0, 1000).cb, 240);
+        assert_eq!(Colour::from_levels(1000, 0, 0).cr, 240);
+    }
+
+    #[test]
+    fn rounding_is_symmetric() {
+        assert_eq!(div_round(5, 2), 3);
+        assert_eq!(div_round(-5, 2), -3);
+        assert_eq!(div_round(-4, 3), -1);
+    }
+}

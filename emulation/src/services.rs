@@ -1,0 +1,587 @@
+//! The services, with exactly the C names and signatures of `avcam_kernel::sig`.
+//!
+//! Each is a thin `extern "system"` shell over the module that owns the behaviour; the kernel
+//! crate re-exports them off Windows, where they stand in for the ntoskrnl.exe and ks.sys
+//! imports. Every service except `KeInitializeEvent` needs a current kernel on the calling thread
+//! (see [`Kernel::enter`](crate::Kernel::enter)); without one it panics, and since a panic cannot
+//! unwind out of an `extern "system"` function, the process stops with that message.
+#![allow(non_snake_case, non_upper_case_globals)]
+
+use std::ffi::c_void;
+
+use ks::avstream::{
+    KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSPIN, KSSTREAM_POINTER, KSSTREAM_POINTER_STATE,
+    PFNKSSTREAMPOINTER,
+};
+use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
+use ks::nt::{
+    DEVICE_OBJECT, DISPATCH_LEVEL, DRIVER_OBJECT, EVENT_TYPE, FILE_OBJECT, HANDLE, IRP, KDPC,
+    KEVENT, KIRQL, KPROCESSOR_MODE, KSPIN_LOCK, KTIMER, OBJECT_HANDLE_INFORMATION, PACCESS_STATE,
+    PASSIVE_LEVEL, PDRIVER_DISPATCH, PKDEFERRED_ROUTINE, POBJECT_TYPE, POOL_FLAGS, TIMER_TYPE,
+    UNICODE_STRING,
+};
+use ks::NTSTATUS;
+
+use crate::kernel::{current, current_irql};
+use crate::sync::check_irql;
+use crate::{event, io, ks as ks_sys, object, sync, timer};
+
+/// `PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)`: a tracked pool
+/// block, or NULL (invalid flags, wrong IRQL, too large, or the fault injector said so).
+///
+/// # Safety
+/// Safe to call with any arguments; marked unsafe to match the kernel import.
+pub unsafe extern "system" fn ExAllocatePool2(
+    Flags: POOL_FLAGS,
+    NumberOfBytes: usize,
+    Tag: u32,
+) -> *mut c_void {
+    let state = current("ExAllocatePool2");
+    state
+        .pool
+        .allocate(&state.bugs, current_irql(), Flags, NumberOfBytes, Tag)
+}
+
+/// `VOID ExFreePoolWithTag(PVOID P, ULONG Tag)`: frees a tracked block; a double free, a foreign
+/// pointer or a wrong tag is reported (see [`crate::bugs`]).
+///
+/// # Safety
+/// `P` must not be used after the call if it was a live block.
+pub unsafe extern "system" fn ExFreePoolWithTag(P: *mut c_void, Tag: u32) {
+    let state = current("ExFreePoolWithTag");
+    state.pool.free(&state.bugs, current_irql(), P, Tag);
+}
+
+/// `KIRQL KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock)`.
+///
+/// # Safety
+/// `SpinLock` must point to a live, aligned KSPIN_LOCK used only through the spin lock routines.
+pub unsafe extern "system" fn KeAcquireSpinLockRaiseToDpc(SpinLock: *mut KSPIN_LOCK) -> KIRQL {
+    let state = current("KeAcquireSpinLockRaiseToDpc");
+    // SAFETY: forwarded from the caller.
+    unsafe { sync::acquire(&state, "KeAcquireSpinLockRaiseToDpc", SpinLock) }
+}
+
+/// `VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)`.
+///
+/// # Safety
+/// As for [`KeAcquireSpinLockRaiseToDpc`].
+pub unsafe extern "system" fn KeReleaseSpinLock(SpinLock: *mut KSPIN_LOCK, NewIrql: KIRQL) {
+    let state = current("KeReleaseSpinLock");
+    // SAFETY: forwarded from the caller.
+    unsafe { sync::release(&state, SpinLock, NewIrql) }
+}
+
+/// `VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)`: completes the IRP with its
+/// `IoStatus`; a second completion or a pointer that is not a live IRP is reported.
+///
+/// # Safety
+/// `Irp` must be a live IRP the caller owns (or a pointer the emulation will reject).
+pub unsafe extern "system" fn IofCompleteRequest(Irp: *mut IRP, PriorityBoost: i8) {
+    let _ = PriorityBoost;
+    let state = current("IofCompleteRequest");
+    // SAFETY: forwarded from the caller.
+    unsafe { io::complete(&state, Irp) }
+}
+
+/// `VOID IoAcquireCancelSpinLock(PKIRQL Irql)`.
+///
+/// # Safety
+/// `Irql` must be writable.
+pub unsafe extern "system" fn IoAcquireCancelSpinLock(Irql: *mut KIRQL) {
+    let state = current("IoAcquireCancelSpinLock");
+    // SAFETY: the cancel lock word lives as long as the kernel.
+    let old = unsafe {
+        sync::acquire(
+            &state,
+            "IoAcquireCancelSpinLock",
+            state.cancel_lock.as_ptr(),
+        )
+    };
+    // SAFETY: the caller guarantees `Irql` is writable.
+    unsafe { Irql.write(old) };
+}
+
+/// `VOID IoReleaseCancelSpinLock(KIRQL Irql)`.
+///
+/// # Safety
+/// Safe to call with any argument (releasing a lock not held is reported); unsafe to match the
+/// kernel import.
+pub unsafe extern "system" fn IoReleaseCancelSpinLock(Irql: KIRQL) {
+    let state = current("IoReleaseCancelSpinLock");
+    // SAFETY: the cancel lock word lives as long as the kernel.
+    unsafe { sync::release(&state, state.cancel_lock.as_ptr(), Irql) }
+}
+
+/// `VOID KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN State)`. Needs no current
+/// kernel.
+///
+/// # Safety
+/// `Event` must point to writable memory for a KEVENT.
+pub unsafe extern "system" fn KeInitializeEvent(Event: *mut KEVENT, Type: EVENT_TYPE, State: u8) {
+    // SAFETY: forwarded from the caller.
+    unsafe { event::initialize(Event, Type, State != 0) }
+}
+
+/// `LONG KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)`: signals the event, wakes
+/// its waiters and returns the previous state.
+///
+/// # Safety
+/// `Event` must point to a live, initialised KEVENT.
+pub unsafe extern "system" fn KeSetEvent(Event: *mut KEVENT, Increment: i32, Wait: u8) -> i32 {
+    let _ = (Increment, Wait);
+    let state = current("KeSetEvent");
+    check_irql(&state, "KeSetEvent", DISPATCH_LEVEL);
+    // SAFETY: forwarded from the caller.
+    unsafe { event::set(&state, Event) }
+}
+
+/// `NTSTATUS ObReferenceObjectByHandle(HANDLE, ACCESS_MASK, POBJECT_TYPE, KPROCESSOR_MODE,
+/// PVOID *Object, POBJECT_HANDLE_INFORMATION)`: STATUS_INVALID_HANDLE for an unknown handle,
+/// STATUS_OBJECT_TYPE_MISMATCH when `ObjectType` is not NULL and not the object's type.
+/// The emulation makes no access checks (`DesiredAccess` and `AccessMode` are accepted as given).
+///
+/// # Safety
+/// `Object` must be writable; `HandleInformation` must be NULL or writable.
+pub unsafe extern "system" fn ObReferenceObjectByHandle(
+    Handle: HANDLE,
+    DesiredAccess: u32,
+    ObjectType: POBJECT_TYPE,
+    AccessMode: KPROCESSOR_MODE,
+    Object: *mut *mut c_void,
+    HandleInformation: *mut c_void,
+) -> NTSTATUS {
+    let _ = AccessMode;
+    let state = current("ObReferenceObjectByHandle");
+    check_irql(&state, "ObReferenceObjectByHandle", PASSIVE_LEVEL);
+    let info = HandleInformation.cast::<OBJECT_HANDLE_INFORMATION>();
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        object::reference_object_by_handle(&state, Handle, DesiredAccess, ObjectType, Object, info)
+    }
+}
+
+/// `LONG_PTR ObfDereferenceObject(PVOID Object)`: drops a reference taken by
+/// [`ObReferenceObjectByHandle`]; returns the references left.
+///
+/// # Safety
+/// Safe to call with any pointer (unknown ones are reported); unsafe to match the kernel import.
+pub unsafe extern "system" fn ObfDereferenceObject(Object: *mut c_void) -> isize {
+    let state = current("ObfDereferenceObject");
+    check_irql(&state, "ObfDereferenceObject", DISPATCH_LEVEL);
+    state.objects.dereference(&state, Object)
+}
+
+/// `POBJECT_TYPE ExEventObjectType` (wdm.h declares `extern POBJECT_TYPE *ExEventObjectType`, the
+/// import's address): read it with `unsafe { ExEventObjectType }`, as on Windows.
+///
+/// Never written; `static mut` only so that it reads the same way as the imported data on
+/// Windows.
+pub static mut ExEventObjectType: POBJECT_TYPE =
+    (&raw const object::EVENT_OBJECT_TYPE).cast_mut().cast();
+
+/// `NTSTATUS KsAllocateObjectHeader(KSOBJECT_HEADER *Header, ULONG ItemsCount,
+/// PKSOBJECT_CREATE_ITEM ItemsList, PIRP Irp, const KSDISPATCH_TABLE *Table)`: allocates the
+/// header (from the tracked pool, tag [`crate::ks::OBJECT_HEADER_TAG`]; STATUS_INSUFFICIENT_RESOURCES
+/// when that fails), recording the items, the table and `KSCREATE_ITEM_IRP_STORAGE(Irp)`.
+/// The caller then points its file object's `FsContext` at a structure starting with the header.
+///
+/// # Safety
+/// `Header` must be writable; `ItemsList` (`ItemsCount` items) and `Table` must outlive the
+/// header; `Irp` must be NULL or a live IRP.
+pub unsafe extern "system" fn KsAllocateObjectHeader(
+    Header: *mut KSOBJECT_HEADER,
+    ItemsCount: u32,
+    ItemsList: *mut KSOBJECT_CREATE_ITEM,
+    Irp: *mut IRP,
+    Table: *const KSDISPATCH_TABLE,
+) -> NTSTATUS {
+    let state = current("KsAllocateObjectHeader");
+    // SAFETY: forwarded from the caller.
+    unsafe { ks_sys::allocate_object_header(&state, Header, ItemsCount, ItemsList, Irp, Table) }
+}
+
+/// `VOID KsFreeObjectHeader(PVOID Header)`.
+///
+/// # Safety
+/// Safe to call with any pointer (unknown ones are reported); unsafe to match the kernel import.
+pub unsafe extern "system" fn KsFreeObjectHeader(Header: *mut c_void) {
+    let state = current("KsFreeObjectHeader");
+    ks_sys::free_object_header(&state, Header);
+}
+
+/// `PKSOBJECT_CREATE_ITEM KsQueryObjectCreateItem(KSOBJECT_HEADER Header)`: the create item the
+/// object was created through (NULL if none).
+///
+/// # Safety
+/// Safe to call with any pointer (unknown ones are reported); unsafe to match the kernel import.
+pub unsafe extern "system" fn KsQueryObjectCreateItem(
+    Header: KSOBJECT_HEADER,
+) -> *mut KSOBJECT_CREATE_ITEM {
+    let state = current("KsQueryObjectCreateItem");
+    ks_sys::query_object_create_item(&state, Header)
+}
+
+/// `NTSTATUS KsDispatchQuerySecurity(PDEVICE_OBJECT, PIRP)`: completes the IRP; see
+/// [`crate::ks`] for what the emulation answers.
+///
+/// # Safety
+/// `Irp` must be a live IRP_MJ_QUERY_SECURITY the caller owns.
+pub unsafe extern "system" fn KsDispatchQuerySecurity(
+    DeviceObject: *mut DEVICE_OBJECT,
+    Irp: *mut IRP,
+) -> NTSTATUS {
+    let _ = DeviceObject;
+    let state = current("KsDispatchQuerySecurity");
+    // SAFETY: forwarded from the caller.
+    unsafe { ks_sys::dispatch_security(&state, Irp, false) }
+}
+
+/// `NTSTATUS KsDispatchSetSecurity(PDEVICE_OBJECT, PIRP)`: completes the IRP; see [`crate::ks`].
+///
+/// # Safety
+/// `Irp` must be a live IRP_MJ_SET_SECURITY the caller owns.
+pub unsafe extern "system" fn KsDispatchSetSecurity(
+    DeviceObject: *mut DEVICE_OBJECT,
+    Irp: *mut IRP,
+) -> NTSTATUS {
+    let _ = DeviceObject;
+    let state = current("KsDispatchSetSecurity");
+    // SAFETY: forwarded from the caller.
+    unsafe { ks_sys::dispatch_security(&state, Irp, true) }
+}
+
+/// `NTSTATUS KsDispatchIrp(PDEVICE_OBJECT, PIRP)`: routes creates by create-item name and every
+/// other IRP through `FileObject->FsContext` -> header -> dispatch table (see [`crate::ks`]).
+///
+/// # Safety
+/// `Irp` must be a live IRP the caller owns, for a file object following the KS convention.
+pub unsafe extern "system" fn KsDispatchIrp(
+    DeviceObject: *mut DEVICE_OBJECT,
+    Irp: *mut IRP,
+) -> NTSTATUS {
+    let state = current("KsDispatchIrp");
+    // SAFETY: forwarded from the caller.
+    unsafe { ks_sys::dispatch_irp(&state, DeviceObject, Irp) }
+}
+
+/// `VOID KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID DeferredContext)`.
+///
+/// # Safety
+/// `Dpc` must point to writable memory for a KDPC that lives while it is queued or set on a timer.
+pub unsafe extern "system" fn KeInitializeDpc(
+    Dpc: *mut KDPC,
+    DeferredRoutine: PKDEFERRED_ROUTINE,
+    DeferredContext: *mut c_void,
+) {
+    let state = current("KeInitializeDpc");
+    // SAFETY: forwarded from the caller.
+    unsafe { timer::initialize_dpc(&state, Dpc, DeferredRoutine, DeferredContext) }
+}
+
+/// `VOID KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)`.
+///
+/// # Safety
+/// `Timer` must point to writable memory for a KTIMER.
+pub unsafe extern "system" fn KeInitializeTimerEx(Timer: *mut KTIMER, Type: TIMER_TYPE) {
+    let state = current("KeInitializeTimerEx");
+    // SAFETY: forwarded from the caller.
+    unsafe { timer::initialize_timer(&state, Timer, Type) }
+}
+
+/// `BOOLEAN KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc)`.
+///
+/// # Safety
+/// `Timer` and `Dpc` (if not NULL) must be initialised and live until the timer is cancelled or has fired for the last time.
+pub unsafe extern "system" fn KeSetTimerEx(
+    Timer: *mut KTIMER,
+    DueTime: i64,
+    Period: i32,
+    Dpc: *mut KDPC,
+) -> u8 {
+    let state = current("KeSetTimerEx");
+    check_irql(&state, "KeSetTimerEx", DISPATCH_LEVEL);
+    // SAFETY: forwarded from the caller.
+    u8::from(unsafe { timer::set_timer(&state, Timer, DueTime, Period, Dpc) })
+}
+
+/// `BOOLEAN KeCancelTimer(PKTIMER Timer)`.
+///
+/// # Safety
+/// `Timer` must be an initialised KTIMER.
+pub unsafe extern "system" fn KeCancelTimer(Timer: *mut KTIMER) -> u8 {
+    let state = current("KeCancelTimer");
+    check_irql(&state, "KeCancelTimer", DISPATCH_LEVEL);
+    u8::from(timer::cancel_timer(&state, Timer))
+}
+
+/// `LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency)`.
+///
+/// # Safety
+/// `PerformanceFrequency` must be NULL or writable.
+pub unsafe extern "system" fn KeQueryPerformanceCounter(PerformanceFrequency: *mut i64) -> i64 {
+    let state = current("KeQueryPerformanceCounter");
+    if !PerformanceFrequency.is_null() {
+        // SAFETY: the caller guarantees a non-NULL pointer is writable.
+        unsafe { PerformanceFrequency.write(timer::PERFORMANCE_FREQUENCY) };
+    }
+    state.clock.now_100ns()
+}
+
+/// `NTSTATUS ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PACCESS_STATE, ACCESS_MASK, POBJECT_TYPE, KPROCESSOR_MODE, PHANDLE Handle)`.
+///
+/// # Safety
+/// `Handle` must be writable.
+pub unsafe extern "system" fn ObOpenObjectByPointer(
+    Object: *mut c_void,
+    HandleAttributes: u32,
+    PassedAccessState: PACCESS_STATE,
+    DesiredAccess: u32,
+    ObjectType: POBJECT_TYPE,
+    AccessMode: KPROCESSOR_MODE,
+    Handle: *mut HANDLE,
+) -> NTSTATUS {
+    let _ = (
+        Object,
+        HandleAttributes,
+        PassedAccessState,
+        DesiredAccess,
+        ObjectType,
+        AccessMode,
+        Handle,
+    );
+    panic!("not yet emulated: ObOpenObjectByPointer")
+}
+
+/// `NTSTATUS ZwClose(HANDLE Handle)`.
+///
+/// # Safety
+/// Safe with any value; unsafe to match the kernel import.
+pub unsafe extern "system" fn ZwClose(Handle: HANDLE) -> NTSTATUS {
+    let _ = (Handle,);
+    panic!("not yet emulated: ZwClose")
+}
+
+/// `NTSTATUS KsInitializeDriver(PDRIVER_OBJECT, PUNICODE_STRING, const KSDEVICE_DESCRIPTOR *)`.
+///
+/// # Safety
+/// `DriverObject` must be the driver object DriverEntry received; `Descriptor` must live until unload.
+pub unsafe extern "system" fn KsInitializeDriver(
+    DriverObject: *mut DRIVER_OBJECT,
+    RegistryPathName: *mut UNICODE_STRING,
+    Descriptor: *const KSDEVICE_DESCRIPTOR,
+) -> NTSTATUS {
+    let _ = (DriverObject, RegistryPathName, Descriptor);
+    panic!("not yet emulated: KsInitializeDriver")
+}
+
+/// `PKSSTREAM_POINTER KsPinGetLeadingEdgeStreamPointer(PKSPIN Pin, KSSTREAM_POINTER_STATE State)`.
+///
+/// # Safety
+/// `Pin` must be a live pin of the emulation.
+pub unsafe extern "system" fn KsPinGetLeadingEdgeStreamPointer(
+    Pin: *mut KSPIN,
+    State: KSSTREAM_POINTER_STATE,
+) -> *mut KSSTREAM_POINTER {
+    let _ = (Pin, State);
+    panic!("not yet emulated: KsPinGetLeadingEdgeStreamPointer")
+}
+
+/// `NTSTATUS KsStreamPointerAdvance(PKSSTREAM_POINTER StreamPointer)`.
+///
+/// # Safety
+/// `StreamPointer` must be a live stream pointer.
+pub unsafe extern "system" fn KsStreamPointerAdvance(
+    StreamPointer: *mut KSSTREAM_POINTER,
+) -> NTSTATUS {
+    let _ = (StreamPointer,);
+    panic!("not yet emulated: KsStreamPointerAdvance")
+}
+
+/// `NTSTATUS KsStreamPointerAdvanceOffsets(PKSSTREAM_POINTER, ULONG InUsed, ULONG OutUsed, BOOLEAN Eject)`.
+///
+/// # Safety
+/// `StreamPointer` must be a live, locked stream pointer.
+pub unsafe extern "system" fn KsStreamPointerAdvanceOffsets(
+    StreamPointer: *mut KSSTREAM_POINTER,
+    InUsed: u32,
+    OutUsed: u32,
+    Eject: u8,
+) -> NTSTATUS {
+    let _ = (StreamPointer, InUsed, OutUsed, Eject);
+    panic!("not yet emulated: KsStreamPointerAdvanceOffsets")
+}
+
+/// `NTSTATUS KsStreamPointerClone(PKSSTREAM_POINTER, PFNKSSTREAMPOINTER CancelCallback, ULONG ContextSize, PKSSTREAM_POINTER *CloneStreamPointer)`.
+///
+/// # Safety
+/// `StreamPointer` must be live; `CloneStreamPointer` writable.
+pub unsafe extern "system" fn KsStreamPointerClone(
+    StreamPointer: *mut KSSTREAM_POINTER,
+    CancelCallback: PFNKSSTREAMPOINTER,
+    ContextSize: u32,
+    CloneStreamPointer: *mut *mut KSSTREAM_POINTER,
+) -> NTSTATUS {
+    let _ = (
+        StreamPointer,
+        CancelCallback,
+        ContextSize,
+        CloneStreamPointer,
+    );
+    panic!("not yet emulated: KsStreamPointerClone")
+}
+
+/// `void KsStreamPointerDelete(PKSSTREAM_POINTER StreamPointer)`.
+///
+/// # Safety
+/// `StreamPointer` must be a live clone.
+pub unsafe extern "system" fn KsStreamPointerDelete(StreamPointer: *mut KSSTREAM_POINTER) {
+    let _ = (StreamPointer,);
+    panic!("not yet emulated: KsStreamPointerDelete")
+}
+
+/// `void KsStreamPointerUnlock(PKSSTREAM_POINTER StreamPointer, BOOLEAN Eject)`.
+///
+/// # Safety
+/// `StreamPointer` must be a live, locked stream pointer.
+pub unsafe extern "system" fn KsStreamPointerUnlock(
+    StreamPointer: *mut KSSTREAM_POINTER,
+    Eject: u8,
+) {
+    let _ = (StreamPointer, Eject);
+    panic!("not yet emulated: KsStreamPointerUnlock")
+}
+
+/// `void KsPinAttemptProcessing(PKSPIN Pin, BOOLEAN Asynchronous)`.
+///
+/// # Safety
+/// `Pin` must be a live pin of the emulation.
+pub unsafe extern "system" fn KsPinAttemptProcessing(Pin: *mut KSPIN, Asynchronous: u8) {
+    let _ = (Pin, Asynchronous);
+    panic!("not yet emulated: KsPinAttemptProcessing")
+}
+
+/// `PKSFILTER KsPinGetParentFilter(PKSPIN Pin)`.
+///
+/// # Safety
+/// `Pin` must be a live pin of the emulation.
+pub unsafe extern "system" fn KsPinGetParentFilter(Pin: *mut KSPIN) -> *mut KSFILTER {
+    let _ = (Pin,);
+    panic!("not yet emulated: KsPinGetParentFilter")
+}
+
+/// `PKSDEVICE KsGetDevice(PVOID Object)` (a KSDEVICE, KSFILTERFACTORY, KSFILTER or KSPIN).
+///
+/// # Safety
+/// `Object` must be a live AVStream object of the emulation.
+pub unsafe extern "system" fn KsGetDevice(Object: *mut c_void) -> *mut KSDEVICE {
+    let _ = (Object,);
+    panic!("not yet emulated: KsGetDevice")
+}
+
+/// `PKSPIN KsGetPinFromIrp(PIRP Irp)`.
+///
+/// # Safety
+/// `Irp` must be a live IRP.
+pub unsafe extern "system" fn KsGetPinFromIrp(Irp: *mut IRP) -> *mut KSPIN {
+    let _ = (Irp,);
+    panic!("not yet emulated: KsGetPinFromIrp")
+}
+
+/// `PKSFILTER KsGetFilterFromIrp(PIRP Irp)`.
+///
+/// # Safety
+/// `Irp` must be a live IRP.
+pub unsafe extern "system" fn KsGetFilterFromIrp(Irp: *mut IRP) -> *mut KSFILTER {
+    let _ = (Irp,);
+    panic!("not yet emulated: KsGetFilterFromIrp")
+}
+
+/// `PVOID KsGetObjectFromFileObject(PFILE_OBJECT FileObject)`.
+///
+/// # Safety
+/// `FileObject` must be a live file object of an AVStream object.
+pub unsafe extern "system" fn KsGetObjectFromFileObject(
+    FileObject: *mut FILE_OBJECT,
+) -> *mut c_void {
+    let _ = (FileObject,);
+    panic!("not yet emulated: KsGetObjectFromFileObject")
+}
+
+/// `NTSTATUS KsAddObjectCreateItemToObjectHeader(KSOBJECT_HEADER, PDRIVER_DISPATCH Create, PVOID Context, PWSTR ObjectClass, PSECURITY_DESCRIPTOR)`.
+///
+/// # Safety
+/// `Header` must be live; `ObjectClass` a NUL-terminated string living as long as the header.
+pub unsafe extern "system" fn KsAddObjectCreateItemToObjectHeader(
+    Header: KSOBJECT_HEADER,
+    Create: PDRIVER_DISPATCH,
+    Context: *mut c_void,
+    ObjectClass: *mut u16,
+    SecurityDescriptor: *mut c_void,
+) -> NTSTATUS {
+    let _ = (Header, Create, Context, ObjectClass, SecurityDescriptor);
+    panic!("not yet emulated: KsAddObjectCreateItemToObjectHeader")
+}
+
+/// `NTSTATUS KsCreateAllocator(HANDLE ConnectionHandle, PKSALLOCATOR_FRAMING, PHANDLE AllocatorHandle)`.
+///
+/// # Safety
+/// `AllocatorFraming` must be readable; `AllocatorHandle` writable.
+pub unsafe extern "system" fn KsCreateAllocator(
+    ConnectionHandle: HANDLE,
+    AllocatorFraming: *mut KSALLOCATOR_FRAMING,
+    AllocatorHandle: *mut HANDLE,
+) -> NTSTATUS {
+    let _ = (ConnectionHandle, AllocatorFraming, AllocatorHandle);
+    panic!("not yet emulated: KsCreateAllocator")
+}
+
+/// `NTSTATUS KsSynchronousIoControlDevice(PFILE_OBJECT, KPROCESSOR_MODE, ULONG IoControl, PVOID InBuffer, ULONG InSize, PVOID OutBuffer, ULONG OutSize, PULONG BytesReturned)`.
+///
+/// # Safety
+/// The buffers must be valid for their sizes; `BytesReturned` writable.
+pub unsafe extern "system" fn KsSynchronousIoControlDevice(
+    FileObject: *mut FILE_OBJECT,
+    RequestorMode: KPROCESSOR_MODE,
+    IoControl: u32,
+    InBuffer: *mut c_void,
+    InSize: u32,
+    OutBuffer: *mut c_void,
+    OutSize: u32,
+    BytesReturned: *mut u32,
+) -> NTSTATUS {
+    let _ = (
+        FileObject,
+        RequestorMode,
+        IoControl,
+        InBuffer,
+        InSize,
+        OutBuffer,
+        OutSize,
+        BytesReturned,
+    );
+    panic!("not yet emulated: KsSynchronousIoControlDevice")
+}
+
+/// `void KsPinAcquireProcessingMutex(PKSPIN Pin)`.
+///
+/// # Safety
+/// `Pin` must be a live pin of the emulation.
+pub unsafe extern "system" fn KsPinAcquireProcessingMutex(Pin: *mut KSPIN) {
+    let _ = (Pin,);
+    panic!("not yet emulated: KsPinAcquireProcessingMutex")
+}
+
+/// `void KsPinReleaseProcessingMutex(PKSPIN Pin)`.
+///
+/// # Safety
+/// `Pin` must be a live pin whose processing mutex the caller holds.
+pub unsafe extern "system" fn KsPinReleaseProcessingMutex(Pin: *mut KSPIN) {
+    let _ = (Pin,);
+    panic!("not yet emulated: KsPinReleaseProcessingMutex")
+}
+
+/// `POBJECT_TYPE IoFileObjectType` (wdm.h: `extern POBJECT_TYPE *IoFileObjectType`): read it with
+/// `unsafe { IoFileObjectType }`, as on Windows. Never written.
+pub static mut IoFileObjectType: POBJECT_TYPE =
+    (&raw const object::FILE_OBJECT_TYPE).cast_mut().cast();

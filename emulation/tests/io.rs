@@ -1,0 +1,368 @@
+//! The I/O manager: IRP construction, METHOD_NEITHER buffers, completion, pending requests,
+//! cancellation, and the dispatch bugs the emulation detects.
+
+mod common;
+
+use std::time::Duration;
+
+use avcam_emulation::{AsyncIo, Bug, CreateItem, File, Kernel};
+use common::*;
+use ks::nt::{irp_mj, KernelMode, IO_TYPE_IRP};
+use ks::status::*;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn echo(kernel: &Kernel) -> (File, File) {
+    let parent = kernel.create_parent(&[CreateItem::new("Echo", echo_create)]);
+    let file = kernel.create(parent, &utf16("Echo")).expect("echo created");
+    (parent, file)
+}
+
+fn finish(kernel: &Kernel, parent: File, file: File) {
+    assert_eq!(kernel.close(file), STATUS_SUCCESS);
+    assert_eq!(kernel.close(parent), STATUS_SUCCESS);
+    kernel.assert_no_leaks();
+    kernel.check();
+}
+
+#[test]
+fn a_synchronous_ioctl_copies_the_output_back() {
+    let kernel = Kernel::new();
+    let (parent, file) = echo(&kernel);
+    let mut output = [0u8; 8];
+    let result = kernel.ioctl(file, ECHO, b"hello", &mut output);
+    assert_eq!(result.status, STATUS_SUCCESS);
+    assert_eq!(result.information, 5);
+    assert_eq!(&output, b"hello\0\0\0");
+    finish(&kernel, parent, file);
+}
+
+#[test]
+fn ioctls_are_method_neither_kernel_mode_irps_on_the_file_object() {
+    let kernel = Kernel::new();
+    let (parent, file) = echo(&kernel);
+    let mut output = [0u8; 3];
+    kernel.ioctl(file, OBSERVE, &[0xAB, 2], &mut output);
+    let seen = observed().expect("the driver saw the request");
+    assert!(!seen.input.is_null());
+    assert_eq!(seen.input_len, 2);
+    assert_eq!(
+        seen.first_input_byte,
+        Some(0xAB),
+        "Type3InputBuffer holds the input"
+    );
+    assert!(!seen.output.is_null());
+    assert_eq!(seen.output_len, 3);
+    assert_eq!(seen.code, OBSERVE);
+    assert_eq!(seen.requestor_mode, KernelMode);
+    assert_eq!(seen.file, kernel.file_object(file));
+    assert_eq!(seen.stack_device, kernel.device_object());
+    assert_eq!(seen.device, kernel.device_object());
+    assert_eq!((seen.stack_count, seen.irp_type), (1, IO_TYPE_IRP));
+    // Empty buffers are NULL, as DeviceIoControl with no buffers gives them.
+    kernel.ioctl(file, OBSERVE, &[], &mut []);
+    let seen = observed().expect("the driver saw the request");
+    assert!(seen.input.is_null() && seen.output.is_null());
+    assert_eq!((seen.input_len, seen.output_len), (0, 0));
+    finish(&kernel, parent, file);
+}
+
+#[test]
+fn the_driver_major_functions_go_to_ks_dispatch_irp() {
+    let kernel = Kernel::new();
+    let driver = kernel.driver_object();
+    // SAFETY: the driver object lives as long as the kernel; read only.
+    let major = unsafe { (*driver).MajorFunction };
+    let ks_dispatch = avcam_emulation::services::KsDispatchIrp as *const () as usize;
+    for slot in [
+        irp_mj::CREATE,
+        irp_mj::CLOSE,
+        irp_mj::DEVICE_CONTROL,
+        irp_mj::QUERY_SECURITY,
+    ] {
+        assert_eq!(
+            major[usize::from(slot)].map(|f| f as usize),
+            Some(ks_dispatch)
+        );
+    }
+    assert!(major[usize::from(irp_mj::PNP)].is_some_and(|f| f as usize != ks_dispatch));
+    // SAFETY: as above.
+    assert_eq!(unsafe { (*kernel.device_object()).DriverObject }, driver);
+}
+
+#[test]
+fn a_pended_irp_completes_later_with_its_output_and_pending_returned() {
+    let kernel = Kernel::new();
+    let (parent, file) = echo(&kernel);
+    let pending = kernel.ioctl_async(file, PEND, &[], 4).expect_pending();
+    assert_eq!(pending.poll(), None);
+    assert_eq!(pending.output(), None);
+    let result = kernel.ioctl(file, COMPLETE_QUEUED, &[], &mut []);
+    assert_eq!((result.status, result.information), (STATUS_SUCCESS, 1));
+    let done = pending.wait(LONG).expect("completed");
+    assert_eq!((done.status, done.information), (STATUS_SUCCESS, 1));
+    assert_eq!(pending.output(), Some(vec![0; 4]));
+    let irp = pending.irp();
+    // SAFETY: the PendingIrp keeps the IRP alive; it is completed, so nobody writes it.
+    let completed = unsafe { &*irp };
+    assert_eq!(
+        completed.PendingReturned, 1,
+        "IoMarkIrpPending shows as PendingReturned"
+    );
+    // SAFETY: UserIosb points into the IRP's own block, alive with it.
+    let user_iosb = unsafe { *completed.UserIosb };
+    assert_eq!(
+        user_iosb.Status, STATUS_SUCCESS,
+        "the status reached UserIosb"
+    );
+    assert_eq!(user_iosb.Information, 1);
+    drop(pending);
+    finish(&kernel, parent, file);
+}
+
+#[test]
+fn a_pended_irp_can_be_completed_from_another_thread() {
+    let kernel = Kernel::new();
+    let (parent, file) = echo(&kernel);
+    let pending = kernel.ioctl_async(file, PEND, &[], 0).expect_pending();
+    let completer = {
+        let kernel = kernel.clone();
+        std::thread::spawn(move || kernel.ioctl(file, COMPLETE_QUEUED, &[], &mut []))
+    };
+    assert_eq!(pending.wait(LONG).map(|r| r.status), Some(STATUS_SUCCESS));
+    assert_eq!(completer.join().unwrap().information, 1);
+    drop(pending);
+    finish(&kernel, parent, file);
+}
+
+#[test]
+fn cancel_calls_the_cancel_routine_with_the_cancel_lock_held() {
+    let kernel = Kernel::new();
+    let (parent, file) = echo(&kernel);
+    let pending = kernel.ioctl_async(file, PEND, &[], 0).expect_pending();
+    assert!(pending.cancel(), "a cancel routine was set");
+    assert_eq!(pending.poll().map(|r| r.status), Some(STATUS_CANCELLED));
+    // SAFETY: the PendingIrp keeps the completed IRP alive.
+    assert_eq!(unsafe { (*pending.irp()).Cancel }, 1);
+    assert!(!pending.cancel(), "a completed IRP cannot be cancelled");
+    drop(pending);
+    finish(&kernel, parent, file);
+}
+
+#[test]
+fn cancel_without_a_routine_only_sets_the_flag() {
+    let kernel = Kernel::new();
+    let (parent, file) = echo(&kernel);
+    let pending = kernel
+        .ioctl_async(file, PEND_NO_CANCEL, &[], 0)
+        .expect_pending();
+    assert!(!pending.cancel());
+    assert_eq!(pending.poll(), None);
+    // SAFETY: the PendingIrp keeps the IRP alive; Cancel is a byte the driver only reads.
+    assert_eq!(unsafe { (*pending.irp()).Cancel }, 1);
+    assert_eq!(
+        kernel.close(file),
+        STATUS_SUCCESS,
+        "close cancels what is queued"
+    );
+    assert_eq!(pending.poll().map(|r| r.status), Some(STATUS_CANCELLED));
+    drop(pending);
+    assert_eq!(kernel.close(parent), STATUS_SUCCESS);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn a_request_completed_before_returning_is_done_not_pending() {
+    let kernel = Kernel::new();
+    let (parent, file) = echo(&kernel);
+    match kernel.ioctl_async(file, ECHO, b"ab", 2) {
+        AsyncIo::Done(done) => {
+            assert_eq!(done.result.status, STATUS_SUCCESS);
+            assert_eq!(done.output, b"ab");
+        }
+        AsyncIo::Pending(_) => panic!("ECHO completes at once"),
+    }
+    finish(&kernel, parent, file);
+}
+
+/// Runs `code` on an echo object expecting bugs; returns them, checking that closing the object
+/// afterwards finds nothing more.
+fn bugs_of(code: u32) -> Vec<Bug> {
+    let (bugs, at_close) = bugs_and_close_bugs_of(code);
+    assert_eq!(at_close, []);
+    bugs
+}
+
+/// Runs `code` on an echo object expecting bugs; returns them and those found closing it.
+fn bugs_and_close_bugs_of(code: u32) -> (Vec<Bug>, Vec<Bug>) {
+    let kernel = Kernel::new();
+    kernel.expect_bugs();
+    let (parent, file) = echo(&kernel);
+    kernel.ioctl(file, code, &[], &mut []);
+    let bugs = kernel.take_bugs();
+    kernel.close(file);
+    kernel.close(parent);
+    (bugs, kernel.take_bugs())
+}
+
+#[test]
+fn completing_twice_is_detected() {
+    let bugs = bugs_of(BUG_COMPLETE_TWICE);
+    assert!(
+        matches!(bugs.as_slice(), [Bug::IrpCompletedTwice { .. }]),
+        "{bugs:?}"
+    );
+}
+
+#[test]
+fn returning_pending_without_marking_is_detected() {
+    let bugs = bugs_of(BUG_PENDING_NOT_MARKED);
+    assert_eq!(
+        bugs,
+        [Bug::PendingNotMarked {
+            major: irp_mj::DEVICE_CONTROL
+        }]
+    );
+}
+
+#[test]
+fn returning_without_completing_is_detected() {
+    let (bugs, at_close) = bugs_and_close_bugs_of(BUG_RETURN_WITHOUT_COMPLETING);
+    let expected = Bug::ReturnedWithoutCompleting {
+        major: irp_mj::DEVICE_CONTROL,
+        status: STATUS_SUCCESS,
+    };
+    assert_eq!(bugs, [expected]);
+    // The IRP was never completed: it is still pending when its file object closes.
+    assert_eq!(at_close, [Bug::IrpsPendingAfterClose { count: 1 }]);
+}
+
+#[test]
+fn returning_another_status_than_completed_is_detected() {
+    let bugs = bugs_of(BUG_STATUS_MISMATCH);
+    assert_eq!(
+        bugs,
+        [Bug::StatusMismatch {
+            major: irp_mj::DEVICE_CONTROL,
+            returned: STATUS_INVALID_PARAMETER,
+            completed: STATUS_SUCCESS
+        }]
+    );
+}
+
+#[test]
+fn completing_with_status_pending_is_detected() {
+    let bugs = bugs_of(BUG_COMPLETE_WITH_PENDING);
+    assert!(
+        bugs.iter()
+            .any(|b| matches!(b, Bug::IrpCompletedWithPending { .. })),
+        "{bugs:?}"
+    );
+}
+
+#[test]
+fn completing_with_a_cancel_routine_set_is_detected() {
+    let bugs = bugs_of(BUG_COMPLETE_WITH_CANCEL_ROUTINE);
+    assert!(
+        matches!(bugs.as_slice(), [Bug::IrpCompletedWithCancelRoutine { .. }]),
+        "{bugs:?}"
+    );
+}
+
+#[test]
+fn marking_pending_then_returning_success_is_detected() {
+    let bugs = bugs_of(BUG_MARKED_BUT_RETURNED);
+    assert_eq!(
+        bugs,
+        [Bug::MarkedPendingButReturned {
+            major: irp_mj::DEVICE_CONTROL,
+            status: STATUS_SUCCESS
+        }]
+    );
+}
+
+#[test]
+fn a_dispatch_routine_leaving_a_spin_lock_held_is_detected() {
+    let bugs = bugs_of(BUG_LEAVE_LOCK_HELD);
+    assert_eq!(
+        bugs,
+        [Bug::IrqlNotRestored {
+            context: "a dispatch routine",
+            irql: 2
+        }]
+    );
+}
+
+#[test]
+fn a_cancel_routine_keeping_the_cancel_lock_is_detected() {
+    let kernel = Kernel::new();
+    kernel.expect_bugs();
+    let (parent, file) = echo(&kernel);
+    let pending = kernel
+        .ioctl_async(file, BUG_PEND_BAD_CANCEL, &[], 0)
+        .expect_pending();
+    assert!(pending.cancel());
+    assert_eq!(kernel.take_bugs(), [Bug::CancelLockNotReleased]);
+    drop(pending);
+    kernel.close(file);
+    kernel.close(parent);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn irps_left_pending_by_close_are_detected() {
+    let kernel = Kernel::new();
+    kernel.expect_bugs();
+    let (parent, file) = echo(&kernel);
+    let pending = kernel.ioctl_async(file, PEND, &[], 0).expect_pending();
+    kernel.ioctl(file, ABANDON_ON_CLOSE, &[], &mut []);
+    kernel.close(file);
+    assert_eq!(
+        kernel.take_bugs(),
+        [Bug::IrpsPendingAfterClose { count: 1 }]
+    );
+    assert_eq!(pending.poll(), None);
+    kernel.close(parent);
+}
+
+#[test]
+#[should_panic(expected = "completed twice")]
+fn without_expect_bugs_the_client_call_panics() {
+    let kernel = Kernel::new();
+    let (_parent, file) = echo(&kernel);
+    kernel.ioctl(file, BUG_COMPLETE_TWICE, &[], &mut []);
+}
+
+#[test]
+fn completing_something_that_is_not_an_irp_is_detected() {
+    let kernel = Kernel::new();
+    kernel.expect_bugs();
+    let _entered = kernel.enter();
+    let mut not_an_irp = [0u64; 32];
+    let address = not_an_irp.as_mut_ptr() as usize;
+    // SAFETY: the emulation looks the pointer up before touching it.
+    unsafe { avcam_kernel::IofCompleteRequest(not_an_irp.as_mut_ptr().cast(), 0) };
+    assert_eq!(kernel.take_bugs(), [Bug::IrpUnknown { irp: address }]);
+}
+
+#[test]
+fn client_calls_work_from_spawned_and_plain_threads() {
+    let kernel = Kernel::new();
+    let (parent, file) = echo(&kernel);
+    let workers: Vec<_> = (0..4u8)
+        .map(|i| {
+            let kernel = kernel.clone();
+            std::thread::spawn(move || {
+                let mut output = [0u8; 1];
+                for _ in 0..50 {
+                    kernel.ioctl(file, ECHO, &[i], &mut output);
+                    assert_eq!(output, [i]);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    finish(&kernel, parent, file);
+}
