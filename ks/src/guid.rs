@@ -4,7 +4,9 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// `GUID`: 16 bytes, `Data1..Data3` little-endian on Windows.
 #[repr(C)]
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Default, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct GUID {
     /// First 32 bits.
     pub Data1: u32,
@@ -99,7 +101,8 @@ impl core::fmt::Debug for GUID {
 // --- Stream allocator sets (ks.h) ---
 
 /// {CF6E4342-EC87-11CF-A130-0020AFD156E4}
-pub const KSPROPSETID_StreamAllocator: GUID = GUID::from_u128(0xCF6E4342_EC87_11CF_A130_0020AFD156E4);
+pub const KSPROPSETID_StreamAllocator: GUID =
+    GUID::from_u128(0xCF6E4342_EC87_11CF_A130_0020AFD156E4);
 /// {CF6E4341-EC87-11CF-A130-0020AFD156E4}
 pub const KSMETHODSETID_StreamAllocator: GUID =
     GUID::from_u128(0xCF6E4341_EC87_11CF_A130_0020AFD156E4);
@@ -173,7 +176,10 @@ mod tests {
     fn data1_is_little_endian_in_memory() {
         use zerocopy::IntoBytes;
         assert_eq!(&KSNAME_Allocator.as_bytes()[..4], &[0x00, 0x5D, 0x2F, 0x64]);
-        assert_eq!(&KSNAME_Allocator.as_bytes()[8..], &[0xA5, 0xD6, 0x28, 0xDB, 0x04, 0xC1, 0x00, 0x00]);
+        assert_eq!(
+            &KSNAME_Allocator.as_bytes()[8..],
+            &[0xA5, 0xD6, 0x28, 0xDB, 0x04, 0xC1, 0x00, 0x00]
+        );
     }
 
     mod alloc_free {
