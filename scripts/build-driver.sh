@@ -5,7 +5,7 @@
 #
 # Usage: scripts/build-driver.sh [--dev] [--clippy]
 #   --dev     unoptimised build (target/driver/avcam-dev.sys); default: the release profile.
-#   --clippy  also lint the workspace crates with clippy while compiling them for Windows (the
+#   --clippy  first lint the workspace crates with clippy, compiling them for Windows (the
 #             shell's Windows-only code exists only there); fails if the driver shell (src/,
 #             build.rs) has any warning. The whole log is kept in target/driver/clippy.txt.
 # Also writes the linker's map next to the image (avcam.map), which check-driver.sh reads.
@@ -42,7 +42,7 @@ build=(cargo build --locked --package avcam --lib --target "$target" --profile "
 start=$(date +%s%N)
 if [ -n "$clippy" ]; then
     # What `cargo clippy` does, in a real build: clippy-driver compiles (and lints) the workspace
-    # members, plain rustc the standard library; one build gives both the image and the lints.
+    # members, plain rustc the standard library, which the plain build below then reuses.
     log=target/driver/clippy.txt
     status=0
     RUSTC_WORKSPACE_WRAPPER=/usr/bin/clippy-driver "${build[@]}" --message-format short \
@@ -56,9 +56,10 @@ if [ -n "$clippy" ]; then
         exit 1
     fi
     echo "clippy: the driver shell is clean for $target (log: $log)"
-else
-    "${build[@]}"
 fi
+# The image itself always comes from plain rustc: clippy-driver compiles with other MIR settings,
+# so its output is not what ships. After a clippy build only the workspace crates are rebuilt.
+"${build[@]}"
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 
 dir=$profile
