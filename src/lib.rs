@@ -2,8 +2,30 @@
 //!
 //! On Windows this crate is the driver (`avcam.sys`); on other hosts the same code is linked
 //! against the emulation (through `avcam-kernel`) and driven by the tests in `tests/`.
+//!
+//! Modules:
+//! - [`identity`]: the names and GUIDs Windows knows the driver by, shared with `inf/avcam.inx`;
+//! - [`driver_entry`]: `DriverEntry` (a placeholder until the camera is wired in);
+//! - [`pool`]: the global allocator over the kernel pool (used on Windows only);
+//! - `runtime` (Windows only): what a freestanding kernel image must provide itself: the entry
+//!   point symbol, the panic handler, `_fltused`, `__chkstk` and the global allocator instance;
+//! - `wdk_layouts` (official Windows path only): our ABI types asserted equal to wdk-sys's.
 #![no_std]
 
 // On the host, std (pulled in by the emulation) provides the panic handler and global allocator.
 #[cfg(not(windows))]
 extern crate std;
+
+// Link the allocator: its `#[no_mangle]` exports (KsCreateDefaultAllocatorEx & co) must reach the
+// .sys even before the shell calls into it.
+use avcam_allocator as _;
+
+pub mod driver_entry;
+pub mod identity;
+pub mod pool;
+
+#[cfg(windows)]
+mod runtime;
+
+#[cfg(all(windows, feature = "wdk"))]
+mod wdk_layouts;

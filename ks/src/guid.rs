@@ -127,6 +127,22 @@ pub const KSMEMORY_TYPE_SYSTEM: GUID = GUID::from_u128(0x091BB638_603F_11D1_B067
 /// {00000000-0000-0000-0000-000000000000}: `GUID_NULL`.
 pub const GUID_NULL: GUID = GUID::NULL;
 
+// --- Device interface categories, proxy and device class (what the INF registers) ---
+
+/// {65E8773D-8F56-11D0-A3B9-00A0C9223196}: `KSCATEGORY_CAPTURE` (ks.h).
+pub const KSCATEGORY_CAPTURE: GUID = GUID::from_u128(0x65E8773D_8F56_11D0_A3B9_00A0C9223196);
+/// {6994AD05-93EF-11D0-A3CC-00A0C9223196}: `KSCATEGORY_VIDEO` (ksmedia.h).
+pub const KSCATEGORY_VIDEO: GUID = GUID::from_u128(0x6994AD05_93EF_11D0_A3CC_00A0C9223196);
+/// {E5323777-F976-4F5B-9B55-B94699C46E44}: `KSCATEGORY_VIDEO_CAMERA` (ks.h): the interface Media
+/// Foundation's frame server and the Camera app enumerate.
+pub const KSCATEGORY_VIDEO_CAMERA: GUID = GUID::from_u128(0xE5323777_F976_4F5B_9B55_B94699C46E44);
+/// {17CCA71B-ECD7-11D0-B908-00A0C9223196}: `CLSID_Proxy` (ksproxy.h), the KS proxy every
+/// interface's `CLSID` value names.
+pub const CLSID_Proxy: GUID = GUID::from_u128(0x17CCA71B_ECD7_11D0_B908_00A0C9223196);
+/// {CA3E7AB9-B4C3-4AE6-8251-579EF933890F}: `GUID_DEVCLASS_CAMERA` (devguid.h), the `Camera`
+/// setup class (recommended for cameras since Windows 10 1709).
+pub const GUID_DEVCLASS_CAMERA: GUID = GUID::from_u128(0xCA3E7AB9_B4C3_4AE6_8251_579EF933890F);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,8 +5,9 @@
 //! bytes can be parsed without `unsafe`. C spellings live only in this crate; the cores use Rust
 //! names and cite the C name in their docs.
 //!
-//! Sizes and alignments are asserted at compile time against the figures in the public headers
-//! (see `layout` and `../shared/notes/ks-allocator.md`).
+//! Sizes and alignments are asserted at compile time against the figures in the public headers:
+//! by hand in `layout` (from `../shared/notes/ks-allocator.md`), and in `header_layouts`, which
+//! `scripts/gen-layouts.sh` generates from the mingw-w64 headers (table: `ks/header-layouts.txt`).
 //!
 //! Modules:
 //! - [`status`]: NTSTATUS values;
@@ -20,6 +21,9 @@
 
 pub mod avstream;
 pub mod guid;
+// Generated from the mingw-w64 headers by scripts/gen-layouts.sh (x64 figures).
+#[cfg(target_pointer_width = "64")]
+mod header_layouts;
 pub mod ks;
 mod layout;
 pub mod nt;

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# What CI runs for the Windows side, in order, timing each step:
+#   1. the header layouts are up to date (scripts/gen-layouts.sh --check);
+#   2. the driver cross-builds (scripts/build-driver.sh -> target/driver/avcam.sys), linted by
+#      clippy on the way: the driver shell's Windows-only code must be warning-free;
+#   3. the built image passes scripts/check-driver.sh, INF target version included;
+#   4. the checker itself rejects deliberately broken images (scripts/test-check-driver.sh).
+# The INF cross-check (tests/inf.rs) runs with the workspace tests.
+#
+# Usage: scripts/ci-windows.sh      (Debian 12; installs its toolchain from apt when missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/windows-toolchain.sh
+source scripts/lib/windows-toolchain.sh
+
+timings=()
+step() {
+    local name=$1 start
+    shift
+    printf '\n==> %s\n' "$name"
+    start=$(date +%s%N)
+    "$@"
+    timings+=("$(printf '%6.1f s  %s' "$(( ($(date +%s%N) - start) / 1000000 ))e-3" "$name")")
+}
+
+step "layout assertions up to date" scripts/gen-layouts.sh --check
+# --clippy: the panic handler, __chkstk, DriverEntry's symbol and the pool allocator only exist
+# for the Windows target, so only this build can lint them.
+step "cross-build target/driver/avcam.sys, with clippy" scripts/build-driver.sh --clippy
+step "check target/driver/avcam.sys" scripts/check-driver.sh target/driver/avcam.sys --inf inf/avcam.inx
+step "check-driver rejects broken images" scripts/test-check-driver.sh
+
+printf '\n==> Windows side: all steps passed\n'
+printf '%s\n' "${timings[@]}"
