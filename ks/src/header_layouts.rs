@@ -547,7 +547,7 @@ offset!(crate::nt::CREATE_PARAMETERS, ShareAccess, 18);
 offset!(crate::nt::CREATE_PARAMETERS, EaLength, 24);
 
 // nt::READ_WRITE_PARAMETERS = IO_STACK_LOCATION.Parameters.Read
-// NOT ASSERTED: size of crate::nt::READ_WRITE_PARAMETERS: the headers say 24; Rust pads Parameters.Read to the union's 32 bytes (_pad1). Harmless inside the union; for the ABI crate's owner
+size!(crate::nt::READ_WRITE_PARAMETERS, 24);
 align!(crate::nt::READ_WRITE_PARAMETERS, 8);
 offset!(crate::nt::READ_WRITE_PARAMETERS, Length, 0);
 offset!(crate::nt::READ_WRITE_PARAMETERS, Key, 8);
@@ -1131,7 +1131,10 @@ value!(
     (0xC00000A3_u32 as i32)
 );
 value!(crate::status::STATUS_END_OF_FILE, (0xC0000011_u32 as i32));
-// NOT ASSERTED: crate::status::STATUS_HANDLES_CLOSED: the headers say 0x8000000A; Rust says 0xC0000255. For the ABI crate's owner
+value!(
+    crate::status::STATUS_HANDLES_CLOSED,
+    (0x8000000A_u32 as i32)
+);
 value!(
     crate::status::STATUS_INSUFFICIENT_RESOURCES,
     (0xC000009A_u32 as i32)

@@ -357,8 +357,6 @@ pub struct READ_WRITE_PARAMETERS {
     pub Flags: u32,
     /// `ByteOffset`.
     pub ByteOffset: i64,
-    /// Unused tail of the union.
-    pub _pad1: usize,
 }
 
 /// `FILE_OBJECT` (216 bytes on x64).

@@ -79,7 +79,7 @@ statuses! {
     /// Too many instances of an object (pin instances beyond the limit).
     STATUS_TOO_MANY_NODES = 0xC000_020Eu32;
     /// The handle was closed while the request was pending.
-    STATUS_HANDLES_CLOSED = 0xC000_0255u32;
+    STATUS_HANDLES_CLOSED = 0x8000_000Au32;
     /// The end of the stream (or file) was reached.
     STATUS_END_OF_FILE = 0xC000_0011u32;
 }
