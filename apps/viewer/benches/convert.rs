@@ -1,0 +1,2 @@
+//! Conversion benchmark (placeholder).
+fn main() {}
