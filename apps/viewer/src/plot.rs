@@ -166,7 +166,7 @@ pub fn render_histogram(
             fps => format!("{fps} fps"),
         };
         let caption = format!(
-            "Frame intervals on arrival: {} {}x{} {}, {} frames",
+            "arrival intervals: {} {}x{} {} {}",
             config.format, config.width, config.height, rate, config.frame_path
         );
         let mut chart = ChartBuilder::on(&root)
@@ -197,9 +197,20 @@ pub fn render_histogram(
             )
         });
         chart.draw_series(bars).map_err(|e| plot_error(path, e))?;
+        if let Some(nominal) = config.nominal_interval_us {
+            if (histogram.start..=histogram.end()).contains(&nominal) {
+                let top = tallest + tallest / 10 + 1;
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        [(nominal, 0), (nominal, top)],
+                        Color::stroke_width(&RGBColor(200, 40, 40), 2),
+                    )))
+                    .map_err(|e| plot_error(path, e))?;
+            }
+        }
         if let Some(arrival) = &report.arrival {
             let summary = format!(
-                "p50 {:.0} us   p99 {:.0} us   max {:.0} us   jitter p99 {:.0} us   delivered {:.1} fps   dropped {}",
+                "p50 {:.0} us  p99 {:.0} us  max {:.0} us  jitter p99 {:.0} us  {:.1} fps  dropped {}  red: nominal",
                 arrival.interval_us.p50,
                 arrival.interval_us.p99,
                 arrival.interval_us.max,

@@ -647,6 +647,10 @@ fn stress_prints_a_text_report_and_draws_the_plot_png() {
     let black = pixels.chunks_exact(3).filter(|p| p == &[0, 0, 0]).count();
     assert!(blue > 100 && black > 100, "blue {blue}, black {black}");
     assert_eq!(entries(&dir), ["intervals.png"]);
+    if let Some(keep) = std::env::var_os("AVCAM_VIEWER_KEEP") {
+        // For people: AVCAM_VIEWER_KEEP=DIR keeps the plot to look at.
+        fs::copy(&plot, Path::new(&keep).join("intervals.png")).unwrap();
+    }
     fs::remove_dir_all(dir).unwrap();
 }
 
