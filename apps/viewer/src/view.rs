@@ -413,8 +413,18 @@ fn event_loop() -> Result<EventLoop<()>, ViewerError> {
         builder.with_any_thread(true);
     }
     builder.build().map_err(|e| ViewerError::NoDisplay {
-        reason: e.to_string(),
+        reason: without_source_location(&e.to_string()),
     })
+}
+
+/// winit's OS errors start with the source location that raised them
+/// ("os error at .../linux/mod.rs:788: Failed to open connection to X server"): keep the message.
+fn without_source_location(message: &str) -> String {
+    let rest = message
+        .strip_prefix("os error at ")
+        .and_then(|located| located.find(".rs:").map(|at| &located[at + 4..]))
+        .and_then(|after| after.split_once(": ").map(|(_, text)| text));
+    rest.unwrap_or(message).to_string()
 }
 
 /// Runs `view`.
@@ -522,6 +532,20 @@ mod tests {
             wayland: None,
         };
         assert!(check_display(&x11).is_ok());
+    }
+
+    #[test]
+    fn winit_source_locations_are_dropped_from_messages() {
+        assert_eq!(
+            without_source_location(
+                "os error at /x/winit-0.30.13/src/platform_impl/linux/mod.rs:788: Failed to open connection to X server"
+            ),
+            "Failed to open connection to X server"
+        );
+        assert_eq!(
+            without_source_location("the event loop was exited"),
+            "the event loop was exited"
+        );
     }
 
     #[test]
