@@ -106,7 +106,7 @@ pub struct RecordArgs {
     pub output: PathBuf,
 
     /// Also save PNG snapshots: FILE.png gets the last frame; an existing DIR gets
-    /// frame-<picture number>.png every --png-every frames
+    /// frame-NNNNNN.png (NNNNNN = picture number) every --png-every frames
     #[arg(long, value_name = "DIR|FILE.png")]
     pub png: Option<PathBuf>,
 

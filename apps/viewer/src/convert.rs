@@ -129,16 +129,26 @@ fn clamp_shift(value: i32) -> u32 {
     (value >> 8).clamp(0, 255) as u32
 }
 
+/// The chroma terms of the BT.601 formula for one U, V pair: `(409 e, -100 d - 208 e, 516 d)`
+/// with `d = U - 128`, `e = V - 128`; shared by the pixels that use the pair.
+#[inline(always)]
+fn chroma_terms(u: u8, v: u8) -> (i32, i32, i32) {
+    let d = i32::from(u) - 128;
+    let e = i32::from(v) - 128;
+    (409 * e, -100 * d - 208 * e, 516 * d)
+}
+
+/// One pixel from its luma and its pair's [`chroma_terms`].
+#[inline(always)]
+fn luma_with_chroma(y: u8, (red, green, blue): (i32, i32, i32)) -> u32 {
+    let c = 298 * (i32::from(y) - 16) + 128;
+    (clamp_shift(c + red) << 16) | (clamp_shift(c + green) << 8) | clamp_shift(c + blue)
+}
+
 /// BT.601 limited-range Y'CbCr to `0x00RRGGBB` (see the module docs for the formula).
 #[inline(always)]
 pub fn yuv_to_xrgb(y: u8, u: u8, v: u8) -> u32 {
-    let c = 298 * (i32::from(y) - 16) + 128;
-    let d = i32::from(u) - 128;
-    let e = i32::from(v) - 128;
-    let r = clamp_shift(c + 409 * e);
-    let g = clamp_shift(c - 100 * d - 208 * e);
-    let b = clamp_shift(c + 516 * d);
-    (r << 16) | (g << 8) | b
+    luma_with_chroma(y, chroma_terms(u, v))
 }
 
 /// RGB to BT.601 limited-range Y'CbCr, 8-bit fixed point with rounding:
@@ -166,14 +176,16 @@ fn row_to_xrgb(picture: &Picture<'_>, y: usize, out: &mut [u32]) {
                 .zip(row.chunks_exact(2))
                 .zip(chroma.chunks_exact(2))
             {
-                pixels[0] = yuv_to_xrgb(luma[0], uv[0], uv[1]);
-                pixels[1] = yuv_to_xrgb(luma[1], uv[0], uv[1]);
+                let chroma = chroma_terms(uv[0], uv[1]);
+                pixels[0] = luma_with_chroma(luma[0], chroma);
+                pixels[1] = luma_with_chroma(luma[1], chroma);
             }
         }
         PixelFormat::Yuy2 => {
             for (pixels, yuyv) in out.chunks_exact_mut(2).zip(row.chunks_exact(4)) {
-                pixels[0] = yuv_to_xrgb(yuyv[0], yuyv[1], yuyv[3]);
-                pixels[1] = yuv_to_xrgb(yuyv[2], yuyv[1], yuyv[3]);
+                let chroma = chroma_terms(yuyv[1], yuyv[3]);
+                pixels[0] = luma_with_chroma(yuyv[0], chroma);
+                pixels[1] = luma_with_chroma(yuyv[2], chroma);
             }
         }
         PixelFormat::Rgb24 => {

@@ -2,7 +2,7 @@
 //! saved as PNG.
 //!
 //! plotters draws text through a font engine (font-kit or ab_glyph plus a font file); to stay
-//! lean and self-contained, [`TextBackend`] wraps the bitmap backend and draws text with the
+//! lean and self-contained, `TextBackend` wraps the bitmap backend and draws text with the
 //! public-domain 8x8 bitmap font of the `font8x8` crate, scaled by whole pixels.
 
 use std::path::Path;

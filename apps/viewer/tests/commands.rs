@@ -232,10 +232,9 @@ fn png_snapshots_go_to_a_file_or_a_directory() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let (info, pixels) = decode_png(&png);
     assert_eq!((info.0, info.1), (320, 240));
-    for bar in 0..7 {
+    for (bar, &(r, g, b)) in BARS_RGB.iter().enumerate() {
         let x = bar_centre(bar, 320);
         let got = &pixels[(20 * 320 + x) * 3..][..3];
-        let (r, g, b) = BARS_RGB[bar];
         assert!(
             close(got[0], r, 2) && close(got[1], g, 2) && close(got[2], b, 2),
             "bar {bar}: {got:?} vs {:?}",

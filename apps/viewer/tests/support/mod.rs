@@ -398,7 +398,7 @@ fn draw_box(stream: &mut FakeStream) {
         stream.config.size.width as usize,
         stream.config.size.height as usize,
     );
-    let (top, side) = (height * 13 / 16 & !1, 16.min(width).min(height / 8) & !1);
+    let (top, side) = ((height * 13 / 16) & !1, 16.min(width).min(height / 8) & !1);
     let mut canvas = Canvas {
         frame: &mut stream.frame,
         format: stream.config.pixel_format,
@@ -408,7 +408,7 @@ fn draw_box(stream: &mut FakeStream) {
     if let Some(left) = stream.box_left {
         canvas.fill(left..left + side, top..top + side, BLACK.0, BLACK.1);
     }
-    let left = (8 * stream.picture_number as usize) % (width - side + 1) & !1;
+    let left = ((8 * stream.picture_number as usize) % (width - side + 1)) & !1;
     canvas.fill(left..left + side, top..top + side, GREY.0, GREY.1);
     stream.box_left = Some(left);
 }
