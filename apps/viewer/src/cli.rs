@@ -20,7 +20,7 @@ use crate::camera::{PixelFormat, Size};
         avcam-viewer                                        show the camera in a window\n  \
         avcam-viewer list                                   the pins and every format\n  \
         avcam-viewer --format yuy2 --size 640x480 --fps 60 view\n  \
-        avcam-viewer record --frames 90 --output bars.y4m --png first.png\n  \
+        avcam-viewer record --frames 90 --output bars.y4m --png last.png\n  \
         avcam-viewer record --seconds 2 --output - | ffmpeg -f rawvideo -pix_fmt nv12 -s 1280x720 -r 30 -i - out.mp4\n  \
         avcam-viewer --size 1920x1080 --fps 0 stress --seconds 5 --json --plot intervals.png\n\n\
         Exit codes: 0 done, 1 the camera or an output failed, 2 bad input."
