@@ -133,11 +133,9 @@ pub fn run(
         unreachable!("resolve rejects unthrottled rates for record")
     };
     let count = length.frames(resolved.config.rate);
-    let stream = camera
-        .start(&resolved.config)
-        .map_err(camera_error("starting the stream"))?;
-
     let config = &resolved.config;
+    // The stream starts only once everything that can fail before the first frame succeeded,
+    // so `with_stream` always stops it.
     let (sink, png) = match sink {
         Sink::Y4m(file) => {
             let writer =
@@ -145,7 +143,7 @@ pub fn run(
                     .map_err(|e| {
                         ViewerError::io(format!("--output {}", args.output.display()), e)
                     })?;
-            let (png, _stats) = with_stream(stream, |stream| {
+            let (png, _stats) = with_stream(start(camera.as_mut(), config)?, |stream| {
                 let mut writer = writer;
                 let png = record_frames(stream, &resolved, count, png, |picture| {
                     writer.write_frame(picture)
@@ -169,7 +167,7 @@ pub fn run(
         }
         Sink::Stdout => {
             let stdout = &mut *context.stdout;
-            let (png, _stats) = with_stream(stream, |stream| {
+            let (png, _stats) = with_stream(start(camera.as_mut(), config)?, |stream| {
                 let mut out = BufWriter::new(stdout);
                 let png = record_frames(stream, &resolved, count, png, |picture| {
                     write_raw_frame(&mut out, picture)
@@ -191,6 +189,16 @@ pub fn run(
         config.pixel_format, config.size
     );
     Ok(())
+}
+
+/// Starts the stream.
+fn start<'c>(
+    camera: &'c mut dyn crate::camera::Camera,
+    config: &StreamConfig,
+) -> Result<Box<dyn crate::camera::Stream + 'c>, ViewerError> {
+    camera
+        .start(config)
+        .map_err(camera_error("starting the stream"))
 }
 
 /// The ffmpeg command line that reads the raw frames written to stdout.
