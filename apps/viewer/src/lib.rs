@@ -1,0 +1,167 @@
+//! avcam-viewer: watch, record and stress-test the avcam camera.
+//!
+//! The viewer consumes a camera through the [`camera::Camera`] and [`camera::Stream`] traits;
+//! the KS client library implements them (over the emulation on Linux, over real handles on
+//! Windows) and `main.rs` hands a way to open one to [`main_with`]. Everything else lives here:
+//!
+//! | module | role |
+//! |---|---|
+//! | [`camera`] | the interface the viewer consumes and the values that cross it |
+//! | [`cli`], [`settings`] | the command line, and its resolution against the camera's formats |
+//! | [`convert`], [`y4m`], [`snapshot`] | pixel conversions, Y4M/raw writers, PNG |
+//! | [`atomic`] | outputs that appear whole or not at all |
+//! | [`stats`], [`plot`] | stress statistics and the interval histogram |
+//! | [`list`], [`record`], [`stress`], [`view`] | the subcommands |
+//! | [`error`] | the one error type, its messages and exit codes |
+
+pub mod atomic;
+pub mod camera;
+pub mod cli;
+pub mod convert;
+pub mod error;
+pub mod list;
+pub mod plot;
+pub mod record;
+pub mod settings;
+pub mod snapshot;
+pub mod stats;
+pub mod stress;
+pub mod view;
+pub mod y4m;
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use camera::{Camera, CameraError, Stream};
+pub use error::{ViewerError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+
+/// Opens the camera when a command needs it (after the arguments that need no camera checked out).
+pub type OpenCamera<'a> = dyn FnMut() -> Result<Box<dyn Camera>, CameraError> + 'a;
+
+/// The display variables `view` looks at before it tries to open a window.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DisplayEnv {
+    /// `DISPLAY` (X11).
+    pub x11: Option<OsString>,
+    /// `WAYLAND_DISPLAY`.
+    pub wayland: Option<OsString>,
+}
+
+impl DisplayEnv {
+    /// The process's own variables.
+    pub fn from_process() -> Self {
+        DisplayEnv {
+            x11: std::env::var_os("DISPLAY").filter(|v| !v.is_empty()),
+            wayland: std::env::var_os("WAYLAND_DISPLAY").filter(|v| !v.is_empty()),
+        }
+    }
+}
+
+/// Where a command writes, and what it knows of its surroundings.
+pub struct Context<'a> {
+    /// Reports, listings and raw frames.
+    pub stdout: &'a mut dyn Write,
+    /// Messages and errors.
+    pub stderr: &'a mut dyn Write,
+    /// Whether stderr is a terminal (the progress bar is drawn only then).
+    pub stderr_is_terminal: bool,
+    /// The display variables.
+    pub display: DisplayEnv,
+}
+
+/// Parses `args` (program name first), runs the command and returns the exit code; messages go
+/// to `context.stderr` as one line each.
+pub fn run<I, T>(args: I, open_camera: &mut OpenCamera<'_>, context: &mut Context<'_>) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            return match error.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    let _ = write!(context.stdout, "{error}");
+                    EXIT_OK
+                }
+                _ => {
+                    let _ = writeln!(context.stderr, "avcam-viewer: {}", cli::one_line(&error));
+                    EXIT_USAGE
+                }
+            };
+        }
+    };
+    match execute(cli, open_camera, context) {
+        Ok(()) => EXIT_OK,
+        Err(error) => {
+            let _ = writeln!(context.stderr, "avcam-viewer: {error}");
+            error.exit_code()
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn execute(
+    cli: cli::Cli,
+    open_camera: &mut OpenCamera<'_>,
+    context: &mut Context<'_>,
+) -> Result<(), ViewerError> {
+    match cli.command {
+        Some(cli::Command::List) => list::run(open_camera, context),
+        Some(cli::Command::Record(args)) => record::run(&cli.stream, &args, open_camera, context),
+        Some(cli::Command::Stress(args)) => stress::run(&cli.stream, &args, open_camera, context),
+        Some(cli::Command::View(args)) => view::run(&cli.stream, &args, open_camera, context),
+        None => view::run(&cli.stream, &cli::ViewArgs::default(), open_camera, context),
+    }
+}
+
+/// The process entry point: runs with the real arguments, stdout, stderr and environment.
+pub fn main_with(open_camera: &mut OpenCamera<'_>) -> ExitCode {
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut context = Context {
+        stderr_is_terminal: stderr.is_terminal(),
+        stdout: &mut stdout.lock(),
+        stderr: &mut stderr.lock(),
+        display: DisplayEnv::from_process(),
+    };
+    let code = run(std::env::args_os(), open_camera, &mut context);
+    let _ = context.stdout.flush();
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Opens the camera and reads its device info, mapping errors.
+pub(crate) fn open(
+    open_camera: &mut OpenCamera<'_>,
+) -> Result<(Box<dyn Camera>, camera::DeviceInfo), ViewerError> {
+    let mut camera = open_camera().map_err(|source| ViewerError::NoCamera { source })?;
+    let info = camera.device_info().map_err(|source| ViewerError::Camera {
+        during: "reading the device's formats",
+        source,
+    })?;
+    Ok((camera, info))
+}
+
+/// Runs `body` on a started stream, then stops the stream whatever happened; returns the body's
+/// value and the final counters (the body's error wins over a failing stop).
+pub(crate) fn with_stream<T>(
+    mut stream: Box<dyn Stream + '_>,
+    body: impl FnOnce(&mut dyn Stream) -> Result<T, ViewerError>,
+) -> Result<(T, camera::StreamStats), ViewerError> {
+    let result = body(stream.as_mut());
+    let stopped = stream.stop();
+    let value = result?;
+    let stats = stopped.map_err(|source| ViewerError::Camera {
+        during: "stopping the stream",
+        source,
+    })?;
+    Ok((value, stats))
+}
+
+/// Maps a camera error met while `during`.
+pub(crate) fn camera_error(during: &'static str) -> impl FnOnce(CameraError) -> ViewerError {
+    move |source| ViewerError::Camera { during, source }
+}

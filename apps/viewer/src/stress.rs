@@ -1,0 +1,271 @@
+//! `stress`: stream for T seconds, then report delivered fps, drops, interval jitter, on-time
+//! share and allocator counters, as text or one JSON object, with an optional histogram PNG.
+//!
+//! The loop only records samples (presentation time, arrival on a monotonic clock, picture
+//! number, drop count, memory kind) into a vector reserved up front; all arithmetic happens in
+//! [`crate::stats`] after the stream stopped.
+
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::atomic::AtomicFile;
+use crate::camera::{Rate, Stream};
+use crate::cli::{StreamArgs, StressArgs};
+use crate::convert::Picture;
+use crate::error::ViewerError;
+use crate::plot::{render_histogram, PLOT_HEIGHT, PLOT_WIDTH};
+use crate::settings::{resolve, Resolved};
+use crate::snapshot::write_png_into;
+use crate::stats::{analyse, arrival_intervals_us, FrameSample, RunConfig, StressReport};
+use crate::{camera_error, open, with_stream, Context, OpenCamera};
+
+/// Samples reserved for an unthrottled run (the vector grows beyond this if needed).
+const UNTHROTTLED_RESERVE: usize = 1 << 16;
+
+/// How often the progress bar is updated.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// Checks `--seconds`: finite and above zero.
+pub fn check_seconds(seconds: f64) -> Result<Duration, ViewerError> {
+    if seconds.is_finite() && seconds > 0.0 {
+        Ok(Duration::from_secs_f64(seconds))
+    } else {
+        Err(ViewerError::NotPositive {
+            option: "--seconds",
+            value: seconds.to_string(),
+        })
+    }
+}
+
+/// Runs `stress`.
+pub fn run(
+    stream_args: &StreamArgs,
+    args: &StressArgs,
+    open_camera: &mut OpenCamera<'_>,
+    context: &mut Context<'_>,
+) -> Result<(), ViewerError> {
+    let run_for = check_seconds(args.seconds)?;
+    let plot = args
+        .plot
+        .as_ref()
+        .map(|path| AtomicFile::create("--plot", path))
+        .transpose()?;
+    let (mut camera, info) = open(open_camera)?;
+    let resolved = resolve(stream_args, &info, true)?;
+
+    let progress = if context.stderr_is_terminal {
+        let bar = ProgressBar::with_draw_target(
+            Some(run_for.as_millis() as u64),
+            ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} stress [{bar:40}] {elapsed}/{duration} {msg}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let reserve = match resolved.config.rate {
+        Rate::Fps(fps) => (run_for.as_secs_f64() * f64::from(fps) * 1.25) as usize + 16,
+        Rate::Unthrottled => UNTHROTTLED_RESERVE,
+    };
+    let mut samples = Vec::with_capacity(reserve);
+    let stream = camera
+        .start(&resolved.config)
+        .map_err(camera_error("starting the stream"))?;
+    let start = Instant::now();
+    let (seconds, final_stats) = with_stream(stream, |stream| {
+        collect(stream, &resolved, start, run_for, &progress, &mut samples)
+    })?;
+    progress.finish_and_clear();
+
+    let config = &resolved.config;
+    let run_config = RunConfig {
+        device: info.name.clone(),
+        pin: config.pin,
+        format: config.pixel_format.name().into(),
+        width: config.size.width,
+        height: config.size.height,
+        fps_requested: match config.rate {
+            Rate::Fps(fps) => fps,
+            Rate::Unthrottled => 0,
+        },
+        nominal_interval_us: resolved.nominal_interval().map(|i| i as f64 / 10.0),
+        pattern: config.pattern.clone(),
+        frame_path: config.frame_path.name().into(),
+    };
+    let report = analyse(
+        run_config,
+        resolved.nominal_interval(),
+        &samples,
+        seconds,
+        &final_stats,
+    );
+
+    if args.json {
+        let mut json = serde_json::to_string_pretty(&report)
+            .map_err(|e| ViewerError::io("the JSON report", e.into()))?;
+        json.push('\n');
+        context.stdout.write_all(json.as_bytes())
+    } else {
+        context.stdout.write_all(render_text(&report).as_bytes())
+    }
+    .map_err(|e| ViewerError::io("the report", e))?;
+
+    if let (Some(mut file), Some(path)) = (plot, args.plot.as_ref()) {
+        let pixels = render_histogram(&report, &arrival_intervals_us(&samples), path)?;
+        write_png_into(&mut file, PLOT_WIDTH, PLOT_HEIGHT, &pixels)?;
+        file.commit()?;
+    }
+    Ok(())
+}
+
+/// Pulls frames until `run_for` has passed since `start`; returns the seconds actually run.
+fn collect(
+    stream: &mut dyn Stream,
+    resolved: &Resolved,
+    start: Instant,
+    run_for: Duration,
+    progress: &ProgressBar,
+    samples: &mut Vec<FrameSample>,
+) -> Result<f64, ViewerError> {
+    let timeout = resolved.frame_timeout();
+    let mut next_progress = PROGRESS_EVERY;
+    loop {
+        let elapsed = start.elapsed();
+        if elapsed >= run_for {
+            return Ok(elapsed.as_secs_f64());
+        }
+        if elapsed >= next_progress {
+            progress.set_position(elapsed.as_millis() as u64);
+            progress.set_message(format!("{} frames", samples.len()));
+            next_progress = elapsed + PROGRESS_EVERY;
+        }
+        let frame = stream
+            .next_frame(timeout)
+            .map_err(camera_error("waiting for a frame"))?;
+        let arrival = start.elapsed();
+        // Validate the frame as any consumer would before touching its bytes.
+        Picture::new(&frame)?;
+        samples.push(FrameSample {
+            presentation_time: frame.presentation_time,
+            arrival_ns: u64::try_from(arrival.as_nanos()).unwrap_or(u64::MAX),
+            picture_number: frame.picture_number,
+            drop_count: frame.drop_count,
+            memory: frame.memory,
+        });
+    }
+}
+
+/// Formats microseconds compactly.
+fn us(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+/// The text report.
+pub fn render_text(report: &StressReport) -> String {
+    let config = &report.config;
+    let rate = match config.fps_requested {
+        0 => "unthrottled".to_string(),
+        fps => format!("{fps} fps"),
+    };
+    let mut text = format!(
+        "stress: {} {} {}x{} {}, pattern {}, {} frames, {:.2} s\n",
+        config.device,
+        config.format,
+        config.width,
+        config.height,
+        rate,
+        config.pattern,
+        config.frame_path,
+        report.seconds
+    );
+    text += &format!(
+        "  delivered       {} frames, {:.1} fps\n",
+        report.frames_delivered, report.fps_delivered
+    );
+    text += &format!(
+        "  dropped         {} (last DropCount {}, picture-number gaps {})\n",
+        report.frames_dropped, report.drop_count_last_frame, report.picture_number_gaps
+    );
+    for (name, intervals) in [
+        ("presentation", &report.presentation),
+        ("arrival", &report.arrival),
+    ] {
+        match intervals {
+            Some(r) => {
+                text += &format!(
+                    "  {name:<14}  interval us p50 {} p99 {} max {} | jitter us p50 {} p99 {} max {} (vs {} us)\n",
+                    us(r.interval_us.p50),
+                    us(r.interval_us.p99),
+                    us(r.interval_us.max),
+                    us(r.jitter_us.p50),
+                    us(r.jitter_us.p99),
+                    us(r.jitter_us.max),
+                    us(r.reference_us)
+                )
+            }
+            None => text += &format!("  {name:<14}  n/a\n"),
+        }
+    }
+    match report.on_time_share {
+        Some(share) => {
+            text += &format!(
+                "  on time         {:.2} % (arrived before the next frame was due)\n",
+                share * 100.0
+            )
+        }
+        None => text += "  on time         n/a (unthrottled)\n",
+    }
+    match &report.allocator {
+        Some(allocator) => {
+            let count = |value: Option<u64>| value.map_or_else(|| "?".into(), |v| v.to_string());
+            text += &format!(
+                "  allocator       {} frames x {} B (align mask {:#x}, pool {}), allocs {}, frees {}, outstanding {}\n",
+                allocator.framing.frames,
+                allocator.framing.frame_size,
+                allocator.framing.alignment_mask,
+                allocator.framing.pool_type,
+                count(allocator.allocs),
+                count(allocator.frees),
+                allocator.frames_outstanding
+            );
+        }
+        None => text += "  allocator       n/a\n",
+    }
+    text += &format!(
+        "  copies avoided  {} (frames copied {}; seen: {} pin-allocator, {} client-copy)\n",
+        report.copies_avoided,
+        report.frames_copied,
+        report.memory_seen.pin_allocator,
+        report.memory_seen.client_copy
+    );
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_must_be_finite_and_positive() {
+        assert_eq!(check_seconds(1.5).unwrap(), Duration::from_millis(1500));
+        for bad in [0.0, -2.0, f64::NAN, f64::INFINITY] {
+            assert!(matches!(
+                check_seconds(bad),
+                Err(ViewerError::NotPositive {
+                    option: "--seconds",
+                    ..
+                })
+            ));
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! Test double: a camera that renders frames itself, for the viewer's tests only.
+//!
+//! It is NOT a backend of the viewer (the binary never uses it): it stands in for the camera's
+//! KS client library so the viewer's commands can be tested before that library exists. Frames
+//! carry 75% colour bars (seven equal bars, BT.601 limited-range YUV or the matching RGB) over
+//! the top three quarters and a moving grey box below, rows padded to a stride larger than the
+//! row, RGB stored bottom-up. Pacing is real time at the configured rate (none when
+//! unthrottled); drops and failures happen only when asked for, never because of timing.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use avcam_viewer::camera::{
+    AllocatorStatus, Camera, CameraError, DeviceInfo, FormatInfo, Frame, FrameMemory, FramePath,
+    Framing, PinInfo, PinKind, PixelFormat, Rate, Size, Stream, StreamConfig, StreamStats,
+    UNITS_PER_SECOND,
+};
+
+/// The 75% bars in BT.601 limited-range Y, U, V: white, yellow, cyan, green, magenta, red, blue.
+pub const BARS_YUV: [(u8, u8, u8); 7] = [
+    (180, 128, 128),
+    (162, 44, 142),
+    (131, 156, 44),
+    (112, 72, 58),
+    (84, 184, 198),
+    (65, 100, 212),
+    (35, 212, 114),
+];
+
+/// The same bars in RGB (75% of 255 = 191).
+pub const BARS_RGB: [(u8, u8, u8); 7] = [
+    (191, 191, 191),
+    (191, 191, 0),
+    (0, 191, 191),
+    (0, 191, 0),
+    (191, 0, 191),
+    (191, 0, 0),
+    (0, 0, 191),
+];
+
+/// Sizes the double offers in every format.
+pub const SIZES: [Size; 3] = [
+    Size::new(320, 240),
+    Size::new(640, 480),
+    Size::new(1280, 720),
+];
+
+/// Padding bytes after each row.
+pub const ROW_PADDING: usize = 16;
+
+/// What happened to the double, for assertions.
+#[derive(Debug, Default)]
+pub struct Log {
+    /// Streams started, with their configs.
+    pub starts: Vec<StreamConfig>,
+    /// Streams stopped.
+    pub stops: u32,
+    /// Frames delivered over all streams.
+    pub frames: u64,
+}
+
+/// Faults to inject.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Faults {
+    /// Skip one picture number after every N delivered frames (a drop the camera reports).
+    pub drop_every: Option<u64>,
+    /// Fail `next_frame` once N frames were delivered.
+    pub fail_after: Option<u64>,
+    /// Report a stride smaller than the row (a broken backend).
+    pub bad_stride: bool,
+}
+
+/// The test camera.
+#[derive(Clone, Debug)]
+pub struct FakeCamera {
+    /// Shared log.
+    pub log: Arc<Mutex<Log>>,
+    /// Faults.
+    pub faults: Faults,
+}
+
+impl FakeCamera {
+    /// A camera with no faults.
+    pub fn new() -> Self {
+        FakeCamera {
+            log: Arc::default(),
+            faults: Faults::default(),
+        }
+    }
+
+    /// With faults.
+    pub fn with_faults(faults: Faults) -> Self {
+        FakeCamera {
+            faults,
+            ..FakeCamera::new()
+        }
+    }
+}
+
+/// The rates offered: 1..=1000 fps up to 640x480, 1..=120 fps at 1280x720.
+fn format_info(pixel_format: PixelFormat, size: Size) -> FormatInfo {
+    let highest = if size.width > 640 { 120 } else { 1000 };
+    FormatInfo {
+        pixel_format,
+        size,
+        min_interval: UNITS_PER_SECOND / highest,
+        max_interval: UNITS_PER_SECOND,
+    }
+}
+
+impl Camera for FakeCamera {
+    fn device_info(&mut self) -> Result<DeviceInfo, CameraError> {
+        let formats = PixelFormat::ALL
+            .iter()
+            .flat_map(|&format| SIZES.iter().map(move |&size| format_info(format, size)))
+            .collect();
+        Ok(DeviceInfo {
+            name: "fake camera (test double)".into(),
+            pins: vec![
+                PinInfo {
+                    id: 0,
+                    name: "Capture".into(),
+                    kind: PinKind::Capture,
+                    formats,
+                },
+                PinInfo {
+                    id: 1,
+                    name: "Still".into(),
+                    kind: PinKind::Still,
+                    formats: vec![format_info(PixelFormat::Rgb24, Size::new(640, 480))],
+                },
+            ],
+            patterns: vec!["bars".into(), "black".into()],
+        })
+    }
+
+    fn start(&mut self, config: &StreamConfig) -> Result<Box<dyn Stream + '_>, CameraError> {
+        self.log.lock().unwrap().starts.push(config.clone());
+        Ok(Box::new(FakeStream::new(
+            config.clone(),
+            self.faults,
+            self.log.clone(),
+        )))
+    }
+}
+
+/// A running fake stream.
+pub struct FakeStream {
+    config: StreamConfig,
+    faults: Faults,
+    log: Arc<Mutex<Log>>,
+    stride: usize,
+    /// The "allocator frame" the camera renders into.
+    frame: Vec<u8>,
+    /// The client's buffer for `--copy`.
+    copy: Vec<u8>,
+    start: Instant,
+    interval: Option<u64>,
+    delivered: u64,
+    picture_number: i64,
+    dropped: i64,
+    outstanding: bool,
+    allocs: u64,
+    frees: u64,
+    box_left: Option<usize>,
+}
+
+impl FakeStream {
+    fn new(config: StreamConfig, faults: Faults, log: Arc<Mutex<Log>>) -> Self {
+        let (width, height) = (config.size.width as usize, config.size.height as usize);
+        let format = config.pixel_format;
+        let stride = format.row_bytes(width) + ROW_PADDING;
+        let mut frame = vec![0u8; stride * format.stored_rows(height)];
+        if config.pattern == "bars" {
+            render_bars(&mut frame, format, width, height, stride);
+        } else {
+            render_black(&mut frame, format, width, height, stride);
+        }
+        let interval = match config.rate {
+            Rate::Fps(fps) => Some(UNITS_PER_SECOND / u64::from(fps)),
+            Rate::Unthrottled => None,
+        };
+        FakeStream {
+            config,
+            faults,
+            log,
+            stride,
+            copy: vec![0; frame.len()],
+            frame,
+            start: Instant::now(),
+            interval,
+            delivered: 0,
+            picture_number: 0,
+            dropped: 0,
+            outstanding: false,
+            allocs: 0,
+            frees: 0,
+            box_left: None,
+        }
+    }
+
+    fn release(&mut self) {
+        if self.outstanding {
+            self.outstanding = false;
+            self.frees += 1;
+        }
+    }
+
+    fn current_stats(&self) -> StreamStats {
+        let shared = self.config.frame_path == FramePath::Shared;
+        StreamStats {
+            frames_delivered: self.delivered,
+            frames_dropped: self.dropped as u64,
+            copies_avoided: if shared { self.delivered } else { 0 },
+            frames_copied: if shared { 0 } else { self.delivered },
+            allocator: Some(AllocatorStatus {
+                framing: Framing {
+                    frames: 4,
+                    frame_size: self.frame.len() as u32,
+                    alignment_mask: 15,
+                    pool_type: 512,
+                },
+                frames_outstanding: u32::from(self.outstanding),
+                allocs: Some(self.allocs),
+                frees: Some(self.frees),
+            }),
+        }
+    }
+}
+
+impl Stream for FakeStream {
+    fn next_frame(&mut self, _timeout: Duration) -> Result<Frame<'_>, CameraError> {
+        self.release();
+        if self.faults.fail_after.is_some_and(|n| self.delivered >= n) {
+            return Err(CameraError::Request {
+                request: "IOCTL_KS_READ_STREAM (injected fault)".into(),
+                status: 0xC000_0185, // STATUS_IO_DEVICE_ERROR
+            });
+        }
+        if let Some(every) = self.faults.drop_every {
+            if self.delivered > 0 && self.delivered % every == 0 {
+                self.picture_number += 1;
+                self.dropped += 1;
+            }
+        }
+        let presentation = match self.interval {
+            Some(interval) => {
+                let due = Duration::from_nanos(self.picture_number as u64 * interval * 100);
+                if let Some(wait) = due.checked_sub(self.start.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+                self.picture_number * interval as i64
+            }
+            None => (self.start.elapsed().as_nanos() / 100) as i64,
+        };
+        // The moving element: a grey box in the bottom quarter, one step per frame.
+        draw_box(self);
+        self.allocs += 1;
+        self.outstanding = true;
+        self.delivered += 1;
+        self.log.lock().unwrap().frames += 1;
+        let picture_number = self.picture_number;
+        self.picture_number += 1;
+        let (data, memory) = match self.config.frame_path {
+            FramePath::Shared => (&self.frame[..], FrameMemory::PinAllocator),
+            FramePath::Copy => {
+                self.copy.copy_from_slice(&self.frame);
+                (&self.copy[..], FrameMemory::ClientCopy)
+            }
+        };
+        Ok(Frame {
+            pixel_format: self.config.pixel_format,
+            width: self.config.size.width,
+            height: self.config.size.height,
+            stride: if self.faults.bad_stride {
+                1
+            } else {
+                self.stride
+            },
+            bottom_up: self.config.pixel_format.is_rgb(),
+            data,
+            presentation_time: Some(presentation),
+            duration: self.interval.map(|i| i as i64),
+            picture_number,
+            drop_count: self.dropped,
+            memory,
+        })
+    }
+
+    fn stats(&mut self) -> Result<StreamStats, CameraError> {
+        Ok(self.current_stats())
+    }
+
+    fn stop(mut self: Box<Self>) -> Result<StreamStats, CameraError> {
+        self.release();
+        self.log.lock().unwrap().stops += 1;
+        Ok(self.current_stats())
+    }
+}
+
+/// Where and how pixels are written into a frame.
+struct Canvas<'a> {
+    frame: &'a mut [u8],
+    format: PixelFormat,
+    height: usize,
+    stride: usize,
+}
+
+impl Canvas<'_> {
+    /// Writes pixel `x` of top-down row `y`: `yuv` for YUV formats, `rgb` for RGB ones
+    /// (stored bottom-up). YUV chroma is written by the even pixel (and even row for NV12).
+    fn put(&mut self, x: usize, y: usize, yuv: (u8, u8, u8), rgb: (u8, u8, u8)) {
+        let stored = if self.format.is_rgb() {
+            self.height - 1 - y
+        } else {
+            y
+        };
+        let row = stored * self.stride;
+        let frame = &mut *self.frame;
+        match self.format {
+            PixelFormat::Nv12 => {
+                frame[row + x] = yuv.0;
+                if x % 2 == 0 && y % 2 == 0 {
+                    let chroma = (self.height + y / 2) * self.stride + x;
+                    frame[chroma] = yuv.1;
+                    frame[chroma + 1] = yuv.2;
+                }
+            }
+            PixelFormat::Yuy2 => {
+                let pair = row + (x / 2) * 4;
+                frame[pair + (x % 2) * 2] = yuv.0;
+                if x % 2 == 0 {
+                    frame[pair + 1] = yuv.1;
+                    frame[pair + 3] = yuv.2;
+                }
+            }
+            PixelFormat::Rgb24 => {
+                frame[row + 3 * x..row + 3 * x + 3].copy_from_slice(&[rgb.2, rgb.1, rgb.0])
+            }
+            PixelFormat::Rgb32 => {
+                frame[row + 4 * x..row + 4 * x + 4].copy_from_slice(&[rgb.2, rgb.1, rgb.0, 0xFF])
+            }
+        }
+    }
+
+    /// Fills a rectangle.
+    fn fill(
+        &mut self,
+        x: std::ops::Range<usize>,
+        y: std::ops::Range<usize>,
+        yuv: (u8, u8, u8),
+        rgb: (u8, u8, u8),
+    ) {
+        for row in y {
+            for column in x.clone() {
+                self.put(column, row, yuv, rgb);
+            }
+        }
+    }
+}
+
+/// Black (Y 16, U V 128; RGB 0).
+const BLACK: ((u8, u8, u8), (u8, u8, u8)) = ((16, 128, 128), (0, 0, 0));
+/// The moving box's grey.
+const GREY: ((u8, u8, u8), (u8, u8, u8)) = ((126, 128, 128), (128, 128, 128));
+
+/// 75% bars over the top three quarters, black below.
+fn render_bars(frame: &mut [u8], format: PixelFormat, width: usize, height: usize, stride: usize) {
+    let mut canvas = Canvas {
+        frame,
+        format,
+        height,
+        stride,
+    };
+    canvas.fill(0..width, 0..height, BLACK.0, BLACK.1);
+    for bar in 0..7 {
+        let columns = bar * width / 7..(bar + 1) * width / 7;
+        canvas.fill(columns, 0..height * 3 / 4, BARS_YUV[bar], BARS_RGB[bar]);
+    }
+}
+
+/// Black everywhere.
+fn render_black(frame: &mut [u8], format: PixelFormat, width: usize, height: usize, stride: usize) {
+    Canvas {
+        frame,
+        format,
+        height,
+        stride,
+    }
+    .fill(0..width, 0..height, BLACK.0, BLACK.1);
+}
+
+/// The moving box: 16x16 grey in the bottom quarter, 8 pixels further right each frame.
+fn draw_box(stream: &mut FakeStream) {
+    let (width, height) = (
+        stream.config.size.width as usize,
+        stream.config.size.height as usize,
+    );
+    let (top, side) = ((height * 13 / 16) & !1, 16.min(width).min(height / 8) & !1);
+    let mut canvas = Canvas {
+        frame: &mut stream.frame,
+        format: stream.config.pixel_format,
+        height,
+        stride: stream.stride,
+    };
+    if let Some(left) = stream.box_left {
+        canvas.fill(left..left + side, top..top + side, BLACK.0, BLACK.1);
+    }
+    let left = ((8 * stream.picture_number as usize) % (width - side + 1)) & !1;
+    canvas.fill(left..left + side, top..top + side, GREY.0, GREY.1);
+    stream.box_left = Some(left);
+}
+
+/// Captured output of an in-process run.
+pub struct Outcome {
+    /// Exit code.
+    pub code: i32,
+    /// Bytes written to stdout.
+    pub stdout: Vec<u8>,
+    /// Text written to stderr.
+    pub stderr: String,
+}
+
+/// Runs the viewer in-process with `camera` and no display.
+pub fn run_with(camera: &FakeCamera, args: &[&str]) -> Outcome {
+    run_with_display(camera, args, avcam_viewer::DisplayEnv::default())
+}
+
+/// Runs the viewer in-process with `camera` and the given display variables.
+pub fn run_with_display(
+    camera: &FakeCamera,
+    args: &[&str],
+    display: avcam_viewer::DisplayEnv,
+) -> Outcome {
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let camera = camera.clone();
+    let mut open = move || -> Result<Box<dyn Camera>, CameraError> { Ok(Box::new(camera.clone())) };
+    let code = {
+        let mut context = avcam_viewer::Context {
+            stdout: &mut stdout,
+            stderr: &mut stderr,
+            stderr_is_terminal: false,
+            display,
+        };
+        avcam_viewer::run(
+            std::iter::once("avcam-viewer").chain(args.iter().copied()),
+            &mut open,
+            &mut context,
+        )
+    };
+    Outcome {
+        code,
+        stdout,
+        stderr: String::from_utf8(stderr).unwrap(),
+    }
+}
+
+/// A fresh, empty scratch directory under the system temp dir.
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("avcam-viewer-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The names in `dir`, sorted (hidden temporary files included).
+pub fn entries(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
