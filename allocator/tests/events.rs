@@ -121,7 +121,8 @@ fn kernel_clients_can_have_their_kevent_signalled() {
     let frame = fixture.alloc(file).unwrap();
     fixture.free(file, frame);
     // SAFETY: the KEVENT lives until the end of the test.
-    assert!(unsafe { fixture.kernel.wait_kevent(pointer, Duration::ZERO) });
+    let signalled = unsafe { fixture.kernel.wait_kevent(pointer, Duration::ZERO) };
+    assert!(signalled);
     // A copy of the KSEVENTDATA (another address) still names the registration.
     let mut copy = data;
     assert_eq!(fixture.disable_event(file, Some(&mut copy)), STATUS_SUCCESS);

@@ -98,11 +98,8 @@ fn run_and_close(fixture: &Fixture, event: ks::nt::HANDLE) {
         let object = fixture.kernel.file_object(file);
         let mut frame = std::ptr::null_mut();
         // SAFETY: the live allocator's file object; `frame` is writable.
-        assert_ne!(
-            unsafe { allocate(object, &mut frame) },
-            STATUS_SUCCESS,
-            "all out"
-        );
+        let status = unsafe { allocate(object, &mut frame) };
+        assert_ne!(status, STATUS_SUCCESS, "all out");
         // SAFETY: as above.
         unsafe { free(object, a as *mut _) };
     }

@@ -239,10 +239,12 @@ fn the_function_table_allocates_frees_and_serves_waiting_allocs() {
     let object = fixture.kernel.file_object(file);
     let _entered = fixture.kernel.enter();
     let mut frames = [std::ptr::null_mut::<c_void>(); 3];
-    // SAFETY: `object` is the live allocator's file object; the out pointers are writable.
     let statuses: Vec<_> = frames
         .iter_mut()
-        .map(|f| unsafe { allocate(object, f) })
+        .map(|f| {
+            // SAFETY: `object` is the live allocator's file object; `f` is writable.
+            unsafe { allocate(object, f) }
+        })
         .collect();
     assert_eq!(
         statuses,
@@ -255,10 +257,8 @@ fn the_function_table_allocates_frees_and_serves_waiting_allocs() {
     assert!(frames[2].is_null(), "a failed AllocateFrame returns NULL");
     assert_ne!(frames[0], frames[1]);
     // SAFETY: as above; NULL output pointers are refused without taking a frame.
-    assert_eq!(
-        unsafe { allocate(object, std::ptr::null_mut()) },
-        STATUS_INVALID_PARAMETER
-    );
+    let null_out = unsafe { allocate(object, std::ptr::null_mut()) };
+    assert_eq!(null_out, STATUS_INVALID_PARAMETER);
     drop(_entered);
 
     let waiting = fixture.alloc_async(file).expect_pending();

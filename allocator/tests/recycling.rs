@@ -37,7 +37,8 @@ fn no_pool_call_per_frame_after_create() {
             let mut frames = [std::ptr::null_mut::<c_void>(); 4];
             for frame in &mut frames {
                 // SAFETY: the live allocator's file object; `frame` is writable.
-                assert_eq!(unsafe { allocate(object, frame) }, STATUS_SUCCESS);
+                let status = unsafe { allocate(object, frame) };
+                assert_eq!(status, STATUS_SUCCESS);
                 seen.insert(*frame as usize);
             }
             for frame in frames {
