@@ -471,10 +471,6 @@ impl Kernel {
         self.create_bytes(parent, &allocator_create_name(parameters))
     }
 
-    fn new_ioctl(&self, file: File, code: u32, input: &[u8], output_len: usize) -> Arc<IrpRecord> {
-        self.new_ioctl_with(file, code, input, RawBuffer::zeroed(output_len))
-    }
-
     fn new_ioctl_with(
         &self,
         file: File,
@@ -501,12 +497,12 @@ impl Kernel {
     }
 
     /// A synchronous METHOD_NEITHER IOCTL (`Type3InputBuffer` = a copy of `input`, `UserBuffer` =
-    /// a buffer of `output.len()` bytes copied back into `output`; both NULL when empty). If the
-    /// driver pends it, waits for the completion.
+    /// a copy of `output`, where a property SET's data travels, copied back into `output`; both
+    /// NULL when empty). If the driver pends it, waits for the completion.
     pub fn ioctl(&self, file: File, code: u32, input: &[u8], output: &mut [u8]) -> IoResult {
         let result = {
             let _entered = self.enter();
-            let irp = self.new_ioctl(file, code, input, output.len());
+            let irp = self.new_ioctl_with(file, code, input, RawBuffer::from_bytes(output));
             let result = io::call_driver_and_wait(&self.state, &irp);
             if !output.is_empty() {
                 output.copy_from_slice(&irp.output());

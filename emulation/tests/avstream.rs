@@ -1,0 +1,749 @@
+//! The AVStream subset end to end with a tiny minidriver written against `avcam-kernel`: one
+//! filter (KSCATEGORY_VIDEO-like category, reference GLOBAL) with one capture pin (NV12 range,
+//! one instance, a DROPPEDFRAMES-style automation property), driven only through client requests.
+
+use std::ffi::c_void;
+use std::ptr::null_mut;
+use std::sync::{Mutex, OnceLock};
+
+use avcam_emulation::{AsyncIo, File, Kernel};
+use avcam_kernel::{
+    KsGetDevice, KsGetObjectFromFileObject, KsInitializeDriver, KsPinGetLeadingEdgeStreamPointer,
+    KsPinGetParentFilter, KsStreamPointerAdvance, KsStreamPointerAdvanceOffsets,
+    KsStreamPointerClone, KsStreamPointerDelete, KsStreamPointerUnlock,
+};
+use ks::avstream::*;
+use ks::guid::GUID;
+use ks::ks::{IOCTL_KS_PROPERTY, KSIDENTIFIER, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET};
+use ks::nt::{DRIVER_OBJECT, IRP, UNICODE_STRING};
+use ks::status::*;
+use ks::video::{
+    KSINTERFACESETID_Standard, KSMEDIUMSETID_Standard, KSPROPSETID_Connection, KSPROPSETID_Pin,
+    KSDATAFORMAT, KSDATAFORMAT_SUBTYPE_NV12, KSDATAFORMAT_SUBTYPE_YUY2, KSDATAFORMAT_TYPE_VIDEO,
+    KSMULTIPLE_ITEM, KSPIN_CINSTANCES, KSPIN_CONNECT, KSPROPERTY_CONNECTION_STATE,
+    KSPROPERTY_DROPPEDFRAMES_CURRENT, KSPROPERTY_PIN_CATEGORY, KSPROPERTY_PIN_CINSTANCES,
+    KSPROPERTY_PIN_CTYPES, KSPROPERTY_PIN_DATAFLOW, KSPROPERTY_PIN_DATARANGES, KSP_PIN,
+    KSSTREAM_HEADER, PROPSETID_VIDCAP_DROPPEDFRAMES,
+};
+use ks::NTSTATUS;
+use zerocopy::{FromBytes, FromZeros, IntoBytes};
+
+/// The test category ({65E8773D-8F56-11D0-A3B9-00A0C9223196}, KSCATEGORY_CAPTURE).
+const CATEGORY: GUID = GUID::from_u128(0x65E8773D_8F56_11D0_A3B9_00A0C9223196);
+/// A private property set of the pin ({C6E13344-30AC-11D0-A18C-00A0C9118956}).
+const DROPPED: GUID = PROPSETID_VIDCAP_DROPPEDFRAMES;
+
+/// What the test pin does in Process.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    /// Fill every available frame with 0xAB, 16 bytes each, and eject it.
+    Fill,
+    /// Leave the frames queued.
+    Hold,
+    /// Clone the leading edge, then advance past the frame (the clone keeps the read alive).
+    Clone,
+}
+
+/// Per-pin state in `KSPIN.Context`.
+struct PinState {
+    mode: Mode,
+    transitions: Vec<(KSSTATE, KSSTATE)>,
+    fail_at: Option<KSSTATE>,
+    clone: *mut KSSTREAM_POINTER,
+    processed: u32,
+}
+
+static CALLS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+unsafe extern "system" fn pin_create(pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
+    let state = Box::new(PinState {
+        mode: Mode::Fill,
+        transitions: Vec::new(),
+        fail_at: None,
+        clone: null_mut(),
+        processed: 0,
+    });
+    // SAFETY: a live KSPIN; Context is the minidriver's.
+    unsafe { (*pin).Context = Box::into_raw(state).cast() };
+    STATUS_SUCCESS
+}
+
+unsafe extern "system" fn pin_close(pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
+    // SAFETY: a live KSPIN whose Context pin_create boxed.
+    let context = unsafe { (*pin).Context };
+    // SAFETY: boxed by pin_create, freed once here.
+    drop(unsafe { Box::from_raw(context.cast::<PinState>()) });
+    STATUS_SUCCESS
+}
+
+fn pin_state<'a>(pin: *mut KSPIN) -> &'a mut PinState {
+    // SAFETY: the tests only call this for live pins whose Context pin_create set.
+    let context = unsafe { (*pin).Context };
+    // SAFETY: as above; the tests serialise access to it through the requests.
+    unsafe { &mut *context.cast::<PinState>() }
+}
+
+unsafe extern "system" fn pin_set_state(pin: *mut KSPIN, to: KSSTATE, from: KSSTATE) -> NTSTATUS {
+    let state = pin_state(pin);
+    if state.fail_at == Some(to) {
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    state.transitions.push((from, to));
+    STATUS_SUCCESS
+}
+
+unsafe extern "system" fn pin_set_format(
+    _pin: *mut KSPIN,
+    _old: *mut c_void,
+    _attributes: *mut c_void,
+    range: *const c_void,
+    _attribute_range: *const c_void,
+) -> NTSTATUS {
+    assert!(!range.is_null());
+    STATUS_SUCCESS
+}
+
+unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
+    let state = pin_state(pin);
+    state.processed += 1;
+    match state.mode {
+        Mode::Hold => STATUS_PENDING,
+        Mode::Fill => {
+            // SAFETY: a live pin; Process runs under its processing mutex.
+            let mut leading =
+                unsafe { KsPinGetLeadingEdgeStreamPointer(pin, KSSTREAM_POINTER_STATE_LOCKED) };
+            while !leading.is_null() {
+                // SAFETY: the locked leading edge's OffsetOut describes the client's buffer.
+                let offset = unsafe { (*leading).OffsetOut };
+                let bytes = offset.Remaining.min(16);
+                // SAFETY: `Data` has `Remaining` writable bytes.
+                unsafe { std::ptr::write_bytes(offset.Data, 0xAB, bytes as usize) };
+                // SAFETY: the locked leading edge.
+                let status = unsafe { KsStreamPointerAdvanceOffsets(leading, 0, bytes, 1) };
+                if status == STATUS_DEVICE_NOT_READY {
+                    break;
+                }
+                // SAFETY: as above.
+                leading =
+                    unsafe { KsPinGetLeadingEdgeStreamPointer(pin, KSSTREAM_POINTER_STATE_LOCKED) };
+            }
+            STATUS_SUCCESS
+        }
+        Mode::Clone => {
+            // SAFETY: as above.
+            let leading =
+                unsafe { KsPinGetLeadingEdgeStreamPointer(pin, KSSTREAM_POINTER_STATE_LOCKED) };
+            if leading.is_null() || !state.clone.is_null() {
+                return STATUS_PENDING;
+            }
+            let mut clone = null_mut();
+            // SAFETY: the locked leading edge; `clone` is writable.
+            let status = unsafe { KsStreamPointerClone(leading, None, 8, &mut clone) };
+            assert_eq!(status, STATUS_SUCCESS);
+            // SAFETY: the clone's context has 8 bytes.
+            assert!(!unsafe { (*clone).Context }.is_null());
+            state.clone = clone;
+            // SAFETY: the locked leading edge.
+            unsafe { KsStreamPointerAdvance(leading) };
+            // SAFETY: as above (a no-op when it already moved past the end).
+            unsafe { KsStreamPointerUnlock(leading, 0) };
+            STATUS_PENDING
+        }
+    }
+}
+
+unsafe extern "system" fn dropped_get(
+    _irp: *mut IRP,
+    _request: *mut KSIDENTIFIER,
+    data: *mut c_void,
+) -> NTSTATUS {
+    CALLS.lock().unwrap().push("dropped_get");
+    // SAFETY: MinData guarantees 8 bytes of data.
+    unsafe { data.cast::<u64>().write_unaligned(42) };
+    // SAFETY: the handler sets Information.
+    unsafe { (*_irp).IoStatus.Information = 8 };
+    STATUS_SUCCESS
+}
+
+unsafe extern "system" fn device_add(device: *mut KSDEVICE) -> NTSTATUS {
+    CALLS.lock().unwrap().push("add");
+    // SAFETY: the KSDEVICE is live.
+    assert!(!unsafe { (*device).FunctionalDeviceObject }.is_null());
+    STATUS_SUCCESS
+}
+
+unsafe extern "system" fn device_start(
+    _device: *mut KSDEVICE,
+    _irp: *mut IRP,
+    _a: *mut c_void,
+    _b: *mut c_void,
+) -> NTSTATUS {
+    CALLS.lock().unwrap().push("start");
+    STATUS_SUCCESS
+}
+
+struct Descriptors(*const KSDEVICE_DESCRIPTOR);
+// SAFETY: leaked, immutable descriptors.
+unsafe impl Send for Descriptors {}
+// SAFETY: as above.
+unsafe impl Sync for Descriptors {}
+
+fn leak<T>(value: T) -> *const T {
+    Box::leak(Box::new(value))
+}
+
+static RANGE: KSDATAFORMAT = KSDATAFORMAT {
+    FormatSize: 64,
+    Flags: 0,
+    SampleSize: 0,
+    Reserved: 0,
+    MajorFormat: KSDATAFORMAT_TYPE_VIDEO,
+    SubFormat: KSDATAFORMAT_SUBTYPE_NV12,
+    Specifier: GUID::NULL,
+};
+
+fn descriptors() -> *const KSDEVICE_DESCRIPTOR {
+    static ONCE: OnceLock<Descriptors> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let ranges = leak([(&raw const RANGE).cast::<c_void>()]);
+        let pin_dispatch = leak(KSPIN_DISPATCH {
+            Create: Some(pin_create),
+            Close: Some(pin_close),
+            Process: Some(pin_process),
+            Reset: None,
+            SetDataFormat: Some(pin_set_format),
+            SetDeviceState: Some(pin_set_state),
+            Connect: None,
+            Disconnect: None,
+            Clock: null_mut::<KSCLOCK_DISPATCH>(),
+            Allocator: null_mut::<KSALLOCATOR_DISPATCH>(),
+        });
+        let items = leak([KSPROPERTY_ITEM {
+            PropertyId: KSPROPERTY_DROPPEDFRAMES_CURRENT,
+            GetPropertyHandler: Some(dropped_get),
+            MinProperty: 24,
+            MinData: 8,
+            SetPropertyHandler: None,
+            Values: null_mut::<c_void>(),
+            RelationsCount: 0,
+            Relations: null_mut::<ks::ks::KSIDENTIFIER>(),
+            SupportHandler: None,
+            SerializedSize: 0,
+        }]);
+        let sets = leak([KSPROPERTY_SET {
+            Set: &DROPPED,
+            PropertiesCount: 1,
+            PropertyItem: items.cast(),
+            FastIoCount: 0,
+            FastIoTable: null_mut::<c_void>(),
+        }]);
+        let automation = leak(KSAUTOMATION_TABLE {
+            PropertySetsCount: 1,
+            PropertyItemSize: std::mem::size_of::<KSPROPERTY_ITEM>() as u32,
+            PropertySets: sets.cast(),
+            MethodSetsCount: 0,
+            MethodItemSize: 0,
+            MethodSets: null_mut::<KSMETHOD_SET>(),
+            EventSetsCount: 0,
+            EventItemSize: 0,
+            EventSets: null_mut::<KSEVENT_SET>(),
+        });
+        let pins = leak([KSPIN_DESCRIPTOR_EX {
+            Dispatch: pin_dispatch,
+            AutomationTable: automation,
+            PinDescriptor: KSPIN_DESCRIPTOR {
+                InterfacesCount: 0,
+                Interfaces: null_mut::<KSPIN_INTERFACE>(),
+                MediumsCount: 0,
+                Mediums: null_mut::<KSPIN_MEDIUM>(),
+                DataRangesCount: 1,
+                DataRanges: ranges.cast(),
+                DataFlow: KSPIN_DATAFLOW_OUT,
+                Communication: KSPIN_COMMUNICATION_BOTH,
+                Category: &CATEGORY,
+                Name: null_mut::<GUID>(),
+                ConstrainedDataRangesCount: 0,
+                ConstrainedDataRanges: null_mut::<*const c_void>(),
+            },
+            Flags: KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY,
+            InstancesPossible: 1,
+            InstancesNecessary: 0,
+            AllocatorFraming: null_mut::<ks::ks::KSALLOCATOR_FRAMING_EX>(),
+            IntersectHandler: None,
+        }]);
+        let categories = leak([CATEGORY]);
+        let filter = leak(KSFILTER_DESCRIPTOR {
+            Dispatch: null_mut::<KSFILTER_DISPATCH>(),
+            AutomationTable: null_mut::<KSAUTOMATION_TABLE>(),
+            Version: KSFILTER_DESCRIPTOR_VERSION,
+            Flags: 0,
+            ReferenceGuid: null_mut::<GUID>(),
+            PinDescriptorsCount: 1,
+            PinDescriptorSize: std::mem::size_of::<KSPIN_DESCRIPTOR_EX>() as u32,
+            PinDescriptors: pins.cast(),
+            CategoriesCount: 1,
+            Categories: categories.cast(),
+            NodeDescriptorsCount: 0,
+            NodeDescriptorSize: 0,
+            NodeDescriptors: null_mut::<c_void>(),
+            ConnectionsCount: 0,
+            Connections: null_mut::<c_void>(),
+            ComponentId: null_mut::<c_void>(),
+        });
+        let filters = leak([filter]);
+        let dispatch = leak(KSDEVICE_DISPATCH {
+            Add: Some(device_add),
+            Start: Some(device_start),
+            PostStart: None,
+            QueryStop: None,
+            CancelStop: None,
+            Stop: None,
+            QueryRemove: None,
+            CancelRemove: None,
+            Remove: None,
+            QueryCapabilities: None,
+            SurpriseRemoval: None,
+            QueryPower: None,
+            SetPower: None,
+            QueryInterface: None,
+        });
+        Descriptors(leak(KSDEVICE_DESCRIPTOR {
+            Dispatch: dispatch,
+            FilterDescriptorsCount: 1,
+            FilterDescriptors: filters.cast(),
+            Version: KSDEVICE_DESCRIPTOR_VERSION,
+            Flags: 0,
+        }))
+    })
+    .0
+}
+
+unsafe extern "system" fn driver_entry(
+    driver: *mut DRIVER_OBJECT,
+    path: *mut UNICODE_STRING,
+) -> NTSTATUS {
+    // SAFETY: DriverEntry's arguments, forwarded; the descriptor lives forever.
+    unsafe { KsInitializeDriver(driver, path, descriptors()) }
+}
+
+fn loaded() -> (Kernel, File) {
+    let kernel = Kernel::new();
+    assert_eq!(kernel.load_driver(driver_entry), STATUS_SUCCESS);
+    let interfaces = kernel.device_interfaces(&CATEGORY);
+    assert_eq!(interfaces.len(), 1);
+    assert_eq!(interfaces[0].reference, "GLOBAL");
+    let filter = kernel.open_interface(&interfaces[0]).expect("filter opens");
+    (kernel, filter)
+}
+
+fn connect(pin_id: u32, sub_format: GUID) -> Vec<u8> {
+    let connect = KSPIN_CONNECT {
+        Interface: KSIDENTIFIER {
+            Set: KSINTERFACESETID_Standard,
+            Id: 0,
+            Flags: 0,
+        },
+        Medium: KSIDENTIFIER {
+            Set: KSMEDIUMSETID_Standard,
+            Id: 0,
+            Flags: 0,
+        },
+        PinId: pin_id,
+        ..KSPIN_CONNECT::new_zeroed()
+    };
+    let format = KSDATAFORMAT {
+        FormatSize: 64,
+        MajorFormat: KSDATAFORMAT_TYPE_VIDEO,
+        SubFormat: sub_format,
+        ..Default::default()
+    };
+    let mut bytes = connect.as_bytes().to_vec();
+    bytes.extend_from_slice(format.as_bytes());
+    bytes
+}
+
+fn property(set: GUID, id: u32, flags: u32) -> Vec<u8> {
+    KSIDENTIFIER {
+        Set: set,
+        Id: id,
+        Flags: flags,
+    }
+    .as_bytes()
+    .to_vec()
+}
+
+fn pin_property(id: u32, pin_id: u32) -> Vec<u8> {
+    KSP_PIN {
+        Property: KSIDENTIFIER {
+            Set: KSPROPSETID_Pin,
+            Id: id,
+            Flags: KSPROPERTY_TYPE_GET,
+        },
+        PinId: pin_id,
+        Reserved: 0,
+    }
+    .as_bytes()
+    .to_vec()
+}
+
+fn set_state(kernel: &Kernel, pin: File, state: KSSTATE) -> NTSTATUS {
+    let mut data = state.to_le_bytes();
+    kernel
+        .ioctl(
+            pin,
+            IOCTL_KS_PROPERTY,
+            &property(
+                KSPROPSETID_Connection,
+                KSPROPERTY_CONNECTION_STATE,
+                KSPROPERTY_TYPE_SET,
+            ),
+            &mut data,
+        )
+        .status
+}
+
+fn ks_pin(kernel: &Kernel, pin: File) -> *mut KSPIN {
+    let _entered = kernel.enter();
+    // SAFETY: the pin's file object is live while the client has it open.
+    unsafe { KsGetObjectFromFileObject(kernel.file_object(pin)) }.cast()
+}
+
+/// One KSSTREAM_HEADER over `buffer`.
+fn header_for(buffer: &mut [u8]) -> Vec<u8> {
+    KSSTREAM_HEADER {
+        Size: std::mem::size_of::<KSSTREAM_HEADER>() as u32,
+        FrameExtent: buffer.len() as u32,
+        Data: buffer.as_mut_ptr() as u64,
+        ..Default::default()
+    }
+    .as_bytes()
+    .to_vec()
+}
+
+#[test]
+fn load_enumerate_open_and_query_the_pin_factories() {
+    let (kernel, filter) = loaded();
+    let calls = CALLS.lock().unwrap().clone();
+    assert!(calls.contains(&"add") && calls.contains(&"start"));
+    let mut count = [0u8; 4];
+    let result = kernel.ioctl(
+        filter,
+        IOCTL_KS_PROPERTY,
+        &property(KSPROPSETID_Pin, KSPROPERTY_PIN_CTYPES, KSPROPERTY_TYPE_GET),
+        &mut count,
+    );
+    assert_eq!(result.status, STATUS_SUCCESS);
+    assert_eq!(u32::from_le_bytes(count), 1);
+    // DATARANGES with the size-query protocol.
+    let request = pin_property(KSPROPERTY_PIN_DATARANGES, 0);
+    let size = kernel.ioctl(filter, IOCTL_KS_PROPERTY, &request, &mut []);
+    assert_eq!(size.status, STATUS_BUFFER_OVERFLOW);
+    assert_eq!(size.information, 8 + 64);
+    let mut short = [0u8; 16];
+    assert_eq!(
+        kernel
+            .ioctl(filter, IOCTL_KS_PROPERTY, &request, &mut short)
+            .status,
+        STATUS_BUFFER_TOO_SMALL
+    );
+    let mut ranges = vec![0u8; size.information];
+    assert_eq!(
+        kernel
+            .ioctl(filter, IOCTL_KS_PROPERTY, &request, &mut ranges)
+            .status,
+        STATUS_SUCCESS
+    );
+    let (list, rest) = KSMULTIPLE_ITEM::read_from_prefix(&ranges).unwrap();
+    assert_eq!((list.Size, list.Count), (72, 1));
+    let (range, _) = KSDATAFORMAT::read_from_prefix(rest).unwrap();
+    assert_eq!(range.SubFormat, KSDATAFORMAT_SUBTYPE_NV12);
+    // DATAFLOW, CATEGORY, and the errors.
+    let mut flow = [0u8; 4];
+    kernel.ioctl(
+        filter,
+        IOCTL_KS_PROPERTY,
+        &pin_property(KSPROPERTY_PIN_DATAFLOW, 0),
+        &mut flow,
+    );
+    assert_eq!(u32::from_le_bytes(flow), KSPIN_DATAFLOW_OUT);
+    let mut category = [0u8; 16];
+    kernel.ioctl(
+        filter,
+        IOCTL_KS_PROPERTY,
+        &pin_property(KSPROPERTY_PIN_CATEGORY, 0),
+        &mut category,
+    );
+    assert_eq!(category, *CATEGORY.as_bytes());
+    let mut out = [0u8; 8];
+    assert_eq!(
+        kernel
+            .ioctl(
+                filter,
+                IOCTL_KS_PROPERTY,
+                &pin_property(KSPROPERTY_PIN_DATAFLOW, 7),
+                &mut out
+            )
+            .status,
+        STATUS_INVALID_PARAMETER
+    );
+    assert_eq!(
+        kernel
+            .ioctl(filter, IOCTL_KS_PROPERTY, &pin_property(99, 0), &mut out)
+            .status,
+        STATUS_NOT_FOUND
+    );
+    assert_eq!(
+        kernel
+            .ioctl(
+                filter,
+                IOCTL_KS_PROPERTY,
+                &property(DROPPED, 0, KSPROPERTY_TYPE_GET),
+                &mut out
+            )
+            .status,
+        STATUS_PROPSET_NOT_FOUND
+    );
+    assert_eq!(kernel.close(filter), STATUS_SUCCESS);
+    kernel.unload_driver();
+    assert!(kernel.device_interfaces(&CATEGORY).is_empty());
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn pin_creation_is_validated_and_instances_are_limited() {
+    let (kernel, filter) = loaded();
+    assert_eq!(
+        kernel.create_pin(filter, &connect(3, KSDATAFORMAT_SUBTYPE_NV12)),
+        Err(STATUS_INVALID_PARAMETER)
+    );
+    assert_eq!(
+        kernel.create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_YUY2)),
+        Err(STATUS_NO_MATCH)
+    );
+    assert_eq!(
+        kernel.create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12)[..40]),
+        Err(STATUS_INVALID_PARAMETER)
+    );
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .expect("pin");
+    assert_eq!(
+        kernel.create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12)),
+        Err(STATUS_TOO_MANY_NODES)
+    );
+    let mut instances = [0u8; 8];
+    kernel.ioctl(
+        filter,
+        IOCTL_KS_PROPERTY,
+        &pin_property(KSPROPERTY_PIN_CINSTANCES, 0),
+        &mut instances,
+    );
+    let (counts, _) = KSPIN_CINSTANCES::read_from_prefix(&instances).unwrap();
+    assert_eq!((counts.PossibleCount, counts.CurrentCount), (1, 1));
+    let ks_pin = ks_pin(&kernel, pin);
+    {
+        let _entered = kernel.enter();
+        // SAFETY: a live pin.
+        let parent = unsafe { KsPinGetParentFilter(ks_pin) };
+        // SAFETY: a live filter.
+        assert!(!unsafe { KsGetDevice(parent.cast()) }.is_null());
+        // SAFETY: the pin's ConnectionFormat is the emulation's copy of the format.
+        let connection_format = unsafe { (*ks_pin).ConnectionFormat };
+        // SAFETY: it holds at least a KSDATAFORMAT.
+        let format = unsafe { connection_format.cast::<KSDATAFORMAT>().read() };
+        assert_eq!(format.SubFormat, KSDATAFORMAT_SUBTYPE_NV12);
+        // SAFETY: as above.
+        assert_eq!(unsafe { (*ks_pin).DeviceState }, KSSTATE_STOP);
+    }
+    assert_eq!(kernel.close(pin), STATUS_SUCCESS);
+    let again = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .expect("slot freed");
+    kernel.close(again);
+    kernel.close(filter);
+    kernel.unload_driver();
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn state_steps_one_at_a_time_and_stops_at_the_last_good_state() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    assert_eq!(set_state(&kernel, pin, KSSTATE_RUN), STATUS_SUCCESS);
+    assert_eq!(
+        pin_state(ks_pin).transitions,
+        vec![
+            (KSSTATE_STOP, KSSTATE_ACQUIRE),
+            (KSSTATE_ACQUIRE, KSSTATE_PAUSE),
+            (KSSTATE_PAUSE, KSSTATE_RUN)
+        ]
+    );
+    let mut now = [0u8; 4];
+    kernel.ioctl(
+        pin,
+        IOCTL_KS_PROPERTY,
+        &property(
+            KSPROPSETID_Connection,
+            KSPROPERTY_CONNECTION_STATE,
+            KSPROPERTY_TYPE_GET,
+        ),
+        &mut now,
+    );
+    assert_eq!(u32::from_le_bytes(now), KSSTATE_RUN);
+    pin_state(ks_pin).fail_at = Some(KSSTATE_ACQUIRE);
+    assert_eq!(
+        set_state(&kernel, pin, KSSTATE_STOP),
+        STATUS_INSUFFICIENT_RESOURCES
+    );
+    kernel.ioctl(
+        pin,
+        IOCTL_KS_PROPERTY,
+        &property(
+            KSPROPSETID_Connection,
+            KSPROPERTY_CONNECTION_STATE,
+            KSPROPERTY_TYPE_GET,
+        ),
+        &mut now,
+    );
+    assert_eq!(u32::from_le_bytes(now), KSSTATE_PAUSE);
+    pin_state(ks_pin).fail_at = None;
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn reads_are_rejected_when_stopped_and_filled_when_running() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let mut buffer = vec![0u8; 64];
+    match kernel.read_stream(pin, &header_for(&mut buffer)) {
+        AsyncIo::Done(done) => assert_eq!(done.result.status, STATUS_INVALID_DEVICE_STATE),
+        AsyncIo::Pending(_) => panic!("a read while stopped must fail"),
+    }
+    set_state(&kernel, pin, KSSTATE_RUN);
+    let pending = kernel
+        .read_stream(pin, &header_for(&mut buffer))
+        .expect_pending();
+    let result = pending.poll().expect("Process filled it synchronously");
+    assert_eq!(result.status, STATUS_SUCCESS);
+    assert_eq!(result.information, std::mem::size_of::<KSSTREAM_HEADER>());
+    let output = pending.output().unwrap();
+    let (header, _) = KSSTREAM_HEADER::read_from_prefix(&output).unwrap();
+    assert_eq!(header.DataUsed, 16);
+    assert_eq!(&buffer[..16], &[0xAB; 16]);
+    assert_eq!(buffer[16], 0);
+    drop(pending);
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn queued_reads_are_cancelled_by_cancel_and_by_close_while_running() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    pin_state(ks_pin(&kernel, pin)).mode = Mode::Hold;
+    set_state(&kernel, pin, KSSTATE_RUN);
+    let mut a = vec![0u8; 32];
+    let mut b = vec![0u8; 32];
+    let first = kernel
+        .read_stream(pin, &header_for(&mut a))
+        .expect_pending();
+    let second = kernel
+        .read_stream(pin, &header_for(&mut b))
+        .expect_pending();
+    assert!(first.poll().is_none());
+    assert!(first.cancel());
+    assert_eq!(first.poll().unwrap().status, STATUS_CANCELLED);
+    assert!(second.poll().is_none());
+    kernel.close(pin);
+    assert_eq!(second.poll().unwrap().status, STATUS_CANCELLED);
+    drop((first, second));
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn a_clone_keeps_its_read_alive_until_deleted() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    pin_state(ks_pin).mode = Mode::Clone;
+    set_state(&kernel, pin, KSSTATE_RUN);
+    let mut buffer = vec![0u8; 32];
+    let read = kernel
+        .read_stream(pin, &header_for(&mut buffer))
+        .expect_pending();
+    let clone = pin_state(ks_pin).clone;
+    assert!(!clone.is_null());
+    assert!(read.poll().is_none(), "the clone holds the frame");
+    {
+        let _entered = kernel.enter();
+        // SAFETY: the clone made in Process, deleted once.
+        unsafe { KsStreamPointerDelete(clone) };
+    }
+    assert_eq!(read.poll().unwrap().status, STATUS_SUCCESS);
+    drop(read);
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn the_minidriver_automation_table_is_consulted_with_size_checks() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let request = property(
+        DROPPED,
+        KSPROPERTY_DROPPEDFRAMES_CURRENT,
+        KSPROPERTY_TYPE_GET,
+    );
+    let query = kernel.ioctl(pin, IOCTL_KS_PROPERTY, &request, &mut []);
+    assert_eq!(
+        (query.status, query.information),
+        (STATUS_BUFFER_OVERFLOW, 8)
+    );
+    let mut short = [0u8; 4];
+    assert_eq!(
+        kernel
+            .ioctl(pin, IOCTL_KS_PROPERTY, &request, &mut short)
+            .status,
+        STATUS_BUFFER_TOO_SMALL
+    );
+    assert_eq!(
+        kernel
+            .ioctl(pin, IOCTL_KS_PROPERTY, &request[..16], &mut [0u8; 8])
+            .status,
+        STATUS_INVALID_BUFFER_SIZE
+    );
+    let mut data = [0u8; 8];
+    let result = kernel.ioctl(pin, IOCTL_KS_PROPERTY, &request, &mut data);
+    assert_eq!((result.status, result.information), (STATUS_SUCCESS, 8));
+    assert_eq!(u64::from_le_bytes(data), 42);
+    assert_eq!(
+        kernel
+            .ioctl(
+                pin,
+                IOCTL_KS_PROPERTY,
+                &property(DROPPED, 5, KSPROPERTY_TYPE_GET),
+                &mut data
+            )
+            .status,
+        STATUS_NOT_FOUND
+    );
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
