@@ -1355,7 +1355,7 @@ unsafe fn property(state: &KernelState, irp: *mut IRP, is_filter: bool, object: 
             // SAFETY: as above.
             return unsafe { complete_with(irp, STATUS_INVALID_DEVICE_REQUEST, 0) };
         };
-        stream_property(&pin, &request, input)
+        stream_property(&pin, &request, output_len, output)
     } else if set_known {
         Answer::Status(STATUS_NOT_FOUND, 0)
     } else {
@@ -1619,23 +1619,27 @@ fn connection_property(
 }
 
 /// KSPROPSETID_Stream on a pin.
-fn stream_property(pin: &PinRecord, request: &KSIDENTIFIER, input: &[u8]) -> Answer {
+fn stream_property(
+    pin: &PinRecord,
+    request: &KSIDENTIFIER,
+    output_len: usize,
+    output: *mut c_void,
+) -> Answer {
     if request.Id != KSPROPERTY_STREAM_ALLOCATOR {
         return Answer::Status(STATUS_NOT_FOUND, 0);
     }
+    let handle_size = std::mem::size_of::<usize>();
     let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
     if request.Flags & KSPROPERTY_TYPE_SET != 0 {
-        // The handle follows the KSPROPERTY in the input (the emulation's reading of a SET whose
-        // data is a HANDLE; it also accepts it there when the output is empty).
-        let handle = input
-            .get(std::mem::size_of::<KSIDENTIFIER>()..std::mem::size_of::<KSIDENTIFIER>() + 8)
-            .map_or(0, |b| {
-                u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as usize
-            });
-        stream.allocator = handle;
+        // A SET's data (the HANDLE) travels in the output buffer, as for every property.
+        if output_len < handle_size {
+            return Answer::Status(STATUS_BUFFER_TOO_SMALL, handle_size);
+        }
+        // SAFETY: METHOD_NEITHER: the data buffer holds OutputBufferLength (>= 8) bytes.
+        stream.allocator = unsafe { output.cast::<usize>().read_unaligned() };
         return Answer::Status(STATUS_SUCCESS, 0);
     }
-    Answer::Data((stream.allocator as u64).to_le_bytes().to_vec())
+    Answer::Data(stream.allocator.to_le_bytes().to_vec())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2199,6 +2203,24 @@ pub(crate) fn attempt_processing_of(state: &KernelState, pin: *mut KSPIN, asynch
             object: pin as usize,
         }),
     }
+}
+
+/// AVStream objects still alive (for the leak report): filters and pins never closed.
+pub(crate) fn live_objects(state: &KernelState) -> Vec<String> {
+    let inner = state.avstream.lock();
+    let mut live: Vec<String> = inner
+        .filters
+        .keys()
+        .map(|f| format!("KSFILTER {f:#x} never closed"))
+        .collect();
+    live.extend(
+        inner
+            .pins
+            .iter()
+            .map(|(p, r)| format!("KSPIN {p:#x} (pin id {}) never closed", r.pin_id)),
+    );
+    live.sort();
+    live
 }
 
 /// `KsPinGetParentFilter`.

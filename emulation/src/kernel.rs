@@ -148,8 +148,9 @@ impl Kernel {
         self.state.bugs.raise_unexpected();
     }
 
-    /// Panics naming every leak: pool allocations still live (by tag) and object references the
-    /// driver took and never dropped.
+    /// Panics naming every leak: pool allocations still live (by tag), object references the
+    /// driver took and never dropped, kernel handles never closed, AVStream filters and pins
+    /// never closed, timers still set.
     pub fn assert_no_leaks(&self) {
         let mut problems = Vec::new();
         for leak in self.state.pool.leaks() {
@@ -163,6 +164,7 @@ impl Kernel {
                 "kernel handle {handle:#x} never closed with ZwClose"
             ));
         }
+        problems.extend(crate::avstream::live_objects(&self.state));
         for timer in crate::timer::armed_timer_addresses(&self.state) {
             problems.push(format!(
                 "KTIMER {timer:#x} still set (KeCancelTimer never called)"

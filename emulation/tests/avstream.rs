@@ -42,6 +42,8 @@ enum Mode {
     Hold,
     /// Clone the leading edge, then advance past the frame (the clone keeps the read alive).
     Clone,
+    /// Fill one frame per call, then wait for the next call.
+    OnePerCall,
 }
 
 /// Per-pin state in `KSPIN.Context`.
@@ -129,6 +131,18 @@ unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
             }
             STATUS_SUCCESS
         }
+        Mode::OnePerCall => {
+            // SAFETY: as above.
+            let leading =
+                unsafe { KsPinGetLeadingEdgeStreamPointer(pin, KSSTREAM_POINTER_STATE_LOCKED) };
+            if !leading.is_null() {
+                // SAFETY: the locked leading edge.
+                let remaining = unsafe { (*leading).OffsetOut.Remaining };
+                // SAFETY: as above.
+                unsafe { KsStreamPointerAdvanceOffsets(leading, 0, remaining, 1) };
+            }
+            STATUS_PENDING
+        }
         Mode::Clone => {
             // SAFETY: as above.
             let leading =
@@ -150,6 +164,32 @@ unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
             STATUS_PENDING
         }
     }
+}
+
+/// Answers the pin's range itself, with the size-query protocol.
+#[allow(clippy::too_many_arguments)]
+unsafe extern "system" fn intersect(
+    context: *mut c_void,
+    _irp: *mut IRP,
+    _pin: *mut c_void,
+    _client_range: *mut c_void,
+    pin_range: *mut c_void,
+    buffer_size: u32,
+    data: *mut c_void,
+    data_size: *mut u32,
+) -> NTSTATUS {
+    assert!(!context.is_null(), "the context is the filter");
+    // SAFETY: the handler contract: `data_size` is writable.
+    unsafe { data_size.write(64) };
+    if buffer_size == 0 {
+        return STATUS_BUFFER_OVERFLOW;
+    }
+    if buffer_size < 64 {
+        return STATUS_BUFFER_TOO_SMALL;
+    }
+    // SAFETY: `data` holds `buffer_size` (>= 64) bytes; the pin range is a KSDATARANGE.
+    unsafe { std::ptr::copy_nonoverlapping(pin_range.cast::<u8>(), data.cast::<u8>(), 64) };
+    STATUS_SUCCESS
 }
 
 unsafe extern "system" fn dropped_get(
@@ -201,6 +241,16 @@ static RANGE: KSDATAFORMAT = KSDATAFORMAT {
     SubFormat: KSDATAFORMAT_SUBTYPE_NV12,
     Specifier: GUID::NULL,
 };
+
+fn framing() -> ks::ks::KSALLOCATOR_FRAMING_EX {
+    let mut framing = ks::ks::KSALLOCATOR_FRAMING_EX::new_zeroed();
+    framing.CountItems = 1;
+    framing.PinFlags = 0;
+    framing.FramingItem[0].Frames = 3;
+    framing.FramingItem[0].FramingRange.Range.MinFrameSize = 4096;
+    framing.FramingItem[0].FramingRange.Range.MaxFrameSize = 4096;
+    framing
+}
 
 fn descriptors() -> *const KSDEVICE_DESCRIPTOR {
     static ONCE: OnceLock<Descriptors> = OnceLock::new();
@@ -268,8 +318,8 @@ fn descriptors() -> *const KSDEVICE_DESCRIPTOR {
             Flags: KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY,
             InstancesPossible: 1,
             InstancesNecessary: 0,
-            AllocatorFraming: null_mut::<ks::ks::KSALLOCATOR_FRAMING_EX>(),
-            IntersectHandler: None,
+            AllocatorFraming: leak(framing()),
+            IntersectHandler: Some(intersect),
         }]);
         let categories = leak([CATEGORY]);
         let filter = leak(KSFILTER_DESCRIPTOR {
@@ -743,6 +793,259 @@ fn the_minidriver_automation_table_is_consulted_with_size_checks() {
             .status,
         STATUS_NOT_FOUND
     );
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn data_intersection_goes_to_the_pins_handler_with_the_size_protocol() {
+    let (kernel, filter) = loaded();
+    let mut request = pin_property(ks::video::KSPROPERTY_PIN_DATAINTERSECTION, 0);
+    let client_range = KSDATAFORMAT {
+        FormatSize: 64,
+        MajorFormat: KSDATAFORMAT_TYPE_VIDEO,
+        ..Default::default()
+    };
+    request.extend_from_slice(
+        KSMULTIPLE_ITEM {
+            Size: 8 + 64,
+            Count: 1,
+        }
+        .as_bytes(),
+    );
+    request.extend_from_slice(client_range.as_bytes());
+    let query = kernel.ioctl(filter, IOCTL_KS_PROPERTY, &request, &mut []);
+    assert_eq!(
+        (query.status, query.information),
+        (STATUS_BUFFER_OVERFLOW, 64)
+    );
+    let mut format = [0u8; 64];
+    let result = kernel.ioctl(filter, IOCTL_KS_PROPERTY, &request, &mut format);
+    assert_eq!((result.status, result.information), (STATUS_SUCCESS, 64));
+    assert_eq!(format, *RANGE.as_bytes());
+    // A client range no pin range matches.
+    let mut other = pin_property(ks::video::KSPROPERTY_PIN_DATAINTERSECTION, 0);
+    other.extend_from_slice(KSMULTIPLE_ITEM { Size: 72, Count: 1 }.as_bytes());
+    other.extend_from_slice(
+        KSDATAFORMAT {
+            FormatSize: 64,
+            MajorFormat: GUID::from_u128(1),
+            ..Default::default()
+        }
+        .as_bytes(),
+    );
+    assert_eq!(
+        kernel
+            .ioctl(filter, IOCTL_KS_PROPERTY, &other, &mut format)
+            .status,
+        STATUS_NO_MATCH
+    );
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn framing_and_the_stream_allocator_property() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let request = property(
+        KSPROPSETID_Connection,
+        ks::video::KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
+        KSPROPERTY_TYPE_GET,
+    );
+    let size = kernel.ioctl(pin, IOCTL_KS_PROPERTY, &request, &mut []);
+    assert_eq!(size.status, STATUS_BUFFER_OVERFLOW);
+    let mut bytes = vec![0u8; size.information];
+    assert_eq!(
+        kernel
+            .ioctl(pin, IOCTL_KS_PROPERTY, &request, &mut bytes)
+            .status,
+        STATUS_SUCCESS
+    );
+    assert_eq!(bytes, framing().as_bytes());
+    let get = property(
+        ks::video::KSPROPSETID_Stream,
+        ks::video::KSPROPERTY_STREAM_ALLOCATOR,
+        KSPROPERTY_TYPE_GET,
+    );
+    let set = property(
+        ks::video::KSPROPSETID_Stream,
+        ks::video::KSPROPERTY_STREAM_ALLOCATOR,
+        KSPROPERTY_TYPE_SET,
+    );
+    let mut handle = [0xFFu8; 8];
+    kernel.ioctl(pin, IOCTL_KS_PROPERTY, &get, &mut handle);
+    assert_eq!(u64::from_le_bytes(handle), 0);
+    let mut value = 0x1234u64.to_le_bytes();
+    assert_eq!(
+        kernel
+            .ioctl(pin, IOCTL_KS_PROPERTY, &set, &mut value)
+            .status,
+        STATUS_SUCCESS
+    );
+    kernel.ioctl(pin, IOCTL_KS_PROPERTY, &get, &mut handle);
+    assert_eq!(u64::from_le_bytes(handle), 0x1234);
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn run_state_only_pins_queue_in_pause_and_process_in_run() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    assert_eq!(set_state(&kernel, pin, KSSTATE_PAUSE), STATUS_SUCCESS);
+    let mut buffer = vec![0u8; 16];
+    let read = kernel
+        .read_stream(pin, &header_for(&mut buffer))
+        .expect_pending();
+    assert!(read.poll().is_none());
+    assert_eq!(pin_state(ks_pin).processed, 0, "no Process outside RUN");
+    assert_eq!(set_state(&kernel, pin, KSSTATE_RUN), STATUS_SUCCESS);
+    assert_eq!(read.poll().unwrap().status, STATUS_SUCCESS);
+    assert_eq!(pin_state(ks_pin).processed, 1);
+    drop(read);
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+/// A timer DPC that asks for processing (the avshws pattern).
+unsafe extern "system" fn tick(
+    _dpc: *mut ks::nt::KDPC,
+    context: *mut c_void,
+    _a: *mut c_void,
+    _b: *mut c_void,
+) {
+    // SAFETY: the context is the live pin the test armed the timer for.
+    unsafe { avcam_kernel::KsPinAttemptProcessing(context.cast(), 0) };
+}
+
+#[test]
+fn a_periodic_timer_on_the_virtual_clock_drives_one_frame_per_tick() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    pin_state(ks_pin).mode = Mode::OnePerCall;
+    set_state(&kernel, pin, KSSTATE_RUN);
+    let mut buffers = vec![vec![0u8; 16]; 3];
+    let reads: Vec<_> = buffers
+        .iter_mut()
+        .map(|b| kernel.read_stream(pin, &header_for(b)).expect_pending())
+        .collect();
+    // Each read was offered to Process on arrival: one frame per call, so all three are done
+    // only if every call consumed one. Re-queue three more, served by the timer alone.
+    let served = reads.iter().filter(|r| r.poll().is_some()).count();
+    assert_eq!(served, 3);
+    drop(reads);
+    pin_state(ks_pin).mode = Mode::Hold;
+    let mut more = vec![vec![0u8; 16]; 3];
+    let reads: Vec<_> = more
+        .iter_mut()
+        .map(|b| kernel.read_stream(pin, &header_for(b)).expect_pending())
+        .collect();
+    pin_state(ks_pin).mode = Mode::OnePerCall;
+    let mut timer = Box::new(ks::nt::KTIMER { Opaque: [0; 8] });
+    let mut dpc = Box::new(ks::nt::KDPC { Opaque: [0; 8] });
+    {
+        let _entered = kernel.enter();
+        // SAFETY: live boxes; the pin outlives the timer (cancelled below).
+        unsafe { avcam_kernel::KeInitializeDpc(&mut *dpc, Some(tick), ks_pin.cast()) };
+        // SAFETY: as above.
+        unsafe { avcam_kernel::KeInitializeTimerEx(&mut *timer, ks::nt::NotificationTimer) };
+        // SAFETY: as above: first tick in 33 ms, then every 33 ms.
+        unsafe { avcam_kernel::KeSetTimerEx(&mut *timer, -330_000, 33, &mut *dpc) };
+    }
+    kernel.clock().advance(33_000_000);
+    assert_eq!(reads.iter().filter(|r| r.poll().is_some()).count(), 1);
+    kernel.clock().advance(66_000_000);
+    assert_eq!(reads.iter().filter(|r| r.poll().is_some()).count(), 3);
+    {
+        let _entered = kernel.enter();
+        // SAFETY: the timer armed above.
+        assert_eq!(unsafe { avcam_kernel::KeCancelTimer(&mut *timer) }, 1);
+    }
+    drop(reads);
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn the_processing_mutex_excludes_process() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    set_state(&kernel, pin, KSSTATE_RUN);
+    let address = ks_pin as usize;
+    {
+        let _entered = kernel.enter();
+        // SAFETY: a live pin.
+        unsafe { avcam_kernel::KsPinAcquireProcessingMutex(ks_pin) };
+    }
+    let mut buffer = vec![0u8; 16];
+    // While the mutex is held, the read queues but Process does not run...
+    let read = kernel
+        .read_stream(pin, &header_for(&mut buffer))
+        .expect_pending();
+    assert_eq!(pin_state(ks_pin).processed, 0);
+    let waiter = kernel.spawn(move || {
+        // ...and another thread's acquire waits for the release.
+        // SAFETY: the pin stays open until after the join.
+        unsafe { avcam_kernel::KsPinAcquireProcessingMutex(address as *mut KSPIN) };
+        // SAFETY: acquired just above.
+        unsafe { avcam_kernel::KsPinReleaseProcessingMutex(address as *mut KSPIN) };
+    });
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(!waiter.is_finished());
+    {
+        let _entered = kernel.enter();
+        // SAFETY: held by this thread.
+        unsafe { avcam_kernel::KsPinReleaseProcessingMutex(ks_pin) };
+        // SAFETY: a live pin.
+        unsafe { avcam_kernel::KsPinAttemptProcessing(ks_pin, 0) };
+    }
+    waiter.join().unwrap();
+    assert_eq!(read.poll().unwrap().status, STATUS_SUCCESS);
+    drop(read);
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn unknown_stream_pointers_are_bugs_and_unclosed_pins_are_leaks() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    kernel.expect_bugs();
+    let mut fake = std::mem::MaybeUninit::<KSSTREAM_POINTER>::zeroed();
+    {
+        let _entered = kernel.enter();
+        // SAFETY: the emulation checks the pointer before using it.
+        unsafe { KsStreamPointerDelete(fake.as_mut_ptr()) };
+    }
+    assert_eq!(
+        kernel.take_bugs(),
+        vec![avcam_emulation::Bug::ObjectUnknown {
+            object: fake.as_mut_ptr() as usize
+        }]
+    );
+    let leaks = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kernel.assert_no_leaks()));
+    let message = *leaks.unwrap_err().downcast::<String>().unwrap();
+    assert!(message.contains("KSPIN"), "{message}");
+    assert!(message.contains("KSFILTER"), "{message}");
     kernel.close(pin);
     kernel.close(filter);
     kernel.assert_no_leaks();
