@@ -57,7 +57,93 @@ struct PinState {
 
 static CALLS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 
-unsafe extern "system" fn pin_create(pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
+/// The allocator objects created on pins: a header alone behind FsContext; close frees it.
+static ALLOCATOR_TABLE: ks::ks::KSDISPATCH_TABLE = ks::ks::KSDISPATCH_TABLE {
+    DeviceIoControl: None,
+    Read: None,
+    Write: None,
+    Flush: None,
+    Close: Some(allocator_close),
+    QuerySecurity: None,
+    SetSecurity: None,
+    FastDeviceIoControl: None,
+    FastRead: None,
+    FastWrite: None,
+};
+
+static ALLOCATORS_CREATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// `KSSTRING_Allocator`, NUL-terminated, for KsAddObjectCreateItemToObjectHeader.
+static ALLOCATOR_CLASS: OnceLock<Vec<u16>> = OnceLock::new();
+
+unsafe extern "system" fn allocator_create(
+    _device: *mut ks::nt::DEVICE_OBJECT,
+    irp: *mut IRP,
+) -> NTSTATUS {
+    ALLOCATORS_CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: the create dispatch owns the live IRP.
+    let file = unsafe { avcam_kernel::irp::file_object(irp) };
+    let context = Box::into_raw(Box::new(null_mut::<c_void>()));
+    // SAFETY: `context` is writable; the table is static.
+    let status = unsafe {
+        avcam_kernel::KsAllocateObjectHeader(context, 0, null_mut(), irp, &ALLOCATOR_TABLE)
+    };
+    assert_eq!(status, STATUS_SUCCESS);
+    // SAFETY: the create's file object is live.
+    unsafe { (*file).FsContext = context.cast() };
+    // SAFETY: the caller owns the IRP.
+    unsafe { avcam_kernel::irp::complete(irp, STATUS_SUCCESS, 0) };
+    STATUS_SUCCESS
+}
+
+unsafe extern "system" fn allocator_close(
+    _device: *mut ks::nt::DEVICE_OBJECT,
+    irp: *mut IRP,
+) -> NTSTATUS {
+    // SAFETY: the close dispatch owns the live IRP.
+    let file = unsafe { avcam_kernel::irp::file_object(irp) };
+    // SAFETY: FsContext was set by allocator_create to a boxed header pointer.
+    let context = unsafe { (*file).FsContext }.cast::<*mut c_void>();
+    // SAFETY: as above.
+    let header = unsafe { *context };
+    // SAFETY: a header from KsAllocateObjectHeader, freed once.
+    unsafe { avcam_kernel::KsFreeObjectHeader(header) };
+    // SAFETY: boxed by allocator_create, freed once here.
+    drop(unsafe { Box::from_raw(context) });
+    // SAFETY: the caller owns the IRP.
+    unsafe { avcam_kernel::irp::complete(irp, STATUS_SUCCESS, 0) };
+    STATUS_SUCCESS
+}
+
+unsafe extern "system" fn pin_create(pin: *mut KSPIN, irp: *mut IRP) -> NTSTATUS {
+    // SAFETY: the create IRP of this pin.
+    assert_eq!(unsafe { avcam_kernel::KsGetPinFromIrp(irp) }, pin);
+    // SAFETY: as above.
+    assert!(!unsafe { avcam_kernel::KsGetFilterFromIrp(irp) }.is_null());
+    // The pin's allocator create item, added to its object header as a minidriver would.
+    // SAFETY: the create IRP's file object is the pin's; FsContext starts with its header.
+    let file = unsafe { avcam_kernel::irp::file_object(irp) };
+    // SAFETY: as above.
+    let fs_context = unsafe { (*file).FsContext };
+    // SAFETY: by the KS convention FsContext starts with the object header.
+    let header = unsafe { fs_context.cast::<ks::ks::KSOBJECT_HEADER>().read() };
+    let class = ALLOCATOR_CLASS.get_or_init(|| {
+        ks::ks::KSSTRING_Allocator
+            .encode_utf16()
+            .chain([0])
+            .collect()
+    });
+    // SAFETY: a live header; the class string is static.
+    let status = unsafe {
+        avcam_kernel::KsAddObjectCreateItemToObjectHeader(
+            header,
+            Some(allocator_create),
+            null_mut(),
+            class.as_ptr().cast_mut(),
+            null_mut(),
+        )
+    };
+    assert_eq!(status, STATUS_SUCCESS);
     let state = Box::new(PinState {
         mode: Mode::Fill,
         transitions: Vec::new(),
@@ -660,6 +746,11 @@ fn state_steps_one_at_a_time_and_stops_at_the_last_good_state() {
     );
     assert_eq!(u32::from_le_bytes(now), KSSTATE_PAUSE);
     pin_state(ks_pin).fail_at = None;
+    assert_eq!(
+        set_state(&kernel, pin, 7),
+        STATUS_INVALID_PARAMETER,
+        "no such state"
+    );
     kernel.close(pin);
     kernel.close(filter);
     kernel.assert_no_leaks();
@@ -1046,6 +1137,74 @@ fn unknown_stream_pointers_are_bugs_and_unclosed_pins_are_leaks() {
     let message = *leaks.unwrap_err().downcast::<String>().unwrap();
     assert!(message.contains("KSPIN"), "{message}");
     assert!(message.contains("KSFILTER"), "{message}");
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn a_kernel_client_opens_the_pin_by_handle_creates_its_allocator_and_asks_its_state() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let created_before = ALLOCATORS_CREATED.load(std::sync::atomic::Ordering::Relaxed);
+    let _entered = kernel.enter();
+    let mut connection = null_mut();
+    // SAFETY: the pin's file object is live; `connection` is writable.
+    let status = unsafe {
+        avcam_kernel::ObOpenObjectByPointer(
+            kernel.file_object(pin).cast(),
+            ks::nt::OBJ_KERNEL_HANDLE,
+            null_mut(),
+            0,
+            avcam_kernel::file_object_type(),
+            ks::nt::KernelMode,
+            &mut connection,
+        )
+    };
+    assert_eq!(status, STATUS_SUCCESS);
+    let mut framing = ks::ks::KSALLOCATOR_FRAMING {
+        Flags: 0,
+        PoolType: 0,
+        Frames: 2,
+        FrameSize: 4096,
+        FileAlignment: 0,
+        Reserved: 0,
+    };
+    let mut allocator = null_mut();
+    // SAFETY: all pointers are live.
+    let status =
+        unsafe { avcam_kernel::KsCreateAllocator(connection, &mut framing, &mut allocator) };
+    assert_eq!(status, STATUS_SUCCESS);
+    assert!(ALLOCATORS_CREATED.load(std::sync::atomic::Ordering::Relaxed) > created_before);
+    // KsSynchronousIoControlDevice on the pin: KSPROPERTY_CONNECTION_STATE.
+    let mut request = property(
+        KSPROPSETID_Connection,
+        KSPROPERTY_CONNECTION_STATE,
+        KSPROPERTY_TYPE_GET,
+    );
+    let mut value = 0xFFFF_FFFFu32;
+    let mut returned = 0u32;
+    // SAFETY: the buffers are live for their sizes.
+    let status = unsafe {
+        avcam_kernel::KsSynchronousIoControlDevice(
+            kernel.file_object(pin),
+            ks::nt::KernelMode,
+            IOCTL_KS_PROPERTY,
+            request.as_mut_ptr().cast(),
+            request.len() as u32,
+            (&raw mut value).cast(),
+            4,
+            &mut returned,
+        )
+    };
+    assert_eq!((status, returned, value), (STATUS_SUCCESS, 4, KSSTATE_STOP));
+    // SAFETY: handles opened above, closed once.
+    assert_eq!(unsafe { avcam_kernel::ZwClose(allocator) }, STATUS_SUCCESS);
+    // SAFETY: as above.
+    assert_eq!(unsafe { avcam_kernel::ZwClose(connection) }, STATUS_SUCCESS);
+    drop(_entered);
     kernel.close(pin);
     kernel.close(filter);
     kernel.assert_no_leaks();
