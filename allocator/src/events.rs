@@ -27,10 +27,13 @@ pub struct Registration {
     pub referenced: bool,
 }
 
-/// The registrations of one allocator.
+/// The registrations of one allocator, kept at the front of a fixed array (so a FREE with no
+/// event enabled looks at nothing).
 #[derive(Debug, Clone, Default)]
 pub struct EventTable {
     entries: [Option<Registration>; MAX_EVENT_REGISTRATIONS],
+    /// `entries[..len]` are `Some`, the rest `None`.
+    len: usize,
 }
 
 impl EventTable {
@@ -38,26 +41,26 @@ impl EventTable {
     pub const fn new() -> EventTable {
         EventTable {
             entries: [None; MAX_EVENT_REGISTRATIONS],
+            len: 0,
         }
+    }
+
+    fn registrations(&self) -> impl Iterator<Item = &Registration> {
+        self.entries[..self.len].iter().flatten()
     }
 
     /// Adds a registration; refuses a key already enabled ([`Error::EventAlreadyEnabled`]) or a
     /// full table ([`Error::EventTableFull`]).
     pub fn add(&mut self, registration: Registration) -> Result<(), Error> {
-        if self
-            .entries
-            .iter()
-            .flatten()
-            .any(|r| r.key == registration.key)
-        {
+        if self.registrations().any(|r| r.key == registration.key) {
             return Err(Error::EventAlreadyEnabled);
         }
         let free = self
             .entries
-            .iter_mut()
-            .find(|e| e.is_none())
+            .get_mut(self.len)
             .ok_or(Error::EventTableFull)?;
         *free = Some(registration);
+        self.len += 1;
         Ok(())
     }
 
@@ -69,45 +72,45 @@ impl EventTable {
         notification: Option<Notification>,
     ) -> Result<Registration, Error> {
         let position = self
-            .entries
-            .iter()
-            .position(|e| e.is_some_and(|r| r.key == key))
+            .registrations()
+            .position(|r| r.key == key)
             .or_else(|| {
                 let wanted = notification?;
-                self.entries
-                    .iter()
-                    .position(|e| e.is_some_and(|r| r.notification == wanted))
+                self.registrations().position(|r| r.notification == wanted)
             })
             .ok_or(Error::EventNotEnabled)?;
-        self.entries[position].take().ok_or(Error::EventNotEnabled)
+        self.len -= 1;
+        self.entries.swap(position, self.len);
+        self.entries[self.len].take().ok_or(Error::EventNotEnabled)
     }
 
     /// Removes every registration and returns them (disable-all and close).
     pub fn take_all(&mut self) -> [Option<Registration>; MAX_EVENT_REGISTRATIONS] {
+        self.len = 0;
         core::mem::replace(&mut self.entries, [None; MAX_EVENT_REGISTRATIONS])
     }
 
     /// The registrations of `event`.
     pub fn of(&self, event: AllocatorEvent) -> impl Iterator<Item = &Registration> {
-        self.entries
-            .iter()
-            .flatten()
-            .filter(move |r| r.event == event)
+        self.registrations().filter(move |r| r.event == event)
     }
 
     /// The number of registrations.
     pub fn len(&self) -> usize {
-        self.entries.iter().flatten().count()
+        self.len
     }
 
     /// Whether no event is enabled.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 }
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
     use super::*;
 
     fn registration(key: usize, event: AllocatorEvent) -> Registration {
@@ -147,6 +150,19 @@ mod tests {
         assert_eq!(table.remove(999, other), Err(Error::EventNotEnabled));
         let same = Some(Notification::EventObject { event: 21 });
         assert_eq!(table.remove(999, same).map(|r| r.key), Ok(20));
+        assert!(table.is_empty());
+        // Removing from the middle keeps the others findable.
+        for key in [1, 2, 3] {
+            table
+                .add(registration(key, AllocatorEvent::FreeFrame))
+                .unwrap();
+        }
+        assert_eq!(table.remove(1, None).map(|r| r.key), Ok(1));
+        let mut left: Vec<usize> = table.of(AllocatorEvent::FreeFrame).map(|r| r.key).collect();
+        left.sort_unstable();
+        assert_eq!(left, [2, 3]);
+        assert_eq!(table.remove(3, None).map(|r| r.key), Ok(3));
+        assert_eq!(table.remove(2, None).map(|r| r.key), Ok(2));
         assert_eq!(table.of(AllocatorEvent::FreeFrame).count(), 0);
         assert!(table.is_empty());
     }
