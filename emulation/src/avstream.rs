@@ -52,7 +52,10 @@
 //!   KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY) and only with a frame available unless
 //!   KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING. STATUS_PENDING ends processing; success calls
 //!   `Process` again while it consumed frames and more are available (guess). A request arriving
-//!   while the mutex is busy makes the current holder run once more.
+//!   while the mutex is busy makes the current holder run once more. Asked for above
+//!   PASSIVE_LEVEL (from a DPC) without KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING, `Process` runs at
+//!   PASSIVE_LEVEL right after the DPC returns, on the same thread (ks.sys queues a work item;
+//!   running it there keeps the virtual clock deterministic).
 //! - **Close**: a pin steps down to STOP, cancels its queue (STATUS_CANCELLED), then its dispatch
 //!   `Close` runs; a filter's `Close` likewise.
 
@@ -62,10 +65,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use ks::avstream::{
     KSAUTOMATION_TABLE, KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSFILTER_DESCRIPTOR, KSPIN,
-    KSPIN_DESCRIPTOR_EX, KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING,
-    KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING, KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY,
-    KSPROPERTY_ITEM, KSPROPERTY_SET, KSSTATE, KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN,
-    KSSTATE_STOP, KSSTREAM_POINTER, KSSTREAM_POINTER_OFFSET, PFNKSSTREAMPOINTER,
+    KSPIN_DESCRIPTOR_EX, KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING,
+    KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING, KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING,
+    KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY, KSPROPERTY_ITEM, KSPROPERTY_SET, KSSTATE,
+    KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN, KSSTATE_STOP, KSSTREAM_POINTER,
+    KSSTREAM_POINTER_OFFSET, PFNKSSTREAMPOINTER,
 };
 use ks::guid::GUID;
 use ks::ks::{
@@ -218,6 +222,10 @@ pub(crate) struct AvState {
 
 #[derive(Default)]
 struct Inner {
+    /// Pins whose processing was asked for above PASSIVE_LEVEL without
+    /// KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING: processed at PASSIVE_LEVEL later (ks.sys queues a
+    /// work item; the emulation runs it when the DPC that asked returns, see [`run_deferred`]).
+    deferred: Vec<Arc<PinRecord>>,
     descriptor: usize,
     device: Option<DeviceRecord>,
     filters: HashMap<usize, Arc<FilterRecord>>,
@@ -2134,6 +2142,16 @@ fn attempt_processing(_state: &KernelState, pin: &Arc<PinRecord>, asynchronous: 
         return;
     }
     let descriptor = pin_descriptor(pin);
+    if crate::kernel::current_irql() > ks::nt::PASSIVE_LEVEL
+        && descriptor.Flags & KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING == 0
+    {
+        let state = current("KsPinAttemptProcessing");
+        let mut inner = state.avstream.lock();
+        if !inner.deferred.iter().any(|p| Arc::ptr_eq(p, pin)) {
+            inner.deferred.push(pin.clone());
+        }
+        return;
+    }
     // SAFETY: the driver's static dispatch table.
     let Some(process) = (unsafe { descriptor.Dispatch.as_ref() }).and_then(|d| d.Process) else {
         return;
@@ -2191,6 +2209,22 @@ fn attempt_processing(_state: &KernelState, pin: &Arc<PinRecord>, asynchronous: 
             drop(held);
             pin.processing.free.notify_all();
             return;
+        }
+    }
+}
+
+/// Runs the processing deferred to PASSIVE_LEVEL (pins closed meanwhile are skipped). Called at
+/// PASSIVE_LEVEL after each timer DPC (virtual and real-time clock).
+pub(crate) fn run_deferred(state: &KernelState) {
+    loop {
+        let pins = std::mem::take(&mut state.avstream.lock().deferred);
+        if pins.is_empty() {
+            return;
+        }
+        for pin in pins {
+            if state.avstream.pin(pin.pin.as_ptr()).is_some() {
+                attempt_processing(state, &pin, false);
+            }
         }
     }
 }

@@ -136,6 +136,9 @@ fn run_until(state: &KernelState, until: i64) {
         if let Some(dpc) = dpc {
             run_dpc(state, dpc as *mut KDPC);
         }
+        if current_irql() == ks::nt::PASSIVE_LEVEL {
+            crate::avstream::run_deferred(state);
+        }
     }
     let mut clock = state.clock.lock();
     clock.now = clock.now.max(until);

@@ -192,6 +192,11 @@ unsafe extern "system" fn pin_set_format(
 }
 
 unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
+    assert_eq!(
+        avcam_emulation::current_irql(),
+        ks::nt::PASSIVE_LEVEL,
+        "without KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING, Process runs at PASSIVE_LEVEL"
+    );
     let state = pin_state(pin);
     state.processed += 1;
     match state.mode {
