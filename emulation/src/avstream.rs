@@ -1691,6 +1691,14 @@ unsafe fn read_stream(state: &KernelState, irp: *mut IRP, pin: usize) -> NTSTATU
         frames.push(header);
         offset += step;
     }
+    // Pending and cancellable before anyone else can see (and complete) the IRP.
+    // SAFETY: the caller owns the IRP; pending is marked before it can complete elsewhere.
+    unsafe { kernel_irp_mark_pending(irp) };
+    let slot: *mut *mut c_void = crate::memory::field_ptr!(irp, IRP, CancelRoutine);
+    let routine: unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) = cancel_read;
+    // SAFETY: the IRP is live; CancelRoutine is exchanged atomically by everyone.
+    unsafe { std::sync::atomic::AtomicPtr::from_ptr(slot) }
+        .store(routine as *mut c_void, std::sync::atomic::Ordering::Release);
     {
         let mut stream = record.stream.lock().unwrap_or_else(|e| e.into_inner());
         stream.reads.insert(
@@ -1710,13 +1718,6 @@ unsafe fn read_stream(state: &KernelState, irp: *mut IRP, pin: usize) -> NTSTATU
             });
         }
     }
-    // SAFETY: the caller owns the IRP; pending is marked before it can complete elsewhere.
-    unsafe { kernel_irp_mark_pending(irp) };
-    let slot: *mut *mut c_void = crate::memory::field_ptr!(irp, IRP, CancelRoutine);
-    let routine: unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) = cancel_read;
-    // SAFETY: the IRP is live; CancelRoutine is exchanged atomically by everyone.
-    unsafe { std::sync::atomic::AtomicPtr::from_ptr(slot) }
-        .store(routine as *mut c_void, std::sync::atomic::Ordering::Release);
     if pin_descriptor(&record).Flags & KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING == 0 {
         attempt_processing(state, &record, false);
     }
