@@ -36,7 +36,8 @@
 //! - **State**: SET steps one state at a time through `SetDeviceState` (STOP->ACQUIRE->PAUSE->RUN
 //!   and back); a failure stops at the last good state and is returned. Reaching STOP completes the
 //!   queued reads with STATUS_CANCELLED (guess, matching what a client sees on Windows).
-//! - **Reads** (IOCTL_KS_READ_STREAM, METHOD_NEITHER, output = KSSTREAM_HEADERs): rejected with
+//! - **Reads** (IOCTL_KS_READ_STREAM, METHOD_NEITHER, output = KSSTREAM_HEADERs, each `Size` at
+//!   least the pin's `StreamHeaderSize`, else STATUS_INVALID_BUFFER_SIZE): rejected with
 //!   STATUS_INVALID_DEVICE_STATE in STOP and ACQUIRE (guess: what KS answers for a pin not
 //!   streaming); queued otherwise (pending, cancellable), each header one frame. Then processing is
 //!   attempted unless KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING.
@@ -1680,16 +1681,27 @@ unsafe fn read_stream(state: &KernelState, irp: *mut IRP, pin: usize) -> NTSTATU
         // SAFETY: as above.
         return unsafe { complete_with(irp, STATUS_INVALID_BUFFER_SIZE, 0) };
     }
-    // Walk the headers by their Size (each at least a KSSTREAM_HEADER).
+    // Walk the headers by their Size: each at least the pin's StreamHeaderSize (a KSSTREAM_HEADER
+    // when 0) and inside the buffer, else STATUS_INVALID_BUFFER_SIZE (guess: ks.sys validates the
+    // headers before queuing; its exact status is not documented).
+    // SAFETY: the KSPIN is live while its record is; the minidriver sets StreamHeaderSize in Create.
+    let wanted = (unsafe { (*record.pin.as_ptr()).StreamHeaderSize } as usize).max(header_size);
     let mut frames = Vec::new();
     let mut offset = 0;
-    while offset + header_size <= output_len {
+    while offset < output_len {
         let header = headers.wrapping_add(offset).cast::<KSSTREAM_HEADER>();
+        if offset + header_size > output_len {
+            // SAFETY: the caller owns the live IRP.
+            return unsafe { complete_with(irp, STATUS_INVALID_BUFFER_SIZE, 0) };
+        }
         // SAFETY: METHOD_NEITHER: the output buffer holds OutputBufferLength bytes.
         let size = unsafe { header.read_unaligned() }.Size as usize;
-        let step = size.max(header_size);
+        if size < wanted || offset + size > output_len {
+            // SAFETY: as above.
+            return unsafe { complete_with(irp, STATUS_INVALID_BUFFER_SIZE, 0) };
+        }
         frames.push(header);
-        offset += step;
+        offset += size;
     }
     // Pending and cancellable before anyone else can see (and complete) the IRP.
     // SAFETY: the caller owns the IRP; pending is marked before it can complete elsewhere.

@@ -773,6 +773,17 @@ fn reads_are_rejected_when_stopped_and_filled_when_running() {
         AsyncIo::Pending(_) => panic!("a read while stopped must fail"),
     }
     set_state(&kernel, pin, KSSTATE_RUN);
+    // Malformed header lists: a Size smaller than a KSSTREAM_HEADER, a truncated second header.
+    let mut small = header_for(&mut buffer);
+    small[..4].copy_from_slice(&8u32.to_le_bytes());
+    let mut truncated = header_for(&mut buffer);
+    truncated.extend_from_slice(&[0u8; 20]);
+    for bad in [small, truncated] {
+        match kernel.read_stream(pin, &bad) {
+            AsyncIo::Done(done) => assert_eq!(done.result.status, STATUS_INVALID_BUFFER_SIZE),
+            AsyncIo::Pending(_) => panic!("a malformed read must fail"),
+        }
+    }
     let pending = kernel
         .read_stream(pin, &header_for(&mut buffer))
         .expect_pending();
