@@ -160,9 +160,17 @@ fn run_dpc(state: &KernelState, dpc: *mut KDPC) {
     };
     let before = current_irql();
     set_irql(ks::nt::DISPATCH_LEVEL);
+    let now = state.clock.now_100ns() as u64;
     // SAFETY: the DPC routine contract: called at DISPATCH_LEVEL with its DPC and context;
     // a timer DPC's system arguments are the low and high halves of the interrupt time.
-    unsafe { routine(dpc, context, std::ptr::null_mut(), std::ptr::null_mut()) };
+    unsafe {
+        routine(
+            dpc,
+            context,
+            (now & 0xFFFF_FFFF) as usize as *mut c_void,
+            (now >> 32) as usize as *mut c_void,
+        )
+    };
     if current_irql() != ks::nt::DISPATCH_LEVEL {
         state.report(Bug::IrqlNotRestored {
             context: "a DPC routine",

@@ -1225,3 +1225,33 @@ fn a_kernel_client_opens_the_pin_by_handle_creates_its_allocator_and_asks_its_st
     kernel.close(filter);
     kernel.assert_no_leaks();
 }
+
+#[test]
+fn asynchronous_attempt_processing_runs_process_on_a_worker() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    pin_state(ks_pin).mode = Mode::Hold;
+    set_state(&kernel, pin, KSSTATE_RUN);
+    let mut buffer = vec![0u8; 16];
+    let read = kernel
+        .read_stream(pin, &header_for(&mut buffer))
+        .expect_pending();
+    assert!(read.poll().is_none());
+    pin_state(ks_pin).mode = Mode::Fill;
+    {
+        let _entered = kernel.enter();
+        // SAFETY: a live pin.
+        unsafe { avcam_kernel::KsPinAttemptProcessing(ks_pin, 1) };
+    }
+    let result = read
+        .wait(std::time::Duration::from_secs(60))
+        .expect("the worker processed the frame");
+    assert_eq!(result.status, STATUS_SUCCESS);
+    drop(read);
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
