@@ -9,7 +9,9 @@
 //!   ([`kernel`]);
 //! - [`pool`]: the tracked pool, leak reports by tag, the fault injector;
 //! - [`sync`]: IRQL, spin locks, the cancel spin lock;
-//! - [`event`]: KEVENTs; [`handles`]: the driver opening and calling other objects; [`object`]: handles and references;
+//! - [`event`]: KEVENTs; [`object`]: handles and references;
+//! - [`handles`]: the driver as a client (ObOpenObjectByPointer, ZwClose, KsCreateAllocator,
+//!   KsSynchronousIoControlDevice);
 //! - [`io`]: driver, device, file objects, IRPs, completion, cancellation;
 //! - [`timer`]: the virtual (or real-time) clock, KTIMERs and DPCs;
 //! - [`ks`]: object headers, `KsDispatchIrp`, create routing, security;
@@ -17,6 +19,14 @@
 //!   queue, stream pointers and processing;
 //! - [`client`]: the safe API tests (and later the viewer) drive the driver with;
 //! - [`bugs`]: the driver bugs the emulation detects and how they are raised.
+//!
+//! An AVStream driver end to end, as a test (or the viewer) drives it:
+//! [`Kernel::load_driver`]`(DriverEntry)`; [`Kernel::device_interfaces`]`(&category)`;
+//! [`Kernel::open_interface`] (the filter); [`Kernel::create_pin`]`(filter, KSPIN_CONNECT +
+//! KSDATAFORMAT bytes)`; property requests with [`Kernel::ioctl`]`(file, IOCTL_KS_PROPERTY, ..)`
+//! (a SET's data goes in the output slice); [`Kernel::read_stream`]`(pin, KSSTREAM_HEADERs)`, a
+//! [`PendingIrp`] to poll, wait for or cancel; [`Kernel::clock`]`().advance(ns)` to fire the
+//! driver's timers; [`Kernel::close`], [`Kernel::unload_driver`], [`Kernel::assert_no_leaks`].
 
 pub mod avstream;
 pub mod bugs;
