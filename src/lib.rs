@@ -5,7 +5,11 @@
 //!
 //! Modules:
 //! - [`identity`]: the names and GUIDs Windows knows the driver by, shared with `inf/avcam.inx`;
-//! - [`driver_entry`]: `DriverEntry` (a placeholder until the camera is wired in);
+//! - [`driver_entry`]: `DriverEntry` (`KsInitializeDriver` with [`filter::DEVICE_DESCRIPTOR`]);
+//! - [`filter`]: the device, filter and capture pin descriptors;
+//! - [`capture_pin`]: the capture pin's dispatch, intersect and property handlers;
+//! - [`frame_path`]: timer, DPC and Process: how a due frame reaches the client;
+//! - [`error`]: the shell's error type and its NTSTATUS;
 //! - [`pool`]: the global allocator over the kernel pool (used on Windows only);
 //! - `runtime` (Windows only): what a freestanding kernel image must provide itself: the entry
 //!   point symbol, the panic handler, `_fltused`, `__chkstk` and the global allocator instance;
@@ -20,7 +24,14 @@ extern crate std;
 // .sys even before the shell calls into it.
 use avcam_allocator as _;
 
+// The camera core, under its short name in every module.
+extern crate avcam_avstream as avstream;
+
+pub mod capture_pin;
 pub mod driver_entry;
+pub mod error;
+pub mod filter;
+pub mod frame_path;
 pub mod identity;
 pub mod pool;
 

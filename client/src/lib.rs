@@ -1,0 +1,354 @@
+//! A small kernel-streaming client for the avcam camera, speaking only KS requests: open the
+//! filter through its device interface, enumerate pins and data ranges
+//! (`KSPROPERTY_PIN_DATARANGES`), intersect (`KSPROPERTY_PIN_DATAINTERSECTION`), create a pin
+//! (`KSPIN_CONNECT` + format), set its state (`KSPROPERTY_CONNECTION_STATE`), read frames
+//! (`IOCTL_KS_READ_STREAM` into the client's own buffers), query dropped frames
+//! (`KSPROPERTY_DROPPEDFRAMES_CURRENT`) and close.
+//!
+//! The backend today is the Linux emulation (`avcam_emulation::Kernel`); a Windows backend over
+//! real handles (`DeviceIoControl`) fits the same request builders ([`request`]). Every error
+//! carries the NTSTATUS the driver answered ([`ClientError`]).
+
+pub mod request;
+
+use std::fmt;
+use std::time::Duration;
+
+use avcam_emulation::{AsyncIo, File, Kernel};
+use ks::avstream::KSSTATE;
+use ks::ks::{IOCTL_KS_PROPERTY, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET};
+use ks::status::{STATUS_BUFFER_OVERFLOW, STATUS_SUCCESS};
+use ks::video::{
+    KSPROPSETID_Connection, KSPROPSETID_Pin, KSMULTIPLE_ITEM, KSPROPERTY_CONNECTION_STATE,
+    KSPROPERTY_DROPPEDFRAMES_CURRENT, KSPROPERTY_DROPPEDFRAMES_CURRENT_S, KSPROPERTY_PIN_CTYPES,
+    KSPROPERTY_PIN_DATAINTERSECTION, KSPROPERTY_PIN_DATARANGES, KSSTREAM_HEADER, KS_FRAME_INFO,
+    PROPSETID_VIDCAP_DROPPEDFRAMES,
+};
+use ks::{GUID, NTSTATUS};
+use zerocopy::{FromBytes, IntoBytes};
+
+/// A failed KS request: what was asked and the NTSTATUS the driver answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientError {
+    /// The request completed with a failure status.
+    Request {
+        /// Which request (`"DATARANGES"`, `"create pin"`, ...).
+        request: &'static str,
+        /// The driver's status.
+        status: NTSTATUS,
+    },
+    /// No device interface of the category is registered.
+    NoDevice(GUID),
+    /// The answer was shorter or stranger than the request's documented shape.
+    Malformed(&'static str),
+    /// A read did not complete within the wait.
+    Timeout,
+}
+
+impl ClientError {
+    /// The NTSTATUS, for the failures that have one.
+    pub fn status(&self) -> Option<NTSTATUS> {
+        match self {
+            ClientError::Request { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Request { request, status } => {
+                write!(f, "{request} failed with NTSTATUS {:#010x}", *status as u32)
+            }
+            ClientError::NoDevice(category) => write!(f, "no device in category {category:?}"),
+            ClientError::Malformed(what) => write!(f, "malformed answer to {what}"),
+            ClientError::Timeout => write!(f, "the read did not complete in time"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// The client's result.
+pub type Result<T> = std::result::Result<T, ClientError>;
+
+fn check(request: &'static str, status: NTSTATUS) -> Result<()> {
+    if status == STATUS_SUCCESS {
+        Ok(())
+    } else {
+        Err(ClientError::Request { request, status })
+    }
+}
+
+/// An open camera filter.
+pub struct Camera<'k> {
+    kernel: &'k Kernel,
+    filter: File,
+}
+
+impl<'k> Camera<'k> {
+    /// Opens the first device interface of `category` (e.g. KSCATEGORY_VIDEO_CAMERA).
+    pub fn open(kernel: &'k Kernel, category: &GUID) -> Result<Camera<'k>> {
+        let interfaces = kernel.device_interfaces(category);
+        let interface = interfaces.first().ok_or(ClientError::NoDevice(*category))?;
+        let filter = kernel
+            .open_interface(interface)
+            .map_err(|status| ClientError::Request {
+                request: "open filter",
+                status,
+            })?;
+        Ok(Camera { kernel, filter })
+    }
+
+    /// The filter's file (for raw requests in tests).
+    pub fn file(&self) -> File {
+        self.filter
+    }
+
+    /// A property GET with the size protocol: asks the size first, then the data.
+    fn get_sized(&self, request: &'static str, input: &[u8]) -> Result<Vec<u8>> {
+        let size = self
+            .kernel
+            .ioctl(self.filter, IOCTL_KS_PROPERTY, input, &mut []);
+        if size.status != STATUS_BUFFER_OVERFLOW {
+            check(request, size.status)?;
+            return Ok(Vec::new());
+        }
+        let mut data = vec![0u8; size.information];
+        let result = self
+            .kernel
+            .ioctl(self.filter, IOCTL_KS_PROPERTY, input, &mut data);
+        check(request, result.status)?;
+        data.truncate(result.information);
+        Ok(data)
+    }
+
+    /// `KSPROPERTY_PIN_CTYPES`: how many pin factories the filter has.
+    pub fn pin_count(&self) -> Result<u32> {
+        let mut count = [0u8; 4];
+        let input = request::property(KSPROPSETID_Pin, KSPROPERTY_PIN_CTYPES, KSPROPERTY_TYPE_GET);
+        let result = self
+            .kernel
+            .ioctl(self.filter, IOCTL_KS_PROPERTY, &input, &mut count);
+        check("CTYPES", result.status)?;
+        Ok(u32::from_le_bytes(count))
+    }
+
+    /// `KSPROPERTY_PIN_DATARANGES`: the pin's ranges, each as its `FormatSize` bytes.
+    pub fn data_ranges(&self, pin_id: u32) -> Result<Vec<Vec<u8>>> {
+        let data = self.get_sized(
+            "DATARANGES",
+            &request::pin_property(KSPROPERTY_PIN_DATARANGES, pin_id),
+        )?;
+        request::split_multiple_item(&data).ok_or(ClientError::Malformed("DATARANGES"))
+    }
+
+    /// `KSPROPERTY_PIN_DATAINTERSECTION` with one client range: the format the pin proposes.
+    pub fn intersect(&self, pin_id: u32, range: &[u8]) -> Result<Vec<u8>> {
+        let mut input = request::pin_property(KSPROPERTY_PIN_DATAINTERSECTION, pin_id);
+        input.extend_from_slice(&request::multiple_item(&[range]));
+        self.get_sized("DATAINTERSECTION", &input)
+    }
+
+    /// Creates a pin with `format` (a full `KSDATAFORMAT` + specifier, e.g. from
+    /// [`Camera::intersect`]).
+    pub fn create_pin(&self, pin_id: u32, format: &[u8]) -> Result<Pin<'k>> {
+        self.create_pin_raw(&request::pin_connect(pin_id, format))
+    }
+
+    /// Creates a pin from raw `KSPIN_CONNECT` + format bytes (malformed ones welcome).
+    pub fn create_pin_raw(&self, connect: &[u8]) -> Result<Pin<'k>> {
+        let pin = self
+            .kernel
+            .create_pin(self.filter, connect)
+            .map_err(|status| ClientError::Request {
+                request: "create pin",
+                status,
+            })?;
+        Ok(Pin {
+            kernel: self.kernel,
+            pin,
+        })
+    }
+
+    /// Closes the filter.
+    pub fn close(self) -> Result<()> {
+        check("close filter", self.kernel.close(self.filter))
+    }
+}
+
+/// `KSPROPERTY_DROPPEDFRAMES_CURRENT`'s answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DroppedFrames {
+    /// Frames the camera produced or dropped so far.
+    pub picture_number: i64,
+    /// Frames dropped.
+    pub drop_count: i64,
+    /// Bytes per delivered frame.
+    pub average_frame_size: u32,
+}
+
+/// One delivered frame.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The stream header as the driver left it.
+    pub header: KSSTREAM_HEADER,
+    /// The video extended header after it.
+    pub info: KS_FRAME_INFO,
+    /// The frame's bytes (`DataUsed` of them).
+    pub data: Vec<u8>,
+}
+
+/// A read in flight: the buffer the driver writes into stays alive until it completes.
+pub struct PendingRead {
+    io: AsyncIo,
+    buffer: Vec<u8>,
+}
+
+impl PendingRead {
+    /// Whether the read has completed.
+    pub fn is_done(&self) -> bool {
+        match &self.io {
+            AsyncIo::Done(_) => true,
+            AsyncIo::Pending(pending) => pending.poll().is_some(),
+        }
+    }
+
+    /// Waits up to `timeout` for the frame.
+    pub fn wait(mut self, timeout: Duration) -> Result<Frame> {
+        let output = match &self.io {
+            AsyncIo::Done(done) => {
+                check("READ_STREAM", done.result.status)?;
+                done.output.clone()
+            }
+            AsyncIo::Pending(pending) => {
+                let result = pending.wait(timeout).ok_or(ClientError::Timeout)?;
+                check("READ_STREAM", result.status)?;
+                pending
+                    .output()
+                    .ok_or(ClientError::Malformed("READ_STREAM"))?
+            }
+        };
+        let (header, rest) = KSSTREAM_HEADER::read_from_prefix(&output)
+            .map_err(|_| ClientError::Malformed("READ_STREAM"))?;
+        let (info, _) = KS_FRAME_INFO::read_from_prefix(rest)
+            .map_err(|_| ClientError::Malformed("READ_STREAM"))?;
+        self.buffer.truncate(header.DataUsed as usize);
+        Ok(Frame {
+            header,
+            info,
+            data: self.buffer,
+        })
+    }
+
+    /// Cancels the read (IoCancelIrp) and waits for it to finish; its status.
+    pub fn cancel(self, timeout: Duration) -> Option<NTSTATUS> {
+        match &self.io {
+            AsyncIo::Done(done) => Some(done.result.status),
+            AsyncIo::Pending(pending) => {
+                pending.cancel();
+                pending.wait(timeout).map(|r| r.status)
+            }
+        }
+    }
+}
+
+/// An open capture pin.
+pub struct Pin<'k> {
+    kernel: &'k Kernel,
+    pin: File,
+}
+
+impl Pin<'_> {
+    /// The pin's file (for raw requests in tests).
+    pub fn file(&self) -> File {
+        self.pin
+    }
+
+    /// `KSPROPERTY_CONNECTION_STATE` SET.
+    pub fn set_state(&self, state: KSSTATE) -> Result<()> {
+        let mut data = state.to_le_bytes();
+        let input = request::property(
+            KSPropsetConnection::SET,
+            KSPROPERTY_CONNECTION_STATE,
+            KSPROPERTY_TYPE_SET,
+        );
+        let result = self
+            .kernel
+            .ioctl(self.pin, IOCTL_KS_PROPERTY, &input, &mut data);
+        check("set state", result.status)
+    }
+
+    /// `KSPROPERTY_CONNECTION_STATE` GET.
+    pub fn state(&self) -> Result<KSSTATE> {
+        let mut data = [0u8; 4];
+        let input = request::property(
+            KSPropsetConnection::SET,
+            KSPROPERTY_CONNECTION_STATE,
+            KSPROPERTY_TYPE_GET,
+        );
+        let result = self
+            .kernel
+            .ioctl(self.pin, IOCTL_KS_PROPERTY, &input, &mut data);
+        check("get state", result.status)?;
+        Ok(u32::from_le_bytes(data))
+    }
+
+    /// Queues one `IOCTL_KS_READ_STREAM` into a fresh buffer of `frame_bytes` (copy mode: the
+    /// driver renders into the client's buffer).
+    pub fn read(&self, frame_bytes: usize) -> PendingRead {
+        let mut buffer = vec![0u8; frame_bytes];
+        let headers = request::read_headers(&mut buffer);
+        PendingRead {
+            io: self.kernel.read_stream(self.pin, &headers),
+            buffer,
+        }
+    }
+
+    /// `KSPROPERTY_DROPPEDFRAMES_CURRENT`.
+    pub fn dropped_frames(&self) -> Result<DroppedFrames> {
+        let input = request::property(
+            PROPSETID_VIDCAP_DROPPEDFRAMES,
+            KSPROPERTY_DROPPEDFRAMES_CURRENT,
+            KSPROPERTY_TYPE_GET,
+        );
+        let mut data = vec![0u8; std::mem::size_of::<KSPROPERTY_DROPPEDFRAMES_CURRENT_S>()];
+        data[..input.len()].copy_from_slice(&input);
+        let result = self
+            .kernel
+            .ioctl(self.pin, IOCTL_KS_PROPERTY, &input, &mut data);
+        check("DROPPEDFRAMES_CURRENT", result.status)?;
+        let (answer, _) = KSPROPERTY_DROPPEDFRAMES_CURRENT_S::read_from_prefix(&data)
+            .map_err(|_| ClientError::Malformed("DROPPEDFRAMES_CURRENT"))?;
+        Ok(DroppedFrames {
+            picture_number: answer.PictureNumber,
+            drop_count: answer.DropCount,
+            average_frame_size: answer.AverageFrameSize,
+        })
+    }
+
+    /// Closes the pin (ks.sys steps it down to STOP first).
+    pub fn close(self) -> Result<()> {
+        check("close pin", self.kernel.close(self.pin))
+    }
+}
+
+/// The connection property set, named.
+struct KSPropsetConnection;
+
+impl KSPropsetConnection {
+    const SET: GUID = KSPROPSETID_Connection;
+}
+
+/// Reads a `KSMULTIPLE_ITEM` list header (for callers parsing raw answers).
+pub fn multiple_item_header(bytes: &[u8]) -> Option<KSMULTIPLE_ITEM> {
+    KSMULTIPLE_ITEM::read_from_prefix(bytes)
+        .ok()
+        .map(|(h, _)| h)
+}
+
+/// The bytes of any request value (re-exported for tests building their own).
+pub fn bytes_of<T: IntoBytes + zerocopy::Immutable>(value: &T) -> &[u8] {
+    value.as_bytes()
+}

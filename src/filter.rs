@@ -1,0 +1,208 @@
+//! The static descriptors AVStream builds the camera from: the device, its one capture filter
+//! (categories and reference string from [`crate::identity`]; NULL `ReferenceGuid` = "GLOBAL") and the filter's video
+//! capture pin (the data ranges of `avstream::ranges`, the pin dispatch of
+//! [`crate::capture_pin`], the DROPPEDFRAMES automation table).
+//!
+//! Everything here is `static` and immutable: ks.sys only reads descriptors. Raw pointers are
+//! not `Sync`, so each static sits in [`Shared`], which asserts that read-only sharing is fine.
+
+use core::ffi::c_void;
+use core::mem::size_of;
+use core::ptr::{null, null_mut};
+
+use avstream::ranges::{KS_CAPTURE_RANGES, RANGE_COUNT};
+use ks::avstream::{
+    KSAUTOMATION_TABLE, KSDEVICE_DESCRIPTOR, KSDEVICE_DESCRIPTOR_VERSION, KSDEVICE_DISPATCH,
+    KSEVENT_SET, KSFILTER_DESCRIPTOR, KSFILTER_DESCRIPTOR_VERSION, KSFILTER_DISPATCH, KSMETHOD_SET,
+    KSPIN_COMMUNICATION_BOTH, KSPIN_DATAFLOW_OUT, KSPIN_DESCRIPTOR, KSPIN_DESCRIPTOR_EX,
+    KSPIN_DISPATCH, KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY, KSPIN_INTERFACE, KSPIN_MEDIUM,
+    KSPROPERTY_ITEM, KSPROPERTY_SET,
+};
+use ks::video::{
+    KSPROPERTY_DROPPEDFRAMES_CURRENT, KSPROPERTY_DROPPEDFRAMES_CURRENT_S, PINNAME_VIDEO_CAPTURE,
+    PROPSETID_VIDCAP_DROPPEDFRAMES,
+};
+use ks::GUID;
+
+use crate::capture_pin;
+use crate::identity::FILTER_CATEGORIES;
+
+/// The capture pin's factory id (the filter's only pin).
+pub const CAPTURE_PIN_ID: u32 = 0;
+/// How many capture pins may exist at once on one filter.
+pub const CAPTURE_PIN_INSTANCES: u32 = 1;
+
+/// A read-only descriptor shared by every thread.
+#[repr(transparent)]
+pub struct Shared<T>(pub T);
+
+// SAFETY: the wrapped descriptors are never written after compilation (ks.sys and the driver
+// only read them), and what their pointers point to is itself static and immutable.
+unsafe impl<T> Sync for Shared<T> {}
+
+/// `KSDATARANGE*` table of the capture pin: one pointer per `KS_CAPTURE_RANGES` entry.
+static CAPTURE_RANGE_POINTERS: Shared<[*const c_void; RANGE_COUNT]> = Shared({
+    let mut table = [null::<c_void>(); RANGE_COUNT];
+    let mut i = 0;
+    while i < RANGE_COUNT {
+        table[i] = (&raw const KS_CAPTURE_RANGES[i]).cast();
+        i += 1;
+    }
+    table
+});
+
+static CATEGORIES: [GUID; 3] = FILTER_CATEGORIES;
+static PIN_NAME: GUID = PINNAME_VIDEO_CAPTURE;
+static PIN_CATEGORY: GUID = PINNAME_VIDEO_CAPTURE;
+static DROPPED_FRAMES_SET: GUID = PROPSETID_VIDCAP_DROPPEDFRAMES;
+
+/// `KSPROPERTY_DROPPEDFRAMES_CURRENT` (GET only): the request and the answer are the whole
+/// `KSPROPERTY_DROPPEDFRAMES_CURRENT_S`.
+static DROPPED_FRAMES_ITEMS: Shared<[KSPROPERTY_ITEM; 1]> = Shared([KSPROPERTY_ITEM {
+    PropertyId: KSPROPERTY_DROPPEDFRAMES_CURRENT,
+    GetPropertyHandler: Some(capture_pin::dropped_frames_get),
+    MinProperty: size_of::<ks::ks::KSIDENTIFIER>() as u32,
+    MinData: size_of::<KSPROPERTY_DROPPEDFRAMES_CURRENT_S>() as u32,
+    SetPropertyHandler: None,
+    Values: null_mut(),
+    RelationsCount: 0,
+    Relations: null_mut(),
+    SupportHandler: None,
+    SerializedSize: 0,
+}]);
+
+static PIN_PROPERTY_SETS: Shared<[KSPROPERTY_SET; 1]> = Shared([KSPROPERTY_SET {
+    Set: &DROPPED_FRAMES_SET,
+    PropertiesCount: 1,
+    PropertyItem: (&raw const DROPPED_FRAMES_ITEMS.0).cast(),
+    FastIoCount: 0,
+    FastIoTable: null_mut(),
+}]);
+
+/// The capture pin's automation table: PROPSETID_VIDCAP_DROPPEDFRAMES.
+static PIN_AUTOMATION: Shared<KSAUTOMATION_TABLE> = Shared(KSAUTOMATION_TABLE {
+    PropertySetsCount: 1,
+    PropertyItemSize: size_of::<KSPROPERTY_ITEM>() as u32,
+    PropertySets: (&raw const PIN_PROPERTY_SETS.0).cast(),
+    MethodSetsCount: 0,
+    MethodItemSize: 0,
+    MethodSets: null_mut::<KSMETHOD_SET>(),
+    EventSetsCount: 0,
+    EventItemSize: 0,
+    EventSets: null_mut::<KSEVENT_SET>(),
+});
+
+static PIN_DISPATCH: Shared<KSPIN_DISPATCH> = Shared(KSPIN_DISPATCH {
+    Create: Some(capture_pin::pin_create),
+    Close: Some(capture_pin::pin_close),
+    Process: Some(crate::frame_path::pin_process),
+    Reset: None,
+    SetDataFormat: Some(capture_pin::pin_set_data_format),
+    SetDeviceState: Some(capture_pin::pin_set_device_state),
+    Connect: None,
+    Disconnect: None,
+    Clock: null_mut(),
+    Allocator: null_mut(),
+});
+
+static PIN_DESCRIPTORS: Shared<[KSPIN_DESCRIPTOR_EX; 1]> = Shared([KSPIN_DESCRIPTOR_EX {
+    Dispatch: &raw const PIN_DISPATCH.0,
+    AutomationTable: &raw const PIN_AUTOMATION.0,
+    PinDescriptor: KSPIN_DESCRIPTOR {
+        InterfacesCount: 0,
+        Interfaces: null_mut::<KSPIN_INTERFACE>(),
+        MediumsCount: 0,
+        Mediums: null_mut::<KSPIN_MEDIUM>(),
+        DataRangesCount: RANGE_COUNT as u32,
+        DataRanges: (&raw const CAPTURE_RANGE_POINTERS.0).cast(),
+        DataFlow: KSPIN_DATAFLOW_OUT,
+        Communication: KSPIN_COMMUNICATION_BOTH,
+        Category: &PIN_CATEGORY,
+        Name: &PIN_NAME,
+        ConstrainedDataRangesCount: 0,
+        ConstrainedDataRanges: null_mut(),
+    },
+    Flags: KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY,
+    InstancesPossible: CAPTURE_PIN_INSTANCES,
+    InstancesNecessary: 0,
+    AllocatorFraming: null(),
+    IntersectHandler: Some(capture_pin::pin_intersect),
+}]);
+
+static FILTER_DESCRIPTOR: Shared<KSFILTER_DESCRIPTOR> = Shared(KSFILTER_DESCRIPTOR {
+    Dispatch: null_mut::<KSFILTER_DISPATCH>(),
+    AutomationTable: null_mut::<KSAUTOMATION_TABLE>(),
+    Version: KSFILTER_DESCRIPTOR_VERSION,
+    Flags: 0,
+    ReferenceGuid: null_mut::<GUID>(),
+    PinDescriptorsCount: 1,
+    PinDescriptorSize: size_of::<KSPIN_DESCRIPTOR_EX>() as u32,
+    PinDescriptors: (&raw const PIN_DESCRIPTORS.0).cast(),
+    CategoriesCount: CATEGORIES.len() as u32,
+    Categories: (&raw const CATEGORIES).cast(),
+    NodeDescriptorsCount: 0,
+    NodeDescriptorSize: 0,
+    NodeDescriptors: null_mut(),
+    ConnectionsCount: 0,
+    Connections: null_mut(),
+    ComponentId: null_mut(),
+});
+
+static FILTER_DESCRIPTORS: Shared<[*const KSFILTER_DESCRIPTOR; 1]> =
+    Shared([&raw const FILTER_DESCRIPTOR.0]);
+
+static DEVICE_DISPATCH: Shared<KSDEVICE_DISPATCH> = Shared(KSDEVICE_DISPATCH {
+    Add: None,
+    Start: None,
+    PostStart: None,
+    QueryStop: None,
+    CancelStop: None,
+    Stop: None,
+    QueryRemove: None,
+    CancelRemove: None,
+    Remove: None,
+    QueryCapabilities: None,
+    SurpriseRemoval: None,
+    QueryPower: None,
+    SetPower: None,
+    QueryInterface: None,
+});
+
+/// The device descriptor handed to `KsInitializeDriver`.
+pub static DEVICE_DESCRIPTOR: Shared<KSDEVICE_DESCRIPTOR> = Shared(KSDEVICE_DESCRIPTOR {
+    Dispatch: &raw const DEVICE_DISPATCH.0,
+    FilterDescriptorsCount: 1,
+    FilterDescriptors: (&raw const FILTER_DESCRIPTORS.0).cast(),
+    Version: KSDEVICE_DESCRIPTOR_VERSION,
+    Flags: 0,
+});
+
+/// The capture range at `range` (a `MatchingDataRange` handed back by ks.sys), if it is one of
+/// the capture pin's.
+pub fn capture_range_index(range: *const c_void) -> Option<usize> {
+    CAPTURE_RANGE_POINTERS.0.iter().position(|&p| p == range)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_range_pointer_is_found_and_others_are_not() {
+        for (i, &p) in CAPTURE_RANGE_POINTERS.0.iter().enumerate() {
+            assert_eq!(capture_range_index(p), Some(i));
+        }
+        assert_eq!(capture_range_index(null()), None);
+    }
+
+    #[test]
+    fn the_filter_has_one_capture_pin_with_every_range() {
+        let filter = &FILTER_DESCRIPTOR.0;
+        assert_eq!(filter.PinDescriptorsCount, 1);
+        assert_eq!(filter.CategoriesCount, 3);
+        let pin = &PIN_DESCRIPTORS.0[0];
+        assert_eq!(pin.PinDescriptor.DataRangesCount as usize, RANGE_COUNT);
+        assert_eq!(pin.Flags, KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY);
+        assert_eq!(pin.InstancesPossible, CAPTURE_PIN_INSTANCES);
+    }
+}

@@ -1,0 +1,185 @@
+//! The frame path: how a due frame reaches the client.
+//!
+//! 1. PAUSE -> RUN ([`start`]) starts the pin's `avstream::FrameClock` at the current
+//!    interrupt time and arms the frame timer; RUN -> PAUSE ([`stop`]) stops the clock and
+//!    cancels the timer.
+//! 2. The timer's DPC ([`frame_timer_dpc`]) asks ks.sys for processing
+//!    (`KsPinAttemptProcessing(pin, TRUE)`: DPCs run at DISPATCH_LEVEL, Process needs the
+//!    processing mutex), then re-arms the timer for the clock's next **absolute** deadline, so
+//!    timer latency never accumulates into drift.
+//! 3. [`pin_process`] (ks.sys calls it only in RUN, KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY, and
+//!    only with a client buffer queued) takes the due frame from the clock
+//!    (`FrameClock::take_frame`: the newest due frame not yet delivered), renders it with the
+//!    pin's `avstream::synth::Synthesizer` straight into the leading-edge stream pointer's buffer
+//!    (the client's own buffer from IOCTL_KS_READ_STREAM), stamps the `KSSTREAM_HEADER`
+//!    (PresentationTime, Duration, TIMEVALID | DURATIONVALID) and the `KS_FRAME_INFO` that
+//!    follows it (PictureNumber, DropCount), and advances the stream pointer, which completes
+//!    the read.
+//! 4. A frame that falls due while no buffer is queued is never rendered: it is a dropped frame
+//!    (`dropped = due - delivered`, as the clock counts them), visible in the next frame's
+//!    `DropCount` and in `KSPROPERTY_DROPPEDFRAMES_CURRENT`.
+//!
+//! Nothing here allocates: the synthesizer's templates are built once at STOP -> ACQUIRE.
+//! Not done yet (see docs/avstream-guide.md): rendering into a frame of the pin's own
+//! `KsCreateDefaultAllocatorEx` pool and the shared-allocator mode.
+
+use ks::avstream::{KSPIN, KSSTREAM_POINTER_STATE_LOCKED};
+use ks::nt::KDPC;
+use ks::status::{STATUS_PENDING, STATUS_SUCCESS};
+use ks::video::{KSSTREAM_HEADER, KS_FRAME_INFO};
+use ks::NTSTATUS;
+
+use avcam_kernel::{
+    KeCancelTimer, KeQueryPerformanceCounter, KeSetTimerEx, KsPinAttemptProcessing,
+    KsPinGetLeadingEdgeStreamPointer, KsStreamPointerAdvanceOffsets, KsStreamPointerUnlock,
+};
+use avstream::clock::{FRAME_INFO_SIZE, STREAM_HEADER_SIZE};
+use avstream::synth::FrameInfo;
+use avstream::FrameStamp;
+
+use crate::capture_pin::{context, CapturePin};
+
+/// 100 ns units per second.
+const HNS_PER_SECOND: i128 = 10_000_000;
+
+/// Interrupt time now in 100 ns units, from `KeQueryPerformanceCounter` (its frequency is
+/// whatever the platform says; 10 MHz on the emulation).
+pub fn now_100ns() -> i64 {
+    let mut frequency = 0i64;
+    // SAFETY: `frequency` is a writable LARGE_INTEGER; callable at any IRQL.
+    let counter = unsafe { KeQueryPerformanceCounter(&mut frequency) };
+    if frequency <= 0 {
+        return counter;
+    }
+    let hns = i128::from(counter) * HNS_PER_SECOND / i128::from(frequency);
+    i64::try_from(hns).unwrap_or(i64::MAX)
+}
+
+/// Arms the pin's timer for `deadline` (interrupt time, 100 ns), as a relative due time from
+/// `now` (at least 100 ns, so a deadline already passed fires at once).
+fn arm(pin: &CapturePin, deadline: i64, now: i64) {
+    let relative = deadline.saturating_sub(now).max(1);
+    // SAFETY: the timer and DPC were initialised at create and live in the pin's context, which
+    // outlives every arming (close cancels the timer first).
+    unsafe { KeSetTimerEx(pin.timer.get(), -relative, 0, pin.dpc.get()) };
+}
+
+/// PAUSE -> RUN: the first frame is due now.
+pub(crate) fn start(pin: &CapturePin) {
+    let now = now_100ns();
+    let deadline = {
+        let mut stream = pin.stream.lock();
+        stream.clock.start(now);
+        stream.clock.next_deadline(now - 1)
+    };
+    if let Some(deadline) = deadline {
+        arm(pin, deadline, now);
+    }
+}
+
+/// RUN -> PAUSE: freezes the frame count and cancels the timer.
+pub(crate) fn stop(pin: &CapturePin) {
+    let now = now_100ns();
+    pin.stream.lock().clock.stop(now);
+    // SAFETY: initialised at create; cancelling an idle timer is harmless.
+    unsafe { KeCancelTimer(pin.timer.get()) };
+}
+
+/// The frame timer's DPC: request processing, re-arm for the next absolute deadline.
+///
+/// # Safety
+/// The kernel's DPC contract; `context` is the pin's [`CapturePin`] (set at create), live
+/// because close cancels the timer before freeing it.
+pub unsafe extern "system" fn frame_timer_dpc(
+    _dpc: *mut KDPC,
+    context: *mut core::ffi::c_void,
+    _argument1: *mut core::ffi::c_void,
+    _argument2: *mut core::ffi::c_void,
+) {
+    // SAFETY: the DPC's context is the live CapturePin (function contract).
+    let pin = unsafe { &*context.cast::<CapturePin>() };
+    // SAFETY: a live KSPIN; asynchronous processing is what DISPATCH_LEVEL callers must ask for.
+    unsafe { KsPinAttemptProcessing(pin.pin, 1) };
+    let now = now_100ns();
+    let next = pin.stream.lock().clock.next_deadline(now);
+    if let Some(deadline) = next {
+        arm(pin, deadline, now);
+    }
+}
+
+/// Writes the stamp into the stream header and, when the header is big enough, the
+/// `KS_FRAME_INFO` after it; `Size` is left as the client set it.
+///
+/// # Safety
+/// `header` points to a writable `KSSTREAM_HEADER` of `Size` bytes (maybe unaligned).
+unsafe fn stamp_header(header: *mut KSSTREAM_HEADER, stamp: &FrameStamp) {
+    // SAFETY: the caller's guarantee.
+    let mut value = unsafe { header.read_unaligned() };
+    let size = value.Size;
+    stamp.fill_header(&mut value);
+    value.Size = size;
+    // SAFETY: as above.
+    unsafe { header.write_unaligned(value) };
+    if size >= STREAM_HEADER_SIZE + FRAME_INFO_SIZE {
+        let info = header
+            .cast::<u8>()
+            .wrapping_add(STREAM_HEADER_SIZE as usize);
+        // SAFETY: the header's Size covers the KS_FRAME_INFO after it.
+        unsafe {
+            info.cast::<KS_FRAME_INFO>()
+                .write_unaligned(stamp.frame_info())
+        };
+    }
+}
+
+/// `PFNKSPINPROCESS`: deliver the due frame (if any) into each queued client buffer.
+///
+/// # Safety
+/// ks.sys's contract: a live KSPIN set up by create, processing mutex held.
+pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
+    // SAFETY: ks.sys's contract.
+    let Some(capture) = (unsafe { context(pin) }) else {
+        return STATUS_SUCCESS;
+    };
+    // SAFETY: the processing mutex is held (Process contract), which is the synth's discipline.
+    let Some(synth) = (unsafe { &*capture.synth.get() }).as_ref() else {
+        return STATUS_PENDING;
+    };
+    let image_size = capture.format.image_size();
+    loop {
+        // SAFETY: a live pin under its processing mutex.
+        let leading =
+            unsafe { KsPinGetLeadingEdgeStreamPointer(pin, KSSTREAM_POINTER_STATE_LOCKED) };
+        if leading.is_null() {
+            return STATUS_SUCCESS;
+        }
+        let now = now_100ns();
+        let taken = capture.stream.lock().clock.take_frame(now);
+        let Some(stamp) = taken else {
+            // Nothing due: keep the buffer for the next deadline.
+            // SAFETY: the locked leading edge.
+            unsafe { KsStreamPointerUnlock(leading, 0) };
+            return STATUS_PENDING;
+        };
+        // SAFETY: the locked leading edge's OffsetOut describes the client's buffer.
+        let out = unsafe { (*leading).OffsetOut };
+        let used = if out.Remaining >= image_size && !out.Data.is_null() {
+            // SAFETY: `Data` has `Remaining` writable bytes, the client's locked buffer.
+            let buffer = unsafe { core::slice::from_raw_parts_mut(out.Data, image_size as usize) };
+            match synth.render(&FrameInfo::from(&stamp), buffer) {
+                Ok(()) => image_size,
+                Err(_) => 0,
+            }
+        } else {
+            // A buffer too small for a frame: delivered empty (DataUsed 0), still stamped.
+            0
+        };
+        // SAFETY: the locked leading edge has its stream header.
+        let header = unsafe { (*leading).StreamHeader }.cast::<KSSTREAM_HEADER>();
+        // SAFETY: ks.sys's stream header for this frame, `Size` bytes.
+        unsafe { stamp_header(header, &stamp) };
+        capture.stream.lock().delivered_bytes += u64::from(used);
+        // SAFETY: the locked leading edge; `used` <= Remaining; eject the frame.
+        unsafe { KsStreamPointerAdvanceOffsets(leading, 0, used, 1) };
+    }
+}

@@ -1,0 +1,65 @@
+//! Shared set-up of the end-to-end tests: load avcam into the emulation and open the camera.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::time::Duration;
+
+use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
+use avcam_client::{Camera, Pin};
+use avcam_emulation::Kernel;
+use ks::guid::KSCATEGORY_VIDEO_CAMERA;
+use ks::nt::{DRIVER_OBJECT, UNICODE_STRING};
+use ks::status::STATUS_SUCCESS;
+use ks::NTSTATUS;
+use zerocopy::IntoBytes;
+
+/// How long a test waits for a read the virtual clock already made due (real time; generous,
+/// never asserted on).
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The emulation's `DriverEntry` signature over avcam's.
+unsafe extern "system" fn entry(driver: *mut DRIVER_OBJECT, path: *mut UNICODE_STRING) -> NTSTATUS {
+    // SAFETY: the emulation's loader passes its driver object and registry path.
+    unsafe { avcam::driver_entry::DriverEntry(driver, path) }
+}
+
+/// A kernel with avcam loaded.
+pub fn kernel() -> Kernel {
+    let kernel = Kernel::new();
+    assert_eq!(kernel.load_driver(entry), STATUS_SUCCESS);
+    kernel
+}
+
+/// The camera opened through KSCATEGORY_VIDEO_CAMERA.
+pub fn camera(kernel: &Kernel) -> Camera<'_> {
+    Camera::open(kernel, &KSCATEGORY_VIDEO_CAMERA).expect("the camera opens")
+}
+
+/// The format the pin proposes for a client range asking exactly `format`.
+pub fn negotiate(camera: &Camera<'_>, format: &VideoFormat) -> Vec<u8> {
+    camera
+        .intersect(0, format.to_ks().as_bytes())
+        .expect("the pin agrees")
+}
+
+/// A small 30 fps format.
+pub fn qvga(pixel: PixelFormat) -> VideoFormat {
+    VideoFormat::new(pixel, FrameSize::QVGA, 333_333).expect("an offered format")
+}
+
+/// A pin in RUN with `format`.
+pub fn running_pin<'k>(camera: &Camera<'k>, format: &VideoFormat) -> Pin<'k> {
+    let bytes = negotiate(camera, format);
+    let pin = camera.create_pin(0, &bytes).expect("the pin is created");
+    for state in [1, 2, 3] {
+        pin.set_state(state).expect("state step");
+    }
+    pin
+}
+
+/// Moves the virtual clock to `target` (100 ns interrupt time).
+pub fn advance_to(kernel: &Kernel, target: i64) {
+    let now = kernel.clock().now_100ns();
+    assert!(target >= now, "the clock never goes back");
+    kernel.clock().advance(((target - now) as u64) * 100);
+}

@@ -1,0 +1,81 @@
+//! Streaming end to end through the emulation and the client, on the virtual clock: exact
+//! timestamps, drop accounting, and what the frames contain.
+
+mod common;
+
+use avcam_avstream::rate::FrameRate;
+use avcam_avstream::PixelFormat;
+use common::*;
+use ks::video::{KSSTREAM_HEADER_OPTIONSF_DURATIONVALID, KSSTREAM_HEADER_OPTIONSF_TIMEVALID};
+
+/// 30 fps presentation time of frame `n`, computed here: floor(n * 10^7 / 30).
+fn pts_30(n: u64) -> i64 {
+    (u128::from(n) * 10_000_000 / 30) as i64
+}
+
+#[test]
+fn thirty_fps_for_a_hundred_frames_has_exact_timestamps() {
+    let kernel = kernel();
+    let camera = camera(&kernel);
+    let format = qvga(PixelFormat::Nv12);
+    let image = format.image_size() as usize;
+    let pin = running_pin(&camera, &format);
+    let epoch = kernel.clock().now_100ns();
+    for n in 0..100u64 {
+        let read = pin.read(image);
+        // Frame n is due at epoch + pts(n); the first timer fires 100 ns after RUN.
+        advance_to(&kernel, epoch + pts_30(n) + 1);
+        let frame = read.wait(WAIT).expect("frame delivered");
+        assert_eq!(frame.header.PresentationTime.Time, pts_30(n), "frame {n}");
+        assert_eq!(frame.header.Duration, pts_30(n + 1) - pts_30(n));
+        let flags = KSSTREAM_HEADER_OPTIONSF_TIMEVALID | KSSTREAM_HEADER_OPTIONSF_DURATIONVALID;
+        assert_eq!(frame.header.OptionsFlags & flags, flags);
+        assert_eq!(frame.info.PictureNumber, n as i64 + 1);
+        assert_eq!(frame.info.DropCount, 0);
+        assert_eq!(frame.data.len(), image);
+    }
+    let dropped = pin.dropped_frames().expect("DROPPEDFRAMES");
+    assert_eq!(dropped.picture_number, 100);
+    assert_eq!(dropped.drop_count, 0);
+    assert_eq!(dropped.average_frame_size as usize, image);
+    // The rate the clock used is the one the format asked for.
+    assert_eq!(FrameRate::from_interval(333_333), FrameRate::new(30, 1));
+    pin.close().unwrap();
+    camera.close().unwrap();
+    kernel.unload_driver();
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn a_starved_client_sees_drop_count_grow_by_exactly_the_missed_frames() {
+    let kernel = kernel();
+    let camera = camera(&kernel);
+    let format = qvga(PixelFormat::Yuy2);
+    let image = format.image_size() as usize;
+    let pin = running_pin(&camera, &format);
+    let epoch = kernel.clock().now_100ns();
+    // Frame 0 delivered on time.
+    let read = pin.read(image);
+    advance_to(&kernel, epoch + 1);
+    let first = read.wait(WAIT).unwrap();
+    assert_eq!((first.info.PictureNumber, first.info.DropCount), (1, 0));
+    // No buffer for frames 1..=7: they are dropped. The buffer queued while frame 7 is due
+    // gets frame 7 (the newest), so 6 missed.
+    advance_to(&kernel, epoch + pts_30(7) + 1);
+    let counters = pin.dropped_frames().unwrap();
+    assert_eq!((counters.picture_number, counters.drop_count), (8, 7));
+    let late = pin.read(image).wait(WAIT).unwrap();
+    assert_eq!(late.header.PresentationTime.Time, pts_30(7));
+    assert_eq!((late.info.PictureNumber, late.info.DropCount), (8, 6));
+    // Then on time again: the count stays.
+    let read = pin.read(image);
+    advance_to(&kernel, epoch + pts_30(8) + 1);
+    let next = read.wait(WAIT).unwrap();
+    assert_eq!((next.info.PictureNumber, next.info.DropCount), (9, 6));
+    let counters = pin.dropped_frames().unwrap();
+    assert_eq!((counters.picture_number, counters.drop_count), (9, 6));
+    pin.close().unwrap();
+    camera.close().unwrap();
+    kernel.unload_driver();
+    kernel.assert_no_leaks();
+}
