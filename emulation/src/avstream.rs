@@ -2050,8 +2050,8 @@ pub(crate) fn delete_clone(state: &KernelState, pointer: *mut KSSTREAM_POINTER) 
         return;
     };
     if is_leading {
-        state.report(Bug::ObjectUnknown {
-            object: pointer as usize,
+        state.report(Bug::LeadingEdgeDeleted {
+            pointer: pointer as usize,
         });
         return;
     }

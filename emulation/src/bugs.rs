@@ -172,6 +172,11 @@ pub enum Bug {
         /// The address.
         timer: usize,
     },
+    /// `KsStreamPointerDelete` on a pin's leading edge (only clones are deleted).
+    LeadingEdgeDeleted {
+        /// The stream pointer.
+        pointer: usize,
+    },
     /// A timer fired a KDPC that was never initialised with `KeInitializeDpc`.
     DpcNotInitialized {
         /// The address.
@@ -262,6 +267,10 @@ impl fmt::Display for Bug {
             Bug::TimerNotInitialized { timer } => {
                 write!(f, "KTIMER {timer:#x} used before KeInitializeTimerEx")
             }
+            Bug::LeadingEdgeDeleted { pointer } => write!(
+                f,
+                "KsStreamPointerDelete({pointer:#x}): a leading edge, not a clone"
+            ),
             Bug::DpcNotInitialized { dpc } => {
                 write!(f, "KDPC {dpc:#x} queued before KeInitializeDpc")
             }

@@ -386,6 +386,7 @@ pub unsafe extern "system" fn KsPinGetLeadingEdgeStreamPointer(
     State: KSSTREAM_POINTER_STATE,
 ) -> *mut KSSTREAM_POINTER {
     let state = current("KsPinGetLeadingEdgeStreamPointer");
+    check_irql(&state, "KsPinGetLeadingEdgeStreamPointer", DISPATCH_LEVEL);
     avstream::leading_edge(
         &state,
         Pin,
@@ -401,6 +402,7 @@ pub unsafe extern "system" fn KsStreamPointerAdvance(
     StreamPointer: *mut KSSTREAM_POINTER,
 ) -> NTSTATUS {
     let state = current("KsStreamPointerAdvance");
+    check_irql(&state, "KsStreamPointerAdvance", DISPATCH_LEVEL);
     avstream::advance(&state, StreamPointer, 0, false, true)
 }
 
@@ -416,6 +418,7 @@ pub unsafe extern "system" fn KsStreamPointerAdvanceOffsets(
 ) -> NTSTATUS {
     let _ = InUsed;
     let state = current("KsStreamPointerAdvanceOffsets");
+    check_irql(&state, "KsStreamPointerAdvanceOffsets", DISPATCH_LEVEL);
     avstream::advance(&state, StreamPointer, OutUsed, Eject != 0, false)
 }
 
@@ -430,6 +433,7 @@ pub unsafe extern "system" fn KsStreamPointerClone(
     CloneStreamPointer: *mut *mut KSSTREAM_POINTER,
 ) -> NTSTATUS {
     let state = current("KsStreamPointerClone");
+    check_irql(&state, "KsStreamPointerClone", DISPATCH_LEVEL);
     avstream::clone_pointer(
         &state,
         StreamPointer,
@@ -445,6 +449,7 @@ pub unsafe extern "system" fn KsStreamPointerClone(
 /// `StreamPointer` must be a live clone.
 pub unsafe extern "system" fn KsStreamPointerDelete(StreamPointer: *mut KSSTREAM_POINTER) {
     let state = current("KsStreamPointerDelete");
+    check_irql(&state, "KsStreamPointerDelete", DISPATCH_LEVEL);
     avstream::delete_clone(&state, StreamPointer)
 }
 
@@ -457,6 +462,7 @@ pub unsafe extern "system" fn KsStreamPointerUnlock(
     Eject: u8,
 ) {
     let state = current("KsStreamPointerUnlock");
+    check_irql(&state, "KsStreamPointerUnlock", DISPATCH_LEVEL);
     avstream::unlock(&state, StreamPointer, Eject != 0)
 }
 
@@ -466,6 +472,7 @@ pub unsafe extern "system" fn KsStreamPointerUnlock(
 /// `Pin` must be a live pin of the emulation.
 pub unsafe extern "system" fn KsPinAttemptProcessing(Pin: *mut KSPIN, Asynchronous: u8) {
     let state = current("KsPinAttemptProcessing");
+    check_irql(&state, "KsPinAttemptProcessing", DISPATCH_LEVEL);
     avstream::attempt_processing_of(&state, Pin, Asynchronous != 0)
 }
 
@@ -530,6 +537,7 @@ pub unsafe extern "system" fn KsAddObjectCreateItemToObjectHeader(
     SecurityDescriptor: *mut c_void,
 ) -> NTSTATUS {
     let state = current("KsAddObjectCreateItemToObjectHeader");
+    check_irql(&state, "KsAddObjectCreateItemToObjectHeader", PASSIVE_LEVEL);
     // SAFETY: forwarded from the caller.
     unsafe {
         avstream::add_create_item(
@@ -553,6 +561,7 @@ pub unsafe extern "system" fn KsCreateAllocator(
     AllocatorHandle: *mut HANDLE,
 ) -> NTSTATUS {
     let state = current("KsCreateAllocator");
+    check_irql(&state, "KsCreateAllocator", PASSIVE_LEVEL);
     // SAFETY: forwarded from the caller.
     unsafe {
         handles::create_allocator(&state, ConnectionHandle, AllocatorFraming, AllocatorHandle)
@@ -596,6 +605,7 @@ pub unsafe extern "system" fn KsSynchronousIoControlDevice(
 /// `Pin` must be a live pin of the emulation.
 pub unsafe extern "system" fn KsPinAcquireProcessingMutex(Pin: *mut KSPIN) {
     let state = current("KsPinAcquireProcessingMutex");
+    check_irql(&state, "KsPinAcquireProcessingMutex", PASSIVE_LEVEL);
     avstream::acquire_processing(&state, Pin)
 }
 
@@ -605,6 +615,7 @@ pub unsafe extern "system" fn KsPinAcquireProcessingMutex(Pin: *mut KSPIN) {
 /// `Pin` must be a live pin whose processing mutex the caller holds.
 pub unsafe extern "system" fn KsPinReleaseProcessingMutex(Pin: *mut KSPIN) {
     let state = current("KsPinReleaseProcessingMutex");
+    check_irql(&state, "KsPinReleaseProcessingMutex", PASSIVE_LEVEL);
     avstream::release_processing(&state, Pin)
 }
 

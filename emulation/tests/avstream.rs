@@ -1255,3 +1255,53 @@ fn asynchronous_attempt_processing_runs_process_on_a_worker() {
     kernel.close(filter);
     kernel.assert_no_leaks();
 }
+
+#[test]
+fn deleting_the_leading_edge_and_a_mutex_at_dispatch_level_are_bugs() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    pin_state(ks_pin).mode = Mode::Hold;
+    set_state(&kernel, pin, KSSTATE_RUN);
+    let mut buffer = vec![0u8; 16];
+    let read = kernel
+        .read_stream(pin, &header_for(&mut buffer))
+        .expect_pending();
+    kernel.expect_bugs();
+    {
+        let _entered = kernel.enter();
+        // SAFETY: a live pin with a queued frame.
+        let leading =
+            unsafe { KsPinGetLeadingEdgeStreamPointer(ks_pin, KSSTREAM_POINTER_STATE_LOCKED) };
+        assert!(!leading.is_null());
+        // SAFETY: the emulation checks the pointer first (this is the bug under test).
+        unsafe { KsStreamPointerDelete(leading) };
+        assert_eq!(
+            kernel.take_bugs(),
+            vec![avcam_emulation::Bug::LeadingEdgeDeleted {
+                pointer: leading as usize
+            }]
+        );
+        let mut lock = 0usize;
+        // SAFETY: a live spin lock on this frame, released below.
+        let old = unsafe { avcam_kernel::KeAcquireSpinLockRaiseToDpc(&mut lock) };
+        // SAFETY: a live pin (at the wrong IRQL: the bug under test).
+        unsafe { avcam_kernel::KsPinAcquireProcessingMutex(ks_pin) };
+        // SAFETY: held above.
+        unsafe { avcam_kernel::KsPinReleaseProcessingMutex(ks_pin) };
+        // SAFETY: acquired above.
+        unsafe { avcam_kernel::KeReleaseSpinLock(&mut lock, old) };
+        let bugs = kernel.take_bugs();
+        assert_eq!(bugs.len(), 2, "{bugs:?}");
+        assert!(bugs
+            .iter()
+            .all(|b| matches!(b, avcam_emulation::Bug::IrqlTooHigh { .. })));
+    }
+    kernel.close(pin);
+    assert_eq!(read.poll().unwrap().status, STATUS_CANCELLED);
+    drop(read);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
