@@ -1,0 +1,174 @@
+//! Bad requests to the camera, each refused with its NTSTATUS and nothing leaked (the
+//! emulation's pool, handle and file tracking is checked at the end of every test).
+
+mod common;
+
+use std::time::Duration;
+
+use avcam_avstream::PixelFormat;
+use avcam_client::{request, ClientError};
+use common::*;
+use ks::avstream::{KSSTATE_PAUSE, KSSTATE_RUN, KSSTATE_STOP};
+use ks::ks::{IOCTL_KS_PROPERTY, KSPROPERTY_TYPE_GET};
+use ks::status::*;
+use ks::video::{
+    KSPROPERTY_DROPPEDFRAMES_CURRENT, KSPROPERTY_DROPPEDFRAMES_CURRENT_S,
+    PROPSETID_VIDCAP_DROPPEDFRAMES,
+};
+use ks::GUID;
+use zerocopy::IntoBytes;
+
+fn status_of<T>(result: Result<T, ClientError>) -> NTSTATUS {
+    match result {
+        Ok(_) => STATUS_SUCCESS,
+        Err(error) => error.status().expect("an NTSTATUS"),
+    }
+}
+
+fn finish(kernel: avcam_emulation::Kernel) {
+    kernel.unload_driver();
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn malformed_pin_connects_are_refused() {
+    let kernel = kernel();
+    let camera = camera(&kernel);
+    let format = negotiate(&camera, &qvga(PixelFormat::Nv12));
+    let connect = request::pin_connect(0, &format);
+    // Truncated inside the KSPIN_CONNECT, and inside the format.
+    assert_eq!(
+        status_of(camera.create_pin_raw(&connect[..40])),
+        STATUS_INVALID_PARAMETER
+    );
+    assert_eq!(
+        status_of(camera.create_pin_raw(&connect[..connect.len() - 8])),
+        STATUS_INVALID_PARAMETER
+    );
+    // A pin id the filter does not have.
+    assert_eq!(
+        status_of(camera.create_pin(1, &format)),
+        STATUS_INVALID_PARAMETER
+    );
+    // A format our SetDataFormat refuses: biSizeImage wrong (offset 48 + 72 + 20 in the
+    // KS_DATAFORMAT_VIDEOINFOHEADER: KSDATAFORMAT, then rects/rates/time, then biSizeImage).
+    let mut bad = format.clone();
+    let bi_size_image = 64 + 48 + 20;
+    bad[bi_size_image..bi_size_image + 4].copy_from_slice(&12345u32.to_le_bytes());
+    assert_eq!(
+        status_of(camera.create_pin(0, &bad)),
+        STATUS_INVALID_PARAMETER
+    );
+    // The failures left no instance behind: a good pin is still possible.
+    let pin = camera.create_pin(0, &format).expect("a good pin");
+    pin.close().unwrap();
+    camera.close().unwrap();
+    finish(kernel);
+}
+
+#[test]
+fn a_second_pin_beyond_instances_possible_is_refused() {
+    let kernel = kernel();
+    let camera = camera(&kernel);
+    let format = negotiate(&camera, &qvga(PixelFormat::Nv12));
+    let first = camera.create_pin(0, &format).unwrap();
+    assert_eq!(
+        status_of(camera.create_pin(0, &format)),
+        STATUS_TOO_MANY_NODES
+    );
+    first.close().unwrap();
+    let again = camera
+        .create_pin(0, &format)
+        .expect("the instance is free again");
+    again.close().unwrap();
+    camera.close().unwrap();
+    finish(kernel);
+}
+
+#[test]
+fn unknown_property_sets_and_short_buffers_are_refused() {
+    let kernel = kernel();
+    let camera = camera(&kernel);
+    let format = negotiate(&camera, &qvga(PixelFormat::Nv12));
+    let pin = camera.create_pin(0, &format).unwrap();
+    let unknown = request::property(
+        GUID::from_u128(0x1234_5678_9abc_def0_1234_5678_9abc_def0),
+        0,
+        KSPROPERTY_TYPE_GET,
+    );
+    let mut out = [0u8; 64];
+    let result = kernel.ioctl(pin.file(), IOCTL_KS_PROPERTY, &unknown, &mut out);
+    assert_eq!(result.status, STATUS_PROPSET_NOT_FOUND);
+    let dropped = request::property(
+        PROPSETID_VIDCAP_DROPPEDFRAMES,
+        KSPROPERTY_DROPPEDFRAMES_CURRENT,
+        KSPROPERTY_TYPE_GET,
+    );
+    let full = std::mem::size_of::<KSPROPERTY_DROPPEDFRAMES_CURRENT_S>();
+    let size = kernel.ioctl(pin.file(), IOCTL_KS_PROPERTY, &dropped, &mut []);
+    assert_eq!(
+        (size.status, size.information),
+        (STATUS_BUFFER_OVERFLOW, full)
+    );
+    let mut short = vec![0u8; full - 8];
+    let result = kernel.ioctl(pin.file(), IOCTL_KS_PROPERTY, &dropped, &mut short);
+    assert_eq!(result.status, STATUS_BUFFER_TOO_SMALL);
+    // A request shorter than a KSPROPERTY.
+    let result = kernel.ioctl(pin.file(), IOCTL_KS_PROPERTY, &dropped[..8], &mut out);
+    assert_ne!(result.status, STATUS_SUCCESS);
+    // An intersection with a range that is not video.
+    let audio = ks::video::KSDATAFORMAT {
+        FormatSize: 64,
+        MajorFormat: GUID::from_u128(0x73647561_0000_0010_8000_00AA00389B71),
+        ..Default::default()
+    };
+    assert_eq!(
+        status_of(camera.intersect(0, audio.as_bytes())),
+        STATUS_NO_MATCH
+    );
+    pin.close().unwrap();
+    camera.close().unwrap();
+    finish(kernel);
+}
+
+#[test]
+fn unknown_states_reads_while_stopped_and_close_while_running() {
+    let kernel = kernel();
+    let camera = camera(&kernel);
+    let format = qvga(PixelFormat::Nv12);
+    let bytes = negotiate(&camera, &format);
+    let pin = camera.create_pin(0, &bytes).unwrap();
+    // Not a KSSTATE.
+    assert_eq!(status_of(pin.set_state(7)), STATUS_INVALID_PARAMETER);
+    assert_eq!(pin.state().unwrap(), KSSTATE_STOP);
+    // Reads while stopped.
+    let read = pin.read(format.image_size() as usize);
+    assert_eq!(
+        status_of(read.wait(Duration::from_secs(1))),
+        STATUS_INVALID_DEVICE_STATE
+    );
+    // A jump STOP -> RUN is stepped through ACQUIRE and PAUSE by ks.sys.
+    pin.set_state(KSSTATE_RUN).unwrap();
+    assert_eq!(pin.state().unwrap(), KSSTATE_RUN);
+    pin.set_state(KSSTATE_PAUSE).unwrap();
+    pin.set_state(KSSTATE_RUN).unwrap();
+    // Resuming makes the next frame due at once: the first read gets it.
+    pin.read(format.image_size() as usize)
+        .wait(WAIT)
+        .expect("the resumed frame");
+    // Close while running with a read queued: the read is cancelled, nothing leaks.
+    let queued = pin.read(format.image_size() as usize);
+    assert!(!queued.is_done());
+    pin.close().unwrap();
+    assert_eq!(
+        status_of(queued.wait(Duration::from_secs(5))),
+        STATUS_CANCELLED
+    );
+    assert_eq!(
+        kernel.clock().armed_timers(),
+        0,
+        "the frame timer is cancelled"
+    );
+    camera.close().unwrap();
+    finish(kernel);
+}
