@@ -23,8 +23,9 @@
 //!   create), then the pin dispatch `Create`. `ConnectionFormat` is the emulation's copy.
 //! - **Properties** (IOCTL_KS_PROPERTY): the object's automation table first (the minidriver may
 //!   override), then ks.sys's own sets: KSPROPSETID_Pin on filters (CTYPES, CINSTANCES,
-//!   DATAFLOW, COMMUNICATION, DATARANGES, DATAINTERSECTION, CATEGORY, NAME), KSPROPSETID_Connection
-//!   STATE / ALLOCATORFRAMING_EX and KSPROPSETID_Stream ALLOCATOR on pins. A size query (no output
+//!   DATAFLOW, COMMUNICATION, DATARANGES, DATAINTERSECTION, CATEGORY, NAME, INTERFACES, MEDIUMS:
+//!   the standard one when the pin lists none), KSPROPSETID_Connection STATE, DATAFORMAT (GET)
+//!   and ALLOCATORFRAMING_EX and KSPROPSETID_Stream ALLOCATOR on pins. A size query (no output
 //!   buffer) gets STATUS_BUFFER_OVERFLOW with the size; a short one STATUS_BUFFER_TOO_SMALL; a
 //!   request shorter than the item's `MinProperty` STATUS_INVALID_BUFFER_SIZE. Unknown set:
 //!   STATUS_PROPSET_NOT_FOUND; known set, unknown id: STATUS_NOT_FOUND.
@@ -88,12 +89,14 @@ use ks::status::{
     STATUS_PENDING, STATUS_PROPSET_NOT_FOUND, STATUS_SUCCESS, STATUS_TOO_MANY_NODES,
 };
 use ks::video::{
-    KSPROPSETID_Connection, KSPROPSETID_Pin, KSPROPSETID_Stream, KSDATAFORMAT, KSMULTIPLE_ITEM,
-    KSPIN_CINSTANCES, KSPIN_CONNECT, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
+    KSINTERFACESETID_Standard, KSMEDIUMSETID_Standard, KSPROPSETID_Connection, KSPROPSETID_Pin,
+    KSPROPSETID_Stream, KSDATAFORMAT, KSMULTIPLE_ITEM, KSPIN_CINSTANCES, KSPIN_CONNECT,
+    KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, KSPROPERTY_CONNECTION_DATAFORMAT,
     KSPROPERTY_CONNECTION_STATE, KSPROPERTY_PIN_CATEGORY, KSPROPERTY_PIN_CINSTANCES,
     KSPROPERTY_PIN_COMMUNICATION, KSPROPERTY_PIN_CTYPES, KSPROPERTY_PIN_DATAFLOW,
-    KSPROPERTY_PIN_DATAINTERSECTION, KSPROPERTY_PIN_DATARANGES, KSPROPERTY_PIN_NAME,
-    KSPROPERTY_STREAM_ALLOCATOR, KSP_PIN, KSSTREAM_HEADER,
+    KSPROPERTY_PIN_DATAINTERSECTION, KSPROPERTY_PIN_DATARANGES, KSPROPERTY_PIN_INTERFACES,
+    KSPROPERTY_PIN_MEDIUMS, KSPROPERTY_PIN_NAME, KSPROPERTY_STREAM_ALLOCATOR, KSP_PIN,
+    KSSTREAM_HEADER,
 };
 use ks::NTSTATUS;
 use zerocopy::{FromBytes, IntoBytes};
@@ -1486,6 +1489,44 @@ unsafe fn filter_pin_property(
                 None => Answer::Status(STATUS_NOT_FOUND, 0),
             }
         }
+        KSPROPERTY_PIN_INTERFACES | KSPROPERTY_PIN_MEDIUMS => {
+            let interfaces = request.Id == KSPROPERTY_PIN_INTERFACES;
+            let (count, first) = if interfaces {
+                (
+                    pin_descriptor.PinDescriptor.InterfacesCount,
+                    pin_descriptor.PinDescriptor.Interfaces,
+                )
+            } else {
+                (
+                    pin_descriptor.PinDescriptor.MediumsCount,
+                    pin_descriptor.PinDescriptor.Mediums,
+                )
+            };
+            // SAFETY: the descriptor's list holds `count` identifiers.
+            let mut items: Vec<KSIDENTIFIER> = unsafe { slice(first, count) }.to_vec();
+            if items.is_empty() {
+                // A pin that lists none supports the standard one (the documented default).
+                items.push(KSIDENTIFIER {
+                    Set: if interfaces {
+                        KSINTERFACESETID_Standard
+                    } else {
+                        KSMEDIUMSETID_Standard
+                    },
+                    Id: 0,
+                    Flags: 0,
+                });
+            }
+            let mut bytes = KSMULTIPLE_ITEM {
+                Size: (8 + items.len() * std::mem::size_of::<KSIDENTIFIER>()) as u32,
+                Count: items.len() as u32,
+            }
+            .as_bytes()
+            .to_vec();
+            for item in &items {
+                bytes.extend_from_slice(item.as_bytes());
+            }
+            Answer::Data(bytes)
+        }
         KSPROPERTY_PIN_NAME => {
             // SAFETY: Name and Category are NULL or live GUIDs.
             let name = pin_descriptor.PinDescriptor.Name;
@@ -1610,6 +1651,15 @@ fn connection_property(
             Answer::Status(status, 0)
         }
         KSPROPERTY_CONNECTION_STATE => Answer::Data(pin_state(pin).to_le_bytes().to_vec()),
+        KSPROPERTY_CONNECTION_DATAFORMAT if request.Flags & KSPROPERTY_TYPE_GET != 0 => {
+            // SAFETY: the KSPIN is live; ConnectionFormat is the emulation's copy, FormatSize long.
+            let format = unsafe { (*pin.pin.as_ptr()).ConnectionFormat }.cast::<u8>();
+            // SAFETY: as above.
+            let size = unsafe { format.cast::<KSDATAFORMAT>().read_unaligned() }.FormatSize;
+            // SAFETY: as above.
+            let bytes = unsafe { std::slice::from_raw_parts(format, size as usize) };
+            Answer::Data(bytes.to_vec())
+        }
         KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX => {
             let framing = pin_descriptor(pin).AllocatorFraming;
             if framing.is_null() {

@@ -615,6 +615,18 @@ fn load_enumerate_open_and_query_the_pin_factories() {
         &mut category,
     );
     assert_eq!(category, *CATEGORY.as_bytes());
+    let mut interfaces = [0u8; 32];
+    let result = kernel.ioctl(
+        filter,
+        IOCTL_KS_PROPERTY,
+        &pin_property(ks::video::KSPROPERTY_PIN_INTERFACES, 0),
+        &mut interfaces,
+    );
+    assert_eq!((result.status, result.information), (STATUS_SUCCESS, 32));
+    let (list, rest) = KSMULTIPLE_ITEM::read_from_prefix(&interfaces).unwrap();
+    assert_eq!(list.Count, 1);
+    let (standard, _) = KSIDENTIFIER::read_from_prefix(rest).unwrap();
+    assert_eq!(standard.Set, KSINTERFACESETID_Standard);
     let mut out = [0u8; 8];
     assert_eq!(
         kernel
@@ -973,6 +985,19 @@ fn framing_and_the_stream_allocator_property() {
         STATUS_SUCCESS
     );
     assert_eq!(bytes, framing().as_bytes());
+    let mut format = [0u8; 64];
+    let result = kernel.ioctl(
+        pin,
+        IOCTL_KS_PROPERTY,
+        &property(
+            KSPROPSETID_Connection,
+            ks::video::KSPROPERTY_CONNECTION_DATAFORMAT,
+            KSPROPERTY_TYPE_GET,
+        ),
+        &mut format,
+    );
+    assert_eq!((result.status, result.information), (STATUS_SUCCESS, 64));
+    assert_eq!(&format[..], &connect(0, KSDATAFORMAT_SUBTYPE_NV12)[72..]);
     let get = property(
         ks::video::KSPROPSETID_Stream,
         ks::video::KSPROPERTY_STREAM_ALLOCATOR,
