@@ -370,9 +370,10 @@ pub struct FILE_OBJECT {
     pub DeviceObject: *mut DEVICE_OBJECT,
     /// `Vpb`.
     pub Vpb: *mut c_void,
-    /// `FsContext`: for a KS allocator, its KSOBJECT_CREATE_ITEM.
+    /// `FsContext`: for a KS object, a structure whose first field is its KSOBJECT_HEADER (for
+    /// avcam's allocator, the allocator object; the header records its create item).
     pub FsContext: *mut c_void,
-    /// `FsContext2`: the object behind the file (for avcam's allocator, the allocator object).
+    /// `FsContext2`: free for the object's driver (unused by avcam's allocator).
     pub FsContext2: *mut c_void,
     /// `SectionObjectPointer`.
     pub SectionObjectPointer: *mut c_void,
