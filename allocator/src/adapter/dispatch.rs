@@ -14,7 +14,11 @@
 //!   data buffer must be non-paged (a FREE may come at DISPATCH_LEVEL through the function table).
 //! - IRP_MJ_CLOSE: waiting ALLOCs are completed with STATUS_CANCELLED, enabled events released,
 //!   every frame given back (frames still outstanding too: the memory is gone after the close, as
-//!   the function table is), `DeleteAllocator` called, the header and the object freed.
+//!   the function table is), `DeleteAllocator` called, the header and the object freed. (On
+//!   Windows a waiting IRP holds a reference on the file object, so the close only comes once
+//!   none is left; the emulation sends it anyway, which is what the cancelling is for. An ALLOC
+//!   whose cancel routine `IoCancelIrp` has already taken is that routine's to complete, so a
+//!   cancel racing the close is a case Windows never produces.)
 //! - Read, Write, Flush: STATUS_INVALID_DEVICE_REQUEST. QuerySecurity, SetSecurity: ks.sys's
 //!   `KsDispatchQuerySecurity`/`KsDispatchSetSecurity`, through the create item in the header.
 //! - The function table (`KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE`): `AllocateFrame` and
