@@ -1241,6 +1241,35 @@ fn a_kernel_client_opens_the_pin_by_handle_creates_its_allocator_and_asks_its_st
         )
     };
     assert_eq!((status, returned, value), (STATUS_SUCCESS, 4, KSSTATE_STOP));
+    // The pin's header has room for three more items (four spare slots, one used), no more.
+    // SAFETY: the pin's file object is live; FsContext starts with its header.
+    let fs_context = unsafe { (*kernel.file_object(pin)).FsContext };
+    // SAFETY: as above.
+    let header = unsafe { fs_context.cast::<ks::ks::KSOBJECT_HEADER>().read() };
+    let class = ALLOCATOR_CLASS.get().unwrap();
+    let statuses: Vec<NTSTATUS> = (0..4)
+        .map(|_| {
+            // SAFETY: a live header; the class string is static.
+            unsafe {
+                avcam_kernel::KsAddObjectCreateItemToObjectHeader(
+                    header,
+                    Some(allocator_create),
+                    null_mut(),
+                    class.as_ptr().cast_mut(),
+                    null_mut(),
+                )
+            }
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            STATUS_SUCCESS,
+            STATUS_SUCCESS,
+            STATUS_SUCCESS,
+            STATUS_ALLOTTED_SPACE_EXCEEDED
+        ]
+    );
     // SAFETY: handles opened above, closed once.
     assert_eq!(unsafe { avcam_kernel::ZwClose(allocator) }, STATUS_SUCCESS);
     // SAFETY: as above.

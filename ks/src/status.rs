@@ -82,6 +82,8 @@ statuses! {
     STATUS_HANDLES_CLOSED = 0x8000_000Au32;
     /// The end of the stream (or file) was reached.
     STATUS_END_OF_FILE = 0xC000_0011u32;
+    /// No room left (no empty create-item slot for KsAddObjectCreateItemToObjectHeader).
+    STATUS_ALLOTTED_SPACE_EXCEEDED = 0xC000_0099u32;
 }
 
 #[cfg(test)]
