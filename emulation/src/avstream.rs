@@ -28,7 +28,9 @@
 //!   and ALLOCATORFRAMING_EX and KSPROPSETID_Stream ALLOCATOR on pins. A size query (no output
 //!   buffer) gets STATUS_BUFFER_OVERFLOW with the size; a short one STATUS_BUFFER_TOO_SMALL; a
 //!   request shorter than the item's `MinProperty` STATUS_INVALID_BUFFER_SIZE. Unknown set:
-//!   STATUS_PROPSET_NOT_FOUND; known set, unknown id: STATUS_NOT_FOUND.
+//!   STATUS_PROPSET_NOT_FOUND; known set, unknown id: STATUS_NOT_FOUND. SETSUPPORT answers
+//!   whether the set is there; BASICSUPPORT calls the item's `SupportHandler`, or answers a
+//!   KSPROPERTY_DESCRIPTION (or just the ULONG access flags when the buffer is that small).
 //!   KSPROPERTY_PIN_NAME answers the `Name` GUID's registry string (guess: Windows reads the
 //!   name from the registry's MediaCategories key) or the category's when `Name` is NULL.
 //!   KSPROPERTY_STREAM_ALLOCATOR: GET answers the handle last SET (NULL at first); SET records the
@@ -75,9 +77,10 @@ use ks::avstream::{
 };
 use ks::guid::GUID;
 use ks::ks::{
-    IOCTL_KS_PROPERTY, IOCTL_KS_READ_STREAM, KSALLOCATOR_FRAMING_EX, KSDISPATCH_TABLE,
-    KSIDENTIFIER, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET,
-    KS_FRAMING_ITEM,
+    KSPROPTYPESETID_General, IOCTL_KS_PROPERTY, IOCTL_KS_READ_STREAM, KSALLOCATOR_FRAMING_EX,
+    KSDISPATCH_TABLE, KSIDENTIFIER, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER, KSPROPERTY_DESCRIPTION,
+    KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET,
+    KSPROPERTY_TYPE_SETSUPPORT, KS_FRAMING_ITEM, VT_EMPTY,
 };
 use ks::nt::{
     irp_mj, DEVICE_OBJECT, DRIVER_OBJECT, FILE_OBJECT, IO_STACK_LOCATION, IRP, UNICODE_STRING,
@@ -1302,6 +1305,57 @@ unsafe fn property(state: &KernelState, irp: *mut IRP, is_filter: bool, object: 
     // SAFETY: the table is the driver's static or NULL.
     let found = unsafe { find_item(table, &request.Set, request.Id) };
     let mut set_known = false;
+    if request.Flags & KSPROPERTY_TYPE_SETSUPPORT != 0 {
+        let builtin = if is_filter {
+            request.Set == KSPropsetId::PIN
+        } else {
+            request.Set == KSPropsetId::CONNECTION || request.Set == KSPropsetId::STREAM
+        };
+        let status = if builtin || matches!(found, Ok(_) | Err(true)) {
+            STATUS_SUCCESS
+        } else {
+            STATUS_PROPSET_NOT_FOUND
+        };
+        // SAFETY: the caller owns the live IRP.
+        return unsafe { complete_with(irp, status, 0) };
+    }
+    if request.Flags & KSPROPERTY_TYPE_BASICSUPPORT != 0 {
+        let access = match found {
+            Ok(item) => {
+                // SAFETY: a live property item.
+                let item = unsafe { &*item };
+                if let Some(support) = item.SupportHandler {
+                    // SAFETY: the caller owns the IRP; Information starts at 0.
+                    unsafe { (*irp).IoStatus.Information = 0 };
+                    // SAFETY: the PFNKSHANDLER contract, as for GET/SET.
+                    let status =
+                        unsafe { support(irp, parameters.Type3InputBuffer.cast(), output) };
+                    if status == STATUS_PENDING {
+                        return status;
+                    }
+                    // SAFETY: as above.
+                    let information = unsafe { (*irp).IoStatus.Information };
+                    // SAFETY: as above.
+                    return unsafe { complete_with(irp, status, information) };
+                }
+                let mut access = KSPROPERTY_TYPE_BASICSUPPORT;
+                if item.GetPropertyHandler.is_some() {
+                    access |= KSPROPERTY_TYPE_GET;
+                }
+                if item.SetPropertyHandler.is_some() {
+                    access |= KSPROPERTY_TYPE_SET;
+                }
+                Some(access)
+            }
+            Err(_) => builtin_access(is_filter, &request),
+        };
+        let Some(access) = access else {
+            // SAFETY: the caller owns the live IRP.
+            return unsafe { complete_with(irp, STATUS_NOT_FOUND, 0) };
+        };
+        // SAFETY: the caller's guarantee: the live request and its output buffer.
+        return unsafe { basic_support_answer(irp, access, output_len, output) };
+    }
     match found {
         Ok(item) => {
             // SAFETY: a live property item.
@@ -1394,6 +1448,71 @@ unsafe fn property(state: &KernelState, irp: *mut IRP, is_filter: bool, object: 
             unsafe { complete_with(irp, STATUS_SUCCESS, bytes.len()) }
         }
     }
+}
+
+/// The access flags of ks.sys's own properties (None: not one of them).
+fn builtin_access(is_filter: bool, request: &KSIDENTIFIER) -> Option<u32> {
+    let get = KSPROPERTY_TYPE_BASICSUPPORT | KSPROPERTY_TYPE_GET;
+    let get_set = get | KSPROPERTY_TYPE_SET;
+    match (is_filter, request.Set, request.Id) {
+        (true, KSPropsetId::PIN, id) if id <= KSPROPERTY_PIN_NAME => Some(get),
+        (false, KSPropsetId::CONNECTION, KSPROPERTY_CONNECTION_STATE) => Some(get_set),
+        (false, KSPropsetId::CONNECTION, KSPROPERTY_CONNECTION_DATAFORMAT)
+        | (false, KSPropsetId::CONNECTION, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX) => Some(get),
+        (false, KSPropsetId::STREAM, KSPROPERTY_STREAM_ALLOCATOR) => Some(get_set),
+        _ => None,
+    }
+}
+
+/// Completes a BASICSUPPORT request without a support handler: a KSPROPERTY_DESCRIPTION
+/// (structure-valued, no members) when the buffer holds one, else the ULONG access flags, as the
+/// KS property documentation describes.
+///
+/// # Safety
+/// `irp` must be a live METHOD_NEITHER request the caller owns, `output` its output buffer of
+/// `output_len` bytes.
+unsafe fn basic_support_answer(
+    irp: *mut IRP,
+    access: u32,
+    output_len: usize,
+    output: *mut c_void,
+) -> NTSTATUS {
+    let description_size = std::mem::size_of::<KSPROPERTY_DESCRIPTION>();
+    if output_len >= description_size {
+        let description = KSPROPERTY_DESCRIPTION {
+            AccessFlags: access,
+            DescriptionSize: description_size as u32,
+            PropTypeSet: KSIDENTIFIER {
+                Set: KSPROPTYPESETID_General,
+                Id: VT_EMPTY,
+                Flags: 0,
+            },
+            MembersListCount: 0,
+            Reserved: 0,
+        };
+        // SAFETY: METHOD_NEITHER: the output buffer holds OutputBufferLength bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                description.as_bytes().as_ptr(),
+                output.cast::<u8>(),
+                description_size,
+            )
+        };
+        // SAFETY: the caller owns the live IRP.
+        return unsafe { complete_with(irp, STATUS_SUCCESS, description_size) };
+    }
+    if output_len >= 4 {
+        // SAFETY: as above (at least 4 bytes).
+        unsafe { output.cast::<u32>().write_unaligned(access) };
+        // SAFETY: as above.
+        return unsafe { complete_with(irp, STATUS_SUCCESS, 4) };
+    }
+    if output_len == 0 {
+        // SAFETY: as above.
+        return unsafe { complete_with(irp, STATUS_BUFFER_OVERFLOW, description_size) };
+    }
+    // SAFETY: as above.
+    unsafe { complete_with(irp, STATUS_BUFFER_TOO_SMALL, description_size) }
 }
 
 /// The property set GUIDs ks.sys answers.

@@ -912,6 +912,44 @@ fn the_minidriver_automation_table_is_consulted_with_size_checks() {
             .status,
         STATUS_NOT_FOUND
     );
+    let support = property(
+        DROPPED,
+        KSPROPERTY_DROPPEDFRAMES_CURRENT,
+        ks::ks::KSPROPERTY_TYPE_BASICSUPPORT,
+    );
+    let mut flags = [0u8; 4];
+    let result = kernel.ioctl(pin, IOCTL_KS_PROPERTY, &support, &mut flags);
+    assert_eq!((result.status, result.information), (STATUS_SUCCESS, 4));
+    assert_eq!(
+        u32::from_le_bytes(flags),
+        ks::ks::KSPROPERTY_TYPE_BASICSUPPORT | KSPROPERTY_TYPE_GET
+    );
+    let mut description = [0u8; 40];
+    let result = kernel.ioctl(pin, IOCTL_KS_PROPERTY, &support, &mut description);
+    assert_eq!((result.status, result.information), (STATUS_SUCCESS, 40));
+    let state_support = property(
+        KSPROPSETID_Connection,
+        KSPROPERTY_CONNECTION_STATE,
+        ks::ks::KSPROPERTY_TYPE_BASICSUPPORT,
+    );
+    kernel.ioctl(pin, IOCTL_KS_PROPERTY, &state_support, &mut flags);
+    assert_eq!(
+        u32::from_le_bytes(flags),
+        ks::ks::KSPROPERTY_TYPE_BASICSUPPORT | KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_SET
+    );
+    let set_support = |set: GUID| {
+        kernel
+            .ioctl(
+                pin,
+                IOCTL_KS_PROPERTY,
+                &property(set, 0, ks::ks::KSPROPERTY_TYPE_SETSUPPORT),
+                &mut [],
+            )
+            .status
+    };
+    assert_eq!(set_support(DROPPED), STATUS_SUCCESS);
+    assert_eq!(set_support(KSPROPSETID_Connection), STATUS_SUCCESS);
+    assert_eq!(set_support(GUID::from_u128(7)), STATUS_PROPSET_NOT_FOUND);
     kernel.close(pin);
     kernel.close(filter);
     kernel.assert_no_leaks();
