@@ -31,6 +31,10 @@
 //!   STATUS_PROPSET_NOT_FOUND; known set, unknown id: STATUS_NOT_FOUND. SETSUPPORT answers
 //!   whether the set is there; BASICSUPPORT calls the item's `SupportHandler`, or answers a
 //!   KSPROPERTY_DESCRIPTION (or just the ULONG access flags when the buffer is that small).
+//!   DATAINTERSECTION tries each client range (in order) against each pin range whose GUIDs are
+//!   compatible, calling the pin's `IntersectHandler` with the filter as context until one does
+//!   not answer STATUS_NO_MATCH; a pin without a handler answers STATUS_NO_MATCH (ks.sys's
+//!   default intersection is not emulated).
 //!   KSPROPERTY_PIN_NAME answers the `Name` GUID's registry string (guess: Windows reads the
 //!   name from the registry's MediaCategories key) or the category's when `Name` is NULL.
 //!   KSPROPERTY_STREAM_ALLOCATOR: GET answers the handle last SET (NULL at first); SET records the
