@@ -69,17 +69,6 @@ pub struct Callbacks {
     pub delete: PFNKSDELETEALLOCATOR,
 }
 
-impl Callbacks {
-    /// No external allocator: `KsCreateDefaultAllocator`.
-    pub const NONE: Callbacks = Callbacks {
-        initialize_context: ptr::null_mut(),
-        allocate: None,
-        free: None,
-        initialize: None,
-        delete: None,
-    };
-}
-
 /// Where an allocator's frames come from.
 #[derive(Clone, Copy)]
 enum Frames {
