@@ -26,7 +26,7 @@ use avstream::synth::{SynthConfig, Synthesizer};
 use avstream::{FrameClock, PinState, PinStateMachine, StepAction, VideoFormat};
 use ks::avstream::{KSPIN, KSSTATE};
 use ks::ks::KSIDENTIFIER;
-use ks::nt::{NotificationTimer, IRP, KDPC, KTIMER};
+use ks::nt::{NotificationTimer, FILE_OBJECT, IRP, KDPC, KTIMER};
 use ks::status::{STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use ks::video::{KSDATAFORMAT, KSPROPERTY_DROPPEDFRAMES_CURRENT_S};
 use ks::NTSTATUS;
@@ -35,9 +35,22 @@ use zerocopy::FromBytes;
 use crate::error::{DriverError, IntoStatus};
 use crate::filter::capture_range_index;
 use crate::frame_path;
+use crate::frame_pool::{add_allocator_create_item, FramePool};
 
 /// The synthesizer of a pin in ACQUIRE or above, over its pool scratch memory.
 pub type PinSynthesizer = Synthesizer<Box<[u8]>>;
+
+/// What a pin holds from STOP -> ACQUIRE to ACQUIRE -> STOP.
+pub struct Streaming {
+    /// The pattern synthesizer for the pin's format.
+    pub synth: PinSynthesizer,
+    /// The pin's own frame pool (our allocator).
+    pub pool: FramePool,
+    /// Frames taken from the pool so far (each one rendered and delivered or dropped).
+    pub frames_allocated: u64,
+    /// The address of the last frame the pool handed out.
+    pub last_frame: usize,
+}
 
 /// The pin's frame clock and what it delivered, under one spin lock.
 pub struct StreamCounters {
@@ -62,6 +75,8 @@ impl StreamCounters {
 pub struct CapturePin {
     /// The KSPIN this context belongs to.
     pub(crate) pin: *mut KSPIN,
+    /// The pin's file object (its allocator is created on it).
+    pub(crate) file: *mut FILE_OBJECT,
     /// The format negotiated at create.
     pub(crate) format: VideoFormat,
     /// The state SetDeviceState last accepted (ks.sys serialises SetDeviceState calls).
@@ -72,16 +87,17 @@ pub struct CapturePin {
     pub(crate) timer: UnsafeCell<KTIMER>,
     /// The timer's DPC ([`frame_path::frame_timer_dpc`]).
     pub(crate) dpc: UnsafeCell<KDPC>,
-    /// The synthesizer, built at STOP -> ACQUIRE and dropped at ACQUIRE -> STOP; only touched
-    /// with the pin's processing mutex held.
-    pub(crate) synth: UnsafeCell<Option<PinSynthesizer>>,
+    /// The synthesizer and frame pool, built at STOP -> ACQUIRE and released at
+    /// ACQUIRE -> STOP; only touched with the pin's processing mutex held.
+    pub(crate) streaming: UnsafeCell<Option<Streaming>>,
 }
 
 impl CapturePin {
     /// A stopped pin producing `format`.
-    fn new(pin: *mut KSPIN, format: VideoFormat) -> CapturePin {
+    fn new(pin: *mut KSPIN, file: *mut FILE_OBJECT, format: VideoFormat) -> CapturePin {
         CapturePin {
             pin,
+            file,
             format,
             machine: Cell::new(PinStateMachine::new()),
             stream: SpinLock::new(StreamCounters {
@@ -90,7 +106,7 @@ impl CapturePin {
             }),
             timer: UnsafeCell::new(KTIMER { Opaque: [0; 8] }),
             dpc: UnsafeCell::new(KDPC { Opaque: [0; 8] }),
-            synth: UnsafeCell::new(None),
+            streaming: UnsafeCell::new(None),
         }
     }
 
@@ -160,7 +176,7 @@ pub unsafe extern "system" fn pin_set_data_format(
 ///
 /// # Safety
 /// ks.sys's contract: a live KSPIN whose format SetDataFormat accepted.
-pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
+pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: ks.sys's contract.
     let format = match unsafe { connection_format(pin) }
         .and_then(|bytes| VideoFormat::parse(bytes).map_err(DriverError::Format))
@@ -168,7 +184,13 @@ pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, _irp: *mut IRP) -> NTS
         Ok(format) => format,
         Err(error) => return error.status(),
     };
-    let context = Box::new(CapturePin::new(pin, format));
+    // SAFETY: the pin's create IRP; its file object is the pin's.
+    let file = unsafe { avcam_kernel::irp::file_object(irp) };
+    // SAFETY: the pin's live file object, FsContext set up by ks.sys.
+    if let Err(error) = unsafe { add_allocator_create_item(file) } {
+        return error.status();
+    }
+    let context = Box::new(CapturePin::new(pin, file, format));
     let context_ptr: *const CapturePin = &*context;
     // SAFETY: the timer is in the boxed context, which stays put until close.
     unsafe { KeInitializeTimerEx(context.timer.get(), NotificationTimer) };
@@ -257,30 +279,42 @@ pub unsafe extern "system" fn pin_set_device_state(
     }
 }
 
-/// Runs `body` on the synthesizer slot with the pin's processing mutex held.
-fn with_synth<R>(context: &CapturePin, body: impl FnOnce(&mut Option<PinSynthesizer>) -> R) -> R {
+/// Runs `body` on the streaming resources with the pin's processing mutex held.
+fn with_streaming<R>(context: &CapturePin, body: impl FnOnce(&mut Option<Streaming>) -> R) -> R {
     // SAFETY: a live pin (the context exists); SetDeviceState runs at PASSIVE_LEVEL.
     unsafe { KsPinAcquireProcessingMutex(context.pin) };
     // SAFETY: the processing mutex is held: Process (the only other user) cannot run.
-    let result = body(unsafe { &mut *context.synth.get() });
+    let result = body(unsafe { &mut *context.streaming.get() });
     // SAFETY: acquired above.
     unsafe { KsPinReleaseProcessingMutex(context.pin) };
     result
 }
 
-/// STOP -> ACQUIRE: the synthesizer's templates (pool memory, once per streaming session).
+/// STOP -> ACQUIRE: the synthesizer's templates (pool memory, once per streaming session) and
+/// the pin's frame pool from our allocator ([`FramePool::open`]).
 fn acquire(context: &CapturePin) -> Result<(), DriverError> {
     let scratch = vec![0u8; PinSynthesizer::scratch_len(&context.format)].into_boxed_slice();
     let synth = Synthesizer::new(&context.format, SynthConfig::default(), scratch)
         .map_err(DriverError::Format)?;
-    with_synth(context, |slot| *slot = Some(synth));
+    // SAFETY: the pin's live file object; SetDeviceState runs at PASSIVE_LEVEL.
+    let pool = unsafe { FramePool::open(context.file, context.format.image_size()) }?;
+    with_streaming(context, |slot| {
+        *slot = Some(Streaming {
+            synth,
+            pool,
+            frames_allocated: 0,
+            last_frame: 0,
+        })
+    });
     Ok(())
 }
 
-/// ACQUIRE -> STOP: frees the synthesizer and resets the clock and counters.
+/// ACQUIRE -> STOP: closes the frame pool, frees the synthesizer, resets the clock and counters.
 fn release(context: &CapturePin) {
-    let old = with_synth(context, Option::take);
-    drop(old);
+    if let Some(mut streaming) = with_streaming(context, Option::take) {
+        // SAFETY: Process (the only user of pool frames) returned every frame it took.
+        unsafe { streaming.pool.close() };
+    }
     let mut stream = context.stream.lock();
     stream.clock.reset();
     stream.delivered_bytes = 0;
@@ -366,4 +400,31 @@ pub unsafe extern "system" fn dropped_frames_get(
     // SAFETY: the handler owns the IRP's IoStatus.
     unsafe { (*irp).IoStatus.Information = size_of::<KSPROPERTY_DROPPEDFRAMES_CURRENT_S>() };
     STATUS_SUCCESS
+}
+
+/// What the frame pool of a streaming pin has done: for tests and diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolReport {
+    /// The allocator's file object (ask it KSPROPERTY_STREAMALLOCATOR_STATUS).
+    pub allocator_file: *mut FILE_OBJECT,
+    /// Frames taken from the pool so far.
+    pub frames_allocated: u64,
+    /// The address of the last frame the pool handed out.
+    pub last_frame: usize,
+}
+
+/// The pool report of a pin in ACQUIRE or above (`None` when stopped).
+///
+/// # Safety
+/// `pin` is a live KSPIN of this driver; called at PASSIVE_LEVEL.
+pub unsafe fn pool_report(pin: *mut KSPIN) -> Option<PoolReport> {
+    // SAFETY: the caller's guarantee.
+    let context = unsafe { context(pin) }?;
+    with_streaming(context, |slot| {
+        slot.as_ref().map(|streaming| PoolReport {
+            allocator_file: streaming.pool.allocator_file(),
+            frames_allocated: streaming.frames_allocated,
+            last_frame: streaming.last_frame,
+        })
+    })
 }

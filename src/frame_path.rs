@@ -8,10 +8,12 @@
 //!    processing mutex), then re-arms the timer for the clock's next **absolute** deadline, so
 //!    timer latency never accumulates into drift.
 //! 3. [`pin_process`] (ks.sys calls it only in RUN, KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY, and
-//!    only with a client buffer queued) takes the due frame from the clock
-//!    (`FrameClock::take_frame`: the newest due frame not yet delivered), renders it with the
-//!    pin's `avstream::synth::Synthesizer` straight into the leading-edge stream pointer's buffer
-//!    (the client's own buffer from IOCTL_KS_READ_STREAM), stamps the `KSSTREAM_HEADER`
+//!    only with a client buffer queued) takes a frame from the pin's own pool
+//!    ([`crate::frame_pool`], our `KsCreateDefaultAllocatorEx`), takes the due frame from the
+//!    clock (`FrameClock::take_frame`: the newest due frame not yet delivered), renders it with
+//!    the pin's `avstream::synth::Synthesizer` into the pool frame, copies it into the
+//!    leading-edge stream pointer's buffer (the client's own buffer from IOCTL_KS_READ_STREAM),
+//!    frees the pool frame, stamps the `KSSTREAM_HEADER`
 //!    (PresentationTime, Duration, TIMEVALID | DURATIONVALID) and the `KS_FRAME_INFO` that
 //!    follows it (PictureNumber, DropCount), and advances the stream pointer, which completes
 //!    the read.
@@ -19,9 +21,9 @@
 //!    (`dropped = due - delivered`, as the clock counts them), visible in the next frame's
 //!    `DropCount` and in `KSPROPERTY_DROPPEDFRAMES_CURRENT`.
 //!
-//! Nothing here allocates: the synthesizer's templates are built once at STOP -> ACQUIRE.
-//! Not done yet (see docs/avstream-guide.md): rendering into a frame of the pin's own
-//! `KsCreateDefaultAllocatorEx` pool and the shared-allocator mode.
+//! Nothing here allocates: the synthesizer's templates and the frame pool are built once at
+//! STOP -> ACQUIRE, and pool frames are recycled by the allocator.
+//! Not done yet (see docs/avstream-guide.md): the shared-allocator mode (no copy).
 
 use ks::avstream::{KSPIN, KSSTREAM_POINTER_STATE_LOCKED};
 use ks::nt::KDPC;
@@ -141,8 +143,8 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
     let Some(capture) = (unsafe { context(pin) }) else {
         return STATUS_SUCCESS;
     };
-    // SAFETY: the processing mutex is held (Process contract), which is the synth's discipline.
-    let Some(synth) = (unsafe { &*capture.synth.get() }).as_ref() else {
+    // SAFETY: the processing mutex is held (Process contract): the resources' discipline.
+    let Some(streaming) = (unsafe { &mut *capture.streaming.get() }).as_mut() else {
         return STATUS_PENDING;
     };
     let image_size = capture.format.image_size();
@@ -154,26 +156,43 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
             return STATUS_SUCCESS;
         }
         let now = now_100ns();
-        let taken = capture.stream.lock().clock.take_frame(now);
-        let Some(stamp) = taken else {
-            // Nothing due: keep the buffer for the next deadline.
+        // A frame from our allocator first: with the pool exhausted the due frame stays due
+        // (and is dropped if the next one falls due meanwhile).
+        let Some(frame) = streaming.pool.allocate() else {
             // SAFETY: the locked leading edge.
             unsafe { KsStreamPointerUnlock(leading, 0) };
             return STATUS_PENDING;
         };
+        let taken = capture.stream.lock().clock.take_frame(now);
+        let Some(stamp) = taken else {
+            // Nothing due: keep the buffer for the next deadline.
+            // SAFETY: allocated just above, not used.
+            unsafe { streaming.pool.free(frame) };
+            // SAFETY: the locked leading edge.
+            unsafe { KsStreamPointerUnlock(leading, 0) };
+            return STATUS_PENDING;
+        };
+        streaming.frames_allocated += 1;
+        streaming.last_frame = frame as usize;
+        // SAFETY: the pool's frames are `frame_size` = image_size bytes, ours until freed.
+        let rendered = unsafe { core::slice::from_raw_parts_mut(frame, image_size as usize) };
+        let ok = streaming
+            .synth
+            .render(&FrameInfo::from(&stamp), rendered)
+            .is_ok();
         // SAFETY: the locked leading edge's OffsetOut describes the client's buffer.
         let out = unsafe { (*leading).OffsetOut };
-        let used = if out.Remaining >= image_size && !out.Data.is_null() {
+        let used = if ok && out.Remaining >= image_size && !out.Data.is_null() {
             // SAFETY: `Data` has `Remaining` writable bytes, the client's locked buffer.
             let buffer = unsafe { core::slice::from_raw_parts_mut(out.Data, image_size as usize) };
-            match synth.render(&FrameInfo::from(&stamp), buffer) {
-                Ok(()) => image_size,
-                Err(_) => 0,
-            }
+            buffer.copy_from_slice(rendered);
+            image_size
         } else {
             // A buffer too small for a frame: delivered empty (DataUsed 0), still stamped.
             0
         };
+        // SAFETY: allocated above; `rendered` is not used past this point.
+        unsafe { streaming.pool.free(frame) };
         // SAFETY: the locked leading edge has its stream header.
         let header = unsafe { (*leading).StreamHeader }.cast::<KSSTREAM_HEADER>();
         // SAFETY: ks.sys's stream header for this frame, `Size` bytes.

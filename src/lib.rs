@@ -8,6 +8,7 @@
 //! - [`driver_entry`]: `DriverEntry` (`KsInitializeDriver` with [`filter::DEVICE_DESCRIPTOR`]);
 //! - [`filter`]: the device, filter and capture pin descriptors;
 //! - [`capture_pin`]: the capture pin's dispatch, intersect and property handlers;
+//! - [`frame_pool`]: the pin's own frame pool from our allocator, created on the pin itself;
 //! - [`frame_path`]: timer, DPC and Process: how a due frame reaches the client;
 //! - [`error`]: the shell's error type and its NTSTATUS;
 //! - [`pool`]: the global allocator over the kernel pool (used on Windows only);
@@ -32,6 +33,7 @@ pub mod driver_entry;
 pub mod error;
 pub mod filter;
 pub mod frame_path;
+pub mod frame_pool;
 pub mod identity;
 pub mod pool;
 

@@ -79,3 +79,85 @@ fn a_starved_client_sees_drop_count_grow_by_exactly_the_missed_frames() {
     kernel.unload_driver();
     kernel.assert_no_leaks();
 }
+
+/// The pin's pool report (white box: the KSPIN behind the client's file).
+fn pool_report(
+    kernel: &avcam_emulation::Kernel,
+    pin: &avcam_client::Pin<'_>,
+) -> Option<avcam::capture_pin::PoolReport> {
+    let _entered = kernel.enter();
+    // SAFETY: the pin's file object is live while the client has it open.
+    let ks_pin = unsafe { avcam_kernel::KsGetObjectFromFileObject(kernel.file_object(pin.file())) };
+    // SAFETY: a live KSPIN of avcam; the test thread is at PASSIVE_LEVEL.
+    unsafe { avcam::capture_pin::pool_report(ks_pin.cast()) }
+}
+
+/// KSPROPERTY_STREAMALLOCATOR_STATUS asked of the pin's allocator.
+fn allocator_status(
+    kernel: &avcam_emulation::Kernel,
+    allocator: *mut ks::nt::FILE_OBJECT,
+) -> ks::ks::KSSTREAMALLOCATOR_STATUS {
+    let _entered = kernel.enter();
+    let mut request = ks::ks::KSIDENTIFIER {
+        Set: ks::guid::KSPROPSETID_StreamAllocator,
+        Id: ks::ks::KSPROPERTY_STREAMALLOCATOR_STATUS,
+        Flags: ks::ks::KSPROPERTY_TYPE_GET,
+    };
+    let mut status = ks::ks::KSSTREAMALLOCATOR_STATUS::default();
+    let mut returned = 0u32;
+    // SAFETY: a live allocator file object; both buffers live for their sizes.
+    let result = unsafe {
+        avcam_kernel::KsSynchronousIoControlDevice(
+            allocator,
+            ks::nt::KernelMode,
+            ks::ks::IOCTL_KS_PROPERTY,
+            (&raw mut request).cast(),
+            std::mem::size_of_val(&request) as u32,
+            (&raw mut status).cast(),
+            std::mem::size_of_val(&status) as u32,
+            &mut returned,
+        )
+    };
+    assert_eq!(result, ks::status::STATUS_SUCCESS);
+    status
+}
+
+#[test]
+fn every_delivered_frame_was_rendered_in_a_frame_of_our_allocator() {
+    let kernel = kernel();
+    let camera = camera(&kernel);
+    let format = qvga(PixelFormat::Rgb32);
+    let image = format.image_size() as usize;
+    let pin = running_pin(&camera, &format);
+    let report = pool_report(&kernel, &pin).expect("a running pin has its pool");
+    assert!(!report.allocator_file.is_null());
+    assert_eq!(report.frames_allocated, 0);
+    let status = allocator_status(&kernel, report.allocator_file);
+    assert_eq!(status.Framing.FrameSize as usize, image);
+    assert_eq!(status.Framing.Frames, avcam::frame_pool::POOL_FRAMES);
+    let epoch = kernel.clock().now_100ns();
+    let mut frames_seen = std::collections::HashSet::new();
+    for n in 0..10u64 {
+        let read = pin.read(image);
+        advance_to(&kernel, epoch + pts_30(n) + 1);
+        let frame = read.wait(WAIT).unwrap();
+        assert_eq!(frame.data.len(), image);
+        let report = pool_report(&kernel, &pin).unwrap();
+        // One allocator frame per delivered frame, returned right after the copy.
+        assert_eq!(report.frames_allocated, n + 1);
+        assert_eq!(
+            allocator_status(&kernel, report.allocator_file).AllocatedFrames,
+            0
+        );
+        frames_seen.insert(report.last_frame);
+    }
+    // The allocator recycles its frames: a bounded set of addresses, never more than the pool.
+    assert!(frames_seen.len() <= avcam::frame_pool::POOL_FRAMES as usize);
+    // STOP releases the pool.
+    pin.set_state(ks::avstream::KSSTATE_STOP).unwrap();
+    assert!(pool_report(&kernel, &pin).is_none());
+    pin.close().unwrap();
+    camera.close().unwrap();
+    kernel.unload_driver();
+    kernel.assert_no_leaks();
+}
