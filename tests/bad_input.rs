@@ -172,3 +172,34 @@ fn unknown_states_reads_while_stopped_and_close_while_running() {
     camera.close().unwrap();
     finish(kernel);
 }
+
+#[test]
+fn a_client_creates_our_allocator_on_the_pin_and_uses_it() {
+    let kernel = kernel();
+    let camera = camera(&kernel);
+    let format = qvga(PixelFormat::Nv12);
+    let pin = camera.create_pin(0, &negotiate(&camera, &format)).unwrap();
+    let allocator = pin.create_allocator(2, format.image_size()).unwrap();
+    let status = allocator.status().unwrap();
+    assert_eq!(
+        (
+            status.Framing.Frames,
+            status.Framing.FrameSize,
+            status.AllocatedFrames
+        ),
+        (2, format.image_size(), 0)
+    );
+    let a = allocator.allocate().unwrap();
+    let b = allocator.allocate().unwrap();
+    assert_ne!(a, b);
+    assert_eq!(allocator.status().unwrap().AllocatedFrames, 2);
+    allocator.free(a).unwrap();
+    allocator.free(b).unwrap();
+    assert_eq!(allocator.status().unwrap().AllocatedFrames, 0);
+    allocator.close().unwrap();
+    // A malformed framing is refused by our create handler.
+    assert!(pin.create_allocator(0, 0).is_err());
+    pin.close().unwrap();
+    camera.close().unwrap();
+    finish(kernel);
+}

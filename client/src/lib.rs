@@ -3,7 +3,8 @@
 //! (`KSPROPERTY_PIN_DATARANGES`), intersect (`KSPROPERTY_PIN_DATAINTERSECTION`), create a pin
 //! (`KSPIN_CONNECT` + format), set its state (`KSPROPERTY_CONNECTION_STATE`), read frames
 //! (`IOCTL_KS_READ_STREAM` into the client's own buffers), query dropped frames
-//! (`KSPROPERTY_DROPPEDFRAMES_CURRENT`) and close.
+//! (`KSPROPERTY_DROPPEDFRAMES_CURRENT`), create an allocator on the pin and query it
+//! (`KSPROPERTY_STREAMALLOCATOR_STATUS`, ALLOC/FREE methods), and close.
 //!
 //! The backend today is the Linux emulation (`avcam_emulation::Kernel`); a Windows backend over
 //! real handles (`DeviceIoControl`) fits the same request builders ([`request`]). Every error
@@ -16,7 +17,12 @@ use std::time::Duration;
 
 use avcam_emulation::{AsyncIo, File, Kernel};
 use ks::avstream::KSSTATE;
-use ks::ks::{IOCTL_KS_PROPERTY, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET};
+use ks::guid::{KSMETHODSETID_StreamAllocator, KSPROPSETID_StreamAllocator};
+use ks::ks::{
+    IOCTL_KS_METHOD, IOCTL_KS_PROPERTY, KSALLOCATOR_FRAMING, KSMETHOD_STREAMALLOCATOR_ALLOC,
+    KSMETHOD_STREAMALLOCATOR_FREE, KSMETHOD_TYPE_WRITE, KSPROPERTY_STREAMALLOCATOR_STATUS,
+    KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSSTREAMALLOCATOR_STATUS,
+};
 use ks::status::{STATUS_BUFFER_OVERFLOW, STATUS_SUCCESS};
 use ks::video::{
     KSPROPSETID_Connection, KSPROPSETID_Pin, KSMULTIPLE_ITEM, KSPROPERTY_CONNECTION_STATE,
@@ -306,6 +312,31 @@ impl Pin<'_> {
         }
     }
 
+    /// Creates an allocator on the pin (the allocator create request `KsCreateAllocator`
+    /// sends, served by the pin's `KSSTRING_Allocator` create item, i.e. our
+    /// `KsCreateDefaultAllocatorEx`): `frames` frames of `frame_size` bytes.
+    pub fn create_allocator(&self, frames: u32, frame_size: u32) -> Result<Allocator<'_>> {
+        let framing = KSALLOCATOR_FRAMING {
+            Flags: 0,
+            PoolType: 0,
+            Frames: frames,
+            FrameSize: frame_size,
+            FileAlignment: 0,
+            Reserved: 0,
+        };
+        let file = self
+            .kernel
+            .create_allocator(self.pin, &framing)
+            .map_err(|status| ClientError::Request {
+                request: "create allocator",
+                status,
+            })?;
+        Ok(Allocator {
+            kernel: self.kernel,
+            file,
+        })
+    }
+
     /// `KSPROPERTY_DROPPEDFRAMES_CURRENT`.
     pub fn dropped_frames(&self) -> Result<DroppedFrames> {
         let input = request::property(
@@ -331,6 +362,59 @@ impl Pin<'_> {
     /// Closes the pin (ks.sys steps it down to STOP first).
     pub fn close(self) -> Result<()> {
         check("close pin", self.kernel.close(self.pin))
+    }
+}
+
+/// An allocator the client created on a pin.
+pub struct Allocator<'k> {
+    kernel: &'k Kernel,
+    file: File,
+}
+
+impl Allocator<'_> {
+    /// The allocator's file.
+    pub fn file(&self) -> File {
+        self.file
+    }
+
+    /// `KSPROPERTY_STREAMALLOCATOR_STATUS`: its framing and frames handed out.
+    pub fn status(&self) -> Result<KSSTREAMALLOCATOR_STATUS> {
+        let input = request::property(
+            KSPROPSETID_StreamAllocator,
+            KSPROPERTY_STREAMALLOCATOR_STATUS,
+            KSPROPERTY_TYPE_GET,
+        );
+        let mut data = [0u8; std::mem::size_of::<KSSTREAMALLOCATOR_STATUS>()];
+        let result = self
+            .kernel
+            .ioctl(self.file, IOCTL_KS_PROPERTY, &input, &mut data);
+        check("allocator STATUS", result.status)?;
+        KSSTREAMALLOCATOR_STATUS::read_from_bytes(&data)
+            .map_err(|_| ClientError::Malformed("allocator STATUS"))
+    }
+
+    fn method(&self, id: u32, data: &mut [u8; 8]) -> Result<()> {
+        let input = request::property(KSMETHODSETID_StreamAllocator, id, KSMETHOD_TYPE_WRITE);
+        let result = self.kernel.ioctl(self.file, IOCTL_KS_METHOD, &input, data);
+        check("allocator method", result.status)
+    }
+
+    /// `KSMETHOD_STREAMALLOCATOR_ALLOC`: a frame's address.
+    pub fn allocate(&self) -> Result<u64> {
+        let mut data = [0u8; 8];
+        self.method(KSMETHOD_STREAMALLOCATOR_ALLOC, &mut data)?;
+        Ok(u64::from_le_bytes(data))
+    }
+
+    /// `KSMETHOD_STREAMALLOCATOR_FREE` of a frame [`Allocator::allocate`] returned.
+    pub fn free(&self, frame: u64) -> Result<()> {
+        let mut data = frame.to_le_bytes();
+        self.method(KSMETHOD_STREAMALLOCATOR_FREE, &mut data)
+    }
+
+    /// Closes the allocator.
+    pub fn close(self) -> Result<()> {
+        check("close allocator", self.kernel.close(self.file))
     }
 }
 
