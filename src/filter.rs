@@ -10,13 +10,18 @@ use core::ffi::c_void;
 use core::mem::size_of;
 use core::ptr::{null, null_mut};
 
-use avstream::ranges::{KS_CAPTURE_RANGES, RANGE_COUNT};
+use avstream::ranges::{CAPTURE_RANGES, KS_CAPTURE_RANGES, RANGE_COUNT};
 use ks::avstream::{
     KSAUTOMATION_TABLE, KSDEVICE_DESCRIPTOR, KSDEVICE_DESCRIPTOR_VERSION, KSDEVICE_DISPATCH,
     KSEVENT_SET, KSFILTER_DESCRIPTOR, KSFILTER_DESCRIPTOR_VERSION, KSFILTER_DISPATCH, KSMETHOD_SET,
     KSPIN_COMMUNICATION_BOTH, KSPIN_DATAFLOW_OUT, KSPIN_DESCRIPTOR, KSPIN_DESCRIPTOR_EX,
     KSPIN_DISPATCH, KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY, KSPIN_INTERFACE, KSPIN_MEDIUM,
     KSPROPERTY_ITEM, KSPROPERTY_SET,
+};
+use ks::guid::KSMEMORY_TYPE_KERNEL_NONPAGED;
+use ks::ks::{
+    KSALLOCATOR_FRAMING_EX, KSALLOCATOR_REQUIREMENTF_SYSTEM_MEMORY, KS_COMPRESSION,
+    KS_FRAMING_ITEM, KS_FRAMING_RANGE, KS_FRAMING_RANGE_WEIGHTED,
 };
 use ks::video::{
     KSPROPERTY_DROPPEDFRAMES_CURRENT, KSPROPERTY_DROPPEDFRAMES_CURRENT_S, PINNAME_VIDEO_CAPTURE,
@@ -105,6 +110,63 @@ static PIN_DISPATCH: Shared<KSPIN_DISPATCH> = Shared(KSPIN_DISPATCH {
     Allocator: null_mut(),
 });
 
+/// The frame sizes of the pin's ranges: (smallest, largest) `biSizeImage`.
+pub const FRAME_SIZE_BOUNDS: (u32, u32) = {
+    let mut min = u32::MAX;
+    let mut max = 0;
+    let mut i = 0;
+    while i < RANGE_COUNT {
+        let size = CAPTURE_RANGES[i].image_size();
+        if size < min {
+            min = size;
+        }
+        if size > max {
+            max = size;
+        }
+        i += 1;
+    }
+    (min, max)
+};
+
+/// `KSALLOCATOR_FRAMING_EX` of the capture pin: system memory (kernel non-paged),
+/// [`crate::frame_pool::POOL_FRAMES`] frames, frame sizes spanning every range's `biSizeImage`.
+/// A descriptor is static, so the exact size of the negotiated format is what the pin's own pool
+/// uses ([`crate::frame_pool::FramePool::open`]); narrowing this per pin needs `KsEdit`.
+static PIN_FRAMING: KSALLOCATOR_FRAMING_EX = KSALLOCATOR_FRAMING_EX {
+    CountItems: 1,
+    PinFlags: 0,
+    OutputCompression: KS_COMPRESSION {
+        RatioNumerator: 1,
+        RatioDenominator: 1,
+        RatioConstantMargin: 0,
+    },
+    PinWeight: 0,
+    FramingItem: [KS_FRAMING_ITEM {
+        MemoryType: KSMEMORY_TYPE_KERNEL_NONPAGED,
+        BusType: GUID::NULL,
+        MemoryFlags: 0,
+        BusFlags: 0,
+        Flags: KSALLOCATOR_REQUIREMENTF_SYSTEM_MEMORY,
+        Frames: crate::frame_pool::POOL_FRAMES,
+        FileAlignment: 0,
+        MemoryTypeWeight: 0,
+        PhysicalRange: KS_FRAMING_RANGE {
+            MinFrameSize: FRAME_SIZE_BOUNDS.0,
+            MaxFrameSize: FRAME_SIZE_BOUNDS.1,
+            Stepping: 1,
+        },
+        FramingRange: KS_FRAMING_RANGE_WEIGHTED {
+            Range: KS_FRAMING_RANGE {
+                MinFrameSize: FRAME_SIZE_BOUNDS.0,
+                MaxFrameSize: FRAME_SIZE_BOUNDS.1,
+                Stepping: 1,
+            },
+            InPlaceWeight: 0,
+            NotInPlaceWeight: 0,
+        },
+    }],
+};
+
 static PIN_DESCRIPTORS: Shared<[KSPIN_DESCRIPTOR_EX; 1]> = Shared([KSPIN_DESCRIPTOR_EX {
     Dispatch: &raw const PIN_DISPATCH.0,
     AutomationTable: &raw const PIN_AUTOMATION.0,
@@ -125,7 +187,7 @@ static PIN_DESCRIPTORS: Shared<[KSPIN_DESCRIPTOR_EX; 1]> = Shared([KSPIN_DESCRIP
     Flags: KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY,
     InstancesPossible: CAPTURE_PIN_INSTANCES,
     InstancesNecessary: 0,
-    AllocatorFraming: null(),
+    AllocatorFraming: &PIN_FRAMING,
     IntersectHandler: Some(capture_pin::pin_intersect),
 }]);
 
@@ -204,5 +266,20 @@ mod tests {
         assert_eq!(pin.PinDescriptor.DataRangesCount as usize, RANGE_COUNT);
         assert_eq!(pin.Flags, KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY);
         assert_eq!(pin.InstancesPossible, CAPTURE_PIN_INSTANCES);
+        assert_eq!(pin.AllocatorFraming, &raw const PIN_FRAMING);
+    }
+
+    #[test]
+    fn the_framing_spans_every_range_and_passes_our_allocator_validation() {
+        let (min, max) = FRAME_SIZE_BOUNDS;
+        assert!(min < max);
+        assert!(CAPTURE_RANGES
+            .iter()
+            .all(|r| (min..=max).contains(&r.image_size())));
+        let bytes = zerocopy::IntoBytes::as_bytes(&PIN_FRAMING);
+        assert_eq!(
+            avcam_allocator::framing::validate_framing_ex(bytes, None),
+            Ok(())
+        );
     }
 }

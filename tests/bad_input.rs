@@ -16,7 +16,7 @@ use ks::video::{
     PROPSETID_VIDCAP_DROPPEDFRAMES,
 };
 use ks::GUID;
-use zerocopy::IntoBytes;
+use zerocopy::{FromBytes, IntoBytes};
 
 fn status_of<T>(result: Result<T, ClientError>) -> NTSTATUS {
     match result {
@@ -179,6 +179,13 @@ fn a_client_creates_our_allocator_on_the_pin_and_uses_it() {
     let camera = camera(&kernel);
     let format = qvga(PixelFormat::Nv12);
     let pin = camera.create_pin(0, &negotiate(&camera, &format)).unwrap();
+    // The pin's framing requirements, as the descriptor declares them.
+    let framing = pin.allocator_framing_ex().unwrap();
+    let (framing, _) = ks::ks::KSALLOCATOR_FRAMING_EX::read_from_prefix(&framing).unwrap();
+    let item = framing.FramingItem[0];
+    assert_eq!(item.Frames, avcam::frame_pool::POOL_FRAMES);
+    let range = item.FramingRange.Range;
+    assert!((range.MinFrameSize..=range.MaxFrameSize).contains(&format.image_size()));
     let allocator = pin.create_allocator(2, format.image_size()).unwrap();
     let status = allocator.status().unwrap();
     assert_eq!(

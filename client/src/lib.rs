@@ -25,7 +25,8 @@ use ks::ks::{
 };
 use ks::status::{STATUS_BUFFER_OVERFLOW, STATUS_SUCCESS};
 use ks::video::{
-    KSPROPSETID_Connection, KSPROPSETID_Pin, KSMULTIPLE_ITEM, KSPROPERTY_CONNECTION_STATE,
+    KSPROPSETID_Connection, KSPROPSETID_Pin, KSMULTIPLE_ITEM,
+    KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, KSPROPERTY_CONNECTION_STATE,
     KSPROPERTY_DROPPEDFRAMES_CURRENT, KSPROPERTY_DROPPEDFRAMES_CURRENT_S, KSPROPERTY_PIN_CTYPES,
     KSPROPERTY_PIN_DATAINTERSECTION, KSPROPERTY_PIN_DATARANGES, KSSTREAM_HEADER, KS_FRAME_INFO,
     PROPSETID_VIDCAP_DROPPEDFRAMES,
@@ -299,6 +300,29 @@ impl Pin<'_> {
             .ioctl(self.pin, IOCTL_KS_PROPERTY, &input, &mut data);
         check("get state", result.status)?;
         Ok(u32::from_le_bytes(data))
+    }
+
+    /// `KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX`: the pin's framing requirements (raw
+    /// `KSALLOCATOR_FRAMING_EX` bytes, size protocol).
+    pub fn allocator_framing_ex(&self) -> Result<Vec<u8>> {
+        let input = request::property(
+            KSPropsetConnection::SET,
+            KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
+            KSPROPERTY_TYPE_GET,
+        );
+        let size = self
+            .kernel
+            .ioctl(self.pin, IOCTL_KS_PROPERTY, &input, &mut []);
+        if size.status != STATUS_BUFFER_OVERFLOW {
+            check("ALLOCATORFRAMING_EX", size.status)?;
+        }
+        let mut data = vec![0u8; size.information];
+        let result = self
+            .kernel
+            .ioctl(self.pin, IOCTL_KS_PROPERTY, &input, &mut data);
+        check("ALLOCATORFRAMING_EX", result.status)?;
+        data.truncate(result.information);
+        Ok(data)
     }
 
     /// Queues one `IOCTL_KS_READ_STREAM` into a fresh buffer of `frame_bytes` (copy mode: the
