@@ -50,6 +50,9 @@ pub struct Streaming {
     pub frames_allocated: u64,
     /// The address of the last frame the pool handed out.
     pub last_frame: usize,
+    /// The pool frame lent to the client in shared mode (freed when the next one is lent, or
+    /// at ACQUIRE -> STOP).
+    pub lent: Option<*mut u8>,
 }
 
 /// The pin's frame clock and what it delivered, under one spin lock.
@@ -304,6 +307,7 @@ fn acquire(context: &CapturePin) -> Result<(), DriverError> {
             pool,
             frames_allocated: 0,
             last_frame: 0,
+            lent: None,
         })
     });
     Ok(())
@@ -312,7 +316,11 @@ fn acquire(context: &CapturePin) -> Result<(), DriverError> {
 /// ACQUIRE -> STOP: closes the frame pool, frees the synthesizer, resets the clock and counters.
 fn release(context: &CapturePin) {
     if let Some(mut streaming) = with_streaming(context, Option::take) {
-        // SAFETY: Process (the only user of pool frames) returned every frame it took.
+        if let Some(frame) = streaming.lent.take() {
+            // SAFETY: lent by Process; the lease ends at STOP (documented in frame_path).
+            unsafe { streaming.pool.free(frame) };
+        }
+        // SAFETY: Process (the only user of pool frames) returned every other frame it took.
         unsafe { streaming.pool.close() };
     }
     let mut stream = context.stream.lock();
@@ -411,6 +419,9 @@ pub struct PoolReport {
     pub frames_allocated: u64,
     /// The address of the last frame the pool handed out.
     pub last_frame: usize,
+    /// The pool frame lent to the client in shared mode (freed when the next one is lent, or
+    /// at ACQUIRE -> STOP).
+    pub lent: Option<*mut u8>,
 }
 
 /// The pool report of a pin in ACQUIRE or above (`None` when stopped).
@@ -425,6 +436,7 @@ pub unsafe fn pool_report(pin: *mut KSPIN) -> Option<PoolReport> {
             allocator_file: streaming.pool.allocator_file(),
             frames_allocated: streaming.frames_allocated,
             last_frame: streaming.last_frame,
+            lent: streaming.lent,
         })
     })
 }

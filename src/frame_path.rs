@@ -21,9 +21,15 @@
 //!    (`dropped = due - delivered`, as the clock counts them), visible in the next frame's
 //!    `DropCount` and in `KSPROPERTY_DROPPEDFRAMES_CURRENT`.
 //!
+//! 5. Shared mode (no copy): a client header with no buffer (`Data` NULL, `FrameExtent` 0) is
+//!    lent the pool frame itself: `Data` = the frame's address, `FrameExtent` = the pool's frame
+//!    size, `DataUsed` = `biSizeImage`. The lease lasts until the pin lends the next frame (or
+//!    ACQUIRE -> STOP), when the pin frees it; the pool's frames are then recycled by our
+//!    allocator. This is the design for kernel-mode peers and for the emulation, where client
+//!    and driver share an address space; a user-mode client on Windows needs the copy mode.
+//!
 //! Nothing here allocates: the synthesizer's templates and the frame pool are built once at
 //! STOP -> ACQUIRE, and pool frames are recycled by the allocator.
-//! Not done yet (see docs/avstream-guide.md): the shared-allocator mode (no copy).
 
 use ks::avstream::{KSPIN, KSSTREAM_POINTER_STATE_LOCKED};
 use ks::nt::KDPC;
@@ -33,7 +39,8 @@ use ks::NTSTATUS;
 
 use avcam_kernel::{
     KeCancelTimer, KeQueryPerformanceCounter, KeSetTimerEx, KsPinAttemptProcessing,
-    KsPinGetLeadingEdgeStreamPointer, KsStreamPointerAdvanceOffsets, KsStreamPointerUnlock,
+    KsPinGetLeadingEdgeStreamPointer, KsStreamPointerAdvance, KsStreamPointerAdvanceOffsets,
+    KsStreamPointerUnlock,
 };
 use avstream::clock::{FRAME_INFO_SIZE, STREAM_HEADER_SIZE};
 use avstream::synth::FrameInfo;
@@ -182,6 +189,29 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
             .is_ok();
         // SAFETY: the locked leading edge's OffsetOut describes the client's buffer.
         let out = unsafe { (*leading).OffsetOut };
+        // SAFETY: the locked leading edge has its stream header.
+        let header = unsafe { (*leading).StreamHeader }.cast::<KSSTREAM_HEADER>();
+        if out.Data.is_null() && out.Count == 0 {
+            // Shared mode: the client's header brought no buffer; lend it the pool frame.
+            if let Some(previous) = streaming.lent.replace(frame) {
+                // SAFETY: the previous lease ends when the next frame is lent.
+                unsafe { streaming.pool.free(previous) };
+            }
+            let used = if ok { image_size } else { 0 };
+            // SAFETY: ks.sys's stream header for this frame (maybe unaligned).
+            let mut value = unsafe { header.read_unaligned() };
+            value.Data = frame as u64;
+            value.FrameExtent = streaming.pool.frame_size();
+            value.DataUsed = used;
+            // SAFETY: as above.
+            unsafe { header.write_unaligned(value) };
+            // SAFETY: as above, `Size` bytes.
+            unsafe { stamp_header(header, &stamp) };
+            capture.stream.lock().delivered_bytes += u64::from(used);
+            // SAFETY: the locked leading edge; a whole-frame advance keeps DataUsed as written.
+            unsafe { KsStreamPointerAdvance(leading) };
+            continue;
+        }
         let used = if ok && out.Remaining >= image_size && !out.Data.is_null() {
             // SAFETY: `Data` has `Remaining` writable bytes, the client's locked buffer.
             let buffer = unsafe { core::slice::from_raw_parts_mut(out.Data, image_size as usize) };
@@ -193,8 +223,6 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
         };
         // SAFETY: allocated above; `rendered` is not used past this point.
         unsafe { streaming.pool.free(frame) };
-        // SAFETY: the locked leading edge has its stream header.
-        let header = unsafe { (*leading).StreamHeader }.cast::<KSSTREAM_HEADER>();
         // SAFETY: ks.sys's stream header for this frame, `Size` bytes.
         unsafe { stamp_header(header, &stamp) };
         capture.stream.lock().delivered_bytes += u64::from(used);

@@ -161,3 +161,46 @@ fn every_delivered_frame_was_rendered_in_a_frame_of_our_allocator() {
     kernel.unload_driver();
     kernel.assert_no_leaks();
 }
+
+#[test]
+fn shared_mode_lends_the_allocator_frames_themselves_without_a_copy() {
+    let kernel = kernel();
+    let camera = camera(&kernel);
+    let format = qvga(PixelFormat::Nv12);
+    let image = format.image_size();
+    let pin = running_pin(&camera, &format);
+    let allocator = pool_report(&kernel, &pin).unwrap().allocator_file;
+    let epoch = kernel.clock().now_100ns();
+    let mut addresses = std::collections::HashSet::new();
+    for n in 0..12u64 {
+        let read = pin.read_shared();
+        advance_to(&kernel, epoch + pts_30(n) + 1);
+        let frame = read.wait(WAIT).unwrap();
+        let shared = frame.shared.expect("a lent frame");
+        assert!(frame.data.is_empty(), "no copy into a client buffer");
+        assert_eq!(frame.header.DataUsed, image);
+        assert_eq!(frame.header.PresentationTime.Time, pts_30(n));
+        assert_eq!(frame.info.PictureNumber, n as i64 + 1);
+        // Pointer identity: the header's Data is the frame the allocator handed out last,
+        // still out (lent) while the client has it.
+        let report = pool_report(&kernel, &pin).unwrap();
+        assert_eq!(report.last_frame as u64, shared);
+        assert_eq!(report.lent.map(|p| p as u64), Some(shared));
+        assert_eq!(allocator_status(&kernel, allocator).AllocatedFrames, 1);
+        addresses.insert(shared);
+        // The lent bytes are the picture: row 120, x 11 of NV12 QVGA is in the white 75% bar.
+        // SAFETY: the emulation shares the address space; the lease holds until the next read.
+        let luma = unsafe { std::slice::from_raw_parts(shared as *const u8, image as usize) };
+        let mid = luma[120 * 320 + 11];
+        assert_eq!(mid, 180, "white bar at 75%: 16 + 219 * 0.75 rounded");
+    }
+    // The allocator recycles: the lent frames come from its small pool.
+    assert!(addresses.len() <= avcam::frame_pool::POOL_FRAMES as usize);
+    // STOP ends the last lease: nothing left allocated, pool closed, nothing leaked.
+    pin.set_state(ks::avstream::KSSTATE_STOP).unwrap();
+    assert!(pool_report(&kernel, &pin).is_none());
+    pin.close().unwrap();
+    camera.close().unwrap();
+    kernel.unload_driver();
+    kernel.assert_no_leaks();
+}

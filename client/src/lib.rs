@@ -203,8 +203,10 @@ pub struct Frame {
     pub header: KSSTREAM_HEADER,
     /// The video extended header after it.
     pub info: KS_FRAME_INFO,
-    /// The frame's bytes (`DataUsed` of them).
+    /// The frame's bytes (`DataUsed` of them; empty in shared mode).
     pub data: Vec<u8>,
+    /// Shared mode: the address of the pool frame the pin lent (`DataUsed` bytes there).
+    pub shared: Option<u64>,
 }
 
 /// A read in flight: the buffer the driver writes into stays alive until it completes.
@@ -241,11 +243,13 @@ impl PendingRead {
             .map_err(|_| ClientError::Malformed("READ_STREAM"))?;
         let (info, _) = KS_FRAME_INFO::read_from_prefix(rest)
             .map_err(|_| ClientError::Malformed("READ_STREAM"))?;
+        let shared = self.buffer.is_empty() && header.Data != 0;
         self.buffer.truncate(header.DataUsed as usize);
         Ok(Frame {
             header,
             info,
             data: self.buffer,
+            shared: shared.then_some(header.Data),
         })
     }
 
@@ -359,6 +363,18 @@ impl Pin<'_> {
             kernel: self.kernel,
             file,
         })
+    }
+
+    /// Queues one `IOCTL_KS_READ_STREAM` in shared mode: a header with no buffer (`Data` NULL,
+    /// `FrameExtent` 0), which the pin answers with a frame of its own pool (our allocator):
+    /// [`Frame::shared`] is its address, valid until the next shared frame is delivered or the
+    /// pin stops. No copy is made; [`Frame::data`] stays empty.
+    pub fn read_shared(&self) -> PendingRead {
+        let headers = request::read_headers(&mut []);
+        PendingRead {
+            io: self.kernel.read_stream(self.pin, &headers),
+            buffer: Vec::new(),
+        }
     }
 
     /// `KSPROPERTY_DROPPEDFRAMES_CURRENT`.

@@ -100,12 +100,17 @@ pub fn pin_connect(pin_id: u32, format: &[u8]) -> Vec<u8> {
 pub const VIDEO_HEADER_SIZE: usize =
     std::mem::size_of::<KSSTREAM_HEADER>() + std::mem::size_of::<KS_FRAME_INFO>();
 
-/// The output buffer of one `IOCTL_KS_READ_STREAM`: a video stream header over `buffer`.
+/// The output buffer of one `IOCTL_KS_READ_STREAM`: a video stream header over `buffer` (an
+/// empty `buffer` gives `Data` NULL and `FrameExtent` 0: shared mode).
 pub fn read_headers(buffer: &mut [u8]) -> Vec<u8> {
     let mut bytes = KSSTREAM_HEADER {
         Size: VIDEO_HEADER_SIZE as u32,
         FrameExtent: buffer.len() as u32,
-        Data: buffer.as_mut_ptr() as u64,
+        Data: if buffer.is_empty() {
+            0
+        } else {
+            buffer.as_mut_ptr() as u64
+        },
         ..Default::default()
     }
     .as_bytes()
