@@ -1,7 +1,7 @@
 //! The frame path: how a due frame reaches the client.
 //!
-//! 1. PAUSE -> RUN ([`start`]) starts the pin's `avstream::FrameClock` at the current
-//!    interrupt time and arms the frame timer; RUN -> PAUSE ([`stop`]) stops the clock and
+//! 1. PAUSE -> RUN (`start`) starts the pin's `avstream::FrameClock` at the current
+//!    interrupt time and arms the frame timer; RUN -> PAUSE (`stop`) stops the clock and
 //!    cancels the timer.
 //! 2. The timer's DPC ([`frame_timer_dpc`]) asks ks.sys for processing
 //!    (`KsPinAttemptProcessing(pin, TRUE)`: DPCs run at DISPATCH_LEVEL, Process needs the
