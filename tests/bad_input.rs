@@ -59,6 +59,16 @@ fn malformed_pin_connects_are_refused() {
         status_of(camera.create_pin(0, &bad)),
         STATUS_INVALID_PARAMETER
     );
+    // Odd width for 4:2:0 (biWidth at 64 + 48 + 4), and a zero AvgTimePerFrame (at 64 + 40).
+    let mut odd = format.clone();
+    odd[116..120].copy_from_slice(&321i32.to_le_bytes());
+    assert_eq!(status_of(camera.create_pin(0, &odd)), STATUS_NO_MATCH);
+    let mut zero = format.clone();
+    zero[104..112].copy_from_slice(&0i64.to_le_bytes());
+    assert_eq!(
+        status_of(camera.create_pin(0, &zero)),
+        STATUS_INVALID_PARAMETER
+    );
     // The failures left no instance behind: a good pin is still possible.
     let pin = camera.create_pin(0, &format).expect("a good pin");
     pin.close().unwrap();
