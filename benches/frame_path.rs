@@ -1,5 +1,5 @@
 //! The whole frame path through the emulation: frames per second delivered to a client (timer,
-//! DPC, Process, allocator frame, synthesis, copy or lend, read completion) per format at 1080p,
+//! DPC, Process, allocator frame, synthesis, copy or lend, read completion) per format at 1080p and 4K,
 //! copy mode vs shared mode, on the virtual clock (as fast as the host can go).
 //!
 //! `cargo bench -p avcam --bench frame_path [-- FRAMES]`
@@ -49,14 +49,14 @@ fn main() {
     let frames: u64 = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
-        .unwrap_or(60);
+        .unwrap_or(30);
     println!("frame path through the emulation, {frames} frames each");
     println!(
         "{:<8} {:<10} {:>12} {:>12}",
         "format", "size", "copy fps", "shared fps"
     );
     for pixel in PixelFormat::ALL {
-        for size in [FrameSize::HD1080] {
+        for size in [FrameSize::HD1080, FrameSize::UHD] {
             let copy = run(pixel, size, frames, false);
             let shared = run(pixel, size, frames, true);
             println!(
