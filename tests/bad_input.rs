@@ -220,3 +220,42 @@ fn a_client_creates_our_allocator_on_the_pin_and_uses_it() {
     camera.close().unwrap();
     finish(kernel);
 }
+
+#[test]
+fn pool_failures_while_acquiring_fail_the_step_and_leak_nothing() {
+    // Count the pool calls STOP -> ACQUIRE makes (the allocator object, its frames, IRPs...).
+    let calls = {
+        let kernel = kernel();
+        let camera = camera(&kernel);
+        let pin = camera
+            .create_pin(0, &negotiate(&camera, &qvga(PixelFormat::Nv12)))
+            .unwrap();
+        let before = kernel.pool().allocation_calls();
+        pin.set_state(ks::avstream::KSSTATE_ACQUIRE).unwrap();
+        let calls = kernel.pool().allocation_calls() - before;
+        pin.close().unwrap();
+        camera.close().unwrap();
+        finish(kernel);
+        calls
+    };
+    assert!(calls > 0, "the pool comes from the kernel pool");
+    for n in 1..=calls {
+        let kernel = kernel();
+        let camera = camera(&kernel);
+        let pin = camera
+            .create_pin(0, &negotiate(&camera, &qvga(PixelFormat::Nv12)))
+            .unwrap();
+        kernel.pool().fail_nth_allocation(n);
+        let result = pin.set_state(ks::avstream::KSSTATE_ACQUIRE);
+        kernel.pool().fail_nth_allocation(0);
+        if kernel.pool().injected_failures() > 0 {
+            assert!(result.is_err(), "failure {n} of {calls} reported");
+            assert_eq!(pin.state().unwrap(), KSSTATE_STOP);
+        }
+        // Whatever happened, the pin can still stream and closes clean.
+        pin.set_state(KSSTATE_RUN).unwrap();
+        pin.close().unwrap();
+        camera.close().unwrap();
+        finish(kernel);
+    }
+}
