@@ -10,11 +10,13 @@
 //! | [`cli`], [`settings`] | the command line, and its resolution against the camera's formats |
 //! | [`convert`], [`y4m`], [`snapshot`] | pixel conversions, Y4M/raw writers, PNG |
 //! | [`atomic`] | outputs that appear whole or not at all |
+//! | [`backend`] | the built-in camera: avcam in the emulation, through the KS client library |
 //! | [`stats`], [`plot`] | stress statistics and the interval histogram |
 //! | [`list`], [`record`], [`stress`], [`view`] | the subcommands |
 //! | [`error`] | the one error type, its messages and exit codes |
 
 pub mod atomic;
+pub mod backend;
 pub mod camera;
 pub mod cli;
 pub mod convert;
