@@ -2,14 +2,10 @@
 //! the intersect handler over `avstream::intersect`, SetDeviceState over [`PinStateMachine`],
 //! and the `KSPROPERTY_DROPPEDFRAMES_CURRENT` handler over [`avstream::FrameClock`].
 //!
-//! Each pin owns one [`CapturePin`] in pool memory (`KSPIN.Context`), allocated at create and
+//! Each pin owns one [`CapturePin`] in pool memory ([`PoolBox`], `KSPIN.Context`), allocated at create and
 //! freed at close; nothing is allocated per frame. The frame path itself (timer, DPC, Process)
 //! is [`crate::frame_path`].
 
-extern crate alloc;
-
-use alloc::boxed::Box;
-use alloc::vec;
 use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
 use core::mem::size_of;
@@ -27,7 +23,7 @@ use avstream::{FrameClock, PinState, PinStateMachine, StepAction, VideoFormat};
 use ks::avstream::{KSPIN, KSSTATE};
 use ks::ks::KSIDENTIFIER;
 use ks::nt::{NotificationTimer, FILE_OBJECT, IRP, KDPC, KTIMER};
-use ks::status::{STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
+use ks::status::{STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use ks::video::{KSDATAFORMAT, KSPROPERTY_DROPPEDFRAMES_CURRENT_S};
 use ks::NTSTATUS;
 use zerocopy::FromBytes;
@@ -36,9 +32,10 @@ use crate::error::{DriverError, IntoStatus};
 use crate::filter::capture_range_index;
 use crate::frame_path;
 use crate::frame_pool::{add_allocator_create_item, FramePool};
+use crate::pool_box::{PoolBox, PoolBytes};
 
 /// The synthesizer of a pin in ACQUIRE or above, over its pool scratch memory.
-pub type PinSynthesizer = Synthesizer<Box<[u8]>>;
+pub type PinSynthesizer = Synthesizer<PoolBytes>;
 
 /// What a pin holds from STOP -> ACQUIRE to ACQUIRE -> STOP.
 pub struct Streaming {
@@ -193,7 +190,9 @@ pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, irp: *mut IRP) -> NTST
     if let Err(error) = unsafe { add_allocator_create_item(file) } {
         return error.status();
     }
-    let context = Box::new(CapturePin::new(pin, file, format));
+    let Some(context) = PoolBox::new(CapturePin::new(pin, file, format)) else {
+        return STATUS_INSUFFICIENT_RESOURCES;
+    };
     let context_ptr: *const CapturePin = &*context;
     // SAFETY: the timer is in the boxed context, which stays put until close.
     unsafe { KeInitializeTimerEx(context.timer.get(), NotificationTimer) };
@@ -206,7 +205,7 @@ pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, irp: *mut IRP) -> NTST
         )
     };
     // SAFETY: a live KSPIN; Context is the minidriver's.
-    unsafe { (*pin).Context = Box::into_raw(context).cast() };
+    unsafe { (*pin).Context = PoolBox::into_raw(context).cast() };
     // A video pin's headers carry a KS_FRAME_INFO after the KSSTREAM_HEADER.
     // SAFETY: a live KSPIN; StreamHeaderSize is the minidriver's to set at create.
     unsafe { (*pin).StreamHeaderSize = STREAM_HEADER_SIZE + FRAME_INFO_SIZE };
@@ -231,7 +230,7 @@ pub unsafe extern "system" fn pin_close(pin: *mut KSPIN, _irp: *mut IRP) -> NTST
     // SAFETY: a live KSPIN; nobody reads Context after close.
     unsafe { (*pin).Context = core::ptr::null_mut() };
     // SAFETY: boxed by pin_create, freed once here.
-    drop(unsafe { Box::from_raw(context) });
+    drop(unsafe { PoolBox::from_raw(context) });
     STATUS_SUCCESS
 }
 
@@ -296,7 +295,12 @@ fn with_streaming<R>(context: &CapturePin, body: impl FnOnce(&mut Option<Streami
 /// STOP -> ACQUIRE: the synthesizer's templates (pool memory, once per streaming session) and
 /// the pin's frame pool from our allocator ([`FramePool::open`]).
 fn acquire(context: &CapturePin) -> Result<(), DriverError> {
-    let scratch = vec![0u8; PinSynthesizer::scratch_len(&context.format)].into_boxed_slice();
+    let scratch = PoolBytes::zeroed(PinSynthesizer::scratch_len(&context.format)).ok_or(
+        DriverError::Kernel {
+            call: "ExAllocatePool2",
+            status: STATUS_INSUFFICIENT_RESOURCES,
+        },
+    )?;
     let synth = Synthesizer::new(&context.format, SynthConfig::default(), scratch)
         .map_err(DriverError::Format)?;
     // SAFETY: the pin's live file object; SetDeviceState runs at PASSIVE_LEVEL.

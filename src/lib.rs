@@ -11,6 +11,7 @@
 //! - [`frame_pool`]: the pin's own frame pool from our allocator, created on the pin itself;
 //! - [`frame_path`]: timer, DPC and Process: how a due frame reaches the client;
 //! - [`error`]: the shell's error type and its NTSTATUS;
+//! - [`pool_box`]: pool-backed values and buffers for the camera's own state;
 //! - [`pool`]: the global allocator over the kernel pool (used on Windows only);
 //! - `runtime` (Windows only): what a freestanding kernel image must provide itself: the entry
 //!   point symbol, the panic handler, `_fltused`, `__chkstk` and the global allocator instance;
@@ -36,6 +37,7 @@ pub mod frame_path;
 pub mod frame_pool;
 pub mod identity;
 pub mod pool;
+pub mod pool_box;
 
 #[cfg(windows)]
 mod runtime;

@@ -259,3 +259,34 @@ fn pool_failures_while_acquiring_fail_the_step_and_leak_nothing() {
         finish(kernel);
     }
 }
+
+#[test]
+fn the_pin_state_lives_in_the_tracked_pool_and_pool_failures_at_create_leak_nothing() {
+    let kernel = kernel();
+    let camera = camera(&kernel);
+    let format = negotiate(&camera, &qvga(PixelFormat::Nv12));
+    let before = kernel.pool().outstanding_bytes();
+    let calls_before = kernel.pool().allocation_calls();
+    let pin = camera.create_pin(0, &format).unwrap();
+    let calls = kernel.pool().allocation_calls() - calls_before;
+    assert!(
+        kernel.pool().outstanding_bytes() > before,
+        "CapturePin is in the pool"
+    );
+    pin.set_state(KSSTATE_RUN).unwrap();
+    pin.close().unwrap();
+    assert_eq!(kernel.pool().outstanding_bytes(), before);
+    for n in 1..=calls {
+        kernel.pool().fail_nth_allocation(n);
+        let result = camera.create_pin(0, &format);
+        kernel.pool().fail_nth_allocation(0);
+        if let Ok(pin) = result {
+            pin.close().unwrap();
+        } else {
+            assert_ne!(status_of(result), STATUS_SUCCESS);
+        }
+        assert_eq!(kernel.pool().outstanding_bytes(), before, "failure {n}");
+    }
+    camera.close().unwrap();
+    finish(kernel);
+}
