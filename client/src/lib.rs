@@ -25,14 +25,13 @@ use ks::ks::{
 };
 use ks::status::{STATUS_BUFFER_OVERFLOW, STATUS_SUCCESS};
 use ks::video::{
-    KSPROPSETID_Connection, KSPROPSETID_Pin, KSMULTIPLE_ITEM,
-    KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, KSPROPERTY_CONNECTION_STATE,
-    KSPROPERTY_DROPPEDFRAMES_CURRENT, KSPROPERTY_DROPPEDFRAMES_CURRENT_S, KSPROPERTY_PIN_CTYPES,
-    KSPROPERTY_PIN_DATAINTERSECTION, KSPROPERTY_PIN_DATARANGES, KSSTREAM_HEADER, KS_FRAME_INFO,
-    PROPSETID_VIDCAP_DROPPEDFRAMES,
+    KSPROPSETID_Connection, KSPROPSETID_Pin, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
+    KSPROPERTY_CONNECTION_STATE, KSPROPERTY_DROPPEDFRAMES_CURRENT,
+    KSPROPERTY_DROPPEDFRAMES_CURRENT_S, KSPROPERTY_PIN_CTYPES, KSPROPERTY_PIN_DATAINTERSECTION,
+    KSPROPERTY_PIN_DATARANGES, KSSTREAM_HEADER, KS_FRAME_INFO, PROPSETID_VIDCAP_DROPPEDFRAMES,
 };
 use ks::{GUID, NTSTATUS};
-use zerocopy::{FromBytes, IntoBytes};
+use zerocopy::FromBytes;
 
 /// A failed KS request: what was asked and the NTSTATUS the driver answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,7 +280,7 @@ impl Pin<'_> {
     pub fn set_state(&self, state: KSSTATE) -> Result<()> {
         let mut data = state.to_le_bytes();
         let input = request::property(
-            KSPropsetConnection::SET,
+            KSPROPSETID_Connection,
             KSPROPERTY_CONNECTION_STATE,
             KSPROPERTY_TYPE_SET,
         );
@@ -295,7 +294,7 @@ impl Pin<'_> {
     pub fn state(&self) -> Result<KSSTATE> {
         let mut data = [0u8; 4];
         let input = request::property(
-            KSPropsetConnection::SET,
+            KSPROPSETID_Connection,
             KSPROPERTY_CONNECTION_STATE,
             KSPROPERTY_TYPE_GET,
         );
@@ -310,7 +309,7 @@ impl Pin<'_> {
     /// `KSALLOCATOR_FRAMING_EX` bytes, size protocol).
     pub fn allocator_framing_ex(&self) -> Result<Vec<u8>> {
         let input = request::property(
-            KSPropsetConnection::SET,
+            KSPROPSETID_Connection,
             KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
             KSPROPERTY_TYPE_GET,
         );
@@ -456,23 +455,4 @@ impl Allocator<'_> {
     pub fn close(self) -> Result<()> {
         check("close allocator", self.kernel.close(self.file))
     }
-}
-
-/// The connection property set, named.
-struct KSPropsetConnection;
-
-impl KSPropsetConnection {
-    const SET: GUID = KSPROPSETID_Connection;
-}
-
-/// Reads a `KSMULTIPLE_ITEM` list header (for callers parsing raw answers).
-pub fn multiple_item_header(bytes: &[u8]) -> Option<KSMULTIPLE_ITEM> {
-    KSMULTIPLE_ITEM::read_from_prefix(bytes)
-        .ok()
-        .map(|(h, _)| h)
-}
-
-/// The bytes of any request value (re-exported for tests building their own).
-pub fn bytes_of<T: IntoBytes + zerocopy::Immutable>(value: &T) -> &[u8] {
-    value.as_bytes()
 }
