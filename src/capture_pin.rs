@@ -12,7 +12,7 @@ use core::mem::size_of;
 
 use avcam_kernel::sync::SpinLock;
 use avcam_kernel::{
-    KeCancelTimer, KeInitializeDpc, KeInitializeTimerEx, KsGetPinFromIrp,
+    KeCancelTimer, KeFlushQueuedDpcs, KeInitializeDpc, KeInitializeTimerEx, KsGetPinFromIrp,
     KsPinAcquireProcessingMutex, KsPinReleaseProcessingMutex,
 };
 use avstream::clock::{FRAME_INFO_SIZE, STREAM_HEADER_SIZE};
@@ -227,6 +227,9 @@ pub unsafe extern "system" fn pin_close(pin: *mut KSPIN, _irp: *mut IRP) -> NTST
     let timer = unsafe { &(*context).timer }.get();
     // SAFETY: the timer was initialised at create; cancelling an idle timer is harmless.
     unsafe { KeCancelTimer(timer) };
+    // A cancelled timer's DPC may already be running on another processor: wait for it before
+    // the context it uses is freed. SAFETY: Close runs at PASSIVE_LEVEL.
+    unsafe { KeFlushQueuedDpcs() };
     // SAFETY: a live KSPIN; nobody reads Context after close.
     unsafe { (*pin).Context = core::ptr::null_mut() };
     // SAFETY: boxed by pin_create, freed once here.

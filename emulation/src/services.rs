@@ -315,6 +315,17 @@ pub unsafe extern "system" fn KeCancelTimer(Timer: *mut KTIMER) -> u8 {
     u8::from(timer::cancel_timer(&state, Timer))
 }
 
+/// `VOID KeFlushQueuedDpcs(VOID)`: waits until no timer DPC is running (the emulation queues
+/// DPCs only through timers, so "queued" is "due and being run").
+///
+/// # Safety
+/// None beyond the kernel's: callable at PASSIVE_LEVEL.
+pub unsafe extern "system" fn KeFlushQueuedDpcs() {
+    let state = current("KeFlushQueuedDpcs");
+    check_irql(&state, "KeFlushQueuedDpcs", PASSIVE_LEVEL);
+    timer::flush_queued_dpcs(&state);
+}
+
 /// `LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency)`.
 ///
 /// # Safety

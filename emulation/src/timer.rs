@@ -75,6 +75,9 @@ struct ClockState {
 #[derive(Default)]
 pub struct Clock {
     state: Mutex<ClockState>,
+    /// Held while a due timer is taken off the queue and its DPC runs, so `KeFlushQueuedDpcs`
+    /// can wait for a DPC another thread (the real-time clock) is running.
+    dpc_gate: std::sync::Mutex<()>,
 }
 
 impl Clock {
@@ -132,16 +135,36 @@ impl Clock {
 
 /// Runs the DPCs of every timer due up to `until` and leaves the clock at `until`.
 fn run_until(state: &KernelState, until: i64) {
-    while let Some(dpc) = state.clock.pop_due(until) {
+    loop {
+        let gate = state
+            .clock
+            .dpc_gate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let Some(dpc) = state.clock.pop_due(until) else {
+            break;
+        };
         if let Some(dpc) = dpc {
             run_dpc(state, dpc as *mut KDPC);
         }
+        drop(gate);
         if current_irql() == ks::nt::PASSIVE_LEVEL {
             crate::avstream::run_deferred(state);
         }
     }
     let mut clock = state.clock.lock();
     clock.now = clock.now.max(until);
+}
+
+/// `KeFlushQueuedDpcs`: returns once no DPC is running on another thread.
+pub(crate) fn flush_queued_dpcs(state: &KernelState) {
+    drop(
+        state
+            .clock
+            .dpc_gate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    );
 }
 
 /// Calls a DPC's routine at DISPATCH_LEVEL on this thread.
@@ -518,5 +541,68 @@ mod tests {
         let seen = f.seen.lock().unwrap().clone();
         assert_eq!(seen.len(), 1);
         assert!(seen[0] >= 10_000);
+    }
+
+    /// Context of [`slow`]: set when the DPC starts, and when it ends.
+    #[derive(Default)]
+    struct SlowDpc {
+        started: std::sync::atomic::AtomicBool,
+        finished: std::sync::atomic::AtomicBool,
+    }
+
+    /// A DPC that takes a while, as one running on another processor while a driver closes.
+    unsafe extern "system" fn slow(
+        _dpc: *mut KDPC,
+        context: *mut c_void,
+        _a: *mut c_void,
+        _b: *mut c_void,
+    ) {
+        // SAFETY: the test passes a live SlowDpc as context.
+        let flags = unsafe { &*context.cast::<SlowDpc>() };
+        flags
+            .started
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(50));
+        flags
+            .finished
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    #[test]
+    fn flush_queued_dpcs_waits_for_a_dpc_running_on_another_thread() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let kernel = Kernel::new();
+        let _entered = kernel.enter();
+        let flags = Box::new(SlowDpc::default());
+        let mut timer = Box::new(KTIMER { Opaque: [0; 8] });
+        let mut dpc = Box::new(KDPC { Opaque: [0; 8] });
+        let context: *const SlowDpc = &*flags;
+        // SAFETY: live boxes for the whole test; the context outlives the DPC (flushed below).
+        unsafe { KeInitializeDpc(&mut *dpc, Some(slow), context.cast_mut().cast()) };
+        // SAFETY: as above.
+        unsafe { KeInitializeTimerEx(&mut *timer, NotificationTimer) };
+        // SAFETY: initialised timer and DPC.
+        unsafe { KeSetTimerEx(&mut *timer, -1, 0, &mut *dpc) };
+        kernel.clock().start_real_time();
+        let mut waited = 0;
+        while !flags.started.load(SeqCst) && waited < 5_000 {
+            std::thread::sleep(Duration::from_millis(1));
+            waited += 1;
+        }
+        assert!(
+            flags.started.load(SeqCst),
+            "the real-time clock never ran the DPC"
+        );
+        // The DPC is running on the clock's thread now: cancelling finds nothing armed, and only
+        // the flush makes it safe to free what the DPC uses.
+        // SAFETY: an initialised timer.
+        assert_eq!(unsafe { KeCancelTimer(&mut *timer) }, 0);
+        // SAFETY: called at PASSIVE_LEVEL.
+        unsafe { crate::services::KeFlushQueuedDpcs() };
+        assert!(
+            flags.finished.load(SeqCst),
+            "KeFlushQueuedDpcs returned while the DPC ran"
+        );
+        kernel.clock().stop_real_time();
     }
 }

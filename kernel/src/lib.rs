@@ -75,6 +75,9 @@ pub mod sig {
     pub type KeSetTimerEx = unsafe extern "system" fn(*mut KTIMER, i64, i32, *mut KDPC) -> u8;
     /// `BOOLEAN KeCancelTimer(PKTIMER Timer)`.
     pub type KeCancelTimer = unsafe extern "system" fn(*mut KTIMER) -> u8;
+    /// `VOID KeFlushQueuedDpcs(VOID)`: returns once every DPC queued or running on any
+    /// processor has finished (PASSIVE_LEVEL only).
+    pub type KeFlushQueuedDpcs = unsafe extern "system" fn();
     /// `LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency)`.
     pub type KeQueryPerformanceCounter = unsafe extern "system" fn(*mut i64) -> i64;
     /// `NTSTATUS ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes,
@@ -249,6 +252,8 @@ mod imports {
         pub fn KeSetTimerEx(timer: *mut KTIMER, due: i64, period: i32, dpc: *mut KDPC) -> u8;
         /// The import of `KeCancelTimer`: see [`crate::sig::KeCancelTimer`].
         pub fn KeCancelTimer(timer: *mut KTIMER) -> u8;
+        /// The import of `KeFlushQueuedDpcs`: see [`crate::sig::KeFlushQueuedDpcs`].
+        pub fn KeFlushQueuedDpcs();
         /// The import of `KeQueryPerformanceCounter`: see [`crate::sig::KeQueryPerformanceCounter`].
         pub fn KeQueryPerformanceCounter(frequency: *mut i64) -> i64;
         /// The import of `ObOpenObjectByPointer`: see [`crate::sig::ObOpenObjectByPointer`].
@@ -399,6 +404,7 @@ const _: () = {
     let _: sig::KeInitializeTimerEx = KeInitializeTimerEx;
     let _: sig::KeSetTimerEx = KeSetTimerEx;
     let _: sig::KeCancelTimer = KeCancelTimer;
+    let _: sig::KeFlushQueuedDpcs = KeFlushQueuedDpcs;
     let _: sig::KeQueryPerformanceCounter = KeQueryPerformanceCounter;
     let _: sig::ObOpenObjectByPointer = ObOpenObjectByPointer;
     let _: sig::ZwClose = ZwClose;
