@@ -66,7 +66,7 @@ unsafe extern "system" fn avcam_entry(
 ) -> NTSTATUS {
     // SAFETY: the emulation's loader passes its live driver object and registry path, which is
     // exactly what avcam's DriverEntry requires.
-    unsafe { avcam::driver_entry::DriverEntry(driver, path) }
+    unsafe { avcam_driver::driver_entry::DriverEntry(driver, path) }
 }
 
 /// Maps a client error to the viewer's camera error.
@@ -463,7 +463,7 @@ impl<'k> ClientStream<'k> {
             unsafe { avcam_kernel::KsGetObjectFromFileObject(self.kernel.file_object(pin.file())) };
         // SAFETY: `ks_pin` is a live KSPIN of avcam (the file is one of its pins), and this
         // thread entered the kernel at PASSIVE_LEVEL.
-        let report = unsafe { avcam::capture_pin::pool_report(ks_pin.cast()) }?;
+        let report = unsafe { avcam_driver::capture_pin::pool_report(ks_pin.cast()) }?;
         let mut property = ks::ks::KSIDENTIFIER {
             Set: ks::guid::KSPROPSETID_StreamAllocator,
             Id: ks::ks::KSPROPERTY_STREAMALLOCATOR_STATUS,

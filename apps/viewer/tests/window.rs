@@ -6,48 +6,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use avcam_viewer::convert::fit;
 use avcam_viewer::DisplayEnv;
-use support::{run_with_display, scratch, FakeCamera, BARS_RGB};
-
-/// An Xvfb server this test started; killed on drop.
-struct Xvfb(Child);
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts Xvfb on a free display number (it reports the number on the `-displayfd` pipe).
-fn start_xvfb() -> Option<(Xvfb, String)> {
-    let mut child = Command::new("Xvfb")
-        .args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1024x768x24",
-            "-nolisten",
-            "tcp",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take()?)
-        .read_line(&mut line)
-        .ok()?;
-    let server = Xvfb(child);
-    let number: u32 = line.trim().parse().ok()?;
-    Some((server, format!(":{number}")))
-}
+use support::{run_with_display, scratch, start_xvfb, FakeCamera, BARS_RGB};
 
 #[test]
 fn the_window_shows_the_colour_bars() {

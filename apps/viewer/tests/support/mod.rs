@@ -9,6 +9,7 @@
 
 #![allow(dead_code)]
 
+use std::io::BufRead;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -473,4 +474,40 @@ pub fn entries(dir: &std::path::Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// An Xvfb server this test started; killed on drop.
+pub struct Xvfb(std::process::Child);
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts Xvfb (for the window tests) on a free display number (it reports the number on the `-displayfd` pipe).
+pub fn start_xvfb() -> Option<(Xvfb, String)> {
+    let mut child = std::process::Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1024x768x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take()?)
+        .read_line(&mut line)
+        .ok()?;
+    let server = Xvfb(child);
+    let number: u32 = line.trim().parse().ok()?;
+    Some((server, format!(":{number}")))
 }
