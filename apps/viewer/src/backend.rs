@@ -6,9 +6,18 @@
 //! - `start`: the exact `KS_DATAFORMAT_VIDEOINFOHEADER` for the requested format, size and
 //!   interval is offered to `KSPROPERTY_PIN_DATAINTERSECTION`, the pin is created with the
 //!   format the driver proposes, then stepped STOP -> ACQUIRE -> PAUSE -> RUN.
-//! - Frames: [`READS_IN_FLIGHT`] `IOCTL_KS_READ_STREAM` requests are kept queued, each into one
-//!   of the stream's own buffers, allocated once at `start` and reused: a frame handed out is
-//!   re-queued when the next one is asked for.
+//! - Frames, [`FramePath::Shared`] (the default): one `IOCTL_KS_READ_STREAM` whose header
+//!   brings no buffer (`Data` NULL, `FrameExtent` 0); the pin lends it a frame of its own pool
+//!   (our allocator) and the viewer reads the very bytes the driver rendered
+//!   ([`FrameMemory::PinAllocator`]). The lease lasts until the pin lends the next frame, so
+//!   only one shared read is queued at a time, and only once the viewer released the frame it
+//!   holds (its next `next_frame`): a frame that falls due while the viewer still holds the
+//!   previous one is dropped, and counted.
+//! - Frames, [`FramePath::Copy`] (`--copy`): [`READS_IN_FLIGHT`] reads are kept queued, each
+//!   into one of the stream's own buffers, allocated once at `start` and reused (a frame handed
+//!   out is re-queued when the next one is asked for); the driver copies each frame into them
+//!   ([`FrameMemory::ClientCopy`]). Small per-read allocations remain in the client path (the
+//!   header bytes and the emulation's copy of them), none of frame size.
 //! - Time: at a whole frame rate the emulation's clock runs in real time
 //!   (`ClockControl::start_real_time`), so frames arrive at the requested fps and a slow viewer
 //!   sees real drops. Unthrottled (`--fps 0`), the format's shortest interval is requested and
@@ -16,9 +25,6 @@
 //!   exactly one frame interval, which fires the driver's timer and fills it. Frames then come
 //!   as fast as the driver renders and the viewer consumes them; their presentation times are
 //!   virtual (one interval apart), their arrival times real.
-//! - Memory: the client library offers no shared (pin allocator) frame path yet, so every
-//!   frame is a copy into the viewer's buffers ([`FrameMemory::ClientCopy`]) whichever
-//!   [`FramePath`] is asked for; the report says so (`copies_avoided` 0).
 //! - Stats: `KSPROPERTY_DROPPEDFRAMES_CURRENT`, and the status of the pin's frame pool
 //!   allocator (`KSPROPERTY_STREAMALLOCATOR_STATUS`, asked of the allocator the driver created
 //!   on the pin, found through the driver's pool report).
@@ -41,8 +47,8 @@ use ks::{GUID, NTSTATUS};
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::camera::{
-    AllocatorStatus, Camera, CameraError, DeviceInfo, FormatInfo, Frame, FrameMemory, Framing,
-    PinInfo, PinKind, PixelFormat, Rate, Size, Stream, StreamConfig, StreamStats,
+    AllocatorStatus, Camera, CameraError, DeviceInfo, FormatInfo, Frame, FrameMemory, FramePath,
+    Framing, PinInfo, PinKind, PixelFormat, Rate, Size, Stream, StreamConfig, StreamStats,
 };
 
 /// Reads kept queued on the pin while streaming: enough that the driver always has a buffer
@@ -291,7 +297,14 @@ impl Camera for ClientCamera {
             }
         };
         let unthrottled = config.rate == Rate::Unthrottled;
-        let mut stream = ClientStream::new(&self.kernel, filter, pin, format, unthrottled);
+        let mut stream = ClientStream::new(
+            &self.kernel,
+            filter,
+            pin,
+            format,
+            unthrottled,
+            config.frame_path,
+        );
         if let Err(error) = stream.run() {
             let _ = Box::new(stream).stop();
             return Err(error);
@@ -315,6 +328,8 @@ pub struct ClientStream<'k> {
     pin: Option<avcam_client::Pin<'k>>,
     format: VideoFormat,
     unthrottled: bool,
+    /// Shared mode: one read with no buffer, answered with a lent pool frame.
+    shared: bool,
     real_time: bool,
     slots: Vec<Slot>,
     /// Slots with a read queued, oldest first.
@@ -335,9 +350,16 @@ impl<'k> ClientStream<'k> {
         pin: avcam_client::Pin<'k>,
         format: VideoFormat,
         unthrottled: bool,
+        frame_path: FramePath,
     ) -> Self {
-        let image = format.image_size() as usize;
-        let slots = (0..READS_IN_FLIGHT)
+        let shared = frame_path == FramePath::Shared;
+        // Shared: one slot without a buffer (the pin lends its own frame).
+        let (reads, image) = if shared {
+            (1, 0)
+        } else {
+            (READS_IN_FLIGHT, format.image_size() as usize)
+        };
+        let slots = (0..reads)
             .map(|_| Slot {
                 buffer: vec![0u8; image].into_boxed_slice(),
                 read: None,
@@ -349,6 +371,7 @@ impl<'k> ClientStream<'k> {
             pin: Some(pin),
             format,
             unthrottled,
+            shared,
             real_time: false,
             slots,
             queued: VecDeque::with_capacity(READS_IN_FLIGHT),
@@ -512,8 +535,8 @@ impl<'k> ClientStream<'k> {
         Ok(StreamStats {
             frames_delivered: self.delivered,
             frames_dropped: u64::try_from(dropped.drop_count).unwrap_or(0),
-            copies_avoided: 0,
-            frames_copied: self.delivered,
+            copies_avoided: if self.shared { self.delivered } else { 0 },
+            frames_copied: if self.shared { 0 } else { self.delivered },
             allocator: self.allocator_status(),
         })
     }
@@ -529,7 +552,27 @@ impl Stream for ClientStream<'_> {
         self.delivered += 1;
         let layout = self.format.layout();
         let size = self.format.size();
-        let used = (header.DataUsed as usize).min(self.slots[slot].buffer.len());
+        let data: &[u8] = if self.shared {
+            if header.Data == 0 {
+                return Err(CameraError::Backend {
+                    message: "the pin answered a shared read without lending a frame".into(),
+                });
+            }
+            // SAFETY: in shared mode the pin lent this read `DataUsed` bytes of its pool frame
+            // at `Data`, in this address space (the emulation's kernel pool), valid until it
+            // lends the next frame or stops. Neither can happen while the returned frame
+            // borrows the stream: the next read is queued only by the next `next_frame`, and
+            // STOP only by `stop`, both of which need the borrow to have ended.
+            unsafe {
+                core::slice::from_raw_parts(
+                    header.Data as usize as *const u8,
+                    header.DataUsed as usize,
+                )
+            }
+        } else {
+            let used = (header.DataUsed as usize).min(self.slots[slot].buffer.len());
+            &self.slots[slot].buffer[..used]
+        };
         let flags = header.OptionsFlags;
         Ok(Frame {
             pixel_format: viewer_pixel(self.format.pixel_format()),
@@ -537,14 +580,18 @@ impl Stream for ClientStream<'_> {
             height: size.height,
             stride: layout.stride,
             bottom_up: self.format.pixel_format().is_bottom_up(),
-            data: &self.slots[slot].buffer[..used],
+            data,
             presentation_time: (flags & KSSTREAM_HEADER_OPTIONSF_TIMEVALID != 0)
                 .then_some(header.PresentationTime.Time),
             duration: (flags & KSSTREAM_HEADER_OPTIONSF_DURATIONVALID != 0)
                 .then_some(header.Duration),
             picture_number: info.PictureNumber,
             drop_count: info.DropCount,
-            memory: FrameMemory::ClientCopy,
+            memory: if self.shared {
+                FrameMemory::PinAllocator
+            } else {
+                FrameMemory::ClientCopy
+            },
         })
     }
 
@@ -599,7 +646,7 @@ impl Drop for ClientStream<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::{FramePath, Rate};
+    use crate::camera::Rate;
 
     #[test]
     fn the_camera_lists_its_capture_pin_and_every_range() {
@@ -620,8 +667,9 @@ mod tests {
         assert!(vga_nv12.allows_fps(30) && vga_nv12.max_interval == 10_000_000);
     }
 
-    #[test]
-    fn unthrottled_frames_come_one_interval_apart_in_reused_buffers() {
+    /// Streams 20 unthrottled QVGA NV12 frames over `path`; checks every frame and returns
+    /// the distinct frame addresses seen and the final counters.
+    fn unthrottled_run(path: FramePath) -> (usize, StreamStats) {
         let mut camera = ClientCamera::open().unwrap();
         let config = StreamConfig {
             pin: 0,
@@ -629,7 +677,11 @@ mod tests {
             size: Size::new(320, 240),
             rate: Rate::Unthrottled,
             pattern: "bars".into(),
-            frame_path: FramePath::Shared,
+            frame_path: path,
+        };
+        let memory = match path {
+            FramePath::Shared => FrameMemory::PinAllocator,
+            FramePath::Copy => FrameMemory::ClientCopy,
         };
         let mut stream = camera.start(&config).unwrap();
         let mut times = Vec::new();
@@ -639,11 +691,12 @@ mod tests {
             assert_eq!(frame.picture_number, n + 1);
             assert_eq!(frame.drop_count, 0);
             assert_eq!(frame.data.len(), 320 * 240 * 3 / 2);
-            assert_eq!(frame.memory, FrameMemory::ClientCopy);
+            assert_eq!(frame.memory, memory);
+            // The top-left pixel is the white 75% bar's luma (text starts lower).
+            assert_eq!(frame.data[0], 180);
             addresses.insert(frame.data.as_ptr() as usize);
             times.push(frame.presentation_time.unwrap());
         }
-        assert!(addresses.len() <= READS_IN_FLIGHT, "{addresses:?}");
         let interval = avcam_avstream::ranges::CaptureRange {
             format: KsPixel::Nv12,
             size: FrameSize::QVGA,
@@ -654,11 +707,27 @@ mod tests {
         }
         let stats = stream.stop().unwrap();
         assert_eq!((stats.frames_delivered, stats.frames_dropped), (20, 0));
-        assert_eq!((stats.copies_avoided, stats.frames_copied), (0, 20));
         let allocator = stats.allocator.expect("the pool's allocator answers");
         assert_eq!(allocator.framing.frame_size as usize, 320 * 240 * 3 / 2);
         assert!(allocator.allocs.unwrap() >= 20);
-        drop(camera);
+        (addresses.len(), stats)
+    }
+
+    #[test]
+    fn copied_frames_come_one_interval_apart_in_reused_buffers() {
+        let (addresses, stats) = unthrottled_run(FramePath::Copy);
+        assert!(addresses <= READS_IN_FLIGHT, "{addresses}");
+        assert_eq!((stats.copies_avoided, stats.frames_copied), (0, 20));
+    }
+
+    #[test]
+    fn shared_frames_are_the_pools_own_recycled_frames() {
+        let (addresses, stats) = unthrottled_run(FramePath::Shared);
+        let pool = stats.allocator.unwrap().framing.frames as usize;
+        assert!(addresses <= pool, "{addresses} addresses, pool of {pool}");
+        assert_eq!((stats.copies_avoided, stats.frames_copied), (20, 0));
+        // The frame the viewer held was lent when the counters were read (just before STOP).
+        assert_eq!(stats.allocator.unwrap().frames_outstanding, 1);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The real camera through the real binary: `avcam-viewer` with its built-in backend (the avcam
 //! driver in the emulation, through the KS client library). `list` shows the driver's formats,
 //! `record` writes a Y4M that ffmpeg decodes to the driver's BT.601 75% bars (skipped with a note
-//! without ffmpeg), `stress --json` reports every documented field and no drops.
+//! without ffmpeg), `stress --json` reports every documented field and no drops, on the shared (default) and
+//! copied frame paths.
 
 mod support;
 
@@ -201,40 +202,45 @@ fn stress_at_720p_30_fps_reports_every_field_and_no_drops() {
         let interval = presentation[key].as_f64().unwrap();
         assert!((interval - 33_333.35).abs() <= 0.1, "{key}: {report}");
     }
-    // No shared frame path in the client library yet: every frame is a copy, and said so.
-    assert_eq!(report["copies_avoided"], 0);
-    assert_eq!(report["frames_copied"], delivered);
-    assert_eq!(report["memory_seen"]["client_copy"], delivered);
-    // The pin's frame pool: 720p NV12 frames, one allocated and freed per delivered frame.
+    // The default frame path shares the pin's pool frames: no copies.
+    assert_eq!(config["frame_path"], "shared");
+    assert_eq!(report["copies_avoided"], delivered);
+    assert_eq!(report["frames_copied"], 0);
+    assert_eq!(report["memory_seen"]["pin_allocator"], delivered);
+    // The pin's frame pool: 720p NV12 frames, one allocated per delivered frame; at the end the
+    // frame the viewer last held is still lent (the counters are read before STOP).
     let allocator = &report["allocator"];
     assert_eq!(allocator["framing"]["frame_size"], 1280 * 720 * 3 / 2);
-    assert_eq!(allocator["frames_outstanding"], 0);
+    assert_eq!(allocator["frames_outstanding"], 1);
     assert_eq!(allocator["allocs"], delivered, "{report}");
-    assert_eq!(allocator["frees"], delivered, "{report}");
+    assert_eq!(allocator["frees"], delivered - 1, "{report}");
 }
 
 #[test]
-fn unthrottled_stress_moves_the_virtual_clock_one_interval_per_frame() {
-    let report = stress(&[
-        "--format",
-        "yuy2",
-        "--size",
-        "320x240",
-        "--fps",
-        "0",
-        "stress",
-        "--seconds",
-        "1",
-        "--json",
-    ]);
-    assert_eq!(report["config"]["fps_requested"], 0);
-    assert_eq!(report["frames_dropped"], 0, "{report}");
-    assert_eq!(report["picture_number_gaps"], 0, "{report}");
-    // Presentation times are the virtual clock's: exactly the shortest interval (1000 fps) apart.
-    let presentation = &report["presentation"]["interval_us"];
-    assert_eq!(presentation["min"].as_f64(), Some(1000.0), "{report}");
-    assert_eq!(presentation["max"].as_f64(), Some(1000.0), "{report}");
-    assert!(report["frames_delivered"].as_u64().unwrap() >= 2);
+fn unthrottled_stress_moves_the_virtual_clock_one_interval_per_frame_on_both_paths() {
+    for (path, flags) in [("shared", &[][..]), ("copy", &["--copy"][..])] {
+        let mut args = vec!["--format", "yuy2", "--size", "320x240", "--fps", "0"];
+        args.extend_from_slice(flags);
+        args.extend(["stress", "--seconds", "1", "--json"]);
+        let report = stress(&args);
+        assert_eq!(report["config"]["fps_requested"], 0);
+        assert_eq!(report["config"]["frame_path"], path);
+        assert_eq!(report["frames_dropped"], 0, "{report}");
+        assert_eq!(report["picture_number_gaps"], 0, "{report}");
+        // Presentation times are the virtual clock's: the shortest interval (1000 fps) apart.
+        let presentation = &report["presentation"]["interval_us"];
+        assert_eq!(presentation["min"].as_f64(), Some(1000.0), "{report}");
+        assert_eq!(presentation["max"].as_f64(), Some(1000.0), "{report}");
+        let delivered = report["frames_delivered"].as_u64().unwrap();
+        assert!(delivered >= 2);
+        let (avoided, copied) = if path == "shared" {
+            (delivered, 0)
+        } else {
+            (0, delivered)
+        };
+        assert_eq!(report["copies_avoided"], avoided, "{report}");
+        assert_eq!(report["frames_copied"], copied, "{report}");
+    }
 }
 
 #[test]
