@@ -58,6 +58,10 @@ pub const READS_IN_FLIGHT: usize = 4;
 /// How long `stop` waits for a cancelled read to come back before giving its buffer up.
 const CANCEL_WAIT: Duration = Duration::from_secs(5);
 
+/// Unthrottled: how long a read may take to come back after its frame was made due before the
+/// virtual clock is moved on by one more frame.
+const UNTHROTTLED_PATIENCE: Duration = Duration::from_millis(50);
+
 /// The device name `list` shows.
 const DEVICE_NAME: &str = "avcam virtual camera (emulation)";
 
@@ -418,16 +422,16 @@ impl<'k> ClientStream<'k> {
         Ok(())
     }
 
-    /// Unthrottled: moves the virtual clock to the next frame's due time (one interval on).
+    /// Unthrottled: moves the virtual clock to the next frame's due time, 100 ns past the
+    /// presentation time the driver's frame rate gives it (exact, not a multiple of the
+    /// truncated interval: at 240 fps frame n is due at n x 41666.67, not n x 41666).
     fn advance_one_frame(&mut self) {
         self.intervals_advanced += 1;
-        let interval = u128::try_from(self.format.interval()).unwrap_or(0);
-        let target = i128::from(self.epoch)
-            + i128::try_from(u128::from(self.intervals_advanced) * interval).unwrap_or(0)
-            + 1;
-        let now = i128::from(self.kernel.clock().now_100ns());
+        let due = self.format.rate().time_of_frame(self.intervals_advanced);
+        let target = self.epoch.saturating_add(due).saturating_add(1);
+        let now = self.kernel.clock().now_100ns();
         if target > now {
-            let ns = u64::try_from((target - now) * 100).unwrap_or(u64::MAX);
+            let ns = u64::try_from(i128::from(target - now) * 100).unwrap_or(u64::MAX);
             self.kernel.clock().advance(ns);
         }
     }
@@ -448,10 +452,11 @@ impl<'k> ClientStream<'k> {
         }
         let (status, output) = match self.slots[slot].read.as_ref() {
             Some(AsyncIo::Done(done)) => (done.result.status, done.output.clone()),
-            Some(AsyncIo::Pending(pending)) => match pending.wait(timeout) {
+            Some(AsyncIo::Pending(pending)) if !self.unthrottled => match pending.wait(timeout) {
                 Some(result) => (result.status, pending.output().unwrap_or_default()),
                 None => return Err(CameraError::Timeout { waited: timeout }),
             },
+            Some(AsyncIo::Pending(_)) => self.wait_unthrottled(slot, timeout)?,
             None => {
                 return Err(CameraError::Backend {
                     message: "a queued slot has no read".into(),
@@ -474,6 +479,33 @@ impl<'k> ClientStream<'k> {
             message: "IOCTL_KS_READ_STREAM returned a short stream header".into(),
         })?;
         Ok((slot, header, info))
+    }
+
+    /// Unthrottled: waits for the read in `slot`, making one more frame due whenever a short
+    /// wait passes without it (the read may still be completing on the emulation's thread, so
+    /// the clock is not pushed at once; an extra due frame only ever fills the next queued
+    /// read). Gives up after `timeout`.
+    fn wait_unthrottled(
+        &mut self,
+        slot: usize,
+        timeout: Duration,
+    ) -> Result<(NTSTATUS, Vec<u8>), CameraError> {
+        let started = std::time::Instant::now();
+        loop {
+            let Some(AsyncIo::Pending(pending)) = self.slots[slot].read.as_ref() else {
+                return Err(CameraError::Backend {
+                    message: "a queued slot has no pending read".into(),
+                });
+            };
+            let left = timeout.saturating_sub(started.elapsed());
+            if let Some(result) = pending.wait(left.min(UNTHROTTLED_PATIENCE)) {
+                return Ok((result.status, pending.output().unwrap_or_default()));
+            }
+            if left.is_zero() {
+                return Err(CameraError::Timeout { waited: timeout });
+            }
+            self.advance_one_frame();
+        }
     }
 
     /// `KSPROPERTY_STREAMALLOCATOR_STATUS` of the pin's frame pool, with its allocation count.
@@ -728,6 +760,32 @@ mod tests {
         assert_eq!((stats.copies_avoided, stats.frames_copied), (20, 0));
         // The frame the viewer held was lent when the counters were read (just before STOP).
         assert_eq!(stats.allocator.unwrap().frames_outstanding, 1);
+    }
+
+    #[test]
+    fn unthrottled_1080p_follows_the_exact_240_fps_timestamps() {
+        // 240 fps: the interval 41666 is truncated, so the clock must follow the rate itself.
+        let mut camera = ClientCamera::open().unwrap();
+        let config = StreamConfig {
+            pin: 0,
+            pixel_format: PixelFormat::Nv12,
+            size: Size::new(1920, 1080),
+            rate: Rate::Unthrottled,
+            pattern: "bars".into(),
+            frame_path: FramePath::Shared,
+        };
+        let mut stream = camera.start(&config).unwrap();
+        let rate = avcam_avstream::rate::FrameRate::per_second(240);
+        for n in 0..8u64 {
+            let frame = stream.next_frame(Duration::from_secs(5)).unwrap();
+            assert_eq!(
+                frame.presentation_time,
+                Some(rate.time_of_frame(n)),
+                "frame {n}"
+            );
+            assert_eq!((frame.picture_number, frame.drop_count), (n as i64 + 1, 0));
+        }
+        assert_eq!(stream.stop().unwrap().frames_dropped, 0);
     }
 
     #[test]
