@@ -69,7 +69,8 @@ fi
 
 if [ -n "$display" ]; then
     step "avcam-viewer view: the live camera in a window (Esc or Q closes it)"
-    "$viewer" --format nv12 --size 1280x720 --fps 30 view
+    "$viewer" --format nv12 --size 1280x720 --fps 30 view ||
+        echo "the window did not open (see the line above); the PNG and plot are in $out/"
 else
     step "no display: not opening the window"
     echo "The last recorded frame:        $out/avcam.png"
