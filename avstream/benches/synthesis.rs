@@ -9,9 +9,10 @@
 //! `-- 1080` or `-- 4k` for one size).
 //!
 //! Peer mode (used by `scripts/bench-vs-peers.sh`): `-- --frames N --size 1080p|4k --format
-//! nv12|yuy2 [--json]` renders exactly N frames of one format and size per figure (bars + moving
-//! box + text, and bars only; one thread and banded on every core) and times N memsets and N
-//! memcpys of the same frame, so the figures compare with a peer asked for the same N frames.
+//! nv12|yuy2 [--json]` renders exactly N frames of one format and size per figure and round
+//! (bars + moving box + text, and bars only; one thread and banded on every core) and times N
+//! memsets and N memcpys of the same frame; three rounds in alternation, the median kept, so the
+//! figures compare with a peer asked for the same N frames.
 //! Every frame is folded into a checksum that is printed, so no frame can be optimised away.
 
 use std::cell::RefCell;
@@ -276,6 +277,9 @@ fn short(format: PixelFormat) -> &'static str {
 mod peer {
     use super::*;
 
+    /// Rounds of every figure, taken in alternation; the median round is reported.
+    const ROUNDS: usize = 3;
+
     /// Bytes sampled per frame for the checksum, spread over the whole frame.
     const CHECKSUM_PROBES: usize = 64;
 
@@ -401,9 +405,7 @@ mod peer {
         let mut buf = vec![0u8; len];
         let source: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
         let share = len.div_ceil(threads);
-        let mut figures = Vec::new();
-
-        let configs: [(&'static str, Overlays); 2] = [
+        let synths = [
             (
                 "avcam bars+box+text",
                 Overlays {
@@ -413,8 +415,8 @@ mod peer {
                 },
             ),
             ("avcam bars", Overlays::NONE),
-        ];
-        for (name, overlays) in configs {
+        ]
+        .map(|(name, overlays)| {
             let config = SynthConfig {
                 pattern: Pattern::Bars,
                 overlays,
@@ -422,78 +424,90 @@ mod peer {
             };
             let scratch = vec![0u8; Synthesizer::<Vec<u8>>::scratch_len(&video)];
             let synth = Synthesizer::new(&video, config, scratch).expect("scratch is large enough");
-            let (single, checksum) = timed(frames, &mut buf, |n, buf| {
+            (name, synth)
+        });
+        let names = [synths[0].0, synths[1].0, "memset bound", "memcpy bound"];
+        // samples[figure] = (single-thread frames/s, all-core frames/s) per round.
+        let mut samples: [Vec<(f64, f64)>; 4] = Default::default();
+        let mut checksums = [0u64; 4];
+
+        // Rounds in alternation (A, B, C, D, A, B, ...): a noisy neighbour slows every figure
+        // alike and the medians keep their ratios.
+        for _ in 0..ROUNDS {
+            for (i, (_, synth)) in synths.iter().enumerate() {
+                let (single, checksum) = timed(frames, &mut buf, |n, buf| {
+                    synth
+                        .render(&frame_info(n), buf)
+                        .expect("buffer fits the format")
+                });
+                let all = {
+                    let mut bands: Vec<FrameBand<'_>> = synth
+                        .bands(&mut buf, threads)
+                        .expect("buffer fits")
+                        .collect();
+                    timed_parts(frames, &mut bands, |n, band| {
+                        synth
+                            .render_band(&frame_info(n), band)
+                            .expect("band of this format");
+                        black_box(&mut *band);
+                    })
+                };
+                // The banded frames must equal the single-thread ones: check the last frame.
+                let banded_last = fold(0, &buf, frames - 1);
                 synth
-                    .render(&frame_info(n), buf)
-                    .expect("buffer fits the format")
+                    .render(&frame_info(frames - 1), &mut buf)
+                    .expect("buffer fits");
+                assert_eq!(
+                    banded_last,
+                    fold(0, &buf, frames - 1),
+                    "banded != single render"
+                );
+                samples[i].push((single, all));
+                checksums[i] = checksum;
+            }
+
+            let (single, checksum) = timed(frames, &mut buf, |n, buf| {
+                buf.fill(n as u8);
+                black_box(buf);
             });
             let all = {
-                let mut bands: Vec<FrameBand<'_>> = synth
-                    .bands(&mut buf, threads)
-                    .expect("buffer fits")
-                    .collect();
-                timed_parts(frames, &mut bands, |n, band| {
-                    synth
-                        .render_band(&frame_info(n), band)
-                        .expect("band of this format");
-                    black_box(&mut *band);
+                let mut parts: Vec<&mut [u8]> = buf.chunks_mut(share).collect();
+                timed_parts(frames, &mut parts, |n, part| {
+                    part.fill(n as u8);
+                    black_box(&mut **part);
                 })
             };
-            // The banded frames must equal the single-thread ones: check the last frame.
-            let banded_last = fold(0, &buf, frames - 1);
-            synth
-                .render(&frame_info(frames - 1), &mut buf)
-                .expect("buffer fits");
-            assert_eq!(
-                banded_last,
-                fold(0, &buf, frames - 1),
-                "banded != single render"
-            );
-            figures.push(Figure {
-                name,
-                single,
-                all,
-                checksum,
+            samples[2].push((single, all));
+            checksums[2] = checksum;
+
+            let (single, checksum) = timed(frames, &mut buf, |n, buf| {
+                buf.copy_from_slice(black_box(&source));
+                buf[(n as usize) % len] ^= 1;
+                black_box(buf);
             });
+            let all = {
+                let mut parts: Vec<(&mut [u8], &[u8])> =
+                    buf.chunks_mut(share).zip(source.chunks(share)).collect();
+                timed_parts(frames, &mut parts, |_, (dst, src)| {
+                    dst.copy_from_slice(black_box(src));
+                    black_box(&mut **dst);
+                })
+            };
+            samples[3].push((single, all));
+            checksums[3] = checksum;
         }
-
-        let (single, checksum) = timed(frames, &mut buf, |n, buf| {
-            buf.fill(n as u8);
-            black_box(buf);
-        });
-        let all = {
-            let mut parts: Vec<&mut [u8]> = buf.chunks_mut(share).collect();
-            timed_parts(frames, &mut parts, |n, part| {
-                part.fill(n as u8);
-                black_box(&mut **part);
-            })
+        let median_of = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
         };
-        figures.push(Figure {
-            name: "memset bound",
-            single,
-            all,
-            checksum,
-        });
-
-        let (single, checksum) = timed(frames, &mut buf, |n, buf| {
-            buf.copy_from_slice(black_box(&source));
-            buf[(n as usize) % len] ^= 1;
-            black_box(buf);
-        });
-        let all = {
-            let mut parts: Vec<(&mut [u8], &[u8])> =
-                buf.chunks_mut(share).zip(source.chunks(share)).collect();
-            timed_parts(frames, &mut parts, |_, (dst, src)| {
-                dst.copy_from_slice(black_box(src));
-                black_box(&mut **dst);
+        let figures: Vec<Figure> = (0..4)
+            .map(|i| Figure {
+                name: names[i],
+                single: median_of(samples[i].iter().map(|s| s.0).collect()),
+                all: median_of(samples[i].iter().map(|s| s.1).collect()),
+                checksum: checksums[i],
             })
-        };
-        figures.push(Figure {
-            name: "memcpy bound",
-            single,
-            all,
-            checksum,
-        });
+            .collect();
 
         let format = short(options.format);
         if options.json {
