@@ -7,6 +7,13 @@
 //!
 //! Run: `cargo bench -p avcam-avstream --bench synthesis` (add `-- --quick` for shorter samples,
 //! `-- 1080` or `-- 4k` for one size).
+//!
+//! Peer mode (used by `scripts/bench-vs-peers.sh`): `-- --frames N --size 1080p|4k --format
+//! nv12|yuy2 [--json]` renders exactly N frames of one format and size per figure and round
+//! (bars + moving box + text, and bars only; one thread and banded on every core) and times N
+//! memsets and N memcpys of the same frame; three rounds in alternation, the median kept, so the
+//! figures compare with a peer asked for the same N frames.
+//! Every frame is folded into a checksum that is printed, so no frame can be optimised away.
 
 use std::cell::RefCell;
 use std::hint::black_box;
@@ -122,6 +129,10 @@ fn fill_banded_sample(parts: &mut [&mut [u8]], frames: u64) -> f64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--frames") {
+        peer::run(&args);
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let sample = Duration::from_millis(if quick { 40 } else { 120 });
     let sizes: Vec<FrameSize> = match args
@@ -259,5 +270,272 @@ fn short(format: PixelFormat) -> &'static str {
         PixelFormat::Yuy2 => "YUY2",
         PixelFormat::Rgb24 => "RGB24",
         PixelFormat::Rgb32 => "RGB32",
+    }
+}
+
+/// Fixed-frame-count figures for the comparison with FFmpeg and GStreamer.
+mod peer {
+    use super::*;
+
+    /// Rounds of every figure, taken in alternation; the median round is reported.
+    const ROUNDS: usize = 3;
+
+    /// Bytes sampled per frame for the checksum, spread over the whole frame.
+    const CHECKSUM_PROBES: usize = 64;
+
+    /// The options of peer mode.
+    struct Options {
+        frames: u64,
+        size: FrameSize,
+        size_label: &'static str,
+        format: PixelFormat,
+        json: bool,
+    }
+
+    fn value<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+        let at = args.iter().position(|a| a == name)?;
+        args.get(at + 1).map(String::as_str)
+    }
+
+    fn parse(args: &[String]) -> Result<Options, String> {
+        let frames = value(args, "--frames")
+            .ok_or("--frames needs a value")?
+            .parse::<u64>()
+            .map_err(|e| format!("--frames: {e}"))?;
+        if frames == 0 {
+            return Err("--frames must be at least 1".into());
+        }
+        let (size, size_label) = match value(args, "--size").unwrap_or("1080p") {
+            "1080p" | "1080" => (FrameSize::HD1080, "1080p"),
+            "4k" | "4K" => (FrameSize::UHD, "4k"),
+            other => return Err(format!("--size {other}: expected 1080p or 4k")),
+        };
+        let format = match value(args, "--format").unwrap_or("nv12") {
+            "nv12" | "NV12" => PixelFormat::Nv12,
+            "yuy2" | "YUY2" => PixelFormat::Yuy2,
+            other => return Err(format!("--format {other}: expected nv12 or yuy2")),
+        };
+        Ok(Options {
+            frames,
+            size,
+            size_label,
+            format,
+            json: args.iter().any(|a| a == "--json"),
+        })
+    }
+
+    /// Folds bytes sampled across the frame (their positions move with `n`) into `sum`, so
+    /// every rendered frame is read back and the renders cannot be elided.
+    fn fold(sum: u64, buf: &[u8], n: u64) -> u64 {
+        let step = buf.len() / CHECKSUM_PROBES;
+        let offset = (n as usize).wrapping_mul(7919) % step.max(1);
+        let mut sum = sum;
+        for probe in 0..CHECKSUM_PROBES {
+            let byte = buf[(offset + probe * step).min(buf.len() - 1)];
+            // FNV-1a step: every probed byte of every frame changes the sum.
+            sum = (sum ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        black_box(sum)
+    }
+
+    fn frame_info(n: u64) -> FrameInfo {
+        FrameInfo {
+            picture_number: n,
+            presentation_time: n as i64 * 333_333,
+            drop_count: 0,
+        }
+    }
+
+    /// One figure: frames/s on one thread and on every core, and the checksum of the frames.
+    struct Figure {
+        name: &'static str,
+        single: f64,
+        all: f64,
+        checksum: u64,
+    }
+
+    /// Runs `frames` calls of `frame` on one thread; returns (frames/s, checksum).
+    fn timed(frames: u64, buf: &mut [u8], mut frame: impl FnMut(u64, &mut [u8])) -> (f64, u64) {
+        frame(0, buf); // warm-up: page faults and caches, not counted
+        let mut sum = 0;
+        let start = Instant::now();
+        for n in 0..frames {
+            frame(n, buf);
+            sum = fold(sum, buf, n);
+        }
+        (frames as f64 / start.elapsed().as_secs_f64(), sum)
+    }
+
+    /// Runs `frames` frames with each of `threads` threads doing its share of every frame,
+    /// meeting at a barrier per frame; returns frames/s.
+    fn timed_parts<P: Send>(
+        frames: u64,
+        parts: &mut [P],
+        work: impl Fn(u64, &mut P) + Sync,
+    ) -> f64 {
+        let barrier = Barrier::new(parts.len());
+        let start = Instant::now();
+        std::thread::scope(|scope| {
+            for part in parts.iter_mut() {
+                let (barrier, work) = (&barrier, &work);
+                scope.spawn(move || {
+                    for n in 0..frames {
+                        barrier.wait();
+                        work(n, part);
+                    }
+                });
+            }
+        });
+        frames as f64 / start.elapsed().as_secs_f64()
+    }
+
+    pub(super) fn run(args: &[String]) {
+        let options = match parse(args) {
+            Ok(options) => options,
+            Err(message) => {
+                eprintln!("synthesis bench: {message}");
+                std::process::exit(2);
+            }
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let frames = options.frames;
+        let video =
+            VideoFormat::new(options.format, options.size, 333_333).expect("offered format");
+        let len = video.image_size() as usize;
+        let mut buf = vec![0u8; len];
+        let source: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let share = len.div_ceil(threads);
+        let synths = [
+            (
+                "avcam bars+box+text",
+                Overlays {
+                    moving_box: true,
+                    text: true,
+                    noise: false,
+                },
+            ),
+            ("avcam bars", Overlays::NONE),
+        ]
+        .map(|(name, overlays)| {
+            let config = SynthConfig {
+                pattern: Pattern::Bars,
+                overlays,
+                seed: 1,
+            };
+            let scratch = vec![0u8; Synthesizer::<Vec<u8>>::scratch_len(&video)];
+            let synth = Synthesizer::new(&video, config, scratch).expect("scratch is large enough");
+            (name, synth)
+        });
+        let names = [synths[0].0, synths[1].0, "memset bound", "memcpy bound"];
+        // samples[figure] = (single-thread frames/s, all-core frames/s) per round.
+        let mut samples: [Vec<(f64, f64)>; 4] = Default::default();
+        let mut checksums = [0u64; 4];
+
+        // Rounds in alternation (A, B, C, D, A, B, ...): a noisy neighbour slows every figure
+        // alike and the medians keep their ratios.
+        for _ in 0..ROUNDS {
+            for (i, (_, synth)) in synths.iter().enumerate() {
+                let (single, checksum) = timed(frames, &mut buf, |n, buf| {
+                    synth
+                        .render(&frame_info(n), buf)
+                        .expect("buffer fits the format")
+                });
+                let all = {
+                    let mut bands: Vec<FrameBand<'_>> = synth
+                        .bands(&mut buf, threads)
+                        .expect("buffer fits")
+                        .collect();
+                    timed_parts(frames, &mut bands, |n, band| {
+                        synth
+                            .render_band(&frame_info(n), band)
+                            .expect("band of this format");
+                        black_box(&mut *band);
+                    })
+                };
+                // The banded frames must equal the single-thread ones: check the last frame.
+                let banded_last = fold(0, &buf, frames - 1);
+                synth
+                    .render(&frame_info(frames - 1), &mut buf)
+                    .expect("buffer fits");
+                assert_eq!(
+                    banded_last,
+                    fold(0, &buf, frames - 1),
+                    "banded != single render"
+                );
+                samples[i].push((single, all));
+                checksums[i] = checksum;
+            }
+
+            let (single, checksum) = timed(frames, &mut buf, |n, buf| {
+                buf.fill(n as u8);
+                black_box(buf);
+            });
+            let all = {
+                let mut parts: Vec<&mut [u8]> = buf.chunks_mut(share).collect();
+                timed_parts(frames, &mut parts, |n, part| {
+                    part.fill(n as u8);
+                    black_box(&mut **part);
+                })
+            };
+            samples[2].push((single, all));
+            checksums[2] = checksum;
+
+            let (single, checksum) = timed(frames, &mut buf, |n, buf| {
+                buf.copy_from_slice(black_box(&source));
+                buf[(n as usize) % len] ^= 1;
+                black_box(buf);
+            });
+            let all = {
+                let mut parts: Vec<(&mut [u8], &[u8])> =
+                    buf.chunks_mut(share).zip(source.chunks(share)).collect();
+                timed_parts(frames, &mut parts, |_, (dst, src)| {
+                    dst.copy_from_slice(black_box(src));
+                    black_box(&mut **dst);
+                })
+            };
+            samples[3].push((single, all));
+            checksums[3] = checksum;
+        }
+        let median_of = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let figures: Vec<Figure> = (0..4)
+            .map(|i| Figure {
+                name: names[i],
+                single: median_of(samples[i].iter().map(|s| s.0).collect()),
+                all: median_of(samples[i].iter().map(|s| s.1).collect()),
+                checksum: checksums[i],
+            })
+            .collect();
+
+        let format = short(options.format);
+        if options.json {
+            let entries: Vec<String> = figures
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{{\"name\":\"{}\",\"single_fps\":{:.1},\"all_fps\":{:.1},\"checksum\":\"{:016x}\"}}",
+                        f.name, f.single, f.all, f.checksum
+                    )
+                })
+                .collect();
+            println!(
+                "{{\"size\":\"{}\",\"format\":\"{format}\",\"frames\":{frames},\"frame_bytes\":{len},\"threads\":{threads},\"figures\":[{}]}}",
+                options.size_label,
+                entries.join(",")
+            );
+        } else {
+            println!(
+                "{} {format}, {frames} frames of {len} bytes, {threads} core(s)",
+                options.size_label
+            );
+            for f in &figures {
+                println!(
+                    "{:<22} {:>10.0} frames/s  x{threads} {:>10.0} frames/s  checksum {:016x}",
+                    f.name, f.single, f.all, f.checksum
+                );
+            }
+        }
     }
 }
