@@ -12,26 +12,29 @@ use core::mem::size_of;
 
 use avcam_kernel::sync::SpinLock;
 use avcam_kernel::{
-    KeCancelTimer, KeFlushQueuedDpcs, KeInitializeDpc, KeInitializeTimerEx, KsGetPinFromIrp,
-    KsPinAcquireProcessingMutex, KsPinReleaseProcessingMutex,
+    _KsEdit, KeCancelTimer, KeFlushQueuedDpcs, KeInitializeDpc, KeInitializeTimerEx,
+    KsGetPinFromIrp, KsPinAcquireProcessingMutex, KsPinReleaseProcessingMutex,
 };
 use avstream::clock::{FRAME_INFO_SIZE, STREAM_HEADER_SIZE};
 use avstream::intersect::best_match_in;
 use avstream::ranges::CAPTURE_RANGES;
 use avstream::synth::{SynthConfig, Synthesizer};
 use avstream::{FrameClock, PinState, PinStateMachine, StepAction, VideoFormat};
-use ks::avstream::{KSPIN, KSSTATE};
-use ks::ks::KSIDENTIFIER;
+use ks::avstream::{KSPIN, KSPIN_DESCRIPTOR_EX, KSSTATE};
+use ks::ks::{KSALLOCATOR_FRAMING_EX, KSIDENTIFIER};
 use ks::nt::{NotificationTimer, FILE_OBJECT, IRP, KDPC, KTIMER};
-use ks::status::{STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
+use ks::status::{
+    nt_success, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+};
 use ks::video::{KSDATAFORMAT, KSPROPERTY_DROPPEDFRAMES_CURRENT_S};
 use ks::NTSTATUS;
 use zerocopy::FromBytes;
 
 use crate::error::{DriverError, IntoStatus};
-use crate::filter::capture_range_index;
+use crate::filter::{capture_range_index, framing_for_frame_size};
 use crate::frame_path;
 use crate::frame_pool::{add_allocator_create_item, FramePool};
+use crate::identity::POOL_TAG;
 use crate::pool_box::{PoolBox, PoolBytes};
 
 /// The synthesizer of a pin in ACQUIRE or above, over its pool scratch memory.
@@ -148,9 +151,64 @@ unsafe fn connection_format<'a>(pin: *mut KSPIN) -> Result<&'a [u8], DriverError
     Ok(unsafe { core::slice::from_raw_parts(format, len) })
 }
 
+/// `KsEdit(Object, &Pointer, POOL_TAG)`: makes `*pointer` a writable copy owned by the object
+/// whose bag is `bag` (a no-op when it already is one).
+///
+/// # Safety
+/// `bag` is a live AVStream object's `Bag`; `pointer` points to a pointer to a `T` (or NULL).
+unsafe fn ks_edit<T>(bag: *mut c_void, pointer: *mut *const T) -> Result<(), DriverError> {
+    let size = size_of::<T>() as u32;
+    // SAFETY: the caller's guarantee; `size` is the item's size, as the KsEdit macro passes it.
+    let status = unsafe { _KsEdit(bag, pointer.cast(), size, size, POOL_TAG) };
+    if nt_success(status) {
+        Ok(())
+    } else {
+        Err(DriverError::Kernel {
+            call: "KsEdit",
+            status,
+        })
+    }
+}
+
+/// Narrows the pin's `KSALLOCATOR_FRAMING_EX` to `frame_size` (the negotiated `biSizeImage`), as
+/// avshws does: `KsEdit` the pin's descriptor, then the descriptor's `AllocatorFraming`, then
+/// write the frame size into the copy ([`framing_for_frame_size`]). ks.sys frees both copies
+/// with the pin; the static descriptor is never written. ks.sys answers
+/// KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX from the pin's descriptor, so clients see the
+/// exact size. Called at create; SetDataFormat on a connected pin refuses a format change, so
+/// the frame size holds for the pin's life.
+///
+/// # Safety
+/// `pin` is a live KSPIN in its Create dispatch (PASSIVE_LEVEL), its `Descriptor` the driver's
+/// capture pin descriptor (whose `AllocatorFraming` has one framing item) or a copy of it.
+unsafe fn narrow_framing(pin: *mut KSPIN, frame_size: u32) -> Result<(), DriverError> {
+    // SAFETY: a live KSPIN (caller's contract).
+    let bag = unsafe { (*pin).Bag };
+    // SAFETY: a live KSPIN: the address of its Descriptor field, nothing read.
+    let descriptor_field = unsafe { &raw mut (*pin).Descriptor };
+    // SAFETY: the pin's bag and its Descriptor field (caller's contract).
+    unsafe { ks_edit::<KSPIN_DESCRIPTOR_EX>(bag, descriptor_field) }?;
+    // The descriptor is now the pin's own copy: writable by the minidriver.
+    // SAFETY: a live KSPIN.
+    let descriptor = unsafe { (*pin).Descriptor }.cast_mut();
+    // SAFETY: the copy is a live KSPIN_DESCRIPTOR_EX: the address of a field, nothing read.
+    let framing_field = unsafe { &raw mut (*descriptor).AllocatorFraming };
+    // SAFETY: the pin's bag and the copy's AllocatorFraming field; the framing has one item,
+    // so `size_of::<KSALLOCATOR_FRAMING_EX>()` is all of it.
+    unsafe { ks_edit::<KSALLOCATOR_FRAMING_EX>(bag, framing_field) }?;
+    // SAFETY: as above: the framing is the pin's own copy now.
+    let framing = unsafe { (*descriptor).AllocatorFraming }.cast_mut();
+    // SAFETY: the copy is a live, writable pool block of one KSALLOCATOR_FRAMING_EX (pool blocks
+    // are 16-byte aligned, enough for it).
+    let declared = unsafe { framing.read() };
+    // SAFETY: as above.
+    unsafe { framing.write(framing_for_frame_size(declared, frame_size)) };
+    Ok(())
+}
+
 /// `PFNKSPINSETDATAFORMAT`: validates the format ks.sys matched against one of our ranges.
 /// Called before `Create` (no context yet) and on a format change (refused: the format is
-/// fixed for the pin's life).
+/// fixed for the pin's life, and with it the framing [`pin_create`] narrowed).
 ///
 /// # Safety
 /// ks.sys's contract: a live KSPIN with its ConnectionFormat.
@@ -172,7 +230,8 @@ pub unsafe extern "system" fn pin_set_data_format(
     VideoFormat::parse(bytes).map(|_| ()).into_status()
 }
 
-/// `PFNKSPINIRP` Create: allocates the pin's [`CapturePin`] and its timer and DPC.
+/// `PFNKSPINIRP` Create: narrows the pin's framing to the format's image size
+/// (`narrow_framing`), allocates the pin's [`CapturePin`] and its timer and DPC.
 ///
 /// # Safety
 /// ks.sys's contract: a live KSPIN whose format SetDataFormat accepted.
@@ -184,6 +243,10 @@ pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, irp: *mut IRP) -> NTST
         Ok(format) => format,
         Err(error) => return error.status(),
     };
+    // SAFETY: ks.sys's contract: a live KSPIN of our capture pin descriptor, at PASSIVE_LEVEL.
+    if let Err(error) = unsafe { narrow_framing(pin, format.image_size()) } {
+        return error.status();
+    }
     // SAFETY: the pin's create IRP; its file object is the pin's.
     let file = unsafe { avcam_kernel::irp::file_object(irp) };
     // SAFETY: the pin's live file object, FsContext set up by ks.sys.

@@ -128,11 +128,13 @@ pub const FRAME_SIZE_BOUNDS: (u32, u32) = {
     (min, max)
 };
 
-/// `KSALLOCATOR_FRAMING_EX` of the capture pin: system memory (kernel non-paged),
+/// `KSALLOCATOR_FRAMING_EX` of the capture pin's descriptor: system memory (kernel non-paged),
 /// [`crate::frame_pool::POOL_FRAMES`] frames, frame sizes spanning every range's `biSizeImage`.
-/// A descriptor is static, so the exact size of the negotiated format is what the pin's own pool
-/// uses ([`crate::frame_pool::FramePool::open`]); narrowing this per pin needs `KsEdit`.
-static PIN_FRAMING: KSALLOCATOR_FRAMING_EX = KSALLOCATOR_FRAMING_EX {
+/// This static is what a pin factory declares; each pin, at create, `KsEdit`s its own copy of
+/// the descriptor and of this framing and narrows the copy to the negotiated format's image size
+/// ([`framing_for_frame_size`], `capture_pin::pin_create`), as avshws does. The static itself
+/// is never written.
+pub static PIN_FRAMING: KSALLOCATOR_FRAMING_EX = KSALLOCATOR_FRAMING_EX {
     CountItems: 1,
     PinFlags: 0,
     OutputCompression: KS_COMPRESSION {
@@ -166,6 +168,22 @@ static PIN_FRAMING: KSALLOCATOR_FRAMING_EX = KSALLOCATOR_FRAMING_EX {
         },
     }],
 };
+
+/// `framing` with its first item's frame size fixed at `frame_size` (the negotiated format's
+/// `biSizeImage`): `PhysicalRange` and `FramingRange.Range` both `frame_size..=frame_size`.
+/// Everything else (memory type, flags, frame count, stepping) stays as declared.
+pub const fn framing_for_frame_size(
+    framing: KSALLOCATOR_FRAMING_EX,
+    frame_size: u32,
+) -> KSALLOCATOR_FRAMING_EX {
+    let mut narrowed = framing;
+    let item = &mut narrowed.FramingItem[0];
+    item.PhysicalRange.MinFrameSize = frame_size;
+    item.PhysicalRange.MaxFrameSize = frame_size;
+    item.FramingRange.Range.MinFrameSize = frame_size;
+    item.FramingRange.Range.MaxFrameSize = frame_size;
+    narrowed
+}
 
 static PIN_DESCRIPTORS: Shared<[KSPIN_DESCRIPTOR_EX; 1]> = Shared([KSPIN_DESCRIPTOR_EX {
     Dispatch: &raw const PIN_DISPATCH.0,
@@ -281,5 +299,31 @@ mod tests {
             avcam_allocator::framing::validate_framing_ex(bytes, None),
             Ok(())
         );
+    }
+
+    #[test]
+    fn a_narrowed_framing_is_exactly_the_frame_size_and_still_valid() {
+        for range in CAPTURE_RANGES.iter() {
+            let size = range.image_size();
+            let framing = framing_for_frame_size(PIN_FRAMING, size);
+            let item = framing.FramingItem[0];
+            assert_eq!(
+                (
+                    item.PhysicalRange.MinFrameSize,
+                    item.PhysicalRange.MaxFrameSize
+                ),
+                (size, size)
+            );
+            let weighted = item.FramingRange.Range;
+            assert_eq!((weighted.MinFrameSize, weighted.MaxFrameSize), (size, size));
+            assert_eq!(item.Frames, PIN_FRAMING.FramingItem[0].Frames);
+            assert_eq!(item.MemoryType, PIN_FRAMING.FramingItem[0].MemoryType);
+            let bytes = zerocopy::IntoBytes::as_bytes(&framing);
+            assert_eq!(
+                avcam_allocator::framing::validate_framing_ex(bytes, None),
+                Ok(()),
+                "{size}"
+            );
+        }
     }
 }

@@ -25,7 +25,8 @@
 //!   override), then ks.sys's own sets: KSPROPSETID_Pin on filters (CTYPES, CINSTANCES,
 //!   DATAFLOW, COMMUNICATION, DATARANGES, DATAINTERSECTION, CATEGORY, NAME, INTERFACES, MEDIUMS:
 //!   the standard one when the pin lists none), KSPROPSETID_Connection STATE, DATAFORMAT (GET)
-//!   and ALLOCATORFRAMING_EX and KSPROPSETID_Stream ALLOCATOR on pins. A size query (no output
+//!   and ALLOCATORFRAMING_EX (from the pin's own `Descriptor`, so a minidriver's `KsEdit` of it
+//!   shows, as on Windows) and KSPROPSETID_Stream ALLOCATOR on pins. A size query (no output
 //!   buffer) gets STATUS_BUFFER_OVERFLOW with the size; a short one STATUS_BUFFER_TOO_SMALL; a
 //!   request shorter than the item's `MinProperty` STATUS_INVALID_BUFFER_SIZE. Unknown set:
 //!   STATUS_PROPSET_NOT_FOUND; known set, unknown id: STATUS_NOT_FOUND. SETSUPPORT answers
@@ -65,7 +66,8 @@
 //!   PASSIVE_LEVEL right after the DPC returns, on the same thread (ks.sys queues a work item;
 //!   running it there keeps the virtual clock deterministic).
 //! - **Close**: a pin steps down to STOP, cancels its queue (STATUS_CANCELLED), then its dispatch
-//!   `Close` runs; a filter's `Close` likewise.
+//!   `Close` runs; a filter's `Close` likewise. Then the object's `Descriptor` is put back to the
+//!   one it was created from and its `Bag` (the `_KsEdit` copies) is freed.
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::c_void;
@@ -109,6 +111,7 @@ use ks::video::{
 use ks::NTSTATUS;
 use zerocopy::{FromBytes, IntoBytes};
 
+use crate::bag::ObjectBag;
 use crate::bugs::Bug;
 use crate::io::{complete_with, stack_location};
 use crate::kernel::{current, KernelState};
@@ -161,6 +164,11 @@ struct DeviceRecord {
 
 struct FilterRecord {
     filter: RawBox<KSFILTER>,
+    /// The filter's `Bag` (`_KsEdit` copies), emptied at close.
+    bag: Box<ObjectBag>,
+    /// The descriptor the filter was created from (put back at close, before the bag is
+    /// emptied).
+    descriptor: usize,
     context: RawBox<ObjectContext>,
     header: usize,
     _items: RawBuffer,
@@ -209,6 +217,10 @@ struct ProcessingMutex {
 
 struct PinRecord {
     pin: RawBox<KSPIN>,
+    /// The pin's `Bag` (`_KsEdit` copies), emptied at close.
+    bag: Box<ObjectBag>,
+    /// The descriptor the pin was created from (put back at close, before the bag is emptied).
+    descriptor: usize,
     context: RawBox<ObjectContext>,
     filter: usize,
     pin_id: u32,
@@ -354,7 +366,7 @@ unsafe fn filter_descriptor_of<'a>(filter: *mut KSFILTER) -> &'a KSFILTER_DESCRI
 unsafe fn pin_descriptor_of<'a>(pin: *mut KSPIN) -> &'a KSPIN_DESCRIPTOR_EX {
     // SAFETY: the caller's guarantee.
     let descriptor = unsafe { (*pin).Descriptor };
-    // SAFETY: pin descriptors live until unload.
+    // SAFETY: pin descriptors live until unload, edited copies until the pin closes.
     unsafe { &*descriptor }
 }
 
@@ -725,9 +737,10 @@ unsafe extern "system" fn create_filter(_device: *mut DEVICE_OBJECT, irp: *mut I
     let _ = device;
     // SAFETY: filter descriptors live until unload.
     let filter_descriptor = unsafe { &*descriptor };
+    let bag = Box::new(ObjectBag::default());
     let filter = RawBox::new(KSFILTER {
         Descriptor: descriptor,
-        Bag: std::ptr::null_mut(),
+        Bag: bag_address(&bag),
         Context: std::ptr::null_mut(),
     });
     let (items, mut names) = create_items(
@@ -753,6 +766,8 @@ unsafe extern "system" fn create_filter(_device: *mut DEVICE_OBJECT, irp: *mut I
     let pointer = filter.as_ptr();
     let record = Arc::new(FilterRecord {
         filter,
+        bag,
+        descriptor: descriptor as usize,
         context,
         header: header as usize,
         _items: items,
@@ -794,6 +809,10 @@ fn remove_filter(state: &KernelState, filter: usize, file: usize) {
             // SAFETY: the file object is live while its close/create IRP is.
             unsafe { (*(file as *mut FILE_OBJECT)).FsContext = std::ptr::null_mut() };
         }
+        // An edited descriptor is in the bag: point the filter back at the driver's first.
+        // SAFETY: the KSFILTER lives with its record; the minidriver is done with it.
+        unsafe { (*record.filter.as_ptr()).Descriptor = record.descriptor as *const _ };
+        record.bag.free_all(state);
         let _ = (&record.filter, &record.context);
     }
 }
@@ -919,9 +938,10 @@ unsafe fn build_pin(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATUS> 
         return Err(STATUS_NO_MATCH);
     };
     let format_buffer = RawBuffer::from_bytes(format_bytes);
+    let bag = Box::new(ObjectBag::default());
     let pin = RawBox::new(KSPIN {
         Descriptor: descriptor,
-        Bag: std::ptr::null_mut(),
+        Bag: bag_address(&bag),
         Context: std::ptr::null_mut(),
         Id: connect.PinId,
         Communication: pin_descriptor.PinDescriptor.Communication,
@@ -964,6 +984,8 @@ unsafe fn build_pin(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATUS> 
     unsafe { (*file).FsContext = context.as_ptr().cast() };
     let record = Arc::new(PinRecord {
         pin,
+        bag,
+        descriptor: descriptor as usize,
         context,
         filter: filter as usize,
         pin_id: connect.PinId,
@@ -1034,6 +1056,10 @@ fn remove_pin(state: &KernelState, pin: usize, file: usize) -> Option<Arc<PinRec
             .drop_emulation_header(record.header as KSOBJECT_HEADER);
         // SAFETY: the file object is live while its close/create IRP is.
         unsafe { (*(file as *mut FILE_OBJECT)).FsContext = std::ptr::null_mut() };
+        // An edited descriptor is in the bag: point the pin back at the driver's before freeing.
+        // SAFETY: the KSPIN lives with its record; the minidriver is done with it.
+        unsafe { (*record.pin.as_ptr()).Descriptor = record.descriptor as *const _ };
+        record.bag.free_all(state);
         if let Some(filter) = state.avstream.filter(record.filter) {
             let _ = &filter.context;
         }
@@ -1785,11 +1811,13 @@ fn connection_property(
             Answer::Data(bytes.to_vec())
         }
         KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX => {
+            // The pin's own descriptor: the driver's, or the copy it made with KsEdit.
             let framing = pin_descriptor(pin).AllocatorFraming;
             if framing.is_null() {
                 return Answer::Status(STATUS_NOT_FOUND, 0);
             }
-            // SAFETY: a framing descriptor of the driver, live until unload.
+            // SAFETY: a framing descriptor of the driver (live until unload) or a copy in the
+            // pin's bag (live until the pin closes).
             let count = unsafe { (*framing).CountItems }.max(1) as usize;
             let size = std::mem::size_of::<KSALLOCATOR_FRAMING_EX>()
                 + (count - 1) * std::mem::size_of::<KS_FRAMING_ITEM>();
@@ -2530,6 +2558,51 @@ pub(crate) unsafe fn filter_of_irp(state: &KernelState, irp: *mut IRP) -> *mut K
     lookup(file)
         .or_else(|| lookup(related))
         .map_or(std::ptr::null_mut(), |f| f as *mut KSFILTER)
+}
+
+/// The `KSOBJECT_BAG` a filter or pin is given: its bag's address (opaque to the minidriver).
+fn bag_address(bag: &ObjectBag) -> *mut c_void {
+    std::ptr::from_ref(bag).cast_mut().cast()
+}
+
+/// `_KsEdit` on the bag of a live filter or pin (see [`crate::bag`]); another bag is a driver bug
+/// (STATUS_INVALID_PARAMETER).
+///
+/// # Safety
+/// As for [`ObjectBag::edit`].
+pub(crate) unsafe fn edit(
+    state: &KernelState,
+    bag: *mut c_void,
+    pointer_to_pointer: *mut *mut c_void,
+    new_size: u32,
+    old_size: u32,
+    tag: u32,
+) -> NTSTATUS {
+    let address = bag as usize;
+    let (pin, filter) = {
+        let inner = state.avstream.lock();
+        let pin = inner
+            .pins
+            .values()
+            .find(|r| bag_address(&r.bag) as usize == address)
+            .cloned();
+        let filter = inner
+            .filters
+            .values()
+            .find(|r| bag_address(&r.bag) as usize == address)
+            .cloned();
+        (pin, filter)
+    };
+    let bag = match (&pin, &filter) {
+        (Some(pin), _) => &pin.bag,
+        (None, Some(filter)) => &filter.bag,
+        (None, None) => {
+            state.report(Bug::ObjectBagUnknown { bag: address });
+            return STATUS_INVALID_PARAMETER;
+        }
+    };
+    // SAFETY: the caller's guarantee.
+    unsafe { bag.edit(state, pointer_to_pointer, new_size, old_size, tag) }
 }
 
 /// `KsAddObjectCreateItemToObjectHeader`: fills the first empty slot (NULL `Create`) of the

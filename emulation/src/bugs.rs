@@ -151,6 +151,11 @@ pub enum Bug {
         /// The address.
         object: usize,
     },
+    /// `_KsEdit` with a bag that is not the `Bag` of a live filter or pin.
+    ObjectBagUnknown {
+        /// The address.
+        bag: usize,
+    },
     /// `KsFreeObjectHeader` (or a dispatch through `FsContext`) on something that is not a live
     /// object header.
     ObjectHeaderUnknown {
@@ -256,6 +261,9 @@ impl fmt::Display for Bug {
             }
             Bug::ObjectOverDereferenced { object } => {
                 write!(f, "object {object:#x} dereferenced more often than referenced")
+            }
+            Bug::ObjectBagUnknown { bag } => {
+                write!(f, "{bag:#x} is not the Bag of a live KSFILTER or KSPIN")
             }
             Bug::ObjectHeaderUnknown { header } => write!(f, "{header:#x} is not a live KSOBJECT_HEADER"),
             Bug::NoFsContext { major } => {

@@ -16,7 +16,8 @@
 //! - [`timer`]: the virtual (or real-time) clock, KTIMERs and DPCs;
 //! - [`ks`]: object headers, `KsDispatchIrp`, create routing, security;
 //! - [`avstream`]: KsInitializeDriver, device/filter/pin objects, their property sets, the read
-//!   queue, stream pointers and processing;
+//!   queue, stream pointers and processing; `bag`: the memory ks.sys keeps per filter or pin
+//!   (`_KsEdit` copies), freed at close;
 //! - [`client`]: the safe API tests (and later the viewer) drive the driver with;
 //! - [`bugs`]: the driver bugs the emulation detects and how they are raised.
 //!
@@ -29,6 +30,7 @@
 //! driver's timers; [`Kernel::close`], [`Kernel::unload_driver`], [`Kernel::assert_no_leaks`].
 
 pub mod avstream;
+mod bag;
 pub mod bugs;
 pub mod client;
 pub mod event;

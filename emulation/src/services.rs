@@ -10,8 +10,8 @@
 use std::ffi::c_void;
 
 use ks::avstream::{
-    KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSPIN, KSSTREAM_POINTER, KSSTREAM_POINTER_STATE,
-    PFNKSSTREAMPOINTER,
+    KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSOBJECT_BAG, KSPIN, KSSTREAM_POINTER,
+    KSSTREAM_POINTER_STATE, PFNKSSTREAMPOINTER,
 };
 use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
 use ks::nt::{
@@ -534,6 +534,37 @@ pub unsafe extern "system" fn KsGetObjectFromFileObject(
 ) -> *mut c_void {
     let state = current("KsGetObjectFromFileObject");
     avstream::object_of_file(&state, FileObject)
+}
+
+/// `NTSTATUS _KsEdit(KSOBJECT_BAG ObjectBag, PVOID *PointerToPointerToItem, ULONG NewSize,
+/// ULONG OldSize, ULONG Tag)` (the `KsEdit(Object, PointerToPointer, Tag)` and `KsEditSized`
+/// macros pass `Object->Bag`): a writable copy of the item (`NewSize` bytes of pool under `Tag`:
+/// the first `OldSize` bytes of the item, zeros after) owned by the object and freed when it
+/// closes; a second edit of a copy does nothing.
+///
+/// # Safety
+/// `ObjectBag` must be the `Bag` of a live filter or pin (else a reported bug);
+/// `PointerToPointerToItem` must point to a writable pointer that is NULL or points to `OldSize`
+/// readable bytes.
+pub unsafe extern "system" fn _KsEdit(
+    ObjectBag: KSOBJECT_BAG,
+    PointerToPointerToItem: *mut *mut c_void,
+    NewSize: u32,
+    OldSize: u32,
+    Tag: u32,
+) -> NTSTATUS {
+    let state = current("_KsEdit");
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        avstream::edit(
+            &state,
+            ObjectBag,
+            PointerToPointerToItem,
+            NewSize,
+            OldSize,
+            Tag,
+        )
+    }
 }
 
 /// `NTSTATUS KsAddObjectCreateItemToObjectHeader(KSOBJECT_HEADER, PDRIVER_DISPATCH Create, PVOID Context, PWSTR ObjectClass, PSECURITY_DESCRIPTOR)`.

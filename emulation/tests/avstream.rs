@@ -1397,3 +1397,126 @@ fn deleting_the_leading_edge_and_a_mutex_at_dispatch_level_are_bugs() {
     kernel.close(filter);
     kernel.assert_no_leaks();
 }
+
+/// The pin's framing as KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX answers it.
+fn framing_answer(kernel: &Kernel, pin: File) -> ks::ks::KSALLOCATOR_FRAMING_EX {
+    let request = property(
+        KSPROPSETID_Connection,
+        ks::video::KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
+        KSPROPERTY_TYPE_GET,
+    );
+    let mut bytes = [0u8; std::mem::size_of::<ks::ks::KSALLOCATOR_FRAMING_EX>()];
+    let result = kernel.ioctl(pin, IOCTL_KS_PROPERTY, &request, &mut bytes);
+    assert_eq!(result.status, STATUS_SUCCESS);
+    ks::ks::KSALLOCATOR_FRAMING_EX::read_from_bytes(&bytes).unwrap()
+}
+
+#[test]
+fn ks_edit_gives_the_pin_its_own_descriptor_which_the_framing_property_answers() {
+    use avcam_kernel::_KsEdit;
+    use ks::ks::KSALLOCATOR_FRAMING_EX;
+    const TAG: u32 = u32::from_le_bytes(*b"Test");
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    // SAFETY: a live pin.
+    let declared = unsafe { (*ks_pin).Descriptor };
+    let descriptor_size = std::mem::size_of::<KSPIN_DESCRIPTOR_EX>() as u32;
+    let framing_size = std::mem::size_of::<KSALLOCATOR_FRAMING_EX>() as u32;
+    // SAFETY: a live pin.
+    let bag = unsafe { (*ks_pin).Bag };
+    // SAFETY: a live pin: the address of a field, nothing read.
+    let descriptor_field = unsafe { &raw mut (*ks_pin).Descriptor }.cast();
+    {
+        let _entered = kernel.enter();
+        // SAFETY: a live pin's Bag and its Descriptor field, as the KsEdit macro passes them.
+        let status =
+            unsafe { _KsEdit(bag, descriptor_field, descriptor_size, descriptor_size, TAG) };
+        assert_eq!(status, STATUS_SUCCESS);
+    }
+    // SAFETY: a live pin.
+    let copy = unsafe { (*ks_pin).Descriptor }.cast_mut();
+    assert_ne!(copy.cast_const(), declared, "the pin has its own copy");
+    // SAFETY: a whole KSPIN_DESCRIPTOR_EX in a live pool block.
+    let copy_bytes =
+        unsafe { std::slice::from_raw_parts(copy.cast::<u8>(), descriptor_size as usize) };
+    // SAFETY: the test driver's descriptor, live forever.
+    let declared_bytes =
+        unsafe { std::slice::from_raw_parts(declared.cast::<u8>(), descriptor_size as usize) };
+    assert_eq!(copy_bytes, declared_bytes, "copied");
+    {
+        let _entered = kernel.enter();
+        let calls = kernel.pool().allocation_calls();
+        // SAFETY: as above: a second edit of the same (already copied) descriptor.
+        let status =
+            unsafe { _KsEdit(bag, descriptor_field, descriptor_size, descriptor_size, TAG) };
+        assert_eq!(status, STATUS_SUCCESS);
+        assert_eq!(kernel.pool().allocation_calls(), calls, "not copied again");
+        // SAFETY: a live pin.
+        assert_eq!(unsafe { (*ks_pin).Descriptor }, copy.cast_const());
+        // SAFETY: the copy is a live descriptor: the address of a field, nothing read.
+        let framing_field = unsafe { &raw mut (*copy).AllocatorFraming }.cast();
+        // SAFETY: the pin's bag and the copy's AllocatorFraming field.
+        let status = unsafe { _KsEdit(bag, framing_field, framing_size, framing_size, TAG) };
+        assert_eq!(status, STATUS_SUCCESS);
+    }
+    // SAFETY: the descriptor copy is live.
+    let framing_copy = unsafe { (*copy).AllocatorFraming }.cast_mut();
+    // SAFETY: the framing copy is a live, writable pool block owned by the pin.
+    unsafe { (*framing_copy).FramingItem[0].PhysicalRange.MaxFrameSize = 1234 };
+    assert_eq!(
+        framing_answer(&kernel, pin).FramingItem[0]
+            .PhysicalRange
+            .MaxFrameSize,
+        1234
+    );
+    // SAFETY: the declared descriptor is the test driver's, live forever.
+    let declared_framing = unsafe { (*declared).AllocatorFraming };
+    // SAFETY: as above.
+    let declared_framing = unsafe { declared_framing.read() };
+    assert_eq!(
+        declared_framing,
+        framing(),
+        "the declared framing is untouched"
+    );
+    assert_eq!(
+        kernel.pool().outstanding().len(),
+        2,
+        "the two copies, under the caller's tag"
+    );
+    assert!(kernel
+        .pool()
+        .outstanding()
+        .iter()
+        .all(|block| block.tag == avcam_emulation::Tag(TAG)));
+    kernel.close(pin);
+    assert!(kernel.pool().outstanding().is_empty(), "freed at close");
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn ks_edit_of_a_bag_that_is_no_live_objects_is_a_bug() {
+    let (kernel, filter) = loaded();
+    kernel.expect_bugs();
+    let mut item = null_mut::<c_void>();
+    let mut not_a_bag = 0u64;
+    {
+        let _entered = kernel.enter();
+        // SAFETY: the emulation checks the bag before using anything.
+        let status =
+            unsafe { avcam_kernel::_KsEdit((&raw mut not_a_bag).cast(), &mut item, 8, 8, 0) };
+        assert_eq!(status, STATUS_INVALID_PARAMETER);
+    }
+    assert!(item.is_null());
+    assert_eq!(
+        kernel.take_bugs(),
+        vec![avcam_emulation::Bug::ObjectBagUnknown {
+            bag: (&raw const not_a_bag) as usize
+        }]
+    );
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}

@@ -22,8 +22,8 @@ pub mod sync;
 pub mod sig {
     use core::ffi::c_void;
     use ks::avstream::{
-        KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSPIN, KSSTREAM_POINTER, KSSTREAM_POINTER_STATE,
-        PFNKSSTREAMPOINTER,
+        KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSOBJECT_BAG, KSPIN, KSSTREAM_POINTER,
+        KSSTREAM_POINTER_STATE, PFNKSSTREAMPOINTER,
     };
     use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
     use ks::nt::{
@@ -191,14 +191,20 @@ pub mod sig {
     pub type KsPinAcquireProcessingMutex = unsafe extern "system" fn(*mut KSPIN);
     /// `void KsPinReleaseProcessingMutex(PKSPIN Pin)`.
     pub type KsPinReleaseProcessingMutex = unsafe extern "system" fn(*mut KSPIN);
+    /// `NTSTATUS _KsEdit(KSOBJECT_BAG ObjectBag, PVOID *PointerToPointerToItem, ULONG NewSize,
+    /// ULONG OldSize, ULONG Tag)`; ks.h's `KsEdit(Object, PointerToPointer, Tag)` macro is
+    /// `_KsEdit(Object->Bag, PointerToPointer, sizeof(**PointerToPointer),
+    /// sizeof(**PointerToPointer), Tag)`.
+    pub type _KsEdit =
+        unsafe extern "system" fn(KSOBJECT_BAG, *mut *mut c_void, u32, u32, u32) -> NTSTATUS;
 }
 
 #[cfg(windows)]
 mod imports {
     use core::ffi::c_void;
     use ks::avstream::{
-        KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSPIN, KSSTREAM_POINTER, KSSTREAM_POINTER_STATE,
-        PFNKSSTREAMPOINTER,
+        KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSOBJECT_BAG, KSPIN, KSSTREAM_POINTER,
+        KSSTREAM_POINTER_STATE, PFNKSSTREAMPOINTER,
     };
     use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
     use ks::nt::{
@@ -372,6 +378,14 @@ mod imports {
         /// The import of `KsPinReleaseProcessingMutex`: see
         /// [`crate::sig::KsPinReleaseProcessingMutex`].
         pub fn KsPinReleaseProcessingMutex(pin: *mut KSPIN);
+        /// The import of `_KsEdit`: see [`crate::sig::_KsEdit`].
+        pub fn _KsEdit(
+            bag: KSOBJECT_BAG,
+            pointer_to_pointer: *mut *mut c_void,
+            new_size: u32,
+            old_size: u32,
+            tag: u32,
+        ) -> NTSTATUS;
     }
 }
 
@@ -426,6 +440,7 @@ const _: () = {
     let _: sig::KsSynchronousIoControlDevice = KsSynchronousIoControlDevice;
     let _: sig::KsPinAcquireProcessingMutex = KsPinAcquireProcessingMutex;
     let _: sig::KsPinReleaseProcessingMutex = KsPinReleaseProcessingMutex;
+    let _: sig::_KsEdit = _KsEdit;
 };
 
 /// `*IoFileObjectType`: the object type to pass to `ObReferenceObjectByHandle` /
