@@ -2,32 +2,9 @@
 //! headers (`../shared/notes/ks-allocator.md`). A header-driven check that computes the same
 //! figures from the mingw-w64 headers lives in `tests/` of the workspace.
 
-use core::mem::{align_of, offset_of, size_of};
-
 use crate::guid::GUID;
 use crate::ks::*;
 use crate::nt::*;
-
-macro_rules! assert_layout {
-    ($t:ty, size $size:expr, align $align:expr) => {
-        const _: () = assert!(
-            size_of::<$t>() == $size,
-            concat!("size of ", stringify!($t))
-        );
-        const _: () = assert!(
-            align_of::<$t>() == $align,
-            concat!("align of ", stringify!($t))
-        );
-    };
-}
-macro_rules! assert_offset {
-    ($t:ty, $field:ident, $offset:expr) => {
-        const _: () = assert!(
-            offset_of!($t, $field) == $offset,
-            concat!("offset of ", stringify!($t), ".", stringify!($field))
-        );
-    };
-}
 
 // Only the x64 figures are asserted: avcam builds for Windows x64 and 64-bit Linux hosts.
 #[cfg(target_pointer_width = "64")]

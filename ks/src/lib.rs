@@ -19,6 +19,29 @@
 #![no_std]
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
 
+/// Compile-time size and alignment check of a Windows x64 layout (used by `layout` and `video`).
+macro_rules! assert_layout {
+    ($t:ty, size $size:expr, align $align:expr) => {
+        const _: () = assert!(
+            core::mem::size_of::<$t>() == $size,
+            concat!("size of ", stringify!($t))
+        );
+        const _: () = assert!(
+            core::mem::align_of::<$t>() == $align,
+            concat!("align of ", stringify!($t))
+        );
+    };
+}
+/// Compile-time field offset check of a Windows x64 layout.
+macro_rules! assert_offset {
+    ($t:ty, $field:ident, $offset:expr) => {
+        const _: () = assert!(
+            core::mem::offset_of!($t, $field) == $offset,
+            concat!("offset of ", stringify!($t), ".", stringify!($field))
+        );
+    };
+}
+
 pub mod avstream;
 pub mod guid;
 // Generated from the mingw-w64 headers by scripts/gen-layouts.sh (x64 figures).

@@ -610,30 +610,8 @@ pub const PINNAME_VIDEO_STILL: GUID = GUID::from_u128(0xFB6C428A_0353_11D1_905F_
 
 #[cfg(target_pointer_width = "64")]
 mod layout {
-    use core::mem::{align_of, offset_of, size_of};
 
     use super::*;
-
-    macro_rules! assert_layout {
-        ($t:ty, size $size:expr, align $align:expr) => {
-            const _: () = assert!(
-                size_of::<$t>() == $size,
-                concat!("size of ", stringify!($t))
-            );
-            const _: () = assert!(
-                align_of::<$t>() == $align,
-                concat!("align of ", stringify!($t))
-            );
-        };
-    }
-    macro_rules! assert_offset {
-        ($t:ty, $field:ident, $offset:expr) => {
-            const _: () = assert!(
-                offset_of!($t, $field) == $offset,
-                concat!("offset of ", stringify!($t), ".", stringify!($field))
-            );
-        };
-    }
 
     assert_layout!(RECT, size 16, align 4);
     assert_layout!(SIZE, size 8, align 4);
