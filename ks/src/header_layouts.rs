@@ -893,6 +893,10 @@ value!(crate::avstream::KSPIN_DATAFLOW_IN, 0x1_u32);
 value!(crate::avstream::KSPIN_DATAFLOW_OUT, 0x2_u32);
 value!(crate::avstream::KSPIN_FLAG_ASYNCHRONOUS_PROCESSING, 0x8_u32);
 value!(
+    crate::avstream::KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING,
+    0x1_u32
+);
+value!(
     crate::avstream::KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING,
     0x10_u32
 );
@@ -1112,6 +1116,10 @@ value!(crate::nt::irp_mj::READ, 0x3_u8);
 value!(crate::nt::irp_mj::SET_SECURITY, 0x15_u8);
 value!(crate::nt::irp_mj::SYSTEM_CONTROL, 0x17_u8);
 value!(crate::nt::irp_mj::WRITE, 0x4_u8);
+value!(
+    crate::status::STATUS_ALLOTTED_SPACE_EXCEEDED,
+    (0xC0000099_u32 as i32)
+);
 value!(
     crate::status::STATUS_BUFFER_OVERFLOW,
     (0x80000005_u32 as i32)
