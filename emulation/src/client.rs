@@ -401,28 +401,7 @@ impl Kernel {
             );
         };
         let parent = self.open_record(parent);
-        let outcome = {
-            let _entered = self.enter();
-            let record =
-                self.state
-                    .io
-                    .new_file(Some(parent), RawBuffer::from_bytes(name), length, None);
-            let irp = self.state.io.new_irp(
-                irp_mj::CREATE,
-                &record,
-                zeroed(),
-                RawBuffer::zeroed(0),
-                RawBuffer::zeroed(0),
-            );
-            let result = io::call_driver_and_wait(&self.state, &irp);
-            self.state.io.retire(&irp);
-            if nt_success(result.status) {
-                Ok(record)
-            } else {
-                Err(result.status)
-            }
-        };
-        outcome.map(|record| self.register(record, None))
+        self.send_create(Some(parent), name, length)
     }
 
     /// IRP_MJ_CREATE with no related file object, named `name` (raw bytes of UTF-16): what
@@ -431,12 +410,23 @@ impl Kernel {
         let Ok(length) = u16::try_from(name.len()) else {
             return Err(ks::status::STATUS_INVALID_PARAMETER);
         };
+        self.send_create(None, name, length)
+    }
+
+    /// Sends IRP_MJ_CREATE for a new file object named `name` (`length` bytes), relative to
+    /// `parent` if any, and registers the file when the driver succeeds.
+    fn send_create(
+        &self,
+        parent: Option<Arc<io::FileRecord>>,
+        name: &[u8],
+        length: u16,
+    ) -> Result<File, NTSTATUS> {
         let outcome = {
             let _entered = self.enter();
             let record = self
                 .state
                 .io
-                .new_file(None, RawBuffer::from_bytes(name), length, None);
+                .new_file(parent, RawBuffer::from_bytes(name), length, None);
             let irp = self.state.io.new_irp(
                 irp_mj::CREATE,
                 &record,
