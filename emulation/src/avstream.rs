@@ -2069,10 +2069,7 @@ pub(crate) fn leading_edge(
     pin: *mut KSPIN,
     lock: bool,
 ) -> *mut KSSTREAM_POINTER {
-    let Some(record) = state.avstream.pin(pin) else {
-        state.report(Bug::ObjectUnknown {
-            object: pin as usize,
-        });
+    let Some(record) = known_pin(state, pin) else {
         return std::ptr::null_mut();
     };
     let mut stream = record.stream.lock().unwrap_or_else(|e| e.into_inner());
@@ -2302,12 +2299,21 @@ pub(crate) fn delete_clone(state: &KernelState, pointer: *mut KSSTREAM_POINTER) 
     }
 }
 
-/// `KsPinAcquireProcessingMutex`.
-pub(crate) fn acquire_processing(state: &KernelState, pin: *mut KSPIN) {
-    let Some(record) = state.avstream.pin(pin) else {
+/// The record of a pin the driver names, or `None` with the bug reported (a KSPIN the emulation
+/// never created, or one already closed).
+fn known_pin(state: &KernelState, pin: *mut KSPIN) -> Option<Arc<PinRecord>> {
+    let record = state.avstream.pin(pin);
+    if record.is_none() {
         state.report(Bug::ObjectUnknown {
             object: pin as usize,
         });
+    }
+    record
+}
+
+/// `KsPinAcquireProcessingMutex`.
+pub(crate) fn acquire_processing(state: &KernelState, pin: *mut KSPIN) {
+    let Some(record) = known_pin(state, pin) else {
         return;
     };
     let mut held = record
@@ -2327,10 +2333,7 @@ pub(crate) fn acquire_processing(state: &KernelState, pin: *mut KSPIN) {
 
 /// `KsPinReleaseProcessingMutex`.
 pub(crate) fn release_processing(state: &KernelState, pin: *mut KSPIN) {
-    let Some(record) = state.avstream.pin(pin) else {
-        state.report(Bug::ObjectUnknown {
-            object: pin as usize,
-        });
+    let Some(record) = known_pin(state, pin) else {
         return;
     };
     let mut held = record
