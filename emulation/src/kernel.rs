@@ -224,6 +224,19 @@ pub(crate) fn current(service: &str) -> Arc<KernelState> {
     }
 }
 
+/// Runs `body` with the calling thread's current kernel, borrowed (no reference count traffic:
+/// for services called on hot paths, such as the spin lock routines); panics as [`current`]
+/// does if there is none. `body` must not enter or leave a kernel on this thread.
+pub(crate) fn with_current<R>(service: &str, body: impl FnOnce(&KernelState) -> R) -> R {
+    CURRENT.with(|c| match c.borrow().last() {
+        Some(state) => body(state),
+        None => panic!(
+            "avcam-emulation: {service} called on a thread with no current kernel: call \
+             `kernel.enter()` on this thread, or start it with `kernel.spawn(..)`"
+        ),
+    })
+}
+
 /// The calling thread's IRQL.
 pub fn current_irql() -> KIRQL {
     IRQL.get()
