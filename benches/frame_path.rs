@@ -2,7 +2,8 @@
 //!
 //! Per format and size: frames/s delivered to a client through the pin (timer DPC,
 //! `KsPinAttemptProcessing`, Process, allocator frame, synthesis, lend or copy, read completion)
-//! in shared and copy mode, on the emulation's virtual clock (as fast as the host can go), and
+//! in shared and copy mode (copy: into one client buffer reused for every read), on the
+//! emulation's virtual clock (as fast as the host can go), and
 //! in the same process the same synthesizer (`SynthConfig::default()`, as the pin uses) rendering
 //! into one reused buffer, into a ring of [`POOL_FRAMES`] buffers (what the pin's pool cycles
 //! through), and the memset bound of one buffer. Each figure is the median of `--rounds` rounds
@@ -19,12 +20,13 @@ use std::time::{Duration, Instant};
 use avcam::frame_pool::POOL_FRAMES;
 use avcam_avstream::synth::{FrameInfo, SynthConfig, Synthesizer};
 use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
-use avcam_client::{Camera, Pin};
-use avcam_emulation::Kernel;
+use avcam_client::{request, Camera, Pin};
+use avcam_emulation::{AsyncIo, Kernel};
 use ks::guid::KSCATEGORY_VIDEO_CAMERA;
 use ks::nt::{DRIVER_OBJECT, UNICODE_STRING};
+use ks::video::KSSTREAM_HEADER;
 use ks::NTSTATUS;
-use zerocopy::IntoBytes;
+use zerocopy::{FromBytes, IntoBytes};
 
 /// Frames delivered before the timed ones (pin start-up, first touch of every pool frame).
 const WARM_UP_FRAMES: u64 = 2 * POOL_FRAMES as u64;
@@ -43,19 +45,29 @@ enum Mode {
     Copy,
 }
 
-/// One frame read through the pin; returns the first byte of the delivered frame.
-fn read_one(kernel: &Kernel, pin: &Pin<'_>, mode: Mode, image: usize, interval_ns: u64) -> u8 {
-    let read = match mode {
-        Mode::Shared => pin.read_shared(),
-        Mode::Copy => pin.read(image),
-    };
+/// One frame read through the pin (shared: a header with no buffer; copy: a header over
+/// `buffer`, the client's own buffer, reused for every read as a real client would); returns a
+/// byte of the delivered frame.
+fn read_one(kernel: &Kernel, pin: &Pin<'_>, buffer: &mut [u8], interval_ns: u64) -> u8 {
+    let headers = request::read_headers(buffer);
+    let read = kernel.read_stream(pin.file(), &headers);
     kernel.clock().advance(interval_ns);
-    let frame = read.wait(Duration::from_secs(10)).expect("a frame");
-    match frame.shared {
+    let output = match read {
+        AsyncIo::Done(done) => done.output,
+        AsyncIo::Pending(pending) => {
+            let result = pending.wait(Duration::from_secs(10)).expect("a frame");
+            assert_eq!(result.status, 0, "READ_STREAM");
+            pending.output().expect("the header")
+        }
+    };
+    let (header, _) = KSSTREAM_HEADER::read_from_prefix(&output).expect("a stream header");
+    assert!(header.DataUsed > 0, "a whole frame");
+    if buffer.is_empty() {
         // SAFETY: the pin lent this pool frame of DataUsed bytes; it stays mapped while the pin
         // runs (the pool is freed only at ACQUIRE -> STOP).
-        Some(address) => unsafe { (address as *const u8).read() },
-        None => frame.data.first().copied().unwrap_or(0),
+        unsafe { (header.Data as *const u8).read() }
+    } else {
+        buffer[0]
     }
 }
 
@@ -67,15 +79,18 @@ fn pin_rate(format: &VideoFormat, frames: u64, mode: Mode) -> f64 {
     let bytes = camera.intersect(0, format.to_ks().as_bytes()).unwrap();
     let pin = camera.create_pin(0, &bytes).unwrap();
     pin.set_state(3).unwrap();
-    let image = format.image_size() as usize;
+    let mut buffer = match mode {
+        Mode::Shared => Vec::new(),
+        Mode::Copy => vec![0u8; format.image_size() as usize],
+    };
     let interval_ns = u64::try_from(format.rate().interval_hns()).unwrap() * 100 + 100;
     let mut sum = 0u64;
     for _ in 0..WARM_UP_FRAMES {
-        sum += u64::from(read_one(&kernel, &pin, mode, image, interval_ns));
+        sum += u64::from(read_one(&kernel, &pin, &mut buffer, interval_ns));
     }
     let start = Instant::now();
     for _ in 0..frames {
-        sum += u64::from(read_one(&kernel, &pin, mode, image, interval_ns));
+        sum += u64::from(read_one(&kernel, &pin, &mut buffer, interval_ns));
     }
     let rate = frames as f64 / start.elapsed().as_secs_f64();
     black_box(sum);
