@@ -261,10 +261,8 @@ fn frames_held_within_the_lease_window_stay_unchanged_while_the_pin_delivers() {
         }
         for (address, bytes) in &held {
             // SAFETY: within the lease window.
-            assert!(
-                unsafe { lent_bytes(*address, image) } == *bytes,
-                "frame {n}"
-            );
+            let now = unsafe { lent_bytes(*address, image) };
+            assert!(now == *bytes, "frame {n}: a held frame changed");
         }
         let report = pool_report(&kernel, &pin).unwrap();
         assert_eq!(report.lent.len(), held.len());
