@@ -320,3 +320,28 @@ fn a_frame_beyond_the_lease_window_is_rendered_into_again() {
     kernel.unload_driver();
     kernel.assert_no_leaks();
 }
+
+#[test]
+fn on_the_virtual_clock_a_due_frame_is_delivered_before_advance_returns() {
+    // The frame timer's DPC asks for processing asynchronously; the emulation runs it right
+    // after the DPC on the advancing thread (as ks.sys's work item would run after the DPC),
+    // not on a new thread per frame, so the read is complete when `advance` returns.
+    let kernel = kernel();
+    let camera = camera(&kernel);
+    let format = qvga(PixelFormat::Nv12);
+    let pin = running_pin(&camera, &format);
+    let epoch = kernel.clock().now_100ns();
+    for n in 0..6u64 {
+        let headers = avcam_client::request::read_headers(&mut []);
+        let read = kernel.read_stream(pin.file(), &headers).expect_pending();
+        // Frame 0 is due at RUN: the read itself gets it. Later ones wait for their timer.
+        assert_eq!(read.poll().is_none(), n > 0, "frame {n}");
+        advance_to(&kernel, epoch + pts_30(n) + 1);
+        let result = read.poll().expect("delivered inside advance");
+        assert_eq!(result.status, ks::status::STATUS_SUCCESS);
+    }
+    pin.close().unwrap();
+    camera.close().unwrap();
+    kernel.unload_driver();
+    kernel.assert_no_leaks();
+}
