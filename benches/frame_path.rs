@@ -1,70 +1,244 @@
-//! The whole frame path through the emulation: frames per second delivered to a client (timer,
-//! DPC, Process, allocator frame, synthesis, copy or lend, read completion) per format at 1080p and 4K,
-//! copy mode vs shared mode, on the virtual clock (as fast as the host can go).
+//! The whole frame path through the emulation against bare synthesis, in one process.
 //!
-//! `cargo bench -p avcam --bench frame_path [-- FRAMES]`
+//! Per format and size: frames/s delivered to a client through the pin (timer DPC,
+//! `KsPinAttemptProcessing`, Process, allocator frame, synthesis, lend or copy, read completion)
+//! in shared and copy mode (copy: into one client buffer reused for every read), on the
+//! emulation's virtual clock (as fast as the host can go), and
+//! in the same process the same synthesizer (`SynthConfig::default()`, as the pin uses) rendering
+//! into one reused buffer, into a ring of [`POOL_FRAMES`] buffers (what the pin's pool cycles
+//! through), and the memset bound of one buffer. Each figure is the median of `--rounds` rounds
+//! taken in alternation, so a noisy neighbour slows every figure alike; the pin's start-up (create,
+//! ACQUIRE, pool creation, first frames) is outside the timed frames.
+//!
+//! `cargo bench -p avcam --bench frame_path -- [--frames N] [--rounds R]
+//!  [--format nv12|yuy2|rgb32|rgb24|all] [--size 1080p|4k|all]`
+//! (defaults: 600 frames, 3 rounds, NV12 and YUY2, 1080p and 4K).
 
+use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use avcam::frame_pool::POOL_FRAMES;
+use avcam_avstream::synth::{FrameInfo, SynthConfig, Synthesizer};
 use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
-use avcam_client::Camera;
-use avcam_emulation::Kernel;
+use avcam_client::{request, Camera, Pin};
+use avcam_emulation::{AsyncIo, Kernel};
 use ks::guid::KSCATEGORY_VIDEO_CAMERA;
 use ks::nt::{DRIVER_OBJECT, UNICODE_STRING};
+use ks::video::KSSTREAM_HEADER;
 use ks::NTSTATUS;
-use zerocopy::IntoBytes;
+use zerocopy::{FromBytes, IntoBytes};
+
+/// Frames delivered before the timed ones (pin start-up, first touch of every pool frame).
+const WARM_UP_FRAMES: u64 = 2 * POOL_FRAMES as u64;
 
 unsafe extern "system" fn entry(driver: *mut DRIVER_OBJECT, path: *mut UNICODE_STRING) -> NTSTATUS {
     // SAFETY: the emulation's loader passes its driver object and registry path.
     unsafe { avcam::driver_entry::DriverEntry(driver, path) }
 }
 
-fn run(pixel: PixelFormat, size: FrameSize, frames: u64, shared: bool) -> f64 {
+/// Delivery modes of the pin.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The pin lends its pool frame (no copy).
+    Shared,
+    /// The pin copies into the client's buffer.
+    Copy,
+}
+
+/// One frame read through the pin (shared: a header with no buffer; copy: a header over
+/// `buffer`, the client's own buffer, reused for every read as a real client would); returns a
+/// byte of the delivered frame.
+fn read_one(kernel: &Kernel, pin: &Pin<'_>, buffer: &mut [u8], interval_ns: u64) -> u8 {
+    let headers = request::read_headers(buffer);
+    let read = kernel.read_stream(pin.file(), &headers);
+    kernel.clock().advance(interval_ns);
+    let output = match read {
+        AsyncIo::Done(done) => done.output,
+        AsyncIo::Pending(pending) => {
+            let result = pending.wait(Duration::from_secs(10)).expect("a frame");
+            assert_eq!(result.status, 0, "READ_STREAM");
+            pending.output().expect("the header")
+        }
+    };
+    let (header, _) = KSSTREAM_HEADER::read_from_prefix(&output).expect("a stream header");
+    assert!(header.DataUsed > 0, "a whole frame");
+    if buffer.is_empty() {
+        // SAFETY: the pin lent this pool frame of DataUsed bytes; it stays mapped while the pin
+        // runs (the pool is freed only at ACQUIRE -> STOP).
+        unsafe { (header.Data as *const u8).read() }
+    } else {
+        buffer[0]
+    }
+}
+
+/// Frames/s through the pin: `frames` reads after [`WARM_UP_FRAMES`] untimed ones.
+fn pin_rate(format: &VideoFormat, frames: u64, mode: Mode) -> f64 {
     let kernel = Kernel::new();
     assert_eq!(kernel.load_driver(entry), 0);
     let camera = Camera::open(&kernel, &KSCATEGORY_VIDEO_CAMERA).unwrap();
-    let format = VideoFormat::new(pixel, size, 333_333).unwrap();
     let bytes = camera.intersect(0, format.to_ks().as_bytes()).unwrap();
     let pin = camera.create_pin(0, &bytes).unwrap();
     pin.set_state(3).unwrap();
-    let image = format.image_size() as usize;
+    let mut buffer = match mode {
+        Mode::Shared => Vec::new(),
+        Mode::Copy => vec![0u8; format.image_size() as usize],
+    };
+    let interval_ns = u64::try_from(format.rate().interval_hns()).unwrap() * 100 + 100;
+    let mut sum = 0u64;
+    for _ in 0..WARM_UP_FRAMES {
+        sum += u64::from(read_one(&kernel, &pin, &mut buffer, interval_ns));
+    }
     let start = Instant::now();
     for _ in 0..frames {
-        let read = if shared {
-            pin.read_shared()
-        } else {
-            pin.read(image)
-        };
-        kernel.clock().advance(33_333_400);
-        read.wait(Duration::from_secs(10)).unwrap();
+        sum += u64::from(read_one(&kernel, &pin, &mut buffer, interval_ns));
     }
-    let elapsed = start.elapsed().as_secs_f64();
+    let rate = frames as f64 / start.elapsed().as_secs_f64();
+    black_box(sum);
     pin.close().unwrap();
     camera.close().unwrap();
     kernel.unload_driver();
-    frames as f64 / elapsed
+    rate
+}
+
+/// Frames/s of the pin's synthesizer rendering into `buffers` in turn (after one untimed frame
+/// into each).
+fn synthesis_rate(format: &VideoFormat, buffers: &mut [Vec<u8>], frames: u64) -> f64 {
+    let scratch = vec![0u8; Synthesizer::<Vec<u8>>::scratch_len(format)];
+    let synth = Synthesizer::new(format, SynthConfig::default(), scratch).unwrap();
+    let info = |n: u64| FrameInfo {
+        picture_number: n,
+        presentation_time: n as i64 * 333_333,
+        drop_count: 0,
+    };
+    for buffer in buffers.iter_mut() {
+        synth.render(&info(0), buffer).unwrap();
+    }
+    let count = buffers.len();
+    let start = Instant::now();
+    for n in 0..frames {
+        let buffer = &mut buffers[n as usize % count];
+        synth.render(&info(n), buffer).unwrap();
+        black_box(buffer[n as usize % buffer.len()]);
+    }
+    frames as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Frames/s of memset of one buffer (the store bound).
+fn memset_rate(buffer: &mut [u8], frames: u64) -> f64 {
+    buffer.fill(1);
+    let start = Instant::now();
+    for n in 0..frames {
+        buffer.fill(n as u8);
+        black_box(&mut *buffer);
+    }
+    frames as f64 / start.elapsed().as_secs_f64()
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+struct Options {
+    frames: u64,
+    rounds: usize,
+    formats: Vec<PixelFormat>,
+    sizes: Vec<FrameSize>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        frames: 600,
+        rounds: 3,
+        formats: vec![PixelFormat::Nv12, PixelFormat::Yuy2],
+        sizes: vec![FrameSize::HD1080, FrameSize::UHD],
+    };
+    let mut args = args.iter().filter(|a| *a != "--bench");
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--frames" => options.frames = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--rounds" => options.rounds = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--format" => {
+                options.formats = match value()?.to_ascii_lowercase().as_str() {
+                    "nv12" => vec![PixelFormat::Nv12],
+                    "yuy2" => vec![PixelFormat::Yuy2],
+                    "rgb32" => vec![PixelFormat::Rgb32],
+                    "rgb24" => vec![PixelFormat::Rgb24],
+                    "all" => PixelFormat::ALL.to_vec(),
+                    other => return Err(format!("unknown format {other}")),
+                }
+            }
+            "--size" => {
+                options.sizes = match value()?.to_ascii_lowercase().as_str() {
+                    "1080p" => vec![FrameSize::HD1080],
+                    "4k" => vec![FrameSize::UHD],
+                    "all" => vec![FrameSize::HD1080, FrameSize::UHD],
+                    other => return Err(format!("unknown size {other}")),
+                }
+            }
+            // A bare number is the frame count (the bench's older interface).
+            other => {
+                options.frames = other
+                    .parse()
+                    .map_err(|_| format!("unknown argument {other}"))?
+            }
+        }
+    }
+    options.rounds = options.rounds.max(1);
+    Ok(options)
 }
 
 fn main() {
-    let frames: u64 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(30);
-    println!("frame path through the emulation, {frames} frames each");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = parse(&args).unwrap_or_else(|error| {
+        eprintln!("frame_path: {error}");
+        std::process::exit(2);
+    });
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "{:<8} {:<10} {:>12} {:>12}",
-        "format", "size", "copy fps", "shared fps"
+        "frame path through the emulation: {} timed frames after {WARM_UP_FRAMES} warm-up, median of {} rounds; ring = {POOL_FRAMES} buffers; load {}",
+        options.frames,
+        options.rounds,
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
-    for pixel in PixelFormat::ALL {
-        for size in [FrameSize::HD1080, FrameSize::UHD] {
-            let copy = run(pixel, size, frames, false);
-            let shared = run(pixel, size, frames, true);
+    println!(
+        "{:<6} {:<10} {:>8} {:>9} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
+        "format",
+        "size",
+        "memset",
+        "synth 1",
+        "synth N",
+        "shared",
+        "copy",
+        "sh/syn1",
+        "sh/synN",
+        "cp/syn1",
+        "syn1/ms"
+    );
+    for &pixel in &options.formats {
+        for &size in &options.sizes {
+            let format = VideoFormat::new(pixel, size, 333_333).unwrap();
+            let image = format.image_size() as usize;
+            let mut one = vec![vec![0u8; image]];
+            let mut ring: Vec<Vec<u8>> = (0..POOL_FRAMES).map(|_| vec![0u8; image]).collect();
+            let mut figures: [Vec<f64>; 5] = Default::default();
+            for _ in 0..options.rounds {
+                figures[0].push(memset_rate(&mut one[0], options.frames));
+                figures[1].push(synthesis_rate(&format, &mut one, options.frames));
+                figures[2].push(synthesis_rate(&format, &mut ring, options.frames));
+                figures[3].push(pin_rate(&format, options.frames, Mode::Shared));
+                figures[4].push(pin_rate(&format, options.frames, Mode::Copy));
+            }
+            let [memset, synth_one, synth_ring, shared, copy] = figures.map(|mut v| median(&mut v));
             println!(
-                "{:<8} {:<10} {:>12.1} {:>12.1}",
+                "{:<6} {:<10} {memset:>8.0} {synth_one:>9.0} {synth_ring:>8.0} {shared:>9.0} {copy:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
                 format!("{pixel:?}"),
                 format!("{}x{}", size.width, size.height),
-                copy,
-                shared
+                shared / synth_one,
+                shared / synth_ring,
+                copy / synth_one,
+                synth_one / memset,
             );
         }
     }

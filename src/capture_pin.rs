@@ -33,7 +33,7 @@ use zerocopy::FromBytes;
 use crate::error::{DriverError, IntoStatus};
 use crate::filter::{capture_range_index, framing_for_frame_size};
 use crate::frame_path;
-use crate::frame_pool::{add_allocator_create_item, FramePool};
+use crate::frame_pool::{add_allocator_create_item, FramePool, Leases};
 use crate::identity::POOL_TAG;
 use crate::pool_box::{PoolBox, PoolBytes};
 
@@ -50,9 +50,10 @@ pub struct Streaming {
     pub frames_allocated: u64,
     /// The address of the last frame the pool handed out.
     pub last_frame: usize,
-    /// The pool frame lent to the client in shared mode (freed when the next one is lent, or
-    /// at ACQUIRE -> STOP).
-    pub lent: Option<*mut u8>,
+    /// The pool frames lent to the client in shared mode, oldest first (each freed once
+    /// [`crate::frame_pool::LEASE_WINDOW`] more frames are lent, when the pool would otherwise run dry, or at
+    /// ACQUIRE -> STOP; see [`crate::frame_path`]).
+    pub lent: Leases,
 }
 
 /// The pin's frame clock and what it delivered, under one spin lock.
@@ -377,7 +378,7 @@ fn acquire(context: &CapturePin) -> Result<(), DriverError> {
             pool,
             frames_allocated: 0,
             last_frame: 0,
-            lent: None,
+            lent: Leases::new(),
         })
     });
     Ok(())
@@ -386,8 +387,8 @@ fn acquire(context: &CapturePin) -> Result<(), DriverError> {
 /// ACQUIRE -> STOP: closes the frame pool, frees the synthesizer, resets the clock and counters.
 fn release(context: &CapturePin) {
     if let Some(mut streaming) = with_streaming(context, Option::take) {
-        if let Some(frame) = streaming.lent.take() {
-            // SAFETY: lent by Process; the lease ends at STOP (documented in frame_path).
+        while let Some(frame) = streaming.lent.end_oldest() {
+            // SAFETY: lent by Process; every lease ends at STOP (documented in frame_path).
             unsafe { streaming.pool.free(frame) };
         }
         // SAFETY: Process (the only user of pool frames) returned every other frame it took.
@@ -489,9 +490,8 @@ pub struct PoolReport {
     pub frames_allocated: u64,
     /// The address of the last frame the pool handed out.
     pub last_frame: usize,
-    /// The pool frame lent to the client in shared mode (freed when the next one is lent, or
-    /// at ACQUIRE -> STOP).
-    pub lent: Option<*mut u8>,
+    /// The pool frames lent to the client in shared mode, oldest first.
+    pub lent: Leases,
 }
 
 /// The pool report of a pin in ACQUIRE or above (`None` when stopped).

@@ -23,10 +23,17 @@
 //!
 //! 5. Shared mode (no copy): a client header with no buffer (`Data` NULL, `FrameExtent` 0) is
 //!    lent the pool frame itself: `Data` = the frame's address, `FrameExtent` = the pool's frame
-//!    size, `DataUsed` = `biSizeImage`. The lease lasts until the pin lends the next frame (or
-//!    ACQUIRE -> STOP), when the pin frees it; the pool's frames are then recycled by our
-//!    allocator. This is the design for kernel-mode peers and for the emulation, where client
-//!    and driver share an address space; a user-mode client on Windows needs the copy mode.
+//!    size, `DataUsed` = `biSizeImage`. **Lease window**: with K =
+//!    [`LEASE_WINDOW`](crate::frame_pool::LEASE_WINDOW) (the pool's frame count - 1), a lent
+//!    frame stays lent and its bytes unchanged until K more frames have been lent after it;
+//!    lending the K-th later frame ends its lease (the pin frees it) and the next frame rendered
+//!    may overwrite it. A lease also ends early if the pool would otherwise run dry (oldest
+//!    first; it cannot happen with shared reads only, since K frames lent leave one free), and
+//!    every lease ends at ACQUIRE -> STOP. So a client may hold up to K frames at once, e.g. keep
+//!    K reads queued and release a frame before re-queueing its read. The pool's frames are
+//!    recycled by our allocator. This is the design for kernel-mode peers and for the emulation,
+//!    where client and driver share an address space; a user-mode client on Windows needs the
+//!    copy mode.
 //!
 //! Nothing here allocates: the synthesizer's templates and the frame pool are built once at
 //! STOP -> ACQUIRE, and pool frames are recycled by the allocator.
@@ -163,9 +170,19 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
             return STATUS_SUCCESS;
         }
         let now = now_100ns();
-        // A frame from our allocator first: with the pool exhausted the due frame stays due
-        // (and is dropped if the next one falls due meanwhile).
-        let Some(frame) = streaming.pool.allocate() else {
+        // A frame from our allocator first; with the pool dry, the oldest lease ends early.
+        // With nothing lent either, the due frame stays due (and is dropped if the next one
+        // falls due meanwhile).
+        let mut allocated = streaming.pool.allocate();
+        while allocated.is_none() {
+            let Some(oldest) = streaming.lent.end_oldest() else {
+                break;
+            };
+            // SAFETY: lent by this routine; its lease ends here (the documented contract).
+            unsafe { streaming.pool.free(oldest) };
+            allocated = streaming.pool.allocate();
+        }
+        let Some(frame) = allocated else {
             // SAFETY: the locked leading edge.
             unsafe { KsStreamPointerUnlock(leading, 0) };
             return STATUS_PENDING;
@@ -193,9 +210,9 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
         let header = unsafe { (*leading).StreamHeader }.cast::<KSSTREAM_HEADER>();
         if out.Data.is_null() && out.Count == 0 {
             // Shared mode: the client's header brought no buffer; lend it the pool frame.
-            if let Some(previous) = streaming.lent.replace(frame) {
-                // SAFETY: the previous lease ends when the next frame is lent.
-                unsafe { streaming.pool.free(previous) };
+            if let Some(ended) = streaming.lent.lend(frame) {
+                // SAFETY: lent by this routine LEASE_WINDOW frames ago: its lease ends now.
+                unsafe { streaming.pool.free(ended) };
             }
             let used = if ok { image_size } else { 0 };
             // SAFETY: ks.sys's stream header for this frame (maybe unaligned).

@@ -31,8 +31,87 @@ use ks::status::STATUS_SUCCESS;
 
 use crate::error::DriverError;
 
-/// Frames in the pin's pool: one being rendered, one spare, one for a client still holding one.
-pub const POOL_FRAMES: u32 = 3;
+/// Frames in the pin's pool: [`LEASE_WINDOW`] lent to a shared-mode client plus one being
+/// rendered, so the pool never runs dry while a client holds frames within the window.
+pub const POOL_FRAMES: u32 = 4;
+
+/// Shared mode's lease window K: a frame lent to a client stays lent (its bytes unchanged) until
+/// K more frames have been lent after it; lending the K-th later frame returns it to the pool.
+/// K = the pool's frame count - 1 (one frame is always free to render into).
+pub const LEASE_WINDOW: usize = POOL_FRAMES as usize - 1;
+
+// A client can hold one frame with another read queued.
+const _: () = assert!(LEASE_WINDOW >= 2);
+
+/// The frames lent in shared mode, oldest first: at most [`LEASE_WINDOW`], in a fixed array
+/// (nothing allocated per frame).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leases {
+    frames: [*mut u8; LEASE_WINDOW],
+    len: usize,
+}
+
+impl Default for Leases {
+    fn default() -> Self {
+        Leases::new()
+    }
+}
+
+impl Leases {
+    /// No frame lent.
+    pub const fn new() -> Leases {
+        Leases {
+            frames: [null_mut(); LEASE_WINDOW],
+            len: 0,
+        }
+    }
+
+    /// Records `frame` as lent (the newest lease). When the window was full, the oldest lease
+    /// ends: that frame is returned for the caller to free.
+    pub fn lend(&mut self, frame: *mut u8) -> Option<*mut u8> {
+        let ended = if self.len == LEASE_WINDOW {
+            self.end_oldest()
+        } else {
+            None
+        };
+        self.frames[self.len] = frame;
+        self.len += 1;
+        ended
+    }
+
+    /// Ends the oldest lease (when the pool would otherwise run dry, and at STOP): its frame, for
+    /// the caller to free, or `None` when nothing is lent.
+    pub fn end_oldest(&mut self) -> Option<*mut u8> {
+        if self.len == 0 {
+            return None;
+        }
+        let oldest = self.frames[0];
+        self.frames.copy_within(1..self.len, 0);
+        self.len -= 1;
+        self.frames[self.len] = null_mut();
+        Some(oldest)
+    }
+
+    /// The lent frames, oldest first.
+    pub fn frames(&self) -> &[*mut u8] {
+        &self.frames[..self.len]
+    }
+
+    /// The frame lent last, if any.
+    pub fn newest(&self) -> Option<*mut u8> {
+        self.frames().last().copied()
+    }
+
+    /// How many frames are lent.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no frame is lent.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
 
 /// `KSSTRING_Allocator` as the NUL-terminated UTF-16 string `KsAddObjectCreateItemToObjectHeader`
 /// takes.
@@ -250,6 +329,37 @@ impl FramePool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn frame(n: usize) -> *mut u8 {
+        (n * 0x1000) as *mut u8
+    }
+
+    #[test]
+    fn leases_end_oldest_first_once_the_window_is_full() {
+        let mut leases = Leases::new();
+        assert!(leases.is_empty());
+        for n in 1..=LEASE_WINDOW {
+            assert_eq!(leases.lend(frame(n)), None, "within the window");
+        }
+        assert_eq!(leases.len(), LEASE_WINDOW);
+        assert_eq!(leases.frames()[0], frame(1));
+        // The K-th frame lent after frame 1 ends frame 1's lease.
+        assert_eq!(leases.lend(frame(LEASE_WINDOW + 1)), Some(frame(1)));
+        assert_eq!(leases.len(), LEASE_WINDOW);
+        assert_eq!(leases.frames()[0], frame(2));
+        assert_eq!(leases.newest(), Some(frame(LEASE_WINDOW + 1)));
+    }
+
+    #[test]
+    fn ending_leases_empties_the_window_in_lending_order() {
+        let mut leases = Leases::new();
+        leases.lend(frame(7));
+        leases.lend(frame(3));
+        assert_eq!(leases.end_oldest(), Some(frame(7)));
+        assert_eq!(leases.end_oldest(), Some(frame(3)));
+        assert_eq!(leases.end_oldest(), None);
+        assert_eq!(leases, Leases::new());
+    }
 
     #[test]
     fn the_allocator_class_is_the_ks_string_nul_terminated() {

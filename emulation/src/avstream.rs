@@ -57,12 +57,12 @@
 //!   wrote it. Advancing past the last frame returns STATUS_DEVICE_NOT_READY and leaves the
 //!   leading edge waiting for the next frame.
 //! - **Processing**: `KsPinAttemptProcessing` calls the pin's `Process` under the processing mutex
-//!   (asynchronous: on a new kernel thread), only in PAUSE or RUN (RUN with
+//!   (asynchronous: on a new kernel thread, or from a timer DPC after the DPC as below), only in PAUSE or RUN (RUN with
 //!   KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY) and only with a frame available unless
 //!   KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING. STATUS_PENDING ends processing; success calls
 //!   `Process` again while it consumed frames and more are available (guess). A request arriving
-//!   while the mutex is busy makes the current holder run once more. Asked for above
-//!   PASSIVE_LEVEL (from a DPC) without KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING, `Process` runs at
+//!   while the mutex is busy makes the current holder run once more. Asked for from a timer DPC
+//!   asynchronously, or above PASSIVE_LEVEL without KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING, `Process` runs at
 //!   PASSIVE_LEVEL right after the DPC returns, on the same thread (ks.sys queues a work item;
 //!   running it there keeps the virtual clock deterministic).
 //! - **Close**: a pin steps down to STOP, cancels its queue (STATUS_CANCELLED), then its dispatch
@@ -2348,6 +2348,12 @@ pub(crate) fn release_processing(state: &KernelState, pin: *mut KSPIN) {
 
 /// `KsPinAttemptProcessing`.
 fn attempt_processing(_state: &KernelState, pin: &Arc<PinRecord>, asynchronous: bool) {
+    if asynchronous && crate::timer::in_dpc() {
+        // A DPC asking for processing (a frame timer): queued as ks.sys queues its work item,
+        // run at PASSIVE_LEVEL when the DPC returns, on this thread. No thread per frame.
+        defer(pin);
+        return;
+    }
     if asynchronous {
         let kernel = Kernel {
             state: current("KsPinAttemptProcessing"),
@@ -2363,11 +2369,7 @@ fn attempt_processing(_state: &KernelState, pin: &Arc<PinRecord>, asynchronous: 
     if crate::kernel::current_irql() > ks::nt::PASSIVE_LEVEL
         && descriptor.Flags & KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING == 0
     {
-        let state = current("KsPinAttemptProcessing");
-        let mut inner = state.avstream.lock();
-        if !inner.deferred.iter().any(|p| Arc::ptr_eq(p, pin)) {
-            inner.deferred.push(pin.clone());
-        }
+        defer(pin);
         return;
     }
     // SAFETY: the driver's static dispatch table.
@@ -2428,6 +2430,16 @@ fn attempt_processing(_state: &KernelState, pin: &Arc<PinRecord>, asynchronous: 
             pin.processing.free.notify_all();
             return;
         }
+    }
+}
+
+/// Queues `pin` for processing at PASSIVE_LEVEL after the running DPC ([`run_deferred`]),
+/// once however often it is asked for meanwhile.
+fn defer(pin: &Arc<PinRecord>) {
+    let state = current("KsPinAttemptProcessing");
+    let mut inner = state.avstream.lock();
+    if !inner.deferred.iter().any(|p| Arc::ptr_eq(p, pin)) {
+        inner.deferred.push(pin.clone());
     }
 }
 

@@ -100,6 +100,7 @@ impl Kernel {
     /// PASSIVE_LEVEL. Guards nest (the innermost wins) and must drop in reverse order.
     pub fn enter(&self) -> EnterGuard {
         CURRENT.with(|c| c.borrow_mut().push(self.state.clone()));
+        TOP.set(Arc::as_ptr(&self.state));
         let saved_irql = IRQL.replace(PASSIVE_LEVEL);
         EnterGuard {
             state: self.state.clone(),
@@ -183,6 +184,9 @@ impl Kernel {
 thread_local! {
     /// The kernels entered on this thread, innermost last.
     static CURRENT: RefCell<Vec<Arc<KernelState>>> = const { RefCell::new(Vec::new()) };
+    /// The last entry of `CURRENT` (null when empty), for [`with_current`]: a const thread local
+    /// without a destructor is one load, where `CURRENT` needs its lazy state and a borrow.
+    static TOP: Cell<*const KernelState> = const { Cell::new(std::ptr::null()) };
     /// This thread's IRQL.
     static IRQL: Cell<KIRQL> = const { Cell::new(PASSIVE_LEVEL) };
 }
@@ -205,7 +209,12 @@ impl Drop for EnterGuard {
             });
         }
         IRQL.set(self.saved_irql);
-        let top = CURRENT.with(|c| c.borrow_mut().pop());
+        let top = CURRENT.with(|c| {
+            let mut kernels = c.borrow_mut();
+            let top = kernels.pop();
+            TOP.set(kernels.last().map_or(std::ptr::null(), Arc::as_ptr));
+            top
+        });
         let in_order = top.is_some_and(|top| Arc::ptr_eq(&top, &self.state));
         if !in_order && !std::thread::panicking() {
             panic!("avcam-emulation: Kernel::enter guards dropped out of order");
@@ -222,6 +231,23 @@ pub(crate) fn current(service: &str) -> Arc<KernelState> {
              `kernel.enter()` on this thread, or start it with `kernel.spawn(..)`"
         ),
     }
+}
+
+/// Runs `body` with the calling thread's current kernel, borrowed (no reference count traffic:
+/// for services called on hot paths, such as the spin lock routines); panics as [`current`]
+/// does if there is none. `body` must not enter or leave a kernel on this thread.
+pub(crate) fn with_current<R>(service: &str, body: impl FnOnce(&KernelState) -> R) -> R {
+    let top = TOP.get();
+    if top.is_null() {
+        panic!(
+            "avcam-emulation: {service} called on a thread with no current kernel: call \
+             `kernel.enter()` on this thread, or start it with `kernel.spawn(..)`"
+        );
+    }
+    // SAFETY: TOP points to the last kernel of this thread's CURRENT stack, whose Arc keeps it
+    // alive until its guard pops it (which resets TOP); `body` does not enter or leave a kernel
+    // (this function's contract), so the entry stays for the call.
+    body(unsafe { &*top })
 }
 
 /// The calling thread's IRQL.

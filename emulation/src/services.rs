@@ -22,7 +22,7 @@ use ks::nt::{
 };
 use ks::NTSTATUS;
 
-use crate::kernel::{current, current_irql};
+use crate::kernel::{current, current_irql, with_current};
 use crate::sync::check_irql;
 use crate::{avstream, event, handles, io, ks as ks_sys, object, sync, timer};
 
@@ -57,9 +57,10 @@ pub unsafe extern "system" fn ExFreePoolWithTag(P: *mut c_void, Tag: u32) {
 /// # Safety
 /// `SpinLock` must point to a live, aligned KSPIN_LOCK used only through the spin lock routines.
 pub unsafe extern "system" fn KeAcquireSpinLockRaiseToDpc(SpinLock: *mut KSPIN_LOCK) -> KIRQL {
-    let state = current("KeAcquireSpinLockRaiseToDpc");
-    // SAFETY: forwarded from the caller.
-    unsafe { sync::acquire(&state, "KeAcquireSpinLockRaiseToDpc", SpinLock) }
+    with_current("KeAcquireSpinLockRaiseToDpc", |state| {
+        // SAFETY: forwarded from the caller.
+        unsafe { sync::acquire(state, "KeAcquireSpinLockRaiseToDpc", SpinLock) }
+    })
 }
 
 /// `VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)`.
@@ -67,9 +68,10 @@ pub unsafe extern "system" fn KeAcquireSpinLockRaiseToDpc(SpinLock: *mut KSPIN_L
 /// # Safety
 /// As for [`KeAcquireSpinLockRaiseToDpc`].
 pub unsafe extern "system" fn KeReleaseSpinLock(SpinLock: *mut KSPIN_LOCK, NewIrql: KIRQL) {
-    let state = current("KeReleaseSpinLock");
-    // SAFETY: forwarded from the caller.
-    unsafe { sync::release(&state, SpinLock, NewIrql) }
+    with_current("KeReleaseSpinLock", |state| {
+        // SAFETY: forwarded from the caller.
+        unsafe { sync::release(state, SpinLock, NewIrql) }
+    })
 }
 
 /// `VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)`: completes the IRP with its

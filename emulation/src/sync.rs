@@ -6,7 +6,13 @@
 //! the CPU while contended, since the emulation's "processors" are preemptible threads); the word
 //! holds a token naming the owning thread, so releasing a lock the thread does not hold is
 //! detected. Acquiring a lock the thread already holds would deadlock on Windows: it panics here.
+//!
+//! The common path is kept cheap because drivers take these locks per frame and per allocator
+//! call: one compare-and-swap to acquire, a load and a store to release (only the owner writes a
+//! held word), the thread token and IRQL in const-initialised thread locals, and the current
+//! kernel borrowed rather than reference-counted; the kernel is only used to report a bug.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ks::nt::{DISPATCH_LEVEL, KIRQL, KSPIN_LOCK};
@@ -36,9 +42,17 @@ impl CancelLock {
 fn thread_token() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(1);
     thread_local! {
-        static TOKEN: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        // Const-initialised (0 = not assigned yet): no lazy-initialisation state to check on
+        // every spin lock call.
+        static TOKEN: Cell<usize> = const { Cell::new(0) };
     }
-    TOKEN.with(|t| *t)
+    let token = TOKEN.get();
+    if token != 0 {
+        return token;
+    }
+    let token = NEXT.fetch_add(1, Ordering::Relaxed);
+    TOKEN.set(token);
+    token
 }
 
 /// Checks that a service runs at or below `max`; reports a bug otherwise.
@@ -88,10 +102,9 @@ pub(crate) unsafe fn release(state: &KernelState, lock: *mut KSPIN_LOCK, new_irq
     // SAFETY: the caller guarantees `lock` is a live aligned word used only atomically here.
     let word = unsafe { AtomicUsize::from_ptr(lock) };
     let me = thread_token();
-    if word
-        .compare_exchange(me, 0, Ordering::Release, Ordering::Relaxed)
-        .is_err()
-    {
+    // Only the owner writes a held word, so a load then a store is enough (no read-modify-write):
+    // if the word names this thread, nobody else can change it before the store.
+    if word.load(Ordering::Relaxed) != me {
         state.report(Bug::SpinLockNotHeld {
             lock: lock as usize,
         });
@@ -103,8 +116,10 @@ pub(crate) unsafe fn release(state: &KernelState, lock: *mut KSPIN_LOCK, new_irq
             current,
             requested: new_irql,
         });
+        word.store(0, Ordering::Release);
         return;
     }
+    word.store(0, Ordering::Release);
     set_irql(new_irql);
 }
 

@@ -133,6 +133,18 @@ impl Clock {
     }
 }
 
+thread_local! {
+    /// How many DPC routines this thread is running (nested through `advance` in a DPC).
+    static IN_DPC: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether the calling thread is running a timer's DPC routine: work it queues (asynchronous
+/// `KsPinAttemptProcessing`) then runs at PASSIVE_LEVEL right after the routine returns, on
+/// this thread ([`crate::avstream::run_deferred`]).
+pub(crate) fn in_dpc() -> bool {
+    IN_DPC.get() > 0
+}
+
 /// Runs the DPCs of every timer due up to `until` and leaves the clock at `until`.
 fn run_until(state: &KernelState, until: i64) {
     loop {
@@ -183,6 +195,7 @@ fn run_dpc(state: &KernelState, dpc: *mut KDPC) {
     };
     let before = current_irql();
     set_irql(ks::nt::DISPATCH_LEVEL);
+    IN_DPC.set(IN_DPC.get() + 1);
     let now = state.clock.now_100ns() as u64;
     // SAFETY: the DPC routine contract: called at DISPATCH_LEVEL with its DPC and context;
     // a timer DPC's system arguments are the low and high halves of the interrupt time.
@@ -194,6 +207,7 @@ fn run_dpc(state: &KernelState, dpc: *mut KDPC) {
             (now >> 32) as usize as *mut c_void,
         )
     };
+    IN_DPC.set(IN_DPC.get() - 1);
     if current_irql() != ks::nt::DISPATCH_LEVEL {
         state.report(Bug::IrqlNotRestored {
             context: "a DPC routine",

@@ -9,10 +9,12 @@
 //! - Frames, [`FramePath::Shared`] (the default): one `IOCTL_KS_READ_STREAM` whose header
 //!   brings no buffer (`Data` NULL, `FrameExtent` 0); the pin lends it a frame of its own pool
 //!   (our allocator) and the viewer reads the very bytes the driver rendered
-//!   ([`FrameMemory::PinAllocator`]). The lease lasts until the pin lends the next frame, so
-//!   only one shared read is queued at a time, and only once the viewer released the frame it
-//!   holds (its next `next_frame`): a frame that falls due while the viewer still holds the
-//!   previous one is dropped, and counted.
+//!   ([`FrameMemory::PinAllocator`]). A lent frame stays unchanged until the pin has lent
+//!   `LEASE_WINDOW` (K, the pool's frame count - 1) more frames (`avcam::frame_path`), so the
+//!   viewer keeps K shared reads: while it holds one frame, the other K - 1 stay queued, and the
+//!   held one is queued again only once the viewer released it (its next `next_frame`). At most
+//!   K - 1 frames are lent after the held one meanwhile, so it is never overwritten, and the pin
+//!   still has a read for each frame that falls due while the viewer converts one.
 //! - Frames, [`FramePath::Copy`] (`--copy`): [`READS_IN_FLIGHT`] reads are kept queued, each
 //!   into one of the stream's own buffers, allocated once at `start` and reused (a frame handed
 //!   out is re-queued when the next one is asked for); the driver copies each frame into them
@@ -332,7 +334,7 @@ pub struct ClientStream<'k> {
     pin: Option<avcam_client::Pin<'k>>,
     format: VideoFormat,
     unthrottled: bool,
-    /// Shared mode: one read with no buffer, answered with a lent pool frame.
+    /// Shared mode: `LEASE_WINDOW` reads with no buffer, each answered with a lent pool frame.
     shared: bool,
     real_time: bool,
     slots: Vec<Slot>,
@@ -357,9 +359,10 @@ impl<'k> ClientStream<'k> {
         frame_path: FramePath,
     ) -> Self {
         let shared = frame_path == FramePath::Shared;
-        // Shared: one slot without a buffer (the pin lends its own frame).
+        // Shared: LEASE_WINDOW slots without a buffer (the pin lends its own frames; one held
+        // plus the others queued never exceed the lease window).
         let (reads, image) = if shared {
-            (1, 0)
+            (avcam_driver::frame_pool::LEASE_WINDOW, 0)
         } else {
             (READS_IN_FLIGHT, format.image_size() as usize)
         };
@@ -591,10 +594,11 @@ impl Stream for ClientStream<'_> {
                 });
             }
             // SAFETY: in shared mode the pin lent this read `DataUsed` bytes of its pool frame
-            // at `Data`, in this address space (the emulation's kernel pool), valid until it
-            // lends the next frame or stops. Neither can happen while the returned frame
-            // borrows the stream: the next read is queued only by the next `next_frame`, and
-            // STOP only by `stop`, both of which need the borrow to have ended.
+            // at `Data`, in this address space (the emulation's kernel pool), unchanged until
+            // it lends LEASE_WINDOW more frames or stops. Neither can happen while the returned
+            // frame borrows the stream: only the other LEASE_WINDOW - 1 slots have reads queued
+            // (this slot is queued again by the next `next_frame`), and STOP only comes from
+            // `stop`; both need the borrow to have ended.
             unsafe {
                 core::slice::from_raw_parts(
                     header.Data as usize as *const u8,
@@ -758,8 +762,13 @@ mod tests {
         let pool = stats.allocator.unwrap().framing.frames as usize;
         assert!(addresses <= pool, "{addresses} addresses, pool of {pool}");
         assert_eq!((stats.copies_avoided, stats.frames_copied), (20, 0));
-        // The frame the viewer held was lent when the counters were read (just before STOP).
-        assert_eq!(stats.allocator.unwrap().frames_outstanding, 1);
+        // The frame the viewer held was lent when the counters were read (just before STOP),
+        // with at most the rest of the lease window.
+        let outstanding = stats.allocator.unwrap().frames_outstanding as usize;
+        assert!(
+            (1..=avcam_driver::frame_pool::LEASE_WINDOW).contains(&outstanding),
+            "{outstanding}"
+        );
     }
 
     #[test]
