@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Cross-builds the driver on Linux: the root package, for x86_64-pc-windows-msvc, with core and
 # alloc built from source and lld-link, into target/driver/avcam.sys. The same source the Linux
-# tests run; the `wdk` feature (windows-drivers-rs, Windows hosts only) stays off.
+# tests run, in kernel mode (`--cfg avcam_kernel_mode`: ntoskrnl/ks.sys imports and the kernel
+# runtime instead of the emulation); the `wdk` feature (windows-drivers-rs, Windows hosts only)
+# stays off.
 #
 # Usage: scripts/build-driver.sh [--dev] [--clippy]
 #   --dev     unoptimised build (target/driver/avcam-dev.sys); default: the release profile.
@@ -34,6 +36,8 @@ mkdir -p target/driver
 target=x86_64-pc-windows-msvc
 export CARGO_TARGET_DIR="$PWD/target/cross"
 export CARGO_TARGET_X86_64_PC_WINDOWS_MSVC_LINKER="$LLVM_BIN/lld-link"
+# Kernel mode: the one switch between the driver image and the emulation (docs/windows.md).
+export RUSTFLAGS="--cfg avcam_kernel_mode"
 
 build=(cargo build --locked --package avcam --lib --target "$target" --profile "$profile"
     -Z build-std=core,alloc -Z build-std-features=compiler-builtins-mem
