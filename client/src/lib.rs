@@ -252,6 +252,11 @@ impl<T: Transport> PendingRead<T> {
         self.io.is_done()
     }
 
+    /// Waits up to `timeout` for the read to complete, keeping it; whether it did.
+    pub fn ready(&self, timeout: Duration) -> bool {
+        self.io.wait(timeout).is_some()
+    }
+
     /// Waits up to `timeout` for the frame.
     pub fn wait(mut self, timeout: Duration) -> Result<Frame> {
         let (status, output) = self.io.wait(timeout).ok_or(ClientError::Timeout)?;
