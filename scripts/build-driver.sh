@@ -8,7 +8,7 @@
 # Usage: scripts/build-driver.sh [--dev] [--clippy]
 #   --dev     unoptimised build (target/driver/avcam-dev.sys); default: the release profile.
 #   --clippy  first lint the workspace crates with clippy, compiling them for Windows (the
-#             shell's Windows-only code exists only there); fails if the driver shell (src/,
+#             shell's kernel-mode code exists only there); fails if the driver shell (src/,
 #             build.rs) has any warning. The whole log is kept in target/driver/clippy.txt.
 # Also writes the linker's map next to the image (avcam.map), which check-driver.sh reads.
 # Installs its toolchain from apt when missing (Debian 12; root or sudo). Builds in target/cross

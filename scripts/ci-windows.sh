@@ -2,7 +2,7 @@
 # What CI runs for the Windows side, in order, timing each step:
 #   1. the header layouts are up to date (scripts/gen-layouts.sh --check);
 #   2. the driver cross-builds (scripts/build-driver.sh -> target/driver/avcam.sys), linted by
-#      clippy on the way: the driver shell's Windows-only code must be warning-free;
+#      clippy on the way: the driver shell's kernel-mode code must be warning-free;
 #   3. the built image passes scripts/check-driver.sh, INF target version included;
 #   4. the checker itself rejects deliberately broken images (scripts/test-check-driver.sh);
 #   5. the viewer cross-builds for Windows user mode (scripts/build-viewer-windows.sh ->

@@ -7,7 +7,7 @@
 //! (`KSPROPERTY_STREAMALLOCATOR_STATUS`, ALLOC/FREE methods), and close.
 //!
 //! The requests travel through a [`Transport`]: the emulation (`avcam_emulation::Kernel`, the
-//! default, on every host) or, on Windows, [`windows::WindowsKs`] over real KS handles
+//! default, on every host) or, on Windows, `windows::WindowsKs` over real KS handles
 //! (SetupDi, `CreateFileW`, `KsCreatePin`, `DeviceIoControl`). The request bytes come from one
 //! place, [`request`], whatever the transport. Every error carries the NTSTATUS the driver
 //! answered, or the Win32 code when that is all the system gives ([`ClientError`]).

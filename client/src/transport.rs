@@ -6,7 +6,7 @@
 //! themselves always come from [`crate::request`]. Two transports exist:
 //!
 //! - the emulation (`avcam_emulation::Kernel`, every host): the driver loaded in user mode;
-//! - [`crate::windows::WindowsKs`] (Windows only): real KS handles through SetupDi, `CreateFileW`,
+//! - `windows::WindowsKs` (Windows only): real KS handles through SetupDi, `CreateFileW`,
 //!   `KsCreatePin` and `DeviceIoControl`.
 
 use std::time::Duration;

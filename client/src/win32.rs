@@ -1,5 +1,5 @@
 //! The portable half of the Windows transport: how Win32 answers are read, kept apart from the
-//! system calls ([`crate::windows`]) so that it is tested on every host.
+//! system calls (`windows`, Windows builds only) so that it is tested on every host.
 //!
 //! - [`status_from_win32`]: a `GetLastError` code as the client's [`Status`], and
 //!   [`win32_from_hresult`] to get that code out of the `windows` crate's errors;
