@@ -35,10 +35,12 @@ export CARGO_TARGET_DIR="$PWD/target/windows-user"
 export CARGO_TARGET_X86_64_WIN7_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
 mkdir -p "$CARGO_TARGET_DIR"
 
-# The workspace's dev profile has panic = "abort" (the driver's); the viewer keeps it, so the
-# abort runtime is built along with std (and the unwind one std itself needs).
+# Unwinding, though the workspace's dev profile says abort (the driver's setting): the tests
+# that scripts/test-viewer-wine.sh runs in the same target directory need unwinding, and one
+# standard library built one way serves both (two builds of core side by side make rustc fail
+# with "duplicate lang item").
 build=(cargo build --locked --package avcam-viewer --bin avcam-viewer --target "$target"
-    -Z build-std=std,panic_unwind,panic_abort)
+    -Z build-std=std,panic_unwind --config 'profile.dev.panic="unwind"')
 
 start=$(date +%s%N)
 if [ -n "$clippy" ]; then

@@ -7,7 +7,10 @@
 #   3. under wine, `--backend windows` (real KS handles: SetupDi finds no device there) makes
 #      `list` and `record` exit 3 with the one line "no avcam camera is installed (...)", and
 #      leaves no output file;
-#   4. the Linux viewer refuses `--backend windows` with exit 2.
+#   4. the Linux viewer refuses `--backend windows` with exit 2;
+#   5. the client's unit tests, built for Windows, pass under wine: among them the Windows
+#      transport's own (SetupDi finds no interface of an unregistered category; requests on a
+#      bad handle fail with their Win32 code), the only code of it that can run without a device.
 # Recordings use the virtual clock (`--fps 0 record --frames N`), so frames do not depend on
 # timing. Installs wine from apt when missing. Usage: scripts/test-viewer-wine.sh
 set -euo pipefail
@@ -90,6 +93,22 @@ if [ "$status" -eq 2 ] && grep -q 'needs a Windows build' "$work/err.txt"; then
     pass "linux: --backend windows is a usage error (exit 2)"
 else
     fail "linux: --backend windows: exit $status: $(cat "$work/err.txt")"
+fi
+
+# The client's tests for Windows, in the viewer's target directory (the same standard library).
+start=$(date +%s%N)
+if (
+    use_debian_rust
+    export CARGO_TARGET_DIR="$PWD/target/windows-user"
+    export CARGO_TARGET_X86_64_WIN7_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+    export CARGO_TARGET_X86_64_WIN7_WINDOWS_GNU_RUNNER=wine
+    cargo test --locked --quiet --package avcam-client --lib --target x86_64-win7-windows-gnu \
+        -Z build-std=std,panic_unwind --config 'profile.dev.panic="unwind"'
+) >"$work/client-tests.txt" 2>&1; then
+    pass "wine: the client's tests for Windows: $(grep -o '[0-9]* passed' "$work/client-tests.txt" | tail -1) ($(( ($(date +%s%N) - start) / 1000000 )) ms with the build)"
+else
+    cat "$work/client-tests.txt" >&2
+    fail "wine: the client's tests for Windows"
 fi
 
 if [ "$failures" -ne 0 ]; then

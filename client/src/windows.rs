@@ -468,3 +468,58 @@ impl Drop for WindowsRead {
         }
     }
 }
+
+// These run wherever the Windows build runs (CI: under wine, scripts/test-viewer-wine.sh), on
+// any machine: no device registers the made-up category, and a null handle is never valid.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request;
+    use ks::ks::{IOCTL_KS_PROPERTY, KSPROPERTY_TYPE_GET};
+    use ks::video::{KSPROPSETID_Pin, KSPROPERTY_PIN_CTYPES};
+
+    /// A category no device registers: {A5CA0000-0000-4000-8000-00000000C0DE}.
+    const NO_SUCH_CATEGORY: GUID = GUID {
+        Data1: 0xA5CA_0000,
+        Data2: 0,
+        Data3: 0x4000,
+        Data4: [0x80, 0, 0, 0, 0, 0, 0xC0, 0xDE],
+    };
+    /// `ERROR_INVALID_HANDLE`.
+    const ERROR_INVALID_HANDLE: u32 = 6;
+
+    #[test]
+    fn a_category_without_interfaces_is_no_device() {
+        let ks = WindowsKs::new(r"Root\avcam");
+        assert_eq!(
+            ks.open_filter(&NO_SUCH_CATEGORY),
+            Err(ClientError::NoDevice(NO_SUCH_CATEGORY))
+        );
+        let camera = crate::Camera::open(&ks, &NO_SUCH_CATEGORY);
+        assert!(matches!(camera, Err(ClientError::NoDevice(_))));
+    }
+
+    #[test]
+    fn requests_on_a_bad_handle_carry_the_win32_code() {
+        let ks = WindowsKs::new(r"Root\avcam");
+        let input = request::property(KSPROPSETID_Pin, KSPROPERTY_PIN_CTYPES, KSPROPERTY_TYPE_GET);
+        let mut count = [0u8; 4];
+        let reply = ks.ioctl(HANDLE::default(), IOCTL_KS_PROPERTY, &input, &mut count);
+        assert_eq!(reply.status, Status::Win32(ERROR_INVALID_HANDLE));
+        assert_eq!(
+            reply.status.check("CTYPES"),
+            Err(ClientError::Win32 {
+                request: "CTYPES",
+                code: ERROR_INVALID_HANDLE
+            })
+        );
+        // A read that cannot start is returned completed, with its error; dropping it is safe.
+        let read = ks.read_stream(HANDLE::default(), request::read_headers(&mut []));
+        assert!(read.is_done());
+        assert_eq!(
+            read.wait(Duration::ZERO).map(|(status, _)| status),
+            Some(Status::Win32(ERROR_INVALID_HANDLE))
+        );
+        assert!(ks.close(HANDLE::default()).is_err());
+    }
+}
