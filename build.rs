@@ -2,9 +2,9 @@
 //!
 //! - Official Windows path (`--features wdk` on a Windows host, in a WDK environment):
 //!   windows-drivers-rs's `wdk_build::configure_wdk_binary_build()`, as its README prescribes.
-//! - Cross build (target `x86_64-pc-windows-msvc` without the feature, `scripts/build-driver.sh`):
-//!   the kernel-image link arguments for lld-link.
-//! - Host builds (the Linux tests): nothing.
+//! - Cross build (target `x86_64-pc-windows-msvc` in kernel mode, `--cfg avcam_kernel_mode`,
+//!   without the feature: `scripts/build-driver.sh`): the kernel-image link arguments for lld-link.
+//! - Every build outside kernel mode (the Linux tests, Windows user-mode programs): nothing.
 
 #[cfg(not(feature = "wdk"))]
 /// lld-link arguments that turn the cdylib into a kernel driver image (the WDK's
@@ -38,6 +38,12 @@ fn main() {
 /// The official path: windows-drivers-rs does everything (WDK libraries, link arguments, cfgs).
 #[cfg(all(feature = "wdk", windows))]
 fn configure() {
+    if std::env::var_os("CARGO_CFG_AVCAM_KERNEL_MODE").is_none() {
+        panic!(
+            "the `wdk` feature builds the driver image, which needs kernel mode: \
+             RUSTFLAGS must contain `--cfg avcam_kernel_mode` (Makefile.toml sets it)"
+        );
+    }
     if let Err(error) = wdk_build::configure_wdk_binary_build() {
         panic!("wdk-build could not configure the driver build: {error:?}");
     }
@@ -52,14 +58,17 @@ fn configure() {
     );
 }
 
-/// The cross build links a kernel image; every other target (the host tests) needs nothing.
+/// The cross build links a kernel image; every other build (the host tests, a Windows user-mode
+/// program) needs nothing. Kernel mode is the `avcam_kernel_mode` cfg, which cargo passes to
+/// build scripts as `CARGO_CFG_AVCAM_KERNEL_MODE`.
 #[cfg(not(feature = "wdk"))]
 fn configure() {
     use std::env;
 
+    let kernel_mode = env::var_os("CARGO_CFG_AVCAM_KERNEL_MODE").is_some();
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let target_env = env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
-    if target_os == "windows" && target_env == "msvc" {
+    if kernel_mode && target_os == "windows" && target_env == "msvc" {
         for arg in CROSS_LINK_ARGS {
             println!("cargo::rustc-cdylib-link-arg={arg}");
         }

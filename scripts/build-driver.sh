@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Cross-builds the driver on Linux: the root package, for x86_64-pc-windows-msvc, with core and
 # alloc built from source and lld-link, into target/driver/avcam.sys. The same source the Linux
-# tests run; the `wdk` feature (windows-drivers-rs, Windows hosts only) stays off.
+# tests run, in kernel mode (`--cfg avcam_kernel_mode`: ntoskrnl/ks.sys imports and the kernel
+# runtime instead of the emulation); the `wdk` feature (windows-drivers-rs, Windows hosts only)
+# stays off.
 #
 # Usage: scripts/build-driver.sh [--dev] [--clippy]
 #   --dev     unoptimised build (target/driver/avcam-dev.sys); default: the release profile.
 #   --clippy  first lint the workspace crates with clippy, compiling them for Windows (the
-#             shell's Windows-only code exists only there); fails if the driver shell (src/,
+#             shell's kernel-mode code exists only there); fails if the driver shell (src/,
 #             build.rs) has any warning. The whole log is kept in target/driver/clippy.txt.
 # Also writes the linker's map next to the image (avcam.map), which check-driver.sh reads.
 # Installs its toolchain from apt when missing (Debian 12; root or sudo). Builds in target/cross
@@ -34,6 +36,8 @@ mkdir -p target/driver
 target=x86_64-pc-windows-msvc
 export CARGO_TARGET_DIR="$PWD/target/cross"
 export CARGO_TARGET_X86_64_PC_WINDOWS_MSVC_LINKER="$LLVM_BIN/lld-link"
+# Kernel mode: the one switch between the driver image and the emulation (docs/windows.md).
+export RUSTFLAGS="--cfg avcam_kernel_mode"
 
 build=(cargo build --locked --package avcam --lib --target "$target" --profile "$profile"
     -Z build-std=core,alloc -Z build-std-features=compiler-builtins-mem

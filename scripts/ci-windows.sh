@@ -2,9 +2,14 @@
 # What CI runs for the Windows side, in order, timing each step:
 #   1. the header layouts are up to date (scripts/gen-layouts.sh --check);
 #   2. the driver cross-builds (scripts/build-driver.sh -> target/driver/avcam.sys), linted by
-#      clippy on the way: the driver shell's Windows-only code must be warning-free;
+#      clippy on the way: the driver shell's kernel-mode code must be warning-free;
 #   3. the built image passes scripts/check-driver.sh, INF target version included;
-#   4. the checker itself rejects deliberately broken images (scripts/test-check-driver.sh).
+#   4. the checker itself rejects deliberately broken images (scripts/test-check-driver.sh);
+#   5. the viewer cross-builds for Windows user mode (scripts/build-viewer-windows.sh ->
+#      x86_64-win7-windows-gnu, not kernel mode), linted by clippy on the way: the client's
+#      Windows transport and the viewer's Windows backend exist only there;
+#   6. under wine, that viewer records the same frames as the Linux one, and its Windows backend
+#      reports that no avcam device is installed (scripts/test-viewer-wine.sh).
 # The INF cross-check (tests/inf.rs) runs with the workspace tests.
 #
 # Usage: scripts/ci-windows.sh      (Debian 12; installs its toolchain from apt when missing)
@@ -29,6 +34,8 @@ step "layout assertions up to date" scripts/gen-layouts.sh --check
 step "cross-build target/driver/avcam.sys, with clippy" scripts/build-driver.sh --clippy
 step "check target/driver/avcam.sys" scripts/check-driver.sh target/driver/avcam.sys --inf inf/avcam.inx
 step "check-driver rejects broken images" scripts/test-check-driver.sh
+step "cross-build the viewer for Windows user mode, with clippy" scripts/build-viewer-windows.sh --clippy
+step "the viewer under wine: Linux's frames, no device on --backend windows" scripts/test-viewer-wine.sh
 
 printf '\n==> Windows side: all steps passed\n'
 printf '%s\n' "${timings[@]}"

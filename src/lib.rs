@@ -1,7 +1,9 @@
 //! avcam: the Windows kernel shell of the virtual camera.
 //!
-//! On Windows this crate is the driver (`avcam.sys`); on other hosts the same code is linked
-//! against the emulation (through `avcam-kernel`) and driven by the tests in `tests/`.
+//! Built in kernel mode (`--cfg avcam_kernel_mode`, as `scripts/build-driver.sh` and the official
+//! Windows path do; see docs/windows.md) this crate is the driver (`avcam.sys`); in every other
+//! build, on Linux or as part of a Windows user-mode program, the same code is linked against the
+//! emulation (through `avcam-kernel`) and driven by the tests in `tests/` or by the viewer.
 //!
 //! Modules:
 //! - [`identity`]: the names and GUIDs Windows knows the driver by, shared with `inf/avcam.inx`;
@@ -12,14 +14,15 @@
 //! - [`frame_path`]: timer, DPC and Process: how a due frame reaches the client;
 //! - [`error`]: the shell's error type and its NTSTATUS;
 //! - [`pool_box`]: pool-backed values and buffers for the camera's own state;
-//! - [`pool`]: the global allocator over the kernel pool (used on Windows only);
-//! - `runtime` (Windows only): what a freestanding kernel image must provide itself: the entry
+//! - [`pool`]: the global allocator over the kernel pool (installed in kernel mode only);
+//! - `runtime` (kernel mode only): what a freestanding kernel image must provide itself: the entry
 //!   point symbol, the panic handler, `_fltused`, `__chkstk` and the global allocator instance;
 //! - `wdk_layouts` (official Windows path only): our ABI types asserted equal to wdk-sys's.
 #![no_std]
 
-// On the host, std (pulled in by the emulation) provides the panic handler and global allocator.
-#[cfg(not(windows))]
+// Outside kernel mode, std (pulled in by the emulation) provides the panic handler and global
+// allocator.
+#[cfg(not(avcam_kernel_mode))]
 extern crate std;
 
 // Link the allocator: its `#[no_mangle]` exports (KsCreateDefaultAllocatorEx & co) must reach the
@@ -39,7 +42,7 @@ pub mod identity;
 pub mod pool;
 pub mod pool_box;
 
-#[cfg(windows)]
+#[cfg(avcam_kernel_mode)]
 mod runtime;
 
 #[cfg(all(windows, feature = "wdk"))]

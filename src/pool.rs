@@ -1,4 +1,4 @@
-//! The global allocator over the kernel pool (installed on Windows by `runtime`).
+//! The global allocator over the kernel pool (installed in kernel mode by `runtime`).
 //!
 //! `ExAllocatePool2` returns blocks aligned to `MEMORY_ALLOCATION_ALIGNMENT` (16 bytes on x64).
 //! Rust may ask for more (a `#[repr(align(64))]` type, a page-aligned buffer): such a request is

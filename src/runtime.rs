@@ -1,7 +1,8 @@
-//! What a freestanding Windows kernel image must provide itself (compiled for Windows only):
-//! the entry point symbol, the panic handler, `_fltused`, `__chkstk` and the global allocator.
+//! What a freestanding Windows kernel image must provide itself (compiled in kernel mode only,
+//! `--cfg avcam_kernel_mode`): the entry point symbol, the panic handler, `_fltused`, `__chkstk`
+//! and the global allocator.
 //!
-//! On Linux the same crate links std, which provides all of these.
+//! Every other build (Linux, Windows user-mode programs) links std, which provides all of these.
 
 use core::fmt::{self, Write};
 use core::panic::PanicInfo;

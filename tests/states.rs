@@ -51,7 +51,7 @@ proptest! {
                 let read = pin.read(format.image_size() as usize);
                 advance_to(&kernel, kernel.clock().now_100ns() + 1_000_000);
                 prop_assert!(!read.is_done());
-                prop_assert_eq!(read.cancel(Duration::from_secs(5)), Some(ks::status::STATUS_CANCELLED));
+                prop_assert_eq!(read.cancel(Duration::from_secs(5)), Some(avcam_client::Status::Nt(ks::status::STATUS_CANCELLED)));
             }
         }
         pin.close().unwrap();

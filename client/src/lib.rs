@@ -6,16 +6,26 @@
 //! (`KSPROPERTY_DROPPEDFRAMES_CURRENT`), create an allocator on the pin and query it
 //! (`KSPROPERTY_STREAMALLOCATOR_STATUS`, ALLOC/FREE methods), and close.
 //!
-//! The backend today is the Linux emulation (`avcam_emulation::Kernel`); a Windows backend over
-//! real handles (`DeviceIoControl`) fits the same request builders ([`request`]). Every error
-//! carries the NTSTATUS the driver answered ([`ClientError`]).
+//! The requests travel through a [`Transport`]: the emulation (`avcam_emulation::Kernel`, the
+//! default, on every host) or, on Windows, `windows::WindowsKs` over real KS handles
+//! (SetupDi, `CreateFileW`, `KsCreatePin`, `DeviceIoControl`). The request bytes come from one
+//! place, [`request`], whatever the transport. Every error carries the NTSTATUS the driver
+//! answered, or the Win32 code when that is all the system gives ([`ClientError`]).
+//!
+//! Shared frames (a read without a buffer, answered with the pin's own pool frame) are offered
+//! only where the client can read that address: in the emulation. On real handles the address
+//! is a kernel one, so a Windows client reads copies ([`Transport::SHARED_FRAMES`]).
 
 pub mod request;
+pub mod transport;
+pub mod win32;
+#[cfg(windows)]
+pub mod windows;
 
 use std::fmt;
 use std::time::Duration;
 
-use avcam_emulation::{AsyncIo, File, Kernel};
+use avcam_emulation::Kernel;
 use ks::avstream::KSSTATE;
 use ks::guid::{KSMETHODSETID_StreamAllocator, KSPROPSETID_StreamAllocator};
 use ks::ks::{
@@ -23,15 +33,17 @@ use ks::ks::{
     KSMETHOD_STREAMALLOCATOR_FREE, KSMETHOD_TYPE_WRITE, KSPROPERTY_STREAMALLOCATOR_STATUS,
     KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSSTREAMALLOCATOR_STATUS,
 };
-use ks::status::{STATUS_BUFFER_OVERFLOW, STATUS_SUCCESS};
 use ks::video::{
     KSPROPSETID_Connection, KSPROPSETID_Pin, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
     KSPROPERTY_CONNECTION_STATE, KSPROPERTY_DROPPEDFRAMES_CURRENT,
-    KSPROPERTY_DROPPEDFRAMES_CURRENT_S, KSPROPERTY_PIN_CTYPES, KSPROPERTY_PIN_DATAINTERSECTION,
-    KSPROPERTY_PIN_DATARANGES, KSSTREAM_HEADER, KS_FRAME_INFO, PROPSETID_VIDCAP_DROPPEDFRAMES,
+    KSPROPERTY_DROPPEDFRAMES_CURRENT_S, KSPROPERTY_PIN_CATEGORY, KSPROPERTY_PIN_CTYPES,
+    KSPROPERTY_PIN_DATAINTERSECTION, KSPROPERTY_PIN_DATARANGES, KSSTREAM_HEADER, KS_FRAME_INFO,
+    PROPSETID_VIDCAP_DROPPEDFRAMES,
 };
 use ks::{GUID, NTSTATUS};
 use zerocopy::FromBytes;
+
+pub use transport::{Read, Reply, Status, Transport};
 
 /// A failed KS request: what was asked and the NTSTATUS the driver answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +54,13 @@ pub enum ClientError {
         request: &'static str,
         /// The driver's status.
         status: NTSTATUS,
+    },
+    /// A system call failed with this Win32 error code (real handles only).
+    Win32 {
+        /// Which request or call.
+        request: &'static str,
+        /// `GetLastError()`.
+        code: u32,
     },
     /// No device interface of the category is registered.
     NoDevice(GUID),
@@ -59,6 +78,14 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// The Win32 error code, for the failures that have one.
+    pub fn win32_code(&self) -> Option<u32> {
+        match self {
+            ClientError::Win32 { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for ClientError {
@@ -67,7 +94,14 @@ impl fmt::Display for ClientError {
             ClientError::Request { request, status } => {
                 write!(f, "{request} failed with NTSTATUS {:#010x}", *status as u32)
             }
-            ClientError::NoDevice(category) => write!(f, "no device in category {category:?}"),
+            ClientError::Win32 { request, code } => {
+                write!(f, "{request} failed with Win32 error {code}")
+            }
+            ClientError::NoDevice(category) => write!(
+                f,
+                "no device interface in category {}",
+                win32::registry_form(category)
+            ),
             ClientError::Malformed(what) => write!(f, "malformed answer to {what}"),
             ClientError::Timeout => write!(f, "the read did not complete in time"),
         }
@@ -79,55 +113,46 @@ impl std::error::Error for ClientError {}
 /// The client's result.
 pub type Result<T> = std::result::Result<T, ClientError>;
 
-fn check(request: &'static str, status: NTSTATUS) -> Result<()> {
-    if status == STATUS_SUCCESS {
-        Ok(())
-    } else {
-        Err(ClientError::Request { request, status })
+/// A property GET with the size protocol on `handle`: asks the size first, then the data.
+fn get_sized<T: Transport>(
+    transport: &T,
+    handle: T::Handle,
+    request: &'static str,
+    input: &[u8],
+) -> Result<Vec<u8>> {
+    let size = transport.ioctl(handle, IOCTL_KS_PROPERTY, input, &mut []);
+    if size.status != Status::BUFFER_OVERFLOW {
+        size.status.check(request)?;
+        return Ok(Vec::new());
     }
+    let mut data = vec![0u8; size.information];
+    let result = transport.ioctl(handle, IOCTL_KS_PROPERTY, input, &mut data);
+    result.status.check(request)?;
+    data.truncate(result.information);
+    Ok(data)
 }
 
-/// An open camera filter.
-pub struct Camera<'k> {
-    kernel: &'k Kernel,
-    filter: File,
+/// An open camera filter, over the transport `T` (the emulation unless said otherwise).
+pub struct Camera<'k, T: Transport = Kernel> {
+    kernel: &'k T,
+    filter: T::Handle,
 }
 
-impl<'k> Camera<'k> {
+impl<'k, T: Transport> Camera<'k, T> {
     /// Opens the first device interface of `category` (e.g. KSCATEGORY_VIDEO_CAMERA).
-    pub fn open(kernel: &'k Kernel, category: &GUID) -> Result<Camera<'k>> {
-        let interfaces = kernel.device_interfaces(category);
-        let interface = interfaces.first().ok_or(ClientError::NoDevice(*category))?;
-        let filter = kernel
-            .open_interface(interface)
-            .map_err(|status| ClientError::Request {
-                request: "open filter",
-                status,
-            })?;
+    pub fn open(kernel: &'k T, category: &GUID) -> Result<Camera<'k, T>> {
+        let filter = kernel.open_filter(category)?;
         Ok(Camera { kernel, filter })
     }
 
-    /// The filter's file (for raw requests in tests).
-    pub fn file(&self) -> File {
+    /// The filter's handle (for raw requests in tests).
+    pub fn file(&self) -> T::Handle {
         self.filter
     }
 
     /// A property GET with the size protocol: asks the size first, then the data.
     fn get_sized(&self, request: &'static str, input: &[u8]) -> Result<Vec<u8>> {
-        let size = self
-            .kernel
-            .ioctl(self.filter, IOCTL_KS_PROPERTY, input, &mut []);
-        if size.status != STATUS_BUFFER_OVERFLOW {
-            check(request, size.status)?;
-            return Ok(Vec::new());
-        }
-        let mut data = vec![0u8; size.information];
-        let result = self
-            .kernel
-            .ioctl(self.filter, IOCTL_KS_PROPERTY, input, &mut data);
-        check(request, result.status)?;
-        data.truncate(result.information);
-        Ok(data)
+        get_sized(self.kernel, self.filter, request, input)
     }
 
     /// `KSPROPERTY_PIN_CTYPES`: how many pin factories the filter has.
@@ -137,8 +162,19 @@ impl<'k> Camera<'k> {
         let result = self
             .kernel
             .ioctl(self.filter, IOCTL_KS_PROPERTY, &input, &mut count);
-        check("CTYPES", result.status)?;
+        result.status.check("CTYPES")?;
         Ok(u32::from_le_bytes(count))
+    }
+
+    /// `KSPROPERTY_PIN_CATEGORY`: the pin's category (e.g. `PINNAME_VIDEO_CAPTURE`).
+    pub fn pin_category(&self, pin_id: u32) -> Result<GUID> {
+        let input = request::pin_property(KSPROPERTY_PIN_CATEGORY, pin_id);
+        let mut answer = [0u8; std::mem::size_of::<GUID>()];
+        let result = self
+            .kernel
+            .ioctl(self.filter, IOCTL_KS_PROPERTY, &input, &mut answer);
+        result.status.check("CATEGORY")?;
+        GUID::read_from_bytes(&answer).map_err(|_| ClientError::Malformed("CATEGORY"))
     }
 
     /// `KSPROPERTY_PIN_DATARANGES`: the pin's ranges, each as its `FormatSize` bytes.
@@ -159,19 +195,13 @@ impl<'k> Camera<'k> {
 
     /// Creates a pin with `format` (a full `KSDATAFORMAT` + specifier, e.g. from
     /// [`Camera::intersect`]).
-    pub fn create_pin(&self, pin_id: u32, format: &[u8]) -> Result<Pin<'k>> {
+    pub fn create_pin(&self, pin_id: u32, format: &[u8]) -> Result<Pin<'k, T>> {
         self.create_pin_raw(&request::pin_connect(pin_id, format))
     }
 
     /// Creates a pin from raw `KSPIN_CONNECT` + format bytes (malformed ones welcome).
-    pub fn create_pin_raw(&self, connect: &[u8]) -> Result<Pin<'k>> {
-        let pin = self
-            .kernel
-            .create_pin(self.filter, connect)
-            .map_err(|status| ClientError::Request {
-                request: "create pin",
-                status,
-            })?;
+    pub fn create_pin_raw(&self, connect: &[u8]) -> Result<Pin<'k, T>> {
+        let pin = self.kernel.create_pin(self.filter, connect)?;
         Ok(Pin {
             kernel: self.kernel,
             pin,
@@ -180,7 +210,7 @@ impl<'k> Camera<'k> {
 
     /// Closes the filter.
     pub fn close(self) -> Result<()> {
-        check("close filter", self.kernel.close(self.filter))
+        self.kernel.close(self.filter)
     }
 }
 
@@ -209,70 +239,61 @@ pub struct Frame {
 }
 
 /// A read in flight: the buffer the driver writes into stays alive until it completes.
-pub struct PendingRead {
-    io: AsyncIo,
+pub struct PendingRead<T: Transport = Kernel> {
+    // Declared first so that it is dropped first: a transport that must cancel and wait for an
+    // unfinished read does so before `buffer` is freed.
+    io: T::Read,
     buffer: Vec<u8>,
 }
 
-impl PendingRead {
+impl<T: Transport> PendingRead<T> {
     /// Whether the read has completed.
     pub fn is_done(&self) -> bool {
-        match &self.io {
-            AsyncIo::Done(_) => true,
-            AsyncIo::Pending(pending) => pending.poll().is_some(),
-        }
+        self.io.is_done()
+    }
+
+    /// Waits up to `timeout` for the read to complete, keeping it; whether it did.
+    pub fn ready(&self, timeout: Duration) -> bool {
+        self.io.wait(timeout).is_some()
     }
 
     /// Waits up to `timeout` for the frame.
     pub fn wait(mut self, timeout: Duration) -> Result<Frame> {
-        let output = match &self.io {
-            AsyncIo::Done(done) => {
-                check("READ_STREAM", done.result.status)?;
-                done.output.clone()
-            }
-            AsyncIo::Pending(pending) => {
-                let result = pending.wait(timeout).ok_or(ClientError::Timeout)?;
-                check("READ_STREAM", result.status)?;
-                pending
-                    .output()
-                    .ok_or(ClientError::Malformed("READ_STREAM"))?
-            }
-        };
+        let (status, output) = self.io.wait(timeout).ok_or(ClientError::Timeout)?;
+        status.check("READ_STREAM")?;
         let (header, rest) = KSSTREAM_HEADER::read_from_prefix(&output)
             .map_err(|_| ClientError::Malformed("READ_STREAM"))?;
         let (info, _) = KS_FRAME_INFO::read_from_prefix(rest)
             .map_err(|_| ClientError::Malformed("READ_STREAM"))?;
         let shared = self.buffer.is_empty() && header.Data != 0;
-        self.buffer.truncate(header.DataUsed as usize);
+        self.buffer
+            .truncate((header.DataUsed as usize).min(self.buffer.len()));
         Ok(Frame {
             header,
             info,
-            data: self.buffer,
-            shared: shared.then_some(header.Data),
+            data: std::mem::take(&mut self.buffer),
+            shared: (shared && T::SHARED_FRAMES).then_some(header.Data),
         })
     }
 
-    /// Cancels the read (IoCancelIrp) and waits for it to finish; its status.
-    pub fn cancel(self, timeout: Duration) -> Option<NTSTATUS> {
-        match &self.io {
-            AsyncIo::Done(done) => Some(done.result.status),
-            AsyncIo::Pending(pending) => {
-                pending.cancel();
-                pending.wait(timeout).map(|r| r.status)
-            }
+    /// Cancels the read (IoCancelIrp / CancelIoEx) and waits for it to finish; its status.
+    pub fn cancel(self, timeout: Duration) -> Option<Status> {
+        if !self.io.is_done() {
+            self.io.cancel();
         }
+        self.io.wait(timeout).map(|(status, _)| status)
     }
 }
 
-/// An open capture pin.
-pub struct Pin<'k> {
-    kernel: &'k Kernel,
-    pin: File,
+/// An open capture pin, over the transport `T`.
+pub struct Pin<'k, T: Transport = Kernel> {
+    kernel: &'k T,
+    pin: T::Handle,
 }
 
-impl Pin<'_> {
-    /// The pin's file (for raw requests in tests).
-    pub fn file(&self) -> File {
+impl<T: Transport> Pin<'_, T> {
+    /// The pin's handle (for raw requests in tests).
+    pub fn file(&self) -> T::Handle {
         self.pin
     }
 
@@ -287,7 +308,7 @@ impl Pin<'_> {
         let result = self
             .kernel
             .ioctl(self.pin, IOCTL_KS_PROPERTY, &input, &mut data);
-        check("set state", result.status)
+        result.status.check("set state")
     }
 
     /// `KSPROPERTY_CONNECTION_STATE` GET.
@@ -301,7 +322,7 @@ impl Pin<'_> {
         let result = self
             .kernel
             .ioctl(self.pin, IOCTL_KS_PROPERTY, &input, &mut data);
-        check("get state", result.status)?;
+        result.status.check("get state")?;
         Ok(u32::from_le_bytes(data))
     }
 
@@ -313,28 +334,22 @@ impl Pin<'_> {
             KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
             KSPROPERTY_TYPE_GET,
         );
-        let size = self
-            .kernel
-            .ioctl(self.pin, IOCTL_KS_PROPERTY, &input, &mut []);
-        if size.status != STATUS_BUFFER_OVERFLOW {
-            check("ALLOCATORFRAMING_EX", size.status)?;
-        }
-        let mut data = vec![0u8; size.information];
-        let result = self
-            .kernel
-            .ioctl(self.pin, IOCTL_KS_PROPERTY, &input, &mut data);
-        check("ALLOCATORFRAMING_EX", result.status)?;
-        data.truncate(result.information);
-        Ok(data)
+        get_sized(self.kernel, self.pin, "ALLOCATORFRAMING_EX", &input)
     }
 
     /// Queues one `IOCTL_KS_READ_STREAM` into a fresh buffer of `frame_bytes` (copy mode: the
     /// driver renders into the client's buffer).
-    pub fn read(&self, frame_bytes: usize) -> PendingRead {
-        let mut buffer = vec![0u8; frame_bytes];
+    pub fn read(&self, frame_bytes: usize) -> PendingRead<T> {
+        self.read_into(vec![0u8; frame_bytes])
+    }
+
+    /// Queues one `IOCTL_KS_READ_STREAM` into `buffer` (copy mode), e.g. the [`Frame::data`] of
+    /// an earlier frame handed back for reuse: its capacity is the frame extent offered.
+    pub fn read_into(&self, mut buffer: Vec<u8>) -> PendingRead<T> {
+        buffer.resize(buffer.capacity(), 0);
         let headers = request::read_headers(&mut buffer);
         PendingRead {
-            io: self.kernel.read_stream(self.pin, &headers),
+            io: self.kernel.read_stream(self.pin, headers),
             buffer,
         }
     }
@@ -342,7 +357,7 @@ impl Pin<'_> {
     /// Creates an allocator on the pin (the allocator create request `KsCreateAllocator`
     /// sends, served by the pin's `KSSTRING_Allocator` create item, i.e. our
     /// `KsCreateDefaultAllocatorEx`): `frames` frames of `frame_size` bytes.
-    pub fn create_allocator(&self, frames: u32, frame_size: u32) -> Result<Allocator<'_>> {
+    pub fn create_allocator(&self, frames: u32, frame_size: u32) -> Result<Allocator<'_, T>> {
         let framing = KSALLOCATOR_FRAMING {
             Flags: 0,
             PoolType: 0,
@@ -351,13 +366,7 @@ impl Pin<'_> {
             FileAlignment: 0,
             Reserved: 0,
         };
-        let file = self
-            .kernel
-            .create_allocator(self.pin, &framing)
-            .map_err(|status| ClientError::Request {
-                request: "create allocator",
-                status,
-            })?;
+        let file = self.kernel.create_allocator(self.pin, &framing)?;
         Ok(Allocator {
             kernel: self.kernel,
             file,
@@ -367,11 +376,13 @@ impl Pin<'_> {
     /// Queues one `IOCTL_KS_READ_STREAM` in shared mode: a header with no buffer (`Data` NULL,
     /// `FrameExtent` 0), which the pin answers with a frame of its own pool (our allocator):
     /// [`Frame::shared`] is its address, valid until the next shared frame is delivered or the
-    /// pin stops. No copy is made; [`Frame::data`] stays empty.
-    pub fn read_shared(&self) -> PendingRead {
+    /// pin stops. No copy is made; [`Frame::data`] stays empty. Only where
+    /// [`Transport::SHARED_FRAMES`] holds (the emulation); on real handles the frame's address is
+    /// a kernel one and [`Frame::shared`] stays `None`.
+    pub fn read_shared(&self) -> PendingRead<T> {
         let headers = request::read_headers(&mut []);
         PendingRead {
-            io: self.kernel.read_stream(self.pin, &headers),
+            io: self.kernel.read_stream(self.pin, headers),
             buffer: Vec::new(),
         }
     }
@@ -388,7 +399,7 @@ impl Pin<'_> {
         let result = self
             .kernel
             .ioctl(self.pin, IOCTL_KS_PROPERTY, &input, &mut data);
-        check("DROPPEDFRAMES_CURRENT", result.status)?;
+        result.status.check("DROPPEDFRAMES_CURRENT")?;
         let (answer, _) = KSPROPERTY_DROPPEDFRAMES_CURRENT_S::read_from_prefix(&data)
             .map_err(|_| ClientError::Malformed("DROPPEDFRAMES_CURRENT"))?;
         Ok(DroppedFrames {
@@ -400,19 +411,19 @@ impl Pin<'_> {
 
     /// Closes the pin (ks.sys steps it down to STOP first).
     pub fn close(self) -> Result<()> {
-        check("close pin", self.kernel.close(self.pin))
+        self.kernel.close(self.pin)
     }
 }
 
 /// An allocator the client created on a pin.
-pub struct Allocator<'k> {
-    kernel: &'k Kernel,
-    file: File,
+pub struct Allocator<'k, T: Transport = Kernel> {
+    kernel: &'k T,
+    file: T::Handle,
 }
 
-impl Allocator<'_> {
-    /// The allocator's file.
-    pub fn file(&self) -> File {
+impl<T: Transport> Allocator<'_, T> {
+    /// The allocator's handle.
+    pub fn file(&self) -> T::Handle {
         self.file
     }
 
@@ -427,7 +438,7 @@ impl Allocator<'_> {
         let result = self
             .kernel
             .ioctl(self.file, IOCTL_KS_PROPERTY, &input, &mut data);
-        check("allocator STATUS", result.status)?;
+        result.status.check("allocator STATUS")?;
         KSSTREAMALLOCATOR_STATUS::read_from_bytes(&data)
             .map_err(|_| ClientError::Malformed("allocator STATUS"))
     }
@@ -435,7 +446,7 @@ impl Allocator<'_> {
     fn method(&self, id: u32, data: &mut [u8; 8]) -> Result<()> {
         let input = request::property(KSMETHODSETID_StreamAllocator, id, KSMETHOD_TYPE_WRITE);
         let result = self.kernel.ioctl(self.file, IOCTL_KS_METHOD, &input, data);
-        check("allocator method", result.status)
+        result.status.check("allocator method")
     }
 
     /// `KSMETHOD_STREAMALLOCATOR_ALLOC`: a frame's address.
@@ -453,6 +464,6 @@ impl Allocator<'_> {
 
     /// Closes the allocator.
     pub fn close(self) -> Result<()> {
-        check("close allocator", self.kernel.close(self.file))
+        self.kernel.close(self.file)
     }
 }

@@ -1,5 +1,5 @@
 //! Request builders and answer parsers: the bytes of KS requests, independent of how they are
-//! sent (the emulation today, `DeviceIoControl` on Windows later).
+//! sent ([`crate::Transport`]: the emulation, or `DeviceIoControl` on real handles on Windows).
 
 use ks::ks::{KSIDENTIFIER, KSPROPERTY_TYPE_GET};
 use ks::video::{

@@ -130,7 +130,7 @@ pub unsafe fn complete(irp: *mut IRP, status: NTSTATUS, information: usize) {
     unsafe { IofCompleteRequest(irp, IO_NO_INCREMENT) };
 }
 
-#[cfg(all(test, not(windows)))]
+#[cfg(all(test, not(avcam_kernel_mode)))]
 mod tests {
     use std::vec::Vec;
 

@@ -1,8 +1,11 @@
 //! The kernel services avcam's driver code calls, in one place.
 //!
-//! On Windows they are imports from `ntoskrnl.exe` and `ks.sys`; on every other host they are
-//! the user-mode emulation's functions of the same name and the same C signature
-//! (`avcam-emulation`), so the driver code above this crate is the same in both worlds.
+//! In kernel mode (the driver image, built with `--cfg avcam_kernel_mode`; see docs/windows.md)
+//! they are imports from `ntoskrnl.exe` and `ks.sys`; in every other build (Linux, and Windows
+//! user-mode programs such as the viewer) they are the user-mode emulation's functions of the
+//! same name and the same C signature (`avcam-emulation`), so the driver code above this crate
+//! is the same in both worlds. The target OS does not decide: a Windows user-mode program gets
+//! the emulation too.
 //! The signature types below ([`sig`]) are checked against the emulation at compile time.
 //!
 //! The inline helpers of wdm.h that are macros or `FORCEINLINE` functions in C
@@ -199,7 +202,7 @@ pub mod sig {
         unsafe extern "system" fn(KSOBJECT_BAG, *mut *mut c_void, u32, u32, u32) -> NTSTATUS;
 }
 
-#[cfg(windows)]
+#[cfg(avcam_kernel_mode)]
 mod imports {
     use core::ffi::c_void;
     use ks::avstream::{
@@ -389,10 +392,10 @@ mod imports {
     }
 }
 
-#[cfg(windows)]
+#[cfg(avcam_kernel_mode)]
 pub use imports::*;
 
-#[cfg(not(windows))]
+#[cfg(not(avcam_kernel_mode))]
 pub use avcam_emulation::services::*;
 
 /// Compile-time proof that every service has exactly the C signature in [`sig`].

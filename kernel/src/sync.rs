@@ -98,7 +98,7 @@ impl<T> Drop for SpinLockGuard<'_, T> {
     }
 }
 
-#[cfg(all(test, not(windows)))]
+#[cfg(all(test, not(avcam_kernel_mode)))]
 mod tests {
     use std::sync::Arc;
     use std::vec::Vec;

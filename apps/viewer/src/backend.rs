@@ -35,15 +35,15 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use avcam_avstream::{FrameSize, PixelFormat as KsPixel, VideoFormat};
-use avcam_client::request;
+use avcam_client::{request, Transport};
 use avcam_emulation::{AsyncIo, Kernel};
 use ks::guid::KSCATEGORY_VIDEO_CAMERA;
 use ks::nt::{DRIVER_OBJECT, UNICODE_STRING};
 use ks::status::STATUS_SUCCESS;
 use ks::video::{
-    KSPROPERTY_PIN_CATEGORY, KSSTREAM_HEADER, KSSTREAM_HEADER_OPTIONSF_DURATIONVALID,
-    KSSTREAM_HEADER_OPTIONSF_TIMEVALID, KS_DATARANGE_VIDEO, KS_FRAME_INFO, PINNAME_VIDEO_CAPTURE,
-    PINNAME_VIDEO_PREVIEW, PINNAME_VIDEO_STILL,
+    KSSTREAM_HEADER, KSSTREAM_HEADER_OPTIONSF_DURATIONVALID, KSSTREAM_HEADER_OPTIONSF_TIMEVALID,
+    KS_DATARANGE_VIDEO, KS_FRAME_INFO, PINNAME_VIDEO_CAPTURE, PINNAME_VIDEO_PREVIEW,
+    PINNAME_VIDEO_STILL,
 };
 use ks::{GUID, NTSTATUS};
 use zerocopy::{FromBytes, IntoBytes};
@@ -82,7 +82,7 @@ unsafe extern "system" fn avcam_entry(
 }
 
 /// Maps a client error to the viewer's camera error.
-fn client_error(error: avcam_client::ClientError) -> CameraError {
+pub(crate) fn client_error(error: avcam_client::ClientError) -> CameraError {
     match error {
         avcam_client::ClientError::Request { request, status } => CameraError::Request {
             request: request.into(),
@@ -109,7 +109,7 @@ fn request_error(request: &str, status: NTSTATUS) -> CameraError {
 }
 
 /// The viewer's pixel format for the driver's.
-fn viewer_pixel(format: KsPixel) -> PixelFormat {
+pub(crate) fn viewer_pixel(format: KsPixel) -> PixelFormat {
     match format {
         KsPixel::Nv12 => PixelFormat::Nv12,
         KsPixel::Yuy2 => PixelFormat::Yuy2,
@@ -192,109 +192,112 @@ impl Drop for ClientCamera {
     }
 }
 
-/// `KSPROPERTY_PIN_CATEGORY` of `pin_id` on `filter`.
-fn pin_category(kernel: &Kernel, filter: &avcam_client::Camera<'_>, pin_id: u32) -> Option<GUID> {
-    let input = request::pin_property(KSPROPERTY_PIN_CATEGORY, pin_id);
-    let mut answer = [0u8; core::mem::size_of::<GUID>()];
-    let result = kernel.ioctl(
-        filter.file(),
-        ks::ks::IOCTL_KS_PROPERTY,
-        &input,
-        &mut answer,
-    );
-    if result.status != STATUS_SUCCESS {
-        return None;
+/// The device, its pins and every format they offer, asked of an open `filter` on any
+/// transport (`KSPROPERTY_PIN_CTYPES`, `_DATARANGES`, `_CATEGORY`), then the filter is closed.
+pub(crate) fn read_device_info<T: Transport>(
+    filter: avcam_client::Camera<'_, T>,
+    name: &str,
+) -> Result<DeviceInfo, CameraError> {
+    let result = (|| {
+        let mut pins = Vec::new();
+        for id in 0..filter.pin_count().map_err(client_error)? {
+            let formats = filter
+                .data_ranges(id)
+                .map_err(client_error)?
+                .iter()
+                .filter_map(|range| parse_video_range(range))
+                .collect();
+            let kind = filter
+                .pin_category(id)
+                .map_or(PinKind::Other, |category| pin_kind(&category));
+            let name = match kind {
+                PinKind::Capture => "Capture",
+                PinKind::Preview => "Preview",
+                PinKind::Still => "Still",
+                PinKind::Other => "Pin",
+            };
+            pins.push(PinInfo {
+                id,
+                name: name.into(),
+                kind,
+                formats,
+            });
+        }
+        Ok(DeviceInfo {
+            name: name.into(),
+            pins,
+            patterns: PATTERNS.iter().map(|p| (*p).into()).collect(),
+        })
+    })();
+    let closed = filter.close().map_err(client_error);
+    let info = result?;
+    closed?;
+    Ok(info)
+}
+
+/// The exact format `config` asks for, checked against what the camera can render.
+pub(crate) fn wanted_format(config: &StreamConfig) -> Result<VideoFormat, CameraError> {
+    if !PATTERNS.contains(&config.pattern.as_str()) {
+        return Err(CameraError::NotFound {
+            what: format!(
+                "pattern {}: the camera renders only {}",
+                config.pattern,
+                PATTERNS.join(", ")
+            ),
+        });
     }
-    GUID::read_from_bytes(&answer).ok()
+    let size = FrameSize::find(
+        i32::try_from(config.size.width).unwrap_or(0),
+        i32::try_from(config.size.height).unwrap_or(0),
+    )
+    .ok_or_else(|| CameraError::NotFound {
+        what: format!("size {} on the camera", config.size),
+    })?;
+    let pixel = ks_pixel(config.pixel_format);
+    let interval = match config.rate {
+        Rate::Fps(fps) => crate::camera::interval_for_fps(fps)
+            .and_then(|i| i64::try_from(i).ok())
+            .unwrap_or(i64::MAX),
+        Rate::Unthrottled => avcam_avstream::ranges::CaptureRange {
+            format: pixel,
+            size,
+        }
+        .min_interval(),
+    };
+    VideoFormat::new(pixel, size, interval).map_err(|error| CameraError::Backend {
+        message: format!(
+            "the camera refuses {} {}: {error:?}",
+            config.pixel_format, config.size
+        ),
+    })
+}
+
+/// Offers `wanted` to `DATAINTERSECTION` on `filter` and creates the pin with the format the
+/// driver proposes; that format and the pin. The caller closes the filter on failure.
+pub(crate) fn connect<'k, T: Transport>(
+    filter: &avcam_client::Camera<'k, T>,
+    pin_id: u32,
+    wanted: &VideoFormat,
+) -> Result<(VideoFormat, avcam_client::Pin<'k, T>), CameraError> {
+    let proposed = filter
+        .intersect(pin_id, wanted.to_ks().as_bytes())
+        .map_err(client_error)?;
+    let format = VideoFormat::parse(&proposed).map_err(|error| CameraError::Backend {
+        message: format!("the pin proposed a format the viewer cannot read: {error:?}"),
+    })?;
+    let pin = filter.create_pin(pin_id, &proposed).map_err(client_error)?;
+    Ok((format, pin))
 }
 
 impl Camera for ClientCamera {
     fn device_info(&mut self) -> Result<DeviceInfo, CameraError> {
-        let filter = self.open_filter()?;
-        let result = (|| {
-            let mut pins = Vec::new();
-            for id in 0..filter.pin_count().map_err(client_error)? {
-                let formats = filter
-                    .data_ranges(id)
-                    .map_err(client_error)?
-                    .iter()
-                    .filter_map(|range| parse_video_range(range))
-                    .collect();
-                let kind = pin_category(&self.kernel, &filter, id)
-                    .map_or(PinKind::Other, |category| pin_kind(&category));
-                let name = match kind {
-                    PinKind::Capture => "Capture",
-                    PinKind::Preview => "Preview",
-                    PinKind::Still => "Still",
-                    PinKind::Other => "Pin",
-                };
-                pins.push(PinInfo {
-                    id,
-                    name: name.into(),
-                    kind,
-                    formats,
-                });
-            }
-            Ok(DeviceInfo {
-                name: DEVICE_NAME.into(),
-                pins,
-                patterns: PATTERNS.iter().map(|p| (*p).into()).collect(),
-            })
-        })();
-        let closed = filter.close().map_err(client_error);
-        let info = result?;
-        closed?;
-        Ok(info)
+        read_device_info(self.open_filter()?, DEVICE_NAME)
     }
 
     fn start(&mut self, config: &StreamConfig) -> Result<Box<dyn Stream + '_>, CameraError> {
-        if !PATTERNS.contains(&config.pattern.as_str()) {
-            return Err(CameraError::NotFound {
-                what: format!(
-                    "pattern {}: the camera renders only {}",
-                    config.pattern,
-                    PATTERNS.join(", ")
-                ),
-            });
-        }
-        let size = FrameSize::find(
-            i32::try_from(config.size.width).unwrap_or(0),
-            i32::try_from(config.size.height).unwrap_or(0),
-        )
-        .ok_or_else(|| CameraError::NotFound {
-            what: format!("size {} on the camera", config.size),
-        })?;
-        let pixel = ks_pixel(config.pixel_format);
-        let interval = match config.rate {
-            Rate::Fps(fps) => crate::camera::interval_for_fps(fps)
-                .and_then(|i| i64::try_from(i).ok())
-                .unwrap_or(i64::MAX),
-            Rate::Unthrottled => avcam_avstream::ranges::CaptureRange {
-                format: pixel,
-                size,
-            }
-            .min_interval(),
-        };
-        let wanted =
-            VideoFormat::new(pixel, size, interval).map_err(|error| CameraError::Backend {
-                message: format!(
-                    "the camera refuses {} {}: {error:?}",
-                    config.pixel_format, config.size
-                ),
-            })?;
+        let wanted = wanted_format(config)?;
         let filter = self.open_filter()?;
-        let opened = (|| {
-            let proposed = filter
-                .intersect(config.pin, wanted.to_ks().as_bytes())
-                .map_err(client_error)?;
-            let format = VideoFormat::parse(&proposed).map_err(|error| CameraError::Backend {
-                message: format!("the pin proposed a format the viewer cannot read: {error:?}"),
-            })?;
-            let pin = filter
-                .create_pin(config.pin, &proposed)
-                .map_err(client_error)?;
-            Ok((format, pin))
-        })();
+        let opened = connect(&filter, config.pin, &wanted);
         let (format, pin) = match opened {
             Ok(opened) => opened,
             Err(error) => {

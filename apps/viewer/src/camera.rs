@@ -373,6 +373,11 @@ pub struct StreamStats {
 /// Why a camera request failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CameraError {
+    /// No avcam device is installed: the backend found no device interface of it.
+    NotInstalled {
+        /// What was looked for and not found, e.g. the interface category.
+        reason: String,
+    },
     /// No avcam device (or no such pin) was found.
     NotFound {
         /// What was looked for.
@@ -400,6 +405,9 @@ pub enum CameraError {
 impl fmt::Display for CameraError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            CameraError::NotInstalled { reason } => {
+                write!(f, "no avcam camera is installed ({reason})")
+            }
             CameraError::NotFound { what } => write!(f, "not found: {what}"),
             CameraError::Request { request, status } => {
                 write!(f, "{request} failed with NTSTATUS {status:#010x}")

@@ -23,9 +23,14 @@ use crate::camera::{PixelFormat, Size};
         avcam-viewer record --frames 90 --output bars.y4m --png last.png\n  \
         avcam-viewer record --seconds 2 --output - | ffmpeg -f rawvideo -pix_fmt nv12 -s 1280x720 -r 30 -i - out.mp4\n  \
         avcam-viewer --size 1920x1080 --fps 0 stress --seconds 5 --json --plot intervals.png\n\n\
-        Exit codes: 0 done, 1 the camera or an output failed, 2 bad input."
+        Exit codes: 0 done, 1 the camera or an output failed, 2 bad input, 3 no avcam camera \
+        is installed (--backend windows)."
 )]
 pub struct Cli {
+    /// Where the camera comes from
+    #[arg(long, global = true, value_enum, default_value_t = Backend::Emulated)]
+    pub backend: Backend,
+
     /// What to stream.
     #[command(flatten)]
     pub stream: StreamArgs,
@@ -62,6 +67,27 @@ pub struct StreamArgs {
     /// Pin id to stream from [default: the first capture pin]
     #[arg(long, global = true, value_name = "ID", help_heading = "Stream")]
     pub pin: Option<u32>,
+}
+
+/// Which camera the viewer talks to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// The avcam driver loaded into the built-in user-mode emulation (every build)
+    #[default]
+    Emulated,
+    /// An installed avcam device through real KS handles (Windows builds only; copies, no
+    /// shared frames)
+    Windows,
+}
+
+impl Backend {
+    /// Whether this build of the viewer can use the backend.
+    pub fn is_available(self) -> bool {
+        match self {
+            Backend::Emulated => true,
+            Backend::Windows => cfg!(windows),
+        }
+    }
 }
 
 /// The subcommands.
@@ -208,6 +234,11 @@ mod tests {
         }
         let cli = parse(&[]).unwrap();
         assert!(cli.command.is_none() && !cli.stream.copy);
+        assert_eq!(cli.backend, Backend::Emulated);
+        let cli = parse(&["list", "--backend", "windows"]).unwrap();
+        assert_eq!(cli.backend, Backend::Windows);
+        assert_eq!(Backend::Windows.is_available(), cfg!(windows));
+        assert!(Backend::Emulated.is_available());
         let cli = parse(&[
             "stress",
             "--seconds",

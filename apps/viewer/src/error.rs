@@ -15,6 +15,9 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILURE: i32 = 1;
 /// Exit code for bad input: the command line asks for something that cannot be done.
 pub const EXIT_USAGE: i32 = 2;
+/// Exit code when the backend finds no avcam device installed ([`CameraError::NotInstalled`],
+/// e.g. `--backend windows` on a machine without the driver).
+pub const EXIT_NO_CAMERA: i32 = 3;
 
 /// Everything that can go wrong in the viewer.
 #[derive(Debug)]
@@ -123,7 +126,8 @@ pub enum ViewerError {
 }
 
 impl ViewerError {
-    /// The process exit code: [`EXIT_USAGE`] for bad input, [`EXIT_FAILURE`] otherwise.
+    /// The process exit code: [`EXIT_USAGE`] for bad input, [`EXIT_NO_CAMERA`] when no avcam
+    /// device is installed, [`EXIT_FAILURE`] otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             ViewerError::BadArguments { .. }
@@ -136,6 +140,9 @@ impl ViewerError {
             | ViewerError::UnwritableOutput { .. }
             | ViewerError::Unsupported { .. }
             | ViewerError::NoDisplay { .. } => EXIT_USAGE,
+            ViewerError::NoCamera {
+                source: CameraError::NotInstalled { .. },
+            } => EXIT_NO_CAMERA,
             ViewerError::NoCamera { .. }
             | ViewerError::Camera { .. }
             | ViewerError::BadFrame { .. }
@@ -191,7 +198,10 @@ impl fmt::Display for ViewerError {
                 unthrottled_allowed,
             } => {
                 if *requested == 0 {
-                    write!(f, "--fps 0 (unthrottled) is only for `stress`")?;
+                    write!(
+                        f,
+                        "--fps 0 (unthrottled) is only for `stress` and `record --frames N`"
+                    )?;
                 } else {
                     write!(f, "--fps {requested} is outside the range for {format}")?;
                 }
@@ -226,6 +236,9 @@ impl fmt::Display for ViewerError {
                 f,
                 "no display to open a window on ({reason}); use `avcam-viewer record --frames N --output FILE.y4m` instead"
             ),
+            ViewerError::NoCamera {
+                source: source @ CameraError::NotInstalled { .. },
+            } => write!(f, "{source}"),
             ViewerError::NoCamera { source } => write!(f, "cannot open the camera: {source}"),
             ViewerError::Camera { during, source } => {
                 write!(f, "camera failed while {during}: {source}")
@@ -300,8 +313,28 @@ mod tests {
         };
         assert_eq!(
             error.to_string(),
-            "--fps 0 (unthrottled) is only for `stress`; valid: 1..=1000 fps"
+            "--fps 0 (unthrottled) is only for `stress` and `record --frames N`; valid: 1..=1000 fps"
         );
         assert!(!error.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn no_installed_camera_is_one_line_and_exit_3() {
+        let error = ViewerError::NoCamera {
+            source: CameraError::NotInstalled {
+                reason: "no KSCATEGORY_VIDEO_CAMERA interface".into(),
+            },
+        };
+        assert_eq!(error.exit_code(), EXIT_NO_CAMERA);
+        assert_eq!(
+            error.to_string(),
+            "no avcam camera is installed (no KSCATEGORY_VIDEO_CAMERA interface)"
+        );
+        let other = ViewerError::NoCamera {
+            source: CameraError::NotFound {
+                what: "a device".into(),
+            },
+        };
+        assert_eq!(other.exit_code(), EXIT_FAILURE);
     }
 }

@@ -1,8 +1,9 @@
 //! avcam-viewer: watch, record and stress-test the avcam camera.
 //!
 //! The viewer consumes a camera through the [`camera::Camera`] and [`camera::Stream`] traits;
-//! the KS client library implements them (over the emulation on Linux, over real handles on
-//! Windows) and `main.rs` hands a way to open one to [`main_with`]. Everything else lives here:
+//! the KS client library implements them (over the emulation in every build, over real handles
+//! in a Windows build: `--backend emulated|windows`) and `main.rs` hands a way to open one to
+//! [`main_with`]. Everything else lives here:
 //!
 //! | module | role |
 //! |---|---|
@@ -11,6 +12,7 @@
 //! | [`convert`], [`y4m`], [`snapshot`] | pixel conversions, Y4M/raw writers, PNG |
 //! | [`atomic`] | outputs that appear whole or not at all |
 //! | [`backend`] | the built-in camera: avcam in the emulation, through the KS client library |
+//! | `windows_backend` | (Windows builds) an installed avcam device over real KS handles, copies only |
 //! | [`stats`], [`plot`] | stress statistics and the interval histogram |
 //! | [`list`], [`record`], [`stress`], [`view`] | the subcommands |
 //! | [`error`] | the one error type, its messages and exit codes |
@@ -29,6 +31,8 @@ pub mod snapshot;
 pub mod stats;
 pub mod stress;
 pub mod view;
+#[cfg(windows)]
+pub mod windows_backend;
 pub mod y4m;
 
 use std::ffi::OsString;
@@ -38,10 +42,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use camera::{Camera, CameraError, Stream};
-pub use error::{ViewerError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+pub use cli::Backend;
+pub use error::{ViewerError, EXIT_FAILURE, EXIT_NO_CAMERA, EXIT_OK, EXIT_USAGE};
 
 /// Opens the camera when a command needs it (after the arguments that need no camera checked out).
 pub type OpenCamera<'a> = dyn FnMut() -> Result<Box<dyn Camera>, CameraError> + 'a;
+
+/// Opens the camera of the backend the command line chose (`--backend`).
+pub type OpenBackend<'a> = dyn FnMut(Backend) -> Result<Box<dyn Camera>, CameraError> + 'a;
 
 /// The display variables `view` looks at before it tries to open a window.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -74,9 +82,23 @@ pub struct Context<'a> {
     pub display: DisplayEnv,
 }
 
-/// Parses `args` (program name first), runs the command and returns the exit code; messages go
-/// to `context.stderr` as one line each.
+/// Parses `args` (program name first), runs the command on the camera `open_camera` opens
+/// (whatever `--backend` says, once it passed [`Backend::is_available`]) and returns the exit
+/// code; messages go to `context.stderr` as one line each.
 pub fn run<I, T>(args: I, open_camera: &mut OpenCamera<'_>, context: &mut Context<'_>) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_with_backends(args, &mut |_backend| open_camera(), context)
+}
+
+/// [`run`], opening the camera of the backend `--backend` names with `open_backend`.
+pub fn run_with_backends<I, T>(
+    args: I,
+    open_backend: &mut OpenBackend<'_>,
+    context: &mut Context<'_>,
+) -> i32
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -96,7 +118,17 @@ where
             };
         }
     };
-    match execute(cli, open_camera, context) {
+    let backend = cli.backend;
+    let result = if backend.is_available() {
+        execute(cli, &mut || open_backend(backend), context)
+    } else {
+        Err(ViewerError::Unsupported {
+            message: "--backend windows: the windows backend needs a Windows build of the \
+                      viewer (this one talks to the emulation only); use --backend emulated"
+                .into(),
+        })
+    };
+    match result {
         Ok(()) => EXIT_OK,
         Err(error) => {
             let _ = writeln!(context.stderr, "avcam-viewer: {error}");
@@ -121,7 +153,7 @@ pub fn execute(
 }
 
 /// The process entry point: runs with the real arguments, stdout, stderr and environment.
-pub fn main_with(open_camera: &mut OpenCamera<'_>) -> ExitCode {
+pub fn main_with(open_backend: &mut OpenBackend<'_>) -> ExitCode {
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let mut context = Context {
@@ -130,7 +162,7 @@ pub fn main_with(open_camera: &mut OpenCamera<'_>) -> ExitCode {
         stderr: &mut stderr.lock(),
         display: DisplayEnv::from_process(),
     };
-    let code = run(std::env::args_os(), open_camera, &mut context);
+    let code = run_with_backends(std::env::args_os(), open_backend, &mut context);
     let _ = context.stdout.flush();
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -51,7 +51,7 @@ impl Length {
             (Length::Seconds(seconds), Rate::Fps(fps)) => {
                 ((seconds * f64::from(fps)).ceil() as u64).max(1)
             }
-            // `record` never runs unthrottled (resolve rejects --fps 0 for it).
+            // `record --seconds` never runs unthrottled (resolve rejects --fps 0 for it).
             (Length::Seconds(_), Rate::Unthrottled) => 1,
         }
     }
@@ -128,9 +128,20 @@ pub fn run(
     let length = Length::from_args(args.frames, args.seconds)?;
     let (sink, png) = prepare_outputs(args)?;
     let (mut camera, info) = open(open_camera)?;
-    let resolved = resolve(stream_args, &info, false)?;
-    let Rate::Fps(fps) = resolved.config.rate else {
-        unreachable!("resolve rejects unthrottled rates for record")
+    // `--fps 0` with `--frames N`: as fast as the camera renders, on the backend's virtual clock
+    // (the emulation's frames are then the same bytes on every run and every OS). The Y4M header
+    // and the report give the format's highest whole rate, the rate of the frames' timestamps.
+    let unthrottled_allowed = matches!(length, Length::Frames(_));
+    let resolved = resolve(stream_args, &info, unthrottled_allowed)?;
+    let (fps, rate_text) = match resolved.config.rate {
+        Rate::Fps(fps) => (fps, format!("{fps} fps")),
+        Rate::Unthrottled => {
+            let fps = resolved
+                .format
+                .fps_range()
+                .map_or(1, |(_, highest)| highest);
+            (fps, format!("unthrottled (timestamps at {fps} fps)"))
+        }
     };
     let count = length.frames(resolved.config.rate);
     let config = &resolved.config;
@@ -185,7 +196,7 @@ pub fn run(
     }
     let _ = writeln!(
         context.stderr,
-        "recorded {count} frames of {} {} at {fps} fps to {sink}",
+        "recorded {count} frames of {} {} at {rate_text} to {sink}",
         config.pixel_format, config.size
     );
     Ok(())

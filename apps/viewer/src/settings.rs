@@ -279,7 +279,7 @@ mod tests {
             (
                 StreamArgs { fps: Some(0), ..Default::default() },
                 false,
-                "--fps 0 (unthrottled) is only for `stress`; valid: 1..=500 fps",
+                "--fps 0 (unthrottled) is only for `stress` and `record --frames N`; valid: 1..=500 fps",
             ),
             (
                 StreamArgs { pattern: Some("plaid".into()), ..Default::default() },

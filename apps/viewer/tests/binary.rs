@@ -65,3 +65,53 @@ fn list_runs_on_the_built_in_backend() {
     let text = String::from_utf8_lossy(&list.stdout);
     assert!(text.contains("nv12    1280x720"), "{text}");
 }
+
+#[test]
+#[cfg(not(windows))]
+fn the_windows_backend_is_a_usage_error_outside_a_windows_build() {
+    let windows = viewer(&["--backend", "windows", "list"]);
+    assert_eq!(windows.status.code(), Some(2));
+    let message = stderr(&windows);
+    assert_eq!(message.lines().count(), 1, "{message:?}");
+    assert!(
+        message.contains("the windows backend needs a Windows build"),
+        "{message}"
+    );
+    let emulated = viewer(&["--backend", "emulated", "list"]);
+    assert_eq!(emulated.status.code(), Some(0), "{}", stderr(&emulated));
+}
+
+#[test]
+fn unthrottled_recordings_are_the_same_bytes_on_every_run_and_frame_path() {
+    // What the wine check (scripts/test-viewer-wine.sh) compares against relies on this.
+    let dir = std::env::temp_dir().join(format!("avcam-viewer-det-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = |name: &str, extra: &[&str]| -> Vec<u8> {
+        let path = dir.join(name);
+        let path = path.to_str().unwrap();
+        let mut args = vec!["--fps", "0", "--format", "yuy2", "--size", "320x240"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["record", "--frames", "6", "-o", path]);
+        let output = viewer(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("unthrottled"),
+            "{}",
+            stderr(&output)
+        );
+        std::fs::read(path).unwrap()
+    };
+    let first = record("a.y4m", &[]);
+    let second = record("b.y4m", &[]);
+    let copied = record("c.y4m", &["--copy"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(first.len(), second.len());
+    assert!(first == second, "two shared-mode runs differ");
+    assert!(first == copied, "shared and copy mode differ");
+    // Six frames of 320x240 YUY2 behind the header: the recording really has them.
+    assert!(first.len() > 6 * 320 * 240 * 2);
+
+    let by_seconds = viewer(&["--fps", "0", "record", "--seconds", "1", "-o", "x.y4m"]);
+    assert_eq!(by_seconds.status.code(), Some(2));
+    assert!(stderr(&by_seconds).contains("`record --frames N`"));
+}

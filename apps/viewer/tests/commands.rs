@@ -304,7 +304,7 @@ fn every_bad_input_exits_2_with_one_line_naming_the_choices_and_leaves_nothing()
         (record(&["--size", "wide"]), "e.g. 1280x720"),
         (record(&["--size", "320x240", "--fps", "1001"]), "--fps 1001 is outside the range for nv12 320x240; valid: 1..=1000 fps"),
         (record(&["--fps", "121"]), "valid: 1..=120 fps"),
-        (record(&["--fps", "0"]), "--fps 0 (unthrottled) is only for `stress`"),
+        (vec!["--fps".into(), "0".into(), "record".into(), "--seconds".into(), "1".into(), "-o".into(), out_y4m.into()], "--fps 0 (unthrottled) is only for `stress` and `record --frames N`"),
         (record(&["--pattern", "plaid"]), "unknown pattern 'plaid'; valid patterns: bars, black"),
         (record(&["--pin", "7"]), "unknown pin 7; pins that stream: 0, 1"),
         (record(&["--pin", "1", "--format", "nv12"]), "format nv12 is not offered by the camera; valid formats: rgb24"),

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Cross-builds the viewer for Windows user mode on Linux: avcam-viewer for x86_64-win7-windows-gnu
+# (tier 3: std and panic runtimes built from Debian's rust-web-src), linked by mingw-w64's gcc,
+# into target/windows-user/x86_64-win7-windows-gnu/debug/avcam-viewer.exe. The win7 target,
+# not x86_64-pc-windows-gnu, because the latter's std imports ProcessPrng, which wine 8 lacks.
+# Not kernel mode (no --cfg avcam_kernel_mode): the driver inside runs on the emulation, and the
+# client's Windows transport (client/src/windows.rs) is compiled in for `--backend windows`.
+#
+# Usage: scripts/build-viewer-windows.sh [--clippy]
+#   --clippy  first lint the workspace crates with clippy for this target (the Windows-only code,
+#             client/src/windows.rs and apps/viewer/src/windows_backend.rs, exists only there);
+#             fails on any warning in those two crates. Log: target/windows-user/clippy.txt.
+# Installs its toolchain from apt when missing (Debian 12; root or sudo). Builds in
+# target/windows-user so that it never invalidates the host build in target/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/windows-toolchain.sh
+source scripts/lib/windows-toolchain.sh
+
+clippy=
+for arg in "$@"; do
+    case "$arg" in
+        --clippy) clippy=1 ;;
+        *) echo "usage: $0 [--clippy]" >&2; exit 2 ;;
+    esac
+done
+
+packages=(rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64)
+[ -n "$clippy" ] && packages+=(rust-web-clippy)
+ensure_packages "${packages[@]}"
+use_debian_rust
+
+target=x86_64-win7-windows-gnu
+export CARGO_TARGET_DIR="$PWD/target/windows-user"
+export CARGO_TARGET_X86_64_WIN7_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+mkdir -p "$CARGO_TARGET_DIR"
+
+# Unwinding, though the workspace's dev profile says abort (the driver's setting): the tests
+# that scripts/test-viewer-wine.sh runs in the same target directory need unwinding, and one
+# standard library built one way serves both (two builds of core side by side make rustc fail
+# with "duplicate lang item").
+build=(cargo build --locked --package avcam-viewer --bin avcam-viewer --target "$target"
+    -Z build-std=std,panic_unwind --config 'profile.dev.panic="unwind"')
+
+start=$(date +%s%N)
+if [ -n "$clippy" ]; then
+    log=$CARGO_TARGET_DIR/clippy.txt
+    status=0
+    RUSTC_WORKSPACE_WRAPPER=/usr/bin/clippy-driver "${build[@]}" --message-format short \
+        >"$log" 2>&1 || status=$?
+    if [ $status -ne 0 ]; then
+        cat "$log" >&2
+        exit $status
+    fi
+    # A warning in the crates with Windows-only code fails. The other crates are linted by the
+    # host's `cargo clippy` (rustup's); Debian's clippy is newer and has lints that one lacks.
+    if grep -E '^(apps/viewer|client)/[^ ]*: (warning|error)' "$log" >&2; then
+        echo "clippy: warnings for $target (above; full log: $log)" >&2
+        exit 1
+    fi
+    echo "clippy: the workspace is clean for $target (log: $log)"
+fi
+"${build[@]}"
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+
+exe=$CARGO_TARGET_DIR/$target/debug/avcam-viewer.exe
+printf 'built %s (%s bytes) in %d.%01d s\n' "${exe#"$PWD"/}" "$(stat -c %s "$exe")" \
+    $((elapsed_ms / 1000)) $((elapsed_ms % 1000 / 100))
