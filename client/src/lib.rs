@@ -375,8 +375,8 @@ impl<T: Transport> Pin<'_, T> {
 
     /// Queues one `IOCTL_KS_READ_STREAM` in shared mode: a header with no buffer (`Data` NULL,
     /// `FrameExtent` 0), which the pin answers with a frame of its own pool (our allocator):
-    /// [`Frame::shared`] is its address, valid until the next shared frame is delivered or the
-    /// pin stops. No copy is made; [`Frame::data`] stays empty. Only where
+    /// [`Frame::shared`] is its address, unchanged until the pin has lent `LEASE_WINDOW` (3) more
+    /// frames or stops (the driver's lease window, `src/frame_path.rs`). No copy is made; [`Frame::data`] stays empty. Only where
     /// [`Transport::SHARED_FRAMES`] holds (the emulation); on real handles the frame's address is
     /// a kernel one and [`Frame::shared`] stays `None`.
     pub fn read_shared(&self) -> PendingRead<T> {
