@@ -211,6 +211,7 @@ fn main() {
                     pattern,
                     overlays,
                     seed: 1,
+                    streaming_stores: false,
                 };
                 let scratch = vec![0u8; Synthesizer::<Vec<u8>>::scratch_len(&video)];
                 let synth =
@@ -421,6 +422,7 @@ mod peer {
                 pattern: Pattern::Bars,
                 overlays,
                 seed: 1,
+                streaming_stores: false,
             };
             let scratch = vec![0u8; Synthesizer::<Vec<u8>>::scratch_len(&video)];
             let synth = Synthesizer::new(&video, config, scratch).expect("scratch is large enough");

@@ -22,7 +22,8 @@
 //! (start the [`FrameClock`]); on each timer tick [`FrameClock::take_frame`] says which frame to
 //! produce and the synthesizer renders it into the allocator's buffer.
 #![no_std]
-#![forbid(unsafe_code)]
+// `deny`, not `forbid`: the one exception is `synth::store` (streaming-store intrinsics).
+#![deny(unsafe_code)]
 
 #[cfg(test)]
 extern crate std;

@@ -405,6 +405,7 @@ fn other_patterns_render_what_they_say() {
             pattern: Pattern::Checkerboard,
             overlays: Overlays::NONE,
             seed: 0,
+            streaming_stores: false,
         };
         let mut rig = Rig::new(format, FrameSize::VGA, config);
         rig.render(frame(0));

@@ -36,6 +36,7 @@
 
 pub mod colour;
 pub mod font;
+pub mod store;
 
 use core::ops::Range;
 
@@ -96,6 +97,10 @@ pub struct SynthConfig {
     pub overlays: Overlays,
     /// The noise seed.
     pub seed: u64,
+    /// Write the background with non-temporal stores ([`store`]): for frames that rotate
+    /// through more memory than the last-level cache holds (a pin's pool of large frames);
+    /// slower when the destination is cache-resident.
+    pub streaming_stores: bool,
 }
 
 impl Default for SynthConfig {
@@ -104,6 +109,7 @@ impl Default for SynthConfig {
             pattern: Pattern::Bars,
             overlays: Overlays::ALL,
             seed: 0x5EED_CA3E,
+            streaming_stores: false,
         }
     }
 }
@@ -706,20 +712,21 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
         };
 
         // 1. Background: one template copy per row.
+        let streaming = self.config.streaming_stores;
         let mut top = 0;
         for b in &self.bands[..self.band_count] {
             let mem = self.memory_rows(&rows, top, b.end);
             let template = &scratch[self.rows[b.template].range()];
-            for row in plane0[band_rows(&mem)].chunks_exact_mut(stride) {
-                row.copy_from_slice(template);
-            }
+            store::fill_rows(&mut plane0[band_rows(&mem)], template, streaming);
             if nv12 {
                 let template = &scratch[self.chroma_rows[b.template].range()];
-                for row in chroma[chroma_rows(top, b.end)].chunks_exact_mut(cstride) {
-                    row.copy_from_slice(template);
-                }
+                store::fill_rows(&mut chroma[chroma_rows(top, b.end)], template, streaming);
             }
             top = b.end;
+        }
+        if streaming {
+            // The overlays below store into lines just streamed: order them after.
+            store::fence();
         }
 
         let g = &self.geo;
@@ -927,6 +934,7 @@ mod tests {
                     pattern,
                     overlays: Overlays::NONE,
                     seed: 1,
+                    streaming_stores: false,
                 };
                 let (s, mut a) = synth(format, FrameSize::QVGA, config);
                 let mut b = vec![0xFFu8; a.len()];
@@ -936,6 +944,33 @@ mod tests {
                     a == b,
                     "{format:?} {pattern:?}: a byte depends on the old contents"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_stores_render_the_same_frame() {
+        for format in PixelFormat::ALL {
+            for pattern in [Pattern::Bars, Pattern::Checkerboard] {
+                let ordinary = SynthConfig {
+                    pattern,
+                    ..SynthConfig::default()
+                };
+                let streaming = SynthConfig {
+                    streaming_stores: true,
+                    ..ordinary
+                };
+                let (s, mut a) = synth(format, FrameSize::QVGA, ordinary);
+                let (t, _) = synth(format, FrameSize::QVGA, streaming);
+                let mut b = vec![0x5Au8; a.len()];
+                let info = FrameInfo {
+                    picture_number: 41,
+                    presentation_time: 13_666_666,
+                    drop_count: 2,
+                };
+                s.render(&info, &mut a).unwrap();
+                t.render(&info, &mut b).unwrap();
+                assert!(a == b, "{format:?} {pattern:?}: streaming stores differ");
             }
         }
     }
