@@ -359,6 +359,15 @@ fn with_streaming<R>(context: &CapturePin, body: impl FnOnce(&mut Option<Streami
     result
 }
 
+/// The pin's synthesis settings for `format`: the default picture, written with streaming
+/// stores when the pool's frames outgrow the cache ([`crate::frame_pool::outgrows_cache`]).
+pub fn synth_config(format: &VideoFormat) -> SynthConfig {
+    SynthConfig {
+        streaming_stores: crate::frame_pool::outgrows_cache(format.image_size()),
+        ..SynthConfig::default()
+    }
+}
+
 /// STOP -> ACQUIRE: the synthesizer's templates (pool memory, once per streaming session) and
 /// the pin's frame pool from our allocator ([`FramePool::open`]).
 fn acquire(context: &CapturePin) -> Result<(), DriverError> {
@@ -368,7 +377,7 @@ fn acquire(context: &CapturePin) -> Result<(), DriverError> {
             status: STATUS_INSUFFICIENT_RESOURCES,
         },
     )?;
-    let synth = Synthesizer::new(&context.format, SynthConfig::default(), scratch)
+    let synth = Synthesizer::new(&context.format, synth_config(&context.format), scratch)
         .map_err(DriverError::Format)?;
     // SAFETY: the pin's live file object; SetDeviceState runs at PASSIVE_LEVEL.
     let pool = unsafe { FramePool::open(context.file, context.format.image_size()) }?;

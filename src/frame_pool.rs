@@ -43,6 +43,18 @@ pub const LEASE_WINDOW: usize = POOL_FRAMES as usize - 1;
 // A client can hold one frame with another read queued.
 const _: () = assert!(LEASE_WINDOW >= 2);
 
+/// Pool bytes above which the pin renders with streaming (non-temporal) stores: larger than the
+/// last-level cache of the machines measured (32 MiB L3), so ordinary stores would first read
+/// every destination line from memory. Measured (docs/performance.md): a 4K NV12 ring of four
+/// frames renders 1.75x faster streamed; a cache-resident 1080p NV12 ring renders slower.
+pub const STREAMING_STORES_ABOVE: u64 = 32 << 20;
+
+/// Whether a pool of [`POOL_FRAMES`] frames of `frame_size` bytes outgrows the cache
+/// ([`STREAMING_STORES_ABOVE`]).
+pub const fn outgrows_cache(frame_size: u32) -> bool {
+    POOL_FRAMES as u64 * frame_size as u64 > STREAMING_STORES_ABOVE
+}
+
 /// The frames lent in shared mode, oldest first: at most [`LEASE_WINDOW`], in a fixed array
 /// (nothing allocated per frame).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,6 +341,15 @@ impl FramePool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_pools_larger_than_the_cache_use_streaming_stores() {
+        // 1080p NV12 and YUY2: 12.4 and 16.6 MB pools, cache-resident; 4K NV12: 49.8 MB.
+        assert!(!outgrows_cache(1920 * 1080 * 3 / 2));
+        assert!(!outgrows_cache(1920 * 1080 * 2));
+        assert!(outgrows_cache(3840 * 2160 * 3 / 2));
+        assert!(outgrows_cache(3840 * 2160 * 2));
+    }
 
     fn frame(n: usize) -> *mut u8 {
         (n * 0x1000) as *mut u8
