@@ -1,5 +1,5 @@
 //! avcam's fuzz target bodies: each takes the fuzzer's bytes and asserts the invariants of the
-//! code it drives (not only "no panic"). cargo-fuzz calls them from `fuzz/fuzz_targets/`; the
+//! code it drives (not only "no panic"). cargo-fuzz calls them from `fuzz/targets/`; the
 //! tests in `tests/` replay the seed corpus (`fuzz/seeds/<target>/`) and bounded proptest
 //! mutations of it on stable, inside `cargo test --workspace`.
 //!
