@@ -116,15 +116,15 @@ impl ClientRange {
             return None;
         }
         if let Some((w, h)) = self.size {
-            // A negative height (top-down) only makes sense for YUV, where it is ignored.
+            // A negative height (top-down) only makes sense for YUV, where it is ignored. In
+            // i64, so that i32::MIN has an absolute value (found by the camera_formats fuzzer).
+            let h = i64::from(h);
             let h = if ours.format.is_bottom_up() {
                 h
             } else {
                 h.abs()
             };
-            if i64::from(w) != i64::from(ours.size.width)
-                || i64::from(h) != i64::from(ours.size.height)
-            {
+            if i64::from(w) != i64::from(ours.size.width) || h != i64::from(ours.size.height) {
                 return None;
             }
         }
@@ -266,6 +266,10 @@ mod tests {
             PixelFormat::Nv12
         );
         ks.DataRange.SubFormat = PixelFormat::Rgb32.subtype();
+        assert_eq!(best_match(ks.as_bytes()), Err(Error::NoMatch));
+        // The most negative height has no i32 absolute value: no match, no overflow.
+        ks.DataRange.SubFormat = GUID::NULL;
+        ks.VideoInfoHeader.bmiHeader.biHeight = i32::MIN;
         assert_eq!(best_match(ks.as_bytes()), Err(Error::NoMatch));
     }
 
