@@ -45,21 +45,7 @@ build=(cargo build --locked --package avcam --lib --target "$target" --profile "
 
 start=$(date +%s%N)
 if [ -n "$clippy" ]; then
-    # What `cargo clippy` does, in a real build: clippy-driver compiles (and lints) the workspace
-    # members, plain rustc the standard library, which the plain build below then reuses.
-    log=target/driver/clippy.txt
-    status=0
-    RUSTC_WORKSPACE_WRAPPER=/usr/bin/clippy-driver "${build[@]}" --message-format short \
-        >"$log" 2>&1 || status=$?
-    if [ $status -ne 0 ]; then
-        cat "$log" >&2
-        exit $status
-    fi
-    if grep -E '^(src/|build\.rs)' "$log" >&2; then
-        echo "clippy: warnings in the driver shell (above; full log: $log)" >&2
-        exit 1
-    fi
-    echo "clippy: the driver shell is clean for $target (log: $log)"
+    clippy_pass target/driver/clippy.txt 'src/|build\.rs' "the driver shell for $target" "${build[@]}"
 fi
 # The image itself always comes from plain rustc: clippy-driver compiles with other MIR settings,
 # so its output is not what ships. After a clippy build only the workspace crates are rebuilt.

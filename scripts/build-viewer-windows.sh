@@ -44,21 +44,8 @@ build=(cargo build --locked --package avcam-viewer --bin avcam-viewer --target "
 
 start=$(date +%s%N)
 if [ -n "$clippy" ]; then
-    log=$CARGO_TARGET_DIR/clippy.txt
-    status=0
-    RUSTC_WORKSPACE_WRAPPER=/usr/bin/clippy-driver "${build[@]}" --message-format short \
-        >"$log" 2>&1 || status=$?
-    if [ $status -ne 0 ]; then
-        cat "$log" >&2
-        exit $status
-    fi
-    # A warning in the crates with Windows-only code fails. The other crates are linted by the
-    # host's `cargo clippy` (rustup's); Debian's clippy is newer and has lints that one lacks.
-    if grep -E '^(apps/viewer|client)/[^ ]*: (warning|error)' "$log" >&2; then
-        echo "clippy: warnings for $target (above; full log: $log)" >&2
-        exit 1
-    fi
-    echo "clippy: the workspace is clean for $target (log: $log)"
+    clippy_pass "$CARGO_TARGET_DIR/clippy.txt" 'apps/viewer/|client/' "the viewer and client for $target" \
+        "${build[@]}"
 fi
 "${build[@]}"
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))

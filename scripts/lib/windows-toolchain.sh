@@ -40,3 +40,25 @@ use_debian_rust() {
     export CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
     export RUSTC_BOOTSTRAP=1
 }
+
+# clippy_pass LOG PATHS WHAT BUILD...: runs the cross BUILD command with clippy-driver as the
+# workspace wrapper (what `cargo clippy` does, in a real build: clippy-driver compiles and lints
+# the workspace members, plain rustc the standard library, which the plain build after it reuses),
+# writing its messages to LOG; fails when the build fails or when a warning or error names a file
+# matching the extended regex PATHS (the crates whose target-specific code only this build sees;
+# the host's `cargo clippy` lints the rest, and Debian's newer clippy has lints rustup's lacks).
+clippy_pass() {
+    local log=$1 paths=$2 what=$3 status=0
+    shift 3
+    RUSTC_WORKSPACE_WRAPPER=/usr/bin/clippy-driver "$@" --message-format short >"$log" 2>&1 ||
+        status=$?
+    if [ $status -ne 0 ]; then
+        cat "$log" >&2
+        exit $status
+    fi
+    if grep -E "^($paths)[^ ]*: (warning|error)" "$log" >&2; then
+        echo "clippy: warnings in $what (above; full log: $log)" >&2
+        exit 1
+    fi
+    echo "clippy: $what is clean (log: $log)"
+}
