@@ -273,21 +273,37 @@ pub(crate) fn wanted_format(config: &StreamConfig) -> Result<VideoFormat, Camera
 }
 
 /// Offers `wanted` to `DATAINTERSECTION` on `filter` and creates the pin with the format the
-/// driver proposes; that format and the pin. The caller closes the filter on failure.
+/// driver proposes: the filter, that format and the pin. On failure the filter is closed.
 pub(crate) fn connect<'k, T: Transport>(
-    filter: &avcam_client::Camera<'k, T>,
+    filter: avcam_client::Camera<'k, T>,
     pin_id: u32,
     wanted: &VideoFormat,
-) -> Result<(VideoFormat, avcam_client::Pin<'k, T>), CameraError> {
-    let proposed = filter
+) -> Result<ConnectedPin<'k, T>, CameraError> {
+    let created = filter
         .intersect(pin_id, wanted.to_ks().as_bytes())
-        .map_err(client_error)?;
-    let format = VideoFormat::parse(&proposed).map_err(|error| CameraError::Backend {
-        message: format!("the pin proposed a format the viewer cannot read: {error:?}"),
-    })?;
-    let pin = filter.create_pin(pin_id, &proposed).map_err(client_error)?;
-    Ok((format, pin))
+        .map_err(client_error)
+        .and_then(|proposed| {
+            let format = VideoFormat::parse(&proposed).map_err(|error| CameraError::Backend {
+                message: format!("the pin proposed a format the viewer cannot read: {error:?}"),
+            })?;
+            let pin = filter.create_pin(pin_id, &proposed).map_err(client_error)?;
+            Ok((format, pin))
+        });
+    match created {
+        Ok((format, pin)) => Ok((filter, format, pin)),
+        Err(error) => {
+            let _ = filter.close();
+            Err(error)
+        }
+    }
 }
+
+/// What [`connect`] gives: the open filter, the pin's format and the pin.
+pub(crate) type ConnectedPin<'k, T> = (
+    avcam_client::Camera<'k, T>,
+    VideoFormat,
+    avcam_client::Pin<'k, T>,
+);
 
 impl Camera for ClientCamera {
     fn device_info(&mut self) -> Result<DeviceInfo, CameraError> {
@@ -296,15 +312,7 @@ impl Camera for ClientCamera {
 
     fn start(&mut self, config: &StreamConfig) -> Result<Box<dyn Stream + '_>, CameraError> {
         let wanted = wanted_format(config)?;
-        let filter = self.open_filter()?;
-        let opened = connect(&filter, config.pin, &wanted);
-        let (format, pin) = match opened {
-            Ok(opened) => opened,
-            Err(error) => {
-                let _ = filter.close();
-                return Err(error);
-            }
-        };
+        let (filter, format, pin) = connect(self.open_filter()?, config.pin, &wanted)?;
         let unthrottled = config.rate == Rate::Unthrottled;
         let mut stream = ClientStream::new(
             &self.kernel,

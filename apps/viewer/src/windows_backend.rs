@@ -78,14 +78,7 @@ impl Camera for WindowsCamera {
 
     fn start(&mut self, config: &StreamConfig) -> Result<Box<dyn Stream + '_>, CameraError> {
         let wanted = wanted_format(config)?;
-        let filter = self.open_filter()?;
-        let (format, pin) = match connect(&filter, config.pin, &wanted) {
-            Ok(opened) => opened,
-            Err(error) => {
-                let _ = filter.close();
-                return Err(error);
-            }
-        };
+        let (filter, format, pin) = connect(self.open_filter()?, config.pin, &wanted)?;
         let mut stream = WindowsStream {
             filter: Some(filter),
             pin: Some(pin),
