@@ -3,6 +3,7 @@
 //! exactly these (the `seed_corpus` test compares, and rewrites them with `AVCAM_WRITE_SEEDS=1`).
 
 use avcam_avstream::intersect::ClientRange;
+use avcam_client::request::property;
 use avcam_avstream::ranges::KS_CAPTURE_RANGES;
 use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
 use avcam_emulation::client::allocator_create_name;
@@ -23,7 +24,6 @@ use ks::video::{
     KSPROPERTY_CONNECTION_STATE, KSPROPERTY_PIN_CTYPES, KSPROPERTY_PIN_DATAINTERSECTION,
     KSPROPERTY_PIN_DATARANGES, KSP_PIN, KSSTATE_RUN,
 };
-use ks::GUID;
 use zerocopy::{FromZeros, IntoBytes};
 
 use crate::driver_requests::{Kind, Target, SETUP_ALLOCATOR, SETUP_PIN};
@@ -48,16 +48,6 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
 fn chunk(bytes: &[u8]) -> Vec<u8> {
     let len = u16::try_from(bytes.len()).expect("a seed chunk fits a u16 length");
     cat(&[&len.to_le_bytes(), bytes])
-}
-
-fn identifier(set: GUID, id: u32, flags: u32) -> Vec<u8> {
-    KSIDENTIFIER {
-        Set: set,
-        Id: id,
-        Flags: flags,
-    }
-    .as_bytes()
-    .to_vec()
 }
 
 /// Four 4 KiB frames from the no-execute non-paged pool, 64-byte aligned.
@@ -117,7 +107,7 @@ pub fn allocator_requests() -> Vec<Seed> {
             cat(&[
                 &[3],
                 &40u16.to_le_bytes(),
-                &identifier(
+                &property(
                     KSPROPSETID_StreamAllocator,
                     KSPROPERTY_STREAMALLOCATOR_STATUS,
                     KSPROPERTY_TYPE_GET,
@@ -128,7 +118,7 @@ pub fn allocator_requests() -> Vec<Seed> {
             "method-alloc",
             cat(&[
                 &[4],
-                &chunk(&identifier(
+                &chunk(&property(
                     KSMETHODSETID_StreamAllocator,
                     KSMETHOD_STREAMALLOCATOR_ALLOC,
                     KSMETHOD_TYPE_WRITE,
@@ -140,7 +130,7 @@ pub fn allocator_requests() -> Vec<Seed> {
             "enable-freeframe",
             cat(&[
                 &[5],
-                &chunk(&identifier(
+                &chunk(&property(
                     KSEVENTSETID_StreamAllocator,
                     KSEVENT_STREAMALLOCATOR_FREEFRAME,
                     KSEVENT_TYPE_ENABLE,
@@ -228,18 +218,18 @@ pub fn driver_requests() -> Vec<Seed> {
         &1u32.to_le_bytes(),
         range.as_bytes(),
     ]);
-    let state = |flags| identifier(KSPROPSETID_Connection, KSPROPERTY_CONNECTION_STATE, flags);
-    let alloc = identifier(
+    let state = |flags| property(KSPROPSETID_Connection, KSPROPERTY_CONNECTION_STATE, flags);
+    let alloc = property(
         KSMETHODSETID_StreamAllocator,
         KSMETHOD_STREAMALLOCATOR_ALLOC,
         KSMETHOD_TYPE_WRITE,
     );
-    let status = identifier(
+    let status = property(
         KSPROPSETID_StreamAllocator,
         KSPROPERTY_STREAMALLOCATOR_STATUS,
         KSPROPERTY_TYPE_GET,
     );
-    let enable = identifier(
+    let enable = property(
         KSEVENTSETID_StreamAllocator,
         KSEVENT_STREAMALLOCATOR_FREEFRAME,
         KSEVENT_TYPE_ENABLE,
@@ -285,7 +275,7 @@ pub fn driver_requests() -> Vec<Seed> {
                 &request(
                     Target::Pin,
                     Kind::Property,
-                    &identifier(
+                    &property(
                         KSPROPSETID_Connection,
                         KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
                         KSPROPERTY_TYPE_GET,
