@@ -305,6 +305,43 @@ pub(crate) type ConnectedPin<'k, T> = (
     avcam_client::Pin<'k, T>,
 );
 
+/// The viewer's [`Frame`] for `data`, a frame of `format` as the driver's `header` and `info`
+/// describe it (times only where the header flags them valid).
+pub(crate) fn viewer_frame<'a>(
+    format: &VideoFormat,
+    header: &KSSTREAM_HEADER,
+    info: &KS_FRAME_INFO,
+    data: &'a [u8],
+    memory: FrameMemory,
+) -> Frame<'a> {
+    let size = format.size();
+    let flags = header.OptionsFlags;
+    Frame {
+        pixel_format: viewer_pixel(format.pixel_format()),
+        width: size.width,
+        height: size.height,
+        stride: format.layout().stride,
+        bottom_up: format.pixel_format().is_bottom_up(),
+        data,
+        presentation_time: (flags & KSSTREAM_HEADER_OPTIONSF_TIMEVALID != 0)
+            .then_some(header.PresentationTime.Time),
+        duration: (flags & KSSTREAM_HEADER_OPTIONSF_DURATIONVALID != 0).then_some(header.Duration),
+        picture_number: info.PictureNumber,
+        drop_count: info.DropCount,
+        memory,
+    }
+}
+
+/// Closes the pin, then the filter (whichever is still open); the pin's failure first.
+pub(crate) fn close_pin_and_filter<T: Transport>(
+    pin: Option<avcam_client::Pin<'_, T>>,
+    filter: Option<avcam_client::Camera<'_, T>>,
+) -> Result<(), CameraError> {
+    let closed_pin = pin.map_or(Ok(()), |pin| pin.close().map_err(client_error));
+    let closed_filter = filter.map_or(Ok(()), |filter| filter.close().map_err(client_error));
+    closed_pin.and(closed_filter)
+}
+
 impl Camera for ClientCamera {
     fn device_info(&mut self) -> Result<DeviceInfo, CameraError> {
         read_device_info(self.open_filter()?, DEVICE_NAME)
@@ -596,8 +633,6 @@ impl Stream for ClientStream<'_> {
         let (slot, header, info) = self.complete_oldest(timeout)?;
         self.held = Some(slot);
         self.delivered += 1;
-        let layout = self.format.layout();
-        let size = self.format.size();
         let data: &[u8] = if self.shared {
             if header.Data == 0 {
                 return Err(CameraError::Backend {
@@ -620,26 +655,12 @@ impl Stream for ClientStream<'_> {
             let used = (header.DataUsed as usize).min(self.slots[slot].buffer.len());
             &self.slots[slot].buffer[..used]
         };
-        let flags = header.OptionsFlags;
-        Ok(Frame {
-            pixel_format: viewer_pixel(self.format.pixel_format()),
-            width: size.width,
-            height: size.height,
-            stride: layout.stride,
-            bottom_up: self.format.pixel_format().is_bottom_up(),
-            data,
-            presentation_time: (flags & KSSTREAM_HEADER_OPTIONSF_TIMEVALID != 0)
-                .then_some(header.PresentationTime.Time),
-            duration: (flags & KSSTREAM_HEADER_OPTIONSF_DURATIONVALID != 0)
-                .then_some(header.Duration),
-            picture_number: info.PictureNumber,
-            drop_count: info.DropCount,
-            memory: if self.shared {
-                FrameMemory::PinAllocator
-            } else {
-                FrameMemory::ClientCopy
-            },
-        })
+        let memory = if self.shared {
+            FrameMemory::PinAllocator
+        } else {
+            FrameMemory::ClientCopy
+        };
+        Ok(viewer_frame(&self.format, &header, &info, data, memory))
     }
 
     fn stats(&mut self) -> Result<StreamStats, CameraError> {
@@ -662,22 +683,14 @@ impl Stream for ClientStream<'_> {
                 }
             }
         }
-        let closed_pin = match self.pin.take() {
-            Some(pin) => pin.close().map_err(client_error),
-            None => Ok(()),
-        };
-        let closed_filter = match self.filter.take() {
-            Some(filter) => filter.close().map_err(client_error),
-            None => Ok(()),
-        };
+        let closed = close_pin_and_filter(self.pin.take(), self.filter.take());
         if self.real_time {
             self.kernel.clock().stop_real_time();
             self.real_time = false;
         }
         let stats = stats?;
         stopped?;
-        closed_pin?;
-        closed_filter?;
+        closed?;
         Ok(stats)
     }
 }

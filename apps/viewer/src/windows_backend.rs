@@ -21,9 +21,10 @@ use avcam_avstream::VideoFormat;
 use avcam_client::windows::WindowsKs;
 use avcam_client::{ClientError, PendingRead};
 use ks::guid::KSCATEGORY_VIDEO_CAMERA;
-use ks::video::{KSSTREAM_HEADER_OPTIONSF_DURATIONVALID, KSSTREAM_HEADER_OPTIONSF_TIMEVALID};
 
-use crate::backend::{client_error, connect, read_device_info, viewer_pixel, wanted_format};
+use crate::backend::{
+    client_error, close_pin_and_filter, connect, read_device_info, viewer_frame, wanted_format,
+};
 use crate::camera::{
     Camera, CameraError, DeviceInfo, Frame, FrameMemory, Stream, StreamConfig, StreamStats,
 };
@@ -154,24 +155,13 @@ impl Stream for WindowsStream<'_> {
         let frame = read.wait(Duration::ZERO).map_err(client_error)?;
         self.delivered += 1;
         let held = self.held.insert(frame);
-        let layout = self.format.layout();
-        let size = self.format.size();
-        let flags = held.header.OptionsFlags;
-        Ok(Frame {
-            pixel_format: viewer_pixel(self.format.pixel_format()),
-            width: size.width,
-            height: size.height,
-            stride: layout.stride,
-            bottom_up: self.format.pixel_format().is_bottom_up(),
-            data: &held.data,
-            presentation_time: (flags & KSSTREAM_HEADER_OPTIONSF_TIMEVALID != 0)
-                .then_some(held.header.PresentationTime.Time),
-            duration: (flags & KSSTREAM_HEADER_OPTIONSF_DURATIONVALID != 0)
-                .then_some(held.header.Duration),
-            picture_number: held.info.PictureNumber,
-            drop_count: held.info.DropCount,
-            memory: FrameMemory::ClientCopy,
-        })
+        Ok(viewer_frame(
+            &self.format,
+            &held.header,
+            &held.info,
+            &held.data,
+            FrameMemory::ClientCopy,
+        ))
     }
 
     fn stats(&mut self) -> Result<StreamStats, CameraError> {
@@ -196,18 +186,10 @@ impl Stream for WindowsStream<'_> {
         for read in std::mem::take(&mut self.queued) {
             let _ = read.cancel(CANCEL_WAIT);
         }
-        let closed_pin = match self.pin.take() {
-            Some(pin) => pin.close().map_err(client_error),
-            None => Ok(()),
-        };
-        let closed_filter = match self.filter.take() {
-            Some(filter) => filter.close().map_err(client_error),
-            None => Ok(()),
-        };
+        let closed = close_pin_and_filter(self.pin.take(), self.filter.take());
         let stats = stats?;
         stopped?;
-        closed_pin?;
-        closed_filter?;
+        closed?;
         Ok(stats)
     }
 }

@@ -3,9 +3,9 @@
 //! exactly these (the `seed_corpus` test compares, and rewrites them with `AVCAM_WRITE_SEEDS=1`).
 
 use avcam_avstream::intersect::ClientRange;
-use avcam_client::request::property;
 use avcam_avstream::ranges::KS_CAPTURE_RANGES;
 use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
+use avcam_client::request::property;
 use avcam_emulation::client::allocator_create_name;
 use ks::guid::{
     KSEVENTSETID_StreamAllocator, KSMETHODSETID_StreamAllocator, KSPROPSETID_StreamAllocator,
