@@ -51,8 +51,8 @@ pub struct Streaming {
     /// The address of the last frame the pool handed out.
     pub last_frame: usize,
     /// The pool frames lent to the client in shared mode, oldest first (each freed once
-    /// [`crate::frame_pool::LEASE_WINDOW`] more frames are lent, when the pool would otherwise run dry, or at
-    /// ACQUIRE -> STOP; see [`crate::frame_path`]).
+    /// [`crate::frame_pool::LEASE_WINDOW`] more frames are lent, when the pool would otherwise
+    /// run dry, or at ACQUIRE -> STOP; see [`crate::frame_path`]).
     pub lent: Leases,
 }
 

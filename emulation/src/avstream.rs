@@ -57,14 +57,14 @@
 //!   wrote it. Advancing past the last frame returns STATUS_DEVICE_NOT_READY and leaves the
 //!   leading edge waiting for the next frame.
 //! - **Processing**: `KsPinAttemptProcessing` calls the pin's `Process` under the processing mutex
-//!   (asynchronous: on a new kernel thread, or from a timer DPC after the DPC as below), only in PAUSE or RUN (RUN with
-//!   KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY) and only with a frame available unless
-//!   KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING. STATUS_PENDING ends processing; success calls
-//!   `Process` again while it consumed frames and more are available (guess). A request arriving
-//!   while the mutex is busy makes the current holder run once more. Asked for from a timer DPC
-//!   asynchronously, or above PASSIVE_LEVEL without KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING, `Process` runs at
-//!   PASSIVE_LEVEL right after the DPC returns, on the same thread (ks.sys queues a work item;
-//!   running it there keeps the virtual clock deterministic).
+//!   (asynchronous: on a new kernel thread, or from a timer DPC after the DPC as below), only in
+//!   PAUSE or RUN (RUN with KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY) and only with a frame available
+//!   unless KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING. STATUS_PENDING ends processing; success
+//!   calls `Process` again while it consumed frames and more are available (guess). A request
+//!   arriving while the mutex is busy makes the current holder run once more. Asked for from a
+//!   timer DPC asynchronously, or above PASSIVE_LEVEL without KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING,
+//!   `Process` runs at PASSIVE_LEVEL right after the DPC returns, on the same thread (ks.sys queues
+//!   a work item; running it there keeps the virtual clock deterministic).
 //! - **Close**: a pin steps down to STOP, cancels its queue (STATUS_CANCELLED), then its dispatch
 //!   `Close` runs; a filter's `Close` likewise. Then the object's `Descriptor` is put back to the
 //!   one it was created from and its `Bag` (the `_KsEdit` copies) is freed.
