@@ -97,7 +97,7 @@ fn banded_sample(synth: &Synthesizer<Vec<u8>>, bands: &mut [FrameBand<'_>], fram
                     barrier.wait();
                     let frame = FrameInfo {
                         picture_number: n,
-                        presentation_time: n as i64 * 166_666,
+                        stream_time: n as i64 * 166_666,
                         drop_count: 0,
                     };
                     synth.render_band(&frame, band).unwrap();
@@ -224,7 +224,7 @@ fn main() {
                         sample_rate(sample, &mut n, |i| {
                             let frame = FrameInfo {
                                 picture_number: i,
-                                presentation_time: i as i64 * 166_666,
+                                stream_time: i as i64 * 166_666,
                                 drop_count: 0,
                             };
                             synth.render(&frame, &mut buf.borrow_mut()).unwrap();
@@ -342,7 +342,7 @@ mod peer {
     fn frame_info(n: u64) -> FrameInfo {
         FrameInfo {
             picture_number: n,
-            presentation_time: n as i64 * 333_333,
+            stream_time: n as i64 * 333_333,
             drop_count: 0,
         }
     }

@@ -9,11 +9,20 @@
 //! - While running, frame `n` is due at `epoch + pts(n) - pts(first)`, where the clock was
 //!   started at `epoch` with frame `first` next; a timer re-armed at [`FrameClock::next_deadline`]
 //!   never drifts.
-//! - At time `t`, `due(t)` frames are due in all; a tick takes the newest due frame (a live
-//!   camera never sends stale pictures), and any older frame not delivered is dropped:
-//!   `dropped = due - delivered`. `PictureNumber` counts the frames due up to and including the
-//!   one delivered, `DropCount` the dropped ones among them, so
+//! - At time `t`, `due(t)` frames are due in all. A buffer ready at `t` takes the oldest frame
+//!   not yet delivered that is still fresh: due no earlier than [`CATCH_UP_WINDOW`] before `t`,
+//!   and at least the newest due frame. So a pass that runs late (a timer expiring after its due
+//!   time, processing in a work item after the timer's DPC) still delivers every frame that fell
+//!   due since the last pass, each with its own deadline, as a hardware camera keeps filling
+//!   queued buffers whatever the CPU does; a frame older than the window, which found no buffer
+//!   in time, is dropped: `dropped = due - delivered`. `PictureNumber` counts the frames due up
+//!   to and including the one delivered, `DropCount` the dropped ones among them, so
 //!   `PictureNumber - DropCount = delivered`.
+//! - Each frame is stamped with the absolute time it was due ([`FrameStamp::deadline`]): the
+//!   caller's clock is `KeQueryPerformanceCounter` converted to 100 ns units, so presentation
+//!   times share the QPC epoch, as avscamera stamps them and as Media Foundation's device
+//!   timestamps expect. [`FrameStamp::stream_time`] (0-based, for the picture's overlay) is the
+//!   frame's place on the stream's own grid.
 //! - Pausing stops the deadlines; the frames due so far stay counted and resuming continues the
 //!   presentation-time grid from the next frame, due at once. Stopping resets everything.
 
@@ -24,6 +33,12 @@ use ks::video::{
 };
 
 use crate::rate::FrameRate;
+
+/// How far back (100 ns) a late pass still delivers frames that fell due before it: 5 ms. A
+/// high-resolution timer may expire up to about 1 ms after its due time (learn.microsoft.com,
+/// "High-resolution timers"), and Process runs after the timer's callback, in a work item; a
+/// frame due earlier than this found no buffer in time and is dropped.
+pub const CATCH_UP_WINDOW: i64 = 50_000;
 
 /// `sizeof(KS_FRAME_INFO)`.
 pub const FRAME_INFO_SIZE: u32 = core::mem::size_of::<KS_FRAME_INFO>() as u32;
@@ -60,11 +75,13 @@ pub struct FrameStamp {
     pub picture_number: u64,
     /// `KS_FRAME_INFO.DropCount`: frames dropped up to this one.
     pub drop_count: u64,
-    /// `KSSTREAM_HEADER.PresentationTime.Time` (100 ns, stream time).
-    pub presentation_time: i64,
+    /// The frame's time on the stream's own grid (100 ns from the first frame, pauses not
+    /// counted): what the picture's time overlay shows.
+    pub stream_time: i64,
     /// `KSSTREAM_HEADER.Duration` (100 ns).
     pub duration: i64,
-    /// The absolute time the frame was due.
+    /// The absolute time the frame was due, in the caller's clock (100 ns):
+    /// `KSSTREAM_HEADER.PresentationTime.Time`.
     pub deadline: i64,
 }
 
@@ -74,13 +91,12 @@ impl FrameStamp {
         | KSSTREAM_HEADER_OPTIONSF_DURATIONVALID
         | ks::video::KSSTREAM_HEADER_OPTIONSF_SPLICEPOINT;
 
-    /// Fills the timing fields of a stream header (`PresentationTime` in 100 ns units,
-    /// `Duration`, `OptionsFlags`, and `Size` to cover the `KS_FRAME_INFO` that follows);
-    /// `Data`, `FrameExtent` and `DataUsed` are the caller's.
+    /// Fills the timing fields of a stream header (`PresentationTime` = the deadline in 100 ns
+    /// units, `Duration`, `OptionsFlags`); `Size`, `Data`, `FrameExtent` and `DataUsed` are
+    /// the caller's.
     pub fn fill_header(&self, header: &mut KSSTREAM_HEADER) {
-        header.Size = STREAM_HEADER_SIZE + FRAME_INFO_SIZE;
         header.PresentationTime = KSTIME {
-            Time: self.presentation_time,
+            Time: self.deadline,
             Numerator: 1,
             Denominator: 1,
         };
@@ -88,15 +104,21 @@ impl FrameStamp {
         header.OptionsFlags |= FrameStamp::OPTIONS_FLAGS;
     }
 
-    /// The `KS_FRAME_INFO` that follows the stream header.
+    /// Writes this frame's fields of the `KS_FRAME_INFO` that follows the stream header
+    /// (`ExtendedHeaderSize`, `dwFrameFlags`, `PictureNumber`, `DropCount`), as avshws does;
+    /// the rest is the client's (its `lSurfacePitch` stays as it asked).
+    pub fn fill_frame_info(&self, info: &mut KS_FRAME_INFO) {
+        info.ExtendedHeaderSize = FRAME_INFO_SIZE;
+        info.dwFrameFlags = KS_VIDEO_FLAG_FRAME | KS_VIDEO_FLAG_I_FRAME;
+        info.PictureNumber = saturate(self.picture_number);
+        info.DropCount = saturate(self.drop_count);
+    }
+
+    /// A `KS_FRAME_INFO` with only this frame's fields set ([`FrameStamp::fill_frame_info`]).
     pub fn frame_info(&self) -> KS_FRAME_INFO {
-        KS_FRAME_INFO {
-            ExtendedHeaderSize: FRAME_INFO_SIZE,
-            dwFrameFlags: KS_VIDEO_FLAG_FRAME | KS_VIDEO_FLAG_I_FRAME,
-            PictureNumber: saturate(self.picture_number),
-            DropCount: saturate(self.drop_count),
-            ..Default::default()
-        }
+        let mut info = KS_FRAME_INFO::default();
+        self.fill_frame_info(&mut info);
+        info
     }
 }
 
@@ -202,8 +224,8 @@ impl FrameClock {
         self.deadline(self.frames_due(now))
     }
 
-    /// The presentation time of frame `n` (100 ns, stream time).
-    pub const fn presentation_time(&self, n: u64) -> i64 {
+    /// The time of frame `n` on the stream's grid (100 ns, 0 for frame 0).
+    pub const fn stream_time(&self, n: u64) -> i64 {
         self.rate.time_of_frame(n)
     }
 
@@ -212,15 +234,19 @@ impl FrameClock {
         self.rate.time_of_frame(n + 1) - self.rate.time_of_frame(n)
     }
 
-    /// A buffer is ready at `now`: takes the newest due frame not yet delivered, or `None` if
-    /// none is due (called before the next deadline, or the clock is stopped and the newest
-    /// due frame went out already).
+    /// A buffer is ready at `now`: takes the oldest frame not yet delivered that is due no
+    /// earlier than [`CATCH_UP_WINDOW`] before `now` (at least the newest due frame; older
+    /// undelivered frames are dropped), or `None` if none is due (called before the next
+    /// deadline, or every due frame went out already).
     pub fn take_frame(&mut self, now: i64) -> Option<FrameStamp> {
-        let due = self.frames_due(now);
-        let index = due.checked_sub(1)?;
-        if self.last_taken.is_some_and(|last| last >= index) {
+        let newest = self.frames_due(now).checked_sub(1)?;
+        let next = self.last_taken.map_or(0, |last| last + 1);
+        if next > newest {
             return None;
         }
+        // Frames due at or before `now - window - 1` are stale: the first fresh one follows them.
+        let first_fresh = self.frames_due(now.saturating_sub(CATCH_UP_WINDOW + 1));
+        let index = next.max(first_fresh.min(newest));
         self.delivered += 1;
         self.last_taken = Some(index);
         let picture_number = index + 1;
@@ -228,7 +254,7 @@ impl FrameClock {
             index,
             picture_number,
             drop_count: picture_number - self.delivered,
-            presentation_time: self.presentation_time(index),
+            stream_time: self.stream_time(index),
             duration: self.duration(index),
             deadline: self.deadline(index).unwrap_or(now),
         })
@@ -257,6 +283,7 @@ impl FrameClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::vec::Vec;
 
     const START: i64 = 123_456_789;
 
@@ -276,7 +303,7 @@ mod tests {
                 .take_frame(now)
                 .expect("a frame is due at its deadline");
             assert_eq!(f.index, n);
-            assert_eq!(f.presentation_time, exact(n, num, den));
+            assert_eq!(f.stream_time, exact(n, num, den));
             assert_eq!(f.deadline, START + exact(n, num, den));
             assert_eq!(f.drop_count, 0);
             total_duration += f.duration;
@@ -293,7 +320,7 @@ mod tests {
         run_on_time(60, 1, 1_000_000);
         // 60 fps: every 60th frame is on a whole second.
         let c = FrameClock::new(FrameRate::per_second(60));
-        assert_eq!(c.presentation_time(60 * 16_666), 16_666 * 10_000_000);
+        assert_eq!(c.stream_time(60 * 16_666), 16_666 * 10_000_000);
     }
 
     #[test]
@@ -301,7 +328,7 @@ mod tests {
         run_on_time(30_000, 1001, 1_000_000);
         let c = FrameClock::new(FrameRate::new(30_000, 1001).unwrap());
         // 30000 frames last exactly 1001 s.
-        assert_eq!(c.presentation_time(30_000 * 33), 33 * 1001 * 10_000_000);
+        assert_eq!(c.stream_time(30_000 * 33), 33 * 1001 * 10_000_000);
     }
 
     #[test]
@@ -344,6 +371,48 @@ mod tests {
     }
 
     #[test]
+    fn a_late_pass_delivers_every_frame_due_within_the_window_oldest_first() {
+        // 1000 fps: one frame per 10_000. A pass 3.5 ms late finds frames 0..=3 due.
+        let mut clock = FrameClock::new(FrameRate::per_second(1000));
+        clock.start(START);
+        let late = START + 35_000;
+        let taken: Vec<(u64, i64, u64)> = core::iter::from_fn(|| clock.take_frame(late))
+            .map(|f| (f.index, f.deadline, f.drop_count))
+            .collect();
+        assert_eq!(
+            taken,
+            (0..4)
+                .map(|n| (n, START + n as i64 * 10_000, 0))
+                .collect::<Vec<_>>(),
+            "each frame with its own deadline, none dropped"
+        );
+        assert_eq!(clock.dropped(late), 0);
+    }
+
+    #[test]
+    fn frames_older_than_the_window_are_dropped_and_the_newest_is_always_fresh() {
+        let mut clock = FrameClock::new(FrameRate::per_second(1000));
+        clock.start(0);
+        // 20 ms late: frames 0..=20 are due; those due before 15 ms are stale.
+        let now = 200_000;
+        let first = clock.take_frame(now).unwrap();
+        assert_eq!(first.deadline, now - CATCH_UP_WINDOW);
+        assert_eq!((first.index, first.drop_count), (15, 15));
+        let rest: Vec<u64> = core::iter::from_fn(|| clock.take_frame(now))
+            .map(|f| f.index)
+            .collect();
+        assert_eq!(rest, (16..=20).collect::<Vec<_>>());
+        assert_eq!(clock.dropped(now), 15);
+        // At 30 fps the window is shorter than an interval: only the newest due frame goes out,
+        // however late the pass.
+        let mut slow = FrameClock::new(FrameRate::per_second(30));
+        slow.start(0);
+        let f = slow.take_frame(10 * 333_333 + 300_000).unwrap();
+        assert_eq!((f.index, f.drop_count), (10, 10));
+        assert!(slow.take_frame(10 * 333_333 + 300_000).is_none());
+    }
+
+    #[test]
     fn nothing_is_due_before_start_or_while_stopped() {
         let mut clock = FrameClock::new(FrameRate::per_second(10));
         assert_eq!(clock.frames_due(1_000_000_000), 0);
@@ -369,8 +438,8 @@ mod tests {
         assert_eq!(clock.deadline(4), Some(51_000_000));
         let f = clock.take_frame(50_000_000).unwrap();
         assert_eq!(
-            (f.index, f.presentation_time, f.drop_count),
-            (3, 3_000_000, 1)
+            (f.index, f.stream_time, f.deadline, f.drop_count),
+            (3, 3_000_000, 50_000_000, 1)
         );
         clock.reset();
         assert_eq!(
@@ -389,10 +458,17 @@ mod tests {
         clock.start(7);
         let f = clock.take_frame(7 + 166_667).unwrap();
         let mut h = KSSTREAM_HEADER::default();
+        h.Size = 56 + 72;
         f.fill_header(&mut h);
-        assert_eq!(h.PresentationTime.Time, 166_666);
+        // The absolute deadline (the caller's QPC-derived clock), not the stream time.
+        assert_eq!((f.stream_time, f.deadline), (166_666, 7 + 166_666));
+        assert_eq!(h.PresentationTime.Time, 7 + 166_666);
+        assert_eq!(
+            (h.PresentationTime.Numerator, h.PresentationTime.Denominator),
+            (1, 1)
+        );
         assert_eq!(h.Duration, 166_667);
-        assert_eq!(h.Size, 56 + 72);
+        assert_eq!(h.Size, 56 + 72, "Size is the caller's");
         assert_ne!(h.OptionsFlags & KSSTREAM_HEADER_OPTIONSF_TIMEVALID, 0);
         assert_ne!(h.OptionsFlags & KSSTREAM_HEADER_OPTIONSF_DURATIONVALID, 0);
         let mut answer = KSPROPERTY_DROPPEDFRAMES_CURRENT_S {

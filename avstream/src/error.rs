@@ -46,6 +46,13 @@ pub enum Error {
         /// Bytes needed.
         needed: usize,
     },
+    /// A destination pitch (`KS_FRAME_INFO.lSurfacePitch`) shorter than a row of the format.
+    InvalidPitch {
+        /// The pitch asked for (bytes).
+        pitch: usize,
+        /// Bytes of one row of the format.
+        row: usize,
+    },
     /// `KSDATAFORMAT.FormatSize` is not what the structure needs, or exceeds the buffer.
     FormatSize {
         /// The declared `FormatSize`.
@@ -161,7 +168,8 @@ impl Error {
             Error::Truncated { .. } => STATUS_INVALID_BUFFER_SIZE,
             Error::SizeQuery { .. } => STATUS_BUFFER_OVERFLOW,
             Error::BufferTooSmall { .. } => STATUS_BUFFER_TOO_SMALL,
-            Error::FormatSize { .. }
+            Error::InvalidPitch { .. }
+            | Error::FormatSize { .. }
             | Error::BitmapHeader { .. }
             | Error::Compression { .. }
             | Error::ImageSize { .. }
@@ -204,6 +212,9 @@ impl fmt::Display for Error {
             Error::SizeQuery { needed } => write!(f, "size query: {needed} bytes needed"),
             Error::BufferTooSmall { len, needed } => {
                 write!(f, "buffer of {len} bytes, {needed} needed")
+            }
+            Error::InvalidPitch { pitch, row } => {
+                write!(f, "pitch of {pitch} bytes, a row needs {row}")
             }
             Error::FormatSize { declared, expected } => {
                 write!(f, "FormatSize {declared}, expected {expected}")
@@ -290,6 +301,7 @@ mod tests {
             Error::Truncated { len: 0, needed: 64 },
             Error::SizeQuery { needed: 1 },
             Error::BufferTooSmall { len: 0, needed: 1 },
+            Error::InvalidPitch { pitch: 1, row: 2 },
             Error::FormatSize {
                 declared: 0,
                 expected: 152,

@@ -13,14 +13,15 @@
 //! | [`intersect`] | the data intersection handler and its size protocol | `KSPROPERTY_PIN_DATAINTERSECTION` |
 //! | [`state`] | the pin state machine and what each step must do | `KSSTATE`, SetDeviceState |
 //! | [`clock`] | the drift-free frame clock, drop accounting | `KS_FRAME_INFO`, `KSPROPERTY_DROPPEDFRAMES_CURRENT` |
+//! | [`deliver`] | what the pin does with the buffer at its leading edge: render a due frame (pitch, `DataUsed`), complete it empty, or wait | Process, `KSSTREAM_POINTER.OffsetOut`, `lSurfacePitch` |
 //! | [`synth`] | pattern synthesis straight into a frame buffer | (avshws' image synthesizer) |
 //! | [`error`] | the crate's one error type and its NTSTATUS mapping | `NTSTATUS` |
 //!
 //! A typical pin life: [`intersect::intersect`] answers the client, [`VideoFormat::parse`] checks
 //! the format the client sets, [`PinStateMachine::step`] drives STOP -> ACQUIRE (build a
 //! [`synth::Synthesizer`] and size the allocator from [`VideoFormat::image_size`]) -> PAUSE -> RUN
-//! (start the [`FrameClock`]); on each timer tick [`FrameClock::take_frame`] says which frame to
-//! produce and the synthesizer renders it into the allocator's buffer.
+//! (start the [`FrameClock`]); on each pass of Process [`deliver::StreamState::plan`] says what to do
+//! with the buffer at the leading edge and the synthesizer renders the due frame straight into it.
 #![no_std]
 // `deny`, not `forbid`: the one exception is `synth::store` (streaming-store intrinsics).
 #![deny(unsafe_code)]
@@ -30,6 +31,7 @@ extern crate std;
 
 pub mod clock;
 pub mod connect;
+pub mod deliver;
 pub mod error;
 pub mod format;
 pub mod intersect;

@@ -144,6 +144,23 @@ pub struct FrameLayout {
     pub image_size: usize,
 }
 
+impl FrameLayout {
+    /// Rows of every plane: plane 0's, then NV12's chroma rows.
+    pub const fn rows(&self) -> usize {
+        self.plane0_size / self.stride + self.chroma_rows
+    }
+
+    /// Bytes a frame occupies when its rows (of every plane) lie `pitch` bytes apart:
+    /// `pitch * rows()`, [`Self::image_size`] at the format's own stride; `None` when `pitch` is
+    /// shorter than a row or the size overflows.
+    pub const fn bytes_at_pitch(&self, pitch: usize) -> Option<usize> {
+        if pitch < self.stride {
+            return None;
+        }
+        pitch.checked_mul(self.rows())
+    }
+}
+
 /// A picture size in pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FrameSize {

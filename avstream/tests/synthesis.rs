@@ -136,7 +136,7 @@ impl Rig {
 fn frame(n: u64) -> FrameInfo {
     FrameInfo {
         picture_number: n,
-        presentation_time: 41_000_000,
+        stream_time: 41_000_000,
         drop_count: 2,
     }
 }
@@ -335,7 +335,7 @@ fn counter_timestamp_and_drops_are_burnt_in() {
             let mut rig = Rig::new(format, size, SynthConfig::default());
             rig.render(FrameInfo {
                 picture_number: 123,
-                presentation_time: 41_000_000,
+                stream_time: 41_000_000,
                 drop_count: 2,
             });
             let text = read_text(&rig);
@@ -346,7 +346,7 @@ fn counter_timestamp_and_drops_are_burnt_in() {
             );
             rig.render(FrameInfo {
                 picture_number: 124,
-                presentation_time: 41_333_333,
+                stream_time: 41_333_333,
                 drop_count: 2,
             });
             assert_eq!(read_text(&rig)[0], "FRAME 0000000124");
@@ -444,4 +444,51 @@ fn rendering_allocates_nothing() {
         }
     }
     assert_eq!(ALLOCATIONS.with(Cell::get), before);
+}
+
+#[test]
+fn a_client_pitch_moves_each_row_and_leaves_the_padding_alone() {
+    let size = FrameSize {
+        width: 320,
+        height: 240,
+    };
+    let frame = FrameInfo {
+        picture_number: 17,
+        stream_time: 5_000_000,
+        drop_count: 2,
+    };
+    for format in PixelFormat::ALL {
+        let f = VideoFormat::new(format, size, 333_333).unwrap();
+        let layout = f.layout();
+        let mut scratch = vec![0u8; Synthesizer::<Vec<u8>>::scratch_len(&f)];
+        let synth = Synthesizer::new(&f, SynthConfig::default(), &mut scratch[..]).unwrap();
+        let mut natural = vec![0u8; layout.image_size];
+        synth.render(&frame, &mut natural).unwrap();
+        let pitch = layout.stride + 72;
+        let rows = layout.plane0_size / layout.stride + layout.chroma_rows;
+        assert_eq!(synth.frame_bytes(pitch), Ok(pitch * rows), "{format:?}");
+        let mut pitched = vec![0xA5u8; pitch * rows];
+        synth.render_with_pitch(&frame, &mut pitched, pitch).unwrap();
+        // Row r of the natural frame (luma, then NV12's chroma rows) is row r of the pitched one.
+        for (r, (want, got)) in natural
+            .chunks_exact(layout.stride)
+            .zip(pitched.chunks_exact(pitch))
+            .enumerate()
+        {
+            assert_eq!(want, &got[..layout.stride], "{format:?} row {r}");
+            assert!(
+                got[layout.stride..].iter().all(|&b| b == 0xA5),
+                "{format:?} row {r}: padding written"
+            );
+        }
+        // Too short a pitch, too small a buffer: refused, nothing written.
+        let mut small = vec![0xA5u8; pitch * rows - 1];
+        assert!(synth
+            .render_with_pitch(&frame, &mut small, pitch)
+            .is_err());
+        assert!(small.iter().all(|&b| b == 0xA5));
+        assert!(synth
+            .render_with_pitch(&frame, &mut pitched, layout.stride - 1)
+            .is_err());
+    }
 }

@@ -516,6 +516,20 @@ pub struct KSDEVICE {
     pub DevicePowerState: u32,
 }
 
+/// `KSFILTERFACTORY` (24 bytes): what `KsCreateFilterFactory` hands back.
+#[repr(C)]
+pub struct KSFILTERFACTORY {
+    /// `FilterDescriptor`.
+    pub FilterDescriptor: *const KSFILTER_DESCRIPTOR,
+    /// `Bag`.
+    pub Bag: KSOBJECT_BAG,
+    /// `Context`: the minidriver's.
+    pub Context: *mut c_void,
+}
+
+/// `PFNKSFILTERFACTORYPOWER`: `void (*)(PKSFILTERFACTORY, DEVICE_POWER_STATE)`.
+pub type PFNKSFILTERFACTORYPOWER = Option<unsafe extern "system" fn(*mut KSFILTERFACTORY, u32)>;
+
 /// `KSFILTER` (24 bytes).
 #[repr(C)]
 pub struct KSFILTER {
@@ -627,6 +641,7 @@ mod layout {
     const _: () = assert!(size_of::<KSFILTER_DISPATCH>() == 32);
     const _: () = assert!(size_of::<KSCLOCK_DISPATCH>() == 32);
     const _: () = assert!(size_of::<KSALLOCATOR_DISPATCH>() == 32);
+    const _: () = assert!(size_of::<KSFILTERFACTORY>() == 24);
     const _: () = assert!(size_of::<KSPIN_DISPATCH>() == 80);
     const _: () = assert!(size_of::<KSPIN_DESCRIPTOR>() == 88);
     const _: () = assert!(offset_of!(KSPIN_DESCRIPTOR, DataFlow) == 48);

@@ -374,6 +374,14 @@ pub struct KS_FRAME_INFO {
     pub Reserved4: u32,
 }
 
+impl KS_FRAME_INFO {
+    /// `lSurfacePitch`, the signed view of `Reserved1` (a union in newer SDKs): the surface
+    /// stride a client asks the driver to honour, 0 for none.
+    pub const fn lSurfacePitch(&self) -> i32 {
+        self.Reserved1 as i32
+    }
+}
+
 /// `KSPRIORITY` (8 bytes).
 #[repr(C)]
 #[derive(

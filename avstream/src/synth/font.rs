@@ -62,16 +62,16 @@ pub const TEXT_COLUMNS: usize = 16;
 pub const TEXT_LINES: usize = 3;
 
 /// The overlay text: `FRAME nnnnnnnnnn` (picture number mod 10^10), `T hh:mm:ss.mmm` (the
-/// presentation time, hours mod 100), `DROP nnnnnnnnnnn` (drop count mod 10^11).
+/// stream time, hours mod 100), `DROP nnnnnnnnnnn` (drop count mod 10^11).
 pub fn overlay_text(
     picture_number: u64,
-    presentation_time: i64,
+    stream_time: i64,
     drop_count: u64,
 ) -> [[u8; TEXT_COLUMNS]; TEXT_LINES] {
     let mut lines = [[b' '; TEXT_COLUMNS]; TEXT_LINES];
     lines[0][..6].copy_from_slice(b"FRAME ");
     write_decimal(&mut lines[0][6..], picture_number);
-    let ms = u64::try_from(presentation_time / 10_000).unwrap_or(0);
+    let ms = u64::try_from(stream_time / 10_000).unwrap_or(0);
     lines[1][..2].copy_from_slice(b"T ");
     write_decimal(&mut lines[1][2..4], ms / 3_600_000);
     lines[1][4] = b':';

@@ -119,8 +119,8 @@ impl Default for SynthConfig {
 pub struct FrameInfo {
     /// Drives the square's position, the noise and the `FRAME` line.
     pub picture_number: u64,
-    /// The `T` line (100 ns).
-    pub presentation_time: i64,
+    /// The `T` line: the frame's stream time (100 ns from the first frame).
+    pub stream_time: i64,
     /// The `DROP` line.
     pub drop_count: u64,
 }
@@ -129,7 +129,7 @@ impl From<&crate::clock::FrameStamp> for FrameInfo {
     fn from(stamp: &crate::clock::FrameStamp) -> Self {
         FrameInfo {
             picture_number: stamp.picture_number,
-            presentation_time: stamp.presentation_time,
+            stream_time: stamp.stream_time,
             drop_count: stamp.drop_count,
         }
     }
@@ -297,6 +297,10 @@ pub struct FrameBand<'a> {
     rows: Range<usize>,
     plane0: &'a mut [u8],
     chroma: &'a mut [u8],
+    /// Bytes from one memory row of plane 0 to the next (the frame's pitch).
+    stride: usize,
+    /// Bytes from one chroma row to the next (NV12), else 0.
+    chroma_stride: usize,
 }
 
 impl core::fmt::Debug for FrameBand<'_> {
@@ -354,6 +358,8 @@ impl<'a> Iterator for FrameBands<'a> {
             rows: self.next..end,
             plane0,
             chroma,
+            stride: self.stride,
+            chroma_stride: self.chroma_stride,
         };
         self.next = end;
         Some(band)
@@ -633,15 +639,31 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
     /// Splits `buf` (a whole frame) into about `count` bands of whole, even row counts, in
     /// memory order, for [`Synthesizer::render_band`] on several threads.
     pub fn bands<'a>(&self, buf: &'a mut [u8], count: usize) -> Result<FrameBands<'a>, Error> {
+        self.bands_with_pitch(buf, count, self.layout.stride)
+    }
+
+    /// [`Synthesizer::bands`] of a frame whose rows lie `pitch` bytes apart (at least the
+    /// format's own stride, else [`Error::InvalidPitch`]): a client's surface pitch
+    /// (`KS_FRAME_INFO.lSurfacePitch`). NV12's chroma plane follows the luma plane at
+    /// `pitch * height`, its rows `pitch` apart too; bytes between a row's end and the next
+    /// row are left as they are. `buf` must hold [`Synthesizer::frame_bytes`]`(pitch)` bytes.
+    pub fn bands_with_pitch<'a>(
+        &self,
+        buf: &'a mut [u8],
+        count: usize,
+        pitch: usize,
+    ) -> Result<FrameBands<'a>, Error> {
         let l = self.layout;
-        if buf.len() < l.image_size {
+        let needed = self.frame_bytes(pitch)?;
+        if buf.len() < needed {
             return Err(Error::BufferTooSmall {
                 len: buf.len(),
-                needed: l.image_size,
+                needed,
             });
         }
-        let (plane0, rest) = buf.split_at_mut(l.plane0_size);
-        let chroma = &mut rest[..l.image_size - l.plane0_size];
+        let plane0_size = pitch * self.height;
+        let (plane0, rest) = buf.split_at_mut(plane0_size);
+        let chroma = &mut rest[..needed - plane0_size];
         let per_band = (self.height.div_ceil(count.max(1)) + 1) & !1;
         Ok(FrameBands {
             plane0,
@@ -649,14 +671,37 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
             next: 0,
             per_band: per_band.max(2),
             height: self.height,
-            stride: l.stride,
-            chroma_stride: l.chroma_stride,
+            stride: pitch,
+            chroma_stride: if l.chroma_stride > 0 { pitch } else { 0 },
         })
+    }
+
+    /// Bytes a frame occupies when its rows lie `pitch` bytes apart: `pitch` times the rows of
+    /// every plane (`biSizeImage` at the format's own stride); [`Error::InvalidPitch`] when
+    /// `pitch` is shorter than a row.
+    pub fn frame_bytes(&self, pitch: usize) -> Result<usize, Error> {
+        self.layout
+            .bytes_at_pitch(pitch)
+            .ok_or(Error::InvalidPitch {
+                pitch,
+                row: self.layout.stride,
+            })
     }
 
     /// Renders a whole frame into `buf` (at least `biSizeImage` bytes).
     pub fn render(&self, frame: &FrameInfo, buf: &mut [u8]) -> Result<(), Error> {
-        for mut band in self.bands(buf, 1)? {
+        self.render_with_pitch(frame, buf, self.layout.stride)
+    }
+
+    /// Renders a whole frame into `buf` with its rows `pitch` bytes apart (see
+    /// [`Synthesizer::bands_with_pitch`]).
+    pub fn render_with_pitch(
+        &self,
+        frame: &FrameInfo,
+        buf: &mut [u8],
+        pitch: usize,
+    ) -> Result<(), Error> {
+        for mut band in self.bands_with_pitch(buf, 1, pitch)? {
             self.render_band(frame, &mut band)?;
         }
         Ok(())
@@ -688,12 +733,14 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
     pub fn render_band(&self, frame: &FrameInfo, band: &mut FrameBand<'_>) -> Result<(), Error> {
         let rows = band.rows.clone();
         let (plane0, chroma) = (&mut *band.plane0, &mut *band.chroma);
-        let stride = self.layout.stride;
-        let cstride = self.layout.chroma_stride;
+        let stride = band.stride;
+        let cstride = band.chroma_stride;
         let needed = rows.len() * stride;
         if plane0.len() != needed
             || chroma.len() != rows.len() / 2 * cstride
             || rows.end > self.height
+            || stride < self.layout.stride
+            || (cstride > 0) != (self.layout.chroma_stride > 0)
         {
             return Err(Error::BufferTooSmall {
                 len: plane0.len(),
@@ -717,10 +764,15 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
         for b in &self.bands[..self.band_count] {
             let mem = self.memory_rows(&rows, top, b.end);
             let template = &scratch[self.rows[b.template].range()];
-            store::fill_rows(&mut plane0[band_rows(&mem)], template, streaming);
+            store::fill_rows(&mut plane0[band_rows(&mem)], stride, template, streaming);
             if nv12 {
                 let template = &scratch[self.chroma_rows[b.template].range()];
-                store::fill_rows(&mut chroma[chroma_rows(top, b.end)], template, streaming);
+                store::fill_rows(
+                    &mut chroma[chroma_rows(top, b.end)],
+                    cstride,
+                    template,
+                    streaming,
+                );
             }
             top = b.end;
         }
@@ -774,7 +826,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
         if overlays.text && g.text_columns > 0 {
             let text = overlay_text(
                 frame.picture_number,
-                frame.presentation_time,
+                frame.stream_time,
                 frame.drop_count,
             );
             let (y0, y1) = (g.text_top, g.text_top + TEXT_LINES * g.cell);
@@ -904,7 +956,7 @@ mod tests {
             let (s, mut whole) = synth(format, FrameSize::VGA, SynthConfig::default());
             let frame = FrameInfo {
                 picture_number: 77,
-                presentation_time: 25_666_641,
+                stream_time: 25_666_641,
                 drop_count: 3,
             };
             s.render(&frame, &mut whole).unwrap();
@@ -965,7 +1017,7 @@ mod tests {
                 let mut b = vec![0x5Au8; a.len()];
                 let info = FrameInfo {
                     picture_number: 41,
-                    presentation_time: 13_666_666,
+                    stream_time: 13_666_666,
                     drop_count: 2,
                 };
                 s.render(&info, &mut a).unwrap();

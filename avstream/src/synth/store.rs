@@ -17,14 +17,16 @@
 //! take raw pointers.
 #![allow(unsafe_code)]
 
-/// Copies `template` into every `template.len()`-byte row of `rows` with ordinary stores, or
-/// with streaming stores when `streaming` (then followed by [`fence`] before the rows are
-/// written again by ordinary stores or handed to another processor).
-pub fn fill_rows(rows: &mut [u8], template: &[u8], streaming: bool) {
-    if template.is_empty() {
+/// Copies `template` into the first `template.len()` bytes of every `pitch`-byte row of `rows`
+/// (the rest of each row untouched) with ordinary stores, or with streaming stores when
+/// `streaming` (then followed by [`fence`] before the rows are written again by ordinary stores
+/// or handed to another processor). Nothing is written when `pitch < template.len()`.
+pub fn fill_rows(rows: &mut [u8], pitch: usize, template: &[u8], streaming: bool) {
+    if template.is_empty() || pitch < template.len() {
         return;
     }
-    for row in rows.chunks_exact_mut(template.len()) {
+    for row in rows.chunks_exact_mut(pitch) {
+        let row = &mut row[..template.len()];
         if streaming {
             stream_copy(row, template);
         } else {
@@ -82,8 +84,8 @@ mod tests {
         for offset in 0..17 {
             let mut a = [0u8; 17 + 77 * 5];
             let mut b = [0u8; 17 + 77 * 5];
-            fill_rows(&mut a[offset..offset + 77 * 5], &template, false);
-            fill_rows(&mut b[offset..offset + 77 * 5], &template, true);
+            fill_rows(&mut a[offset..offset + 77 * 5], 77, &template, false);
+            fill_rows(&mut b[offset..offset + 77 * 5], 77, &template, true);
             fence();
             assert_eq!(a, b, "offset {offset}");
             assert!(a[offset..offset + 77 * 5]
@@ -96,9 +98,27 @@ mod tests {
     #[test]
     fn rows_shorter_than_a_lane_and_an_empty_template_are_handled() {
         let mut rows = [9u8; 12];
-        fill_rows(&mut rows, &[1, 2, 3], true);
+        fill_rows(&mut rows, 3, &[1, 2, 3], true);
         assert_eq!(rows, [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]);
-        fill_rows(&mut rows, &[], true);
+        fill_rows(&mut rows, 3, &[], true);
         assert_eq!(rows[0], 1);
+    }
+
+    #[test]
+    fn a_wider_pitch_leaves_each_rows_padding_alone_in_both_store_kinds() {
+        let template: [u8; 40] = core::array::from_fn(|i| i as u8 + 1);
+        for streaming in [false, true] {
+            let mut rows = [0xEEu8; 64 * 3];
+            fill_rows(&mut rows, 64, &template, streaming);
+            fence();
+            for row in rows.chunks_exact(64) {
+                assert_eq!(row[..40], template, "streaming {streaming}");
+                assert!(row[40..].iter().all(|&b| b == 0xEE), "streaming {streaming}");
+            }
+        }
+        // A pitch shorter than the template writes nothing.
+        let mut rows = [0u8; 8];
+        fill_rows(&mut rows, 2, &[1, 2, 3], false);
+        assert_eq!(rows, [0; 8]);
     }
 }
