@@ -1,0 +1,373 @@
+//! The AVStream subset of ks.sys: driver initialisation from a KSDEVICE_DESCRIPTOR, the device,
+//! filter factories and device interfaces, filter and pin objects, the property sets ks.sys
+//! answers itself, the pin's read queue with its stream pointers, and processing.
+//!
+//! Behaviour follows the public AVStream documentation; where the emulation must choose, the
+//! documentation of the file that emulates it says so ("guess"). One file per role:
+//! - [`device`]: driver load, the device, filter factories and device interfaces;
+//! - [`objects`]: filter and pin objects (create, state, close, lookups, bags, create items);
+//! - [`properties`]: IOCTL_KS_PROPERTY and the property sets ks.sys answers itself;
+//! - [`reads`]: IOCTL_KS_READ_STREAM, the queued reads' cancellation and completion;
+//! - [`pointers`]: stream pointers over the queue;
+//! - [`processing`]: the processing mutex and `KsPinAttemptProcessing`.
+//!
+//! This file holds the state they share (the records of the device, filters and pins), the
+//! dispatch table of filter and pin file objects, and small helpers.
+
+pub mod device;
+pub mod objects;
+pub mod pointers;
+pub mod processing;
+pub mod properties;
+pub mod reads;
+
+pub(crate) use device::initialize_driver;
+pub use device::{DeviceInterface, DriverEntry};
+pub(crate) use objects::{
+    add_create_item, device_of, edit, filter_of_irp, live_objects, object_of_file, parent_filter,
+    pin_of_irp,
+};
+pub(crate) use pointers::{advance, clone_pointer, delete_clone, leading_edge, unlock};
+pub(crate) use processing::{
+    acquire_processing, attempt_processing_of, release_processing, run_deferred,
+};
+
+use std::collections::{HashMap, VecDeque};
+use std::ffi::c_void;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use ks::avstream::{
+    KSDEVICE, KSFILTER, KSFILTER_DESCRIPTOR, KSPIN, KSPIN_DESCRIPTOR_EX, KSSTATE, KSSTREAM_POINTER,
+};
+use ks::guid::GUID;
+use ks::ks::{
+    IOCTL_KS_PROPERTY, IOCTL_KS_READ_STREAM, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM,
+    KSOBJECT_HEADER,
+};
+use ks::nt::{DEVICE_OBJECT, FILE_OBJECT, IO_STACK_LOCATION, IRP, UNICODE_STRING};
+use ks::status::STATUS_INVALID_DEVICE_REQUEST;
+use ks::video::KSSTREAM_HEADER;
+use ks::NTSTATUS;
+
+use crate::bag::ObjectBag;
+use crate::bugs::Bug;
+use crate::io::{complete_with, stack_location};
+use crate::kernel::{current, KernelState};
+use crate::memory::{RawBox, RawBuffer};
+/// `KSSTRING_Pin`: the object class of a filter's pin create item.
+pub const KSSTRING_PIN: &str = "{146F1A80-4791-11D0-A5D6-28DB04C10000}";
+
+/// What `FsContext` points to for filters and pins: the KS header first, then the object.
+#[repr(C)]
+struct ObjectContext {
+    header: KSOBJECT_HEADER,
+    object: *mut c_void,
+}
+
+struct Factory {
+    descriptor: usize,
+    reference: Vec<u16>,
+}
+
+struct DeviceRecord {
+    device: RawBox<KSDEVICE>,
+    factories: Vec<Factory>,
+    /// The device-level header whose create items are the factories.
+    header: usize,
+    _items: RawBuffer,
+    _names: Vec<RawBuffer>,
+}
+
+struct FilterRecord {
+    filter: RawBox<KSFILTER>,
+    /// The filter's `Bag` (`_KsEdit` copies), emptied at close.
+    bag: Box<ObjectBag>,
+    /// The descriptor the filter was created from (put back at close, before the bag is
+    /// emptied).
+    descriptor: usize,
+    context: RawBox<ObjectContext>,
+    header: usize,
+    _items: RawBuffer,
+    _name: RawBuffer,
+    /// Pins open per pin id.
+    instances: Mutex<Vec<u32>>,
+}
+
+/// One frame (one KSSTREAM_HEADER) of a queued read.
+struct Frame {
+    irp: usize,
+    header: *mut KSSTREAM_HEADER,
+    /// The leading edge has moved past it.
+    released: bool,
+    /// Clones on it.
+    clones: u32,
+}
+
+struct QueuedRead {
+    frames_left: usize,
+    output_len: usize,
+    cancelled: bool,
+}
+
+#[derive(Default)]
+struct Stream {
+    frames: VecDeque<Frame>,
+    reads: HashMap<usize, QueuedRead>,
+    /// Index in `frames` of the leading edge's frame (== frames.len(): waiting for data).
+    leading: usize,
+    leading_locked: bool,
+    /// Clones: pointer address -> (their memory, frame's IRP and header address).
+    clones: HashMap<usize, (RawBuffer, usize, usize)>,
+    /// Handle last set through KSPROPERTY_STREAM_ALLOCATOR.
+    allocator: usize,
+}
+
+// SAFETY: the raw pointers name emulation-owned or IRP memory, accessed under the Mutex.
+unsafe impl Send for Stream {}
+
+#[derive(Default)]
+struct ProcessingMutex {
+    state: Mutex<(bool, bool)>,
+    free: Condvar,
+}
+
+struct PinRecord {
+    pin: RawBox<KSPIN>,
+    /// The pin's `Bag` (`_KsEdit` copies), emptied at close.
+    bag: Box<ObjectBag>,
+    /// The descriptor the pin was created from (put back at close, before the bag is emptied).
+    descriptor: usize,
+    context: RawBox<ObjectContext>,
+    filter: usize,
+    pin_id: u32,
+    header: usize,
+    _items: RawBuffer,
+    _name: RawBuffer,
+    _format: RawBuffer,
+    leading: RawBox<KSSTREAM_POINTER>,
+    stream: Mutex<Stream>,
+    processing: ProcessingMutex,
+}
+
+enum ObjectRef {
+    Filter(usize),
+    Pin(usize),
+}
+
+/// The AVStream state of one kernel.
+#[derive(Default)]
+pub(crate) struct AvState {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Pins whose processing was asked for above PASSIVE_LEVEL without
+    /// KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING: processed at PASSIVE_LEVEL later (ks.sys queues a
+    /// work item; the emulation runs it when the DPC that asked returns, see [`run_deferred`]).
+    deferred: Vec<Arc<PinRecord>>,
+    descriptor: usize,
+    device: Option<DeviceRecord>,
+    filters: HashMap<usize, Arc<FilterRecord>>,
+    pins: HashMap<usize, Arc<PinRecord>>,
+    files: HashMap<usize, ObjectRef>,
+    interfaces: Vec<DeviceInterface>,
+}
+
+impl AvState {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The device-level header parentless creates are routed through, once started.
+    pub(crate) fn device_header(&self) -> Option<KSOBJECT_HEADER> {
+        self.lock()
+            .device
+            .as_ref()
+            .map(|d| d.header as KSOBJECT_HEADER)
+    }
+
+    fn pin(&self, pin: *mut KSPIN) -> Option<Arc<PinRecord>> {
+        self.lock().pins.get(&(pin as usize)).cloned()
+    }
+
+    fn filter(&self, filter: usize) -> Option<Arc<FilterRecord>> {
+        self.lock().filters.get(&filter).cloned()
+    }
+}
+
+/// The dispatch table of filter and pin file objects.
+static OBJECT_TABLE: KSDISPATCH_TABLE = KSDISPATCH_TABLE {
+    DeviceIoControl: Some(dispatch_device_control),
+    Read: None,
+    Write: None,
+    Flush: None,
+    Close: Some(objects::dispatch_close),
+    QuerySecurity: None,
+    SetSecurity: None,
+    FastDeviceIoControl: None,
+    FastRead: None,
+    FastWrite: None,
+};
+
+fn utf16(text: &str) -> Vec<u16> {
+    text.encode_utf16().collect()
+}
+
+/// The registry form of a GUID, `{XXXXXXXX-...}`.
+fn guid_string(guid: &GUID) -> Vec<u16> {
+    let mut text = vec![u16::from(b'{')];
+    text.extend_from_slice(&guid.to_utf16());
+    text.push(u16::from(b'}'));
+    text.iter()
+        .map(|&u| {
+            if u < 0x80 {
+                u16::from((u as u8).to_ascii_uppercase())
+            } else {
+                u
+            }
+        })
+        .collect()
+}
+
+/// Create items (one per name) in emulation memory, with the name buffers.
+fn create_items(
+    entries: &[(Vec<u16>, Option<crate::client::DispatchFn>, *mut c_void)],
+    spare: usize,
+) -> (RawBuffer, Vec<RawBuffer>) {
+    let count = entries.len() + spare;
+    let items = RawBuffer::zeroed(count.max(1) * std::mem::size_of::<KSOBJECT_CREATE_ITEM>());
+    let first = items.as_ptr().cast::<KSOBJECT_CREATE_ITEM>();
+    let mut names = Vec::new();
+    for (index, (name, create, context)) in entries.iter().enumerate() {
+        let bytes: Vec<u8> = name.iter().flat_map(|u| u.to_le_bytes()).collect();
+        let buffer = RawBuffer::from_bytes(&bytes);
+        let item = KSOBJECT_CREATE_ITEM {
+            Create: *create,
+            Context: *context,
+            ObjectClass: UNICODE_STRING {
+                Length: bytes.len() as u16,
+                MaximumLength: bytes.len() as u16,
+                Buffer: buffer.as_ptr().cast(),
+            },
+            SecurityDescriptor: std::ptr::null_mut(),
+            Flags: 0,
+        };
+        // SAFETY: `items` holds `count` aligned, zeroed slots nobody else knows yet.
+        unsafe { first.wrapping_add(index).write(item) };
+        names.push(buffer);
+    }
+    (items, names)
+}
+
+/// The current stack location of a live IRP, as a reference.
+///
+/// # Safety
+/// `irp` must be a live IRP, and stay live while the reference is used.
+unsafe fn stack_of<'a>(irp: *mut IRP) -> &'a IO_STACK_LOCATION {
+    // SAFETY: the caller's guarantee.
+    let stack = unsafe { stack_location(irp) };
+    // SAFETY: the stack location is inside the live IRP.
+    unsafe { &*stack }
+}
+
+/// The file object of a live IRP.
+///
+/// # Safety
+/// `irp` must be a live IRP.
+unsafe fn file_of(irp: *mut IRP) -> *mut FILE_OBJECT {
+    // SAFETY: the caller's guarantee.
+    unsafe { stack_of(irp) }.FileObject
+}
+
+/// The descriptor of a live filter.
+///
+/// # Safety
+/// `filter` must be a live KSFILTER of the emulation.
+unsafe fn filter_descriptor_of<'a>(filter: *mut KSFILTER) -> &'a KSFILTER_DESCRIPTOR {
+    // SAFETY: the caller's guarantee.
+    let descriptor = unsafe { (*filter).Descriptor };
+    // SAFETY: filter descriptors live until unload.
+    unsafe { &*descriptor }
+}
+
+/// The descriptor of a live pin.
+///
+/// # Safety
+/// `pin` must be a live KSPIN of the emulation.
+unsafe fn pin_descriptor_of<'a>(pin: *mut KSPIN) -> &'a KSPIN_DESCRIPTOR_EX {
+    // SAFETY: the caller's guarantee.
+    let descriptor = unsafe { (*pin).Descriptor };
+    // SAFETY: pin descriptors live until unload, edited copies until the pin closes.
+    unsafe { &*descriptor }
+}
+
+/// A slice of `count` `T`s at `first` (empty when NULL).
+///
+/// # Safety
+/// A non-NULL `first` must point to `count` readable `T`s living for `'a`.
+unsafe fn slice<'a, T>(first: *const T, count: u32) -> &'a [T] {
+    if first.is_null() || count == 0 {
+        return &[];
+    }
+    // SAFETY: the caller's guarantee.
+    unsafe { std::slice::from_raw_parts(first, count as usize) }
+}
+
+fn pin_descriptor(pin: &PinRecord) -> &KSPIN_DESCRIPTOR_EX {
+    // SAFETY: the KSPIN is live while its record is; its descriptor lives until unload.
+    unsafe { pin_descriptor_of(pin.pin.as_ptr()) }
+}
+
+fn pin_state(pin: &PinRecord) -> KSSTATE {
+    // SAFETY: the KSPIN is live while its record is; DeviceState is written by ks.sys only.
+    unsafe { (*pin.pin.as_ptr()).DeviceState }
+}
+
+unsafe extern "system" fn dispatch_device_control(
+    _device: *mut DEVICE_OBJECT,
+    irp: *mut IRP,
+) -> NTSTATUS {
+    let state = current("KsDispatchIrp");
+    // SAFETY: the dispatch routine owns the live IRP.
+    let stack: &IO_STACK_LOCATION = unsafe { stack_of(irp) };
+    let file = stack.FileObject as usize;
+    // SAFETY: a device control's parameters are DeviceIoControl.
+    let parameters = unsafe { stack.Parameters.DeviceIoControl };
+    let object = {
+        let inner = state.avstream.lock();
+        match inner.files.get(&file) {
+            Some(ObjectRef::Filter(f)) => Some((true, *f)),
+            Some(ObjectRef::Pin(p)) => Some((false, *p)),
+            None => None,
+        }
+    };
+    let Some((is_filter, object)) = object else {
+        // SAFETY: the caller owns the live IRP.
+        return unsafe { complete_with(irp, STATUS_INVALID_DEVICE_REQUEST, 0) };
+    };
+    match parameters.IoControlCode {
+        IOCTL_KS_PROPERTY => {
+            // SAFETY: the caller owns the live IRP.
+            unsafe { properties::property(&state, irp, is_filter, object) }
+        }
+        IOCTL_KS_READ_STREAM if !is_filter => {
+            // SAFETY: as above.
+            unsafe { reads::read_stream(&state, irp, object) }
+        }
+        // SAFETY: as above.
+        _ => unsafe { complete_with(irp, STATUS_INVALID_DEVICE_REQUEST, 0) },
+    }
+}
+
+/// The record of a pin the driver names, or `None` with the bug reported (a KSPIN the emulation
+/// never created, or one already closed).
+fn known_pin(state: &KernelState, pin: *mut KSPIN) -> Option<Arc<PinRecord>> {
+    let record = state.avstream.pin(pin);
+    if record.is_none() {
+        state.report(Bug::ObjectUnknown {
+            object: pin as usize,
+        });
+    }
+    record
+}

@@ -1,0 +1,341 @@
+//! Stream pointers over the pin's read queue: the leading edge, advancing (whole frames and
+//! offsets), unlock, clones and their deletion.
+//!
+//! **Stream pointers**: one leading edge per pin over the queued frames. `OffsetOut` is
+//! `Data`/`Count`/`Remaining` = the header's buffer and `FrameExtent`. Advancing past a frame
+//! releases it; a frame is done when released and no clone is on it; an IRP completes
+//! (STATUS_SUCCESS, Information = the output length) when all its frames are done. Offsets
+//! advanced add to the header's `DataUsed`; a plain advance leaves `DataUsed` as the minidriver
+//! wrote it. Advancing past the last frame returns STATUS_DEVICE_NOT_READY and leaves the
+//! leading edge waiting for the next frame.
+
+use std::ffi::c_void;
+use std::sync::Arc;
+
+use ks::avstream::{KSPIN, KSSTREAM_POINTER, KSSTREAM_POINTER_OFFSET, PFNKSSTREAMPOINTER};
+use ks::nt::IRP;
+use ks::status::{
+    STATUS_CANCELLED, STATUS_DEVICE_NOT_READY, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+};
+use ks::NTSTATUS;
+
+use super::reads::finish_read;
+use super::{known_pin, PinRecord, Stream};
+use crate::bugs::Bug;
+use crate::kernel::KernelState;
+use crate::memory::RawBuffer;
+
+pub(super) fn empty_offset() -> KSSTREAM_POINTER_OFFSET {
+    KSSTREAM_POINTER_OFFSET {
+        Data: std::ptr::null_mut(),
+        Count: 0,
+        Remaining: 0,
+    }
+}
+
+/// Points the leading edge at frame `index` (or at nothing).
+fn aim_leading(pin: &PinRecord, stream: &Stream) {
+    let pointer = pin.leading.as_ptr();
+    let (header, offset) = match stream.frames.get(stream.leading) {
+        Some(frame) => {
+            // SAFETY: the header lives in the queued IRP's output buffer.
+            let value = unsafe { frame.header.read_unaligned() };
+            let used = value.DataUsed.min(value.FrameExtent);
+            (
+                frame.header.cast::<c_void>(),
+                KSSTREAM_POINTER_OFFSET {
+                    Data: (value.Data as usize as *mut u8).wrapping_add(used as usize),
+                    Count: value.FrameExtent,
+                    Remaining: value.FrameExtent - used,
+                },
+            )
+        }
+        None => (std::ptr::null_mut(), empty_offset()),
+    };
+    // SAFETY: the leading edge belongs to the pin; the driver reads it only while it holds it.
+    unsafe { (*pointer).StreamHeader = header };
+    // SAFETY: as above.
+    unsafe { (*pointer).OffsetOut = offset };
+    let out: *mut KSSTREAM_POINTER_OFFSET =
+        crate::memory::field_ptr!(pointer, KSSTREAM_POINTER, OffsetOut);
+    // SAFETY: as above.
+    unsafe { (*pointer).Offset = out };
+}
+
+/// Completes the reads whose frames are all done. Must be called without the stream lock.
+fn complete_done_reads(pin: &PinRecord) {
+    let mut done = Vec::new();
+    {
+        let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(position) = stream
+            .frames
+            .iter()
+            .position(|f| f.released && f.clones == 0)
+        {
+            // Only frames before the leading edge can be released.
+            let frame = stream.frames.remove(position);
+            let Some(frame) = frame else { break };
+            if position < stream.leading {
+                stream.leading -= 1;
+            }
+            let finished = match stream.reads.get_mut(&frame.irp) {
+                Some(read) => {
+                    read.frames_left -= 1;
+                    read.frames_left == 0
+                }
+                None => false,
+            };
+            if finished {
+                if let Some(read) = stream.reads.remove(&frame.irp) {
+                    done.push((frame.irp, read));
+                }
+            }
+        }
+        aim_leading(pin, &stream);
+    }
+    for (irp, read) in done {
+        let (status, information) = if read.cancelled {
+            (STATUS_CANCELLED, 0)
+        } else {
+            (STATUS_SUCCESS, read.output_len)
+        };
+        // SAFETY: a queued read whose frames are all done: the pin owns it.
+        unsafe { finish_read(irp as *mut IRP, status, information) };
+    }
+}
+
+/// `KsPinGetLeadingEdgeStreamPointer`.
+pub(crate) fn leading_edge(
+    state: &KernelState,
+    pin: *mut KSPIN,
+    lock: bool,
+) -> *mut KSSTREAM_POINTER {
+    let Some(record) = known_pin(state, pin) else {
+        return std::ptr::null_mut();
+    };
+    let mut stream = record.stream.lock().unwrap_or_else(|e| e.into_inner());
+    if stream.leading >= stream.frames.len() {
+        return std::ptr::null_mut();
+    }
+    stream.leading_locked = lock;
+    aim_leading(&record, &stream);
+    record.leading.as_ptr()
+}
+
+/// The pin a stream pointer belongs to, and whether it is the leading edge.
+fn pointer_owner(
+    state: &KernelState,
+    pointer: *mut KSSTREAM_POINTER,
+) -> Option<(Arc<PinRecord>, bool)> {
+    let pins: Vec<Arc<PinRecord>> = state.avstream.lock().pins.values().cloned().collect();
+    for pin in pins {
+        if pin.leading.as_ptr() == pointer {
+            return Some((pin, true));
+        }
+        let stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+        if stream.clones.contains_key(&(pointer as usize)) {
+            drop(stream);
+            return Some((pin, false));
+        }
+    }
+    None
+}
+
+/// `KsStreamPointerAdvanceOffsets` (and `KsStreamPointerAdvance` with `whole_frame`).
+pub(crate) fn advance(
+    state: &KernelState,
+    pointer: *mut KSSTREAM_POINTER,
+    out_used: u32,
+    eject: bool,
+    whole_frame: bool,
+) -> NTSTATUS {
+    let Some((pin, is_leading)) = pointer_owner(state, pointer) else {
+        state.report(Bug::ObjectUnknown {
+            object: pointer as usize,
+        });
+        return STATUS_INVALID_PARAMETER;
+    };
+    if !is_leading {
+        // A clone: offsets move within its frame; ejecting or a whole advance releases it.
+        if whole_frame || eject {
+            delete_clone(state, pointer);
+        } else {
+            // SAFETY: the clone is live (found above); only its owner uses it.
+            unsafe { advance_offset_out(pointer, out_used) };
+        }
+        return STATUS_SUCCESS;
+    }
+    let next_available = {
+        let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+        let leading = stream.leading;
+        let Some(frame) = stream.frames.get_mut(leading) else {
+            return STATUS_DEVICE_NOT_READY;
+        };
+        let mut move_on = whole_frame || eject;
+        if !whole_frame {
+            // SAFETY: the header lives in the queued IRP's output buffer.
+            let mut value = unsafe { frame.header.read_unaligned() };
+            value.DataUsed = value
+                .DataUsed
+                .saturating_add(out_used)
+                .min(value.FrameExtent);
+            move_on |= value.DataUsed >= value.FrameExtent;
+            // SAFETY: as above.
+            unsafe { frame.header.write_unaligned(value) };
+        }
+        if move_on {
+            frame.released = true;
+            stream.leading += 1;
+        }
+        aim_leading(&pin, &stream);
+        stream.leading < stream.frames.len()
+    };
+    complete_done_reads(&pin);
+    if next_available {
+        STATUS_SUCCESS
+    } else {
+        STATUS_DEVICE_NOT_READY
+    }
+}
+
+/// Moves a pointer's OffsetOut by `used` bytes.
+///
+/// # Safety
+/// `pointer` must be a live stream pointer.
+unsafe fn advance_offset_out(pointer: *mut KSSTREAM_POINTER, used: u32) {
+    // SAFETY: the caller's guarantee.
+    let mut offset = unsafe { (*pointer).OffsetOut };
+    let used = used.min(offset.Remaining);
+    offset.Data = offset.Data.wrapping_add(used as usize);
+    offset.Remaining -= used;
+    // SAFETY: as above.
+    unsafe { (*pointer).OffsetOut = offset };
+}
+
+/// `KsStreamPointerUnlock`.
+pub(crate) fn unlock(state: &KernelState, pointer: *mut KSSTREAM_POINTER, eject: bool) {
+    let Some((pin, is_leading)) = pointer_owner(state, pointer) else {
+        state.report(Bug::ObjectUnknown {
+            object: pointer as usize,
+        });
+        return;
+    };
+    if is_leading {
+        pin.stream
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .leading_locked = false;
+    }
+    if eject {
+        let _ = advance(state, pointer, 0, true, true);
+    }
+}
+
+/// `KsStreamPointerClone`.
+pub(crate) fn clone_pointer(
+    state: &KernelState,
+    pointer: *mut KSSTREAM_POINTER,
+    cancel: PFNKSSTREAMPOINTER,
+    context_size: u32,
+    out: *mut *mut KSSTREAM_POINTER,
+) -> NTSTATUS {
+    let _ = cancel;
+    let Some((pin, _)) = pointer_owner(state, pointer) else {
+        state.report(Bug::ObjectUnknown {
+            object: pointer as usize,
+        });
+        return STATUS_INVALID_PARAMETER;
+    };
+    // SAFETY: the source pointer is live.
+    let header = unsafe { (*pointer).StreamHeader } as usize;
+    let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(frame) = stream
+        .frames
+        .iter_mut()
+        .find(|f| f.header as usize == header)
+    else {
+        return STATUS_DEVICE_NOT_READY;
+    };
+    frame.clones += 1;
+    let irp = frame.irp;
+    let size = std::mem::size_of::<KSSTREAM_POINTER>() + context_size as usize;
+    let memory = RawBuffer::zeroed(size);
+    let clone = memory.as_ptr().cast::<KSSTREAM_POINTER>();
+    // SAFETY: the source pointer is live.
+    let mut value = unsafe { pointer.read() };
+    value.Context = if context_size == 0 {
+        std::ptr::null_mut()
+    } else {
+        memory
+            .as_ptr()
+            .wrapping_add(std::mem::size_of::<KSSTREAM_POINTER>())
+            .cast()
+    };
+    value.Offset = crate::memory::field_ptr!(clone, KSSTREAM_POINTER, OffsetOut);
+    // SAFETY: fresh zeroed memory of the right size, 16-byte aligned.
+    unsafe { clone.write(value) };
+    stream.clones.insert(clone as usize, (memory, irp, header));
+    drop(stream);
+    // SAFETY: the caller guarantees `out` is writable.
+    unsafe { out.write(clone) };
+    STATUS_SUCCESS
+}
+
+/// `KsStreamPointerDelete`.
+pub(crate) fn delete_clone(state: &KernelState, pointer: *mut KSSTREAM_POINTER) {
+    let Some((pin, is_leading)) = pointer_owner(state, pointer) else {
+        state.report(Bug::ObjectUnknown {
+            object: pointer as usize,
+        });
+        return;
+    };
+    if is_leading {
+        state.report(Bug::LeadingEdgeDeleted {
+            pointer: pointer as usize,
+        });
+        return;
+    }
+    {
+        let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((_memory, _irp, header)) = stream.clones.remove(&(pointer as usize)) else {
+            return;
+        };
+        if let Some(frame) = stream
+            .frames
+            .iter_mut()
+            .find(|f| f.header as usize == header)
+        {
+            frame.clones -= 1;
+        }
+    }
+    complete_done_reads(&pin);
+    let cancelled_and_free: Vec<usize> = {
+        let stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+        stream
+            .reads
+            .iter()
+            .filter(|(irp, r)| {
+                r.cancelled && !stream.frames.iter().any(|f| f.irp == **irp && f.clones > 0)
+            })
+            .map(|(irp, _)| *irp)
+            .collect()
+    };
+    for irp in cancelled_and_free {
+        {
+            let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+            stream.reads.remove(&irp);
+            let leading = stream.leading;
+            let before = stream
+                .frames
+                .iter()
+                .take(leading)
+                .filter(|f| f.irp == irp)
+                .count();
+            stream.frames.retain(|f| f.irp != irp);
+            stream.leading = leading - before;
+            aim_leading(&pin, &stream);
+        }
+        // SAFETY: a cancelled read whose frames are no longer held: the pin owns it.
+        unsafe { finish_read(irp as *mut IRP, STATUS_CANCELLED, 0) };
+    }
+}

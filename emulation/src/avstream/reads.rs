@@ -1,0 +1,208 @@
+//! The IRP side of the pin's read queue: IOCTL_KS_READ_STREAM accepted and queued, the cancel
+//! routine, the flush at STOP and the completion of finished reads.
+//!
+//! **Reads** (IOCTL_KS_READ_STREAM, METHOD_NEITHER, output = KSSTREAM_HEADERs, each `Size` at
+//! least the pin's `StreamHeaderSize`, else STATUS_INVALID_BUFFER_SIZE): rejected with
+//! STATUS_INVALID_DEVICE_STATE in STOP and ACQUIRE (guess: what KS answers for a pin not
+//! streaming); queued otherwise (pending, cancellable), each header one frame. Then processing is
+//! attempted unless KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING.
+
+use std::ffi::c_void;
+use std::sync::Arc;
+
+use ks::avstream::{KSPIN, KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING, KSSTATE_ACQUIRE, KSSTATE_STOP};
+use ks::nt::{DEVICE_OBJECT, IRP};
+use ks::status::{
+    STATUS_CANCELLED, STATUS_INVALID_BUFFER_SIZE, STATUS_INVALID_DEVICE_REQUEST,
+    STATUS_INVALID_DEVICE_STATE, STATUS_PENDING,
+};
+use ks::video::KSSTREAM_HEADER;
+use ks::NTSTATUS;
+
+use super::processing::attempt_processing;
+use super::{pin_descriptor, pin_state, stack_of, Frame, PinRecord, QueuedRead};
+use crate::io::{complete_with, stack_location};
+use crate::kernel::{current, KernelState};
+
+/// Completes every queued read not held by a clone with STATUS_CANCELLED.
+pub(super) fn flush_queue(_state: &KernelState, pin: &PinRecord) {
+    let reads: Vec<usize> = {
+        let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+        let held: Vec<usize> = stream
+            .frames
+            .iter()
+            .filter(|f| f.clones > 0)
+            .map(|f| f.irp)
+            .collect();
+        let reads: Vec<usize> = stream
+            .reads
+            .keys()
+            .copied()
+            .filter(|irp| !held.contains(irp))
+            .collect();
+        for irp in &reads {
+            stream.reads.remove(irp);
+        }
+        for irp in &held {
+            if let Some(read) = stream.reads.get_mut(irp) {
+                read.cancelled = true;
+            }
+        }
+        stream.frames.retain(|f| held.contains(&f.irp));
+        stream.leading = stream.frames.len();
+        stream.leading_locked = false;
+        reads
+    };
+    for irp in reads {
+        // SAFETY: a queued read the pin owns; the cancel routine is cleared first.
+        unsafe { finish_read(irp as *mut IRP, STATUS_CANCELLED, 0) };
+    }
+}
+
+/// Clears the cancel routine (unless the cancel path already took it) and completes.
+///
+/// # Safety
+/// `irp` must be a live read IRP the pin owns.
+pub(super) unsafe fn finish_read(irp: *mut IRP, status: NTSTATUS, information: usize) {
+    let slot: *mut *mut c_void = crate::memory::field_ptr!(irp, IRP, CancelRoutine);
+    // SAFETY: the IRP is live; CancelRoutine is exchanged atomically by everyone.
+    unsafe { std::sync::atomic::AtomicPtr::from_ptr(slot) }
+        .store(std::ptr::null_mut(), std::sync::atomic::Ordering::Release);
+    // SAFETY: the caller owns the live IRP.
+    unsafe { complete_with(irp, status, information) };
+}
+
+/// IOCTL_KS_READ_STREAM on a pin.
+///
+/// # Safety
+/// `irp` must be a live METHOD_NEITHER device control the caller owns.
+pub(super) unsafe fn read_stream(state: &KernelState, irp: *mut IRP, pin: usize) -> NTSTATUS {
+    let Some(record) = state.avstream.pin(pin as *mut KSPIN) else {
+        // SAFETY: the caller owns the live IRP.
+        return unsafe { complete_with(irp, STATUS_INVALID_DEVICE_REQUEST, 0) };
+    };
+    let device_state = pin_state(&record);
+    if device_state == KSSTATE_STOP || device_state == KSSTATE_ACQUIRE {
+        // SAFETY: as above.
+        return unsafe { complete_with(irp, STATUS_INVALID_DEVICE_STATE, 0) };
+    }
+    // SAFETY: the caller's guarantee.
+    let stack = unsafe { stack_of(irp) };
+    // SAFETY: a device control's parameters are DeviceIoControl.
+    let parameters = unsafe { stack.Parameters.DeviceIoControl };
+    let output_len = parameters.OutputBufferLength as usize;
+    let header_size = std::mem::size_of::<KSSTREAM_HEADER>();
+    // SAFETY: as above.
+    let headers = unsafe { (*irp).UserBuffer }.cast::<u8>();
+    if output_len < header_size || headers.is_null() {
+        // SAFETY: as above.
+        return unsafe { complete_with(irp, STATUS_INVALID_BUFFER_SIZE, 0) };
+    }
+    // Walk the headers by their Size: each at least the pin's StreamHeaderSize (a KSSTREAM_HEADER
+    // when 0) and inside the buffer, else STATUS_INVALID_BUFFER_SIZE (guess: ks.sys validates the
+    // headers before queuing; its exact status is not documented).
+    // SAFETY: the KSPIN is live while its record is; the minidriver sets StreamHeaderSize in Create.
+    let wanted = (unsafe { (*record.pin.as_ptr()).StreamHeaderSize } as usize).max(header_size);
+    let mut frames = Vec::new();
+    let mut offset = 0;
+    while offset < output_len {
+        let header = headers.wrapping_add(offset).cast::<KSSTREAM_HEADER>();
+        if offset + header_size > output_len {
+            // SAFETY: the caller owns the live IRP.
+            return unsafe { complete_with(irp, STATUS_INVALID_BUFFER_SIZE, 0) };
+        }
+        // SAFETY: METHOD_NEITHER: the output buffer holds OutputBufferLength bytes.
+        let size = unsafe { header.read_unaligned() }.Size as usize;
+        if size < wanted || offset + size > output_len {
+            // SAFETY: as above.
+            return unsafe { complete_with(irp, STATUS_INVALID_BUFFER_SIZE, 0) };
+        }
+        frames.push(header);
+        offset += size;
+    }
+    // Pending and cancellable before anyone else can see (and complete) the IRP.
+    // SAFETY: the caller owns the IRP; pending is marked before it can complete elsewhere.
+    unsafe { kernel_irp_mark_pending(irp) };
+    let slot: *mut *mut c_void = crate::memory::field_ptr!(irp, IRP, CancelRoutine);
+    let routine: unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) = cancel_read;
+    // SAFETY: the IRP is live; CancelRoutine is exchanged atomically by everyone.
+    unsafe { std::sync::atomic::AtomicPtr::from_ptr(slot) }
+        .store(routine as *mut c_void, std::sync::atomic::Ordering::Release);
+    {
+        let mut stream = record.stream.lock().unwrap_or_else(|e| e.into_inner());
+        stream.reads.insert(
+            irp as usize,
+            QueuedRead {
+                frames_left: frames.len(),
+                output_len,
+                cancelled: false,
+            },
+        );
+        for header in frames {
+            stream.frames.push_back(Frame {
+                irp: irp as usize,
+                header,
+                released: false,
+                clones: 0,
+            });
+        }
+    }
+    if pin_descriptor(&record).Flags & KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING == 0 {
+        attempt_processing(state, &record, false);
+    }
+    STATUS_PENDING
+}
+
+/// `IoMarkIrpPending`.
+///
+/// # Safety
+/// `irp` must be a live IRP the caller owns.
+unsafe fn kernel_irp_mark_pending(irp: *mut IRP) {
+    // SAFETY: the caller's guarantee.
+    let stack = unsafe { stack_location(irp) };
+    // SAFETY: the stack location is inside the live IRP.
+    unsafe { (*stack).Control |= ks::nt::SL_PENDING_RETURNED };
+}
+
+/// The cancel routine of queued reads: removes the IRP's frames (unless a clone holds one) and
+/// completes it with STATUS_CANCELLED.
+unsafe extern "system" fn cancel_read(_device: *mut DEVICE_OBJECT, irp: *mut IRP) {
+    // SAFETY: the cancel routine contract: the cancel spin lock is held; CancelIrql is set.
+    let irql = unsafe { (*irp).CancelIrql };
+    // SAFETY: held by this thread per the contract.
+    unsafe { crate::services::IoReleaseCancelSpinLock(irql) };
+    let state = current("IoCancelIrp");
+    let pins: Vec<Arc<PinRecord>> = state.avstream.lock().pins.values().cloned().collect();
+    for pin in pins {
+        let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+        if !stream.reads.contains_key(&(irp as usize)) {
+            continue;
+        }
+        let held = stream
+            .frames
+            .iter()
+            .any(|f| f.irp == irp as usize && f.clones > 0);
+        if held {
+            if let Some(read) = stream.reads.get_mut(&(irp as usize)) {
+                read.cancelled = true;
+            }
+            return;
+        }
+        stream.reads.remove(&(irp as usize));
+        let before = stream.frames.len();
+        let leading = stream.leading;
+        let removed_before_leading = stream
+            .frames
+            .iter()
+            .take(leading)
+            .filter(|f| f.irp == irp as usize)
+            .count();
+        stream.frames.retain(|f| f.irp != irp as usize);
+        stream.leading = leading - removed_before_leading;
+        let _ = before;
+        drop(stream);
+        // SAFETY: the cancel routine owns the IRP now (the routine slot is already cleared).
+        unsafe { complete_with(irp, STATUS_CANCELLED, 0) };
+        return;
+    }
+}
