@@ -19,6 +19,7 @@ pub mod objects;
 pub mod pointers;
 pub mod processing;
 pub mod properties;
+mod queue;
 pub mod reads;
 
 pub(crate) use device::initialize_driver;
@@ -32,7 +33,7 @@ pub(crate) use processing::{
     acquire_processing, attempt_processing_of, release_processing, run_deferred,
 };
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -46,7 +47,6 @@ use ks::ks::{
 };
 use ks::nt::{DEVICE_OBJECT, FILE_OBJECT, IO_STACK_LOCATION, IRP, UNICODE_STRING};
 use ks::status::STATUS_INVALID_DEVICE_REQUEST;
-use ks::video::KSSTREAM_HEADER;
 use ks::NTSTATUS;
 
 use crate::bag::ObjectBag;
@@ -54,6 +54,7 @@ use crate::bugs::Bug;
 use crate::io::{complete_with, stack_location};
 use crate::kernel::{current, KernelState};
 use crate::memory::{RawBox, RawBuffer};
+use queue::ReadQueue;
 /// `KSSTRING_Pin`: the object class of a filter's pin create item.
 pub const KSSTRING_PIN: &str = "{146F1A80-4791-11D0-A5D6-28DB04C10000}";
 
@@ -93,37 +94,17 @@ struct FilterRecord {
     instances: Mutex<Vec<u32>>,
 }
 
-/// One frame (one KSSTREAM_HEADER) of a queued read.
-struct Frame {
-    irp: usize,
-    header: *mut KSSTREAM_HEADER,
-    /// The leading edge has moved past it.
-    released: bool,
-    /// Clones on it.
-    clones: u32,
-}
-
-struct QueuedRead {
-    frames_left: usize,
-    output_len: usize,
-    cancelled: bool,
-}
-
+/// A pin's stream: its read queue and the stream pointers' state.
 #[derive(Default)]
 struct Stream {
-    frames: VecDeque<Frame>,
-    reads: HashMap<usize, QueuedRead>,
-    /// Index in `frames` of the leading edge's frame (== frames.len(): waiting for data).
-    leading: usize,
+    /// The queued reads, by IRP address, and their frames, by KSSTREAM_HEADER address.
+    queue: ReadQueue<usize, usize>,
     leading_locked: bool,
-    /// Clones: pointer address -> (their memory, frame's IRP and header address).
-    clones: HashMap<usize, (RawBuffer, usize, usize)>,
+    /// Clones: pointer address -> (their memory, their frame's header address).
+    clones: HashMap<usize, (RawBuffer, usize)>,
     /// Handle last set through KSPROPERTY_STREAM_ALLOCATOR.
     allocator: usize,
 }
-
-// SAFETY: the raw pointers name emulation-owned or IRP memory, accessed under the Mutex.
-unsafe impl Send for Stream {}
 
 #[derive(Default)]
 struct ProcessingMutex {

@@ -13,13 +13,11 @@ use std::ffi::c_void;
 use std::sync::Arc;
 
 use ks::avstream::{KSPIN, KSSTREAM_POINTER, KSSTREAM_POINTER_OFFSET, PFNKSSTREAMPOINTER};
-use ks::nt::IRP;
-use ks::status::{
-    STATUS_CANCELLED, STATUS_DEVICE_NOT_READY, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
-};
+use ks::status::{STATUS_DEVICE_NOT_READY, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
+use ks::video::KSSTREAM_HEADER;
 use ks::NTSTATUS;
 
-use super::reads::finish_read;
+use super::reads::finish_reads;
 use super::{known_pin, PinRecord, Stream};
 use crate::bugs::Bug;
 use crate::kernel::KernelState;
@@ -33,16 +31,17 @@ pub(super) fn empty_offset() -> KSSTREAM_POINTER_OFFSET {
     }
 }
 
-/// Points the leading edge at frame `index` (or at nothing).
+/// Points the leading edge at the queue's leading frame (or at nothing).
 fn aim_leading(pin: &PinRecord, stream: &Stream) {
     let pointer = pin.leading.as_ptr();
-    let (header, offset) = match stream.frames.get(stream.leading) {
+    let (header, offset) = match stream.queue.leading() {
         Some(frame) => {
+            let header = frame as *mut KSSTREAM_HEADER;
             // SAFETY: the header lives in the queued IRP's output buffer.
-            let value = unsafe { frame.header.read_unaligned() };
+            let value = unsafe { header.read_unaligned() };
             let used = value.DataUsed.min(value.FrameExtent);
             (
-                frame.header.cast::<c_void>(),
+                header.cast::<c_void>(),
                 KSSTREAM_POINTER_OFFSET {
                     Data: (value.Data as usize as *mut u8).wrapping_add(used as usize),
                     Count: value.FrameExtent,
@@ -64,44 +63,13 @@ fn aim_leading(pin: &PinRecord, stream: &Stream) {
 
 /// Completes the reads whose frames are all done. Must be called without the stream lock.
 fn complete_done_reads(pin: &PinRecord) {
-    let mut done = Vec::new();
-    {
+    let done = {
         let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some(position) = stream
-            .frames
-            .iter()
-            .position(|f| f.released && f.clones == 0)
-        {
-            // Only frames before the leading edge can be released.
-            let frame = stream.frames.remove(position);
-            let Some(frame) = frame else { break };
-            if position < stream.leading {
-                stream.leading -= 1;
-            }
-            let finished = match stream.reads.get_mut(&frame.irp) {
-                Some(read) => {
-                    read.frames_left -= 1;
-                    read.frames_left == 0
-                }
-                None => false,
-            };
-            if finished {
-                if let Some(read) = stream.reads.remove(&frame.irp) {
-                    done.push((frame.irp, read));
-                }
-            }
-        }
+        let done = stream.queue.take_done();
         aim_leading(pin, &stream);
-    }
-    for (irp, read) in done {
-        let (status, information) = if read.cancelled {
-            (STATUS_CANCELLED, 0)
-        } else {
-            (STATUS_SUCCESS, read.output_len)
-        };
-        // SAFETY: a queued read whose frames are all done: the pin owns it.
-        unsafe { finish_read(irp as *mut IRP, status, information) };
-    }
+        done
+    };
+    finish_reads(done);
 }
 
 /// `KsPinGetLeadingEdgeStreamPointer`.
@@ -114,7 +82,7 @@ pub(crate) fn leading_edge(
         return std::ptr::null_mut();
     };
     let mut stream = record.stream.lock().unwrap_or_else(|e| e.into_inner());
-    if stream.leading >= stream.frames.len() {
+    if stream.queue.leading().is_none() {
         return std::ptr::null_mut();
     }
     stream.leading_locked = lock;
@@ -167,28 +135,28 @@ pub(crate) fn advance(
     }
     let next_available = {
         let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
-        let leading = stream.leading;
-        let Some(frame) = stream.frames.get_mut(leading) else {
+        let Some(frame) = stream.queue.leading() else {
             return STATUS_DEVICE_NOT_READY;
         };
+        let header = frame as *mut KSSTREAM_HEADER;
         let mut move_on = whole_frame || eject;
         if !whole_frame {
             // SAFETY: the header lives in the queued IRP's output buffer.
-            let mut value = unsafe { frame.header.read_unaligned() };
+            let mut value = unsafe { header.read_unaligned() };
             value.DataUsed = value
                 .DataUsed
                 .saturating_add(out_used)
                 .min(value.FrameExtent);
             move_on |= value.DataUsed >= value.FrameExtent;
-            // SAFETY: as above.
-            unsafe { frame.header.write_unaligned(value) };
+            // SAFETY: the header lives in the queued IRP's output buffer, which the pin owns
+            // until the read completes; the stream lock keeps the read queued meanwhile.
+            unsafe { header.write_unaligned(value) };
         }
         if move_on {
-            frame.released = true;
-            stream.leading += 1;
+            stream.queue.release_leading();
         }
         aim_leading(&pin, &stream);
-        stream.leading < stream.frames.len()
+        stream.queue.leading().is_some()
     };
     complete_done_reads(&pin);
     if next_available {
@@ -249,15 +217,9 @@ pub(crate) fn clone_pointer(
     // SAFETY: the source pointer is live.
     let header = unsafe { (*pointer).StreamHeader } as usize;
     let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(frame) = stream
-        .frames
-        .iter_mut()
-        .find(|f| f.header as usize == header)
-    else {
+    if !stream.queue.hold(header) {
         return STATUS_DEVICE_NOT_READY;
-    };
-    frame.clones += 1;
-    let irp = frame.irp;
+    }
     let size = std::mem::size_of::<KSSTREAM_POINTER>() + context_size as usize;
     let memory = RawBuffer::zeroed(size);
     let clone = memory.as_ptr().cast::<KSSTREAM_POINTER>();
@@ -274,7 +236,7 @@ pub(crate) fn clone_pointer(
     value.Offset = crate::memory::field_ptr!(clone, KSSTREAM_POINTER, OffsetOut);
     // SAFETY: fresh zeroed memory of the right size, 16-byte aligned.
     unsafe { clone.write(value) };
-    stream.clones.insert(clone as usize, (memory, irp, header));
+    stream.clones.insert(clone as usize, (memory, header));
     drop(stream);
     // SAFETY: the caller guarantees `out` is writable.
     unsafe { out.write(clone) };
@@ -297,45 +259,19 @@ pub(crate) fn delete_clone(state: &KernelState, pointer: *mut KSSTREAM_POINTER) 
     }
     {
         let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
-        let Some((_memory, _irp, header)) = stream.clones.remove(&(pointer as usize)) else {
+        let Some((_memory, header)) = stream.clones.remove(&(pointer as usize)) else {
             return;
         };
-        if let Some(frame) = stream
-            .frames
-            .iter_mut()
-            .find(|f| f.header as usize == header)
-        {
-            frame.clones -= 1;
-        }
+        stream.queue.unhold(header);
     }
     complete_done_reads(&pin);
-    let cancelled_and_free: Vec<usize> = {
-        let stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
-        stream
-            .reads
-            .iter()
-            .filter(|(irp, r)| {
-                r.cancelled && !stream.frames.iter().any(|f| f.irp == **irp && f.clones > 0)
-            })
-            .map(|(irp, _)| *irp)
-            .collect()
-    };
-    for irp in cancelled_and_free {
-        {
-            let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
-            stream.reads.remove(&irp);
-            let leading = stream.leading;
-            let before = stream
-                .frames
-                .iter()
-                .take(leading)
-                .filter(|f| f.irp == irp)
-                .count();
-            stream.frames.retain(|f| f.irp != irp);
-            stream.leading = leading - before;
+    let cancelled = {
+        let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+        let cancelled = stream.queue.take_cancelled();
+        if !cancelled.is_empty() {
             aim_leading(&pin, &stream);
         }
-        // SAFETY: a cancelled read whose frames are no longer held: the pin owns it.
-        unsafe { finish_read(irp as *mut IRP, STATUS_CANCELLED, 0) };
-    }
+        cancelled
+    };
+    finish_reads(cancelled);
 }

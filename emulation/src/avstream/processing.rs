@@ -109,23 +109,24 @@ pub(super) fn attempt_processing(_state: &KernelState, pin: &Arc<PinRecord>, asy
         } else {
             device_state >= KSSTATE_PAUSE
         };
-        let (available, before) = {
-            let stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
-            (
-                stream.leading < stream.frames.len(),
-                stream.frames.len() - stream.leading,
-            )
-        };
+        let before = pin
+            .stream
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .queue
+            .available();
         let frames_ok =
-            available || descriptor.Flags & KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING != 0;
+            before > 0 || descriptor.Flags & KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING != 0;
         let mut again = false;
         if runnable && frames_ok {
             // SAFETY: a live KSPIN; the Process contract (processing mutex held).
             let status = unsafe { process(pin.pin.as_ptr()) };
-            let after = {
-                let stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
-                stream.frames.len() - stream.leading
-            };
+            let after = pin
+                .stream
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .queue
+                .available();
             again = status != STATUS_PENDING && nt_success(status) && after > 0 && after < before;
         }
         let mut held = pin

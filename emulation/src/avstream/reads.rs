@@ -14,48 +14,39 @@ use ks::avstream::{KSPIN, KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING, KSSTATE_ACQUIRE
 use ks::nt::{DEVICE_OBJECT, IRP};
 use ks::status::{
     STATUS_CANCELLED, STATUS_INVALID_BUFFER_SIZE, STATUS_INVALID_DEVICE_REQUEST,
-    STATUS_INVALID_DEVICE_STATE, STATUS_PENDING,
+    STATUS_INVALID_DEVICE_STATE, STATUS_PENDING, STATUS_SUCCESS,
 };
 use ks::video::KSSTREAM_HEADER;
 use ks::NTSTATUS;
 
 use super::processing::attempt_processing;
-use super::{pin_descriptor, pin_state, stack_of, Frame, PinRecord, QueuedRead};
+use super::queue::{Cancel, Finished, Outcome};
+use super::{pin_descriptor, pin_state, stack_of, PinRecord};
 use crate::io::{complete_with, stack_location};
 use crate::kernel::{current, KernelState};
 
-/// Completes every queued read not held by a clone with STATUS_CANCELLED.
+/// Completes every queued read not held by a clone with STATUS_CANCELLED (the held ones when
+/// their clones go).
 pub(super) fn flush_queue(_state: &KernelState, pin: &PinRecord) {
-    let reads: Vec<usize> = {
+    let finished = {
         let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
-        let held: Vec<usize> = stream
-            .frames
-            .iter()
-            .filter(|f| f.clones > 0)
-            .map(|f| f.irp)
-            .collect();
-        let reads: Vec<usize> = stream
-            .reads
-            .keys()
-            .copied()
-            .filter(|irp| !held.contains(irp))
-            .collect();
-        for irp in &reads {
-            stream.reads.remove(irp);
-        }
-        for irp in &held {
-            if let Some(read) = stream.reads.get_mut(irp) {
-                read.cancelled = true;
-            }
-        }
-        stream.frames.retain(|f| held.contains(&f.irp));
-        stream.leading = stream.frames.len();
         stream.leading_locked = false;
-        reads
+        stream.queue.cancel_all()
     };
-    for irp in reads {
-        // SAFETY: a queued read the pin owns; the cancel routine is cleared first.
-        unsafe { finish_read(irp as *mut IRP, STATUS_CANCELLED, 0) };
+    finish_reads(finished);
+}
+
+/// Completes the reads the queue is done with, in order: STATUS_SUCCESS with the output length,
+/// or STATUS_CANCELLED. Must be called without the stream lock.
+pub(super) fn finish_reads(finished: Vec<Finished<usize>>) {
+    for Finished { read, outcome } in finished {
+        let (status, information) = match outcome {
+            Outcome::Done { output_len } => (STATUS_SUCCESS, output_len),
+            Outcome::Cancelled => (STATUS_CANCELLED, 0),
+        };
+        // SAFETY: the queue reported the read finished and no longer holds it: the pin owns the
+        // IRP, which stays live until completed here.
+        unsafe { finish_read(read as *mut IRP, status, information) };
     }
 }
 
@@ -63,7 +54,7 @@ pub(super) fn flush_queue(_state: &KernelState, pin: &PinRecord) {
 ///
 /// # Safety
 /// `irp` must be a live read IRP the pin owns.
-pub(super) unsafe fn finish_read(irp: *mut IRP, status: NTSTATUS, information: usize) {
+unsafe fn finish_read(irp: *mut IRP, status: NTSTATUS, information: usize) {
     let slot: *mut *mut c_void = crate::memory::field_ptr!(irp, IRP, CancelRoutine);
     // SAFETY: the IRP is live; CancelRoutine is exchanged atomically by everyone.
     unsafe { std::sync::atomic::AtomicPtr::from_ptr(slot) }
@@ -130,22 +121,11 @@ pub(super) unsafe fn read_stream(state: &KernelState, irp: *mut IRP, pin: usize)
         .store(routine as *mut c_void, std::sync::atomic::Ordering::Release);
     {
         let mut stream = record.stream.lock().unwrap_or_else(|e| e.into_inner());
-        stream.reads.insert(
+        stream.queue.push(
             irp as usize,
-            QueuedRead {
-                frames_left: frames.len(),
-                output_len,
-                cancelled: false,
-            },
+            output_len,
+            frames.into_iter().map(|h| h as usize),
         );
-        for header in frames {
-            stream.frames.push_back(Frame {
-                irp: irp as usize,
-                header,
-                released: false,
-                clones: 0,
-            });
-        }
     }
     if pin_descriptor(&record).Flags & KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING == 0 {
         attempt_processing(state, &record, false);
@@ -174,35 +154,20 @@ unsafe extern "system" fn cancel_read(_device: *mut DEVICE_OBJECT, irp: *mut IRP
     let state = current("IoCancelIrp");
     let pins: Vec<Arc<PinRecord>> = state.avstream.lock().pins.values().cloned().collect();
     for pin in pins {
-        let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
-        if !stream.reads.contains_key(&(irp as usize)) {
-            continue;
-        }
-        let held = stream
-            .frames
-            .iter()
-            .any(|f| f.irp == irp as usize && f.clones > 0);
-        if held {
-            if let Some(read) = stream.reads.get_mut(&(irp as usize)) {
-                read.cancelled = true;
+        let outcome = pin
+            .stream
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .queue
+            .cancel(irp as usize);
+        match outcome {
+            Cancel::NotQueued => continue,
+            Cancel::Held => return,
+            Cancel::Removed(finished) => {
+                // The cancel routine owns the IRP now (IoCancelIrp cleared the routine slot).
+                finish_reads(vec![finished]);
+                return;
             }
-            return;
         }
-        stream.reads.remove(&(irp as usize));
-        let before = stream.frames.len();
-        let leading = stream.leading;
-        let removed_before_leading = stream
-            .frames
-            .iter()
-            .take(leading)
-            .filter(|f| f.irp == irp as usize)
-            .count();
-        stream.frames.retain(|f| f.irp != irp as usize);
-        stream.leading = leading - removed_before_leading;
-        let _ = before;
-        drop(stream);
-        // SAFETY: the cancel routine owns the IRP now (the routine slot is already cleared).
-        unsafe { complete_with(irp, STATUS_CANCELLED, 0) };
-        return;
     }
 }
