@@ -46,7 +46,7 @@ use ks::ks::{
     KSOBJECT_HEADER,
 };
 use ks::nt::{DEVICE_OBJECT, FILE_OBJECT, IO_STACK_LOCATION, IRP, UNICODE_STRING};
-use ks::status::STATUS_INVALID_DEVICE_REQUEST;
+use ks::status::{STATUS_INVALID_DEVICE_REQUEST, STATUS_PENDING};
 use ks::NTSTATUS;
 
 use crate::bag::ObjectBag;
@@ -305,12 +305,55 @@ fn pin_state(pin: &PinRecord) -> KSSTATE {
     unsafe { (*pin.pin.as_ptr()).DeviceState }
 }
 
+/// How the subsystem answers a request it dispatched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reply {
+    /// Complete the IRP with this status and `Information`.
+    Complete(NTSTATUS, usize),
+    /// Left pending: queued by the pin, or kept by a minidriver handler that answered
+    /// STATUS_PENDING; whoever holds it completes it later.
+    Pending,
+}
+
+impl Reply {
+    /// Complete with `status` and `Information` 0.
+    fn status(status: NTSTATUS) -> Reply {
+        Reply::Complete(status, 0)
+    }
+}
+
+/// Answers `irp` as `reply` says: the one place the AVStream subsystem sets an IRP's `IoStatus`
+/// and completes it. Returns what the dispatch routine returns (STATUS_PENDING when left pending).
+///
+/// # Safety
+/// `irp` must be a live IRP the caller owns; with [`Reply::Pending`] the caller has handed it on
+/// and it is not touched.
+unsafe fn answer(irp: *mut IRP, reply: Reply) -> NTSTATUS {
+    match reply {
+        Reply::Pending => STATUS_PENDING,
+        // SAFETY: the caller owns the live IRP and gives it up here.
+        Reply::Complete(status, information) => unsafe { complete_with(irp, status, information) },
+    }
+}
+
+/// IRP_MJ_DEVICE_CONTROL on a filter or pin file object.
 unsafe extern "system" fn dispatch_device_control(
     _device: *mut DEVICE_OBJECT,
     irp: *mut IRP,
 ) -> NTSTATUS {
     let state = current("KsDispatchIrp");
     // SAFETY: the dispatch routine owns the live IRP.
+    let reply = unsafe { device_control(&state, irp) };
+    // SAFETY: the dispatch routine owns the live IRP, unless the reply handed it on.
+    unsafe { answer(irp, reply) }
+}
+
+/// Routes a device control: IOCTL_KS_PROPERTY on filters and pins, IOCTL_KS_READ_STREAM on pins.
+///
+/// # Safety
+/// `irp` must be a live IRP_MJ_DEVICE_CONTROL the caller owns.
+unsafe fn device_control(state: &KernelState, irp: *mut IRP) -> Reply {
+    // SAFETY: the caller's guarantee: the IRP is live.
     let stack: &IO_STACK_LOCATION = unsafe { stack_of(irp) };
     let file = stack.FileObject as usize;
     // SAFETY: a device control's parameters are DeviceIoControl.
@@ -324,20 +367,18 @@ unsafe extern "system" fn dispatch_device_control(
         }
     };
     let Some((is_filter, object)) = object else {
-        // SAFETY: the caller owns the live IRP.
-        return unsafe { complete_with(irp, STATUS_INVALID_DEVICE_REQUEST, 0) };
+        return Reply::status(STATUS_INVALID_DEVICE_REQUEST);
     };
     match parameters.IoControlCode {
         IOCTL_KS_PROPERTY => {
-            // SAFETY: the caller owns the live IRP.
-            unsafe { properties::property(&state, irp, is_filter, object) }
+            // SAFETY: the caller's guarantee: a live device control it owns.
+            unsafe { properties::property(state, irp, is_filter, object) }
         }
         IOCTL_KS_READ_STREAM if !is_filter => {
-            // SAFETY: as above.
-            unsafe { reads::read_stream(&state, irp, object) }
+            // SAFETY: the caller's guarantee: a live device control it owns.
+            unsafe { reads::read_stream(state, irp, object) }
         }
-        // SAFETY: as above.
-        _ => unsafe { complete_with(irp, STATUS_INVALID_DEVICE_REQUEST, 0) },
+        _ => Reply::status(STATUS_INVALID_DEVICE_REQUEST),
     }
 }
 

@@ -45,13 +45,12 @@ use super::pointers::empty_offset;
 use super::processing::attempt_processing;
 use super::reads::flush_queue;
 use super::{
-    create_items, file_of, filter_descriptor_of, pin_descriptor, pin_state, slice, utf16,
-    FilterRecord, ObjectContext, ObjectRef, PinRecord, ProcessingMutex, Stream, KSSTRING_PIN,
-    OBJECT_TABLE,
+    answer, create_items, file_of, filter_descriptor_of, pin_descriptor, pin_state, slice, utf16,
+    FilterRecord, ObjectContext, ObjectRef, PinRecord, ProcessingMutex, Reply, Stream,
+    KSSTRING_PIN, OBJECT_TABLE,
 };
 use crate::bag::ObjectBag;
 use crate::bugs::Bug;
-use crate::io::complete_with;
 use crate::kernel::{current, KernelState};
 use crate::ks::{equal_ignoring_case, ObjectHeader};
 use crate::memory::{RawBox, RawBuffer};
@@ -67,17 +66,27 @@ pub(super) unsafe extern "system" fn create_filter(
 ) -> NTSTATUS {
     let state = current("KsDispatchIrp");
     // SAFETY: the create dispatch owns the live IRP.
+    let outcome = unsafe { build_filter(&state, irp) };
+    let status = outcome.err().unwrap_or(STATUS_SUCCESS);
+    // SAFETY: the create dispatch owns the live IRP; nobody else has seen it.
+    unsafe { answer(irp, Reply::status(status)) }
+}
+
+/// Builds the filter of a factory's create request and calls the filter dispatch `Create`.
+///
+/// # Safety
+/// `irp` must be a live IRP_MJ_CREATE routed through a factory's create item.
+unsafe fn build_filter(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATUS> {
+    // SAFETY: the caller's guarantee: a live create IRP.
     let item = unsafe { ks::ks::create_item_irp_storage(&*irp) };
     // SAFETY: the item is the device header's, live while the device is.
     let factory = unsafe { (*item).Context } as usize;
-    // SAFETY: as above.
+    // SAFETY: the caller's guarantee: a live IRP, whose stack names the create's file object.
     let file = unsafe { file_of(irp) };
     let (descriptor, device) = {
         let inner = state.avstream.lock();
         let Some(device) = inner.device.as_ref() else {
-            drop(inner);
-            // SAFETY: the caller owns the live IRP.
-            return unsafe { complete_with(irp, STATUS_INVALID_DEVICE_STATE, 0) };
+            return Err(STATUS_INVALID_DEVICE_STATE);
         };
         let _ = &device.factories[factory].reference;
         (
@@ -137,13 +146,11 @@ pub(super) unsafe extern "system" fn create_filter(
         // SAFETY: a live KSFILTER and the create IRP.
         let status = unsafe { create(pointer, irp) };
         if !nt_success(status) {
-            remove_filter(&state, pointer as usize, file as usize);
-            // SAFETY: the caller owns the live IRP.
-            return unsafe { complete_with(irp, status, 0) };
+            remove_filter(state, pointer as usize, file as usize);
+            return Err(status);
         }
     }
-    // SAFETY: the caller owns the live IRP.
-    unsafe { complete_with(irp, STATUS_SUCCESS, 0) }
+    Ok(())
 }
 
 fn remove_filter(state: &KernelState, filter: usize, file: usize) {
@@ -190,14 +197,9 @@ unsafe extern "system" fn create_pin(_device: *mut DEVICE_OBJECT, irp: *mut IRP)
     let state = current("KsDispatchIrp");
     // SAFETY: the create dispatch owns the live IRP.
     let outcome = unsafe { build_pin(&state, irp) };
-    match outcome {
-        Ok(()) => {
-            // SAFETY: the caller owns the live IRP.
-            unsafe { complete_with(irp, STATUS_SUCCESS, 0) }
-        }
-        // SAFETY: as above.
-        Err(status) => unsafe { complete_with(irp, status, 0) },
-    }
+    let status = outcome.err().unwrap_or(STATUS_SUCCESS);
+    // SAFETY: the create dispatch owns the live IRP; nobody else has seen it.
+    unsafe { answer(irp, Reply::status(status)) }
 }
 
 /// Validates the pin create request and builds the pin.
@@ -440,12 +442,24 @@ pub(super) fn set_pin_state(
     STATUS_SUCCESS
 }
 
+/// IRP_MJ_CLOSE on a filter or pin file object.
 pub(super) unsafe extern "system" fn dispatch_close(
     _device: *mut DEVICE_OBJECT,
     irp: *mut IRP,
 ) -> NTSTATUS {
     let state = current("KsDispatchIrp");
     // SAFETY: the dispatch routine owns the live IRP.
+    let status = unsafe { close(&state, irp) };
+    // SAFETY: the dispatch routine owns the live IRP; the close dispatches are done with it.
+    unsafe { answer(irp, Reply::status(status)) }
+}
+
+/// Closes the filter or pin of a close request (see the module documentation).
+///
+/// # Safety
+/// `irp` must be a live IRP_MJ_CLOSE the caller owns.
+unsafe fn close(state: &KernelState, irp: *mut IRP) -> NTSTATUS {
+    // SAFETY: the caller's guarantee: a live IRP, whose stack names the file object.
     let file = unsafe { file_of(irp) } as usize;
     let object = {
         let inner = state.avstream.lock();
@@ -456,10 +470,7 @@ pub(super) unsafe extern "system" fn dispatch_close(
         }
     };
     match object {
-        None => {
-            // SAFETY: the caller owns the live IRP.
-            unsafe { complete_with(irp, STATUS_INVALID_DEVICE_REQUEST, 0) }
-        }
+        None => STATUS_INVALID_DEVICE_REQUEST,
         Some((true, filter)) => {
             // SAFETY: descriptors and their dispatch tables live until unload.
             let dispatch = unsafe { filter_descriptor_of(filter as *mut KSFILTER) }.Dispatch;
@@ -469,20 +480,18 @@ pub(super) unsafe extern "system" fn dispatch_close(
                 // SAFETY: a live KSFILTER and its close IRP.
                 unsafe { close(filter as *mut KSFILTER, irp) };
             }
-            remove_filter(&state, filter, file);
-            // SAFETY: the caller owns the live IRP.
-            unsafe { complete_with(irp, STATUS_SUCCESS, 0) }
+            remove_filter(state, filter, file);
+            STATUS_SUCCESS
         }
         Some((false, pin)) => {
             let Some(record) = state.avstream.pin(pin as *mut KSPIN) else {
-                // SAFETY: as above.
-                return unsafe { complete_with(irp, STATUS_INVALID_DEVICE_REQUEST, 0) };
+                return STATUS_INVALID_DEVICE_REQUEST;
             };
-            let _ = set_pin_state(&state, &record, KSSTATE_STOP);
+            let _ = set_pin_state(state, &record, KSSTATE_STOP);
             // Whatever the state dispatch said, the pin is stopped when it closes.
             // SAFETY: the KSPIN is live until removed below.
             unsafe { (*record.pin.as_ptr()).DeviceState = KSSTATE_STOP };
-            flush_queue(&state, &record);
+            flush_queue(state, &record);
             // SAFETY: the driver's static dispatch table.
             let close = unsafe { pin_descriptor(&record).Dispatch.as_ref() }.and_then(|d| d.Close);
             if let Some(close) = close {
@@ -493,9 +502,8 @@ pub(super) unsafe extern "system" fn dispatch_close(
                 let mut instances = filter.instances.lock().unwrap_or_else(|e| e.into_inner());
                 instances[record.pin_id as usize] -= 1;
             }
-            remove_pin(&state, pin, file);
-            // SAFETY: as above.
-            unsafe { complete_with(irp, STATUS_SUCCESS, 0) }
+            remove_pin(state, pin, file);
+            STATUS_SUCCESS
         }
     }
 }

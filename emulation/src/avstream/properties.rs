@@ -56,9 +56,8 @@ use zerocopy::{FromBytes, IntoBytes};
 use super::objects::set_pin_state;
 use super::{
     filter_descriptor_of, guid_string, pin_descriptor, pin_descriptor_of, pin_state, slice,
-    stack_of, PinRecord,
+    stack_of, PinRecord, Reply,
 };
-use crate::io::complete_with;
 use crate::kernel::KernelState;
 use crate::memory::RawBuffer;
 
@@ -116,10 +115,10 @@ pub(super) unsafe fn property(
     irp: *mut IRP,
     is_filter: bool,
     object: usize,
-) -> NTSTATUS {
-    // SAFETY: the caller's guarantee.
+) -> Reply {
+    // SAFETY: the caller's guarantee: a live IRP.
     let stack = unsafe { stack_of(irp) };
-    // SAFETY: as above.
+    // SAFETY: a device control's parameters are DeviceIoControl.
     let parameters = unsafe { stack.Parameters.DeviceIoControl };
     let input_len = parameters.InputBufferLength as usize;
     let output_len = parameters.OutputBufferLength as usize;
@@ -129,11 +128,10 @@ pub(super) unsafe fn property(
         // SAFETY: METHOD_NEITHER: the input buffer holds InputBufferLength bytes.
         unsafe { std::slice::from_raw_parts(parameters.Type3InputBuffer.cast::<u8>(), input_len) }
     };
-    // SAFETY: as above.
+    // SAFETY: the caller's guarantee: a live IRP (METHOD_NEITHER: the output buffer's address).
     let output = unsafe { (*irp).UserBuffer };
     let Ok((request, _)) = KSIDENTIFIER::read_from_prefix(input) else {
-        // SAFETY: the caller owns the live IRP.
-        return unsafe { complete_with(irp, STATUS_INVALID_BUFFER_SIZE, 0) };
+        return Reply::status(STATUS_INVALID_BUFFER_SIZE);
     };
     // The minidriver's automation table first.
     let table = if is_filter {
@@ -157,8 +155,7 @@ pub(super) unsafe fn property(
         } else {
             STATUS_PROPSET_NOT_FOUND
         };
-        // SAFETY: the caller owns the live IRP.
-        return unsafe { complete_with(irp, status, 0) };
+        return Reply::status(status);
     }
     if request.Flags & KSPROPERTY_TYPE_BASICSUPPORT != 0 {
         let access = match found {
@@ -166,18 +163,11 @@ pub(super) unsafe fn property(
                 // SAFETY: a live property item.
                 let item = unsafe { &*item };
                 if let Some(support) = item.SupportHandler {
-                    // SAFETY: the caller owns the IRP; Information starts at 0.
-                    unsafe { (*irp).IoStatus.Information = 0 };
-                    // SAFETY: the PFNKSHANDLER contract, as for GET/SET.
-                    let status =
-                        unsafe { support(irp, parameters.Type3InputBuffer.cast(), output) };
-                    if status == STATUS_PENDING {
-                        return status;
-                    }
-                    // SAFETY: as above.
-                    let information = unsafe { (*irp).IoStatus.Information };
-                    // SAFETY: as above.
-                    return unsafe { complete_with(irp, status, information) };
+                    // SAFETY: the caller's guarantee: a live METHOD_NEITHER request it owns,
+                    // with the request in its input buffer and the data in its output buffer.
+                    return unsafe {
+                        call_handler(irp, support, parameters.Type3InputBuffer.cast(), output)
+                    };
                 }
                 let mut access = KSPROPERTY_TYPE_BASICSUPPORT;
                 if item.GetPropertyHandler.is_some() {
@@ -191,11 +181,11 @@ pub(super) unsafe fn property(
             Err(_) => builtin_access(is_filter, &request),
         };
         let Some(access) = access else {
-            // SAFETY: the caller owns the live IRP.
-            return unsafe { complete_with(irp, STATUS_NOT_FOUND, 0) };
+            return Reply::status(STATUS_NOT_FOUND);
         };
-        // SAFETY: the caller's guarantee: the live request and its output buffer.
-        return unsafe { basic_support_answer(irp, access, output_len, output) };
+        // SAFETY: the caller's guarantee: METHOD_NEITHER, the output buffer holds
+        // OutputBufferLength bytes.
+        return unsafe { basic_support_answer(access, output_len, output) };
     }
     match found {
         Ok(item) => {
@@ -207,34 +197,23 @@ pub(super) unsafe fn property(
                 item.GetPropertyHandler
             };
             let Some(handler) = handler else {
-                // SAFETY: the caller owns the live IRP.
-                return unsafe { complete_with(irp, STATUS_NOT_FOUND, 0) };
+                return Reply::status(STATUS_NOT_FOUND);
             };
             if input_len < (item.MinProperty as usize).max(std::mem::size_of::<KSIDENTIFIER>()) {
-                // SAFETY: as above.
-                return unsafe { complete_with(irp, STATUS_INVALID_BUFFER_SIZE, 0) };
+                return Reply::status(STATUS_INVALID_BUFFER_SIZE);
             }
             let min_data = item.MinData as usize;
             if output_len == 0 && min_data > 0 {
-                // SAFETY: as above.
-                return unsafe { complete_with(irp, STATUS_BUFFER_OVERFLOW, min_data) };
+                return Reply::Complete(STATUS_BUFFER_OVERFLOW, min_data);
             }
             if output_len < min_data {
-                // SAFETY: as above.
-                return unsafe { complete_with(irp, STATUS_BUFFER_TOO_SMALL, min_data) };
+                return Reply::Complete(STATUS_BUFFER_TOO_SMALL, min_data);
             }
-            // SAFETY: the caller owns the IRP; Information starts at 0 for the handler.
-            unsafe { (*irp).IoStatus.Information = 0 };
-            // SAFETY: the PFNKSHANDLER contract: the IRP, the request (in the input buffer) and
-            // the data (the output buffer).
-            let status = unsafe { handler(irp, parameters.Type3InputBuffer.cast(), output) };
-            if status == STATUS_PENDING {
-                return status;
-            }
-            // SAFETY: as above.
-            let information = unsafe { (*irp).IoStatus.Information };
-            // SAFETY: as above.
-            return unsafe { complete_with(irp, status, information) };
+            // SAFETY: the caller's guarantee: a live METHOD_NEITHER request it owns, with the
+            // request in its input buffer and the data in its output buffer.
+            return unsafe {
+                call_handler(irp, handler, parameters.Type3InputBuffer.cast(), output)
+            };
         }
         Err(known) => set_known |= known,
     }
@@ -254,14 +233,12 @@ pub(super) unsafe fn property(
         }
     } else if !is_filter && request.Set == KSPropsetId::CONNECTION {
         let Some(pin) = state.avstream.pin(object as *mut KSPIN) else {
-            // SAFETY: the caller owns the live IRP.
-            return unsafe { complete_with(irp, STATUS_INVALID_DEVICE_REQUEST, 0) };
+            return Reply::status(STATUS_INVALID_DEVICE_REQUEST);
         };
         connection_property(state, &pin, &request, input, output_len, output)
     } else if !is_filter && request.Set == KSPropsetId::STREAM {
         let Some(pin) = state.avstream.pin(object as *mut KSPIN) else {
-            // SAFETY: as above.
-            return unsafe { complete_with(irp, STATUS_INVALID_DEVICE_REQUEST, 0) };
+            return Reply::status(STATUS_INVALID_DEVICE_REQUEST);
         };
         stream_property(&pin, &request, output_len, output)
     } else if set_known {
@@ -270,25 +247,47 @@ pub(super) unsafe fn property(
         Answer::Status(STATUS_PROPSET_NOT_FOUND, 0)
     };
     match answer {
-        // SAFETY: the caller owns the live IRP.
-        Answer::Status(status, information) => unsafe { complete_with(irp, status, information) },
+        Answer::Status(status, information) => Reply::Complete(status, information),
         Answer::Data(bytes) => {
             if output_len == 0 {
-                // SAFETY: as above.
-                return unsafe { complete_with(irp, STATUS_BUFFER_OVERFLOW, bytes.len()) };
+                return Reply::Complete(STATUS_BUFFER_OVERFLOW, bytes.len());
             }
             if output_len < bytes.len() {
-                // SAFETY: as above.
-                return unsafe { complete_with(irp, STATUS_BUFFER_TOO_SMALL, bytes.len()) };
+                return Reply::Complete(STATUS_BUFFER_TOO_SMALL, bytes.len());
             }
-            // SAFETY: METHOD_NEITHER: the output buffer holds OutputBufferLength bytes.
+            // SAFETY: METHOD_NEITHER: the output buffer holds OutputBufferLength bytes, at least
+            // `bytes.len()` as just checked.
             unsafe {
                 std::ptr::copy_nonoverlapping(bytes.as_ptr(), output.cast::<u8>(), bytes.len())
             };
-            // SAFETY: as above.
-            unsafe { complete_with(irp, STATUS_SUCCESS, bytes.len()) }
+            Reply::Complete(STATUS_SUCCESS, bytes.len())
         }
     }
+}
+
+/// Calls a minidriver's property handler (GET, SET or BASICSUPPORT) with `Information` at 0;
+/// its status and `Information` are the reply, unless it kept the IRP (STATUS_PENDING).
+///
+/// # Safety
+/// `irp` must be a live METHOD_NEITHER request the caller owns, `request` its input buffer (the
+/// KSPROPERTY) and `data` its output buffer.
+unsafe fn call_handler(
+    irp: *mut IRP,
+    handler: unsafe extern "system" fn(*mut IRP, *mut KSIDENTIFIER, *mut c_void) -> NTSTATUS,
+    request: *mut KSIDENTIFIER,
+    data: *mut c_void,
+) -> Reply {
+    // SAFETY: the caller's guarantee: a live IRP it owns; Information starts at 0.
+    unsafe { (*irp).IoStatus.Information = 0 };
+    // SAFETY: the PFNKSHANDLER contract: the IRP, the request (in the input buffer) and the data
+    // (the output buffer), all as the caller guarantees.
+    let status = unsafe { handler(irp, request, data) };
+    if status == STATUS_PENDING {
+        return Reply::Pending;
+    }
+    // SAFETY: the handler did not keep the IRP (no STATUS_PENDING): still live and the caller's.
+    let information = unsafe { (*irp).IoStatus.Information };
+    Reply::Complete(status, information)
 }
 
 /// The access flags of ks.sys's own properties (None: not one of them).
@@ -305,19 +304,13 @@ fn builtin_access(is_filter: bool, request: &KSIDENTIFIER) -> Option<u32> {
     }
 }
 
-/// Completes a BASICSUPPORT request without a support handler: a KSPROPERTY_DESCRIPTION
+/// The answer to a BASICSUPPORT request without a support handler: a KSPROPERTY_DESCRIPTION
 /// (structure-valued, no members) when the buffer holds one, else the ULONG access flags, as the
 /// KS property documentation describes.
 ///
 /// # Safety
-/// `irp` must be a live METHOD_NEITHER request the caller owns, `output` its output buffer of
-/// `output_len` bytes.
-unsafe fn basic_support_answer(
-    irp: *mut IRP,
-    access: u32,
-    output_len: usize,
-    output: *mut c_void,
-) -> NTSTATUS {
+/// `output` must be valid for writes of `output_len` bytes (a METHOD_NEITHER output buffer).
+unsafe fn basic_support_answer(access: u32, output_len: usize, output: *mut c_void) -> Reply {
     let description_size = std::mem::size_of::<KSPROPERTY_DESCRIPTION>();
     if output_len >= description_size {
         let description = KSPROPERTY_DESCRIPTION {
@@ -331,7 +324,7 @@ unsafe fn basic_support_answer(
             MembersListCount: 0,
             Reserved: 0,
         };
-        // SAFETY: METHOD_NEITHER: the output buffer holds OutputBufferLength bytes.
+        // SAFETY: the caller's guarantee: `output_len` (>= the description's size) writable bytes.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 description.as_bytes().as_ptr(),
@@ -339,21 +332,17 @@ unsafe fn basic_support_answer(
                 description_size,
             )
         };
-        // SAFETY: the caller owns the live IRP.
-        return unsafe { complete_with(irp, STATUS_SUCCESS, description_size) };
+        return Reply::Complete(STATUS_SUCCESS, description_size);
     }
     if output_len >= 4 {
-        // SAFETY: as above (at least 4 bytes).
+        // SAFETY: the caller's guarantee: `output_len` (>= 4) writable bytes.
         unsafe { output.cast::<u32>().write_unaligned(access) };
-        // SAFETY: as above.
-        return unsafe { complete_with(irp, STATUS_SUCCESS, 4) };
+        return Reply::Complete(STATUS_SUCCESS, 4);
     }
     if output_len == 0 {
-        // SAFETY: as above.
-        return unsafe { complete_with(irp, STATUS_BUFFER_OVERFLOW, description_size) };
+        return Reply::Complete(STATUS_BUFFER_OVERFLOW, description_size);
     }
-    // SAFETY: as above.
-    unsafe { complete_with(irp, STATUS_BUFFER_TOO_SMALL, description_size) }
+    Reply::Complete(STATUS_BUFFER_TOO_SMALL, description_size)
 }
 
 /// The property set GUIDs ks.sys answers.

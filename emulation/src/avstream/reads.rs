@@ -14,15 +14,14 @@ use ks::avstream::{KSPIN, KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING, KSSTATE_ACQUIRE
 use ks::nt::{DEVICE_OBJECT, IRP};
 use ks::status::{
     STATUS_CANCELLED, STATUS_INVALID_BUFFER_SIZE, STATUS_INVALID_DEVICE_REQUEST,
-    STATUS_INVALID_DEVICE_STATE, STATUS_PENDING, STATUS_SUCCESS,
+    STATUS_INVALID_DEVICE_STATE, STATUS_SUCCESS,
 };
 use ks::video::KSSTREAM_HEADER;
-use ks::NTSTATUS;
 
 use super::processing::attempt_processing;
 use super::queue::{Cancel, Finished, Outcome};
-use super::{pin_descriptor, pin_state, stack_of, PinRecord};
-use crate::io::{complete_with, stack_location};
+use super::{answer, pin_descriptor, pin_state, stack_of, PinRecord, Reply};
+use crate::io::stack_location;
 use crate::kernel::{current, KernelState};
 
 /// Completes every queued read not held by a clone with STATUS_CANCELLED (the held ones when
@@ -37,57 +36,58 @@ pub(super) fn flush_queue(_state: &KernelState, pin: &PinRecord) {
 }
 
 /// Completes the reads the queue is done with, in order: STATUS_SUCCESS with the output length,
-/// or STATUS_CANCELLED. Must be called without the stream lock.
+/// or STATUS_CANCELLED. Each read's cancel routine is cleared first (unless the cancel path
+/// already took it). Must be called without the stream lock.
 pub(super) fn finish_reads(finished: Vec<Finished<usize>>) {
     for Finished { read, outcome } in finished {
-        let (status, information) = match outcome {
-            Outcome::Done { output_len } => (STATUS_SUCCESS, output_len),
-            Outcome::Cancelled => (STATUS_CANCELLED, 0),
+        let irp = read as *mut IRP;
+        let reply = match outcome {
+            Outcome::Done { output_len } => Reply::Complete(STATUS_SUCCESS, output_len),
+            Outcome::Cancelled => Reply::status(STATUS_CANCELLED),
         };
         // SAFETY: the queue reported the read finished and no longer holds it: the pin owns the
-        // IRP, which stays live until completed here.
-        unsafe { finish_read(read as *mut IRP, status, information) };
+        // IRP, live until completed below.
+        unsafe { set_cancel_routine(irp, std::ptr::null_mut()) };
+        // SAFETY: as the queue no longer holds the read, the pin is its only owner and gives it
+        // up here.
+        unsafe { answer(irp, reply) };
     }
 }
 
-/// Clears the cancel routine (unless the cancel path already took it) and completes.
+/// Stores `routine` (a PDRIVER_CANCEL or NULL) in `Irp->CancelRoutine`.
 ///
 /// # Safety
-/// `irp` must be a live read IRP the pin owns.
-unsafe fn finish_read(irp: *mut IRP, status: NTSTATUS, information: usize) {
+/// `irp` must be a live IRP the caller owns.
+unsafe fn set_cancel_routine(irp: *mut IRP, routine: *mut c_void) {
     let slot: *mut *mut c_void = crate::memory::field_ptr!(irp, IRP, CancelRoutine);
-    // SAFETY: the IRP is live; CancelRoutine is exchanged atomically by everyone.
+    // SAFETY: the caller's guarantee: the IRP is live; CancelRoutine is an aligned pointer-sized
+    // field that everyone exchanges atomically.
     unsafe { std::sync::atomic::AtomicPtr::from_ptr(slot) }
-        .store(std::ptr::null_mut(), std::sync::atomic::Ordering::Release);
-    // SAFETY: the caller owns the live IRP.
-    unsafe { complete_with(irp, status, information) };
+        .store(routine, std::sync::atomic::Ordering::Release);
 }
 
 /// IOCTL_KS_READ_STREAM on a pin.
 ///
 /// # Safety
 /// `irp` must be a live METHOD_NEITHER device control the caller owns.
-pub(super) unsafe fn read_stream(state: &KernelState, irp: *mut IRP, pin: usize) -> NTSTATUS {
+pub(super) unsafe fn read_stream(state: &KernelState, irp: *mut IRP, pin: usize) -> Reply {
     let Some(record) = state.avstream.pin(pin as *mut KSPIN) else {
-        // SAFETY: the caller owns the live IRP.
-        return unsafe { complete_with(irp, STATUS_INVALID_DEVICE_REQUEST, 0) };
+        return Reply::status(STATUS_INVALID_DEVICE_REQUEST);
     };
     let device_state = pin_state(&record);
     if device_state == KSSTATE_STOP || device_state == KSSTATE_ACQUIRE {
-        // SAFETY: as above.
-        return unsafe { complete_with(irp, STATUS_INVALID_DEVICE_STATE, 0) };
+        return Reply::status(STATUS_INVALID_DEVICE_STATE);
     }
-    // SAFETY: the caller's guarantee.
+    // SAFETY: the caller's guarantee: a live IRP.
     let stack = unsafe { stack_of(irp) };
     // SAFETY: a device control's parameters are DeviceIoControl.
     let parameters = unsafe { stack.Parameters.DeviceIoControl };
     let output_len = parameters.OutputBufferLength as usize;
     let header_size = std::mem::size_of::<KSSTREAM_HEADER>();
-    // SAFETY: as above.
+    // SAFETY: the caller's guarantee: a live IRP (METHOD_NEITHER: the output buffer's address).
     let headers = unsafe { (*irp).UserBuffer }.cast::<u8>();
     if output_len < header_size || headers.is_null() {
-        // SAFETY: as above.
-        return unsafe { complete_with(irp, STATUS_INVALID_BUFFER_SIZE, 0) };
+        return Reply::status(STATUS_INVALID_BUFFER_SIZE);
     }
     // Walk the headers by their Size: each at least the pin's StreamHeaderSize (a KSSTREAM_HEADER
     // when 0) and inside the buffer, else STATUS_INVALID_BUFFER_SIZE (guess: ks.sys validates the
@@ -99,14 +99,12 @@ pub(super) unsafe fn read_stream(state: &KernelState, irp: *mut IRP, pin: usize)
     while offset < output_len {
         let header = headers.wrapping_add(offset).cast::<KSSTREAM_HEADER>();
         if offset + header_size > output_len {
-            // SAFETY: the caller owns the live IRP.
-            return unsafe { complete_with(irp, STATUS_INVALID_BUFFER_SIZE, 0) };
+            return Reply::status(STATUS_INVALID_BUFFER_SIZE);
         }
         // SAFETY: METHOD_NEITHER: the output buffer holds OutputBufferLength bytes.
         let size = unsafe { header.read_unaligned() }.Size as usize;
         if size < wanted || offset + size > output_len {
-            // SAFETY: as above.
-            return unsafe { complete_with(irp, STATUS_INVALID_BUFFER_SIZE, 0) };
+            return Reply::status(STATUS_INVALID_BUFFER_SIZE);
         }
         frames.push(header);
         offset += size;
@@ -114,11 +112,9 @@ pub(super) unsafe fn read_stream(state: &KernelState, irp: *mut IRP, pin: usize)
     // Pending and cancellable before anyone else can see (and complete) the IRP.
     // SAFETY: the caller owns the IRP; pending is marked before it can complete elsewhere.
     unsafe { kernel_irp_mark_pending(irp) };
-    let slot: *mut *mut c_void = crate::memory::field_ptr!(irp, IRP, CancelRoutine);
     let routine: unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) = cancel_read;
-    // SAFETY: the IRP is live; CancelRoutine is exchanged atomically by everyone.
-    unsafe { std::sync::atomic::AtomicPtr::from_ptr(slot) }
-        .store(routine as *mut c_void, std::sync::atomic::Ordering::Release);
+    // SAFETY: the caller's guarantee: a live IRP it owns, not yet visible to anyone else.
+    unsafe { set_cancel_routine(irp, routine as *mut c_void) };
     {
         let mut stream = record.stream.lock().unwrap_or_else(|e| e.into_inner());
         stream.queue.push(
@@ -130,7 +126,7 @@ pub(super) unsafe fn read_stream(state: &KernelState, irp: *mut IRP, pin: usize)
     if pin_descriptor(&record).Flags & KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING == 0 {
         attempt_processing(state, &record, false);
     }
-    STATUS_PENDING
+    Reply::Pending
 }
 
 /// `IoMarkIrpPending`.
