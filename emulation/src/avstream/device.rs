@@ -73,7 +73,7 @@ pub(crate) unsafe fn initialize_driver(
             (*driver).MajorFunction[usize::from(major)] = Some(crate::services::KsDispatchIrp)
         };
     }
-    // SAFETY: as above.
+    // SAFETY: `driver` is the kernel's driver object (checked above), live with the kernel.
     let extension = unsafe { (*driver).DriverExtension };
     // SAFETY: the extension lives with the driver object.
     unsafe { (*extension).AddDevice = Some(add_device) };
@@ -109,7 +109,7 @@ unsafe extern "system" fn add_device(
     });
     // SAFETY: the descriptor lives until unload (KsInitializeDriver's contract).
     let dispatch = unsafe { descriptor.as_ref() }.map_or(std::ptr::null(), |d| d.Dispatch);
-    // SAFETY: as above; the dispatch table is the driver's static.
+    // SAFETY: NULL or the descriptor's dispatch table, a static of the driver.
     if let Some(add) = unsafe { dispatch.as_ref() }.and_then(|d| d.Add) {
         // SAFETY: the KSDEVICE is live; the Add contract.
         return unsafe { add(pointer) };
@@ -255,7 +255,7 @@ impl Kernel {
             } else {
                 // SAFETY: the driver object and its extension live with the kernel.
                 let extension = unsafe { (*self.state.io.driver()).DriverExtension };
-                // SAFETY: as above.
+                // SAFETY: the driver extension lives with the driver object, hence the kernel.
                 match unsafe { (*extension).AddDevice } {
                     None => status,
                     Some(add) => {

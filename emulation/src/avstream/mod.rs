@@ -35,7 +35,7 @@ pub(crate) use processing::{
 
 use std::collections::HashMap;
 use std::ffi::c_void;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use ks::avstream::{
     KSDEVICE, KSFILTER, KSFILTER_DESCRIPTOR, KSPIN, KSPIN_DESCRIPTOR_EX, KSSTATE, KSSTREAM_POINTER,
@@ -54,6 +54,7 @@ use crate::bugs::Bug;
 use crate::io::{complete_with, stack_location};
 use crate::kernel::{current, KernelState};
 use crate::memory::{RawBox, RawBuffer};
+use processing::ProcessingMutex;
 use queue::ReadQueue;
 /// `KSSTRING_Pin`: the object class of a filter's pin create item.
 pub const KSSTRING_PIN: &str = "{146F1A80-4791-11D0-A5D6-28DB04C10000}";
@@ -106,12 +107,6 @@ struct Stream {
     allocator: usize,
 }
 
-#[derive(Default)]
-struct ProcessingMutex {
-    state: Mutex<(bool, bool)>,
-    free: Condvar,
-}
-
 struct PinRecord {
     pin: RawBox<KSPIN>,
     /// The pin's `Bag` (`_KsEdit` copies), emptied at close.
@@ -130,9 +125,18 @@ struct PinRecord {
     processing: ProcessingMutex,
 }
 
+/// What a filter or pin file object stands for (by the object's address).
+#[derive(Clone, Copy)]
 enum ObjectRef {
     Filter(usize),
     Pin(usize),
+}
+
+impl PinRecord {
+    /// The pin's stream, locked.
+    fn stream(&self) -> MutexGuard<'_, Stream> {
+        self.stream.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The AVStream state of one kernel.
@@ -174,6 +178,11 @@ impl AvState {
 
     fn filter(&self, filter: usize) -> Option<Arc<FilterRecord>> {
         self.lock().filters.get(&filter).cloned()
+    }
+
+    /// The filter or pin a file object stands for.
+    fn object(&self, file: usize) -> Option<ObjectRef> {
+        self.lock().files.get(&file).copied()
     }
 }
 
@@ -295,6 +304,17 @@ unsafe fn slice<'a, T>(first: *const T, count: u32) -> &'a [T] {
     unsafe { std::slice::from_raw_parts(first, count as usize) }
 }
 
+/// Where pin descriptor `id` of a filter descriptor is (`PinDescriptorSize` bytes apart, at least
+/// a KSPIN_DESCRIPTOR_EX); the caller checks `id` against `PinDescriptorsCount`.
+fn pin_descriptor_at(filter: &KSFILTER_DESCRIPTOR, id: u32) -> *const KSPIN_DESCRIPTOR_EX {
+    let size = (filter.PinDescriptorSize as usize).max(std::mem::size_of::<KSPIN_DESCRIPTOR_EX>());
+    filter
+        .PinDescriptors
+        .cast::<u8>()
+        .wrapping_add(size * id as usize)
+        .cast::<KSPIN_DESCRIPTOR_EX>()
+}
+
 fn pin_descriptor(pin: &PinRecord) -> &KSPIN_DESCRIPTOR_EX {
     // SAFETY: the KSPIN is live while its record is; its descriptor lives until unload.
     unsafe { pin_descriptor_of(pin.pin.as_ptr()) }
@@ -358,16 +378,10 @@ unsafe fn device_control(state: &KernelState, irp: *mut IRP) -> Reply {
     let file = stack.FileObject as usize;
     // SAFETY: a device control's parameters are DeviceIoControl.
     let parameters = unsafe { stack.Parameters.DeviceIoControl };
-    let object = {
-        let inner = state.avstream.lock();
-        match inner.files.get(&file) {
-            Some(ObjectRef::Filter(f)) => Some((true, *f)),
-            Some(ObjectRef::Pin(p)) => Some((false, *p)),
-            None => None,
-        }
-    };
-    let Some((is_filter, object)) = object else {
-        return Reply::status(STATUS_INVALID_DEVICE_REQUEST);
+    let (is_filter, object) = match state.avstream.object(file) {
+        Some(ObjectRef::Filter(filter)) => (true, filter),
+        Some(ObjectRef::Pin(pin)) => (false, pin),
+        None => return Reply::status(STATUS_INVALID_DEVICE_REQUEST),
     };
     match parameters.IoControlCode {
         IOCTL_KS_PROPERTY => {

@@ -26,8 +26,8 @@ use std::ffi::c_void;
 use std::sync::{Arc, Mutex};
 
 use ks::avstream::{
-    KSDEVICE, KSFILTER, KSFILTER_DESCRIPTOR, KSPIN, KSPIN_DESCRIPTOR_EX, KSSTATE, KSSTATE_PAUSE,
-    KSSTATE_RUN, KSSTATE_STOP, KSSTREAM_POINTER,
+    KSDEVICE, KSFILTER, KSFILTER_DESCRIPTOR, KSPIN, KSSTATE, KSSTATE_PAUSE, KSSTATE_RUN,
+    KSSTATE_STOP, KSSTREAM_POINTER,
 };
 use ks::guid::GUID;
 use ks::ks::{KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
@@ -42,11 +42,11 @@ use ks::NTSTATUS;
 use zerocopy::FromBytes;
 
 use super::pointers::empty_offset;
-use super::processing::attempt_processing;
+use super::processing::{attempt_processing, ProcessingMutex};
 use super::reads::flush_queue;
 use super::{
-    answer, create_items, file_of, filter_descriptor_of, pin_descriptor, pin_state, slice, utf16,
-    FilterRecord, ObjectContext, ObjectRef, PinRecord, ProcessingMutex, Reply, Stream,
+    answer, create_items, file_of, filter_descriptor_of, pin_descriptor, pin_descriptor_at,
+    pin_state, slice, utf16, FilterRecord, ObjectContext, ObjectRef, PinRecord, Reply, Stream,
     KSSTRING_PIN, OBJECT_TABLE,
 };
 use crate::bag::ObjectBag;
@@ -64,11 +64,24 @@ pub(super) unsafe extern "system" fn create_filter(
     _device: *mut DEVICE_OBJECT,
     irp: *mut IRP,
 ) -> NTSTATUS {
+    // SAFETY: the create dispatch owns the live IRP, routed through a factory's create item.
+    unsafe { create_with(irp, build_filter) }
+}
+
+/// Builds the object of a create request with `build` and answers the IRP: STATUS_SUCCESS, or
+/// the status `build` failed with.
+///
+/// # Safety
+/// `irp` must be a live IRP_MJ_CREATE the caller owns, routed as `build` requires.
+unsafe fn create_with(
+    irp: *mut IRP,
+    build: unsafe fn(&KernelState, *mut IRP) -> Result<(), NTSTATUS>,
+) -> NTSTATUS {
     let state = current("KsDispatchIrp");
-    // SAFETY: the create dispatch owns the live IRP.
-    let outcome = unsafe { build_filter(&state, irp) };
+    // SAFETY: the caller's guarantee: a live create IRP routed as `build` requires.
+    let outcome = unsafe { build(&state, irp) };
     let status = outcome.err().unwrap_or(STATUS_SUCCESS);
-    // SAFETY: the create dispatch owns the live IRP; nobody else has seen it.
+    // SAFETY: the caller owns the live IRP; the minidriver's Create did not keep it.
     unsafe { answer(irp, Reply::status(status)) }
 }
 
@@ -194,12 +207,8 @@ fn format_matches(format: &KSDATAFORMAT, range: &KSDATAFORMAT) -> bool {
 
 /// The pin create item handler (`Context` = the KSFILTER).
 unsafe extern "system" fn create_pin(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
-    let state = current("KsDispatchIrp");
-    // SAFETY: the create dispatch owns the live IRP.
-    let outcome = unsafe { build_pin(&state, irp) };
-    let status = outcome.err().unwrap_or(STATUS_SUCCESS);
-    // SAFETY: the create dispatch owns the live IRP; nobody else has seen it.
-    unsafe { answer(irp, Reply::status(status)) }
+    // SAFETY: the create dispatch owns the live IRP, routed through a filter's pin create item.
+    unsafe { create_with(irp, build_pin) }
 }
 
 /// Validates the pin create request and builds the pin.
@@ -215,11 +224,11 @@ unsafe fn build_pin(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATUS> 
         .avstream
         .filter(filter as usize)
         .ok_or(STATUS_INVALID_DEVICE_STATE)?;
-    // SAFETY: as above.
+    // SAFETY: the caller's guarantee: a live IRP, whose stack names the create's file object.
     let file = unsafe { file_of(irp) };
     // SAFETY: the create's file object and its name live while the IRP does.
     let name = unsafe { (*file).FileName };
-    // SAFETY: as above.
+    // SAFETY: the name's buffer holds `Length` bytes and lives while the create IRP does.
     let units = unsafe { crate::ks::units(&name) };
     let prefix = KSSTRING_PIN.encode_utf16().count() + 1;
     let byte_len = usize::from(name.Length);
@@ -243,13 +252,7 @@ unsafe fn build_pin(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATUS> 
     if connect.PinId >= filter_descriptor.PinDescriptorsCount {
         return Err(STATUS_INVALID_PARAMETER);
     }
-    let descriptor_size = (filter_descriptor.PinDescriptorSize as usize)
-        .max(std::mem::size_of::<KSPIN_DESCRIPTOR_EX>());
-    let descriptor = filter_descriptor
-        .PinDescriptors
-        .cast::<u8>()
-        .wrapping_add(descriptor_size * connect.PinId as usize)
-        .cast::<KSPIN_DESCRIPTOR_EX>();
+    let descriptor = pin_descriptor_at(filter_descriptor, connect.PinId);
     // SAFETY: PinDescriptors holds PinDescriptorsCount descriptors of PinDescriptorSize bytes.
     let pin_descriptor = unsafe { &*descriptor };
     {
@@ -429,7 +432,7 @@ pub(super) fn set_pin_state(
         }
         // SAFETY: the KSPIN is live; ks.sys owns DeviceState.
         unsafe { (*pin.pin.as_ptr()).DeviceState = next };
-        // SAFETY: as above.
+        // SAFETY: the KSPIN is live while its record is; ks.sys owns ClientState.
         unsafe { (*pin.pin.as_ptr()).ClientState = next };
         now = next;
         if now == KSSTATE_STOP {
@@ -461,17 +464,9 @@ pub(super) unsafe extern "system" fn dispatch_close(
 unsafe fn close(state: &KernelState, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: the caller's guarantee: a live IRP, whose stack names the file object.
     let file = unsafe { file_of(irp) } as usize;
-    let object = {
-        let inner = state.avstream.lock();
-        match inner.files.get(&file) {
-            Some(ObjectRef::Filter(f)) => Some((true, *f)),
-            Some(ObjectRef::Pin(p)) => Some((false, *p)),
-            None => None,
-        }
-    };
-    match object {
+    match state.avstream.object(file) {
         None => STATUS_INVALID_DEVICE_REQUEST,
-        Some((true, filter)) => {
+        Some(ObjectRef::Filter(filter)) => {
             // SAFETY: descriptors and their dispatch tables live until unload.
             let dispatch = unsafe { filter_descriptor_of(filter as *mut KSFILTER) }.Dispatch;
             // SAFETY: the driver's static dispatch table, or NULL.
@@ -483,7 +478,7 @@ unsafe fn close(state: &KernelState, irp: *mut IRP) -> NTSTATUS {
             remove_filter(state, filter, file);
             STATUS_SUCCESS
         }
-        Some((false, pin)) => {
+        Some(ObjectRef::Pin(pin)) => {
             let Some(record) = state.avstream.pin(pin as *mut KSPIN) else {
                 return STATUS_INVALID_DEVICE_REQUEST;
             };
@@ -561,9 +556,8 @@ pub(crate) fn device_of(state: &KernelState, object: *mut c_void) -> *mut KSDEVI
 
 /// `KsGetObjectFromFileObject`.
 pub(crate) fn object_of_file(state: &KernelState, file: *mut FILE_OBJECT) -> *mut c_void {
-    match state.avstream.lock().files.get(&(file as usize)) {
-        Some(ObjectRef::Filter(f)) => *f as *mut c_void,
-        Some(ObjectRef::Pin(p)) => *p as *mut c_void,
+    match state.avstream.object(file as usize) {
+        Some(ObjectRef::Filter(object) | ObjectRef::Pin(object)) => object as *mut c_void,
         None => std::ptr::null_mut(),
     }
 }
@@ -590,8 +584,8 @@ unsafe fn files_of_irp(irp: *mut IRP) -> (usize, usize) {
 pub(crate) unsafe fn pin_of_irp(state: &KernelState, irp: *mut IRP) -> *mut KSPIN {
     // SAFETY: the caller's guarantee.
     let (file, _) = unsafe { files_of_irp(irp) };
-    match state.avstream.lock().files.get(&file) {
-        Some(ObjectRef::Pin(p)) => *p as *mut KSPIN,
+    match state.avstream.object(file) {
+        Some(ObjectRef::Pin(pin)) => pin as *mut KSPIN,
         _ => std::ptr::null_mut(),
     }
 }
@@ -690,7 +684,8 @@ pub(crate) unsafe fn add_create_item(
             continue;
         }
         let bytes = (length * 2) as u16;
-        // SAFETY: as above; the slot is empty, so nobody routes through it yet.
+        // SAFETY: a slot of the header's items, which live as long as the header; it is empty,
+        // so nobody routes through it yet.
         unsafe {
             item.write(KSOBJECT_CREATE_ITEM {
                 Create: create,

@@ -53,18 +53,19 @@ fn aim_leading(pin: &PinRecord, stream: &Stream) {
     };
     // SAFETY: the leading edge belongs to the pin; the driver reads it only while it holds it.
     unsafe { (*pointer).StreamHeader = header };
-    // SAFETY: as above.
+    // SAFETY: the pin's leading edge, live with its record; the driver reads it only while it
+    // holds it.
     unsafe { (*pointer).OffsetOut = offset };
     let out: *mut KSSTREAM_POINTER_OFFSET =
         crate::memory::field_ptr!(pointer, KSSTREAM_POINTER, OffsetOut);
-    // SAFETY: as above.
+    // SAFETY: the pin's leading edge, live with its record; `Offset` points into it.
     unsafe { (*pointer).Offset = out };
 }
 
 /// Completes the reads whose frames are all done. Must be called without the stream lock.
 fn complete_done_reads(pin: &PinRecord) {
     let done = {
-        let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stream = pin.stream();
         let done = stream.queue.take_done();
         aim_leading(pin, &stream);
         done
@@ -81,7 +82,7 @@ pub(crate) fn leading_edge(
     let Some(record) = known_pin(state, pin) else {
         return std::ptr::null_mut();
     };
-    let mut stream = record.stream.lock().unwrap_or_else(|e| e.into_inner());
+    let mut stream = record.stream();
     if stream.queue.leading().is_none() {
         return std::ptr::null_mut();
     }
@@ -90,7 +91,8 @@ pub(crate) fn leading_edge(
     record.leading.as_ptr()
 }
 
-/// The pin a stream pointer belongs to, and whether it is the leading edge.
+/// The pin a stream pointer belongs to, and whether it is the leading edge; `None` with the bug
+/// reported (a pointer the emulation never handed out, or one deleted).
 fn pointer_owner(
     state: &KernelState,
     pointer: *mut KSSTREAM_POINTER,
@@ -100,12 +102,15 @@ fn pointer_owner(
         if pin.leading.as_ptr() == pointer {
             return Some((pin, true));
         }
-        let stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+        let stream = pin.stream();
         if stream.clones.contains_key(&(pointer as usize)) {
             drop(stream);
             return Some((pin, false));
         }
     }
+    state.report(Bug::ObjectUnknown {
+        object: pointer as usize,
+    });
     None
 }
 
@@ -118,9 +123,6 @@ pub(crate) fn advance(
     whole_frame: bool,
 ) -> NTSTATUS {
     let Some((pin, is_leading)) = pointer_owner(state, pointer) else {
-        state.report(Bug::ObjectUnknown {
-            object: pointer as usize,
-        });
         return STATUS_INVALID_PARAMETER;
     };
     if !is_leading {
@@ -134,7 +136,7 @@ pub(crate) fn advance(
         return STATUS_SUCCESS;
     }
     let next_available = {
-        let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stream = pin.stream();
         let Some(frame) = stream.queue.leading() else {
             return STATUS_DEVICE_NOT_READY;
         };
@@ -176,23 +178,17 @@ unsafe fn advance_offset_out(pointer: *mut KSSTREAM_POINTER, used: u32) {
     let used = used.min(offset.Remaining);
     offset.Data = offset.Data.wrapping_add(used as usize);
     offset.Remaining -= used;
-    // SAFETY: as above.
+    // SAFETY: the caller's guarantee: a live stream pointer.
     unsafe { (*pointer).OffsetOut = offset };
 }
 
 /// `KsStreamPointerUnlock`.
 pub(crate) fn unlock(state: &KernelState, pointer: *mut KSSTREAM_POINTER, eject: bool) {
     let Some((pin, is_leading)) = pointer_owner(state, pointer) else {
-        state.report(Bug::ObjectUnknown {
-            object: pointer as usize,
-        });
         return;
     };
     if is_leading {
-        pin.stream
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .leading_locked = false;
+        pin.stream().leading_locked = false;
     }
     if eject {
         let _ = advance(state, pointer, 0, true, true);
@@ -209,14 +205,11 @@ pub(crate) fn clone_pointer(
 ) -> NTSTATUS {
     let _ = cancel;
     let Some((pin, _)) = pointer_owner(state, pointer) else {
-        state.report(Bug::ObjectUnknown {
-            object: pointer as usize,
-        });
         return STATUS_INVALID_PARAMETER;
     };
     // SAFETY: the source pointer is live.
     let header = unsafe { (*pointer).StreamHeader } as usize;
-    let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+    let mut stream = pin.stream();
     if !stream.queue.hold(header) {
         return STATUS_DEVICE_NOT_READY;
     }
@@ -246,9 +239,6 @@ pub(crate) fn clone_pointer(
 /// `KsStreamPointerDelete`.
 pub(crate) fn delete_clone(state: &KernelState, pointer: *mut KSSTREAM_POINTER) {
     let Some((pin, is_leading)) = pointer_owner(state, pointer) else {
-        state.report(Bug::ObjectUnknown {
-            object: pointer as usize,
-        });
         return;
     };
     if is_leading {
@@ -258,7 +248,7 @@ pub(crate) fn delete_clone(state: &KernelState, pointer: *mut KSSTREAM_POINTER) 
         return;
     }
     {
-        let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stream = pin.stream();
         let Some((_memory, header)) = stream.clones.remove(&(pointer as usize)) else {
             return;
         };
@@ -266,7 +256,7 @@ pub(crate) fn delete_clone(state: &KernelState, pointer: *mut KSSTREAM_POINTER) 
     }
     complete_done_reads(&pin);
     let cancelled = {
-        let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stream = pin.stream();
         let cancelled = stream.queue.take_cancelled();
         if !cancelled.is_empty() {
             aim_leading(&pin, &stream);

@@ -11,7 +11,7 @@
 //! `Process` runs at PASSIVE_LEVEL right after the DPC returns, on the same thread (ks.sys queues
 //! a work item; running it there keeps the virtual clock deterministic).
 
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use ks::avstream::{
     KSPIN, KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING, KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING,
@@ -24,39 +24,83 @@ use crate::bugs::Bug;
 use crate::kernel::{current, KernelState};
 use crate::Kernel;
 
+/// A pin's processing mutex (`KsPinAcquireProcessingMutex`), with the "run once more" request
+/// of an attempt that found it busy.
+#[derive(Default)]
+pub(super) struct ProcessingMutex {
+    state: Mutex<MutexState>,
+    free: Condvar,
+}
+
+#[derive(Default)]
+struct MutexState {
+    held: bool,
+    /// An attempt found it held: the holder runs `Process` once more.
+    again: bool,
+}
+
+impl ProcessingMutex {
+    fn state(&self) -> MutexGuard<'_, MutexState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until it is free, then holds it.
+    fn acquire(&self) {
+        let mut state = self.state();
+        while state.held {
+            state = self.free.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.held = true;
+    }
+
+    /// Frees it and wakes the waiters.
+    fn release(&self) {
+        self.state().held = false;
+        self.free.notify_all();
+    }
+
+    /// Holds it if it is free; if it is held, asks the holder to run once more (false).
+    fn try_acquire(&self) -> bool {
+        let mut state = self.state();
+        if state.held {
+            state.again = true;
+            return false;
+        }
+        state.held = true;
+        true
+    }
+
+    /// After a round of the holder: whether it goes on (`again`, or `runnable` when an attempt
+    /// asked meanwhile); if not, it is freed.
+    fn end_round(&self, again: bool, runnable: bool) -> bool {
+        let mut state = self.state();
+        let again = if state.again {
+            state.again = false;
+            runnable
+        } else {
+            again
+        };
+        if !again {
+            state.held = false;
+            drop(state);
+            self.free.notify_all();
+        }
+        again
+    }
+}
+
 /// `KsPinAcquireProcessingMutex`.
 pub(crate) fn acquire_processing(state: &KernelState, pin: *mut KSPIN) {
-    let Some(record) = known_pin(state, pin) else {
-        return;
-    };
-    let mut held = record
-        .processing
-        .state
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    while held.0 {
-        held = record
-            .processing
-            .free
-            .wait(held)
-            .unwrap_or_else(|e| e.into_inner());
+    if let Some(record) = known_pin(state, pin) {
+        record.processing.acquire();
     }
-    held.0 = true;
 }
 
 /// `KsPinReleaseProcessingMutex`.
 pub(crate) fn release_processing(state: &KernelState, pin: *mut KSPIN) {
-    let Some(record) = known_pin(state, pin) else {
-        return;
-    };
-    let mut held = record
-        .processing
-        .state
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    held.0 = false;
-    drop(held);
-    record.processing.free.notify_all();
+    if let Some(record) = known_pin(state, pin) {
+        record.processing.release();
+    }
 }
 
 /// `KsPinAttemptProcessing`.
@@ -89,18 +133,9 @@ pub(super) fn attempt_processing(_state: &KernelState, pin: &Arc<PinRecord>, asy
     let Some(process) = (unsafe { descriptor.Dispatch.as_ref() }).and_then(|d| d.Process) else {
         return;
     };
-    {
-        let mut held = pin
-            .processing
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if held.0 {
-            // Busy: the holder runs once more.
-            held.1 = true;
-            return;
-        }
-        held.0 = true;
+    if !pin.processing.try_acquire() {
+        // Busy: the holder runs once more.
+        return;
     }
     loop {
         let device_state = pin_state(pin);
@@ -109,39 +144,17 @@ pub(super) fn attempt_processing(_state: &KernelState, pin: &Arc<PinRecord>, asy
         } else {
             device_state >= KSSTATE_PAUSE
         };
-        let before = pin
-            .stream
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .queue
-            .available();
+        let before = pin.stream().queue.available();
         let frames_ok =
             before > 0 || descriptor.Flags & KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING != 0;
         let mut again = false;
         if runnable && frames_ok {
             // SAFETY: a live KSPIN; the Process contract (processing mutex held).
             let status = unsafe { process(pin.pin.as_ptr()) };
-            let after = pin
-                .stream
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .queue
-                .available();
+            let after = pin.stream().queue.available();
             again = status != STATUS_PENDING && nt_success(status) && after > 0 && after < before;
         }
-        let mut held = pin
-            .processing
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if held.1 {
-            held.1 = false;
-            again = runnable;
-        }
-        if !again {
-            held.0 = false;
-            drop(held);
-            pin.processing.free.notify_all();
+        if !pin.processing.end_round(again, runnable) {
             return;
         }
     }

@@ -26,8 +26,7 @@ use std::ffi::c_void;
 use std::sync::Arc;
 
 use ks::avstream::{
-    KSAUTOMATION_TABLE, KSFILTER, KSPIN, KSPIN_DESCRIPTOR_EX, KSPROPERTY_ITEM, KSPROPERTY_SET,
-    KSSTATE_RUN,
+    KSAUTOMATION_TABLE, KSFILTER, KSPIN, KSPROPERTY_ITEM, KSPROPERTY_SET, KSSTATE_RUN,
 };
 use ks::guid::GUID;
 use ks::ks::{
@@ -55,8 +54,8 @@ use zerocopy::{FromBytes, IntoBytes};
 
 use super::objects::set_pin_state;
 use super::{
-    filter_descriptor_of, guid_string, pin_descriptor, pin_descriptor_of, pin_state, slice,
-    stack_of, PinRecord, Reply,
+    filter_descriptor_of, guid_string, pin_descriptor, pin_descriptor_at, pin_descriptor_of,
+    pin_state, slice, stack_of, PinRecord, Reply,
 };
 use crate::kernel::KernelState;
 use crate::memory::RawBuffer;
@@ -387,13 +386,7 @@ unsafe fn filter_pin_property(
     if pin_request.PinId >= descriptor.PinDescriptorsCount {
         return Answer::Status(STATUS_INVALID_PARAMETER, 0);
     }
-    let size =
-        (descriptor.PinDescriptorSize as usize).max(std::mem::size_of::<KSPIN_DESCRIPTOR_EX>());
-    let pin_descriptor = descriptor
-        .PinDescriptors
-        .cast::<u8>()
-        .wrapping_add(size * pin_request.PinId as usize)
-        .cast::<KSPIN_DESCRIPTOR_EX>();
+    let pin_descriptor = pin_descriptor_at(descriptor, pin_request.PinId);
     // SAFETY: PinDescriptors holds PinDescriptorsCount descriptors.
     let pin_descriptor = unsafe { &*pin_descriptor };
     // SAFETY: DataRanges holds DataRangesCount range pointers.
@@ -406,7 +399,7 @@ unsafe fn filter_pin_property(
     let range_bytes = |range: *const c_void| -> &[u8] {
         // SAFETY: each range starts with a KSDATARANGE whose FormatSize covers it.
         let size = unsafe { (*range.cast::<KSDATAFORMAT>()).FormatSize } as usize;
-        // SAFETY: as above.
+        // SAFETY: a data range of the driver, `FormatSize` bytes long, live until unload.
         unsafe { std::slice::from_raw_parts(range.cast::<u8>(), size) }
     };
     match request.Id {
@@ -605,9 +598,10 @@ fn connection_property(
         KSPROPERTY_CONNECTION_DATAFORMAT if request.Flags & KSPROPERTY_TYPE_GET != 0 => {
             // SAFETY: the KSPIN is live; ConnectionFormat is the emulation's copy, FormatSize long.
             let format = unsafe { (*pin.pin.as_ptr()).ConnectionFormat }.cast::<u8>();
-            // SAFETY: as above.
+            // SAFETY: the emulation's copy of the format starts with a KSDATAFORMAT (checked at
+            // create) and lives with the pin.
             let size = unsafe { format.cast::<KSDATAFORMAT>().read_unaligned() }.FormatSize;
-            // SAFETY: as above.
+            // SAFETY: the emulation's copy holds exactly FormatSize bytes and lives with the pin.
             let bytes = unsafe { std::slice::from_raw_parts(format, size as usize) };
             Answer::Data(bytes.to_vec())
         }
@@ -641,7 +635,7 @@ fn stream_property(
         return Answer::Status(STATUS_NOT_FOUND, 0);
     }
     let handle_size = std::mem::size_of::<usize>();
-    let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+    let mut stream = pin.stream();
     if request.Flags & KSPROPERTY_TYPE_SET != 0 {
         // A SET's data (the HANDLE) travels in the output buffer, as for every property.
         if output_len < handle_size {

@@ -28,7 +28,7 @@ use crate::kernel::{current, KernelState};
 /// their clones go).
 pub(super) fn flush_queue(_state: &KernelState, pin: &PinRecord) {
     let finished = {
-        let mut stream = pin.stream.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stream = pin.stream();
         stream.leading_locked = false;
         stream.queue.cancel_all()
     };
@@ -116,7 +116,7 @@ pub(super) unsafe fn read_stream(state: &KernelState, irp: *mut IRP, pin: usize)
     // SAFETY: the caller's guarantee: a live IRP it owns, not yet visible to anyone else.
     unsafe { set_cancel_routine(irp, routine as *mut c_void) };
     {
-        let mut stream = record.stream.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stream = record.stream();
         stream.queue.push(
             irp as usize,
             output_len,
@@ -150,12 +150,7 @@ unsafe extern "system" fn cancel_read(_device: *mut DEVICE_OBJECT, irp: *mut IRP
     let state = current("IoCancelIrp");
     let pins: Vec<Arc<PinRecord>> = state.avstream.lock().pins.values().cloned().collect();
     for pin in pins {
-        let outcome = pin
-            .stream
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .queue
-            .cancel(irp as usize);
+        let outcome = pin.stream().queue.cancel(irp as usize);
         match outcome {
             Cancel::NotQueued => continue,
             Cancel::Held => return,
