@@ -7,12 +7,15 @@
 //! - [`device`]: driver load, the device, filter factories and device interfaces;
 //! - [`objects`]: filter and pin objects (create, state, close, lookups, bags, create items);
 //! - [`properties`]: IOCTL_KS_PROPERTY and the property sets ks.sys answers itself;
+//! - `queue` (private): the pin's read queue as plain data (reads, frames, clones on them; no IRP),
+//!   unit-tested on its own;
 //! - [`reads`]: IOCTL_KS_READ_STREAM, the queued reads' cancellation and completion;
 //! - [`pointers`]: stream pointers over the queue;
 //! - [`processing`]: the processing mutex and `KsPinAttemptProcessing`.
 //!
 //! This file holds the state they share (the records of the device, filters and pins), the
-//! dispatch table of filter and pin file objects, and small helpers.
+//! dispatch table of filter and pin file objects, small helpers, and `answer`: the one place the
+//! subsystem sets an IRP's `IoStatus` and completes it.
 
 pub mod device;
 pub mod objects;
@@ -56,6 +59,7 @@ use crate::kernel::{current, KernelState};
 use crate::memory::{RawBox, RawBuffer};
 use processing::ProcessingMutex;
 use queue::ReadQueue;
+
 /// `KSSTRING_Pin`: the object class of a filter's pin create item.
 pub const KSSTRING_PIN: &str = "{146F1A80-4791-11D0-A5D6-28DB04C10000}";
 
