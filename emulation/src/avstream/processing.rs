@@ -1,0 +1,197 @@
+//! Processing: the processing mutex, `KsPinAttemptProcessing`, and the processing deferred to
+//! PASSIVE_LEVEL after a timer DPC.
+//!
+//! **Processing**: `KsPinAttemptProcessing` calls the pin's `Process` under the processing mutex
+//! (asynchronous: on a new kernel thread, or from a timer DPC after the DPC as below), only in
+//! PAUSE or RUN (RUN with KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY) and only with a frame available
+//! unless KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING. STATUS_PENDING ends processing; success
+//! calls `Process` again while it consumed frames and more are available (guess). A request
+//! arriving while the mutex is busy makes the current holder run once more. Asked for from a
+//! timer DPC asynchronously, or above PASSIVE_LEVEL without KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING,
+//! `Process` runs at PASSIVE_LEVEL right after the DPC returns, on the same thread (ks.sys queues
+//! a work item; running it there keeps the virtual clock deterministic).
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use ks::avstream::{
+    KSPIN, KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING, KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING,
+    KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY, KSSTATE_PAUSE, KSSTATE_RUN,
+};
+use ks::status::{nt_success, STATUS_PENDING};
+
+use super::{known_pin, pin_descriptor, pin_state, PinRecord};
+use crate::bugs::Bug;
+use crate::kernel::{current, KernelState};
+use crate::Kernel;
+
+/// A pin's processing mutex (`KsPinAcquireProcessingMutex`), with the "run once more" request
+/// of an attempt that found it busy.
+#[derive(Default)]
+pub(super) struct ProcessingMutex {
+    state: Mutex<MutexState>,
+    free: Condvar,
+}
+
+#[derive(Default)]
+struct MutexState {
+    held: bool,
+    /// An attempt found it held: the holder runs `Process` once more.
+    again: bool,
+}
+
+impl ProcessingMutex {
+    fn state(&self) -> MutexGuard<'_, MutexState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until it is free, then holds it.
+    fn acquire(&self) {
+        let mut state = self.state();
+        while state.held {
+            state = self.free.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.held = true;
+    }
+
+    /// Frees it and wakes the waiters.
+    fn release(&self) {
+        self.state().held = false;
+        self.free.notify_all();
+    }
+
+    /// Holds it if it is free; if it is held, asks the holder to run once more (false).
+    fn try_acquire(&self) -> bool {
+        let mut state = self.state();
+        if state.held {
+            state.again = true;
+            return false;
+        }
+        state.held = true;
+        true
+    }
+
+    /// After a round of the holder: whether it goes on (`again`, or `runnable` when an attempt
+    /// asked meanwhile); if not, it is freed.
+    fn end_round(&self, again: bool, runnable: bool) -> bool {
+        let mut state = self.state();
+        let again = if state.again {
+            state.again = false;
+            runnable
+        } else {
+            again
+        };
+        if !again {
+            state.held = false;
+            drop(state);
+            self.free.notify_all();
+        }
+        again
+    }
+}
+
+/// `KsPinAcquireProcessingMutex`.
+pub(crate) fn acquire_processing(state: &KernelState, pin: *mut KSPIN) {
+    if let Some(record) = known_pin(state, pin) {
+        record.processing.acquire();
+    }
+}
+
+/// `KsPinReleaseProcessingMutex`.
+pub(crate) fn release_processing(state: &KernelState, pin: *mut KSPIN) {
+    if let Some(record) = known_pin(state, pin) {
+        record.processing.release();
+    }
+}
+
+/// `KsPinAttemptProcessing`.
+pub(super) fn attempt_processing(_state: &KernelState, pin: &Arc<PinRecord>, asynchronous: bool) {
+    if asynchronous && crate::timer::in_dpc() {
+        // A DPC asking for processing (a frame timer): queued as ks.sys queues its work item,
+        // run at PASSIVE_LEVEL when the DPC returns, on this thread. No thread per frame.
+        defer(pin);
+        return;
+    }
+    if asynchronous {
+        let kernel = Kernel {
+            state: current("KsPinAttemptProcessing"),
+        };
+        let pin = pin.clone();
+        let _ = kernel.spawn(move || {
+            let state = current("KsPinAttemptProcessing");
+            attempt_processing(&state, &pin, false);
+        });
+        return;
+    }
+    let descriptor = pin_descriptor(pin);
+    if crate::kernel::current_irql() > ks::nt::PASSIVE_LEVEL
+        && descriptor.Flags & KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING == 0
+    {
+        defer(pin);
+        return;
+    }
+    // SAFETY: the driver's static dispatch table.
+    let Some(process) = (unsafe { descriptor.Dispatch.as_ref() }).and_then(|d| d.Process) else {
+        return;
+    };
+    if !pin.processing.try_acquire() {
+        // Busy: the holder runs once more.
+        return;
+    }
+    loop {
+        let device_state = pin_state(pin);
+        let runnable = if descriptor.Flags & KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY != 0 {
+            device_state == KSSTATE_RUN
+        } else {
+            device_state >= KSSTATE_PAUSE
+        };
+        let before = pin.stream().queue.available();
+        let frames_ok =
+            before > 0 || descriptor.Flags & KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING != 0;
+        let mut again = false;
+        if runnable && frames_ok {
+            // SAFETY: a live KSPIN; the Process contract (processing mutex held).
+            let status = unsafe { process(pin.pin.as_ptr()) };
+            let after = pin.stream().queue.available();
+            again = status != STATUS_PENDING && nt_success(status) && after > 0 && after < before;
+        }
+        if !pin.processing.end_round(again, runnable) {
+            return;
+        }
+    }
+}
+
+/// Queues `pin` for processing at PASSIVE_LEVEL after the running DPC ([`run_deferred`]),
+/// once however often it is asked for meanwhile.
+fn defer(pin: &Arc<PinRecord>) {
+    let state = current("KsPinAttemptProcessing");
+    let mut inner = state.avstream.lock();
+    if !inner.deferred.iter().any(|p| Arc::ptr_eq(p, pin)) {
+        inner.deferred.push(pin.clone());
+    }
+}
+
+/// Runs the processing deferred to PASSIVE_LEVEL (pins closed meanwhile are skipped). Called at
+/// PASSIVE_LEVEL after each timer DPC (virtual and real-time clock).
+pub(crate) fn run_deferred(state: &KernelState) {
+    loop {
+        let pins = std::mem::take(&mut state.avstream.lock().deferred);
+        if pins.is_empty() {
+            return;
+        }
+        for pin in pins {
+            if state.avstream.pin(pin.pin.as_ptr()).is_some() {
+                attempt_processing(state, &pin, false);
+            }
+        }
+    }
+}
+
+/// `KsPinAttemptProcessing` by KSPIN.
+pub(crate) fn attempt_processing_of(state: &KernelState, pin: *mut KSPIN, asynchronous: bool) {
+    match state.avstream.pin(pin) {
+        Some(record) => attempt_processing(state, &record, asynchronous),
+        None => state.report(Bug::ObjectUnknown {
+            object: pin as usize,
+        }),
+    }
+}
