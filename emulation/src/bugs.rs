@@ -187,6 +187,16 @@ pub enum Bug {
         /// The address.
         dpc: usize,
     },
+    /// A service that requires the device mutex (`KsAcquireDevice`) called without it.
+    DeviceMutexNotHeld {
+        /// The service.
+        service: &'static str,
+    },
+    /// `KsAcquireDevice` by the thread that holds the device mutex already (it is not
+    /// recursive: a deadlock on Windows).
+    DeviceMutexRecursive,
+    /// `KsReleaseDevice` by a thread that does not hold the device mutex.
+    DeviceMutexNotOwned,
 }
 
 impl fmt::Display for Bug {
@@ -281,6 +291,16 @@ impl fmt::Display for Bug {
             ),
             Bug::DpcNotInitialized { dpc } => {
                 write!(f, "KDPC {dpc:#x} queued before KeInitializeDpc")
+            }
+            Bug::DeviceMutexNotHeld { service } => {
+                write!(f, "{service} without the device mutex (KsAcquireDevice)")
+            }
+            Bug::DeviceMutexRecursive => write!(
+                f,
+                "KsAcquireDevice by the thread holding the device mutex (a deadlock)"
+            ),
+            Bug::DeviceMutexNotOwned => {
+                write!(f, "KsReleaseDevice by a thread that does not hold the mutex")
             }
         }
     }

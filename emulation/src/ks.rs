@@ -23,7 +23,7 @@ use std::sync::Mutex;
 
 use ks::ks::{
     KSCREATE_ITEM_SECURITYCHANGED, KSCREATE_ITEM_WILDCARD, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM,
-    KSOBJECT_HEADER,
+    KSOBJECT_HEADER, PFNKSCREATEDEFAULTALLOCATOREX,
 };
 use ks::nt::{
     irp_mj, DEVICE_OBJECT, DISPATCH_LEVEL, FILE_OBJECT, IRP, PASSIVE_LEVEL, POOL_FLAG_NON_PAGED,
@@ -41,6 +41,7 @@ use crate::kernel::{current_irql, KernelState};
 use crate::memory::{field_ptr, RawBox};
 use crate::pool::Tag;
 use crate::sync::check_irql;
+use crate::Kernel;
 
 /// The pool tag of object headers allocated by `KsAllocateObjectHeader` (ks.sys allocates them
 /// from pool, so a header the driver never frees shows as a leak under this tag; the tag itself
@@ -68,10 +69,47 @@ enum Origin {
     Emulation(#[allow(dead_code)] RawBox<ObjectHeader>),
 }
 
-/// The live object headers of one kernel.
+/// The live object headers of one kernel, and the ks.sys functions avcam provides itself.
 #[derive(Default)]
 pub(crate) struct KsState {
     headers: Mutex<HashMap<usize, Origin>>,
+    /// `KsCreateDefaultAllocatorEx`, handed over when the kernel is built
+    /// ([`Kernel::provide_default_allocator`]): the crate graph (allocator -> kernel ->
+    /// emulation) keeps the emulation from calling avcam's allocator crate directly.
+    default_allocator: Mutex<Option<PFNKSCREATEDEFAULTALLOCATOREX>>,
+}
+
+impl KsState {
+    /// The `KsCreateDefaultAllocatorEx` this ks.sys uses, if one was provided.
+    pub(crate) fn default_allocator(&self) -> Option<PFNKSCREATEDEFAULTALLOCATOREX> {
+        *self
+            .default_allocator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Kernel {
+    /// A fresh kernel ([`Kernel::new`]) whose ks.sys serves allocator create requests with
+    /// `create` (avcam's `KsCreateDefaultAllocatorEx`).
+    pub fn with_default_allocator(create: PFNKSCREATEDEFAULTALLOCATOREX) -> Kernel {
+        let kernel = Kernel::new();
+        kernel.provide_default_allocator(create);
+        kernel
+    }
+
+    /// Hands ks.sys its `KsCreateDefaultAllocatorEx`: the emulated ks.sys calls it for an
+    /// allocator create request on an AVStream pin (the pin's `KSALLOCATOR_DISPATCH` callbacks
+    /// as the external allocator, when it declares one). Without it such requests fail with
+    /// STATUS_NOT_IMPLEMENTED, as ReactOS's stub does.
+    pub fn provide_default_allocator(&self, create: PFNKSCREATEDEFAULTALLOCATOREX) {
+        *self
+            .state
+            .ks
+            .default_allocator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(create);
+    }
 }
 
 impl KsState {

@@ -10,8 +10,8 @@
 use std::ffi::c_void;
 
 use ks::avstream::{
-    KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSOBJECT_BAG, KSPIN, KSSTREAM_POINTER,
-    KSSTREAM_POINTER_STATE, PFNKSSTREAMPOINTER,
+    KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSFILTERFACTORY, KSFILTER_DESCRIPTOR, KSOBJECT_BAG,
+    KSPIN, KSSTREAM_POINTER, KSSTREAM_POINTER_STATE, PFNKSFILTERFACTORYPOWER, PFNKSSTREAMPOINTER,
 };
 use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
 use ks::nt::{
@@ -388,6 +388,61 @@ pub unsafe extern "system" fn KsInitializeDriver(
     check_irql(&state, "KsInitializeDriver", PASSIVE_LEVEL);
     // SAFETY: forwarded from the caller.
     unsafe { avstream::initialize_driver(&state, DriverObject, Descriptor) }
+}
+
+/// `NTSTATUS KsCreateFilterFactory(PDEVICE_OBJECT DeviceObject, const KSFILTER_DESCRIPTOR
+/// *Descriptor, PWSTR RefString, PSECURITY_DESCRIPTOR SecurityDescriptor, ULONG
+/// CreateItemFlags, PFNKSFILTERFACTORYPOWER SleepCallback, PFNKSFILTERFACTORYPOWER WakeCallback,
+/// PKSFILTERFACTORY *FilterFactory)`: see [`avstream::device`]. The security descriptor, the
+/// create item flags and the power callbacks are accepted and not modelled.
+///
+/// # Safety
+/// `Descriptor` must live until unload; `RefString` NULL or NUL-terminated; `FilterFactory`
+/// NULL or writable.
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "system" fn KsCreateFilterFactory(
+    DeviceObject: *mut DEVICE_OBJECT,
+    Descriptor: *const KSFILTER_DESCRIPTOR,
+    RefString: *mut u16,
+    SecurityDescriptor: *mut c_void,
+    CreateItemFlags: u32,
+    SleepCallback: PFNKSFILTERFACTORYPOWER,
+    WakeCallback: PFNKSFILTERFACTORYPOWER,
+    FilterFactory: *mut *mut KSFILTERFACTORY,
+) -> NTSTATUS {
+    let _ = (
+        SecurityDescriptor,
+        CreateItemFlags,
+        SleepCallback,
+        WakeCallback,
+    );
+    let state = current("KsCreateFilterFactory");
+    check_irql(&state, "KsCreateFilterFactory", PASSIVE_LEVEL);
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        avstream::create_filter_factory(&state, DeviceObject, Descriptor, RefString, FilterFactory)
+    }
+}
+
+/// `void KsAcquireDevice(PKSDEVICE Device)`: the device mutex (PASSIVE_LEVEL).
+///
+/// # Safety
+/// `Device` must be the emulation's KSDEVICE.
+pub unsafe extern "system" fn KsAcquireDevice(Device: *mut KSDEVICE) {
+    let _ = Device;
+    let state = current("KsAcquireDevice");
+    check_irql(&state, "KsAcquireDevice", PASSIVE_LEVEL);
+    avstream::acquire_device(&state);
+}
+
+/// `void KsReleaseDevice(PKSDEVICE Device)`.
+///
+/// # Safety
+/// `Device` must be the emulation's KSDEVICE.
+pub unsafe extern "system" fn KsReleaseDevice(Device: *mut KSDEVICE) {
+    let _ = Device;
+    let state = current("KsReleaseDevice");
+    avstream::release_device(&state);
 }
 
 /// `PKSSTREAM_POINTER KsPinGetLeadingEdgeStreamPointer(PKSPIN Pin, KSSTREAM_POINTER_STATE State)`.

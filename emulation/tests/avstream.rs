@@ -1,5 +1,5 @@
 //! The AVStream subset end to end with a tiny minidriver written against `avcam-kernel`: one
-//! filter (KSCATEGORY_VIDEO-like category, reference GLOBAL) with one capture pin (NV12 range,
+//! filter (KSCATEGORY_VIDEO-like category, no reference string) with one capture pin (NV12 range,
 //! one instance, a DROPPEDFRAMES-style automation property), driven only through client requests.
 
 use std::ffi::c_void;
@@ -57,93 +57,11 @@ struct PinState {
 
 static CALLS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 
-/// The allocator objects created on pins: a header alone behind FsContext; close frees it.
-static ALLOCATOR_TABLE: ks::ks::KSDISPATCH_TABLE = ks::ks::KSDISPATCH_TABLE {
-    DeviceIoControl: None,
-    Read: None,
-    Write: None,
-    Flush: None,
-    Close: Some(allocator_close),
-    QuerySecurity: None,
-    SetSecurity: None,
-    FastDeviceIoControl: None,
-    FastRead: None,
-    FastWrite: None,
-};
-
-static ALLOCATORS_CREATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// `KSSTRING_Allocator`, NUL-terminated, for KsAddObjectCreateItemToObjectHeader.
-static ALLOCATOR_CLASS: OnceLock<Vec<u16>> = OnceLock::new();
-
-unsafe extern "system" fn allocator_create(
-    _device: *mut ks::nt::DEVICE_OBJECT,
-    irp: *mut IRP,
-) -> NTSTATUS {
-    ALLOCATORS_CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    // SAFETY: the create dispatch owns the live IRP.
-    let file = unsafe { avcam_kernel::irp::file_object(irp) };
-    let context = Box::into_raw(Box::new(null_mut::<c_void>()));
-    // SAFETY: `context` is writable; the table is static.
-    let status = unsafe {
-        avcam_kernel::KsAllocateObjectHeader(context, 0, null_mut(), irp, &ALLOCATOR_TABLE)
-    };
-    assert_eq!(status, STATUS_SUCCESS);
-    // SAFETY: the create's file object is live.
-    unsafe { (*file).FsContext = context.cast() };
-    // SAFETY: the caller owns the IRP.
-    unsafe { avcam_kernel::irp::complete(irp, STATUS_SUCCESS, 0) };
-    STATUS_SUCCESS
-}
-
-unsafe extern "system" fn allocator_close(
-    _device: *mut ks::nt::DEVICE_OBJECT,
-    irp: *mut IRP,
-) -> NTSTATUS {
-    // SAFETY: the close dispatch owns the live IRP.
-    let file = unsafe { avcam_kernel::irp::file_object(irp) };
-    // SAFETY: FsContext was set by allocator_create to a boxed header pointer.
-    let context = unsafe { (*file).FsContext }.cast::<*mut c_void>();
-    // SAFETY: as above.
-    let header = unsafe { *context };
-    // SAFETY: a header from KsAllocateObjectHeader, freed once.
-    unsafe { avcam_kernel::KsFreeObjectHeader(header) };
-    // SAFETY: boxed by allocator_create, freed once here.
-    drop(unsafe { Box::from_raw(context) });
-    // SAFETY: the caller owns the IRP.
-    unsafe { avcam_kernel::irp::complete(irp, STATUS_SUCCESS, 0) };
-    STATUS_SUCCESS
-}
-
 unsafe extern "system" fn pin_create(pin: *mut KSPIN, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: the create IRP of this pin.
     assert_eq!(unsafe { avcam_kernel::KsGetPinFromIrp(irp) }, pin);
     // SAFETY: as above.
     assert!(!unsafe { avcam_kernel::KsGetFilterFromIrp(irp) }.is_null());
-    // The pin's allocator create item, added to its object header as a minidriver would.
-    // SAFETY: the create IRP's file object is the pin's; FsContext starts with its header.
-    let file = unsafe { avcam_kernel::irp::file_object(irp) };
-    // SAFETY: as above.
-    let fs_context = unsafe { (*file).FsContext };
-    // SAFETY: by the KS convention FsContext starts with the object header.
-    let header = unsafe { fs_context.cast::<ks::ks::KSOBJECT_HEADER>().read() };
-    let class = ALLOCATOR_CLASS.get_or_init(|| {
-        ks::ks::KSSTRING_Allocator
-            .encode_utf16()
-            .chain([0])
-            .collect()
-    });
-    // SAFETY: a live header; the class string is static.
-    let status = unsafe {
-        avcam_kernel::KsAddObjectCreateItemToObjectHeader(
-            header,
-            Some(allocator_create),
-            null_mut(),
-            class.as_ptr().cast_mut(),
-            null_mut(),
-        )
-    };
-    assert_eq!(status, STATUS_SUCCESS);
     let state = Box::new(PinState {
         mode: Mode::Fill,
         transitions: Vec::new(),
@@ -472,7 +390,8 @@ fn loaded() -> (Kernel, File) {
     assert_eq!(kernel.load_driver(driver_entry), STATUS_SUCCESS);
     let interfaces = kernel.device_interfaces(&CATEGORY);
     assert_eq!(interfaces.len(), 1);
-    assert_eq!(interfaces[0].reference, "GLOBAL");
+    // A descriptor filter with a NULL ReferenceGuid: registered without a reference string.
+    assert_eq!(interfaces[0].reference, None);
     let filter = kernel.open_interface(&interfaces[0]).expect("filter opens");
     (kernel, filter)
 }
@@ -1223,11 +1142,15 @@ fn unknown_stream_pointers_are_bugs_and_unclosed_pins_are_leaks() {
 
 #[test]
 fn a_kernel_client_opens_the_pin_by_handle_creates_its_allocator_and_asks_its_state() {
-    let (kernel, filter) = loaded();
+    // ks.sys serves the allocator create item of the pin (which declares no allocator
+    // dispatch) with the default allocator: avcam's KsCreateDefaultAllocatorEx.
+    let kernel = Kernel::with_default_allocator(avcam_allocator::KsCreateDefaultAllocatorEx);
+    assert_eq!(kernel.load_driver(driver_entry), STATUS_SUCCESS);
+    let interfaces = kernel.device_interfaces(&CATEGORY);
+    let filter = kernel.open_interface(&interfaces[0]).expect("filter opens");
     let pin = kernel
         .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
         .unwrap();
-    let created_before = ALLOCATORS_CREATED.load(std::sync::atomic::Ordering::Relaxed);
     let _entered = kernel.enter();
     let mut connection = null_mut();
     // SAFETY: the pin's file object is live; `connection` is writable.
@@ -1256,7 +1179,6 @@ fn a_kernel_client_opens_the_pin_by_handle_creates_its_allocator_and_asks_its_st
     let status =
         unsafe { avcam_kernel::KsCreateAllocator(connection, &mut framing, &mut allocator) };
     assert_eq!(status, STATUS_SUCCESS);
-    assert!(ALLOCATORS_CREATED.load(std::sync::atomic::Ordering::Relaxed) > created_before);
     // KsSynchronousIoControlDevice on the pin: KSPROPERTY_CONNECTION_STATE.
     let mut request = property(
         KSPROPSETID_Connection,
@@ -1279,38 +1201,9 @@ fn a_kernel_client_opens_the_pin_by_handle_creates_its_allocator_and_asks_its_st
         )
     };
     assert_eq!((status, returned, value), (STATUS_SUCCESS, 4, KSSTATE_STOP));
-    // The pin's header has room for three more items (four spare slots, one used), no more.
-    // SAFETY: the pin's file object is live; FsContext starts with its header.
-    let fs_context = unsafe { (*kernel.file_object(pin)).FsContext };
-    // SAFETY: as above.
-    let header = unsafe { fs_context.cast::<ks::ks::KSOBJECT_HEADER>().read() };
-    let class = ALLOCATOR_CLASS.get().unwrap();
-    let statuses: Vec<NTSTATUS> = (0..4)
-        .map(|_| {
-            // SAFETY: a live header; the class string is static.
-            unsafe {
-                avcam_kernel::KsAddObjectCreateItemToObjectHeader(
-                    header,
-                    Some(allocator_create),
-                    null_mut(),
-                    class.as_ptr().cast_mut(),
-                    null_mut(),
-                )
-            }
-        })
-        .collect();
-    assert_eq!(
-        statuses,
-        vec![
-            STATUS_SUCCESS,
-            STATUS_SUCCESS,
-            STATUS_SUCCESS,
-            STATUS_ALLOTTED_SPACE_EXCEEDED
-        ]
-    );
     // SAFETY: handles opened above, closed once.
     assert_eq!(unsafe { avcam_kernel::ZwClose(allocator) }, STATUS_SUCCESS);
-    // SAFETY: as above.
+    // SAFETY: the connection handle opened above, closed once.
     assert_eq!(unsafe { avcam_kernel::ZwClose(connection) }, STATUS_SUCCESS);
     drop(_entered);
     kernel.close(pin);

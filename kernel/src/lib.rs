@@ -25,8 +25,9 @@ pub mod sync;
 pub mod sig {
     use core::ffi::c_void;
     use ks::avstream::{
-        KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSOBJECT_BAG, KSPIN, KSSTREAM_POINTER,
-        KSSTREAM_POINTER_STATE, PFNKSSTREAMPOINTER,
+        KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSFILTERFACTORY, KSFILTER_DESCRIPTOR,
+        KSOBJECT_BAG, KSPIN, KSSTREAM_POINTER, KSSTREAM_POINTER_STATE, PFNKSFILTERFACTORYPOWER,
+        PFNKSSTREAMPOINTER,
     };
     use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
     use ks::nt::{
@@ -194,6 +195,24 @@ pub mod sig {
     pub type KsPinAcquireProcessingMutex = unsafe extern "system" fn(*mut KSPIN);
     /// `void KsPinReleaseProcessingMutex(PKSPIN Pin)`.
     pub type KsPinReleaseProcessingMutex = unsafe extern "system" fn(*mut KSPIN);
+    /// `NTSTATUS KsCreateFilterFactory(PDEVICE_OBJECT DeviceObject, const KSFILTER_DESCRIPTOR
+    /// *Descriptor, PWSTR RefString, PSECURITY_DESCRIPTOR SecurityDescriptor, ULONG
+    /// CreateItemFlags, PFNKSFILTERFACTORYPOWER SleepCallback, PFNKSFILTERFACTORYPOWER
+    /// WakeCallback, PKSFILTERFACTORY *FilterFactory)`.
+    pub type KsCreateFilterFactory = unsafe extern "system" fn(
+        *mut DEVICE_OBJECT,
+        *const KSFILTER_DESCRIPTOR,
+        *mut u16,
+        *mut c_void,
+        u32,
+        PFNKSFILTERFACTORYPOWER,
+        PFNKSFILTERFACTORYPOWER,
+        *mut *mut KSFILTERFACTORY,
+    ) -> NTSTATUS;
+    /// `void KsAcquireDevice(PKSDEVICE Device)`: takes the device mutex.
+    pub type KsAcquireDevice = unsafe extern "system" fn(*mut KSDEVICE);
+    /// `void KsReleaseDevice(PKSDEVICE Device)`: releases the device mutex.
+    pub type KsReleaseDevice = unsafe extern "system" fn(*mut KSDEVICE);
     /// `NTSTATUS _KsEdit(KSOBJECT_BAG ObjectBag, PVOID *PointerToPointerToItem, ULONG NewSize,
     /// ULONG OldSize, ULONG Tag)`; ks.h's `KsEdit(Object, PointerToPointer, Tag)` macro is
     /// `_KsEdit(Object->Bag, PointerToPointer, sizeof(**PointerToPointer),
@@ -206,8 +225,9 @@ pub mod sig {
 mod imports {
     use core::ffi::c_void;
     use ks::avstream::{
-        KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSOBJECT_BAG, KSPIN, KSSTREAM_POINTER,
-        KSSTREAM_POINTER_STATE, PFNKSSTREAMPOINTER,
+        KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTER, KSFILTERFACTORY, KSFILTER_DESCRIPTOR,
+        KSOBJECT_BAG, KSPIN, KSSTREAM_POINTER, KSSTREAM_POINTER_STATE, PFNKSFILTERFACTORYPOWER,
+        PFNKSSTREAMPOINTER,
     };
     use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
     use ks::nt::{
@@ -381,6 +401,21 @@ mod imports {
         /// The import of `KsPinReleaseProcessingMutex`: see
         /// [`crate::sig::KsPinReleaseProcessingMutex`].
         pub fn KsPinReleaseProcessingMutex(pin: *mut KSPIN);
+        /// The import of `KsCreateFilterFactory`: see [`crate::sig::KsCreateFilterFactory`].
+        pub fn KsCreateFilterFactory(
+            device: *mut DEVICE_OBJECT,
+            descriptor: *const KSFILTER_DESCRIPTOR,
+            ref_string: *mut u16,
+            security: *mut c_void,
+            flags: u32,
+            sleep: PFNKSFILTERFACTORYPOWER,
+            wake: PFNKSFILTERFACTORYPOWER,
+            factory: *mut *mut KSFILTERFACTORY,
+        ) -> NTSTATUS;
+        /// The import of `KsAcquireDevice`: see [`crate::sig::KsAcquireDevice`].
+        pub fn KsAcquireDevice(device: *mut KSDEVICE);
+        /// The import of `KsReleaseDevice`: see [`crate::sig::KsReleaseDevice`].
+        pub fn KsReleaseDevice(device: *mut KSDEVICE);
         /// The import of `_KsEdit`: see [`crate::sig::_KsEdit`].
         pub fn _KsEdit(
             bag: KSOBJECT_BAG,
@@ -444,6 +479,9 @@ const _: () = {
     let _: sig::KsPinAcquireProcessingMutex = KsPinAcquireProcessingMutex;
     let _: sig::KsPinReleaseProcessingMutex = KsPinReleaseProcessingMutex;
     let _: sig::_KsEdit = _KsEdit;
+    let _: sig::KsCreateFilterFactory = KsCreateFilterFactory;
+    let _: sig::KsAcquireDevice = KsAcquireDevice;
+    let _: sig::KsReleaseDevice = KsReleaseDevice;
 };
 
 /// `*IoFileObjectType`: the object type to pass to `ObReferenceObjectByHandle` /

@@ -52,6 +52,8 @@ statuses! {
     STATUS_NO_SECURITY_ON_OBJECT = 0xC000_00D7u32;
     /// The object name was not found (no create item matches).
     STATUS_OBJECT_NAME_NOT_FOUND = 0xC000_0034u32;
+    /// The object name already exists (a create item of that name is there already).
+    STATUS_OBJECT_NAME_COLLISION = 0xC000_0035u32;
     /// An integer overflow occurred.
     STATUS_INTEGER_OVERFLOW = 0xC000_0095u32;
     /// Not enough system resources (pool) to complete the request.

@@ -1,29 +1,50 @@
-//! Driver load and device start: `KsInitializeDriver`, ks.sys's AddDevice, the PnP start with
-//! its filter factories and device interfaces, unload, and the [`Kernel`] methods that drive them.
+//! Driver load and device start: `KsInitializeDriver`, ks.sys's AddDevice, the PnP start,
+//! filter factories (`KsCreateFilterFactory`) and their device interfaces, the device mutex
+//! (`KsAcquireDevice`), unload, and the [`Kernel`] methods that drive them.
 //!
 //! **Load** ([`Kernel::load_driver`]): DriverEntry runs with the kernel's driver object;
 //! `KsInitializeDriver` records the descriptor, routes the major functions to `KsDispatchIrp`
-//! and sets `AddDevice`. The PnP start that follows creates the KSDEVICE on the kernel's device
-//! object (calling the device dispatch `Add`, `Start` with a zeroed IRP_MJ_PNP IRP and NULL
-//! resource lists, then `PostStart`), one filter factory per KSFILTER_DESCRIPTOR, and registers
-//! one device interface per factory category, with the reference string `GLOBAL` when
-//! `ReferenceGuid` is NULL, else the GUID in registry form (`{...}`, upper case).
+//! and sets `AddDevice`. AddDevice creates the KSDEVICE on the kernel's device object and one
+//! filter factory per KSFILTER_DESCRIPTOR of the device descriptor, before the device dispatch
+//! `Add` (ReactOS `KsInitializeDevice`: `RefString` NULL, flags 0). The PnP start that follows
+//! calls `Start` (a zeroed IRP_MJ_PNP IRP, NULL resource lists) and `PostStart`, then enables the
+//! device interfaces of every factory that exists by then, and sets `KSDEVICE.Started`.
+//!
+//! **Filter factories** (`KsCreateFilterFactory`, learn.microsoft.com): at PASSIVE_LEVEL, with
+//! the device mutex held (the page says the caller must hold it: a bug otherwise). The factory's
+//! reference string is `RefString` when given, else the descriptor's `ReferenceGuid` in registry
+//! form (`{...}`, upper case), else none (ReactOS `IKsFilterFactory_fnInitialize`: a NULL
+//! `ReferenceGuid` with no `RefString` registers the interfaces without a reference string, so
+//! the INF's `GLOBAL` interfaces would open nothing). It adds a create item of that name to the
+//! device header (a name already there: STATUS_OBJECT_NAME_COLLISION, as ReactOS's create item
+//! list answers) and registers one device interface per category of the descriptor (ReactOS
+//! `KspRegisterDeviceInterfaces`). Interfaces of factories created by the end of `PostStart` are
+//! enabled by AVStream; a factory created later stays disabled (the page: the minidriver then
+//! calls `KsFilterFactorySetDeviceClassesState`, which the emulation does not provide).
+//! [`Kernel::device_interfaces`] lists enabled interfaces, as SetupDi does for present devices.
+//!
+//! **The device mutex** (`KsAcquireDevice` / `KsReleaseDevice`): PASSIVE_LEVEL, not recursive
+//! (acquiring it twice on one thread is reported: a deadlock on Windows), released only by its
+//! holder.
 
 use std::ffi::c_void;
 
-use ks::avstream::{KSDEVICE, KSDEVICE_DESCRIPTOR};
+use ks::avstream::{KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTERFACTORY, KSFILTER_DESCRIPTOR};
 use ks::guid::GUID;
 use ks::ks::{IOCTL_KS_READ_STREAM, KSOBJECT_HEADER};
 use ks::nt::{irp_mj, DEVICE_OBJECT, DRIVER_OBJECT, IRP, UNICODE_STRING};
 use ks::status::{
-    nt_success, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+    nt_success, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER,
+    STATUS_OBJECT_NAME_COLLISION, STATUS_SUCCESS,
 };
 use ks::NTSTATUS;
 
 use super::objects::create_filter;
 use super::{
-    create_items, guid_string, slice, utf16, DeviceRecord, Factory, KSSTRING_PIN, OBJECT_TABLE,
+    create_items, guid_string, slice, AvState, DeviceRecord, Factory, RegisteredInterface,
+    KSSTRING_PIN, OBJECT_TABLE,
 };
+use crate::bugs::Bug;
 use crate::kernel::{current, KernelState};
 use crate::ks::ObjectHeader;
 use crate::memory::RawBox;
@@ -38,8 +59,9 @@ pub type DriverEntry =
 pub struct DeviceInterface {
     /// The interface class (a KSFILTER_DESCRIPTOR category).
     pub category: GUID,
-    /// The reference string (`GLOBAL` or the ReferenceGuid in registry form).
-    pub reference: String,
+    /// The reference string (the factory's `RefString`, or its `ReferenceGuid` in registry
+    /// form), `None` when it was registered without one.
+    pub reference: Option<String>,
     /// The index of the filter factory behind it.
     pub factory: usize,
 }
@@ -106,9 +128,22 @@ unsafe extern "system" fn add_device(
         header: header as usize,
         _items: items,
         _names: names,
+        started: false,
     });
     // SAFETY: the descriptor lives until unload (KsInitializeDriver's contract).
-    let dispatch = unsafe { descriptor.as_ref() }.map_or(std::ptr::null(), |d| d.Dispatch);
+    let descriptor = unsafe { descriptor.as_ref() };
+    // The descriptor's own filters get their factories now, before `Add` (ReactOS
+    // KsInitializeDevice), with no RefString and no create item flags.
+    // SAFETY: FilterDescriptors holds FilterDescriptorsCount pointers (the descriptor's contract).
+    let filters = descriptor.map_or(&[][..], |d| unsafe {
+        slice(d.FilterDescriptors, d.FilterDescriptorsCount)
+    });
+    for &filter in filters {
+        if let Err(status) = add_factory(&state, filter, None) {
+            return status;
+        }
+    }
+    let dispatch = descriptor.map_or(std::ptr::null(), |d| d.Dispatch);
     // SAFETY: NULL or the descriptor's dispatch table, a static of the driver.
     if let Some(add) = unsafe { dispatch.as_ref() }.and_then(|d| d.Add) {
         // SAFETY: the KSDEVICE is live; the Add contract.
@@ -131,7 +166,8 @@ fn zeroed_device() -> KSDEVICE {
     }
 }
 
-/// The PnP start: `Start`, `PostStart`, filter factories and device interfaces.
+/// The PnP start: `Start`, `PostStart`, then the factories' device interfaces are enabled and
+/// the device is marked started.
 fn start_device(state: &KernelState) -> NTSTATUS {
     let (device, descriptor) = {
         let inner = state.avstream.lock();
@@ -172,72 +208,201 @@ fn start_device(state: &KernelState) -> NTSTATUS {
             return status;
         }
     }
-    // SAFETY: FilterDescriptors holds FilterDescriptorsCount pointers (the descriptor's contract).
-    let filters = unsafe {
-        slice(
-            descriptor.FilterDescriptors,
-            descriptor.FilterDescriptorsCount,
-        )
-    };
-    let mut factories = Vec::new();
-    let mut interfaces = Vec::new();
-    let mut entries = Vec::new();
-    for (index, &filter) in filters.iter().enumerate() {
-        // SAFETY: each filter descriptor lives until unload.
-        let Some(filter_descriptor) = (unsafe { filter.as_ref() }) else {
-            continue;
-        };
-        // SAFETY: a non-NULL ReferenceGuid points to a GUID.
-        let reference = match unsafe { filter_descriptor.ReferenceGuid.as_ref() } {
-            Some(guid) => guid_string(guid),
-            None => utf16("GLOBAL"),
-        };
-        // SAFETY: Categories holds CategoriesCount GUIDs.
-        let categories = unsafe {
-            slice(
-                filter_descriptor.Categories,
-                filter_descriptor.CategoriesCount,
-            )
-        };
-        for category in categories {
-            interfaces.push(DeviceInterface {
-                category: *category,
-                reference: String::from_utf16_lossy(&reference),
-                factory: index,
-            });
-        }
-        entries.push((
-            reference.clone(),
-            Some(create_filter as crate::client::DispatchFn),
-            index as *mut c_void,
-        ));
-        factories.push(Factory {
-            descriptor: filter as usize,
-            reference,
-        });
-    }
-    let (items, names) = create_items(&entries, 0);
     let mut inner = state.avstream.lock();
-    let Some(record) = inner.device.as_mut() else {
-        return STATUS_INVALID_DEVICE_STATE;
+    for registered in &mut inner.interfaces {
+        registered.enabled = true;
+    }
+    if let Some(record) = inner.device.as_mut() {
+        record.started = true;
+    }
+    // SAFETY: the KSDEVICE is live; only ks.sys writes `Started`.
+    unsafe { (*device).Started = 1 };
+    STATUS_SUCCESS
+}
+
+/// Registers a filter factory for `descriptor` with the reference string `reference` (or the
+/// descriptor's `ReferenceGuid`, or none): its create item on the device header and one device
+/// interface per category, enabled once the start sequence is over only if it ran before.
+fn add_factory(
+    state: &KernelState,
+    descriptor: *const KSFILTER_DESCRIPTOR,
+    reference: Option<Vec<u16>>,
+) -> Result<*mut KSFILTERFACTORY, NTSTATUS> {
+    // SAFETY: a filter descriptor of the driver, live until unload (the caller's contract).
+    let Some(filter) = (unsafe { descriptor.as_ref() }) else {
+        return Err(STATUS_INVALID_PARAMETER);
     };
+    // SAFETY: a non-NULL ReferenceGuid points to a GUID of the driver's.
+    let reference = reference.or_else(|| unsafe { filter.ReferenceGuid.as_ref() }.map(guid_string));
+    // SAFETY: Categories holds CategoriesCount GUIDs.
+    let categories = unsafe { slice(filter.Categories, filter.CategoriesCount) };
+    let mut inner = state.avstream.lock();
+    let inner = &mut *inner;
+    let Some(record) = inner.device.as_mut() else {
+        return Err(STATUS_INVALID_DEVICE_STATE);
+    };
+    let taken = record
+        .factories
+        .iter()
+        .any(|f| match (&f.reference, &reference) {
+            (Some(a), Some(b)) => crate::ks::equal_ignoring_case(a, b),
+            (None, None) => true,
+            _ => false,
+        });
+    if taken {
+        return Err(STATUS_OBJECT_NAME_COLLISION);
+    }
+    let index = record.factories.len();
+    let object = RawBox::new(KSFILTERFACTORY {
+        FilterDescriptor: descriptor,
+        Bag: std::ptr::null_mut(),
+        Context: std::ptr::null_mut(),
+    });
+    let pointer = object.as_ptr();
+    record.factories.push(Factory {
+        descriptor: descriptor as usize,
+        reference: reference.clone(),
+        _object: object,
+    });
+    let entries: Vec<_> = record
+        .factories
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            (
+                f.reference.clone().unwrap_or_default(),
+                Some(create_filter as crate::client::DispatchFn),
+                i as *mut c_void,
+            )
+        })
+        .collect();
+    let (items, names) = create_items(&entries, 0);
     state
         .ks
         .drop_emulation_header(record.header as KSOBJECT_HEADER);
-    let header = state.ks.new_emulation_header(ObjectHeader {
+    record.header = state.ks.new_emulation_header(ObjectHeader {
         items: items.as_ptr().cast(),
         item_count: entries.len() as u32,
         table: &OBJECT_TABLE,
         create_item: std::ptr::null_mut(),
-    });
-    record.header = header as usize;
+    }) as usize;
     record._items = items;
     record._names = names;
-    record.factories = factories;
-    // SAFETY: the KSDEVICE is live; only ks.sys writes `Started`.
-    unsafe { (*device).Started = 1 };
-    inner.interfaces = interfaces;
-    STATUS_SUCCESS
+    // Enabled at the end of the start sequence (if it is still to come).
+    for category in categories {
+        inner.interfaces.push(RegisteredInterface {
+            interface: DeviceInterface {
+                category: *category,
+                reference: reference.as_deref().map(String::from_utf16_lossy),
+                factory: index,
+            },
+            enabled: false,
+        });
+    }
+    Ok(pointer)
+}
+
+/// The longest reference string the emulation reads (a device interface's reference string is
+/// a path component; 255 characters at most, else STATUS_INVALID_PARAMETER).
+const MAX_REFERENCE: usize = 255;
+
+/// `KsCreateFilterFactory` (see the module docs).
+///
+/// # Safety
+/// `descriptor` must live until unload; `ref_string` NULL or a NUL-terminated UTF-16 string;
+/// `factory` NULL or writable.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn create_filter_factory(
+    state: &KernelState,
+    device_object: *mut DEVICE_OBJECT,
+    descriptor: *const KSFILTER_DESCRIPTOR,
+    ref_string: *const u16,
+    factory: *mut *mut KSFILTERFACTORY,
+) -> NTSTATUS {
+    if device_object != state.io.device() || descriptor.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    if !state.avstream.device_mutex_held() {
+        state.report(Bug::DeviceMutexNotHeld {
+            service: "KsCreateFilterFactory",
+        });
+    }
+    let reference = if ref_string.is_null() {
+        None
+    } else {
+        let mut units = Vec::new();
+        loop {
+            // Unit by unit up to the NUL: never past the string (the caller's guarantee).
+            let at = ref_string.wrapping_add(units.len());
+            // SAFETY: `at` is inside the NUL-terminated string (the caller's guarantee) at or
+            // before its NUL, since the loop stops there.
+            let unit = unsafe { at.read_unaligned() };
+            if unit == 0 {
+                break;
+            }
+            if units.len() == MAX_REFERENCE {
+                return STATUS_INVALID_PARAMETER;
+            }
+            units.push(unit);
+        }
+        Some(units)
+    };
+    match add_factory(state, descriptor, reference) {
+        Ok(created) => {
+            if !factory.is_null() {
+                // SAFETY: a non-NULL `factory` is writable (the caller's guarantee).
+                unsafe { factory.write(created) };
+            }
+            STATUS_SUCCESS
+        }
+        Err(status) => status,
+    }
+}
+
+impl AvState {
+    /// Whether the calling thread holds the device mutex.
+    fn device_mutex_held(&self) -> bool {
+        *self.device_mutex.lock().unwrap_or_else(|e| e.into_inner())
+            == Some(std::thread::current().id())
+    }
+}
+
+/// `KsAcquireDevice`: waits for the device mutex and takes it.
+pub(crate) fn acquire_device(state: &KernelState) {
+    let me = std::thread::current().id();
+    let avstream = &state.avstream;
+    let mut owner = avstream
+        .device_mutex
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if *owner == Some(me) {
+        drop(owner);
+        state.report(Bug::DeviceMutexRecursive);
+        return;
+    }
+    while owner.is_some() {
+        owner = avstream
+            .device_mutex_free
+            .wait(owner)
+            .unwrap_or_else(|e| e.into_inner());
+    }
+    *owner = Some(me);
+}
+
+/// `KsReleaseDevice`: gives the device mutex back (only its holder may).
+pub(crate) fn release_device(state: &KernelState) {
+    let avstream = &state.avstream;
+    let mut owner = avstream
+        .device_mutex
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if *owner != Some(std::thread::current().id()) {
+        drop(owner);
+        state.report(Bug::DeviceMutexNotOwned);
+        return;
+    }
+    *owner = None;
+    avstream.device_mutex_free.notify_one();
 }
 
 impl Kernel {
@@ -314,18 +479,32 @@ impl Kernel {
             .lock()
             .interfaces
             .iter()
-            .filter(|i| i.category == *category)
-            .cloned()
+            .filter(|r| r.enabled && r.interface.category == *category)
+            .map(|r| r.interface.clone())
             .collect()
     }
 
-    /// Opens a device interface: an IRP_MJ_CREATE named `\` + its reference string, with no
-    /// related file object. Returns the filter's file.
+    /// Every device interface registered, enabled or not, with whether it is enabled.
+    pub fn registered_interfaces(&self) -> Vec<(DeviceInterface, bool)> {
+        self.state
+            .avstream
+            .lock()
+            .interfaces
+            .iter()
+            .map(|r| (r.interface.clone(), r.enabled))
+            .collect()
+    }
+
+    /// Opens a device interface: an IRP_MJ_CREATE named `\` + its reference string (an empty
+    /// name when it has none), with no related file object. Returns the filter's file.
     pub fn open_interface(&self, interface: &DeviceInterface) -> Result<crate::File, NTSTATUS> {
-        let name: Vec<u8> = std::iter::once(u16::from(b'\\'))
-            .chain(interface.reference.encode_utf16())
-            .flat_map(u16::to_le_bytes)
-            .collect();
+        let name: Vec<u8> = match &interface.reference {
+            Some(reference) => std::iter::once(u16::from(b'\\'))
+                .chain(reference.encode_utf16())
+                .flat_map(u16::to_le_bytes)
+                .collect(),
+            None => Vec::new(),
+        };
         let outcome = self.create_root_bytes(&name);
         self.check();
         outcome

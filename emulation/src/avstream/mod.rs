@@ -25,7 +25,7 @@ pub mod properties;
 mod queue;
 pub mod reads;
 
-pub(crate) use device::initialize_driver;
+pub(crate) use device::{acquire_device, create_filter_factory, initialize_driver, release_device};
 pub use device::{DeviceInterface, DriverEntry};
 pub(crate) use objects::{
     add_create_item, device_of, edit, filter_of_irp, live_objects, object_of_file, parent_filter,
@@ -41,7 +41,8 @@ use std::ffi::c_void;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ks::avstream::{
-    KSDEVICE, KSFILTER, KSFILTER_DESCRIPTOR, KSPIN, KSPIN_DESCRIPTOR_EX, KSSTATE, KSSTREAM_POINTER,
+    KSDEVICE, KSFILTER, KSFILTERFACTORY, KSFILTER_DESCRIPTOR, KSPIN, KSPIN_DESCRIPTOR_EX, KSSTATE,
+    KSSTREAM_POINTER,
 };
 use ks::guid::GUID;
 use ks::ks::{
@@ -70,9 +71,13 @@ struct ObjectContext {
     object: *mut c_void,
 }
 
+/// A filter factory: its descriptor, the reference string of its create item and device
+/// interfaces (`None`: registered without one), the KSFILTERFACTORY handed to the minidriver.
 struct Factory {
     descriptor: usize,
-    reference: Vec<u16>,
+    reference: Option<Vec<u16>>,
+    /// Owned here: the minidriver may keep the pointer for the device's life.
+    _object: RawBox<KSFILTERFACTORY>,
 }
 
 struct DeviceRecord {
@@ -82,6 +87,15 @@ struct DeviceRecord {
     header: usize,
     _items: RawBuffer,
     _names: Vec<RawBuffer>,
+    /// Whether the PnP start sequence (Start, PostStart) has finished: AVStream enables the
+    /// interfaces of the factories that exist then; later ones stay disabled.
+    started: bool,
+}
+
+/// A device interface ks.sys registered for a factory category, and whether it is enabled.
+struct RegisteredInterface {
+    interface: DeviceInterface,
+    enabled: bool,
 }
 
 struct FilterRecord {
@@ -94,7 +108,7 @@ struct FilterRecord {
     context: RawBox<ObjectContext>,
     header: usize,
     _items: RawBuffer,
-    _name: RawBuffer,
+    _names: Vec<RawBuffer>,
     /// Pins open per pin id.
     instances: Mutex<Vec<u32>>,
 }
@@ -122,7 +136,7 @@ struct PinRecord {
     pin_id: u32,
     header: usize,
     _items: RawBuffer,
-    _name: RawBuffer,
+    _names: Vec<RawBuffer>,
     _format: RawBuffer,
     leading: RawBox<KSSTREAM_POINTER>,
     stream: Mutex<Stream>,
@@ -147,6 +161,10 @@ impl PinRecord {
 #[derive(Default)]
 pub(crate) struct AvState {
     inner: Mutex<Inner>,
+    /// The device mutex (`KsAcquireDevice`): the thread holding it.
+    device_mutex: Mutex<Option<std::thread::ThreadId>>,
+    /// Signalled when the device mutex is released.
+    device_mutex_free: std::sync::Condvar,
 }
 
 #[derive(Default)]
@@ -160,7 +178,7 @@ struct Inner {
     filters: HashMap<usize, Arc<FilterRecord>>,
     pins: HashMap<usize, Arc<PinRecord>>,
     files: HashMap<usize, ObjectRef>,
-    interfaces: Vec<DeviceInterface>,
+    interfaces: Vec<RegisteredInterface>,
 }
 
 impl AvState {

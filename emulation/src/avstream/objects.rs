@@ -30,12 +30,12 @@ use ks::avstream::{
     KSSTATE_STOP, KSSTREAM_POINTER,
 };
 use ks::guid::GUID;
-use ks::ks::{KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
+use ks::ks::{KSSTRING_Allocator, KSALLOCATOR_FRAMING, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
 use ks::nt::{DEVICE_OBJECT, FILE_OBJECT, IRP, UNICODE_STRING};
 use ks::status::{
     nt_success, STATUS_ALLOTTED_SPACE_EXCEEDED, STATUS_INVALID_DEVICE_REQUEST,
-    STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NO_MATCH, STATUS_SUCCESS,
-    STATUS_TOO_MANY_NODES,
+    STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED, STATUS_NO_MATCH,
+    STATUS_OBJECT_NAME_COLLISION, STATUS_SUCCESS, STATUS_TOO_MANY_NODES,
 };
 use ks::video::{KSDATAFORMAT, KSPIN_CONNECT};
 use ks::NTSTATUS;
@@ -46,8 +46,8 @@ use super::processing::{attempt_processing, ProcessingMutex};
 use super::reads::flush_queue;
 use super::{
     answer, create_items, file_of, filter_descriptor_of, pin_descriptor, pin_descriptor_at,
-    pin_state, slice, utf16, FilterRecord, ObjectContext, ObjectRef, PinRecord, Reply, Stream,
-    KSSTRING_PIN, OBJECT_TABLE,
+    pin_descriptor_of, pin_state, slice, utf16, FilterRecord, ObjectContext, ObjectRef, PinRecord,
+    Reply, Stream, KSSTRING_PIN, OBJECT_TABLE,
 };
 use crate::bag::ObjectBag;
 use crate::bugs::Bug;
@@ -55,9 +55,87 @@ use crate::kernel::{current, KernelState};
 use crate::ks::{equal_ignoring_case, ObjectHeader};
 use crate::memory::{RawBox, RawBuffer};
 
-/// Spare create-item slots in every pin's object header, for
-/// `KsAddObjectCreateItemToObjectHeader` (the documented way: empty slots have a NULL `Create`).
-const PIN_SPARE_ITEMS: usize = 4;
+/// `KSSTRING_Clock`: the object class of a pin's clock create item.
+const KSSTRING_CLOCK: &str = "{53172480-4791-11D0-A5D6-28DB04C10000}";
+/// `KSSTRING_TopologyNode`: the object class of a pin's topology node create item.
+const KSSTRING_TOPOLOGY_NODE: &str = "{0621061A-EE75-11D0-B915-00A0C9223196}";
+
+/// ks.sys's allocator create item on a pin (`Context` = the KSPIN): the allocator create request
+/// `KsCreateAllocator` sends is served by `KsCreateDefaultAllocatorEx(Irp, Pin, Allocate, Free,
+/// InitializeAllocator, DeleteAllocator)` with the pin's `KSALLOCATOR_DISPATCH`, or by the
+/// default allocator (`KsCreateDefaultAllocator`) when the pin declares none. No public source
+/// says how ks.sys wires this (ReactOS's handler is a stub answering STATUS_NOT_IMPLEMENTED):
+/// a guess from the callbacks' signatures, docs/ks-fidelity.md. The function is the one handed
+/// to the kernel ([`crate::Kernel::provide_default_allocator`]); without one, the request fails
+/// with STATUS_NOT_IMPLEMENTED.
+unsafe extern "system" fn create_allocator(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
+    let state = current("KsDispatchIrp");
+    // SAFETY: the create dispatch owns the live IRP, routed through a pin's create item.
+    let item = unsafe { ks::ks::create_item_irp_storage(&*irp) };
+    // SAFETY: the pin's create item lives with the pin; its Context is the KSPIN.
+    let pin = unsafe { (*item).Context }.cast::<KSPIN>();
+    let status = match state.ks.default_allocator() {
+        None => STATUS_NOT_IMPLEMENTED,
+        Some(create) => {
+            // SAFETY: the pin is live while a create on its file object is in flight.
+            let descriptor = unsafe { pin_descriptor_of(pin) };
+            // SAFETY: NULL or the driver's static pin dispatch table.
+            let dispatch = unsafe { descriptor.Dispatch.as_ref() };
+            // SAFETY: NULL or the driver's static KSALLOCATOR_DISPATCH.
+            match dispatch.and_then(|d| unsafe { d.Allocator.as_ref() }) {
+                Some(allocator) => {
+                    let initialize = allocator.InitializeAllocator.map(|f| {
+                        // SAFETY: PFNKSPININITIALIZEALLOCATOR and PFNKSINITIALIZEALLOCATOR
+                        // differ only in the pointee type of their first parameter (PKSPIN vs
+                        // PVOID): the same ABI, and the InitializeContext passed is the pin.
+                        unsafe {
+                            std::mem::transmute::<
+                                unsafe extern "system" fn(
+                                    *mut KSPIN,
+                                    *mut KSALLOCATOR_FRAMING,
+                                    *mut *mut c_void,
+                                )
+                                    -> NTSTATUS,
+                                unsafe extern "system" fn(
+                                    *mut c_void,
+                                    *mut KSALLOCATOR_FRAMING,
+                                    *mut *mut c_void,
+                                )
+                                    -> NTSTATUS,
+                            >(f)
+                        }
+                    });
+                    // SAFETY: the live allocator create IRP with its create item stored; the
+                    // pin's callbacks follow their documented contracts.
+                    unsafe {
+                        create(
+                            irp,
+                            pin.cast(),
+                            allocator.Allocate,
+                            allocator.Free,
+                            initialize,
+                            allocator.DeleteAllocator,
+                        )
+                    }
+                }
+                // SAFETY: the live allocator create IRP with its create item stored.
+                None => unsafe { create(irp, std::ptr::null_mut(), None, None, None, None) },
+            }
+        }
+    };
+    // SAFETY: the create dispatch owns the IRP; KsCreateDefaultAllocatorEx never completes it.
+    unsafe { answer(irp, Reply::status(status)) }
+}
+
+/// ks.sys's clock and topology node create items on a pin: avcam's pins have neither a clock
+/// nor topology nodes, and ReactOS's handlers are stubs answering STATUS_NOT_IMPLEMENTED.
+unsafe extern "system" fn create_unsupported(
+    _device: *mut DEVICE_OBJECT,
+    irp: *mut IRP,
+) -> NTSTATUS {
+    // SAFETY: the create dispatch owns the live IRP and completes it once here.
+    unsafe { answer(irp, Reply::status(STATUS_NOT_IMPLEMENTED)) }
+}
 
 /// The create item handler of a filter factory (`Context` = the factory index).
 pub(super) unsafe extern "system" fn create_filter(
@@ -116,7 +194,7 @@ unsafe fn build_filter(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATU
         Bag: bag_address(&bag),
         Context: std::ptr::null_mut(),
     });
-    let (items, mut names) = create_items(
+    let (items, names) = create_items(
         &[(
             utf16(KSSTRING_PIN),
             Some(create_pin as crate::client::DispatchFn),
@@ -144,7 +222,7 @@ unsafe fn build_filter(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATU
         context,
         header: header as usize,
         _items: items,
-        _name: names.pop().unwrap_or_else(|| RawBuffer::zeroed(0)),
+        _names: names,
         instances: Mutex::new(vec![0; filter_descriptor.PinDescriptorsCount as usize]),
     });
     {
@@ -312,10 +390,30 @@ unsafe fn build_pin(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATUS> 
         ResetState: 0,
         ClientState: KSSTATE_STOP,
     });
-    let (items, _names) = create_items(&[], PIN_SPARE_ITEMS);
+    // Exactly the three create items ReactOS's KspCreatePin gives a pin, and no spare slot:
+    // `KsAddObjectCreateItemToObjectHeader` on a pin's header finds no room.
+    let pin_object: *mut c_void = pin.as_ptr().cast();
+    let pin_items = [
+        (
+            utf16(KSSTRING_Allocator),
+            Some(create_allocator as crate::client::DispatchFn),
+            pin_object,
+        ),
+        (
+            utf16(KSSTRING_CLOCK),
+            Some(create_unsupported as crate::client::DispatchFn),
+            pin_object,
+        ),
+        (
+            utf16(KSSTRING_TOPOLOGY_NODE),
+            Some(create_unsupported as crate::client::DispatchFn),
+            pin_object,
+        ),
+    ];
+    let (items, names) = create_items(&pin_items, 0);
     let header = state.ks.new_emulation_header(ObjectHeader {
         items: items.as_ptr().cast(),
-        item_count: PIN_SPARE_ITEMS as u32,
+        item_count: pin_items.len() as u32,
         table: &OBJECT_TABLE,
         create_item: item,
     });
@@ -343,7 +441,7 @@ unsafe fn build_pin(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATUS> 
         pin_id: connect.PinId,
         header: header as usize,
         _items: items,
-        _name: RawBuffer::zeroed(0),
+        _names: names,
         _format: format_buffer,
         leading,
         stream: Mutex::new(Stream::default()),
@@ -676,6 +774,22 @@ pub(crate) unsafe fn add_create_item(
     // SAFETY: the caller guarantees a NUL-terminated string.
     while unsafe { object_class.wrapping_add(length).read() } != 0 {
         length += 1;
+    }
+    // SAFETY: the string has `length` units before its NUL (counted above).
+    let class = unsafe { std::slice::from_raw_parts(object_class, length) };
+    for index in 0..value.item_count as usize {
+        let item = value.items.wrapping_add(index);
+        // SAFETY: the header's items live as long as it does.
+        let existing = unsafe { &*item };
+        if existing.Create.is_none() {
+            continue;
+        }
+        // SAFETY: a used slot's class names `Length` bytes of its buffer, live with the header.
+        let existing_class = unsafe { crate::ks::units(&existing.ObjectClass) };
+        if equal_ignoring_case(existing_class, class) {
+            // ReactOS's create item list refuses a class already there.
+            return STATUS_OBJECT_NAME_COLLISION;
+        }
     }
     for index in 0..value.item_count as usize {
         let item = value.items.wrapping_add(index);
