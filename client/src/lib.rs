@@ -12,9 +12,16 @@
 //! place, [`request`], whatever the transport. Every error carries the NTSTATUS the driver
 //! answered, or the Win32 code when that is all the system gives ([`ClientError`]).
 //!
-//! Shared frames (a read without a buffer, answered with the pin's own pool frame) are offered
-//! only where the client can read that address: in the emulation. On real handles the address
-//! is a kernel one, so a Windows client reads copies ([`Transport::SHARED_FRAMES`]).
+//! Two ways to read frames, as on Windows:
+//! - **copy mode** ([`Pin::read`], [`Pin::read_into`]): the client's own buffers, what every
+//!   user-mode application does (the Camera app's frame server included);
+//! - **allocator mode** ([`Pin::create_frame_allocator`], [`Allocator::take_frame`],
+//!   [`Pin::read_into_frame`]): what a kernel-mode consumer does: it creates an allocator on the
+//!   pin (served by the pin's `KSALLOCATOR_DISPATCH` through our `KsCreateDefaultAllocatorEx`),
+//!   takes frames from it, queues them as the reads' buffers and gives them back after use. Its
+//!   frames are kernel memory: only a kernel-mode consumer may hold them, so the bytes are
+//!   readable here only through the emulation ([`Allocator::frame_bytes`]), which shares the
+//!   process's address space.
 
 pub mod request;
 pub mod transport;
@@ -33,6 +40,8 @@ use ks::ks::{
     KSMETHOD_STREAMALLOCATOR_FREE, KSMETHOD_TYPE_WRITE, KSPROPERTY_STREAMALLOCATOR_STATUS,
     KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSSTREAMALLOCATOR_STATUS,
 };
+use std::cell::RefCell;
+use std::collections::HashSet;
 use ks::video::{
     KSPROPSETID_Connection, KSPROPSETID_Pin, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
     KSPROPERTY_CONNECTION_STATE, KSPROPERTY_DROPPEDFRAMES_CURRENT,
@@ -226,16 +235,39 @@ pub struct DroppedFrames {
 }
 
 /// One delivered frame.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Frame {
     /// The stream header as the driver left it.
     pub header: KSSTREAM_HEADER,
     /// The video extended header after it.
     pub info: KS_FRAME_INFO,
-    /// The frame's bytes (`DataUsed` of them; empty in shared mode).
+    /// Copy mode: the frame's bytes (`DataUsed` of them); empty in allocator mode.
     pub data: Vec<u8>,
-    /// Shared mode: the address of the pool frame the pin lent (`DataUsed` bytes there).
-    pub shared: Option<u64>,
+    /// Allocator mode: the allocator frame the pin rendered into (`DataUsed` bytes of it, read
+    /// with [`Allocator::frame_bytes`]), to give back with [`Allocator::give_back`] or to queue
+    /// again with [`Pin::read_into_frame`].
+    pub frame: Option<AllocatorFrame>,
+}
+
+/// A frame taken from an [`Allocator`]: kernel memory the consumer owns until it gives it back
+/// (or closes the allocator, which frees every frame). Not `Clone`: one owner at a time, so a
+/// frame cannot be read while a read into it is in flight.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct AllocatorFrame {
+    address: u64,
+    size: u32,
+}
+
+impl AllocatorFrame {
+    /// The frame's address (a kernel address on Windows).
+    pub fn address(&self) -> u64 {
+        self.address
+    }
+
+    /// The frame's size in bytes (the allocator's `FrameSize`).
+    pub fn size(&self) -> u32 {
+        self.size
+    }
 }
 
 /// A read in flight: the buffer the driver writes into stays alive until it completes.
@@ -244,6 +276,7 @@ pub struct PendingRead<T: Transport = Kernel> {
     // unfinished read does so before `buffer` is freed.
     io: T::Read,
     buffer: Vec<u8>,
+    frame: Option<AllocatorFrame>,
 }
 
 impl<T: Transport> PendingRead<T> {
@@ -265,23 +298,27 @@ impl<T: Transport> PendingRead<T> {
             .map_err(|_| ClientError::Malformed("READ_STREAM"))?;
         let (info, _) = KS_FRAME_INFO::read_from_prefix(rest)
             .map_err(|_| ClientError::Malformed("READ_STREAM"))?;
-        let shared = self.buffer.is_empty() && header.Data != 0;
         self.buffer
             .truncate((header.DataUsed as usize).min(self.buffer.len()));
         Ok(Frame {
             header,
             info,
             data: std::mem::take(&mut self.buffer),
-            shared: (shared && T::SHARED_FRAMES).then_some(header.Data),
+            frame: self.frame.take(),
         })
     }
 
-    /// Cancels the read (IoCancelIrp / CancelIoEx) and waits for it to finish; its status.
-    pub fn cancel(self, timeout: Duration) -> Option<Status> {
+    /// Cancels the read (IoCancelIrp / CancelIoEx) and waits for it to finish: its status, and
+    /// the allocator frame it was reading into, if any (`None` with it if the wait ran out: the
+    /// frame stays the read's and is freed with the allocator).
+    pub fn cancel(mut self, timeout: Duration) -> (Option<Status>, Option<AllocatorFrame>) {
         if !self.io.is_done() {
             self.io.cancel();
         }
-        self.io.wait(timeout).map(|(status, _)| status)
+        match self.io.wait(timeout) {
+            Some((status, _)) => (Some(status), self.frame.take()),
+            None => (None, None),
+        }
     }
 }
 
@@ -351,40 +388,42 @@ impl<T: Transport> Pin<'_, T> {
         PendingRead {
             io: self.kernel.read_stream(self.pin, headers),
             buffer,
+            frame: None,
         }
     }
 
-    /// Creates an allocator on the pin (the allocator create request `KsCreateAllocator`
-    /// sends, served by the pin's `KSSTRING_Allocator` create item, i.e. our
-    /// `KsCreateDefaultAllocatorEx`): `frames` frames of `frame_size` bytes.
-    pub fn create_allocator(&self, frames: u32, frame_size: u32) -> Result<Allocator<'_, T>> {
-        let framing = KSALLOCATOR_FRAMING {
-            Flags: 0,
-            PoolType: 0,
-            Frames: frames,
-            FrameSize: frame_size,
-            FileAlignment: 0,
-            Reserved: 0,
-        };
-        let file = self.kernel.create_allocator(self.pin, &framing)?;
-        Ok(Allocator {
-            kernel: self.kernel,
-            file,
-        })
-    }
-
-    /// Queues one `IOCTL_KS_READ_STREAM` in shared mode: a header with no buffer (`Data` NULL,
-    /// `FrameExtent` 0), which the pin answers with a frame of its own pool (our allocator):
-    /// [`Frame::shared`] is its address, unchanged until the pin has lent `LEASE_WINDOW` (3) more
-    /// frames or stops (the driver's lease window, `src/frame_path.rs`). No copy is made; [`Frame::data`] stays empty. Only where
-    /// [`Transport::SHARED_FRAMES`] holds (the emulation); on real handles the frame's address is
-    /// a kernel one and [`Frame::shared`] stays `None`.
-    pub fn read_shared(&self) -> PendingRead<T> {
-        let headers = request::read_headers(&mut []);
+    /// Queues one `IOCTL_KS_READ_STREAM` whose buffer is `frame`, a frame of an allocator the
+    /// consumer created on this pin (allocator mode): the pin renders straight into it. The
+    /// frame comes back in [`Frame::frame`].
+    pub fn read_into_frame(&self, frame: AllocatorFrame) -> PendingRead<T> {
+        let headers = request::read_headers_at(frame.address, frame.size);
         PendingRead {
             io: self.kernel.read_stream(self.pin, headers),
             buffer: Vec::new(),
+            frame: Some(frame),
         }
+    }
+
+    /// Creates an allocator on the pin with `framing` (the allocator create request
+    /// `KsCreateAllocator` sends, served by the pin's `KSSTRING_Allocator` create item: ks.sys,
+    /// with the pin's `KSALLOCATOR_DISPATCH`).
+    pub fn create_allocator(&self, framing: &KSALLOCATOR_FRAMING) -> Result<Allocator<'_, T>> {
+        let file = self.kernel.create_allocator(self.pin, framing)?;
+        Ok(Allocator {
+            kernel: self.kernel,
+            file,
+            framing: *framing,
+            outstanding: RefCell::new(HashSet::new()),
+        })
+    }
+
+    /// Creates the allocator a kernel-mode consumer of this pin would: the pin's own framing
+    /// requirements (`KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX`) as the create request
+    /// ([`request::allocator_framing`]).
+    pub fn create_frame_allocator(&self) -> Result<Allocator<'_, T>> {
+        let framing = request::allocator_framing(&self.allocator_framing_ex()?)
+            .ok_or(ClientError::Malformed("ALLOCATORFRAMING_EX"))?;
+        self.create_allocator(&framing)
     }
 
     /// `KSPROPERTY_DROPPEDFRAMES_CURRENT`.
@@ -415,10 +454,13 @@ impl<T: Transport> Pin<'_, T> {
     }
 }
 
-/// An allocator the client created on a pin.
+/// An allocator the client created on a pin, and the frames it handed out and the client has
+/// not given back yet.
 pub struct Allocator<'k, T: Transport = Kernel> {
     kernel: &'k T,
     file: T::Handle,
+    framing: KSALLOCATOR_FRAMING,
+    outstanding: RefCell<HashSet<u64>>,
 }
 
 impl<T: Transport> Allocator<'_, T> {
@@ -449,21 +491,71 @@ impl<T: Transport> Allocator<'_, T> {
         result.status.check("allocator method")
     }
 
-    /// `KSMETHOD_STREAMALLOCATOR_ALLOC`: a frame's address.
+    /// The framing the allocator was created with.
+    pub fn framing(&self) -> KSALLOCATOR_FRAMING {
+        self.framing
+    }
+
+    /// `KSMETHOD_STREAMALLOCATOR_ALLOC`: a frame's address (raw: nothing recorded, for tests
+    /// of the allocator itself).
     pub fn allocate(&self) -> Result<u64> {
         let mut data = [0u8; 8];
         self.method(KSMETHOD_STREAMALLOCATOR_ALLOC, &mut data)?;
         Ok(u64::from_le_bytes(data))
     }
 
-    /// `KSMETHOD_STREAMALLOCATOR_FREE` of a frame [`Allocator::allocate`] returned.
+    /// `KSMETHOD_STREAMALLOCATOR_FREE` of an address (raw: foreign and double frees welcome, for
+    /// tests of the allocator itself).
     pub fn free(&self, frame: u64) -> Result<()> {
         let mut data = frame.to_le_bytes();
         self.method(KSMETHOD_STREAMALLOCATOR_FREE, &mut data)
     }
 
-    /// Closes the allocator.
+    /// Takes a frame (`KSMETHOD_STREAMALLOCATOR_ALLOC`), owned by the client until
+    /// [`Allocator::give_back`].
+    pub fn take_frame(&self) -> Result<AllocatorFrame> {
+        let address = self.allocate()?;
+        if address == 0 {
+            return Err(ClientError::Malformed("allocator ALLOC"));
+        }
+        self.outstanding.borrow_mut().insert(address);
+        Ok(AllocatorFrame {
+            address,
+            size: self.framing.FrameSize,
+        })
+    }
+
+    /// Gives a frame back (`KSMETHOD_STREAMALLOCATOR_FREE`).
+    pub fn give_back(&self, frame: AllocatorFrame) -> Result<()> {
+        self.outstanding.borrow_mut().remove(&frame.address);
+        self.free(frame.address)
+    }
+
+    /// Frames taken and not given back (those in flight in reads included).
+    pub fn frames_out(&self) -> usize {
+        self.outstanding.borrow().len()
+    }
+
+    /// Closes the allocator (it frees every frame still out).
     pub fn close(self) -> Result<()> {
         self.kernel.close(self.file)
+    }
+}
+
+impl Allocator<'_, Kernel> {
+    /// The first `len` bytes of `frame` (at most its size), read in place: in the emulation the
+    /// allocator's kernel frames are in this process. The frame is this allocator's, taken and
+    /// not given back (so still allocated, the allocator open while the borrow lasts), and not
+    /// in flight (a frame in a pending read belongs to the read): nothing writes it meanwhile.
+    /// `None` for a frame this allocator did not hand out.
+    pub fn frame_bytes<'a>(&'a self, frame: &'a AllocatorFrame, len: usize) -> Option<&'a [u8]> {
+        if !self.outstanding.borrow().contains(&frame.address) {
+            return None;
+        }
+        let len = len.min(frame.size as usize);
+        // SAFETY: the address is a live frame of `size` bytes handed out by this open allocator
+        // (checked above; the borrow of `self` keeps the allocator open, and `frame` is owned
+        // by the caller, not by a read in flight, so nothing writes it while the slice lives).
+        Some(unsafe { std::slice::from_raw_parts(frame.address as usize as *const u8, len) })
     }
 }

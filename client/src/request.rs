@@ -1,7 +1,10 @@
 //! Request builders and answer parsers: the bytes of KS requests, independent of how they are
 //! sent ([`crate::Transport`]: the emulation, or `DeviceIoControl` on real handles on Windows).
 
-use ks::ks::{KSIDENTIFIER, KSPROPERTY_TYPE_GET};
+use ks::ks::{
+    KSALLOCATOR_FRAMING, KSALLOCATOR_FRAMING_EX, KSALLOCATOR_REQUIREMENTF_PREFERENCES_ONLY,
+    KSIDENTIFIER, KSPROPERTY_TYPE_GET,
+};
 use ks::video::{
     KSINTERFACESETID_Standard, KSMEDIUMSETID_Standard, KSPROPSETID_Pin, KSDATAFORMAT,
     KSMULTIPLE_ITEM, KSPIN_CONNECT, KSP_PIN, KSSTREAM_HEADER, KS_FRAME_INFO,
@@ -101,22 +104,53 @@ pub const VIDEO_HEADER_SIZE: usize =
     std::mem::size_of::<KSSTREAM_HEADER>() + std::mem::size_of::<KS_FRAME_INFO>();
 
 /// The output buffer of one `IOCTL_KS_READ_STREAM`: a video stream header over `buffer` (an
-/// empty `buffer` gives `Data` NULL and `FrameExtent` 0: shared mode).
+/// empty `buffer` gives `Data` NULL and `FrameExtent` 0: a header without a buffer).
 pub fn read_headers(buffer: &mut [u8]) -> Vec<u8> {
+    let data = if buffer.is_empty() {
+        0
+    } else {
+        buffer.as_mut_ptr() as u64
+    };
+    read_headers_at(data, buffer.len() as u32)
+}
+
+/// The output buffer of one `IOCTL_KS_READ_STREAM` over `extent` bytes at address `data` (a
+/// frame of an allocator, for a kernel-mode consumer): a `KSSTREAM_HEADER` and a zeroed
+/// `KS_FRAME_INFO` (`lSurfacePitch` 0: the format's own stride; `DataUsed` and `OptionsFlags` 0,
+/// as ks.sys requires of a read).
+pub fn read_headers_at(data: u64, extent: u32) -> Vec<u8> {
     let mut bytes = KSSTREAM_HEADER {
         Size: VIDEO_HEADER_SIZE as u32,
-        FrameExtent: buffer.len() as u32,
-        Data: if buffer.is_empty() {
-            0
-        } else {
-            buffer.as_mut_ptr() as u64
-        },
+        FrameExtent: extent,
+        Data: data,
         ..Default::default()
     }
     .as_bytes()
     .to_vec();
     bytes.extend_from_slice(KS_FRAME_INFO::new_zeroed().as_bytes());
     bytes
+}
+
+/// The allocator create request (`KSALLOCATOR_FRAMING`) a kernel-mode consumer makes from a
+/// pin's `KSALLOCATOR_FRAMING_EX` (as `KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX` answers it):
+/// the first framing item's frame count, largest frame size, alignment and requirement flags,
+/// without `KSALLOCATOR_REQUIREMENTF_PREFERENCES_ONLY` (a pin's framing may carry it, as
+/// avshws's does; an allocator create request may not). Pool: non-paged. `None` when the
+/// answer holds no framing item.
+pub fn allocator_framing(framing_ex: &[u8]) -> Option<KSALLOCATOR_FRAMING> {
+    let (framing, _) = KSALLOCATOR_FRAMING_EX::read_from_prefix(framing_ex).ok()?;
+    if framing.CountItems == 0 {
+        return None;
+    }
+    let item = framing.FramingItem[0];
+    Some(KSALLOCATOR_FRAMING {
+        Flags: item.Flags & !KSALLOCATOR_REQUIREMENTF_PREFERENCES_ONLY,
+        PoolType: 0,
+        Frames: item.Frames,
+        FrameSize: item.FramingRange.Range.MaxFrameSize,
+        FileAlignment: item.FileAlignment,
+        Reserved: 0,
+    })
 }
 
 #[cfg(test)]
@@ -136,6 +170,32 @@ mod tests {
         let items = split_multiple_item(&list).unwrap();
         assert_eq!(items.len(), 2);
         assert_eq!(items[1].len(), 70);
+    }
+
+    #[test]
+    fn a_pins_framing_becomes_a_create_request_without_preferences_only() {
+        let mut framing = KSALLOCATOR_FRAMING_EX::new_zeroed();
+        framing.CountItems = 1;
+        let item = &mut framing.FramingItem[0];
+        item.Flags = 2 | KSALLOCATOR_REQUIREMENTF_PREFERENCES_ONLY;
+        item.Frames = 4;
+        item.FileAlignment = 0x3F;
+        item.FramingRange.Range.MinFrameSize = 100;
+        item.FramingRange.Range.MaxFrameSize = 115_200;
+        let request = allocator_framing(framing.as_bytes()).unwrap();
+        assert_eq!(
+            (
+                request.Flags,
+                request.Frames,
+                request.FrameSize,
+                request.FileAlignment,
+                request.PoolType
+            ),
+            (2, 4, 115_200, 0x3F, 0)
+        );
+        framing.CountItems = 0;
+        assert_eq!(allocator_framing(framing.as_bytes()), None);
+        assert_eq!(allocator_framing(&[0u8; 8]), None);
     }
 
     #[test]

@@ -80,10 +80,6 @@ pub trait Transport {
     /// A queued read.
     type Read: Read;
 
-    /// Whether a read without a buffer (shared mode) gives the client an address it can read:
-    /// true in the emulation (one address space), false on real handles (kernel addresses).
-    const SHARED_FRAMES: bool;
-
     /// Opens the filter of the first device interface of `category`
     /// ([`ClientError::NoDevice`] when there is none).
     fn open_filter(&self, category: &GUID) -> Result<Self::Handle>;
@@ -118,7 +114,6 @@ fn emulated(request: &'static str) -> impl FnOnce(NTSTATUS) -> ClientError {
 impl Transport for Kernel {
     type Handle = File;
     type Read = AsyncIo;
-    const SHARED_FRAMES: bool = true;
 
     fn open_filter(&self, category: &GUID) -> Result<File> {
         let interfaces = self.device_interfaces(category);

@@ -9,8 +9,8 @@
 //! - Requests: `DeviceIoControl` with an `OVERLAPPED` and its own event, waited for with
 //!   `GetOverlappedResult`; reads (`IOCTL_KS_READ_STREAM`) stay queued as [`WindowsRead`], which
 //!   cancels (`CancelIoEx`) and waits for an unfinished read before its memory is freed.
-//! - Shared frames are not offered: the address a pin lends is a kernel one
-//!   ([`Transport::SHARED_FRAMES`] is false); clients read copies.
+//! - Copy mode only: allocator frames are kernel memory, which never reaches a user-mode
+//!   process (an allocator created from user mode refuses its ALLOC/FREE methods).
 //!
 //! Win32 results are read by the portable [`crate::win32`] (tested on every host). This module
 //! has only ever run under wine, where SetupDi finds no interface.
@@ -242,7 +242,6 @@ fn finish(handle: HANDLE, overlapped: &OVERLAPPED, started: windows::core::Resul
 impl Transport for WindowsKs {
     type Handle = HANDLE;
     type Read = WindowsRead;
-    const SHARED_FRAMES: bool = false;
 
     fn open_filter(&self, category: &GUID) -> Result<HANDLE, ClientError> {
         let class = guid(category);
