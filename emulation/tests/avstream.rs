@@ -1154,6 +1154,59 @@ fn a_periodic_timer_on_the_virtual_clock_drives_one_frame_per_tick() {
 }
 
 #[test]
+fn in_concurrency_mode_a_timer_dpc_drives_processing_on_the_worker_thread() {
+    let (kernel, filter) = loaded();
+    kernel.clock().set_tick(10_000);
+    kernel.clock().run_dpcs_concurrently(2);
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    pin_state(ks_pin).mode = Mode::Hold;
+    set_state(&kernel, pin, KSSTATE_RUN);
+    let mut buffers = vec![vec![0u8; 16]; 3];
+    let reads: Vec<_> = buffers
+        .iter_mut()
+        .map(|b| kernel.read_stream(pin, &header_for(b)).expect_pending())
+        .collect();
+    // Requests from DPCs that follow one another closely may be served by one work item (ks.sys
+    // does not queue its work item twice either): Process fills every queued frame at once.
+    pin_state(ks_pin).mode = Mode::Fill;
+    let mut timer = Box::new(ks::nt::KTIMER { Opaque: [0; 8] });
+    let mut dpc = Box::new(ks::nt::KDPC { Opaque: [0; 8] });
+    {
+        let _entered = kernel.enter();
+        // SAFETY: live boxes; the pin outlives the timer (cancelled and flushed below).
+        unsafe { avcam_kernel::KeInitializeDpc(&mut *dpc, Some(tick), ks_pin.cast()) };
+        // SAFETY: as above.
+        unsafe { avcam_kernel::KeInitializeTimerEx(&mut *timer, ks::nt::NotificationTimer) };
+        // SAFETY: as above: every 33 ms.
+        unsafe { avcam_kernel::KeSetTimerEx(&mut *timer, -330_000, 33, &mut *dpc) };
+    }
+    // Three expiries: their DPCs run on the processors, the processing they defer on the
+    // worker thread, after `advance` may have returned: the reads complete asynchronously.
+    // Nothing else runs the deferred processing in this mode.
+    kernel.clock().advance(99_000_000);
+    for read in &reads {
+        let result = read
+            .wait(std::time::Duration::from_secs(20))
+            .expect("served by the worker");
+        assert_eq!(result.status, STATUS_SUCCESS);
+    }
+    {
+        let _entered = kernel.enter();
+        // SAFETY: the timer armed above.
+        assert_eq!(unsafe { avcam_kernel::KeCancelTimer(&mut *timer) }, 1);
+        // SAFETY: PASSIVE_LEVEL.
+        unsafe { avcam_kernel::KeFlushQueuedDpcs() };
+    }
+    drop(reads);
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
 fn the_processing_mutex_excludes_process() {
     let (kernel, filter) = loaded();
     let pin = kernel
