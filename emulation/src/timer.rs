@@ -40,7 +40,7 @@
 //! processor is busy), so DPCs run concurrently with the thread that fired them and with each
 //! other; a KDPC is off the queue while its routine runs, so the same routine can run on two
 //! processors at once (a periodic timer expiring again meanwhile). `KeFlushQueuedDpcs` waits
-//! until nothing is queued or running on any thread.
+//! for every DPC queued or running when it is called, on any thread.
 //!
 //! # Work items
 //! PASSIVE_LEVEL work deferred from DPCs (ks.sys's processing work item): inline, it runs on the
@@ -164,6 +164,8 @@ struct ClockState {
     sequence: u64,
     /// DPCs and EX_TIMER callbacks queued, not running yet.
     queue: VecDeque<dpc::Queued>,
+    /// The serial number of the last entry queued.
+    dpc_serial: u64,
     /// DPCs and callbacks running now, and on which thread.
     running: Vec<dpc::Running>,
     /// Concurrency mode's processor threads (0: inline).
@@ -192,6 +194,7 @@ impl ClockState {
             armed: HashMap::new(),
             sequence: 0,
             queue: VecDeque::new(),
+            dpc_serial: 0,
             running: Vec::new(),
             processors: 0,
             work: VecDeque::new(),

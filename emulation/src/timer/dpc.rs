@@ -27,11 +27,12 @@ pub(super) struct DpcObject {
     context: usize,
 }
 
-/// A DPC or EX_TIMER callback on the queue.
+/// A DPC or EX_TIMER callback on the queue, with its serial number (queuing order).
 pub(super) enum Queued {
     /// A timer's KDPC: its routine and context as initialised, and the expiry's interrupt time
     /// (the system arguments).
     Dpc {
+        serial: u64,
         dpc: usize,
         routine: DeferredRoutine,
         context: usize,
@@ -39,6 +40,7 @@ pub(super) enum Queued {
     },
     /// An EX_TIMER's callback and its CallbackContext.
     ExCallback {
+        serial: u64,
         timer: usize,
         callback: TimerCallback,
         context: usize,
@@ -61,12 +63,20 @@ impl Queued {
             Queued::ExCallback { timer, .. } => Key::ExTimer(timer),
         }
     }
+
+    fn serial(&self) -> u64 {
+        match *self {
+            Queued::Dpc { serial, .. } | Queued::ExCallback { serial, .. } => serial,
+        }
+    }
 }
 
 /// A DPC or callback running now.
 pub(super) struct Running {
     pub(super) key: Key,
     pub(super) thread: ThreadId,
+    /// Its serial number when it was queued.
+    serial: u64,
 }
 
 impl ClockState {
@@ -87,7 +97,9 @@ impl ClockState {
         {
             return;
         }
+        self.dpc_serial += 1;
         self.queue.push_back(Queued::Dpc {
+            serial: self.dpc_serial,
             dpc,
             routine,
             context: object.context,
@@ -116,6 +128,7 @@ impl ClockState {
         self.running.push(Running {
             key: queued.key(),
             thread: std::thread::current().id(),
+            serial: queued.serial(),
         });
         Some(queued)
     }
@@ -146,6 +159,7 @@ fn execute(state: &KernelState, queued: Queued) {
             routine,
             context,
             time,
+            ..
         } => {
             let time = time as u64;
             // SAFETY: the DPC routine contract: called at DISPATCH_LEVEL with its KDPC and
@@ -165,6 +179,7 @@ fn execute(state: &KernelState, queued: Queued) {
             timer,
             callback,
             context,
+            ..
         } => {
             // SAFETY: the ExTimerCallback contract: called at DISPATCH_LEVEL with the timer
             // object (alive until its deletion completes, which waits for this call) and the
@@ -279,15 +294,22 @@ fn processor_loop(shared: &Shared, kernel: &Weak<KernelState>) {
     }
 }
 
-/// `KeFlushQueuedDpcs`: returns once nothing is queued or running on any thread. Called from a
-/// DPC (a bug the IRQL check reports) it returns at once instead of waiting for itself.
+/// `KeFlushQueuedDpcs`: returns once every DPC and callback queued or running when it was
+/// called has run to completion, on any thread; DPCs queued meanwhile are not waited for (the
+/// page guarantees nothing about them). Called from a DPC (a bug the IRQL check reports) it
+/// returns at once instead of waiting for itself.
 pub(crate) fn flush_queued_dpcs(state: &KernelState) {
     if in_dpc() {
         return;
     }
     let shared = &state.clock.shared;
     let mut clock = shared.lock();
-    while (!clock.queue.is_empty() || !clock.running.is_empty()) && !clock.shutdown {
+    let last = clock.dpc_serial;
+    let earlier = |clock: &ClockState| {
+        clock.queue.iter().any(|queued| queued.serial() <= last)
+            || clock.running.iter().any(|running| running.serial <= last)
+    };
+    while earlier(&clock) && !clock.shutdown {
         clock = shared.wait(clock);
     }
 }

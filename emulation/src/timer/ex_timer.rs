@@ -79,7 +79,9 @@ impl ClockState {
         };
         let context = object.context;
         if !self.queue.iter().any(|q| q.key() == Key::ExTimer(timer)) {
+            self.dpc_serial += 1;
             self.queue.push_back(Queued::ExCallback {
+                serial: self.dpc_serial,
                 timer,
                 callback,
                 context,
@@ -293,9 +295,7 @@ pub(crate) unsafe fn delete_timer(
         // SAFETY: the caller guarantees a non-NULL `parameters` is readable.
         let parameters = unsafe { parameters.read_unaligned() };
         if parameters.Version != 0 || parameters.Reserved != 0 {
-            state.report(misuse(
-                "EXT_DELETE_PARAMETERS.Version or Reserved is not 0 (ExInitializeDeleteTimerParameters)",
-            ));
+            state.report(misuse("EXT_DELETE_PARAMETERS.Version or Reserved is not 0"));
         }
         request = DeleteRequest {
             callback: parameters.DeleteCallback,
@@ -694,6 +694,50 @@ mod tests {
                 timer: &raw mut other as usize
             }]
         );
+        kernel.assert_no_leaks();
+    }
+
+    #[test]
+    fn delete_parameters_must_be_initialised_and_not_null() {
+        let kernel = Kernel::new();
+        kernel.expect_bugs();
+        let _entered = kernel.enter();
+        let seen = Seen::default();
+        let first = allocate(&seen, 0);
+        // SAFETY: NULL parameters are the misuse under test.
+        unsafe { ExDeleteTimer(first, 1, 0, std::ptr::null_mut()) };
+        let second = allocate(&seen, 0);
+        let mut parameters = EXT_DELETE_PARAMETERS::initialized();
+        parameters.Version = 1;
+        // SAFETY: readable parameters.
+        unsafe { ExDeleteTimer(second, 1, 0, &mut parameters) };
+        let third = allocate(&seen, 0);
+        let mut parameters = EXT_SET_PARAMETERS::initialized();
+        parameters.Reserved = 1;
+        // SAFETY: readable parameters.
+        unsafe { ExSetTimer(third, -1, 0, &mut parameters) };
+        delete(third, true, false, None);
+        assert_eq!(
+            kernel.take_bugs(),
+            vec![
+                Bug::ExTimerMisuse {
+                    service: "ExDeleteTimer",
+                    timer: first as usize,
+                    rule: "Parameters is NULL (ExInitializeDeleteTimerParameters)"
+                },
+                Bug::ExTimerMisuse {
+                    service: "ExDeleteTimer",
+                    timer: second as usize,
+                    rule: "EXT_DELETE_PARAMETERS.Version or Reserved is not 0"
+                },
+                Bug::ExTimerMisuse {
+                    service: "ExSetTimer",
+                    timer: third as usize,
+                    rule: "EXT_SET_PARAMETERS.Reserved is not zero"
+                },
+            ]
+        );
+        // The deletions went on: nothing leaks.
         kernel.assert_no_leaks();
     }
 
