@@ -321,8 +321,9 @@ pub unsafe extern "system" fn KeCancelTimer(Timer: *mut KTIMER) -> u8 {
     u8::from(timer::cancel_timer(&state, Timer))
 }
 
-/// `VOID KeFlushQueuedDpcs(VOID)`: waits until no DPC or EX_TIMER callback is queued or
-/// running on any thread (the emulation queues DPCs only through timers).
+/// `VOID KeFlushQueuedDpcs(VOID)`: waits until every DPC and EX_TIMER callback queued or
+/// running when it is called has run to completion, on any thread (the emulation queues DPCs
+/// only through timers).
 ///
 /// # Safety
 /// None beyond the kernel's: callable at PASSIVE_LEVEL.
