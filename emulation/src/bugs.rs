@@ -238,9 +238,9 @@ pub enum Bug {
         /// The attributes.
         attributes: u32,
     },
-    /// A rule of the EX_TIMER services broken (documented as a bug check, or marked a guess in
-    /// `crate::timer`).
-    ExTimerMisuse {
+    /// A rule of the KTIMER or EX_TIMER services broken (documented as a bug check or a "must",
+    /// or marked a guess in `crate::timer`).
+    TimerMisuse {
         /// The service.
         service: &'static str,
         /// The timer.
@@ -377,7 +377,7 @@ impl fmt::Display for Bug {
             Bug::ExTimerInvalidAttributes { attributes } => {
                 write!(f, "ExAllocateTimer with invalid attributes {attributes:#x}")
             }
-            Bug::ExTimerMisuse { service, timer, rule } => {
+            Bug::TimerMisuse { service, timer, rule } => {
                 write!(f, "{service}({timer:#x}): {rule}")
             }
             Bug::NullArgument { service, parameter } => {

@@ -226,7 +226,7 @@ pub(crate) unsafe fn set_ex_timer(
     };
     if let Some(rule) = rule {
         drop(clock);
-        state.report(Bug::ExTimerMisuse {
+        state.report(Bug::TimerMisuse {
             service,
             timer,
             rule,
@@ -246,7 +246,7 @@ pub(crate) fn cancel_ex_timer(
     let service = "ExCancelTimer";
     let timer = timer as usize;
     if !parameters.is_null() {
-        state.report(Bug::ExTimerMisuse {
+        state.report(Bug::TimerMisuse {
             service,
             timer,
             rule: "Parameters must be NULL",
@@ -277,7 +277,7 @@ pub(crate) unsafe fn delete_timer(
 ) -> bool {
     let service = "ExDeleteTimer";
     let timer = timer as usize;
-    let misuse = |rule| Bug::ExTimerMisuse {
+    let misuse = |rule| Bug::TimerMisuse {
         service,
         timer,
         rule,
@@ -557,7 +557,7 @@ mod tests {
                     irql: DISPATCH_LEVEL,
                     max: APC_LEVEL
                 },
-                Bug::ExTimerMisuse {
+                Bug::TimerMisuse {
                     service: "ExDeleteTimer",
                     timer: timer as usize,
                     rule: "Wait is TRUE in the timer's own ExTimerCallback"
@@ -660,7 +660,7 @@ mod tests {
         // SAFETY: readable parameters; Wait without Cancel is the misuse under test.
         unsafe { ExDeleteTimer(high, 0, 1, &mut delete_parameters) };
         let h = high as usize;
-        let misuse = |service, rule| Bug::ExTimerMisuse {
+        let misuse = |service, rule| Bug::TimerMisuse {
             service,
             timer: h,
             rule,
@@ -720,17 +720,17 @@ mod tests {
         assert_eq!(
             kernel.take_bugs(),
             vec![
-                Bug::ExTimerMisuse {
+                Bug::TimerMisuse {
                     service: "ExDeleteTimer",
                     timer: first as usize,
                     rule: "Parameters is NULL (ExInitializeDeleteTimerParameters)"
                 },
-                Bug::ExTimerMisuse {
+                Bug::TimerMisuse {
                     service: "ExDeleteTimer",
                     timer: second as usize,
                     rule: "EXT_DELETE_PARAMETERS.Version or Reserved is not 0"
                 },
-                Bug::ExTimerMisuse {
+                Bug::TimerMisuse {
                     service: "ExSetTimer",
                     timer: third as usize,
                     rule: "EXT_SET_PARAMETERS.Reserved is not zero"

@@ -43,8 +43,17 @@ pub(crate) unsafe fn set_timer(
         });
         return false;
     }
+    if period_ms < 0 {
+        drop(clock);
+        state.report(Bug::TimerMisuse {
+            service: "KeSetTimerEx",
+            timer: timer as usize,
+            rule: "Period must be greater than or equal to zero",
+        });
+        return false;
+    }
     let due = clock.due_from(due_time, Resolution::Tick);
-    let period = i64::from(period_ms.max(0)) * 10_000;
+    let period = i64::from(period_ms) * 10_000;
     let target = Target::Ktimer { dpc: dpc as usize };
     let was_set = clock.arm(timer as usize, due, period, target);
     drop(clock);
@@ -53,7 +62,7 @@ pub(crate) unsafe fn set_timer(
     // SAFETY: the caller guarantees `timer` is a live KTIMER; word 6 is Dpc.
     unsafe { (*timer).Opaque[6] = dpc as usize as u64 };
     // SAFETY: the caller guarantees `timer` is a live KTIMER; word 7 holds Processor and Period.
-    unsafe { (*timer).Opaque[7] = (u64::from(period_ms.max(0) as u32)) << 32 };
+    unsafe { (*timer).Opaque[7] = u64::from(period_ms.unsigned_abs()) << 32 };
     was_set
 }
 
@@ -289,6 +298,24 @@ mod tests {
                 timer: &raw mut timer as usize
             }]
         );
+    }
+
+    #[test]
+    fn a_negative_period_is_a_bug_and_sets_nothing() {
+        let kernel = Kernel::new();
+        kernel.expect_bugs();
+        let _entered = kernel.enter();
+        let mut f = fixture();
+        assert_eq!(f.set(-1, -5), 0);
+        assert_eq!(
+            kernel.take_bugs(),
+            vec![Bug::TimerMisuse {
+                service: "KeSetTimerEx",
+                timer: &raw mut *f.timer as usize,
+                rule: "Period must be greater than or equal to zero"
+            }]
+        );
+        assert_eq!(kernel.clock().armed_timers(), 0);
     }
 
     #[test]
