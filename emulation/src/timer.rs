@@ -316,6 +316,33 @@ impl Shared {
     fn wait<'a>(&self, guard: MutexGuard<'a, ClockState>) -> MutexGuard<'a, ClockState> {
         self.changed.wait(guard).unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Waits until `take` gives something (a processor's next DPC, the worker's next item);
+    /// None once the kernel is gone.
+    fn next<T>(&self, mut take: impl FnMut(&mut ClockState) -> Option<T>) -> Option<T> {
+        let mut clock = self.lock();
+        loop {
+            if clock.shutdown {
+                return None;
+            }
+            if let Some(item) = take(&mut clock) {
+                return Some(item);
+            }
+            clock = self.wait(clock);
+        }
+    }
+}
+
+/// Runs `body` on this thread with the kernel current (at PASSIVE_LEVEL, as a kernel thread
+/// starts); false if the kernel is gone.
+fn in_kernel(kernel: &Weak<KernelState>, body: impl FnOnce(&KernelState)) -> bool {
+    let Some(state) = kernel.upgrade() else {
+        return false;
+    };
+    let kernel = Kernel { state };
+    let _entered = kernel.enter();
+    body(&kernel.state);
+    true
 }
 
 /// The clock, timers, DPC queue and work queue of one kernel.

@@ -1097,6 +1097,39 @@ unsafe extern "system" fn tick(
     unsafe { avcam_kernel::KsPinAttemptProcessing(context.cast(), 0) };
 }
 
+/// A periodic KTIMER whose DPC ([`tick`]) asks for a pin's processing every 33 ms.
+struct Ticker {
+    timer: Box<ks::nt::KTIMER>,
+    dpc: Box<ks::nt::KDPC>,
+}
+
+impl Ticker {
+    /// First expiry in 33 ms, then every 33 ms.
+    fn start(kernel: &Kernel, pin: *mut KSPIN) -> Ticker {
+        let mut ticker = Ticker {
+            timer: Box::new(ks::nt::KTIMER { Opaque: [0; 8] }),
+            dpc: Box::new(ks::nt::KDPC { Opaque: [0; 8] }),
+        };
+        let _entered = kernel.enter();
+        // SAFETY: boxes that stay put until `stop`; the pin outlives the timer.
+        unsafe { avcam_kernel::KeInitializeDpc(&mut *ticker.dpc, Some(tick), pin.cast()) };
+        // SAFETY: a live box, not set.
+        unsafe { avcam_kernel::KeInitializeTimerEx(&mut *ticker.timer, ks::nt::NotificationTimer) };
+        // SAFETY: the timer and DPC initialised just above.
+        unsafe { avcam_kernel::KeSetTimerEx(&mut *ticker.timer, -330_000, 33, &mut *ticker.dpc) };
+        ticker
+    }
+
+    /// Cancels the timer and waits for its DPCs (the boxes may go then).
+    fn stop(mut self, kernel: &Kernel) {
+        let _entered = kernel.enter();
+        // SAFETY: the timer set in `start`, still set (periodic).
+        assert_eq!(unsafe { avcam_kernel::KeCancelTimer(&mut *self.timer) }, 1);
+        // SAFETY: PASSIVE_LEVEL.
+        unsafe { avcam_kernel::KeFlushQueuedDpcs() };
+    }
+}
+
 #[test]
 fn a_periodic_timer_on_the_virtual_clock_drives_one_frame_per_tick() {
     let (kernel, filter) = loaded();
@@ -1127,26 +1160,12 @@ fn a_periodic_timer_on_the_virtual_clock_drives_one_frame_per_tick() {
         .map(|b| kernel.read_stream(pin, &header_for(b)).expect_pending())
         .collect();
     pin_state(ks_pin).mode = Mode::OnePerCall;
-    let mut timer = Box::new(ks::nt::KTIMER { Opaque: [0; 8] });
-    let mut dpc = Box::new(ks::nt::KDPC { Opaque: [0; 8] });
-    {
-        let _entered = kernel.enter();
-        // SAFETY: live boxes; the pin outlives the timer (cancelled below).
-        unsafe { avcam_kernel::KeInitializeDpc(&mut *dpc, Some(tick), ks_pin.cast()) };
-        // SAFETY: as above.
-        unsafe { avcam_kernel::KeInitializeTimerEx(&mut *timer, ks::nt::NotificationTimer) };
-        // SAFETY: as above: first tick in 33 ms, then every 33 ms.
-        unsafe { avcam_kernel::KeSetTimerEx(&mut *timer, -330_000, 33, &mut *dpc) };
-    }
+    let ticker = Ticker::start(&kernel, ks_pin);
     kernel.clock().advance(33_000_000);
     assert_eq!(reads.iter().filter(|r| r.poll().is_some()).count(), 1);
     kernel.clock().advance(66_000_000);
     assert_eq!(reads.iter().filter(|r| r.poll().is_some()).count(), 3);
-    {
-        let _entered = kernel.enter();
-        // SAFETY: the timer armed above.
-        assert_eq!(unsafe { avcam_kernel::KeCancelTimer(&mut *timer) }, 1);
-    }
+    ticker.stop(&kernel);
     drop(reads);
     kernel.close(pin);
     kernel.close(filter);
@@ -1172,17 +1191,7 @@ fn in_concurrency_mode_a_timer_dpc_drives_processing_on_the_worker_thread() {
     // Requests from DPCs that follow one another closely may be served by one work item (ks.sys
     // does not queue its work item twice either): Process fills every queued frame at once.
     pin_state(ks_pin).mode = Mode::Fill;
-    let mut timer = Box::new(ks::nt::KTIMER { Opaque: [0; 8] });
-    let mut dpc = Box::new(ks::nt::KDPC { Opaque: [0; 8] });
-    {
-        let _entered = kernel.enter();
-        // SAFETY: live boxes; the pin outlives the timer (cancelled and flushed below).
-        unsafe { avcam_kernel::KeInitializeDpc(&mut *dpc, Some(tick), ks_pin.cast()) };
-        // SAFETY: as above.
-        unsafe { avcam_kernel::KeInitializeTimerEx(&mut *timer, ks::nt::NotificationTimer) };
-        // SAFETY: as above: every 33 ms.
-        unsafe { avcam_kernel::KeSetTimerEx(&mut *timer, -330_000, 33, &mut *dpc) };
-    }
+    let ticker = Ticker::start(&kernel, ks_pin);
     // Three expiries: their DPCs run on the processors, the processing they defer on the
     // worker thread, after `advance` may have returned: the reads complete asynchronously.
     // Nothing else runs the deferred processing in this mode.
@@ -1193,13 +1202,7 @@ fn in_concurrency_mode_a_timer_dpc_drives_processing_on_the_worker_thread() {
             .expect("served by the worker");
         assert_eq!(result.status, STATUS_SUCCESS);
     }
-    {
-        let _entered = kernel.enter();
-        // SAFETY: the timer armed above.
-        assert_eq!(unsafe { avcam_kernel::KeCancelTimer(&mut *timer) }, 1);
-        // SAFETY: PASSIVE_LEVEL.
-        unsafe { avcam_kernel::KeFlushQueuedDpcs() };
-    }
+    ticker.stop(&kernel);
     drop(reads);
     kernel.close(pin);
     kernel.close(filter);

@@ -150,15 +150,7 @@ fn flush_waits_for_dpcs_running_and_queued_on_every_processor() {
     // Two run (one per processor) and wait; the third stays queued.
     assert!(wait_for(|| gate.started.load(Ordering::SeqCst) == 2));
     assert_eq!(gate.finished.load(Ordering::SeqCst), 0);
-    let target = context as usize;
-    let releaser = kernel.spawn(move || {
-        std::thread::sleep(Duration::from_millis(50));
-        // SAFETY: the gate lives until the flush returned, which waits for the DPCs this
-        // store lets finish.
-        unsafe { &*(target as *const Gate) }
-            .release
-            .store(true, Ordering::SeqCst);
-    });
+    let releaser = release_later(&kernel, &gate);
     // SAFETY: PASSIVE_LEVEL.
     unsafe { KeFlushQueuedDpcs() };
     assert_eq!(
@@ -170,33 +162,40 @@ fn flush_waits_for_dpcs_running_and_queued_on_every_processor() {
     kernel.assert_no_leaks();
 }
 
+/// A one-shot EX_TIMER (with `attributes`) whose callback, the gate, has started on a processor
+/// and waits there. The gate must outlive the timer.
+fn in_its_callback(kernel: &Kernel, gate: &Gate, attributes: u32) -> *mut EX_TIMER {
+    let context: *const Gate = gate;
+    // SAFETY: the caller keeps the gate alive until the timer is deleted.
+    let timer =
+        unsafe { ExAllocateTimer(Some(gate_callback), context.cast_mut().cast(), attributes) };
+    assert!(!timer.is_null());
+    // SAFETY: a live timer; NULL parameters.
+    unsafe { ExSetTimer(timer, -1, 0, std::ptr::null_mut()) };
+    kernel.clock().advance(1_000_000);
+    assert!(wait_for(|| gate.started.load(Ordering::SeqCst) == 1));
+    timer
+}
+
+/// Opens `gate` from another thread 50 ms from now.
+fn release_later(kernel: &Kernel, gate: &Gate) -> std::thread::JoinHandle<()> {
+    let target = std::ptr::from_ref(gate) as usize;
+    kernel.spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        // SAFETY: the tests keep the gate alive until they joined this thread.
+        unsafe { &*(target as *const Gate) }
+            .release
+            .store(true, Ordering::SeqCst);
+    })
+}
+
 #[test]
 fn delete_with_wait_returns_only_after_the_running_callback_finished() {
     let kernel = kernel();
     let _entered = kernel.enter();
     let gate = Box::new(Gate::default());
-    let context: *const Gate = &*gate;
-    // SAFETY: the gate outlives the timer (deleted with Wait below).
-    let timer = unsafe {
-        ExAllocateTimer(
-            Some(gate_callback),
-            context.cast_mut().cast(),
-            EX_TIMER_HIGH_RESOLUTION,
-        )
-    };
-    // SAFETY: a live timer.
-    unsafe { ExSetTimer(timer, -1, 0, std::ptr::null_mut()) };
-    kernel.clock().advance(100);
-    assert!(wait_for(|| gate.started.load(Ordering::SeqCst) == 1));
-    let target = context as usize;
-    let releaser = kernel.spawn(move || {
-        std::thread::sleep(Duration::from_millis(50));
-        // SAFETY: the gate lives until ExDeleteTimer returned, which waits for the callback
-        // this store lets finish.
-        unsafe { &*(target as *const Gate) }
-            .release
-            .store(true, Ordering::SeqCst);
-    });
+    let timer = in_its_callback(&kernel, &gate, EX_TIMER_HIGH_RESOLUTION);
+    let releaser = release_later(&kernel, &gate);
     let mut parameters = EXT_DELETE_PARAMETERS::initialized();
     // SAFETY: a live timer; PASSIVE_LEVEL; Cancel with Wait.
     let cancelled = unsafe { ExDeleteTimer(timer, 1, 1, &mut parameters) };
@@ -215,13 +214,7 @@ fn delete_without_wait_returns_at_once_and_frees_the_timer_after_the_callback() 
     let kernel = kernel();
     let _entered = kernel.enter();
     let gate = Box::new(Gate::default());
-    let context: *const Gate = &*gate;
-    // SAFETY: the gate outlives the timer (its callback is waited for below).
-    let timer = unsafe { ExAllocateTimer(Some(gate_callback), context.cast_mut().cast(), 0) };
-    // SAFETY: a live timer.
-    unsafe { ExSetTimer(timer, -1, 0, std::ptr::null_mut()) };
-    kernel.clock().advance(1_000_000);
-    assert!(wait_for(|| gate.started.load(Ordering::SeqCst) == 1));
+    let timer = in_its_callback(&kernel, &gate, 0);
     let mut parameters = EXT_DELETE_PARAMETERS::initialized();
     // SAFETY: a live timer.
     assert_eq!(unsafe { ExDeleteTimer(timer, 1, 0, &mut parameters) }, 0);

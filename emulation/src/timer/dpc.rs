@@ -7,10 +7,9 @@ use std::thread::ThreadId;
 
 use ks::nt::{DISPATCH_LEVEL, EX_TIMER, KDPC, PASSIVE_LEVEL, PKDEFERRED_ROUTINE};
 
-use super::{work, ClockState, Shared};
+use super::{in_kernel, work, ClockState, Shared};
 use crate::bugs::Bug;
 use crate::kernel::{current_irql, set_irql, KernelState};
-use crate::Kernel;
 
 /// KDPC `Type` (DpcObject).
 const DPC_OBJECT_TYPE: u8 = 0x13;
@@ -266,31 +265,16 @@ pub(super) fn start_processors(state: &Arc<KernelState>, processors: usize) {
 
 /// One emulated processor: takes DPCs off the queue and runs them, until the kernel is gone.
 fn processor_loop(shared: &Shared, kernel: &Weak<KernelState>) {
-    loop {
-        let queued = {
-            let mut clock = shared.lock();
-            loop {
-                if clock.shutdown {
-                    return;
-                }
-                if let Some(queued) = clock.take_next() {
-                    break queued;
-                }
-                clock = shared.wait(clock);
-            }
-        };
+    while let Some(queued) = shared.next(ClockState::take_next) {
         // The clock's thread waits for DPCs to be taken.
         shared.changed.notify_all();
-        let Some(state) = kernel.upgrade() else {
+        let ran = in_kernel(kernel, |state| {
+            execute(state, queued);
+            work::after_processor_dpc(state);
+        });
+        if !ran {
             return;
-        };
-        let kernel = Kernel {
-            state: state.clone(),
-        };
-        let entered = kernel.enter();
-        execute(&state, queued);
-        work::after_processor_dpc(&state);
-        drop(entered);
+        }
     }
 }
 
@@ -350,6 +334,7 @@ mod tests {
     use crate::services::{
         KeCancelTimer, KeFlushQueuedDpcs, KeInitializeDpc, KeInitializeTimerEx, KeSetTimerEx,
     };
+    use crate::Kernel;
 
     /// Context of [`slow`]: set when the DPC starts, and when it ends.
     #[derive(Default)]

@@ -11,9 +11,8 @@
 
 use std::sync::Weak;
 
-use super::Shared;
+use super::{in_kernel, Shared};
 use crate::kernel::KernelState;
-use crate::Kernel;
 
 /// Work to run at PASSIVE_LEVEL with the kernel current.
 pub(crate) type WorkItem = Box<dyn FnOnce(&KernelState) + Send + 'static>;
@@ -63,27 +62,10 @@ pub(super) fn after_processor_dpc(state: &KernelState) {
 
 /// Concurrency mode's worker thread: runs work items at PASSIVE_LEVEL until the kernel is gone.
 pub(super) fn worker_loop(shared: &Shared, kernel: &Weak<KernelState>) {
-    loop {
-        let item = {
-            let mut clock = shared.lock();
-            loop {
-                if clock.shutdown {
-                    return;
-                }
-                if let Some(item) = clock.work.pop_front() {
-                    break item;
-                }
-                clock = shared.wait(clock);
-            }
-        };
-        let Some(state) = kernel.upgrade() else {
+    while let Some(item) = shared.next(|clock| clock.work.pop_front()) {
+        if !in_kernel(kernel, item) {
             return;
-        };
-        let kernel = Kernel {
-            state: state.clone(),
-        };
-        let _entered = kernel.enter();
-        item(&state);
+        }
     }
 }
 
@@ -100,6 +82,7 @@ mod tests {
     use crate::kernel::{current, current_irql};
     use crate::services::{KeInitializeDpc, KeInitializeTimerEx, KeSetTimerEx};
     use crate::timer::in_dpc;
+    use crate::Kernel;
 
     /// Where each step ran: (what, thread, IRQL, in a DPC).
     type Trace = Mutex<Vec<(&'static str, ThreadId, KIRQL, bool)>>;
