@@ -60,7 +60,7 @@
 mod dpc;
 mod ex_timer;
 mod ktimer;
-mod work;
+pub(crate) mod work;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
