@@ -499,8 +499,10 @@ impl ClockControl<'_> {
     }
 
     /// Moves the virtual clock forward by `ns` nanoseconds (rounded down to 100 ns), expiring
-    /// every timer due on the way, instant by instant (see the module documentation for where
-    /// the DPCs run). Panics in real-time mode. Raises the driver bugs detected meanwhile.
+    /// every timer due on the way, instant by instant. Inline (the default) every DPC, and the
+    /// work it deferred, has run when it returns; in concurrency mode DPCs may still be queued
+    /// or running (`KeFlushQueuedDpcs` waits for them). Panics in real-time mode. Raises the
+    /// driver bugs detected meanwhile.
     pub fn advance(&self, ns: u64) {
         assert!(
             self.kernel.state.clock.lock().real_time.is_none(),
