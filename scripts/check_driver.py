@@ -41,6 +41,8 @@ NEWER_NTOSKRNL_EXPORTS = {
     "ExSetTimer": (9600, "Windows 8.1"),
     "ExCancelTimer": (9600, "Windows 8.1"),
     "ExDeleteTimer": (9600, "Windows 8.1"),
+    # The clock tick range (ExQueryTimerResolution's Requirements: Windows 8).
+    "ExQueryTimerResolution": (9200, "Windows 8"),
     # The performance counter: a hal.dll export up to Windows 7 (mingw lists it in libhal.a),
     # exported by ntoskrnl.exe since the HAL timer code moved into the kernel in Windows 8.
     "KeQueryPerformanceCounter": (9200, "Windows 8"),

@@ -197,6 +197,74 @@ pub enum Bug {
     DeviceMutexRecursive,
     /// `KsReleaseDevice` by a thread that does not hold the device mutex.
     DeviceMutexNotOwned,
+    /// `ExFreePoolWithTag` of a block holding a KTIMER or EX_TIMER that is still set (Driver
+    /// Verifier's bug check 0xC7 TIMER_OR_DPC_INVALID, parameter 1 = 0).
+    TimerInFreedPool {
+        /// The block freed.
+        block: usize,
+        /// The timer inside it.
+        timer: usize,
+    },
+    /// `ExFreePoolWithTag` of a block holding a KDPC that is queued and has not run yet (bug
+    /// check 0xC7, parameter 1 = 1).
+    DpcInFreedPool {
+        /// The block freed.
+        block: usize,
+        /// The KDPC inside it.
+        dpc: usize,
+    },
+    /// `ExFreePoolWithTag` of a block holding the CallbackContext of an EX_TIMER that is set or
+    /// whose callback is queued or running (the callback would use freed memory; a guess at
+    /// what Driver Verifier catches).
+    TimerContextInFreedPool {
+        /// The block freed.
+        block: usize,
+        /// The EX_TIMER.
+        timer: usize,
+        /// Its CallbackContext.
+        context: usize,
+    },
+    /// `ExFreePoolWithTag` of an EX_TIMER object (only `ExDeleteTimer` frees one).
+    ExTimerFreedAsPool {
+        /// The timer.
+        timer: usize,
+    },
+    /// An EX_TIMER service given a pointer `ExAllocateTimer` never returned.
+    ExTimerUnknown {
+        /// The service.
+        service: &'static str,
+        /// The pointer.
+        timer: usize,
+    },
+    /// An EX_TIMER service given a timer `ExDeleteTimer` has freed.
+    ExTimerDeleted {
+        /// The service.
+        service: &'static str,
+        /// The timer.
+        timer: usize,
+    },
+    /// `ExAllocateTimer` with EX_TIMER_HIGH_RESOLUTION and EX_TIMER_NO_WAKE, or unknown bits.
+    ExTimerInvalidAttributes {
+        /// The attributes.
+        attributes: u32,
+    },
+    /// A rule of the KTIMER or EX_TIMER services broken (documented as a bug check or a "must",
+    /// or marked a guess in `crate::timer`).
+    TimerMisuse {
+        /// The service.
+        service: &'static str,
+        /// The timer.
+        timer: usize,
+        /// The rule.
+        rule: &'static str,
+    },
+    /// A NULL pointer where a service writes its result.
+    NullArgument {
+        /// The service.
+        service: &'static str,
+        /// The parameter.
+        parameter: &'static str,
+    },
 }
 
 impl fmt::Display for Bug {
@@ -301,6 +369,39 @@ impl fmt::Display for Bug {
             ),
             Bug::DeviceMutexNotOwned => {
                 write!(f, "KsReleaseDevice by a thread that does not hold the mutex")
+            }
+            Bug::TimerInFreedPool { block, timer } => write!(
+                f,
+                "pool block {block:#x} freed while timer {timer:#x} inside it is set \
+                 (TIMER_OR_DPC_INVALID)"
+            ),
+            Bug::DpcInFreedPool { block, dpc } => write!(
+                f,
+                "pool block {block:#x} freed while KDPC {dpc:#x} inside it is queued \
+                 (TIMER_OR_DPC_INVALID)"
+            ),
+            Bug::TimerContextInFreedPool { block, timer, context } => write!(
+                f,
+                "pool block {block:#x} freed while EX_TIMER {timer:#x} with CallbackContext \
+                 {context:#x} inside it is set or calling back"
+            ),
+            Bug::ExTimerFreedAsPool { timer } => {
+                write!(f, "EX_TIMER {timer:#x} freed with ExFreePoolWithTag, not ExDeleteTimer")
+            }
+            Bug::ExTimerUnknown { service, timer } => {
+                write!(f, "{service}({timer:#x}): not a timer ExAllocateTimer returned")
+            }
+            Bug::ExTimerDeleted { service, timer } => {
+                write!(f, "{service}({timer:#x}): the timer was deleted (use after free)")
+            }
+            Bug::ExTimerInvalidAttributes { attributes } => {
+                write!(f, "ExAllocateTimer with invalid attributes {attributes:#x}")
+            }
+            Bug::TimerMisuse { service, timer, rule } => {
+                write!(f, "{service}({timer:#x}): {rule}")
+            }
+            Bug::NullArgument { service, parameter } => {
+                write!(f, "{service} with a NULL {parameter}")
             }
         }
     }

@@ -151,7 +151,7 @@ impl Kernel {
 
     /// Panics naming every leak: pool allocations still live (by tag), object references the
     /// driver took and never dropped, kernel handles never closed, AVStream filters and pins
-    /// never closed, timers still set.
+    /// never closed, KTIMERs still set, EX_TIMERs never deleted.
     pub fn assert_no_leaks(&self) {
         let mut problems = Vec::new();
         for leak in self.state.pool.leaks() {
@@ -170,6 +170,13 @@ impl Kernel {
             problems.push(format!(
                 "KTIMER {timer:#x} still set (KeCancelTimer never called)"
             ));
+        }
+        for (timer, deleting) in crate::timer::live_ex_timers(&self.state) {
+            problems.push(if deleting {
+                format!("EX_TIMER {timer:#x} deleted without Cancel and still set")
+            } else {
+                format!("EX_TIMER {timer:#x} never deleted (ExDeleteTimer never called)")
+            });
         }
         if !problems.is_empty() {
             panic!(

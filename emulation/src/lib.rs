@@ -13,7 +13,8 @@
 //! - [`handles`]: the driver as a client (ObOpenObjectByPointer, ZwClose, KsCreateAllocator,
 //!   KsSynchronousIoControlDevice);
 //! - [`io`]: driver, device, file objects, IRPs, completion, cancellation;
-//! - [`timer`]: the virtual (or real-time) clock, KTIMERs and DPCs;
+//! - [`timer`]: the virtual (or real-time) clock and its tick, KTIMERs, EX_TIMERs, DPCs (inline
+//!   or on emulated processors), work items;
 //! - [`ks`]: object headers, `KsDispatchIrp`, create routing, security;
 //! - [`avstream`]: KsInitializeDriver, device/filter/pin objects, their property sets, the read
 //!   queue, stream pointers and processing; `bag`: the memory ks.sys keeps per filter or pin

@@ -194,6 +194,11 @@ impl Pool {
         self.lock().injected_failures
     }
 
+    /// The size of the live block starting at `address`, if there is one.
+    pub(crate) fn live_size(&self, address: usize) -> Option<usize> {
+        self.lock().live.get(&address).map(|block| block.size)
+    }
+
     /// `ExAllocatePool2`.
     pub(crate) fn allocate(
         &self,

@@ -15,10 +15,10 @@ use ks::avstream::{
 };
 use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
 use ks::nt::{
-    DEVICE_OBJECT, DISPATCH_LEVEL, DRIVER_OBJECT, EVENT_TYPE, FILE_OBJECT, HANDLE, IRP, KDPC,
-    KEVENT, KIRQL, KPROCESSOR_MODE, KSPIN_LOCK, KTIMER, OBJECT_HANDLE_INFORMATION, PACCESS_STATE,
-    PASSIVE_LEVEL, PDRIVER_DISPATCH, PKDEFERRED_ROUTINE, POBJECT_TYPE, POOL_FLAGS, TIMER_TYPE,
-    UNICODE_STRING,
+    APC_LEVEL, DEVICE_OBJECT, DISPATCH_LEVEL, DRIVER_OBJECT, EVENT_TYPE, EXT_DELETE_PARAMETERS,
+    EXT_SET_PARAMETERS, EX_TIMER, FILE_OBJECT, HANDLE, IRP, KDPC, KEVENT, KIRQL, KPROCESSOR_MODE,
+    KSPIN_LOCK, KTIMER, OBJECT_HANDLE_INFORMATION, PACCESS_STATE, PASSIVE_LEVEL, PDRIVER_DISPATCH,
+    PEXT_CALLBACK, PKDEFERRED_ROUTINE, POBJECT_TYPE, POOL_FLAGS, TIMER_TYPE, UNICODE_STRING,
 };
 use ks::NTSTATUS;
 
@@ -43,12 +43,16 @@ pub unsafe extern "system" fn ExAllocatePool2(
 }
 
 /// `VOID ExFreePoolWithTag(PVOID P, ULONG Tag)`: frees a tracked block; a double free, a foreign
-/// pointer or a wrong tag is reported (see [`crate::bugs`]).
+/// pointer or a wrong tag is reported (see [`crate::bugs`]), and so is a block holding a set
+/// timer, a queued KDPC or a busy EX_TIMER's context (see [`crate::timer`]).
 ///
 /// # Safety
 /// `P` must not be used after the call if it was a live block.
 pub unsafe extern "system" fn ExFreePoolWithTag(P: *mut c_void, Tag: u32) {
     let state = current("ExFreePoolWithTag");
+    if let Some(size) = state.pool.live_size(P as usize) {
+        timer::check_freed_block(&state, P as usize, size);
+    }
     state.pool.free(&state.bugs, current_irql(), P, Tag);
 }
 
@@ -317,8 +321,9 @@ pub unsafe extern "system" fn KeCancelTimer(Timer: *mut KTIMER) -> u8 {
     u8::from(timer::cancel_timer(&state, Timer))
 }
 
-/// `VOID KeFlushQueuedDpcs(VOID)`: waits until no timer DPC is running (the emulation queues
-/// DPCs only through timers, so "queued" is "due and being run").
+/// `VOID KeFlushQueuedDpcs(VOID)`: waits until every DPC and EX_TIMER callback queued or
+/// running when it is called has run to completion, on any thread (the emulation queues DPCs
+/// only through timers).
 ///
 /// # Safety
 /// None beyond the kernel's: callable at PASSIVE_LEVEL.
@@ -326,6 +331,88 @@ pub unsafe extern "system" fn KeFlushQueuedDpcs() {
     let state = current("KeFlushQueuedDpcs");
     check_irql(&state, "KeFlushQueuedDpcs", PASSIVE_LEVEL);
     timer::flush_queued_dpcs(&state);
+}
+
+/// `PEX_TIMER ExAllocateTimer(PEXT_CALLBACK Callback, PVOID CallbackContext, ULONG Attributes)`
+/// (Windows 8.1+): a timer object from the tracked pool, or NULL (see [`crate::timer`] for the
+/// rules the emulation holds the driver to).
+///
+/// # Safety
+/// `Callback`, if not NULL, must be callable at DISPATCH_LEVEL with `CallbackContext` until the
+/// timer is deleted.
+pub unsafe extern "system" fn ExAllocateTimer(
+    Callback: PEXT_CALLBACK,
+    CallbackContext: *mut c_void,
+    Attributes: u32,
+) -> *mut EX_TIMER {
+    let state = current("ExAllocateTimer");
+    check_irql(&state, "ExAllocateTimer", DISPATCH_LEVEL);
+    timer::allocate_timer(&state, Callback, CallbackContext, Attributes)
+}
+
+/// `BOOLEAN ExSetTimer(PEX_TIMER Timer, LONGLONG DueTime, LONGLONG Period,
+/// PEXT_SET_PARAMETERS Parameters)`: sets the timer (both times in 100 ns units); TRUE if it
+/// cancelled a set timer.
+///
+/// # Safety
+/// `Parameters` must be NULL or point to a readable EXT_SET_PARAMETERS.
+pub unsafe extern "system" fn ExSetTimer(
+    Timer: *mut EX_TIMER,
+    DueTime: i64,
+    Period: i64,
+    Parameters: *mut EXT_SET_PARAMETERS,
+) -> u8 {
+    let state = current("ExSetTimer");
+    check_irql(&state, "ExSetTimer", DISPATCH_LEVEL);
+    // SAFETY: forwarded from the caller.
+    u8::from(unsafe { timer::set_ex_timer(&state, Timer, DueTime, Period, Parameters) })
+}
+
+/// `BOOLEAN ExCancelTimer(PEX_TIMER Timer, PEXT_CANCEL_PARAMETERS Parameters)`: TRUE if the
+/// timer was set. `Parameters` must be NULL.
+///
+/// # Safety
+/// Safe with any arguments (unknown timers are reported); unsafe to match the kernel import.
+pub unsafe extern "system" fn ExCancelTimer(Timer: *mut EX_TIMER, Parameters: *mut c_void) -> u8 {
+    let state = current("ExCancelTimer");
+    check_irql(&state, "ExCancelTimer", DISPATCH_LEVEL);
+    u8::from(timer::cancel_ex_timer(&state, Timer, Parameters))
+}
+
+/// `BOOLEAN ExDeleteTimer(PEX_TIMER Timer, BOOLEAN Cancel, BOOLEAN Wait,
+/// PEXT_DELETE_PARAMETERS Parameters)`: deletes the timer object; TRUE if Cancel cancelled a set
+/// timer. With Wait (IRQL <= APC_LEVEL, Cancel TRUE) it returns once no callback of the timer is
+/// queued or running.
+///
+/// # Safety
+/// `Parameters` must be NULL (a reported bug) or point to a readable EXT_DELETE_PARAMETERS; its
+/// DeleteCallback, if any, must be callable with its DeleteContext.
+pub unsafe extern "system" fn ExDeleteTimer(
+    Timer: *mut EX_TIMER,
+    Cancel: u8,
+    Wait: u8,
+    Parameters: *mut EXT_DELETE_PARAMETERS,
+) -> u8 {
+    let state = current("ExDeleteTimer");
+    let max = if Wait != 0 { APC_LEVEL } else { DISPATCH_LEVEL };
+    check_irql(&state, "ExDeleteTimer", max);
+    // SAFETY: forwarded from the caller.
+    u8::from(unsafe { timer::delete_timer(&state, Timer, Cancel != 0, Wait != 0, Parameters) })
+}
+
+/// `VOID ExQueryTimerResolution(PULONG MaximumTime, PULONG MinimumTime, PULONG CurrentTime)`
+/// (Windows 8+): the longest, shortest and current interval between clock ticks, 100 ns units.
+///
+/// # Safety
+/// The three pointers must be writable (NULL ones are reported).
+pub unsafe extern "system" fn ExQueryTimerResolution(
+    MaximumTime: *mut u32,
+    MinimumTime: *mut u32,
+    CurrentTime: *mut u32,
+) {
+    let state = current("ExQueryTimerResolution");
+    // SAFETY: forwarded from the caller.
+    unsafe { timer::query_resolution(&state, MaximumTime, MinimumTime, CurrentTime) }
 }
 
 /// `LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency)`.

@@ -1,35 +1,81 @@
-//! The kernel clock, KTIMERs and DPCs: `KeInitializeDpc`, `KeInitializeTimerEx`, `KeSetTimerEx`,
-//! `KeCancelTimer`, `KeQueryPerformanceCounter`.
+//! The kernel clock and its tick, KTIMERs and EX_TIMERs, DPCs and work items.
 //!
+//! # The clock
 //! Each kernel has one [`Clock`] counting interrupt time in 100 ns units from 0 at boot. It is
-//! virtual by default: it stands still until a test calls [`ClockControl::advance`], which moves it
-//! forward and fires every timer that falls due on the way, in due-time order, each at its own
-//! due time, **inline on the calling thread** at DISPATCH_LEVEL (the emulation's choice: a test
-//! then sees every DPC's effects when `advance` returns, deterministically). In real-time mode
-//! ([`ClockControl::start_real_time`]) a kernel thread keeps the clock equal to the host's monotonic
-//! time since the switch (plus where it stood) and fires the timers on time, from that thread.
+//! virtual by default: it stands still until a test calls [`ClockControl::advance`], which moves
+//! it forward and expires every timer that falls due on the way. In real-time mode
+//! ([`ClockControl::start_real_time`]) a kernel thread keeps the clock equal to the host's
+//! monotonic time since the switch (plus where it stood) and expires the timers when due, from
+//! that thread. `KeQueryPerformanceCounter` reads the clock itself: its frequency is 10 MHz.
 //!
-//! Due times follow `KeSetTimerEx`: negative = relative, in 100 ns units; positive = absolute
-//! system time (100 ns units since 1601-01-01 UTC). The emulation's system time is
-//! [`BOOT_SYSTEM_TIME`] + interrupt time (no clock changes, no leap seconds: a guess that keeps
-//! both scales in step, which is what a driver computing absolute deadlines relies on).
-//! `Period` is in milliseconds; a periodic timer re-arms at due + period (no drift).
-//! `KeQueryPerformanceCounter` counts the same 100 ns units: its frequency is 10 MHz.
+//! # The tick (learn.microsoft.com "Timer Accuracy", "High-Resolution Timers")
+//! The system clock ticks every T ([`ClockControl::set_tick`]; [`DEFAULT_TICK`] = 156,250 x
+//! 100 ns = 15.625 ms, Windows' default; 10,000 models an application that raised the timer
+//! resolution to 1 ms), at 0, T, 2T, ... since boot:
+//! - a KTIMER, and an EX_TIMER without EX_TIMER_HIGH_RESOLUTION, expires at the first tick at or
+//!   after its due time ("detected during processing of the first system clock tick that occurs
+//!   after the specified time");
+//! - a relative due time counts from the last tick, since "the system time is accurate only to
+//!   the latest tick": such a timer can expire up to one tick early, and at once when the
+//!   interval is shorter than what is left of the current tick;
+//! - a periodic timer keeps its period grid (due time n = first due time + n x period), expires
+//!   at the first tick at or after each due time, and at most once per tick;
+//! - an EX_TIMER_HIGH_RESOLUTION timer expires at its due time, never early, late by up to
+//!   [`ClockControl::set_high_resolution_lateness`] (0 by default, so tests stay exact; the
+//!   "Timers on Windows" note says about 1 ms on Windows).
+//!
+//! Due times follow `KeSetTimerEx`/`ExSetTimer`: negative = relative, in 100 ns units; positive
+//! = absolute system time (100 ns units since 1601-01-01 UTC). The emulation's system time is
+//! [`BOOT_SYSTEM_TIME`] + interrupt time (no clock changes: a guess that keeps both scales in
+//! step). A KTIMER's `Period` is in milliseconds, an EX_TIMER's in 100 ns units.
+//!
+//! # Expiry, DPCs and processors
+//! Timers that fall due at the same instant expire together, in due-time order (ties in setting
+//! order): each queues its KDPC (a KDPC already queued is not queued twice) or its EX_TIMER
+//! callback, then the queue runs, each routine at DISPATCH_LEVEL. By default the queue runs
+//! **inline**, on the thread that moved the clock, before the clock moves on: a test sees every
+//! DPC's effects when `advance` returns, deterministically. In **concurrency mode**
+//! ([`ClockControl::run_dpcs_concurrently`]) N emulated processor threads take DPCs off the
+//! queue while the clock thread moves on (it only waits until each queued DPC is taken or every
+//! processor is busy), so DPCs run concurrently with the thread that fired them and with each
+//! other; a KDPC is off the queue while its routine runs, so the same routine can run on two
+//! processors at once (a periodic timer expiring again meanwhile). `KeFlushQueuedDpcs` waits
+//! for every DPC queued or running when it is called, on any thread.
+//!
+//! # Work items
+//! PASSIVE_LEVEL work deferred from DPCs (ks.sys's processing work item): inline, it runs on the
+//! clock's thread once the DPCs of an instant have run; in concurrency mode on a worker thread
+//! (see `work`).
+//!
+//! # Freed pool (Driver Verifier's bug check 0xC7, TIMER_OR_DPC_INVALID)
+//! `ExFreePoolWithTag` of a block holding a set timer or a queued KDPC is a bug; so is (a guess)
+//! a block holding the CallbackContext of an EX_TIMER that is set or whose callback is queued or
+//! running. The emulation reports it, then cancels the timer or unqueues the DPC so nothing
+//! touches the freed memory.
 //!
 //! The KDPC and KTIMER are written as on Windows x64 where drivers might look (KDPC
 //! `DeferredRoutine` at byte 24 and `DeferredContext` at 32; KTIMER `Type` byte, `DueTime` at
 //! 24, `Dpc` at 48, `Period` at 60); the emulation's own bookkeeping is a table keyed by address.
 
-use std::collections::{HashMap, HashSet};
-use std::ffi::c_void;
-use std::sync::{Arc, Mutex, Weak};
+mod dpc;
+mod ex_timer;
+mod ktimer;
+pub(crate) mod work;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use ks::nt::{KDPC, KTIMER, PKDEFERRED_ROUTINE, TIMER_TYPE};
-
 use crate::bugs::Bug;
-use crate::kernel::{current_irql, set_irql, KernelState};
+use crate::kernel::KernelState;
 use crate::Kernel;
+
+pub(crate) use dpc::{flush_queued_dpcs, in_dpc, initialize_dpc};
+pub(crate) use ex_timer::{
+    allocate_timer, cancel_ex_timer, delete_timer, live_ex_timers, query_resolution, set_ex_timer,
+};
+pub(crate) use ktimer::{armed_timer_addresses, cancel_timer, initialize_timer, set_timer};
 
 /// The emulation's system time at boot: 2026-01-01 00:00:00 UTC in 100 ns units since
 /// 1601-01-01 (what a positive `KeSetTimerEx` due time is measured in).
@@ -38,51 +84,294 @@ pub const BOOT_SYSTEM_TIME: i64 = 134_116_992_000_000_000;
 /// `KeQueryPerformanceCounter`'s frequency: 10 MHz (one count per 100 ns).
 pub const PERFORMANCE_FREQUENCY: i64 = 10_000_000;
 
-/// KDPC `Type` (DpcObject).
-const DPC_OBJECT_TYPE: u8 = 0x13;
-/// KTIMER `Header.Type`: TimerNotificationObject (8) + TIMER_TYPE.
-const TIMER_OBJECT_TYPE: u8 = 8;
+/// The default interval between system clock ticks, in 100 ns units: 156,250 = 15.625 ms (64
+/// ticks a second), Windows' default on x64 ("typically about 15 milliseconds").
+pub const DEFAULT_TICK: i64 = 156_250;
 
-/// An armed timer.
-#[derive(Clone, Copy)]
+/// The shortest tick `ExQueryTimerResolution` reports, in 100 ns units: 5,000 = 0.5 ms (a
+/// guess at a typical x64 machine; the documentation says "about 1 millisecond").
+pub const MINIMUM_TICK: i64 = 5_000;
+
+/// How a timer's expiry relates to its due time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Resolution {
+    /// On the system clock tick (KTIMER; EX_TIMER without EX_TIMER_HIGH_RESOLUTION).
+    Tick,
+    /// At the due time, plus the configured lateness (EX_TIMER_HIGH_RESOLUTION).
+    High,
+}
+
+/// What an expiring timer queues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// A KTIMER and the KDPC it was set with (0: none).
+    Ktimer { dpc: usize },
+    /// An EX_TIMER (its callback, if any).
+    ExTimer { resolution: Resolution },
+}
+
+impl Target {
+    fn resolution(self) -> Resolution {
+        match self {
+            Target::Ktimer { .. } => Resolution::Tick,
+            Target::ExTimer { resolution } => resolution,
+        }
+    }
+}
+
+/// A set timer.
+#[derive(Clone, Copy, Debug)]
 struct Armed {
-    /// Interrupt time it falls due at.
+    /// The nominal due time (interrupt time): the period grid.
     due: i64,
+    /// The interrupt time it expires at (on the tick, or `due` plus the lateness).
+    expires: i64,
     /// Re-arm interval in 100 ns units (0: one-shot).
     period: i64,
-    /// The DPC to queue (may be NULL).
-    dpc: usize,
-    /// Arming order, to break ties deterministically.
+    target: Target,
+    /// Setting order, to break ties deterministically.
     sequence: u64,
 }
 
-#[derive(Default)]
+/// The real-time mode: the host instant and clock value at the switch, and the thread's stop
+/// flag.
+struct RealTime {
+    started: Instant,
+    base: i64,
+    stop: Arc<AtomicBool>,
+}
+
+/// Everything the clock's lock protects.
 struct ClockState {
     /// Interrupt time now, 100 ns units.
     now: i64,
+    /// The tick, 100 ns units.
+    tick: i64,
+    /// The most a high-resolution timer expires late, 100 ns units.
+    lateness: i64,
+    /// The lateness generator's state (xorshift64*, fixed seed: runs repeat).
+    lateness_state: u64,
     /// Timers initialised with KeInitializeTimerEx.
-    initialised: HashSet<usize>,
+    ktimers: HashSet<usize>,
     /// DPCs initialised with KeInitializeDpc.
-    dpcs: HashSet<usize>,
-    /// Armed timers by KTIMER address.
+    dpcs: HashMap<usize, dpc::DpcObject>,
+    /// EX_TIMERs allocated and not deleted yet.
+    ex_timers: HashMap<usize, ex_timer::ExTimerObject>,
+    /// EX_TIMERs ExDeleteTimer freed (until the pool hands the address out again).
+    deleted_ex_timers: HashSet<usize>,
+    /// Set timers by address (KTIMER or EX_TIMER).
     armed: HashMap<usize, Armed>,
     sequence: u64,
-    /// Real-time mode: the host instant and clock value at the switch, and the thread's stop flag.
-    real_time: Option<(Instant, i64, Arc<std::sync::atomic::AtomicBool>)>,
+    /// DPCs and EX_TIMER callbacks queued, not running yet.
+    queue: VecDeque<dpc::Queued>,
+    /// The serial number of the last entry queued.
+    dpc_serial: u64,
+    /// DPCs and callbacks running now, and on which thread.
+    running: Vec<dpc::Running>,
+    /// Concurrency mode's processor threads (0: inline).
+    processors: usize,
+    /// Work items queued, not started.
+    work: VecDeque<work::WorkItem>,
+    /// A work item running the AVStream processing deferred from DPCs is queued (concurrency
+    /// mode).
+    avstream_work_queued: bool,
+    /// The kernel is gone: the processor and worker threads end.
+    shutdown: bool,
+    real_time: Option<RealTime>,
 }
 
-/// The clock and timer queue of one kernel.
-#[derive(Default)]
-pub struct Clock {
+impl ClockState {
+    fn new() -> ClockState {
+        ClockState {
+            now: 0,
+            tick: DEFAULT_TICK,
+            lateness: 0,
+            lateness_state: 0x9E37_79B9_7F4A_7C15,
+            ktimers: HashSet::new(),
+            dpcs: HashMap::new(),
+            ex_timers: HashMap::new(),
+            deleted_ex_timers: HashSet::new(),
+            armed: HashMap::new(),
+            sequence: 0,
+            queue: VecDeque::new(),
+            dpc_serial: 0,
+            running: Vec::new(),
+            processors: 0,
+            work: VecDeque::new(),
+            avstream_work_queued: false,
+            shutdown: false,
+            real_time: None,
+        }
+    }
+
+    /// The nominal due time (interrupt time) of a timer set now with `due_time` (the
+    /// `KeSetTimerEx`/`ExSetTimer` argument). A relative time counts from the last tick for a
+    /// tick-driven timer (the system time is accurate only to the latest tick), from now for a
+    /// high-resolution one.
+    fn due_from(&self, due_time: i64, resolution: Resolution) -> i64 {
+        if due_time < 0 {
+            let base = match resolution {
+                Resolution::Tick => floor_tick(self.now, self.tick),
+                Resolution::High => self.now,
+            };
+            base.saturating_add(due_time.saturating_neg())
+        } else {
+            due_time.saturating_sub(BOOT_SYSTEM_TIME)
+        }
+    }
+
+    /// A lateness for a high-resolution expiry, in `0..=lateness`.
+    fn sample_lateness(&mut self) -> i64 {
+        if self.lateness == 0 {
+            return 0;
+        }
+        let mut x = self.lateness_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.lateness_state = x;
+        let sample = x.wrapping_mul(0x2545_F491_4F6C_DD1D) % (self.lateness as u64 + 1);
+        sample as i64
+    }
+
+    /// Sets `timer` to fall due at `due` (re-arming it if it was set); returns whether it was.
+    fn arm(&mut self, timer: usize, due: i64, period: i64, target: Target) -> bool {
+        let expires = match target.resolution() {
+            Resolution::Tick => ceil_tick(due, self.tick),
+            Resolution::High => due.saturating_add(self.sample_lateness()),
+        };
+        self.sequence += 1;
+        let armed = Armed {
+            due,
+            expires,
+            period,
+            target,
+            sequence: self.sequence,
+        };
+        self.armed.insert(timer, armed).is_some()
+    }
+
+    /// Expires `timer` now: re-arms it on its period grid (at most once per tick) or disarms
+    /// it, and queues its DPC or callback. Returns an EX_TIMER deletion this completed.
+    fn expire(&mut self, state: &KernelState, timer: usize) -> Option<ex_timer::Finished> {
+        let armed = self.armed.remove(&timer)?;
+        let disabled = self
+            .ex_timers
+            .get(&timer)
+            .is_some_and(|object| object.deleting.is_some());
+        // A periodic EX_TIMER never expires more than once after ExDeleteTimer disabled it.
+        if armed.period > 0 && !disabled {
+            let due = armed.due.saturating_add(armed.period);
+            let expires = match armed.target.resolution() {
+                Resolution::Tick => ceil_tick(due, self.tick)
+                    .max(floor_tick(self.now, self.tick).saturating_add(self.tick)),
+                Resolution::High => due.saturating_add(self.sample_lateness()),
+            };
+            self.sequence += 1;
+            let next = Armed {
+                due,
+                expires,
+                sequence: self.sequence,
+                ..armed
+            };
+            self.armed.insert(timer, next);
+        }
+        match armed.target {
+            Target::Ktimer { dpc } => {
+                if dpc != 0 {
+                    self.queue_dpc(state, dpc);
+                }
+                None
+            }
+            Target::ExTimer { .. } => self.queue_ex_callback(timer),
+        }
+    }
+}
+
+/// The last tick at or before `t`.
+fn floor_tick(t: i64, tick: i64) -> i64 {
+    t - t.rem_euclid(tick)
+}
+
+/// The first tick at or after `t`.
+fn ceil_tick(t: i64, tick: i64) -> i64 {
+    match t.rem_euclid(tick) {
+        0 => t,
+        r => t.saturating_add(tick - r),
+    }
+}
+
+/// The lock and the condition variable the clock's threads share.
+struct Shared {
     state: Mutex<ClockState>,
-    /// Held while a due timer is taken off the queue and its DPC runs, so `KeFlushQueuedDpcs`
-    /// can wait for a DPC another thread (the real-time clock) is running.
-    dpc_gate: std::sync::Mutex<()>,
+    /// Notified whenever the DPC queue, the running set or the work queue changes.
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, ClockState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wait<'a>(&self, guard: MutexGuard<'a, ClockState>) -> MutexGuard<'a, ClockState> {
+        self.changed.wait(guard).unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until `take` gives something (a processor's next DPC, the worker's next item);
+    /// None once the kernel is gone.
+    fn next<T>(&self, mut take: impl FnMut(&mut ClockState) -> Option<T>) -> Option<T> {
+        let mut clock = self.lock();
+        loop {
+            if clock.shutdown {
+                return None;
+            }
+            if let Some(item) = take(&mut clock) {
+                return Some(item);
+            }
+            clock = self.wait(clock);
+        }
+    }
+}
+
+/// Runs `body` on this thread with the kernel current (at PASSIVE_LEVEL, as a kernel thread
+/// starts); false if the kernel is gone.
+fn in_kernel(kernel: &Weak<KernelState>, body: impl FnOnce(&KernelState)) -> bool {
+    let Some(state) = kernel.upgrade() else {
+        return false;
+    };
+    let kernel = Kernel { state };
+    let _entered = kernel.enter();
+    body(&kernel.state);
+    true
+}
+
+/// The clock, timers, DPC queue and work queue of one kernel.
+pub struct Clock {
+    shared: Arc<Shared>,
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock {
+            shared: Arc::new(Shared {
+                state: Mutex::new(ClockState::new()),
+                changed: Condvar::new(),
+            }),
+        }
+    }
+}
+
+impl Drop for Clock {
+    fn drop(&mut self) {
+        // The kernel is gone: the processor and worker threads end.
+        self.shared.lock().shutdown = true;
+        self.shared.changed.notify_all();
+    }
 }
 
 impl Clock {
-    fn lock(&self) -> std::sync::MutexGuard<'_, ClockState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, ClockState> {
+        self.shared.lock()
     }
 
     /// Interrupt time now, in 100 ns units since boot.
@@ -95,238 +384,59 @@ impl Clock {
         BOOT_SYSTEM_TIME + self.now_100ns()
     }
 
-    /// Timers currently armed.
+    /// Timers (KTIMERs and EX_TIMERs) currently set.
     pub fn armed_timers(&self) -> usize {
         self.lock().armed.len()
     }
 
-    /// Pops the next timer due at or before `until`, moving the clock to its due time and
-    /// re-arming it if periodic. Returns the DPC to run.
-    fn pop_due(&self, until: i64) -> Option<Option<usize>> {
-        let mut state = self.lock();
-        let (&timer, &armed) = state
-            .armed
-            .iter()
-            .filter(|(_, a)| a.due <= until)
-            .min_by_key(|(_, a)| (a.due, a.sequence))?;
-        state.now = state.now.max(armed.due);
-        if armed.period > 0 {
-            state.sequence += 1;
-            let sequence = state.sequence;
-            state.armed.insert(
-                timer,
-                Armed {
-                    due: armed.due + armed.period,
-                    sequence,
-                    ..armed
-                },
-            );
-        } else {
-            state.armed.remove(&timer);
-        }
-        Some((armed.dpc != 0).then_some(armed.dpc))
-    }
-
-    /// When the next timer falls due, if any.
-    fn next_due(&self) -> Option<i64> {
-        self.lock().armed.values().map(|a| a.due).min()
+    /// The tick, 100 ns units.
+    pub fn tick(&self) -> i64 {
+        self.lock().tick
     }
 }
 
-thread_local! {
-    /// How many DPC routines this thread is running (nested through `advance` in a DPC).
-    static IN_DPC: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+/// Moves the clock to the next instant at or before `until` at which timers expire, expires
+/// them and queues their DPCs; false when none expires by `until`.
+fn expire_next(state: &KernelState, until: i64) -> bool {
+    let mut clock = state.clock.lock();
+    let Some(instant) = clock
+        .armed
+        .values()
+        .map(|armed| armed.expires)
+        .filter(|&expires| expires <= until)
+        .min()
+    else {
+        return false;
+    };
+    clock.now = clock.now.max(instant);
+    let now = clock.now;
+    let mut due: Vec<(i64, u64, usize)> = clock
+        .armed
+        .iter()
+        .filter(|(_, armed)| armed.expires <= now)
+        .map(|(&timer, armed)| (armed.expires, armed.sequence, timer))
+        .collect();
+    due.sort_unstable();
+    let finished: Vec<ex_timer::Finished> = due
+        .into_iter()
+        .filter_map(|(_, _, timer)| clock.expire(state, timer))
+        .collect();
+    drop(clock);
+    ex_timer::finish_deletions(state, finished);
+    true
 }
 
-/// Whether the calling thread is running a timer's DPC routine: work it queues (asynchronous
-/// `KsPinAttemptProcessing`) then runs at PASSIVE_LEVEL right after the routine returns, on
-/// this thread ([`crate::avstream::run_deferred`]).
-pub(crate) fn in_dpc() -> bool {
-    IN_DPC.get() > 0
-}
-
-/// Runs the DPCs of every timer due up to `until` and leaves the clock at `until`.
+/// Expires every timer due up to `until`, instant by instant, running (or handing out) the DPCs
+/// of each instant before the next, and leaves the clock at `until`.
 fn run_until(state: &KernelState, until: i64) {
-    loop {
-        let gate = state
-            .clock
-            .dpc_gate
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let Some(dpc) = state.clock.pop_due(until) else {
-            break;
-        };
-        if let Some(dpc) = dpc {
-            run_dpc(state, dpc as *mut KDPC);
-        }
-        drop(gate);
-        if current_irql() == ks::nt::PASSIVE_LEVEL {
-            crate::avstream::run_deferred(state);
-        }
+    while expire_next(state, until) {
+        dpc::dispatch(state);
     }
     let mut clock = state.clock.lock();
     clock.now = clock.now.max(until);
 }
 
-/// `KeFlushQueuedDpcs`: returns once no DPC is running on another thread.
-pub(crate) fn flush_queued_dpcs(state: &KernelState) {
-    drop(
-        state
-            .clock
-            .dpc_gate
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()),
-    );
-}
-
-/// Calls a DPC's routine at DISPATCH_LEVEL on this thread.
-fn run_dpc(state: &KernelState, dpc: *mut KDPC) {
-    if !state.clock.lock().dpcs.contains(&(dpc as usize)) {
-        state.report(Bug::DpcNotInitialized { dpc: dpc as usize });
-        return;
-    }
-    // SAFETY: an initialised KDPC (checked above) the driver keeps alive while its timer is set.
-    let words = unsafe { (*dpc).Opaque };
-    // SAFETY: word 3 was written by KeInitializeDpc from a PKDEFERRED_ROUTINE.
-    let routine: PKDEFERRED_ROUTINE = unsafe { std::mem::transmute::<u64, _>(words[3]) };
-    let context = words[4] as usize as *mut c_void;
-    let Some(routine) = routine else {
-        return;
-    };
-    let before = current_irql();
-    set_irql(ks::nt::DISPATCH_LEVEL);
-    IN_DPC.set(IN_DPC.get() + 1);
-    let now = state.clock.now_100ns() as u64;
-    // SAFETY: the DPC routine contract: called at DISPATCH_LEVEL with its DPC and context;
-    // a timer DPC's system arguments are the low and high halves of the interrupt time.
-    unsafe {
-        routine(
-            dpc,
-            context,
-            (now & 0xFFFF_FFFF) as usize as *mut c_void,
-            (now >> 32) as usize as *mut c_void,
-        )
-    };
-    IN_DPC.set(IN_DPC.get() - 1);
-    if current_irql() != ks::nt::DISPATCH_LEVEL {
-        state.report(Bug::IrqlNotRestored {
-            context: "a DPC routine",
-            irql: current_irql(),
-        });
-    }
-    set_irql(before);
-}
-
-/// `KeInitializeDpc`.
-///
-/// # Safety
-/// `dpc` must point to writable memory for a KDPC.
-pub(crate) unsafe fn initialize_dpc(
-    state: &KernelState,
-    dpc: *mut KDPC,
-    routine: PKDEFERRED_ROUTINE,
-    context: *mut c_void,
-) {
-    let mut words = [0u64; 8];
-    words[0] = u64::from(DPC_OBJECT_TYPE);
-    words[3] = routine.map_or(0, |r| r as usize as u64);
-    words[4] = context as usize as u64;
-    // SAFETY: the caller guarantees `dpc` is writable.
-    unsafe { dpc.write(KDPC { Opaque: words }) };
-    state.clock.lock().dpcs.insert(dpc as usize);
-}
-
-/// `KeInitializeTimerEx`.
-///
-/// # Safety
-/// `timer` must point to writable memory for a KTIMER that is not armed.
-pub(crate) unsafe fn initialize_timer(state: &KernelState, timer: *mut KTIMER, kind: TIMER_TYPE) {
-    let mut words = [0u64; 8];
-    words[0] = u64::from(TIMER_OBJECT_TYPE) + u64::from(kind);
-    // SAFETY: the caller guarantees `timer` is writable.
-    unsafe { timer.write(KTIMER { Opaque: words }) };
-    let mut clock = state.clock.lock();
-    clock.armed.remove(&(timer as usize));
-    clock.initialised.insert(timer as usize);
-}
-
-/// `KeSetTimerEx`: returns whether the timer was armed already.
-///
-/// # Safety
-/// `timer` must be an initialised KTIMER.
-pub(crate) unsafe fn set_timer(
-    state: &KernelState,
-    timer: *mut KTIMER,
-    due_time: i64,
-    period_ms: i32,
-    dpc: *mut KDPC,
-) -> bool {
-    let mut clock = state.clock.lock();
-    if !clock.initialised.contains(&(timer as usize)) {
-        drop(clock);
-        state.report(Bug::TimerNotInitialized {
-            timer: timer as usize,
-        });
-        return false;
-    }
-    let due = if due_time < 0 {
-        clock.now.saturating_sub(due_time)
-    } else {
-        due_time.saturating_sub(BOOT_SYSTEM_TIME)
-    };
-    let period = i64::from(period_ms.max(0)) * 10_000;
-    clock.sequence += 1;
-    let sequence = clock.sequence;
-    let was_armed = clock
-        .armed
-        .insert(
-            timer as usize,
-            Armed {
-                due,
-                period,
-                dpc: dpc as usize,
-                sequence,
-            },
-        )
-        .is_some();
-    drop(clock);
-    // SAFETY: the caller guarantees `timer` is a live KTIMER; words 3 (DueTime), 6 (Dpc) and
-    // 7 (Processor, Period) mirror the x64 layout.
-    unsafe {
-        (*timer).Opaque[3] = due as u64;
-    }
-    // SAFETY: as above.
-    unsafe {
-        (*timer).Opaque[6] = dpc as usize as u64;
-    }
-    // SAFETY: as above.
-    unsafe {
-        (*timer).Opaque[7] = (u64::from(period_ms.max(0) as u32)) << 32;
-    }
-    was_armed
-}
-
-/// `KeCancelTimer`: returns whether the timer was armed.
-pub(crate) fn cancel_timer(state: &KernelState, timer: *mut KTIMER) -> bool {
-    let mut clock = state.clock.lock();
-    if !clock.initialised.contains(&(timer as usize)) {
-        drop(clock);
-        state.report(Bug::TimerNotInitialized {
-            timer: timer as usize,
-        });
-        return false;
-    }
-    clock.armed.remove(&(timer as usize)).is_some()
-}
-
-/// Timers still armed (the driver must cancel them before their memory goes): their addresses.
-pub(crate) fn armed_timer_addresses(state: &KernelState) -> Vec<usize> {
-    let mut addresses: Vec<usize> = state.clock.lock().armed.keys().copied().collect();
-    addresses.sort_unstable();
-    addresses
-}
-
-/// The clock of a [`Kernel`], as tests drive it.
+/// The clock of a [`Kernel`], as tests drive and configure it.
 pub struct ClockControl<'a> {
     kernel: &'a Kernel,
 }
@@ -342,14 +452,57 @@ impl ClockControl<'_> {
         self.kernel.state.clock.system_time()
     }
 
-    /// Timers armed now.
+    /// Timers (KTIMERs and EX_TIMERs) set now.
     pub fn armed_timers(&self) -> usize {
         self.kernel.state.clock.armed_timers()
     }
 
-    /// Moves the virtual clock forward by `ns` nanoseconds (rounded down to 100 ns), firing every
-    /// timer due on the way inline, at DISPATCH_LEVEL, in due-time order. Panics in real-time
-    /// mode. Raises the driver bugs detected meanwhile.
+    /// The interval between system clock ticks, 100 ns units ([`DEFAULT_TICK`] unless set).
+    pub fn tick(&self) -> i64 {
+        self.kernel.state.clock.tick()
+    }
+
+    /// Sets the interval between system clock ticks, in 100 ns units (ticks at multiples of it
+    /// since boot): [`DEFAULT_TICK`] models a default Windows system, 10,000 one where an
+    /// application raised the timer resolution to 1 ms. Timers set afterwards follow it;
+    /// timers already set keep the expiry they were given. Panics unless `tick_100ns >= 1`.
+    pub fn set_tick(&self, tick_100ns: i64) {
+        assert!(
+            tick_100ns >= 1,
+            "avcam-emulation: a tick of {tick_100ns} x 100 ns"
+        );
+        self.kernel.state.clock.lock().tick = tick_100ns;
+    }
+
+    /// Makes each expiry of an EX_TIMER_HIGH_RESOLUTION timer late by a pseudo-random amount
+    /// in `0..=max_100ns` (a fixed seed: runs repeat). 0, the default, expires them exactly at
+    /// their due time. Panics if `max_100ns` is negative.
+    pub fn set_high_resolution_lateness(&self, max_100ns: i64) {
+        assert!(
+            max_100ns >= 0,
+            "avcam-emulation: a negative lateness ({max_100ns})"
+        );
+        self.kernel.state.clock.lock().lateness = max_100ns;
+    }
+
+    /// Concurrency mode: from now on DPCs and EX_TIMER callbacks run on `processors` emulated
+    /// processor threads, concurrently with the thread that moves the clock and with each
+    /// other, and PASSIVE_LEVEL work deferred from them on a worker thread. Deterministic tests
+    /// keep the default (inline). Panics if `processors < 2` or the mode is on already.
+    pub fn run_dpcs_concurrently(&self, processors: usize) {
+        dpc::start_processors(&self.kernel.state, processors);
+    }
+
+    /// The processor threads of concurrency mode (0: DPCs run inline).
+    pub fn processors(&self) -> usize {
+        self.kernel.state.clock.lock().processors
+    }
+
+    /// Moves the virtual clock forward by `ns` nanoseconds (rounded down to 100 ns), expiring
+    /// every timer due on the way, instant by instant. Inline (the default) every DPC, and the
+    /// work it deferred, has run when it returns; in concurrency mode DPCs may still be queued
+    /// or running (`KeFlushQueuedDpcs` waits for them). Panics in real-time mode. Raises the
+    /// driver bugs detected meanwhile.
     pub fn advance(&self, ns: u64) {
         assert!(
             self.kernel.state.clock.lock().real_time.is_none(),
@@ -365,14 +518,18 @@ impl ClockControl<'_> {
     }
 
     /// Switches to real time: from now on a kernel thread moves the clock with the host's
-    /// monotonic clock and fires timers when due (at most ~1 ms late). Idempotent.
+    /// monotonic clock and expires timers when due (at most ~1 ms late). Idempotent.
     pub fn start_real_time(&self) {
         let mut clock = self.kernel.state.clock.lock();
         if clock.real_time.is_some() {
             return;
         }
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        clock.real_time = Some((Instant::now(), clock.now, stop.clone()));
+        let stop = Arc::new(AtomicBool::new(false));
+        clock.real_time = Some(RealTime {
+            started: Instant::now(),
+            base: clock.now,
+            stop: stop.clone(),
+        });
         drop(clock);
         let weak: Weak<KernelState> = Arc::downgrade(&self.kernel.state);
         std::thread::spawn(move || real_time_loop(&weak, &stop));
@@ -381,24 +538,25 @@ impl ClockControl<'_> {
     /// Back to the virtual clock (stays where real time left it).
     pub fn stop_real_time(&self) {
         let mut clock = self.kernel.state.clock.lock();
-        if let Some((_, _, stop)) = clock.real_time.take() {
-            stop.store(true, std::sync::atomic::Ordering::Release);
+        if let Some(real_time) = clock.real_time.take() {
+            real_time.stop.store(true, Ordering::Release);
         }
     }
 }
 
 /// The real-time thread: follows the host clock until stopped or the kernel is gone.
-fn real_time_loop(kernel: &Weak<KernelState>, stop: &std::sync::atomic::AtomicBool) {
-    while !stop.load(std::sync::atomic::Ordering::Acquire) {
+fn real_time_loop(kernel: &Weak<KernelState>, stop: &AtomicBool) {
+    while !stop.load(Ordering::Acquire) {
         let Some(state) = kernel.upgrade() else {
             return;
         };
         let target = {
             let clock = state.clock.lock();
-            let Some((started, base, _)) = clock.real_time.as_ref() else {
+            let Some(real_time) = clock.real_time.as_ref() else {
                 return;
             };
-            base + i64::try_from(started.elapsed().as_nanos() / 100).unwrap_or(i64::MAX)
+            let elapsed = i64::try_from(real_time.started.elapsed().as_nanos() / 100);
+            real_time.base.saturating_add(elapsed.unwrap_or(i64::MAX))
         };
         {
             let kernel = Kernel {
@@ -407,11 +565,16 @@ fn real_time_loop(kernel: &Weak<KernelState>, stop: &std::sync::atomic::AtomicBo
             let _entered = kernel.enter();
             run_until(&state, target);
         }
-        let wait = state
+        let next = state
             .clock
-            .next_due()
-            .map_or(Duration::from_millis(1), |due| {
-                Duration::from_nanos(((due - target).max(0) as u64) * 100)
+            .lock()
+            .armed
+            .values()
+            .map(|armed| armed.expires)
+            .min();
+        let wait = next
+            .map_or(Duration::from_millis(1), |expires| {
+                Duration::from_nanos(((expires - target).max(0) as u64) * 100)
             })
             .min(Duration::from_millis(1));
         drop(state);
@@ -419,8 +582,76 @@ fn real_time_loop(kernel: &Weak<KernelState>, stop: &std::sync::atomic::AtomicBo
     }
 }
 
+/// `ExFreePoolWithTag` is about to free `size` bytes at `block`: reports every set timer and
+/// queued KDPC inside (Driver Verifier's bug check 0xC7), and every EX_TIMER whose
+/// CallbackContext is inside while it is set, queued or running (guess), then cancels those
+/// timers, unqueues those DPCs and forgets the KTIMERs and KDPCs initialised there.
+pub(crate) fn check_freed_block(state: &KernelState, block: usize, size: usize) {
+    let end = block.saturating_add(size.max(1));
+    let inside = |address: usize| (block..end).contains(&address);
+    let mut bugs = Vec::new();
+    let mut clock = state.clock.lock();
+    let mut contexts: Vec<usize> = clock
+        .ex_timers
+        .iter()
+        .filter(|(_, object)| object.callback.is_some() && inside(object.context))
+        .map(|(&timer, _)| timer)
+        .filter(|&timer| {
+            clock.armed.contains_key(&timer) || clock.pending(dpc::Key::ExTimer(timer))
+        })
+        .collect();
+    contexts.sort_unstable();
+    let mut finished = Vec::new();
+    for timer in contexts {
+        let context = clock.ex_timers[&timer].context;
+        bugs.push(Bug::TimerContextInFreedPool {
+            block,
+            timer,
+            context,
+        });
+        clock.armed.remove(&timer);
+        clock
+            .queue
+            .retain(|queued| queued.key() != dpc::Key::ExTimer(timer));
+        finished.extend(clock.take_finished_deletion(timer, false));
+    }
+    let mut armed: Vec<usize> = clock.armed.keys().copied().filter(|&t| inside(t)).collect();
+    armed.sort_unstable();
+    for timer in armed {
+        clock.armed.remove(&timer);
+        bugs.push(Bug::TimerInFreedPool { block, timer });
+    }
+    clock.queue.retain(|queued| match queued.key() {
+        dpc::Key::Dpc(dpc) if inside(dpc) => {
+            bugs.push(Bug::DpcInFreedPool { block, dpc });
+            false
+        }
+        _ => true,
+    });
+    let freed_objects: Vec<usize> = clock
+        .ex_timers
+        .keys()
+        .copied()
+        .filter(|&t| t == block)
+        .collect();
+    for timer in freed_objects {
+        clock.ex_timers.remove(&timer);
+        clock.deleted_ex_timers.insert(timer);
+        bugs.push(Bug::ExTimerFreedAsPool { timer });
+    }
+    clock.ktimers.retain(|&timer| !inside(timer));
+    clock.dpcs.retain(|&dpc, _| !inside(dpc));
+    drop(clock);
+    // An ExDeleteTimer waiting for a callback just unqueued goes on.
+    state.clock.shared.changed.notify_all();
+    for bug in bugs {
+        state.report(bug);
+    }
+    ex_timer::finish_deletions(state, finished);
+}
+
 impl Kernel {
-    /// The kernel's clock: advance it (virtual mode) or switch it to real time.
+    /// The kernel's clock: advance it (virtual mode), switch it to real time, set its tick.
     pub fn clock(&self) -> ClockControl<'_> {
         ClockControl { kernel: self }
     }
@@ -429,194 +660,44 @@ impl Kernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::services::{
-        KeCancelTimer, KeInitializeDpc, KeInitializeTimerEx, KeQueryPerformanceCounter,
-        KeSetTimerEx,
-    };
-    use ks::nt::NotificationTimer;
 
-    /// Records the interrupt time at which it ran into the context (a Vec<i64>).
-    unsafe extern "system" fn record(
-        _dpc: *mut KDPC,
-        context: *mut c_void,
-        _a: *mut c_void,
-        _b: *mut c_void,
-    ) {
-        assert_eq!(current_irql(), ks::nt::DISPATCH_LEVEL);
-        let mut frequency = 0i64;
-        // SAFETY: `frequency` is writable.
-        let now = unsafe { KeQueryPerformanceCounter(&mut frequency) };
-        assert_eq!(frequency, PERFORMANCE_FREQUENCY);
-        // SAFETY: the tests pass a live Mutex<Vec<i64>> as context.
-        let seen = unsafe { &*context.cast::<Mutex<Vec<i64>>>() };
-        seen.lock().unwrap().push(now);
-    }
-
-    struct Fixture {
-        timer: Box<KTIMER>,
-        dpc: Box<KDPC>,
-        seen: Box<Mutex<Vec<i64>>>,
-    }
-
-    fn fixture() -> Fixture {
-        let mut f = Fixture {
-            timer: Box::new(KTIMER { Opaque: [0; 8] }),
-            dpc: Box::new(KDPC { Opaque: [0; 8] }),
-            seen: Box::new(Mutex::new(Vec::new())),
-        };
-        let context: *mut Mutex<Vec<i64>> = &mut *f.seen;
-        // SAFETY: both boxes are live and writable for the test.
-        unsafe { KeInitializeDpc(&mut *f.dpc, Some(record), context.cast()) };
-        // SAFETY: as above.
-        unsafe { KeInitializeTimerEx(&mut *f.timer, NotificationTimer) };
-        f
+    #[test]
+    fn ticks_round_down_and_up_to_multiples_of_the_tick() {
+        assert_eq!(floor_tick(0, DEFAULT_TICK), 0);
+        assert_eq!(floor_tick(156_249, DEFAULT_TICK), 0);
+        assert_eq!(floor_tick(156_250, DEFAULT_TICK), 156_250);
+        assert_eq!(ceil_tick(0, DEFAULT_TICK), 0);
+        assert_eq!(ceil_tick(1, DEFAULT_TICK), 156_250);
+        assert_eq!(ceil_tick(156_250, DEFAULT_TICK), 156_250);
+        assert_eq!(ceil_tick(156_251, DEFAULT_TICK), 312_500);
+        assert_eq!(ceil_tick(-1, 10), 0);
+        assert_eq!(ceil_tick(i64::MAX - 3, 10), i64::MAX);
+        assert_eq!(floor_tick(12_345, 1), 12_345);
+        assert_eq!(ceil_tick(12_345, 1), 12_345);
     }
 
     #[test]
-    fn relative_one_shot_fires_once_at_its_due_time() {
-        let kernel = Kernel::new();
-        let _entered = kernel.enter();
-        let mut f = fixture();
-        // SAFETY: initialised timer and DPC, live for the test.
-        let was = unsafe { KeSetTimerEx(&mut *f.timer, -1_000, 0, &mut *f.dpc) };
-        assert_eq!(was, 0);
-        kernel.clock().advance(50_000);
-        assert!(f.seen.lock().unwrap().is_empty());
-        kernel.clock().advance(60_000);
-        assert_eq!(*f.seen.lock().unwrap(), vec![1_000]);
-        assert_eq!(kernel.clock().now_100ns(), 1_100);
-        kernel.clock().advance(10_000_000);
-        assert_eq!(f.seen.lock().unwrap().len(), 1);
-        assert_eq!(kernel.clock().armed_timers(), 0);
+    fn lateness_stays_within_its_bound_and_uses_it() {
+        let mut clock = ClockState::new();
+        assert_eq!(clock.sample_lateness(), 0);
+        clock.lateness = 10_000;
+        let samples: Vec<i64> = (0..1_000).map(|_| clock.sample_lateness()).collect();
+        assert!(samples.iter().all(|&s| (0..=10_000).contains(&s)));
+        assert!(samples.iter().any(|&s| s > 9_000), "the bound is reached");
+        assert!(samples.iter().any(|&s| s < 1_000), "and early values too");
     }
 
     #[test]
-    fn absolute_periodic_timer_fires_on_every_period_without_drift() {
-        let kernel = Kernel::new();
-        let _entered = kernel.enter();
-        let mut f = fixture();
-        let start = kernel.clock().system_time() + 5_000;
-        // SAFETY: as above.
-        unsafe { KeSetTimerEx(&mut *f.timer, start, 2, &mut *f.dpc) };
-        kernel.clock().advance(5_000 * 100 + 3 * 2_000_000);
-        assert_eq!(*f.seen.lock().unwrap(), vec![5_000, 25_000, 45_000, 65_000]);
-        // SAFETY: as above.
-        assert_eq!(unsafe { KeCancelTimer(&mut *f.timer) }, 1);
-        // SAFETY: as above.
-        assert_eq!(unsafe { KeCancelTimer(&mut *f.timer) }, 0);
-        kernel.clock().advance(100_000_000);
-        assert_eq!(f.seen.lock().unwrap().len(), 4);
+    #[should_panic(expected = "a tick of 0")]
+    fn a_zero_tick_is_refused() {
+        Kernel::new().clock().set_tick(0);
     }
 
     #[test]
-    fn resetting_an_armed_timer_replaces_its_due_time() {
+    fn the_default_tick_is_windows_default() {
         let kernel = Kernel::new();
-        let _entered = kernel.enter();
-        let mut f = fixture();
-        // SAFETY: as above.
-        unsafe { KeSetTimerEx(&mut *f.timer, -100, 0, &mut *f.dpc) };
-        // SAFETY: as above.
-        let was = unsafe { KeSetTimerEx(&mut *f.timer, -300, 0, &mut *f.dpc) };
-        assert_eq!(was, 1);
-        kernel.clock().advance(100 * 1_000);
-        assert_eq!(*f.seen.lock().unwrap(), vec![300]);
-    }
-
-    #[test]
-    fn an_uninitialised_timer_is_a_bug() {
-        let kernel = Kernel::new();
-        kernel.expect_bugs();
-        let _entered = kernel.enter();
-        let mut timer = KTIMER { Opaque: [0; 8] };
-        // SAFETY: a live KTIMER (not initialised: that is the bug under test).
-        unsafe { KeSetTimerEx(&mut timer, -1, 0, std::ptr::null_mut()) };
-        assert_eq!(
-            kernel.take_bugs(),
-            vec![Bug::TimerNotInitialized {
-                timer: &raw mut timer as usize
-            }]
-        );
-    }
-
-    #[test]
-    fn real_time_mode_fires_without_advance() {
-        let kernel = Kernel::new();
-        let _entered = kernel.enter();
-        let mut f = fixture();
-        // SAFETY: as above.
-        unsafe { KeSetTimerEx(&mut *f.timer, -10_000, 0, &mut *f.dpc) };
-        kernel.clock().start_real_time();
-        let mut waited = 0;
-        while f.seen.lock().unwrap().is_empty() && waited < 5_000 {
-            std::thread::sleep(Duration::from_millis(1));
-            waited += 1;
-        }
-        kernel.clock().stop_real_time();
-        let seen = f.seen.lock().unwrap().clone();
-        assert_eq!(seen.len(), 1);
-        assert!(seen[0] >= 10_000);
-    }
-
-    /// Context of [`slow`]: set when the DPC starts, and when it ends.
-    #[derive(Default)]
-    struct SlowDpc {
-        started: std::sync::atomic::AtomicBool,
-        finished: std::sync::atomic::AtomicBool,
-    }
-
-    /// A DPC that takes a while, as one running on another processor while a driver closes.
-    unsafe extern "system" fn slow(
-        _dpc: *mut KDPC,
-        context: *mut c_void,
-        _a: *mut c_void,
-        _b: *mut c_void,
-    ) {
-        // SAFETY: the test passes a live SlowDpc as context.
-        let flags = unsafe { &*context.cast::<SlowDpc>() };
-        flags
-            .started
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(50));
-        flags
-            .finished
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    #[test]
-    fn flush_queued_dpcs_waits_for_a_dpc_running_on_another_thread() {
-        use std::sync::atomic::Ordering::SeqCst;
-        let kernel = Kernel::new();
-        let _entered = kernel.enter();
-        let flags = Box::new(SlowDpc::default());
-        let mut timer = Box::new(KTIMER { Opaque: [0; 8] });
-        let mut dpc = Box::new(KDPC { Opaque: [0; 8] });
-        let context: *const SlowDpc = &*flags;
-        // SAFETY: live boxes for the whole test; the context outlives the DPC (flushed below).
-        unsafe { KeInitializeDpc(&mut *dpc, Some(slow), context.cast_mut().cast()) };
-        // SAFETY: as above.
-        unsafe { KeInitializeTimerEx(&mut *timer, NotificationTimer) };
-        // SAFETY: initialised timer and DPC.
-        unsafe { KeSetTimerEx(&mut *timer, -1, 0, &mut *dpc) };
-        kernel.clock().start_real_time();
-        let mut waited = 0;
-        while !flags.started.load(SeqCst) && waited < 5_000 {
-            std::thread::sleep(Duration::from_millis(1));
-            waited += 1;
-        }
-        assert!(
-            flags.started.load(SeqCst),
-            "the real-time clock never ran the DPC"
-        );
-        // The DPC is running on the clock's thread now: cancelling finds nothing armed, and only
-        // the flush makes it safe to free what the DPC uses.
-        // SAFETY: an initialised timer.
-        assert_eq!(unsafe { KeCancelTimer(&mut *timer) }, 0);
-        // SAFETY: called at PASSIVE_LEVEL.
-        unsafe { crate::services::KeFlushQueuedDpcs() };
-        assert!(
-            flags.finished.load(SeqCst),
-            "KeFlushQueuedDpcs returned while the DPC ran"
-        );
-        kernel.clock().stop_real_time();
+        assert_eq!(kernel.clock().tick(), 156_250);
+        kernel.clock().set_tick(10_000);
+        assert_eq!(kernel.clock().tick(), 10_000);
     }
 }

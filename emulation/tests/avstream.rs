@@ -1016,9 +1016,46 @@ unsafe extern "system" fn tick(
     unsafe { avcam_kernel::KsPinAttemptProcessing(context.cast(), 0) };
 }
 
+/// A periodic KTIMER whose DPC ([`tick`]) asks for a pin's processing every 33 ms.
+struct Ticker {
+    timer: Box<ks::nt::KTIMER>,
+    dpc: Box<ks::nt::KDPC>,
+}
+
+impl Ticker {
+    /// First expiry in 33 ms, then every 33 ms.
+    fn start(kernel: &Kernel, pin: *mut KSPIN) -> Ticker {
+        let mut ticker = Ticker {
+            timer: Box::new(ks::nt::KTIMER { Opaque: [0; 8] }),
+            dpc: Box::new(ks::nt::KDPC { Opaque: [0; 8] }),
+        };
+        let _entered = kernel.enter();
+        // SAFETY: boxes that stay put until `stop`; the pin outlives the timer.
+        unsafe { avcam_kernel::KeInitializeDpc(&mut *ticker.dpc, Some(tick), pin.cast()) };
+        // SAFETY: a live box, not set.
+        unsafe { avcam_kernel::KeInitializeTimerEx(&mut *ticker.timer, ks::nt::NotificationTimer) };
+        // SAFETY: the timer and DPC initialised just above.
+        unsafe { avcam_kernel::KeSetTimerEx(&mut *ticker.timer, -330_000, 33, &mut *ticker.dpc) };
+        ticker
+    }
+
+    /// Cancels the timer and waits for its DPCs (the boxes may go then).
+    fn stop(mut self, kernel: &Kernel) {
+        let _entered = kernel.enter();
+        // SAFETY: the timer set in `start`, still set (periodic).
+        assert_eq!(unsafe { avcam_kernel::KeCancelTimer(&mut *self.timer) }, 1);
+        // SAFETY: PASSIVE_LEVEL.
+        unsafe { avcam_kernel::KeFlushQueuedDpcs() };
+    }
+}
+
 #[test]
 fn a_periodic_timer_on_the_virtual_clock_drives_one_frame_per_tick() {
     let (kernel, filter) = loaded();
+    // A 1 ms clock tick (an application raised the timer resolution): the 33 ms due times below
+    // are multiples of it, so each expiry is exactly where the test expects it. What this test
+    // is about is the processing each expiry drives, not the tick.
+    kernel.clock().set_tick(10_000);
     let pin = kernel
         .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
         .unwrap();
@@ -1042,26 +1079,49 @@ fn a_periodic_timer_on_the_virtual_clock_drives_one_frame_per_tick() {
         .map(|b| kernel.read_stream(pin, &header_for(b)).expect_pending())
         .collect();
     pin_state(ks_pin).mode = Mode::OnePerCall;
-    let mut timer = Box::new(ks::nt::KTIMER { Opaque: [0; 8] });
-    let mut dpc = Box::new(ks::nt::KDPC { Opaque: [0; 8] });
-    {
-        let _entered = kernel.enter();
-        // SAFETY: live boxes; the pin outlives the timer (cancelled below).
-        unsafe { avcam_kernel::KeInitializeDpc(&mut *dpc, Some(tick), ks_pin.cast()) };
-        // SAFETY: as above.
-        unsafe { avcam_kernel::KeInitializeTimerEx(&mut *timer, ks::nt::NotificationTimer) };
-        // SAFETY: as above: first tick in 33 ms, then every 33 ms.
-        unsafe { avcam_kernel::KeSetTimerEx(&mut *timer, -330_000, 33, &mut *dpc) };
-    }
+    let ticker = Ticker::start(&kernel, ks_pin);
     kernel.clock().advance(33_000_000);
     assert_eq!(reads.iter().filter(|r| r.poll().is_some()).count(), 1);
     kernel.clock().advance(66_000_000);
     assert_eq!(reads.iter().filter(|r| r.poll().is_some()).count(), 3);
-    {
-        let _entered = kernel.enter();
-        // SAFETY: the timer armed above.
-        assert_eq!(unsafe { avcam_kernel::KeCancelTimer(&mut *timer) }, 1);
+    ticker.stop(&kernel);
+    drop(reads);
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn in_concurrency_mode_a_timer_dpc_drives_processing_on_the_worker_thread() {
+    let (kernel, filter) = loaded();
+    kernel.clock().set_tick(10_000);
+    kernel.clock().run_dpcs_concurrently(2);
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    pin_state(ks_pin).mode = Mode::Hold;
+    set_state(&kernel, pin, KSSTATE_RUN);
+    let mut buffers = vec![vec![0u8; 16]; 3];
+    let reads: Vec<_> = buffers
+        .iter_mut()
+        .map(|b| kernel.read_stream(pin, &header_for(b)).expect_pending())
+        .collect();
+    // Requests from DPCs that follow one another closely may be served by one work item (ks.sys
+    // does not queue its work item twice either): Process fills every queued frame at once.
+    pin_state(ks_pin).mode = Mode::Fill;
+    let ticker = Ticker::start(&kernel, ks_pin);
+    // Three expiries: their DPCs run on the processors, the processing they defer on the
+    // worker thread, after `advance` may have returned: the reads complete asynchronously.
+    // Nothing else runs the deferred processing in this mode.
+    kernel.clock().advance(99_000_000);
+    for read in &reads {
+        let result = read
+            .wait(std::time::Duration::from_secs(20))
+            .expect("served by the worker");
+        assert_eq!(result.status, STATUS_SUCCESS);
     }
+    ticker.stop(&kernel);
     drop(reads);
     kernel.close(pin);
     kernel.close(filter);

@@ -31,9 +31,10 @@ pub mod sig {
     };
     use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
     use ks::nt::{
-        DEVICE_OBJECT, DRIVER_OBJECT, EVENT_TYPE, FILE_OBJECT, HANDLE, IRP, KDPC, KEVENT, KIRQL,
-        KPROCESSOR_MODE, KSPIN_LOCK, KTIMER, PACCESS_STATE, PDRIVER_DISPATCH, PKDEFERRED_ROUTINE,
-        POBJECT_TYPE, POOL_FLAGS, TIMER_TYPE, UNICODE_STRING,
+        DEVICE_OBJECT, DRIVER_OBJECT, EVENT_TYPE, EXT_DELETE_PARAMETERS, EXT_SET_PARAMETERS,
+        EX_TIMER, FILE_OBJECT, HANDLE, IRP, KDPC, KEVENT, KIRQL, KPROCESSOR_MODE, KSPIN_LOCK,
+        KTIMER, PACCESS_STATE, PDRIVER_DISPATCH, PEXT_CALLBACK, PKDEFERRED_ROUTINE, POBJECT_TYPE,
+        POOL_FLAGS, TIMER_TYPE, UNICODE_STRING,
     };
     use ks::NTSTATUS;
 
@@ -84,6 +85,29 @@ pub mod sig {
     pub type KeFlushQueuedDpcs = unsafe extern "system" fn();
     /// `LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency)`.
     pub type KeQueryPerformanceCounter = unsafe extern "system" fn(*mut i64) -> i64;
+    /// `PEX_TIMER ExAllocateTimer(PEXT_CALLBACK Callback, PVOID CallbackContext,
+    /// ULONG Attributes)` (Windows 8.1+; IRQL <= DISPATCH_LEVEL): NULL on failure. The callback
+    /// runs at DISPATCH_LEVEL.
+    pub type ExAllocateTimer =
+        unsafe extern "system" fn(PEXT_CALLBACK, *mut c_void, u32) -> *mut EX_TIMER;
+    /// `BOOLEAN ExSetTimer(PEX_TIMER Timer, LONGLONG DueTime, LONGLONG Period,
+    /// PEXT_SET_PARAMETERS Parameters)` (IRQL <= DISPATCH_LEVEL): both times in 100 ns units,
+    /// DueTime negative = relative (required for EX_TIMER_HIGH_RESOLUTION), Period 0 = one-shot;
+    /// TRUE if it cancelled a set timer.
+    pub type ExSetTimer =
+        unsafe extern "system" fn(*mut EX_TIMER, i64, i64, *mut EXT_SET_PARAMETERS) -> u8;
+    /// `BOOLEAN ExCancelTimer(PEX_TIMER Timer, PEXT_CANCEL_PARAMETERS Parameters)` (IRQL <=
+    /// DISPATCH_LEVEL; Parameters must be NULL): TRUE if the timer was set.
+    pub type ExCancelTimer = unsafe extern "system" fn(*mut EX_TIMER, *mut c_void) -> u8;
+    /// `BOOLEAN ExDeleteTimer(PEX_TIMER Timer, BOOLEAN Cancel, BOOLEAN Wait,
+    /// PEXT_DELETE_PARAMETERS Parameters)`: IRQL <= APC_LEVEL with Wait (which needs Cancel and
+    /// waits for a callback in progress), <= DISPATCH_LEVEL without; TRUE if Cancel cancelled a
+    /// set timer.
+    pub type ExDeleteTimer =
+        unsafe extern "system" fn(*mut EX_TIMER, u8, u8, *mut EXT_DELETE_PARAMETERS) -> u8;
+    /// `VOID ExQueryTimerResolution(PULONG MaximumTime, PULONG MinimumTime,
+    /// PULONG CurrentTime)` (Windows 8+, any IRQL): clock tick intervals, 100 ns units.
+    pub type ExQueryTimerResolution = unsafe extern "system" fn(*mut u32, *mut u32, *mut u32);
     /// `NTSTATUS ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes,
     /// PACCESS_STATE PassedAccessState, ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType,
     /// KPROCESSOR_MODE AccessMode, PHANDLE Handle)` (ntifs.h).
@@ -231,9 +255,10 @@ mod imports {
     };
     use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
     use ks::nt::{
-        DEVICE_OBJECT, DRIVER_OBJECT, EVENT_TYPE, FILE_OBJECT, HANDLE, IRP, KDPC, KEVENT, KIRQL,
-        KPROCESSOR_MODE, KSPIN_LOCK, KTIMER, PACCESS_STATE, PDRIVER_DISPATCH, PKDEFERRED_ROUTINE,
-        POBJECT_TYPE, POOL_FLAGS, TIMER_TYPE, UNICODE_STRING,
+        DEVICE_OBJECT, DRIVER_OBJECT, EVENT_TYPE, EXT_DELETE_PARAMETERS, EXT_SET_PARAMETERS,
+        EX_TIMER, FILE_OBJECT, HANDLE, IRP, KDPC, KEVENT, KIRQL, KPROCESSOR_MODE, KSPIN_LOCK,
+        KTIMER, PACCESS_STATE, PDRIVER_DISPATCH, PEXT_CALLBACK, PKDEFERRED_ROUTINE, POBJECT_TYPE,
+        POOL_FLAGS, TIMER_TYPE, UNICODE_STRING,
     };
     use ks::NTSTATUS;
 
@@ -285,6 +310,30 @@ mod imports {
         pub fn KeFlushQueuedDpcs();
         /// The import of `KeQueryPerformanceCounter`: see [`crate::sig::KeQueryPerformanceCounter`].
         pub fn KeQueryPerformanceCounter(frequency: *mut i64) -> i64;
+        /// The import of `ExAllocateTimer`: see [`crate::sig::ExAllocateTimer`].
+        pub fn ExAllocateTimer(
+            callback: PEXT_CALLBACK,
+            context: *mut c_void,
+            attributes: u32,
+        ) -> *mut EX_TIMER;
+        /// The import of `ExSetTimer`: see [`crate::sig::ExSetTimer`].
+        pub fn ExSetTimer(
+            timer: *mut EX_TIMER,
+            due: i64,
+            period: i64,
+            parameters: *mut EXT_SET_PARAMETERS,
+        ) -> u8;
+        /// The import of `ExCancelTimer`: see [`crate::sig::ExCancelTimer`].
+        pub fn ExCancelTimer(timer: *mut EX_TIMER, parameters: *mut c_void) -> u8;
+        /// The import of `ExDeleteTimer`: see [`crate::sig::ExDeleteTimer`].
+        pub fn ExDeleteTimer(
+            timer: *mut EX_TIMER,
+            cancel: u8,
+            wait: u8,
+            parameters: *mut EXT_DELETE_PARAMETERS,
+        ) -> u8;
+        /// The import of `ExQueryTimerResolution`: see [`crate::sig::ExQueryTimerResolution`].
+        pub fn ExQueryTimerResolution(maximum: *mut u32, minimum: *mut u32, current: *mut u32);
         /// The import of `ObOpenObjectByPointer`: see [`crate::sig::ObOpenObjectByPointer`].
         pub fn ObOpenObjectByPointer(
             object: *mut c_void,
@@ -458,6 +507,11 @@ const _: () = {
     let _: sig::KeCancelTimer = KeCancelTimer;
     let _: sig::KeFlushQueuedDpcs = KeFlushQueuedDpcs;
     let _: sig::KeQueryPerformanceCounter = KeQueryPerformanceCounter;
+    let _: sig::ExAllocateTimer = ExAllocateTimer;
+    let _: sig::ExSetTimer = ExSetTimer;
+    let _: sig::ExCancelTimer = ExCancelTimer;
+    let _: sig::ExDeleteTimer = ExDeleteTimer;
+    let _: sig::ExQueryTimerResolution = ExQueryTimerResolution;
     let _: sig::ObOpenObjectByPointer = ObOpenObjectByPointer;
     let _: sig::ZwClose = ZwClose;
     let _: sig::KsInitializeDriver = KsInitializeDriver;

@@ -596,6 +596,21 @@ align!(crate::nt::KDPC, 8);
 size!(crate::nt::KTIMER, 64);
 align!(crate::nt::KTIMER, 8);
 
+// nt::EXT_SET_PARAMETERS = EXT_SET_PARAMETERS
+size!(crate::nt::EXT_SET_PARAMETERS, 16);
+align!(crate::nt::EXT_SET_PARAMETERS, 8);
+offset!(crate::nt::EXT_SET_PARAMETERS, Version, 0);
+offset!(crate::nt::EXT_SET_PARAMETERS, Reserved, 4);
+offset!(crate::nt::EXT_SET_PARAMETERS, NoWakeTolerance, 8);
+
+// nt::EXT_DELETE_PARAMETERS = EXT_DELETE_PARAMETERS
+size!(crate::nt::EXT_DELETE_PARAMETERS, 24);
+align!(crate::nt::EXT_DELETE_PARAMETERS, 8);
+offset!(crate::nt::EXT_DELETE_PARAMETERS, Version, 0);
+offset!(crate::nt::EXT_DELETE_PARAMETERS, Reserved, 4);
+offset!(crate::nt::EXT_DELETE_PARAMETERS, DeleteCallback, 8);
+offset!(crate::nt::EXT_DELETE_PARAMETERS, DeleteContext, 16);
+
 // nt::DEVICE_OBJECT = DEVICE_OBJECT
 size!(crate::nt::DEVICE_OBJECT, 336); // corrected (mingw-w64: 328; WDK: the 16-byte alignment pads it to 336)
 align!(crate::nt::DEVICE_OBJECT, 16); // corrected (mingw-w64: 8; WDK: DECLSPEC_ALIGN(MEMORY_ALLOCATION_ALIGNMENT) struct _DEVICE_OBJECT)
@@ -1061,6 +1076,13 @@ value!(crate::nt::DISPATCH_LEVEL, 0x2_u8);
 value!(crate::nt::DontUseThisType, 0x3_u32);
 value!(crate::nt::EVENT_ALL_ACCESS, 0x1F0003_u32);
 value!(crate::nt::EVENT_MODIFY_STATE, 0x2_u32);
+value!(crate::nt::EX_TIMER_HIGH_RESOLUTION, 0x4_u32);
+value!(crate::nt::EX_TIMER_NOTIFICATION, 0x80000000_u32);
+value!(crate::nt::EX_TIMER_NO_WAKE, 0x8_u32);
+value!(
+    crate::nt::EX_TIMER_UNLIMITED_TOLERANCE,
+    (0xFFFFFFFFFFFFFFFF_u64 as i64)
+);
 value!(crate::nt::FILE_ANY_ACCESS, 0x0_u32);
 value!(crate::nt::FILE_READ_ACCESS, 0x1_u32);
 value!(crate::nt::FILE_WRITE_ACCESS, 0x2_u32);

@@ -458,6 +458,87 @@ pub type PACCESS_STATE = *mut c_void;
 pub type PKDEFERRED_ROUTINE =
     Option<unsafe extern "system" fn(*mut KDPC, *mut c_void, *mut c_void, *mut c_void)>;
 
+/// `EX_TIMER`: the timer object `ExAllocateTimer` allocates (Windows 8.1+), opaque to drivers;
+/// only ever handled through a `PEX_TIMER` (`*mut EX_TIMER`).
+#[repr(C)]
+pub struct EX_TIMER {
+    _opaque: [u8; 0],
+}
+
+/// `PEXT_CALLBACK`: `VOID ExTimerCallback(PEX_TIMER Timer, PVOID Context)`, called at
+/// DISPATCH_LEVEL when an EX_TIMER expires (learn.microsoft.com, EXT_CALLBACK).
+pub type PEXT_CALLBACK = Option<unsafe extern "system" fn(*mut EX_TIMER, *mut c_void)>;
+
+/// `PEXT_DELETE_CALLBACK`: `VOID ExTimerDeleteCallback(PVOID Context)`, called once a deleted
+/// EX_TIMER has no timer operation left (learn.microsoft.com, EXT_DELETE_CALLBACK).
+pub type PEXT_DELETE_CALLBACK = Option<unsafe extern "system" fn(*mut c_void)>;
+
+/// `EX_TIMER_HIGH_RESOLUTION`: an `ExAllocateTimer` attribute; the timer expires at its due
+/// time, the system raising the clock rate as needed.
+pub const EX_TIMER_HIGH_RESOLUTION: u32 = 0x4;
+/// `EX_TIMER_NO_WAKE`: an `ExAllocateTimer` attribute (exclusive with
+/// EX_TIMER_HIGH_RESOLUTION); the timer does not wake an idle processor before its tolerance.
+pub const EX_TIMER_NO_WAKE: u32 = 0x8;
+/// `EX_TIMER_NOTIFICATION`: an `ExAllocateTimer` attribute; a notification timer instead of a
+/// synchronization timer (`1UL << 31`).
+pub const EX_TIMER_NOTIFICATION: u32 = 0x8000_0000;
+/// `EX_TIMER_UNLIMITED_TOLERANCE`: `EXT_SET_PARAMETERS.NoWakeTolerance` for "never wake the
+/// processor for this timer" (`(LONGLONG)-1`).
+pub const EX_TIMER_UNLIMITED_TOLERANCE: i64 = -1;
+
+/// `EXT_SET_PARAMETERS` (`_EXT_SET_PARAMETERS_V0`, 16 bytes): the extended parameters of
+/// `ExSetTimer`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EXT_SET_PARAMETERS {
+    /// `Version`: 0 (the `_V0` layout), as `ExInitializeSetTimerParameters` writes it.
+    pub Version: u32,
+    /// `Reserved`: zero.
+    pub Reserved: u32,
+    /// `NoWakeTolerance`: how long (100 ns units) an expired timer may wait for a sleeping
+    /// processor; 0, a positive value or [`EX_TIMER_UNLIMITED_TOLERANCE`].
+    pub NoWakeTolerance: i64,
+}
+
+impl EXT_SET_PARAMETERS {
+    /// What `ExInitializeSetTimerParameters` (an inline routine of wdm.h) writes: all zero
+    /// (Version 0, Reserved 0, NoWakeTolerance 0).
+    pub const fn initialized() -> EXT_SET_PARAMETERS {
+        EXT_SET_PARAMETERS {
+            Version: 0,
+            Reserved: 0,
+            NoWakeTolerance: 0,
+        }
+    }
+}
+
+/// `EXT_DELETE_PARAMETERS` (24 bytes on x64): the extended parameters of `ExDeleteTimer`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct EXT_DELETE_PARAMETERS {
+    /// `Version`: 0, as `ExInitializeDeleteTimerParameters` writes it.
+    pub Version: u32,
+    /// `Reserved`: zero.
+    pub Reserved: u32,
+    /// `DeleteCallback`: called once the timer object has no timer operation left (optional).
+    pub DeleteCallback: PEXT_DELETE_CALLBACK,
+    /// `DeleteContext`: the argument of `DeleteCallback`.
+    pub DeleteContext: *mut c_void,
+}
+
+impl EXT_DELETE_PARAMETERS {
+    /// What `ExInitializeDeleteTimerParameters` (an inline routine of wdm.h) writes: Version 0,
+    /// no delete callback, a NULL context.
+    pub const fn initialized() -> EXT_DELETE_PARAMETERS {
+        EXT_DELETE_PARAMETERS {
+            Version: 0,
+            Reserved: 0,
+            DeleteCallback: None,
+            DeleteContext: core::ptr::null_mut(),
+        }
+    }
+}
+
 /// `DEVICE_OBJECT` (336 bytes in the WDK, which aligns it to 16; mingw-w64 says 328).
 #[repr(C, align(16))]
 pub struct DEVICE_OBJECT {
