@@ -134,11 +134,6 @@ pub enum Bug {
         /// The status in `IoStatus`.
         completed: NTSTATUS,
     },
-    /// IRPs of a file object still pending after its IRP_MJ_CLOSE completed.
-    IrpsPendingAfterClose {
-        /// How many.
-        count: usize,
-    },
     /// A cancel routine returned without releasing the cancel spin lock.
     CancelLockNotReleased,
     /// `ObfDereferenceObject` on a pointer that is not a referenced object of this kernel.
@@ -250,9 +245,6 @@ impl fmt::Display for Bug {
                 status(completed),
                 status(returned)
             ),
-            Bug::IrpsPendingAfterClose { count } => {
-                write!(f, "{count} IRP(s) of a file object still pending after its close")
-            }
             Bug::CancelLockNotReleased => {
                 write!(f, "a cancel routine returned holding the cancel spin lock")
             }

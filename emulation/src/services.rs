@@ -626,13 +626,13 @@ pub unsafe extern "system" fn KsSynchronousIoControlDevice(
     OutSize: u32,
     BytesReturned: *mut u32,
 ) -> NTSTATUS {
-    let _ = RequestorMode;
     let state = current("KsSynchronousIoControlDevice");
     // SAFETY: forwarded from the caller.
     unsafe {
         handles::synchronous_io_control(
             &state,
             FileObject,
+            RequestorMode,
             IoControl,
             InBuffer,
             InSize,

@@ -4,6 +4,7 @@
 
 use std::ffi::c_void;
 use std::ptr::null_mut;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use avcam_emulation::{AsyncIo, File, Kernel};
@@ -156,7 +157,11 @@ unsafe extern "system" fn pin_create(pin: *mut KSPIN, irp: *mut IRP) -> NTSTATUS
     STATUS_SUCCESS
 }
 
+/// Pin Close dispatches so far (every test's pins).
+static PIN_CLOSES: AtomicUsize = AtomicUsize::new(0);
+
 unsafe extern "system" fn pin_close(pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
+    PIN_CLOSES.fetch_add(1, Ordering::Relaxed);
     // SAFETY: a live KSPIN whose Context pin_create boxed.
     let context = unsafe { (*pin).Context };
     // SAFETY: boxed by pin_create, freed once here.
@@ -814,7 +819,7 @@ fn reads_are_rejected_when_stopped_and_filled_when_running() {
 }
 
 #[test]
-fn queued_reads_are_cancelled_by_cancel_and_by_close_while_running() {
+fn queued_reads_are_cancelled_by_cancel_and_the_pin_closes_after_the_last() {
     let (kernel, filter) = loaded();
     let pin = kernel
         .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
@@ -833,8 +838,24 @@ fn queued_reads_are_cancelled_by_cancel_and_by_close_while_running() {
     assert!(first.cancel());
     assert_eq!(first.poll().unwrap().status, STATUS_CANCELLED);
     assert!(second.poll().is_none());
-    kernel.close(pin);
+    let closes = PIN_CLOSES.load(Ordering::Relaxed);
+    assert_eq!(kernel.close(pin), STATUS_SUCCESS);
+    assert!(
+        second.poll().is_none(),
+        "closing the handle sends IRP_MJ_CLEANUP, which KS does not act on: the read stays queued"
+    );
+    assert_eq!(
+        PIN_CLOSES.load(Ordering::Relaxed),
+        closes,
+        "no IRP_MJ_CLOSE while a read is in flight"
+    );
+    assert!(second.cancel());
     assert_eq!(second.poll().unwrap().status, STATUS_CANCELLED);
+    assert_eq!(
+        PIN_CLOSES.load(Ordering::Relaxed),
+        closes + 1,
+        "the pin's Close came with the last reference"
+    );
     drop((first, second));
     kernel.close(filter);
     kernel.assert_no_leaks();
@@ -1390,9 +1411,13 @@ fn deleting_the_leading_edge_and_a_mutex_at_dispatch_level_are_bugs() {
         assert!(bugs
             .iter()
             .all(|b| matches!(b, avcam_emulation::Bug::IrqlTooHigh { .. })));
+        // SAFETY: the leading edge locked above.
+        unsafe { KsStreamPointerUnlock(leading, 0) };
     }
-    kernel.close(pin);
+    // Reaching STOP cancels the queued reads.
+    set_state(&kernel, pin, KSSTATE_STOP);
     assert_eq!(read.poll().unwrap().status, STATUS_CANCELLED);
+    kernel.close(pin);
     drop(read);
     kernel.close(filter);
     kernel.assert_no_leaks();

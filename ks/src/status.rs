@@ -105,7 +105,10 @@ mod tests {
         assert!(!nt_success(STATUS_INVALID_PARAMETER));
         // Warnings (severity 2) are not successes either.
         assert!(!nt_success(STATUS_BUFFER_OVERFLOW));
-        assert!(!nt_error(STATUS_BUFFER_OVERFLOW), "a warning is not an error");
+        assert!(
+            !nt_error(STATUS_BUFFER_OVERFLOW),
+            "a warning is not an error"
+        );
         assert!(nt_error(STATUS_CANCELLED) && !nt_error(STATUS_SUCCESS));
         assert_eq!(STATUS_BUFFER_TOO_SMALL as u32, 0xC000_0023);
         assert_eq!(status_name(STATUS_NOT_FOUND), Some("STATUS_NOT_FOUND"));
