@@ -488,3 +488,91 @@ fn client_calls_work_from_spawned_and_plain_threads() {
     }
     finish(&kernel, parent, file);
 }
+
+/// The IRP the DPC test object pended, and the IRQL its Close ran at (0xFF: not yet).
+static DPC_PENDED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static DPC_CLOSE_IRQL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0xFF);
+
+/// A test object whose device controls pend until a DPC completes them, and whose Close records
+/// its IRQL.
+static DPC_TABLE: ks::ks::KSDISPATCH_TABLE = ks::ks::KSDISPATCH_TABLE {
+    DeviceIoControl: Some(pend_for_dpc),
+    Read: None,
+    Write: None,
+    Flush: None,
+    Close: Some(close_recording_irql),
+    QuerySecurity: None,
+    SetSecurity: None,
+    FastDeviceIoControl: None,
+    FastRead: None,
+    FastWrite: None,
+};
+
+unsafe extern "system" fn pend_for_dpc(
+    _device: *mut ks::nt::DEVICE_OBJECT,
+    irp: *mut ks::nt::IRP,
+) -> ks::NTSTATUS {
+    // SAFETY: the dispatch routine owns the live IRP; it pends it for the DPC.
+    unsafe { avcam_kernel::irp::mark_pending(irp) };
+    DPC_PENDED.store(irp as usize, std::sync::atomic::Ordering::SeqCst);
+    STATUS_PENDING
+}
+
+unsafe extern "system" fn close_recording_irql(
+    _device: *mut ks::nt::DEVICE_OBJECT,
+    irp: *mut ks::nt::IRP,
+) -> ks::NTSTATUS {
+    DPC_CLOSE_IRQL.store(
+        avcam_emulation::current_irql(),
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    // SAFETY: the close dispatch owns the live IRP; completed once.
+    unsafe { avcam_kernel::irp::complete(irp, STATUS_SUCCESS, 0) };
+    STATUS_SUCCESS
+}
+
+unsafe extern "system" fn complete_pended(
+    _dpc: *mut ks::nt::KDPC,
+    _context: *mut std::ffi::c_void,
+    _a: *mut std::ffi::c_void,
+    _b: *mut std::ffi::c_void,
+) {
+    let irp = DPC_PENDED.swap(0, std::sync::atomic::Ordering::SeqCst) as *mut ks::nt::IRP;
+    // SAFETY: the IRP pend_for_dpc kept, completed once, here, at DISPATCH_LEVEL.
+    unsafe { avcam_kernel::irp::complete(irp, STATUS_SUCCESS, 0) };
+}
+
+#[test]
+fn a_close_whose_last_irp_completes_in_a_dpc_comes_back_at_passive_level() {
+    let kernel = Kernel::new();
+    let object = kernel.create_parent_with_table(&[], &DPC_TABLE);
+    let pending = kernel.ioctl_async(object, ECHO, &[], 0).expect_pending();
+    assert_eq!(kernel.close(object), STATUS_SUCCESS);
+    assert_eq!(
+        DPC_CLOSE_IRQL.load(std::sync::atomic::Ordering::SeqCst),
+        0xFF,
+        "no CLOSE while the IRP is in flight"
+    );
+    let mut timer = Box::new(ks::nt::KTIMER { Opaque: [0; 8] });
+    let mut dpc = Box::new(ks::nt::KDPC { Opaque: [0; 8] });
+    {
+        let _entered = kernel.enter();
+        // SAFETY: live boxes that outlive the one-shot timer (it fires below).
+        unsafe {
+            avcam_kernel::KeInitializeDpc(&mut *dpc, Some(complete_pended), std::ptr::null_mut())
+        };
+        // SAFETY: as above.
+        unsafe { avcam_kernel::KeInitializeTimerEx(&mut *timer, ks::nt::NotificationTimer) };
+        // SAFETY: as above: due in 1 ms, once.
+        unsafe { avcam_kernel::KeSetTimerEx(&mut *timer, -10_000, 0, &mut *dpc) };
+    }
+    kernel.clock().advance(2_000_000);
+    assert_eq!(pending.poll().map(|r| r.status), Some(STATUS_SUCCESS));
+    assert_eq!(
+        DPC_CLOSE_IRQL.load(std::sync::atomic::Ordering::SeqCst),
+        ks::nt::PASSIVE_LEVEL,
+        "the CLOSE the DPC's completion decided ran at PASSIVE_LEVEL, after the DPC"
+    );
+    drop(pending);
+    kernel.assert_no_leaks();
+}
