@@ -49,11 +49,50 @@ enum Mode {
 
 /// Per-pin state in `KSPIN.Context`.
 struct PinState {
+    /// Unique among every test's pins (to find this pin's close in [`CLOSED`]).
+    serial: usize,
     mode: Mode,
     transitions: Vec<(KSSTATE, KSSTATE)>,
     fail_at: Option<KSSTATE>,
     clone: *mut KSSTREAM_POINTER,
     processed: u32,
+}
+
+/// What a pin's Close dispatch saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ClosedPin {
+    serial: usize,
+    device_state: KSSTATE,
+    client_state: KSSTATE,
+}
+
+/// Every test pin's close, in order.
+static CLOSED: Mutex<Vec<ClosedPin>> = Mutex::new(Vec::new());
+static NEXT_SERIAL: AtomicUsize = AtomicUsize::new(1);
+/// Process calls on a pin after its Close (must stay 0).
+static PROCESS_AFTER_CLOSE: AtomicUsize = AtomicUsize::new(0);
+
+/// The close of the pin with `serial`, if it came.
+fn closed(serial: usize) -> Option<ClosedPin> {
+    CLOSED
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|c| c.serial == serial)
+        .copied()
+}
+
+/// The filter's context, which AVStream gives each pin as its first `Context`.
+static FILTER_CONTEXT: u64 = 0xF117_E4C0;
+/// The `Context` each pin had when SetDataFormat and Create first saw it (by serial).
+static PIN_CONTEXT_SEEN: Mutex<Vec<(usize, usize, usize)>> = Mutex::new(Vec::new());
+/// The `Context` SetDataFormat saw (written before Create assigns a serial).
+static SET_FORMAT_CONTEXT: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
+
+unsafe extern "system" fn filter_create(filter: *mut KSFILTER, _irp: *mut IRP) -> NTSTATUS {
+    // SAFETY: a live KSFILTER; Context is the minidriver's.
+    unsafe { (*filter).Context = (&raw const FILTER_CONTEXT).cast_mut().cast() };
+    STATUS_SUCCESS
 }
 
 static CALLS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
@@ -145,7 +184,22 @@ unsafe extern "system" fn pin_create(pin: *mut KSPIN, irp: *mut IRP) -> NTSTATUS
         )
     };
     assert_eq!(status, STATUS_SUCCESS);
+    let serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: a live KSPIN: what AVStream preinitialised.
+    let first_context = unsafe { (*pin).Context } as usize;
+    let format_context = SET_FORMAT_CONTEXT
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|(p, _)| *p == pin as usize)
+        .map_or(0, |(_, c)| *c);
+    PIN_CONTEXT_SEEN
+        .lock()
+        .unwrap()
+        .push((serial, format_context, first_context));
     let state = Box::new(PinState {
+        serial,
         mode: Mode::Fill,
         transitions: Vec::new(),
         fail_at: None,
@@ -157,13 +211,21 @@ unsafe extern "system" fn pin_create(pin: *mut KSPIN, irp: *mut IRP) -> NTSTATUS
     STATUS_SUCCESS
 }
 
-/// Pin Close dispatches so far (every test's pins).
-static PIN_CLOSES: AtomicUsize = AtomicUsize::new(0);
-
 unsafe extern "system" fn pin_close(pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
-    PIN_CLOSES.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: a live KSPIN whose states ks.sys writes only between requests.
+    let device_state = unsafe { (*pin).DeviceState };
+    // SAFETY: the same live KSPIN.
+    let client_state = unsafe { (*pin).ClientState };
+    CLOSED.lock().unwrap().push(ClosedPin {
+        serial: pin_state(pin).serial,
+        device_state,
+        client_state,
+    });
     // SAFETY: a live KSPIN whose Context pin_create boxed.
     let context = unsafe { (*pin).Context };
+    // The Context is freed: Process must never run on this pin again.
+    // SAFETY: a live KSPIN; Context is the minidriver's.
+    unsafe { (*pin).Context = null_mut() };
     // SAFETY: boxed by pin_create, freed once here.
     drop(unsafe { Box::from_raw(context.cast::<PinState>()) });
     STATUS_SUCCESS
@@ -186,13 +248,19 @@ unsafe extern "system" fn pin_set_state(pin: *mut KSPIN, to: KSSTATE, from: KSST
 }
 
 unsafe extern "system" fn pin_set_format(
-    _pin: *mut KSPIN,
+    pin: *mut KSPIN,
     _old: *mut c_void,
     _attributes: *mut c_void,
     range: *const c_void,
     _attribute_range: *const c_void,
 ) -> NTSTATUS {
     assert!(!range.is_null());
+    // SAFETY: a live KSPIN, before its Create.
+    let context = unsafe { (*pin).Context } as usize;
+    SET_FORMAT_CONTEXT
+        .lock()
+        .unwrap()
+        .push((pin as usize, context));
     STATUS_SUCCESS
 }
 
@@ -202,6 +270,11 @@ unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
         ks::nt::PASSIVE_LEVEL,
         "without KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING, Process runs at PASSIVE_LEVEL"
     );
+    // SAFETY: the KSPIN's memory is the emulation's while its record lives.
+    if unsafe { (*pin).Context }.is_null() {
+        PROCESS_AFTER_CLOSE.fetch_add(1, Ordering::Relaxed);
+        return STATUS_PENDING;
+    }
     let state = pin_state(pin);
     state.processed += 1;
     match state.mode {
@@ -348,9 +421,20 @@ fn framing() -> ks::ks::KSALLOCATOR_FRAMING_EX {
     framing
 }
 
-fn descriptors() -> *const KSDEVICE_DESCRIPTOR {
-    static ONCE: OnceLock<Descriptors> = OnceLock::new();
-    ONCE.get_or_init(|| {
+/// The test driver's descriptors whose pin has `pin_flags` (built once per set of flags).
+fn descriptors(pin_flags: u32) -> *const KSDEVICE_DESCRIPTOR {
+    static BUILT: Mutex<Vec<(u32, Descriptors)>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap();
+    if let Some((_, descriptors)) = built.iter().find(|(flags, _)| *flags == pin_flags) {
+        return descriptors.0;
+    }
+    let descriptors = build_descriptors(pin_flags);
+    built.push((pin_flags, descriptors));
+    built.last().unwrap().1 .0
+}
+
+fn build_descriptors(pin_flags: u32) -> Descriptors {
+    {
         let ranges = leak([(&raw const RANGE).cast::<c_void>()]);
         let pin_dispatch = leak(KSPIN_DISPATCH {
             Create: Some(pin_create),
@@ -411,15 +495,21 @@ fn descriptors() -> *const KSDEVICE_DESCRIPTOR {
                 ConstrainedDataRangesCount: 0,
                 ConstrainedDataRanges: null_mut::<*const c_void>(),
             },
-            Flags: KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY,
+            Flags: pin_flags,
             InstancesPossible: 1,
             InstancesNecessary: 0,
             AllocatorFraming: leak(framing()),
             IntersectHandler: Some(intersect),
         }]);
         let categories = leak([CATEGORY]);
+        let filter_dispatch = leak(KSFILTER_DISPATCH {
+            Create: Some(filter_create),
+            Close: None,
+            Process: None,
+            Reset: None,
+        });
         let filter = leak(KSFILTER_DESCRIPTOR {
-            Dispatch: null_mut::<KSFILTER_DISPATCH>(),
+            Dispatch: filter_dispatch,
             AutomationTable: null_mut::<KSAUTOMATION_TABLE>(),
             Version: KSFILTER_DESCRIPTOR_VERSION,
             Flags: 0,
@@ -460,20 +550,32 @@ fn descriptors() -> *const KSDEVICE_DESCRIPTOR {
             Version: KSDEVICE_DESCRIPTOR_VERSION,
             Flags: 0,
         }))
-    })
-    .0
+    }
 }
 
 unsafe extern "system" fn driver_entry(
     driver: *mut DRIVER_OBJECT,
     path: *mut UNICODE_STRING,
 ) -> NTSTATUS {
+    let flags = LOAD_PIN_FLAGS.get();
     // SAFETY: DriverEntry's arguments, forwarded; the descriptor lives forever.
-    unsafe { KsInitializeDriver(driver, path, descriptors()) }
+    unsafe { KsInitializeDriver(driver, path, descriptors(flags)) }
+}
+
+thread_local! {
+    /// The pin flags of the driver the next `load_driver` on this thread loads.
+    static LOAD_PIN_FLAGS: std::cell::Cell<u32> =
+        const { std::cell::Cell::new(KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY) };
 }
 
 fn loaded() -> (Kernel, File) {
+    loaded_with(KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY)
+}
+
+/// The test driver, its pin declared with `pin_flags`, loaded; its filter opened.
+fn loaded_with(pin_flags: u32) -> (Kernel, File) {
     let kernel = Kernel::new();
+    LOAD_PIN_FLAGS.set(pin_flags);
     assert_eq!(kernel.load_driver(driver_entry), STATUS_SUCCESS);
     let interfaces = kernel.device_interfaces(&CATEGORY);
     assert_eq!(interfaces.len(), 1);
@@ -838,22 +940,21 @@ fn queued_reads_are_cancelled_by_cancel_and_the_pin_closes_after_the_last() {
     assert!(first.cancel());
     assert_eq!(first.poll().unwrap().status, STATUS_CANCELLED);
     assert!(second.poll().is_none());
-    let closes = PIN_CLOSES.load(Ordering::Relaxed);
+    let serial = pin_state(ks_pin(&kernel, pin)).serial;
     assert_eq!(kernel.close(pin), STATUS_SUCCESS);
     assert!(
         second.poll().is_none(),
         "closing the handle sends IRP_MJ_CLEANUP, which KS does not act on: the read stays queued"
     );
     assert_eq!(
-        PIN_CLOSES.load(Ordering::Relaxed),
-        closes,
+        closed(serial),
+        None,
         "no IRP_MJ_CLOSE while a read is in flight"
     );
     assert!(second.cancel());
     assert_eq!(second.poll().unwrap().status, STATUS_CANCELLED);
-    assert_eq!(
-        PIN_CLOSES.load(Ordering::Relaxed),
-        closes + 1,
+    assert!(
+        closed(serial).is_some(),
         "the pin's Close came with the last reference"
     );
     drop((first, second));
@@ -1544,4 +1645,140 @@ fn ks_edit_of_a_bag_that_is_no_live_objects_is_a_bug() {
     );
     kernel.close(filter);
     kernel.assert_no_leaks();
+}
+
+#[test]
+fn the_pin_context_starts_as_the_filter_context() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let serial = pin_state(ks_pin(&kernel, pin)).serial;
+    let seen = PIN_CONTEXT_SEEN
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(s, _, _)| *s == serial)
+        .copied()
+        .unwrap();
+    let filter_context = (&raw const FILTER_CONTEXT) as usize;
+    assert_eq!(
+        seen.1, filter_context,
+        "SetDataFormat saw the filter's context"
+    );
+    assert_eq!(seen.2, filter_context, "Create saw the filter's context");
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn a_pin_closes_in_the_state_it_is_in() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    set_state(&kernel, pin, KSSTATE_RUN);
+    let serial = pin_state(ks_pin).serial;
+    let steps = pin_state(ks_pin).transitions.len();
+    assert_eq!(steps, 3);
+    assert_eq!(kernel.close(pin), STATUS_SUCCESS);
+    assert_eq!(
+        closed(serial),
+        Some(ClosedPin {
+            serial,
+            device_state: KSSTATE_RUN,
+            client_state: KSSTATE_RUN,
+        }),
+        "no step down to STOP before the Close dispatch; both states consistent"
+    );
+    // A pin whose step down failed half way closes where it stopped, both states agreeing.
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = self::ks_pin(&kernel, pin);
+    set_state(&kernel, pin, KSSTATE_RUN);
+    pin_state(ks_pin).fail_at = Some(KSSTATE_ACQUIRE);
+    assert_eq!(
+        set_state(&kernel, pin, KSSTATE_STOP),
+        STATUS_INSUFFICIENT_RESOURCES
+    );
+    let serial = pin_state(ks_pin).serial;
+    kernel.close(pin);
+    assert_eq!(
+        closed(serial).map(|c| (c.device_state, c.client_state)),
+        Some((KSSTATE_PAUSE, KSSTATE_PAUSE))
+    );
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+/// Asks for processing at DISPATCH_LEVEL (deferred to a PASSIVE_LEVEL work item, run after the
+/// next DPC).
+fn attempt_processing_at_dispatch(kernel: &Kernel, pin: *mut KSPIN) {
+    let _entered = kernel.enter();
+    let mut lock = 0usize;
+    // SAFETY: a live spin lock on this frame, released below.
+    let old = unsafe { avcam_kernel::KeAcquireSpinLockRaiseToDpc(&mut lock) };
+    // SAFETY: a live pin; at DISPATCH_LEVEL without KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING the
+    // attempt is deferred to a PASSIVE_LEVEL work item.
+    unsafe { avcam_kernel::KsPinAttemptProcessing(pin, 0) };
+    // SAFETY: acquired above.
+    unsafe { avcam_kernel::KeReleaseSpinLock(&mut lock, old) };
+}
+
+/// Fires a one-shot timer with an empty DPC (after which deferred work runs).
+fn run_a_dpc(kernel: &Kernel) {
+    let mut timer = Box::new(ks::nt::KTIMER { Opaque: [0; 8] });
+    let mut dpc = Box::new(ks::nt::KDPC { Opaque: [0; 8] });
+    {
+        let _entered = kernel.enter();
+        // SAFETY: live boxes that outlive the one-shot timer (it fires below).
+        unsafe { avcam_kernel::KeInitializeDpc(&mut *dpc, Some(nothing), null_mut()) };
+        // SAFETY: as above.
+        unsafe { avcam_kernel::KeInitializeTimerEx(&mut *timer, ks::nt::NotificationTimer) };
+        // SAFETY: as above: due in 1 ms, once.
+        unsafe { avcam_kernel::KeSetTimerEx(&mut *timer, -10_000, 0, &mut *dpc) };
+    }
+    kernel.clock().advance(2_000_000);
+}
+
+#[test]
+fn processing_deferred_for_a_pin_closed_meanwhile_is_dropped() {
+    // Processing without frames, so that a deferred attempt reaches Process.
+    let (kernel, filter) = loaded_with(KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING);
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    set_state(&kernel, pin, KSSTATE_RUN);
+    pin_state(ks_pin).mode = Mode::Hold;
+    let processed = pin_state(ks_pin).processed;
+    attempt_processing_at_dispatch(&kernel, ks_pin);
+    run_a_dpc(&kernel);
+    assert_eq!(
+        pin_state(ks_pin).processed,
+        processed + 1,
+        "an open pin's deferred attempt runs after the DPC"
+    );
+    attempt_processing_at_dispatch(&kernel, ks_pin);
+    let before = PROCESS_AFTER_CLOSE.load(Ordering::Relaxed);
+    kernel.close(pin);
+    run_a_dpc(&kernel);
+    assert_eq!(
+        PROCESS_AFTER_CLOSE.load(Ordering::Relaxed),
+        before,
+        "no Process on a closed pin"
+    );
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+unsafe extern "system" fn nothing(
+    _dpc: *mut ks::nt::KDPC,
+    _context: *mut c_void,
+    _a: *mut c_void,
+    _b: *mut c_void,
+) {
 }

@@ -38,6 +38,7 @@ pub(crate) use processing::{
 
 use std::collections::HashMap;
 use std::ffi::c_void;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ks::avstream::{
@@ -119,6 +120,8 @@ struct PinRecord {
     descriptor: usize,
     context: RawBox<ObjectContext>,
     filter: usize,
+    /// The filter's record: its KSFILTER stays allocated while the pin lives.
+    _filter_memory: Arc<FilterRecord>,
     pin_id: u32,
     header: usize,
     _items: RawBuffer,
@@ -127,6 +130,8 @@ struct PinRecord {
     leading: RawBox<KSSTREAM_POINTER>,
     stream: Mutex<Stream>,
     processing: ProcessingMutex,
+    /// Its IRP_MJ_CLOSE came: processing queued or attempted from now on is dropped.
+    closed: AtomicBool,
 }
 
 /// What a filter or pin file object stands for (by the object's address).

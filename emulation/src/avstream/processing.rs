@@ -11,6 +11,7 @@
 //! `Process` runs at PASSIVE_LEVEL right after the DPC returns, on the same thread (ks.sys queues
 //! a work item; running it there keeps the virtual clock deterministic).
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use ks::avstream::{
@@ -45,7 +46,7 @@ impl ProcessingMutex {
     }
 
     /// Waits until it is free, then holds it.
-    fn acquire(&self) {
+    pub(super) fn acquire(&self) {
         let mut state = self.state();
         while state.held {
             state = self.free.wait(state).unwrap_or_else(|e| e.into_inner());
@@ -54,7 +55,7 @@ impl ProcessingMutex {
     }
 
     /// Frees it and wakes the waiters.
-    fn release(&self) {
+    pub(super) fn release(&self) {
         self.state().held = false;
         self.free.notify_all();
     }
@@ -138,6 +139,11 @@ pub(super) fn attempt_processing(_state: &KernelState, pin: &Arc<PinRecord>, asy
         return;
     }
     loop {
+        if pin.closed.load(Ordering::Acquire) {
+            // Work queued for a pin closed since (a deferred or asynchronous attempt).
+            pin.processing.release();
+            return;
+        }
         let device_state = pin_state(pin);
         let runnable = if descriptor.Flags & KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY != 0 {
             device_state == KSSTATE_RUN
@@ -170,7 +176,7 @@ fn defer(pin: &Arc<PinRecord>) {
     }
 }
 
-/// Runs the processing deferred to PASSIVE_LEVEL (pins closed meanwhile are skipped). Called at
+/// Runs the processing deferred to PASSIVE_LEVEL (pins closed meanwhile drop it). Called at
 /// PASSIVE_LEVEL after each timer DPC (virtual and real-time clock).
 pub(crate) fn run_deferred(state: &KernelState) {
     loop {
@@ -179,9 +185,8 @@ pub(crate) fn run_deferred(state: &KernelState) {
             return;
         }
         for pin in pins {
-            if state.avstream.pin(pin.pin.as_ptr()).is_some() {
-                attempt_processing(state, &pin, false);
-            }
+            // A pin closed meanwhile refuses it (its `closed` flag).
+            attempt_processing(state, &pin, false);
         }
     }
 }
