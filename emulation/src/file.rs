@@ -16,7 +16,7 @@
 //!   requesting thread (ReactOS `IopCompleteRequest`, ntoskrnl/io/iomgr/irp.c): the emulation
 //!   sends that CLOSE at the next point where no driver code is on the thread's stack (a client
 //!   call returning, a thread leaving the kernel, a DPC or work item done; see
-//!   [`run_pending_closes`]), so never inside a DPC nor nested in the driver's own completion;
+//!   `run_pending_closes`), so never inside a DPC nor nested in the driver's own completion;
 //! - the requestor mode is the opener's: a file opened by a user-mode client is a user-mode file,
 //!   and the files the client opens relative to it (pins, allocators) are too; every IRP on it
 //!   carries that mode in `Irp->RequestorMode`. The driver's own opens are kernel-mode;

@@ -149,6 +149,11 @@ impl IrpRecord {
         // SAFETY: read after completion, when the driver no longer writes the buffer.
         unsafe { self.output.to_vec() }
     }
+
+    /// Keeps `buffer` alive with the IRP (a system buffer ks.sys made for it).
+    pub(crate) fn attach_system_buffer(&self, buffer: RawBuffer) {
+        *self.system_buffer.lock().unwrap_or_else(|e| e.into_inner()) = Some(buffer);
+    }
 }
 
 /// Driver, device, files and IRPs of one kernel.
@@ -284,6 +289,11 @@ impl IoManager {
     /// Forgets a completed IRP (its memory goes when the last holder drops it).
     pub(crate) fn retire(&self, record: &IrpRecord) {
         self.irps().remove(&(record.irp() as usize));
+    }
+
+    /// The live IRP at `irp`, if any.
+    pub(crate) fn record_of(&self, irp: *mut IRP) -> Option<Arc<IrpRecord>> {
+        self.irps().get(&(irp as usize)).cloned()
     }
 
     /// The client's IRPs not completed yet, oldest first.

@@ -10,7 +10,7 @@
 //! - [`pool`]: the tracked pool, leak reports by tag, the fault injector;
 //! - [`sync`]: IRQL, spin locks, the cancel spin lock;
 //! - [`event`]: KEVENTs; [`object`]: handles and references;
-//! - `file`: file objects, their requestor mode, and the handle and reference counts that decide
+//! - [`mod@file`]: file objects, their requestor mode, and the handle and reference counts that decide
 //!   IRP_MJ_CLEANUP and IRP_MJ_CLOSE;
 //! - [`handles`]: the driver as a client (ObOpenObjectByPointer, ZwClose, KsCreateAllocator,
 //!   KsSynchronousIoControlDevice);
@@ -36,7 +36,7 @@ mod bag;
 pub mod bugs;
 pub mod client;
 pub mod event;
-mod file;
+pub mod file;
 pub mod handles;
 pub mod io;
 pub mod kernel;

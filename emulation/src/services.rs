@@ -416,7 +416,7 @@ pub unsafe extern "system" fn KsStreamPointerAdvance(
 ) -> NTSTATUS {
     let state = current("KsStreamPointerAdvance");
     check_irql(&state, "KsStreamPointerAdvance", DISPATCH_LEVEL);
-    avstream::advance(&state, StreamPointer, 0, false, true)
+    avstream::advance(&state, StreamPointer, avstream::Move::NextFrame)
 }
 
 /// `NTSTATUS KsStreamPointerAdvanceOffsets(PKSSTREAM_POINTER, ULONG InUsed, ULONG OutUsed, BOOLEAN Eject)`.
@@ -432,7 +432,11 @@ pub unsafe extern "system" fn KsStreamPointerAdvanceOffsets(
     let _ = InUsed;
     let state = current("KsStreamPointerAdvanceOffsets");
     check_irql(&state, "KsStreamPointerAdvanceOffsets", DISPATCH_LEVEL);
-    avstream::advance(&state, StreamPointer, OutUsed, Eject != 0, false)
+    let how = avstream::Move::Offsets {
+        out_used: OutUsed,
+        eject: Eject != 0,
+    };
+    avstream::advance(&state, StreamPointer, how)
 }
 
 /// `NTSTATUS KsStreamPointerClone(PKSSTREAM_POINTER, PFNKSSTREAMPOINTER CancelCallback, ULONG ContextSize, PKSSTREAM_POINTER *CloneStreamPointer)`.

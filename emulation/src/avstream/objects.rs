@@ -39,8 +39,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ks::avstream::{
-    KSDEVICE, KSFILTER, KSFILTER_DESCRIPTOR, KSPIN, KSSTATE, KSSTATE_PAUSE, KSSTATE_RUN,
-    KSSTATE_STOP, KSSTREAM_POINTER,
+    KSDEVICE, KSFILTER, KSFILTER_DESCRIPTOR, KSPIN, KSSTATE, KSSTATE_STOP, KSSTREAM_POINTER,
 };
 use ks::guid::GUID;
 use ks::ks::{KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
@@ -55,7 +54,7 @@ use ks::NTSTATUS;
 use zerocopy::FromBytes;
 
 use super::pointers::empty_offset;
-use super::processing::{attempt_processing, ProcessingMutex};
+use super::processing::{attempt_processing, minimum_state, ProcessingMutex};
 use super::reads::flush_queue;
 use super::{
     answer, create_items, file_of, filter_descriptor_of, pin_descriptor, pin_descriptor_at,
@@ -437,7 +436,9 @@ pub(super) fn set_pin_state(
 ) -> NTSTATUS {
     // SAFETY: the driver's static dispatch table, or NULL.
     let set = unsafe { pin_descriptor(pin).Dispatch.as_ref() }.and_then(|d| d.SetDeviceState);
+    let minimum = minimum_state(pin_descriptor(pin).Flags);
     let mut now = pin_state(pin);
+    let mut reached_minimum = false;
     while now != target {
         let next = if target > now { now + 1 } else { now - 1 };
         if let Some(set) = set {
@@ -451,12 +452,15 @@ pub(super) fn set_pin_state(
         unsafe { (*pin.pin.as_ptr()).DeviceState = next };
         // SAFETY: the KSPIN is live while its record is; ks.sys owns ClientState.
         unsafe { (*pin.pin.as_ptr()).ClientState = next };
+        reached_minimum |= next == minimum && now < minimum;
         now = next;
         if now == KSSTATE_STOP {
             flush_queue(state, pin);
         }
     }
-    if now == KSSTATE_RUN || now == KSSTATE_PAUSE {
+    // Into the minimum processing state from below: processing, if frames are queued (the
+    // attempt itself checks the frames and KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING).
+    if reached_minimum {
         attempt_processing(state, pin, false);
     }
     STATUS_SUCCESS
