@@ -1104,3 +1104,30 @@ unsafe extern "system" fn nothing(
     _b: *mut c_void,
 ) {
 }
+
+#[test]
+fn a_pin_keeps_its_filter_object_after_the_filters_close() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    let parent = {
+        let _entered = kernel.enter();
+        // SAFETY: a live pin.
+        unsafe { KsPinGetParentFilter(ks_pin) }
+    };
+    // The filter's handle closes first: no reference on it from the pin's file object, so its
+    // CLOSE comes now; the KSFILTER the pin points to stays readable.
+    assert_eq!(kernel.close(filter), STATUS_SUCCESS);
+    {
+        let _entered = kernel.enter();
+        // SAFETY: a live pin.
+        assert_eq!(unsafe { KsPinGetParentFilter(ks_pin) }, parent);
+    }
+    // SAFETY: the KSFILTER the pin's record keeps alive.
+    let context = unsafe { (*parent).Context } as usize;
+    assert_eq!(context, (&raw const FILTER_CONTEXT) as usize);
+    kernel.close(pin);
+    kernel.assert_no_leaks();
+}

@@ -576,3 +576,84 @@ fn a_close_whose_last_irp_completes_in_a_dpc_comes_back_at_passive_level() {
     drop(pending);
     kernel.assert_no_leaks();
 }
+
+/// Closes recorded by the recording parent (its FILE_OBJECT addresses).
+static PARENT_CLOSES: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+/// A parent whose creates go through its items and whose Close records its file object.
+static RECORDING_TABLE: ks::ks::KSDISPATCH_TABLE = ks::ks::KSDISPATCH_TABLE {
+    DeviceIoControl: None,
+    Read: None,
+    Write: None,
+    Flush: None,
+    Close: Some(record_parent_close),
+    QuerySecurity: None,
+    SetSecurity: None,
+    FastDeviceIoControl: None,
+    FastRead: None,
+    FastWrite: None,
+};
+
+unsafe extern "system" fn record_parent_close(
+    _device: *mut ks::nt::DEVICE_OBJECT,
+    irp: *mut ks::nt::IRP,
+) -> ks::NTSTATUS {
+    // SAFETY: the close dispatch owns the live IRP.
+    let file = unsafe { avcam_kernel::irp::file_object(irp) };
+    PARENT_CLOSES.lock().unwrap().push(file as usize);
+    // SAFETY: completed once.
+    unsafe { avcam_kernel::irp::complete(irp, STATUS_SUCCESS, 0) };
+    STATUS_SUCCESS
+}
+
+#[test]
+fn a_relative_open_takes_no_lasting_reference_on_its_parent() {
+    let kernel = Kernel::new();
+    let parent =
+        kernel.create_parent_with_table(&[CreateItem::new("Echo", echo_create)], &RECORDING_TABLE);
+    let parent_object = kernel.file_object(parent) as usize;
+    let child = kernel.create(parent, &utf16("Echo")).expect("echo created");
+    // SAFETY: the child's file object is live while its handle is open.
+    let related = unsafe { (*kernel.file_object(child)).RelatedFileObject } as usize;
+    assert_eq!(
+        related, parent_object,
+        "RelatedFileObject during and after create"
+    );
+    assert_eq!(kernel.close(parent), STATUS_SUCCESS);
+    assert!(
+        PARENT_CLOSES.lock().unwrap().contains(&parent_object),
+        "the parent's IRP_MJ_CLOSE came while its child is open"
+    );
+    assert_eq!(
+        kernel.ioctl(child, ECHO, b"k", &mut [0u8; 1]).status,
+        STATUS_SUCCESS
+    );
+    assert_eq!(kernel.close(child), STATUS_SUCCESS);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn ks_synchronous_io_control_device_irps_carry_the_mode_asked_for() {
+    let kernel = Kernel::new();
+    let (parent, file) = echo(&kernel);
+    for mode in [KernelMode, UserMode] {
+        let _entered = kernel.enter();
+        let mut returned = 0u32;
+        // SAFETY: the file object is live; no buffers; `returned` is writable.
+        let status = unsafe {
+            avcam_kernel::KsSynchronousIoControlDevice(
+                kernel.file_object(file),
+                mode,
+                OBSERVE,
+                std::ptr::null_mut(),
+                0,
+                std::ptr::null_mut(),
+                0,
+                &mut returned,
+            )
+        };
+        assert_eq!(status, STATUS_SUCCESS);
+        assert_eq!(observed().unwrap().requestor_mode, mode);
+    }
+    finish(&kernel, parent, file);
+}

@@ -760,3 +760,36 @@ fn a_read_already_cancelled_when_queued_is_cancelled_at_once() {
     drop(read);
     finish(&kernel, &[pin, filter]);
 }
+
+#[test]
+fn advancing_the_offsets_of_an_unlocked_pointer_does_nothing() {
+    let (kernel, filter) = loaded();
+    let (pin, ks_pin) = new_pin(&kernel, filter);
+    pin_state(ks_pin).mode = Mode::Hold;
+    set_state(&kernel, pin, KSSTATE_RUN);
+    let mut buffer = vec![0u8; 16];
+    let read = kernel
+        .read_stream(pin, &header_for(&mut buffer))
+        .expect_pending();
+    {
+        let _entered = kernel.enter();
+        // SAFETY: a live pin with a frame queued.
+        let leading =
+            unsafe { KsPinGetLeadingEdgeStreamPointer(ks_pin, KSSTREAM_POINTER_STATE_UNLOCKED) };
+        assert!(!leading.is_null());
+        // SAFETY: the (unlocked) leading edge.
+        let status = unsafe { KsStreamPointerAdvanceOffsets(leading, 0, 16, 1) };
+        assert_eq!(
+            status, STATUS_DEVICE_NOT_READY,
+            "the pointer was unlocked at call time"
+        );
+        // SAFETY: as above.
+        let offset = unsafe { (*leading).OffsetOut };
+        assert_eq!((offset.Count, offset.Remaining), (16, 16), "unmoved");
+        // SAFETY: as above: an unlocked advance "always returns STATUS_SUCCESS".
+        assert_eq!(unsafe { KsStreamPointerAdvance(leading) }, STATUS_SUCCESS);
+    }
+    assert_eq!(read.poll().unwrap().status, STATUS_SUCCESS);
+    drop(read);
+    finish(&kernel, &[pin, filter]);
+}
