@@ -561,9 +561,9 @@ fn a_close_whose_last_irp_completes_in_a_dpc_comes_back_at_passive_level() {
         unsafe {
             avcam_kernel::KeInitializeDpc(&mut *dpc, Some(complete_pended), std::ptr::null_mut())
         };
-        // SAFETY: as above.
+        // SAFETY: a live box that outlives the one-shot timer (it fires below).
         unsafe { avcam_kernel::KeInitializeTimerEx(&mut *timer, ks::nt::NotificationTimer) };
-        // SAFETY: as above: due in 1 ms, once.
+        // SAFETY: the timer and DPC initialised above, live until it has fired: due in 1 ms, once.
         unsafe { avcam_kernel::KeSetTimerEx(&mut *timer, -10_000, 0, &mut *dpc) };
     }
     kernel.clock().advance(2_000_000);

@@ -246,9 +246,9 @@ fn a_user_mode_read_is_captured_and_copied_back_with_the_callers_data() {
         // The minidriver fills it and, wrongly, points the copy's Data at kernel memory.
         // SAFETY: Data has 64 writable bytes; the header is the live copy.
         unsafe { std::ptr::write_bytes(offset.Data, 0x5A, 64) };
-        // SAFETY: as above.
+        // SAFETY: the captured header, live while its read is queued.
         unsafe { (*header.cast::<KSSTREAM_HEADER>()).DataUsed = 64 };
-        // SAFETY: as above.
+        // SAFETY: the same captured header.
         unsafe { (*header.cast::<KSSTREAM_HEADER>()).Data = KERNEL_ADDRESS };
         kernel.expect_bugs();
         // SAFETY: the locked leading edge.
@@ -319,7 +319,7 @@ fn a_kernel_mode_read_is_used_in_place() {
     with_leading(&kernel, ks_pin, |leading| {
         // SAFETY: the locked leading edge of a live pin.
         assert_eq!(unsafe { (*leading).StreamHeader } as usize, user);
-        // SAFETY: as above.
+        // SAFETY: the locked leading edge, on a frame.
         unsafe { KsStreamPointerAdvance(leading) };
     });
     assert_eq!(read.poll().unwrap().status, STATUS_SUCCESS);
@@ -401,7 +401,7 @@ fn a_header_without_a_buffer_has_an_empty_offset() {
             let offset = unsafe { (*leading).OffsetOut };
             assert!(offset.Data.is_null());
             assert_eq!((offset.Count, offset.Remaining), (0, 0));
-            // SAFETY: as above.
+            // SAFETY: the locked leading edge, on a frame.
             unsafe { KsStreamPointerAdvance(leading) };
         });
     }
@@ -730,7 +730,7 @@ fn the_leading_edge_is_re_aimed_after_a_cancel() {
     assert_eq!(data, a.as_ptr() as usize);
     assert!(first.cancel());
     assert_eq!(first.poll().unwrap().status, STATUS_CANCELLED);
-    // SAFETY: as above.
+    // SAFETY: the pin's leading edge lives with the pin.
     let offset = unsafe { (*leading).OffsetOut };
     assert_eq!(
         offset.Data as usize,
@@ -739,7 +739,7 @@ fn the_leading_edge_is_re_aimed_after_a_cancel() {
     );
     assert_eq!((offset.Count, offset.Remaining), (32, 32));
     assert!(second.cancel());
-    // SAFETY: as above.
+    // SAFETY: the pin's leading edge lives with the pin.
     assert!(unsafe { (*leading).StreamHeader }.is_null(), "nothing left");
     drop((first, second));
     finish(&kernel, &[pin, filter]);
@@ -783,10 +783,10 @@ fn advancing_the_offsets_of_an_unlocked_pointer_does_nothing() {
             status, STATUS_DEVICE_NOT_READY,
             "the pointer was unlocked at call time"
         );
-        // SAFETY: as above.
+        // SAFETY: the leading edge of a live pin.
         let offset = unsafe { (*leading).OffsetOut };
         assert_eq!((offset.Count, offset.Remaining), (16, 16), "unmoved");
-        // SAFETY: as above: an unlocked advance "always returns STATUS_SUCCESS".
+        // SAFETY: the (unlocked) leading edge of a live pin, on a frame.
         assert_eq!(unsafe { KsStreamPointerAdvance(leading) }, STATUS_SUCCESS);
     }
     assert_eq!(read.poll().unwrap().status, STATUS_SUCCESS);

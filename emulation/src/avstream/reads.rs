@@ -98,7 +98,8 @@ pub(super) fn finish_reads(
                             original: data,
                             written,
                         });
-                        // SAFETY: as for the read just above: the same field of the same copy.
+                        // SAFETY: the `Data` field of the read's captured header, alive with the
+                        // uncompleted IRP, which only the pin holds now.
                         unsafe { data_field.write_unaligned(data) };
                     }
                 }

@@ -160,7 +160,7 @@ pub unsafe extern "system" fn allocator_close(
     let file = unsafe { avcam_kernel::irp::file_object(irp) };
     // SAFETY: FsContext was set by allocator_create to a boxed header pointer.
     let context = unsafe { (*file).FsContext }.cast::<*mut c_void>();
-    // SAFETY: as above.
+    // SAFETY: the boxed header pointer allocator_create stored, alive until freed below.
     let header = unsafe { *context };
     // SAFETY: a header from KsAllocateObjectHeader, freed once.
     unsafe { avcam_kernel::KsFreeObjectHeader(header) };
@@ -174,12 +174,12 @@ pub unsafe extern "system" fn allocator_close(
 pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: the create IRP of this pin.
     assert_eq!(unsafe { avcam_kernel::KsGetPinFromIrp(irp) }, pin);
-    // SAFETY: as above.
+    // SAFETY: the pin's live create IRP.
     assert!(!unsafe { avcam_kernel::KsGetFilterFromIrp(irp) }.is_null());
     // The pin's allocator create item, added to its object header as a minidriver would.
     // SAFETY: the create IRP's file object is the pin's; FsContext starts with its header.
     let file = unsafe { avcam_kernel::irp::file_object(irp) };
-    // SAFETY: as above.
+    // SAFETY: the pin's file object is live while its create IRP is.
     let fs_context = unsafe { (*file).FsContext };
     // SAFETY: by the KS convention FsContext starts with the object header.
     let header = unsafe { fs_context.cast::<ks::ks::KSOBJECT_HEADER>().read() };
@@ -250,7 +250,8 @@ pub unsafe extern "system" fn pin_close(pin: *mut KSPIN, _irp: *mut IRP) -> NTST
 pub fn pin_state<'a>(pin: *mut KSPIN) -> &'a mut PinState {
     // SAFETY: the tests only call this for live pins whose Context pin_create set.
     let context = unsafe { (*pin).Context };
-    // SAFETY: as above; the tests serialise access to it through the requests.
+    // SAFETY: the PinState pin_create boxed, freed only by pin_close; the tests serialise access
+    // to it through the requests.
     unsafe { &mut *context.cast::<PinState>() }
 }
 
@@ -316,14 +317,14 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
                 if status == STATUS_DEVICE_NOT_READY {
                     break;
                 }
-                // SAFETY: as above.
+                // SAFETY: a live pin, in its Process (processing mutex held).
                 leading =
                     unsafe { KsPinGetLeadingEdgeStreamPointer(pin, KSSTREAM_POINTER_STATE_LOCKED) };
             }
             STATUS_SUCCESS
         }
         Mode::OnePerCall | Mode::OneThenSucceed => {
-            // SAFETY: as above.
+            // SAFETY: a live pin, in its Process (processing mutex held).
             let leading =
                 unsafe { KsPinGetLeadingEdgeStreamPointer(pin, KSSTREAM_POINTER_STATE_LOCKED) };
             if !leading.is_null() {
@@ -331,7 +332,7 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
                 let remaining = unsafe { (*leading).OffsetOut.Remaining };
                 // SAFETY: the locked leading edge's header is the frame's.
                 unsafe { set_data_used(leading, remaining) };
-                // SAFETY: as above.
+                // SAFETY: the locked leading edge, on a frame with `remaining` bytes left.
                 unsafe { KsStreamPointerAdvanceOffsets(leading, 0, remaining, 1) };
                 // SAFETY: the leading edge (relocked on the next frame, if any).
                 unsafe { KsStreamPointerUnlock(leading, 0) };
@@ -346,7 +347,7 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
         | Mode::DataUsedWithoutAdvance
         | Mode::RewriteData
         | Mode::FillThroughHeader => {
-            // SAFETY: as above.
+            // SAFETY: a live pin, in its Process (processing mutex held).
             let leading =
                 unsafe { KsPinGetLeadingEdgeStreamPointer(pin, KSSTREAM_POINTER_STATE_LOCKED) };
             if leading.is_null() {
@@ -369,7 +370,7 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
                 Mode::RewriteData => {
                     // SAFETY: the locked leading edge's header is the frame's.
                     unsafe { set_data_used(leading, bytes) };
-                    // SAFETY: as above.
+                    // SAFETY: the locked leading edge of a live pin.
                     let header = unsafe { (*leading).StreamHeader.cast::<KSSTREAM_HEADER>() };
                     // SAFETY: the frame's live header (the shared mode of old: a frame of its
                     // own, at a kernel address).
@@ -380,11 +381,11 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
                 _ => {
                     // SAFETY: the locked leading edge's header is the frame's.
                     let header = unsafe { (*leading).StreamHeader.cast::<KSSTREAM_HEADER>() };
-                    // SAFETY: as above.
+                    // SAFETY: the frame's live header (its read is queued while the edge is on it).
                     let data = unsafe { (*header).Data } as *mut u8;
                     // SAFETY: the emulation maps the locked pages at the caller's address.
                     unsafe { std::ptr::write_bytes(data, 0xCD, bytes as usize) };
-                    // SAFETY: as above.
+                    // SAFETY: the locked leading edge, on a frame.
                     unsafe { set_data_used(leading, bytes) };
                     // SAFETY: the locked leading edge.
                     unsafe { KsStreamPointerAdvanceOffsets(leading, 0, bytes, 1) };
@@ -396,7 +397,7 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
         }
         Mode::SucceedIdle => STATUS_SUCCESS,
         Mode::Clone => {
-            // SAFETY: as above.
+            // SAFETY: a live pin, in its Process (processing mutex held).
             let leading =
                 unsafe { KsPinGetLeadingEdgeStreamPointer(pin, KSSTREAM_POINTER_STATE_LOCKED) };
             if leading.is_null() || !state.clone.is_null() {
@@ -417,7 +418,7 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
             state.clone = clone;
             // SAFETY: the locked leading edge.
             unsafe { KsStreamPointerAdvance(leading) };
-            // SAFETY: as above (a no-op when it already moved past the end).
+            // SAFETY: the pin's leading edge (unlocking one past the end changes nothing).
             unsafe { KsStreamPointerUnlock(leading, 0) };
             STATUS_PENDING
         }
@@ -434,7 +435,7 @@ pub const KERNEL_ADDRESS: u64 = 0xFFFF_A000_0000_1000;
 pub unsafe fn set_data_used(pointer: *mut KSSTREAM_POINTER, bytes: u32) {
     // SAFETY: the caller's guarantee: its StreamHeader is the frame's live header.
     let header = unsafe { (*pointer).StreamHeader }.cast::<KSSTREAM_HEADER>();
-    // SAFETY: as above.
+    // SAFETY: the frame's live header, which the minidriver may write while on the frame.
     unsafe { (*header).DataUsed = bytes };
 }
 
@@ -516,7 +517,7 @@ pub unsafe extern "system" fn device_start(
 pub struct Descriptors(pub *const KSDEVICE_DESCRIPTOR);
 // SAFETY: leaked, immutable descriptors.
 unsafe impl Send for Descriptors {}
-// SAFETY: as above.
+// SAFETY: the descriptors are leaked and never written after they are built: shared reads only.
 unsafe impl Sync for Descriptors {}
 
 pub fn leak<T>(value: T) -> *const T {
