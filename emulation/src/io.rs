@@ -462,6 +462,11 @@ pub(crate) unsafe fn complete(state: &KernelState, irp: *mut IRP) {
             }
         }
     }
+    // The IRP's reference on its file object goes before anyone can see the completion: a
+    // waiter that then closes the file's last handle finds no IRP in flight.
+    if record.references_file {
+        file::release_reference(state, &record.file, Release::Deferred);
+    }
     completion.completed = true;
     completion.result = Some(IoResult {
         status: io_status.Status,
@@ -469,9 +474,6 @@ pub(crate) unsafe fn complete(state: &KernelState, irp: *mut IRP) {
     });
     drop(completion);
     record.done.notify_all();
-    if record.references_file {
-        file::release_reference(state, &record.file, Release::Deferred);
-    }
 }
 
 /// `Irp->CancelRoutine`, seen as an atomic pointer (`IoSetCancelRoutine` exchanges it).
