@@ -7,10 +7,12 @@
 //! - [`device`]: driver load, the device, filter factories and device interfaces;
 //! - [`objects`]: filter and pin objects (create, state, close, lookups, bags, create items);
 //! - [`properties`]: IOCTL_KS_PROPERTY and the property sets ks.sys answers itself;
-//! - `queue` (private): the pin's read queue as plain data (reads, frames, clones on them; no IRP),
-//!   unit-tested on its own;
-//! - [`reads`]: IOCTL_KS_READ_STREAM, the queued reads' cancellation and completion;
-//! - [`pointers`]: stream pointers over the queue;
+//! - `queue` (private): the pin's read queue as plain data (reads, frames known by identity, the
+//!   leading edge, clones, locks, cancellations waiting for a lock; no IRP), unit-tested on its
+//!   own;
+//! - [`reads`]: IOCTL_KS_READ_STREAM probed (user- and kernel-mode requestors) and queued, the
+//!   queued reads' cancellation and completion;
+//! - [`pointers`]: stream pointers over the queue, and the settling every change ends with;
 //! - [`processing`]: the processing mutex and `KsPinAttemptProcessing`.
 //!
 //! This file holds the state they share (the records of the device, filters and pins), the
