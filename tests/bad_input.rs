@@ -139,6 +139,20 @@ fn unknown_property_sets_and_short_buffers_are_refused() {
     finish(kernel);
 }
 
+/// Moves the virtual clock a frame period at a time (four at most) until `read` is done.
+fn advance_until_done(
+    kernel: &avcam_emulation::Kernel,
+    read: &avcam_client::PendingRead<avcam_emulation::Kernel>,
+    period_ns: u64,
+) {
+    for _ in 0..4 {
+        if read.is_done() {
+            return;
+        }
+        kernel.clock().advance(period_ns);
+    }
+}
+
 #[test]
 fn unknown_states_reads_queued_while_stopped_and_close_while_running() {
     let kernel = kernel();
@@ -157,7 +171,7 @@ fn unknown_states_reads_queued_while_stopped_and_close_while_running() {
     // A jump STOP -> RUN is stepped through ACQUIRE and PAUSE by ks.sys.
     pin.set_state(KSSTATE_RUN).unwrap();
     assert_eq!(pin.state().unwrap(), KSSTATE_RUN);
-    kernel.clock().advance(period_ns);
+    advance_until_done(&kernel, &early, period_ns);
     early
         .wait(WAIT)
         .expect("the read queued while stopped gets a frame");
@@ -178,8 +192,8 @@ fn unknown_states_reads_queued_while_stopped_and_close_while_running() {
         !queued.is_done(),
         "closing the handle does not cancel a read"
     );
-    kernel.clock().advance(period_ns);
-    queued.wait(WAIT).expect("the frame due after the close");
+    advance_until_done(&kernel, &queued, period_ns);
+    queued.wait(WAIT).expect("a frame due after the close");
     assert_eq!(
         kernel.clock().armed_timers(),
         0,
