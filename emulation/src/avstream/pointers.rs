@@ -120,10 +120,10 @@ fn aim_leading(pin: &PinRecord, stream: &mut Stream) {
 pub(super) fn update<T>(
     state: &KernelState,
     pin: &PinRecord,
-    change: impl FnOnce(&mut Stream, &PinRecord) -> T,
+    change: impl FnOnce(&mut Stream) -> T,
 ) -> T {
     let mut stream = pin.stream();
-    let result = change(&mut stream, pin);
+    let result = change(&mut stream);
     settle(state, pin, stream);
     result
 }
@@ -185,7 +185,7 @@ pub(crate) fn leading_edge(
     let Some(record) = known_pin(state, pin) else {
         return std::ptr::null_mut();
     };
-    let there = update(state, &record, |stream, _| {
+    let there = update(state, &record, |stream| {
         if stream.queue.leading().is_none() {
             return false;
         }
@@ -240,7 +240,7 @@ pub(crate) fn advance(state: &KernelState, pointer: *mut KSSTREAM_POINTER, how: 
     let Some((pin, is_leading)) = pointer_owner(state, pointer) else {
         return STATUS_INVALID_PARAMETER;
     };
-    update(state, &pin, |stream, _| {
+    update(state, &pin, |stream| {
         let (on_frame, locked) = if is_leading {
             (
                 stream.queue.leading().is_some(),
@@ -321,7 +321,7 @@ pub(crate) fn unlock(state: &KernelState, pointer: *mut KSSTREAM_POINTER, eject:
     let Some((pin, is_leading)) = pointer_owner(state, pointer) else {
         return;
     };
-    update(state, &pin, |stream, _| {
+    update(state, &pin, |stream| {
         if is_leading {
             stream.queue.lock_leading(false);
         } else {
@@ -403,7 +403,7 @@ pub(crate) fn delete_clone(state: &KernelState, pointer: *mut KSSTREAM_POINTER) 
         });
         return;
     }
-    let memory = update(state, &pin, |stream, _| {
+    let memory = update(state, &pin, |stream| {
         // SAFETY: the clone is live until its record goes below.
         let advanced = unsafe { progress(pointer) };
         stream.queue.delete_clone(pointer as usize, advanced);

@@ -73,7 +73,7 @@ const KERNEL_SPACE: u64 = 0xFFFF_8000_0000_0000;
 /// Cancels every queued read (the flush at STOP): those no lock holds back complete with
 /// STATUS_CANCELLED now (or when the last clone on them goes), the others once unlocked.
 pub(super) fn flush_queue(state: &KernelState, pin: &PinRecord) {
-    update(state, pin, |stream, _| stream.queue.request_cancel_all());
+    update(state, pin, |stream| stream.queue.request_cancel_all());
 }
 
 /// Completes the reads the queue is done with, in order: STATUS_SUCCESS with the output length,
@@ -125,11 +125,6 @@ unsafe fn cancel_routine_slot<'a>(irp: *mut IRP) -> &'a AtomicPtr<c_void> {
     // SAFETY: the caller's guarantee: the IRP is live; CancelRoutine is an aligned pointer-sized
     // field that everyone exchanges atomically.
     unsafe { AtomicPtr::from_ptr(slot) }
-}
-
-/// Why a probe failed.
-fn probe_error(status: NTSTATUS) -> Reply {
-    Reply::status(status)
 }
 
 /// Whether a user-mode caller may hand `[data, data + extent)` to `MmProbeAndLockPages`.
@@ -226,10 +221,10 @@ pub(super) unsafe fn read_stream(state: &KernelState, irp: *mut IRP, pin: usize)
     // SAFETY: the KSPIN is live while its record is; the minidriver sets StreamHeaderSize in Create.
     let header_size = unsafe { (*record.pin.as_ptr()).StreamHeaderSize } as usize;
     if length == 0 || user_buffer.is_null() {
-        return probe_error(STATUS_INVALID_BUFFER_SIZE);
+        return Reply::status(STATUS_INVALID_BUFFER_SIZE);
     }
     if user && !user_range_ok(state, user_buffer as u64, parameters.OutputBufferLength) {
-        return probe_error(STATUS_ACCESS_VIOLATION);
+        return Reply::status(STATUS_ACCESS_VIOLATION);
     }
     let base = if user {
         // SAFETY: METHOD_NEITHER: `UserBuffer` holds `OutputBufferLength` bytes, read once here.
@@ -245,14 +240,14 @@ pub(super) unsafe fn read_stream(state: &KernelState, irp: *mut IRP, pin: usize)
     // that the caller does not touch while the request is in flight.
     let frames = match unsafe { probe_headers(base, length, header_size) } {
         Ok(frames) => frames,
-        Err(status) => return probe_error(status),
+        Err(status) => return Reply::status(status),
     };
     if user
         && !frames.iter().all(|(frame, _)| {
             frame.extent == 0 || user_range_ok(state, frame.buffer as u64, frame.extent)
         })
     {
-        return probe_error(STATUS_ACCESS_VIOLATION);
+        return Reply::status(STATUS_ACCESS_VIOLATION);
     }
     // SAFETY: the caller owns the IRP; ks.sys sets its system buffer before anyone else sees it.
     unsafe { (*irp).SystemBuffer = base.cast() };
@@ -271,7 +266,7 @@ pub(super) unsafe fn read_stream(state: &KernelState, irp: *mut IRP, pin: usize)
     // cancelled; an IRP cancelled before its routine was set is cancelled now.
     // SAFETY: the caller owns the IRP.
     unsafe { kernel_irp_mark_pending(irp) };
-    let was_empty = update(state, &record, |stream, _| {
+    let was_empty = update(state, &record, |stream| {
         stream.reads.insert(irp as usize, read_record);
         let was_empty = stream
             .queue
@@ -325,7 +320,7 @@ unsafe extern "system" fn cancel_read(_device: *mut DEVICE_OBJECT, irp: *mut IRP
     let state = current("IoCancelIrp");
     let pins: Vec<Arc<PinRecord>> = state.avstream.lock().pins.values().cloned().collect();
     for pin in pins {
-        let queued = update(&state, &pin, |stream, _| {
+        let queued = update(&state, &pin, |stream| {
             stream.queue.request_cancel(irp as usize)
         });
         if queued {
