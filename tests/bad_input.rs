@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use avcam_avstream::PixelFormat;
-use avcam_client::{request, ClientError};
+use avcam_client::{request, ClientError, Status};
 use common::*;
 use ks::avstream::{KSSTATE_PAUSE, KSSTATE_RUN, KSSTATE_STOP};
 use ks::ks::{IOCTL_KS_PROPERTY, KSPROPERTY_TYPE_GET};
@@ -141,45 +139,95 @@ fn unknown_property_sets_and_short_buffers_are_refused() {
     finish(kernel);
 }
 
+/// Moves the virtual clock a frame period at a time (four at most) until `read` is done.
+fn advance_until_done(
+    kernel: &avcam_emulation::Kernel,
+    read: &avcam_client::PendingRead<avcam_emulation::Kernel>,
+    period_ns: u64,
+) {
+    for _ in 0..4 {
+        if read.is_done() {
+            return;
+        }
+        kernel.clock().advance(period_ns);
+    }
+}
+
 #[test]
-fn unknown_states_reads_while_stopped_and_close_while_running() {
+fn unknown_states_reads_queued_while_stopped_and_close_while_running() {
     let kernel = kernel();
     let camera = camera(&kernel);
     let format = qvga(PixelFormat::Nv12);
     let bytes = negotiate(&camera, &format);
     let pin = camera.create_pin(0, &bytes).unwrap();
+    let period_ns = 333_333 * 100;
     // Not a KSSTATE.
     assert_eq!(status_of(pin.set_state(7)), STATUS_INVALID_PARAMETER);
     assert_eq!(pin.state().unwrap(), KSSTATE_STOP);
-    // Reads while stopped.
-    let read = pin.read(format.image_size() as usize);
-    assert_eq!(
-        status_of(read.wait(Duration::from_secs(1))),
-        STATUS_INVALID_DEVICE_STATE
-    );
+    // A read while stopped is queued, not refused (ks.sys queues reads in any state); the pin
+    // fills it once it runs.
+    let early = pin.read(format.image_size() as usize);
+    assert!(!early.is_done(), "queued while stopped");
     // A jump STOP -> RUN is stepped through ACQUIRE and PAUSE by ks.sys.
     pin.set_state(KSSTATE_RUN).unwrap();
     assert_eq!(pin.state().unwrap(), KSSTATE_RUN);
+    advance_until_done(&kernel, &early, period_ns);
+    early
+        .wait(WAIT)
+        .expect("the read queued while stopped gets a frame");
     pin.set_state(KSSTATE_PAUSE).unwrap();
     pin.set_state(KSSTATE_RUN).unwrap();
     // Resuming makes the next frame due at once: the first read gets it.
     pin.read(format.image_size() as usize)
         .wait(WAIT)
         .expect("the resumed frame");
-    // Close while running with a read queued: the read is cancelled, nothing leaks.
+    // Close while running with a read queued: closing the handle sends IRP_MJ_CLEANUP, which
+    // KS does not act on, so the read stays queued and the pin keeps running; the next frame
+    // completes it, and the pin's IRP_MJ_CLOSE (whose Close dispatch must stop the frame timer
+    // itself: ks.sys does not step the pin down to STOP) follows the last reference.
     let queued = pin.read(format.image_size() as usize);
     assert!(!queued.is_done());
     pin.close().unwrap();
-    assert_eq!(
-        status_of(queued.wait(Duration::from_secs(5))),
-        STATUS_CANCELLED
+    assert!(
+        !queued.is_done(),
+        "closing the handle does not cancel a read"
     );
+    advance_until_done(&kernel, &queued, period_ns);
+    queued.wait(WAIT).expect("a frame due after the close");
     assert_eq!(
         kernel.clock().armed_timers(),
         0,
-        "the frame timer is cancelled"
+        "the frame timer is cancelled by the pin's Close"
     );
     camera.close().unwrap();
+    finish(kernel);
+}
+
+#[test]
+fn a_client_dying_while_streaming_leaves_nothing_behind() {
+    // The process dies: its reads are cancelled, then its handles closed (pin, filter), in
+    // whatever state the pin is. Everything must go: no handle of the driver's own may keep the
+    // pin (and its frames and timer) alive.
+    let kernel = kernel();
+    let camera = camera(&kernel);
+    let format = qvga(PixelFormat::Nv12);
+    let pin = running_pin(&camera, &format);
+    let reads: Vec<_> = (0..3)
+        .map(|_| pin.read(format.image_size() as usize))
+        .collect();
+    kernel.kill_client();
+    for read in reads {
+        let status = read.cancel(WAIT).expect("every read completed");
+        assert!(
+            matches!(status, Status::Nt(STATUS_CANCELLED | STATUS_SUCCESS)),
+            "{status:?}"
+        );
+    }
+    assert_eq!(kernel.open_files(), 0);
+    assert_eq!(kernel.clock().armed_timers(), 0, "the frame timer is gone");
+    // The handles are closed already: closing them again is refused.
+    assert!(pin.close().is_err());
+    assert!(camera.close().is_err());
     finish(kernel);
 }
 

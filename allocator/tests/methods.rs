@@ -115,7 +115,7 @@ fn cancelling_a_waiting_alloc_completes_it_and_frees_go_elsewhere() {
 }
 
 #[test]
-fn close_cancels_waiting_allocs_and_gives_back_outstanding_frames() {
+fn close_waits_for_the_waiting_allocs_then_gives_back_outstanding_frames() {
     let fixture = Fixture::new();
     let file = fixture
         .create(&framing(2, 1 << 16, file_alignment::B512))
@@ -126,12 +126,41 @@ fn close_cancels_waiting_allocs_and_gives_back_outstanding_frames() {
         .map(|_| fixture.alloc_async(file).expect_pending())
         .collect();
     assert!(fixture.kernel.pool().outstanding_bytes() >= 2 << 16);
+    // Closing the handle sends IRP_MJ_CLEANUP (which KS does not act on); the allocator's
+    // IRP_MJ_CLOSE waits for the requests in flight.
     assert_eq!(fixture.kernel.close(file), STATUS_SUCCESS);
     for irp in &waiting {
+        assert_eq!(irp.poll(), None, "still waiting for a frame");
+    }
+    assert!(fixture.kernel.pool().outstanding_bytes() >= 2 << 16);
+    // Cancelled (CancelIoEx, or the process dying), they complete; the CLOSE follows the last.
+    for irp in &waiting {
+        assert!(irp.cancel());
         assert_eq!(irp.poll().map(|r| r.status), Some(STATUS_CANCELLED));
     }
     // Frames still outstanding went back with the allocator: nothing is left in the pool.
     fixture.kernel.pool().assert_no_leaks();
+    fixture.finish();
+}
+
+#[test]
+fn a_dying_client_leaves_no_allocator_behind() {
+    let fixture = Fixture::new();
+    let file = fixture
+        .create(&framing(2, 1 << 16, file_alignment::B512))
+        .unwrap();
+    let _a = fixture.alloc(file).unwrap();
+    let _b = fixture.alloc(file).unwrap();
+    let waiting = fixture.alloc_async(file).expect_pending();
+    fixture.kernel.kill_client();
+    assert_eq!(
+        waiting.poll().map(|r| r.status),
+        Some(STATUS_CANCELLED),
+        "cancelled with the client"
+    );
+    assert_eq!(fixture.kernel.open_files(), 0);
+    fixture.kernel.pool().assert_no_leaks();
+    drop(waiting);
     fixture.finish();
 }
 

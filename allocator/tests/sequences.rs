@@ -235,8 +235,12 @@ proptest! {
             run.check_intact(held)?;
         }
         let Run { fixture, file, waiting, .. } = run;
+        // Closing the handle leaves the waiting allocs pending (the CLOSE waits for them); the
+        // client cancels them, and the CLOSE follows the last.
         fixture.kernel.close(file);
         for waiter in waiting {
+            prop_assert_eq!(waiter.poll(), None);
+            prop_assert!(waiter.cancel());
             prop_assert_eq!(waiter.poll().map(|r| r.status), Some(ks::status::STATUS_CANCELLED));
         }
         fixture.finish();

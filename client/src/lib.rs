@@ -448,7 +448,8 @@ impl<T: Transport> Pin<'_, T> {
         })
     }
 
-    /// Closes the pin (ks.sys steps it down to STOP first).
+    /// Closes the pin's handle: IRP_MJ_CLEANUP now, IRP_MJ_CLOSE once no read of it is in flight
+    /// (ks.sys does not step the pin down to STOP: its Close dispatch does what must be done).
     pub fn close(self) -> Result<()> {
         self.kernel.close(self.pin)
     }

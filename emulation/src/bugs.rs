@@ -134,11 +134,6 @@ pub enum Bug {
         /// The status in `IoStatus`.
         completed: NTSTATUS,
     },
-    /// IRPs of a file object still pending after its IRP_MJ_CLOSE completed.
-    IrpsPendingAfterClose {
-        /// How many.
-        count: usize,
-    },
     /// A cancel routine returned without releasing the cancel spin lock.
     CancelLockNotReleased,
     /// `ObfDereferenceObject` on a pointer that is not a referenced object of this kernel.
@@ -181,6 +176,29 @@ pub enum Bug {
     LeadingEdgeDeleted {
         /// The stream pointer.
         pointer: usize,
+    },
+    /// A frame completed with a `DataUsed` other than the bytes the stream pointer advanced over
+    /// it (`Count - Remaining`): the sources disagree on who writes `DataUsed`, so the minidriver
+    /// must set it and advance its offsets by the same count (see `avstream::pointers`).
+    DataUsedMismatch {
+        /// The header's `DataUsed`.
+        data_used: u32,
+        /// `Count - Remaining` of the pointer that let the frame go last.
+        advanced: u32,
+    },
+    /// A minidriver changed the `Data` of a user-mode read's header (its captured copy): a kernel
+    /// address must never reach user mode.
+    UserHeaderDataChanged {
+        /// The `Data` the caller gave.
+        original: u64,
+        /// What the minidriver wrote.
+        written: u64,
+    },
+    /// `Process` returned STATUS_SUCCESS with frames at the leading edge and none consumed:
+    /// AVStream would call it again at once, forever ("Restarting Processing in AVStream").
+    ProcessWithoutProgress {
+        /// The KSPIN.
+        pin: usize,
     },
     /// A timer fired a KDPC that was never initialised with `KeInitializeDpc`.
     DpcNotInitialized {
@@ -328,9 +346,6 @@ impl fmt::Display for Bug {
                 status(completed),
                 status(returned)
             ),
-            Bug::IrpsPendingAfterClose { count } => {
-                write!(f, "{count} IRP(s) of a file object still pending after its close")
-            }
             Bug::CancelLockNotReleased => {
                 write!(f, "a cancel routine returned holding the cancel spin lock")
             }
@@ -356,6 +371,21 @@ impl fmt::Display for Bug {
             Bug::LeadingEdgeDeleted { pointer } => write!(
                 f,
                 "KsStreamPointerDelete({pointer:#x}): a leading edge, not a clone"
+            ),
+            Bug::DataUsedMismatch { data_used, advanced } => write!(
+                f,
+                "a frame completed with DataUsed {data_used} but its stream pointer advanced \
+                 {advanced} bytes over it (set DataUsed and advance the offsets by the same count)"
+            ),
+            Bug::UserHeaderDataChanged { original, written } => write!(
+                f,
+                "a user-mode read's header Data changed from {original:#x} to {written:#x} (a \
+                 kernel address must never reach user mode)"
+            ),
+            Bug::ProcessWithoutProgress { pin } => write!(
+                f,
+                "KSPIN {pin:#x}: Process returned STATUS_SUCCESS with frames at the leading edge \
+                 and consumed none (AVStream would call it again forever)"
             ),
             Bug::DpcNotInitialized { dpc } => {
                 write!(f, "KDPC {dpc:#x} queued before KeInitializeDpc")

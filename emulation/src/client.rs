@@ -2,8 +2,10 @@
 //! later the viewer.
 //!
 //! Every call enters the kernel on the calling thread for its duration (at PASSIVE_LEVEL), builds
-//! the IRP as the I/O manager would for a kernel-mode caller, sends it through the driver's
-//! `MajorFunction` table, and raises any driver bug detected meanwhile (see [`crate::bugs`]).
+//! the IRP as the I/O manager would for the file's requestor mode (kernel or user, see
+//! [`crate::file`]), sends it through the driver's `MajorFunction` table, delivers the CLOSEs
+//! waiting for a safe point, and raises any driver bug detected meanwhile (see [`crate::bugs`]).
+//! A [`File`] is a client handle: a call on one that is closed answers STATUS_INVALID_HANDLE.
 //!
 //! - [`Kernel::create_parent`]: a test parent object (standing in for a pin) whose file object
 //!   carries a KS object header with the given create items;
@@ -12,9 +14,10 @@
 //!   `KsCreateAllocator` sends;
 //! - [`Kernel::ioctl`] (synchronous) and [`Kernel::ioctl_async`] (a [`PendingIrp`] when the
 //!   driver returns STATUS_PENDING): METHOD_NEITHER IOCTLs (IOCTL_KS_PROPERTY, ...);
-//! - [`Kernel::close`]: IRP_MJ_CLOSE. The emulation sends it when the client closes, even with
-//!   IRPs pending (Windows would send IRP_MJ_CLEANUP and hold the close until they complete);
-//!   IRPs still pending once the close completes are reported as a driver bug.
+//! - [`Kernel::close`]: closes the handle (IRP_MJ_CLEANUP on the last one; IRP_MJ_CLOSE when the
+//!   file object's last reference goes, i.e. once the IRPs in flight have completed);
+//! - [`Kernel::kill_client`]: the client process dies (its IRPs cancelled, then its handles
+//!   closed, newest first).
 
 use std::ffi::c_void;
 use std::sync::Arc;
@@ -25,20 +28,21 @@ use ks::ks::{
     KSOBJECT_HEADER,
 };
 use ks::nt::{
-    irp_mj, NotificationEvent, DEVICE_IO_CONTROL_PARAMETERS, DEVICE_OBJECT, DRIVER_OBJECT,
-    EVENT_TYPE, FILE_OBJECT, HANDLE, IO_STACK_PARAMETERS, IRP, UNICODE_STRING,
+    irp_mj, KernelMode, NotificationEvent, UserMode, DEVICE_IO_CONTROL_PARAMETERS, DEVICE_OBJECT,
+    DRIVER_OBJECT, EVENT_TYPE, FILE_OBJECT, HANDLE, IO_STACK_PARAMETERS, IRP, KPROCESSOR_MODE,
+    UNICODE_STRING,
 };
-use ks::status::{nt_success, STATUS_PENDING, STATUS_SUCCESS};
+use ks::status::{nt_success, STATUS_INVALID_HANDLE, STATUS_PENDING, STATUS_SUCCESS};
 use ks::NTSTATUS;
 use zerocopy::IntoBytes;
 
-use crate::bugs::Bug;
-use crate::io::{self, complete_with, IoResult, IrpRecord, OpenFile};
+use crate::file::{self, FileRecord};
+use crate::io::{self, complete_with, IoResult, IrpRecord};
 use crate::ks::ObjectHeader;
 use crate::memory::{zeroed, RawBox, RawBuffer};
 use crate::{event, Kernel};
 
-/// An open file object of the client.
+/// A handle the client has open to a file object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct File(pub(crate) u64);
 
@@ -166,14 +170,19 @@ pub struct PendingIrp {
 }
 
 impl PendingIrp {
-    /// The result, if the IRP is completed.
+    /// The result, if the IRP is completed. Like every return of the client to the kernel, it
+    /// delivers the CLOSEs waiting for a safe point (see [`crate::file`]).
     pub fn poll(&self) -> Option<IoResult> {
-        self.record.result()
+        let result = self.record.result();
+        self.kernel.deliver_pending_closes();
+        result
     }
 
-    /// Waits up to `timeout` for completion.
+    /// Waits up to `timeout` for completion (and delivers the waiting CLOSEs, as `poll`).
     pub fn wait(&self, timeout: Duration) -> Option<IoResult> {
-        self.record.wait(timeout)
+        let result = self.record.wait(timeout);
+        self.kernel.deliver_pending_closes();
+        result
     }
 
     /// The output buffer, once completed.
@@ -184,12 +193,8 @@ impl PendingIrp {
     /// `IoCancelIrp`: sets the IRP's Cancel flag and calls its cancel routine, if one is set.
     /// Returns whether a routine was called.
     pub fn cancel(&self) -> bool {
-        let called = {
-            let _entered = self.kernel.enter();
-            io::cancel(&self.kernel.state, &self.record)
-        };
-        self.kernel.check();
-        called
+        self.kernel
+            .client_call(|| io::cancel(&self.kernel.state, &self.record))
     }
 
     /// The IRP (for tests that look inside).
@@ -204,6 +209,17 @@ impl Drop for PendingIrp {
         // still complete it.
         if self.record.result().is_some() {
             self.kernel.state.io.retire(&self.record);
+        }
+    }
+}
+
+impl Kernel {
+    /// Sends the CLOSEs waiting for a safe point, if any (a client waiting on or polling its
+    /// IRP is such a point: no driver code is on its stack).
+    fn deliver_pending_closes(&self) {
+        if self.state.io.files.has_pending_closes() {
+            let _entered = self.enter();
+            file::run_pending_closes(&self.state);
         }
     }
 }
@@ -231,77 +247,62 @@ impl Kernel {
         self.state.io.device()
     }
 
-    /// The FILE_OBJECT of an open file.
+    /// The FILE_OBJECT of an open handle (NULL once the handle is closed).
     pub fn file_object(&self, file: File) -> *mut FILE_OBJECT {
-        self.open_record(file).object()
+        self.open_record(file)
+            .map_or(std::ptr::null_mut(), |record| record.object())
     }
 
-    /// Files the client has open (parents included).
+    /// The requestor mode of an open handle's file object (`KernelMode` or `UserMode`), `None`
+    /// once the handle is closed.
+    pub fn requestor_mode(&self, file: File) -> Option<KPROCESSOR_MODE> {
+        self.open_record(file).map(|record| record.mode())
+    }
+
+    /// Handles the client has open (parents included).
     pub fn open_files(&self) -> usize {
-        self.state
-            .io
-            .files
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .by_id
-            .len()
+        self.state.io.files.client().by_id.len()
     }
 
-    /// The client file whose FILE_OBJECT is `object`, if the client has it open.
-    pub(crate) fn file_of_object(
-        &self,
-        object: *mut FILE_OBJECT,
-    ) -> Option<(File, Arc<io::FileRecord>)> {
-        let files = self
-            .state
-            .io
-            .files
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        files
-            .by_id
-            .iter()
-            .find(|(_, open)| open.record.object() == object)
-            .map(|(&id, open)| (File(id), open.record.clone()))
+    /// The file record behind an open client handle.
+    fn open_record(&self, file: File) -> Option<Arc<FileRecord>> {
+        self.state.io.files.client().by_id.get(&file.0).cloned()
     }
 
-    fn open_record(&self, file: File) -> Arc<io::FileRecord> {
-        let files = self
-            .state
-            .io
-            .files
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        match files.by_id.get(&file.0) {
-            Some(open) => open.record.clone(),
-            None => panic!(
-                "avcam-emulation: {file:?} is not open (closed already, or from another kernel)"
-            ),
-        }
-    }
-
-    fn register(&self, record: Arc<io::FileRecord>, parent_header: Option<usize>) -> File {
-        let mut files = self
-            .state
-            .io
-            .files
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        files.last_id += 1;
-        let id = files.last_id;
-        files.by_id.insert(
-            id,
-            OpenFile {
-                record,
-                parent_header,
-            },
-        );
+    /// Opens the client's first handle to a file object that was just created.
+    fn register(&self, record: Arc<FileRecord>) -> File {
+        file::opened(&self.state, &record);
+        record.add_handle();
+        let mut client = self.state.io.files.client();
+        client.last_id += 1;
+        let id = client.last_id;
+        client.by_id.insert(id, record);
         File(id)
     }
 
-    /// A test parent object with these create items and a dispatch table that only closes.
+    /// Runs `body` as a client call: entered on this thread, then the CLOSEs the call's completions
+    /// left for a safe point (see [`crate::file`]), then the driver bugs detected meanwhile raised.
+    fn client_call<R>(&self, body: impl FnOnce() -> R) -> R {
+        let result = {
+            let _entered = self.enter();
+            let result = body();
+            file::run_pending_closes(&self.state);
+            result
+        };
+        self.check();
+        result
+    }
+
+    /// A test parent object with these create items and a dispatch table that only closes
+    /// (kernel mode).
     pub fn create_parent(&self, items: &[CreateItem]) -> File {
         self.create_parent_with_table(items, &PARENT_TABLE)
+    }
+
+    /// [`Kernel::create_parent`] opened by a user-mode client: the objects created relative to it
+    /// are user-mode files, whose IRPs say `UserMode`.
+    pub fn create_parent_user(&self, items: &[CreateItem]) -> File {
+        self.new_parent(items, &PARENT_TABLE, UserMode)
     }
 
     /// A test parent object with these create items and its own dispatch table (for a test that
@@ -310,6 +311,15 @@ impl Kernel {
         &self,
         items: &[CreateItem],
         table: &'static KSDISPATCH_TABLE,
+    ) -> File {
+        self.new_parent(items, table, KernelMode)
+    }
+
+    fn new_parent(
+        &self,
+        items: &[CreateItem],
+        table: &'static KSDISPATCH_TABLE,
+        mode: KPROCESSOR_MODE,
     ) -> File {
         let mut names = Vec::new();
         let mut descriptors = Vec::new();
@@ -364,13 +374,16 @@ impl Kernel {
             _names: names,
             _descriptors: descriptors,
         };
-        let record = self.state.io.new_file(
+        let record = file::new_file(
+            &self.state,
             None,
             RawBuffer::zeroed(0),
             0,
+            mode,
             Some((fs_context, Box::new(parts))),
+            Some(header),
         );
-        self.register(record, Some(header as usize))
+        self.register(record)
     }
 
     /// IRP_MJ_CREATE of `name_units` relative to `parent`.
@@ -380,69 +393,77 @@ impl Kernel {
     }
 
     /// IRP_MJ_CREATE of a name given as raw bytes (`FileName.Length` = `name.len()`, which may be
-    /// odd) relative to `parent`.
+    /// odd) relative to `parent`; the new file has the parent's requestor mode.
+    /// STATUS_INVALID_HANDLE if `parent` is not an open handle.
     pub fn create_bytes(&self, parent: File, name: &[u8]) -> Result<File, NTSTATUS> {
-        let outcome = self.create_bytes_unchecked(parent, name);
-        self.check();
-        outcome
-    }
-
-    /// [`Kernel::create_bytes`] without raising driver bugs (for the services that create on the
-    /// driver's behalf, which cannot panic).
-    pub(crate) fn create_bytes_unchecked(
-        &self,
-        parent: File,
-        name: &[u8],
-    ) -> Result<File, NTSTATUS> {
         let Ok(length) = u16::try_from(name.len()) else {
             panic!(
                 "avcam-emulation: a file name of {} bytes does not fit a UNICODE_STRING",
                 name.len()
             );
         };
-        let parent = self.open_record(parent);
-        self.send_create(Some(parent), name, length)
+        let Some(parent) = self.open_record(parent) else {
+            return Err(STATUS_INVALID_HANDLE);
+        };
+        let mode = parent.mode();
+        self.client_call(|| {
+            self.send_create(Some(parent), name, length, mode)
+                .map(|record| self.register(record))
+        })
     }
 
-    /// IRP_MJ_CREATE with no related file object, named `name` (raw bytes of UTF-16): what
-    /// opening a device interface sends. Bugs are left for the caller to raise.
-    pub(crate) fn create_root_bytes(&self, name: &[u8]) -> Result<File, NTSTATUS> {
+    /// IRP_MJ_CREATE with no related file object, named `name` (raw bytes of UTF-16), by a client
+    /// of `mode`: what opening a device interface sends.
+    pub(crate) fn create_root_bytes(
+        &self,
+        name: &[u8],
+        mode: KPROCESSOR_MODE,
+    ) -> Result<File, NTSTATUS> {
         let Ok(length) = u16::try_from(name.len()) else {
             return Err(ks::status::STATUS_INVALID_PARAMETER);
         };
-        self.send_create(None, name, length)
+        self.client_call(|| {
+            self.send_create(None, name, length, mode)
+                .map(|record| self.register(record))
+        })
     }
 
     /// Sends IRP_MJ_CREATE for a new file object named `name` (`length` bytes), relative to
-    /// `parent` if any, and registers the file when the driver succeeds.
-    fn send_create(
+    /// `parent` if any, with requestor mode `mode`; returns the file object, opened, without a
+    /// handle (the caller opens the first), when the driver succeeds.
+    pub(crate) fn send_create(
         &self,
-        parent: Option<Arc<io::FileRecord>>,
+        parent: Option<Arc<FileRecord>>,
         name: &[u8],
         length: u16,
-    ) -> Result<File, NTSTATUS> {
-        let outcome = {
-            let _entered = self.enter();
-            let record = self
-                .state
-                .io
-                .new_file(parent, RawBuffer::from_bytes(name), length, None);
-            let irp = self.state.io.new_irp(
-                irp_mj::CREATE,
-                &record,
-                zeroed(),
-                RawBuffer::zeroed(0),
-                RawBuffer::zeroed(0),
-            );
-            let result = io::call_driver_and_wait(&self.state, &irp);
-            self.state.io.retire(&irp);
-            if nt_success(result.status) {
-                Ok(record)
-            } else {
-                Err(result.status)
-            }
-        };
-        outcome.map(|record| self.register(record, None))
+        mode: KPROCESSOR_MODE,
+    ) -> Result<Arc<FileRecord>, NTSTATUS> {
+        let _entered = self.enter();
+        let record = file::new_file(
+            &self.state,
+            parent,
+            RawBuffer::from_bytes(name),
+            length,
+            mode,
+            None,
+            None,
+        );
+        let irp = self.state.io.new_irp(
+            irp_mj::CREATE,
+            &record,
+            zeroed(),
+            RawBuffer::zeroed(0),
+            RawBuffer::zeroed(0),
+            false,
+        );
+        let result = io::call_driver_and_wait(&self.state, &irp);
+        self.state.io.retire(&irp);
+        if nt_success(result.status) {
+            file::opened(&self.state, &record);
+            Ok(record)
+        } else {
+            Err(result.status)
+        }
     }
 
     /// The allocator create request `KsCreateAllocator` sends: `KSSTRING_Allocator`, `\`, and the
@@ -461,15 +482,15 @@ impl Kernel {
         self.create_bytes(parent, &allocator_create_name(parameters))
     }
 
+    /// A client IRP_MJ_DEVICE_CONTROL (METHOD_NEITHER) on an open file.
     fn new_ioctl_with(
         &self,
-        file: File,
+        record: &Arc<FileRecord>,
         code: u32,
         input: &[u8],
         output: RawBuffer,
     ) -> Arc<IrpRecord> {
         let output_len = output.len();
-        let record = self.open_record(file);
         let input = RawBuffer::from_bytes(input);
         let mut parameters: IO_STACK_PARAMETERS = zeroed();
         parameters.DeviceIoControl = DEVICE_IO_CONTROL_PARAMETERS {
@@ -481,18 +502,29 @@ impl Kernel {
             _pad2: 0,
             Type3InputBuffer: input.as_ptr().cast(),
         };
-        self.state
-            .io
-            .new_irp(irp_mj::DEVICE_CONTROL, &record, parameters, input, output)
+        self.state.io.new_irp(
+            irp_mj::DEVICE_CONTROL,
+            record,
+            parameters,
+            input,
+            output,
+            true,
+        )
     }
 
     /// A synchronous METHOD_NEITHER IOCTL (`Type3InputBuffer` = a copy of `input`, `UserBuffer` =
     /// a copy of `output`, where a property SET's data travels, copied back into `output`; both
-    /// NULL when empty). If the driver pends it, waits for the completion.
+    /// NULL when empty). If the driver pends it, waits for the completion. STATUS_INVALID_HANDLE
+    /// if `file` is not an open handle.
     pub fn ioctl(&self, file: File, code: u32, input: &[u8], output: &mut [u8]) -> IoResult {
-        let result = {
-            let _entered = self.enter();
-            let irp = self.new_ioctl_with(file, code, input, RawBuffer::from_bytes(output));
+        let Some(record) = self.open_record(file) else {
+            return IoResult {
+                status: STATUS_INVALID_HANDLE,
+                information: 0,
+            };
+        };
+        self.client_call(|| {
+            let irp = self.new_ioctl_with(&record, code, input, RawBuffer::from_bytes(output));
             let result = io::call_driver_and_wait(&self.state, &irp);
             if !output.is_empty() {
                 output.copy_from_slice(&irp.output());
@@ -501,27 +533,51 @@ impl Kernel {
                 self.state.io.retire(&irp);
             }
             result
-        };
-        self.check();
-        result
+        })
     }
 
     /// A METHOD_NEITHER IOCTL that may pend: [`AsyncIo::Pending`] when the dispatch routine
     /// returns STATUS_PENDING.
     pub fn ioctl_async(&self, file: File, code: u32, input: &[u8], output_len: usize) -> AsyncIo {
-        self.ioctl_async_raw(file, code, input, RawBuffer::zeroed(output_len))
+        self.ioctl_async_raw(file, code, input, RawBuffer::zeroed(output_len), false)
     }
 
     /// A METHOD_NEITHER IOCTL with no input whose output buffer starts as a copy of `output`
     /// (IOCTL_KS_READ_STREAM: the KSSTREAM_HEADERs), which may pend.
     pub fn ioctl_async_with_output(&self, file: File, code: u32, output: &[u8]) -> AsyncIo {
-        self.ioctl_async_raw(file, code, &[], RawBuffer::from_bytes(output))
+        self.ioctl_async_raw(file, code, &[], RawBuffer::from_bytes(output), false)
     }
 
-    fn ioctl_async_raw(&self, file: File, code: u32, input: &[u8], output: RawBuffer) -> AsyncIo {
-        let outcome = {
-            let _entered = self.enter();
-            let irp = self.new_ioctl_with(file, code, input, output);
+    /// [`Kernel::ioctl_async_with_output`] for an IRP that `IoCancelIrp` reached before the
+    /// driver did (`Irp->Cancel` already set when it is dispatched: the requesting thread exited
+    /// while the request was on its way).
+    pub fn ioctl_async_cancelled_early(&self, file: File, code: u32, output: &[u8]) -> AsyncIo {
+        self.ioctl_async_raw(file, code, &[], RawBuffer::from_bytes(output), true)
+    }
+
+    fn ioctl_async_raw(
+        &self,
+        file: File,
+        code: u32,
+        input: &[u8],
+        output: RawBuffer,
+        cancelled: bool,
+    ) -> AsyncIo {
+        let Some(record) = self.open_record(file) else {
+            return AsyncIo::Done(IoOutput {
+                result: IoResult {
+                    status: STATUS_INVALID_HANDLE,
+                    information: 0,
+                },
+                output: Vec::new(),
+            });
+        };
+        self.client_call(|| {
+            let irp = self.new_ioctl_with(&record, code, input, output);
+            if cancelled {
+                // No cancel routine can be set yet: IoCancelIrp only sets the flag.
+                io::cancel(&self.state, &irp);
+            }
             let returned = io::call_driver(&self.state, &irp);
             if returned == STATUS_PENDING {
                 AsyncIo::Pending(PendingIrp {
@@ -539,72 +595,62 @@ impl Kernel {
                 }
                 AsyncIo::Done(IoOutput { result, output })
             }
-        };
-        self.check();
-        outcome
+        })
     }
 
-    /// IRP_MJ_CLOSE; the file is gone afterwards whatever the status (a close cannot fail).
+    /// Closes a client handle (`CloseHandle`): IRP_MJ_CLEANUP if it was the file object's last
+    /// handle, IRP_MJ_CLOSE once its last reference goes (at once if no IRP is in flight, else
+    /// when the last one completes; see [`crate::file`]). STATUS_SUCCESS, or STATUS_INVALID_HANDLE
+    /// for a handle that is not open (closed already, or another kernel's).
     pub fn close(&self, file: File) -> NTSTATUS {
-        let status = self.close_unchecked(file);
-        self.check();
-        status
+        let Some(record) = self.state.io.files.client().by_id.remove(&file.0) else {
+            return STATUS_INVALID_HANDLE;
+        };
+        self.client_call(|| file::close_handle(&self.state, &record));
+        STATUS_SUCCESS
     }
 
-    /// [`Kernel::close`] without raising driver bugs.
-    pub(crate) fn close_unchecked(&self, file: File) -> NTSTATUS {
-        let open = {
-            let mut files = self
-                .state
-                .io
-                .files
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            match files.by_id.remove(&file.0) {
-                Some(open) => open,
-                None => panic!("avcam-emulation: {file:?} is not open (closed twice?)"),
+    /// The client process dies: every IRP it has pending is cancelled (`IoCancelIrp`: "The system
+    /// cancels unprocessed IRPs if the thread that initiated the I/O request exits"), then every
+    /// handle it has open is closed, newest first (the process's handle table). IRPs the driver
+    /// does not complete on cancellation keep their file objects from being closed.
+    pub fn kill_client(&self) {
+        self.client_call(|| {
+            for irp in self.state.io.pending_client_irps() {
+                io::cancel(&self.state, &irp);
             }
-        };
-        let _entered = self.enter();
-        let irp = self.state.io.new_irp(
-            irp_mj::CLOSE,
-            &open.record,
-            zeroed(),
-            RawBuffer::zeroed(0),
-            RawBuffer::zeroed(0),
-        );
-        let result = io::call_driver_and_wait(&self.state, &irp);
-        self.state.io.retire(&irp);
-        let pending = self.state.io.pending_irps_of(&open.record);
-        if pending > 0 {
-            self.state
-                .report(Bug::IrpsPendingAfterClose { count: pending });
-        }
-        if let Some(header) = open.parent_header {
-            self.state
-                .ks
-                .drop_emulation_header(header as KSOBJECT_HEADER);
-        }
-        result.status
+            loop {
+                let newest = self.state.io.files.client().by_id.pop_last();
+                let Some((_, record)) = newest else {
+                    break;
+                };
+                file::close_handle(&self.state, &record);
+            }
+        });
     }
 
     fn security_request(&self, file: File, major: u8) -> IoResult {
-        let result = {
-            let _entered = self.enter();
-            let record = self.open_record(file);
+        let Some(record) = self.open_record(file) else {
+            return IoResult {
+                status: STATUS_INVALID_HANDLE,
+                information: 0,
+            };
+        };
+        self.client_call(|| {
             let irp = self.state.io.new_irp(
                 major,
                 &record,
                 zeroed(),
                 RawBuffer::zeroed(0),
                 RawBuffer::zeroed(0),
+                true,
             );
             let result = io::call_driver_and_wait(&self.state, &irp);
-            self.state.io.retire(&irp);
+            if irp.result().is_some() {
+                self.state.io.retire(&irp);
+            }
             result
-        };
-        self.check();
-        result
+        })
     }
 
     /// IRP_MJ_QUERY_SECURITY.
@@ -656,9 +702,9 @@ impl Kernel {
         unsafe { event::reset(event) };
     }
 
-    /// Closes a handle; returns whether it was open.
+    /// Closes a handle the test created (an event); returns whether it was open.
     pub fn close_handle(&self, handle: HANDLE) -> bool {
-        self.state.objects.close_handle(handle)
+        self.client_call(|| crate::object::close_handle(&self.state, handle))
     }
 
     /// Waits up to `timeout` for a KEVENT the driver owns.

@@ -3,21 +3,29 @@
 //!
 //! Choices where the documentation leaves room:
 //! - every handle `ObOpenObjectByPointer` returns is a kernel handle (as with `OBJ_KERNEL_HANDLE`,
-//!   which a driver should pass anyway); only file objects of the emulation can be opened, and
-//!   every kernel handle not closed with `ZwClose` shows as a leak;
+//!   which a driver should pass anyway) and counts as a handle of the file object: while it is
+//!   open the file object gets neither IRP_MJ_CLEANUP nor IRP_MJ_CLOSE (see [`crate::file`]);
+//!   only live file objects of the emulation can be opened, and every kernel handle not closed
+//!   with `ZwClose` shows as a leak;
 //! - `KsSynchronousIoControlDevice` sends an IRP_MJ_DEVICE_CONTROL (METHOD_NEITHER: the caller's
-//!   buffers themselves are `Type3InputBuffer` and `UserBuffer`) and waits for it; the fast-I/O
-//!   attempt ks.sys makes first is not emulated;
+//!   buffers themselves are `Type3InputBuffer` and `UserBuffer`) with the given requestor mode
+//!   and waits for it; the fast-I/O attempt ks.sys makes first is not emulated;
 //! - `KsCreateAllocator` opens `KSSTRING_Allocator\` + the 24 framing bytes relative to the
 //!   connection's file object (the same request bytes as [`crate::client::allocator_create_name`])
-//!   and returns a kernel handle to the new file object; `ZwClose` on it closes the allocator.
+//!   as a kernel-mode file and returns a kernel handle to it; `ZwClose` on it closes the
+//!   allocator's handle (CLEANUP, then CLOSE when no IRP is in flight).
 
 use std::ffi::c_void;
 use std::sync::Arc;
 
 use ks::ks::KSALLOCATOR_FRAMING;
-use ks::nt::{irp_mj, FILE_OBJECT, HANDLE, IO_STACK_PARAMETERS, PASSIVE_LEVEL, POBJECT_TYPE};
-use ks::status::{STATUS_INVALID_HANDLE, STATUS_OBJECT_TYPE_MISMATCH, STATUS_SUCCESS};
+use ks::nt::{
+    irp_mj, KernelMode, FILE_OBJECT, HANDLE, IO_STACK_PARAMETERS, KPROCESSOR_MODE, PASSIVE_LEVEL,
+    POBJECT_TYPE,
+};
+use ks::status::{
+    STATUS_INVALID_HANDLE, STATUS_INVALID_PARAMETER, STATUS_OBJECT_TYPE_MISMATCH, STATUS_SUCCESS,
+};
 use ks::NTSTATUS;
 use zerocopy::IntoBytes;
 
@@ -50,13 +58,17 @@ pub(crate) unsafe fn open_object_by_pointer(
     if !object_type.is_null() && object_type != file_object_type() {
         return STATUS_OBJECT_TYPE_MISMATCH;
     }
-    let Some((_, record)) = kernel_of(state).file_of_object(object.cast()) else {
+    let opened = state
+        .io
+        .files
+        .live_file(object.cast())
+        .and_then(|record| state.objects.open_file(record));
+    let Some(value) = opened else {
         state.report(Bug::ObjectUnknown {
             object: object as usize,
         });
         return STATUS_INVALID_HANDLE;
     };
-    let value = state.objects.open_file(record, true, None);
     // SAFETY: the caller guarantees `handle` is writable.
     unsafe { handle.write(value) };
     STATUS_SUCCESS
@@ -65,13 +77,10 @@ pub(crate) unsafe fn open_object_by_pointer(
 /// `ZwClose`.
 pub(crate) fn close(state: &Arc<KernelState>, handle: HANDLE) -> NTSTATUS {
     check_irql(state, "ZwClose", PASSIVE_LEVEL);
-    match state.objects.close_handle_owning(handle) {
-        None => STATUS_INVALID_HANDLE,
-        Some(None) => STATUS_SUCCESS,
-        Some(Some(file)) => {
-            kernel_of(state).close_unchecked(file);
-            STATUS_SUCCESS
-        }
+    if crate::object::close_handle(state, handle) {
+        STATUS_SUCCESS
+    } else {
+        STATUS_INVALID_HANDLE
     }
 }
 
@@ -84,6 +93,7 @@ pub(crate) fn close(state: &Arc<KernelState>, handle: HANDLE) -> NTSTATUS {
 pub(crate) unsafe fn synchronous_io_control(
     state: &Arc<KernelState>,
     file: *mut FILE_OBJECT,
+    mode: KPROCESSOR_MODE,
     code: u32,
     input: *mut c_void,
     input_len: u32,
@@ -92,7 +102,7 @@ pub(crate) unsafe fn synchronous_io_control(
     returned: *mut u32,
 ) -> NTSTATUS {
     check_irql(state, "KsSynchronousIoControlDevice", PASSIVE_LEVEL);
-    let Some((_, record)) = kernel_of(state).file_of_object(file) else {
+    let Some(record) = state.io.files.live_file(file) else {
         state.report(Bug::ObjectUnknown {
             object: file as usize,
         });
@@ -114,10 +124,13 @@ pub(crate) unsafe fn synchronous_io_control(
         parameters,
         RawBuffer::zeroed(0),
         RawBuffer::zeroed(0),
+        false,
     );
     // SAFETY: the IRP was just built and is not yet sent; METHOD_NEITHER passes the caller's
     // output buffer itself.
     unsafe { (*irp.irp()).UserBuffer = output };
+    // SAFETY: the IRP was just built and is not yet sent; the caller names its requestor mode.
+    unsafe { (*irp.irp()).RequestorMode = mode };
     let result = io::call_driver_and_wait(state, &irp);
     if irp.result().is_some() {
         state.io.retire(&irp);
@@ -138,26 +151,23 @@ pub(crate) unsafe fn create_allocator(
     allocator: *mut HANDLE,
 ) -> NTSTATUS {
     check_irql(state, "KsCreateAllocator", PASSIVE_LEVEL);
-    let kernel = kernel_of(state);
-    let Some(record) = state.objects.file_of(connection) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    let Some((parent, _)) = kernel.file_of_object(record.object()) else {
+    let Some(parent) = state.objects.file_of(connection) else {
         return STATUS_INVALID_HANDLE;
     };
     // SAFETY: the caller guarantees `framing` is readable.
     let framing = unsafe { framing.read_unaligned() };
     let name = allocator_create_name(framing.as_bytes());
-    match kernel.create_bytes_unchecked(parent, &name) {
-        Ok(file) => {
-            let Some((_, created)) = kernel.file_of_object(kernel.file_object(file)) else {
-                return STATUS_INVALID_HANDLE;
-            };
-            let value = state.objects.open_file(created, true, Some(file));
+    let Ok(length) = u16::try_from(name.len()) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    let created = kernel_of(state).send_create(Some(parent), &name, length, KernelMode);
+    match created.map(|record| state.objects.open_file(record)) {
+        Ok(Some(value)) => {
             // SAFETY: the caller guarantees `allocator` is writable.
             unsafe { allocator.write(value) };
             STATUS_SUCCESS
         }
+        Ok(None) => STATUS_INVALID_HANDLE,
         Err(status) => status,
     }
 }
@@ -207,7 +217,12 @@ mod tests {
         unsafe { io::complete_with(irp, STATUS_SUCCESS, 0) }
     }
 
+    /// IRP_MJ_CLOSEs the test allocators received.
+    static ALLOCATOR_CLOSES: std::sync::atomic::AtomicUsize =
+        std::sync::atomic::AtomicUsize::new(0);
+
     unsafe extern "system" fn close_allocator(_d: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
+        ALLOCATOR_CLOSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // SAFETY: the dispatch contract: a live IRP we own.
         let stack = unsafe { io::stack_location(irp) };
         // SAFETY: the stack location of a live IRP.
@@ -318,8 +333,14 @@ mod tests {
         // SAFETY: all pointers are live.
         let status = unsafe { KsCreateAllocator(connection, &mut framing, &mut allocator) };
         assert_eq!(status, STATUS_SUCCESS);
-        assert_eq!(kernel.open_files(), files_before + 1);
+        assert_eq!(
+            kernel.open_files(),
+            files_before,
+            "the driver's file is no client handle"
+        );
         let file = kernel.objects().file_of(allocator).unwrap();
+        assert_eq!(file.mode(), KernelMode, "the driver opened it");
+        let closes_before = ALLOCATOR_CLOSES.load(std::sync::atomic::Ordering::Relaxed);
         // SAFETY: the new file object is live; its name is what KsCreateAllocator sent.
         let file_name = unsafe { &(*file.object()).FileName };
         // SAFETY: the name buffer lives with the file object.
@@ -333,7 +354,11 @@ mod tests {
         drop(file);
         // SAFETY: any handle value is accepted.
         assert_eq!(unsafe { ZwClose(allocator) }, STATUS_SUCCESS);
-        assert_eq!(kernel.open_files(), files_before);
+        assert_eq!(
+            ALLOCATOR_CLOSES.load(std::sync::atomic::Ordering::Relaxed),
+            closes_before + 1,
+            "its last handle and reference: IRP_MJ_CLOSE at once"
+        );
         // SAFETY: as above.
         unsafe { ZwClose(connection) };
         drop(_entered);

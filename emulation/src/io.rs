@@ -10,6 +10,13 @@
 //! return needs the IRP completed with that same status, an IRP is completed once, never with
 //! STATUS_PENDING, never with a cancel routine still set.
 //!
+//! Each IRP carries its file object's requestor mode (`Irp->RequestorMode`, see [`crate::file`])
+//! and, other than create, cleanup and close, holds a reference on the file object until it
+//! completes. At completion, an IRP whose `Flags` say IRP_BUFFERED_IO | IRP_INPUT_OPERATION (a
+//! user-mode request whose buffer `KsProbeStreamIrp` captured) gets `IoStatus.Information` bytes
+//! of `AssociatedIrp.SystemBuffer` copied back to `UserBuffer` unless its status is an error, as
+//! the I/O manager does in `IopCompleteRequest` (ReactOS ntoskrnl/io/iomgr/irp.c).
+//!
 //! All of this memory belongs to the emulation, not to the tracked pool. An IRP lives until the
 //! client has read its result; touching it after completing it is a use-after-free, as on Windows.
 
@@ -20,15 +27,15 @@ use std::time::{Duration, Instant};
 
 use ks::ks::FILE_DEVICE_KS;
 use ks::nt::{
-    irp_mj, KernelMode, DEVICE_OBJECT, DISPATCH_LEVEL, DRIVER_EXTENSION, DRIVER_OBJECT,
-    FILE_OBJECT, IO_STACK_LOCATION, IO_STACK_PARAMETERS, IO_STATUS_BLOCK, IO_TYPE_DEVICE,
-    IO_TYPE_DRIVER, IO_TYPE_FILE, IO_TYPE_IRP, IRP, LIST_ENTRY, PDRIVER_DISPATCH,
-    SL_PENDING_RETURNED, UNICODE_STRING,
+    irp_mj, DEVICE_OBJECT, DISPATCH_LEVEL, DRIVER_EXTENSION, DRIVER_OBJECT, IO_STACK_LOCATION,
+    IO_STACK_PARAMETERS, IO_STATUS_BLOCK, IO_TYPE_DEVICE, IO_TYPE_DRIVER, IO_TYPE_IRP, IRP,
+    IRP_BUFFERED_IO, IRP_INPUT_OPERATION, LIST_ENTRY, PDRIVER_DISPATCH, SL_PENDING_RETURNED,
 };
-use ks::status::{STATUS_INVALID_DEVICE_REQUEST, STATUS_PENDING};
+use ks::status::{nt_error, STATUS_INVALID_DEVICE_REQUEST, STATUS_PENDING};
 use ks::NTSTATUS;
 
 use crate::bugs::Bug;
+use crate::file::{self, FileRecord, Files, Release};
 use crate::kernel::{current, current_irql, set_irql, KernelState};
 use crate::memory::{field_ptr, zeroed, RawBox, RawBuffer, Zeroable};
 use crate::sync;
@@ -90,8 +97,14 @@ pub(crate) struct IrpRecord {
     /// `Type3InputBuffer`'s memory, kept alive with the IRP.
     _input: RawBuffer,
     output: RawBuffer,
-    /// The file object the IRP is for (an IRP holds a reference on it, as on Windows).
-    file: Arc<FileRecord>,
+    /// The file object the IRP is for.
+    pub(crate) file: Arc<FileRecord>,
+    /// Whether the IRP holds a reference on `file` until it completes.
+    references_file: bool,
+    /// Sent by the client (not by the driver): cancelled when the client dies.
+    client: bool,
+    /// A system buffer ks.sys attached (`AssociatedIrp.SystemBuffer`), freed with the IRP.
+    system_buffer: Mutex<Option<RawBuffer>>,
     major: u8,
     completion: Mutex<Completion>,
     done: Condvar,
@@ -136,23 +149,10 @@ impl IrpRecord {
         // SAFETY: read after completion, when the driver no longer writes the buffer.
         unsafe { self.output.to_vec() }
     }
-}
 
-/// A file object and the memory it points to.
-pub(crate) struct FileRecord {
-    object: RawBox<FILE_OBJECT>,
-    /// The buffer `FileName` points to.
-    _name: RawBuffer,
-    /// The related (parent) file object, kept alive while this one is.
-    _parent: Option<Arc<FileRecord>>,
-    /// Memory the emulation put behind `FsContext` (for the test parents of `client`).
-    _owned_context: Option<Box<dyn Send + Sync>>,
-}
-
-impl FileRecord {
-    /// The FILE_OBJECT.
-    pub(crate) fn object(&self) -> *mut FILE_OBJECT {
-        self.object.as_ptr()
+    /// Keeps `buffer` alive with the IRP (a system buffer ks.sys made for it).
+    pub(crate) fn attach_system_buffer(&self, buffer: RawBuffer) {
+        *self.system_buffer.lock().unwrap_or_else(|e| e.into_inner()) = Some(buffer);
     }
 }
 
@@ -162,25 +162,8 @@ pub(crate) struct IoManager {
     _extension: RawBox<DRIVER_EXTENSION>,
     device: RawBox<DEVICE_OBJECT>,
     irps: Mutex<HashMap<usize, Arc<IrpRecord>>>,
-    /// The client's open files by id.
-    pub(crate) files: Mutex<OpenFiles>,
-}
-
-/// The files the client has open.
-#[derive(Default)]
-pub(crate) struct OpenFiles {
-    /// By id.
-    pub(crate) by_id: HashMap<u64, OpenFile>,
-    /// The last id handed out.
-    pub(crate) last_id: u64,
-}
-
-/// A file the client has open.
-pub(crate) struct OpenFile {
-    /// The file object.
-    pub(crate) record: Arc<FileRecord>,
-    /// For a test parent: its emulation-owned object header.
-    pub(crate) parent_header: Option<usize>,
+    /// File objects, their lifetimes and the client's handles.
+    pub(crate) files: Files,
 }
 
 impl IoManager {
@@ -229,7 +212,7 @@ impl IoManager {
             _extension: extension,
             device,
             irps: Mutex::new(HashMap::new()),
-            files: Mutex::new(OpenFiles::default()),
+            files: Files::default(),
         }
     }
 
@@ -247,48 +230,10 @@ impl IoManager {
         self.irps.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A new file object on the device, named `name` (`Length` = `name_bytes`, which may be odd),
-    /// relative to `parent`. `context` is memory the emulation puts behind `FsContext` (test
-    /// parents) and keeps alive with the file object.
-    pub(crate) fn new_file(
-        &self,
-        parent: Option<Arc<FileRecord>>,
-        name: RawBuffer,
-        name_bytes: u16,
-        context: Option<(*mut std::ffi::c_void, Box<dyn Send + Sync>)>,
-    ) -> Arc<FileRecord> {
-        let object = RawBox::<FILE_OBJECT>::zeroed();
-        let mut value: FILE_OBJECT = zeroed();
-        value.Type = IO_TYPE_FILE;
-        value.Size = std::mem::size_of::<FILE_OBJECT>() as i16;
-        value.DeviceObject = self.device();
-        value.RelatedFileObject = parent.as_ref().map_or(std::ptr::null_mut(), |p| p.object());
-        value.FileName = UNICODE_STRING {
-            Length: name_bytes,
-            MaximumLength: name.len() as u16,
-            Buffer: name.as_ptr().cast(),
-        };
-        let list: *mut LIST_ENTRY = field_ptr!(object.as_ptr(), FILE_OBJECT, IrpList);
-        value.IrpList = LIST_ENTRY {
-            Flink: list,
-            Blink: list,
-        };
-        let owned_context = context.map(|(fs_context, owner)| {
-            value.FsContext = fs_context;
-            owner
-        });
-        // SAFETY: the object was just allocated and nobody else knows it yet.
-        unsafe { object.as_ptr().write(value) };
-        Arc::new(FileRecord {
-            object,
-            _name: name,
-            _parent: parent,
-            _owned_context: owned_context,
-        })
-    }
-
-    /// A new IRP for `file`, registered as live. `input` becomes `Type3InputBuffer` and `output`
-    /// `UserBuffer` (METHOD_NEITHER), both NULL when empty.
+    /// A new IRP for `file`, registered as live, with the file's requestor mode. `input` becomes
+    /// `Type3InputBuffer` and `output` `UserBuffer` (METHOD_NEITHER), both NULL when empty.
+    /// `client`: sent by the client (cancelled if it dies). Other than create, cleanup and close,
+    /// the IRP references the file object until it completes.
     pub(crate) fn new_irp(
         &self,
         major: u8,
@@ -296,6 +241,7 @@ impl IoManager {
         parameters: IO_STACK_PARAMETERS,
         input: RawBuffer,
         output: RawBuffer,
+        client: bool,
     ) -> Arc<IrpRecord> {
         let block = RawBox::<IrpBlock>::zeroed();
         let base = block.as_ptr();
@@ -304,7 +250,7 @@ impl IoManager {
         value.irp.Size = IRP_SIZE;
         value.irp.StackCount = 1;
         value.irp.CurrentLocation = 1;
-        value.irp.RequestorMode = KernelMode;
+        value.irp.RequestorMode = file.mode();
         let thread_list: *mut LIST_ENTRY = field_ptr!(base, IrpBlock, irp.ThreadListEntry);
         value.irp.ThreadListEntry = LIST_ENTRY {
             Flink: thread_list,
@@ -320,11 +266,18 @@ impl IoManager {
         value.stack[0].DeviceObject = self.device();
         // SAFETY: the block was just allocated and nobody else knows it yet.
         unsafe { base.write(value) };
+        let references_file = !matches!(major, irp_mj::CREATE | irp_mj::CLEANUP | irp_mj::CLOSE);
+        if references_file {
+            file.add_reference();
+        }
         let record = Arc::new(IrpRecord {
             block,
             _input: input,
             output,
             file: file.clone(),
+            references_file,
+            client,
+            system_buffer: Mutex::new(None),
             major,
             completion: Mutex::new(Completion::default()),
             done: Condvar::new(),
@@ -338,12 +291,21 @@ impl IoManager {
         self.irps().remove(&(record.irp() as usize));
     }
 
-    /// IRPs of `file` not completed yet.
-    pub(crate) fn pending_irps_of(&self, file: &FileRecord) -> usize {
-        self.irps()
+    /// The live IRP at `irp`, if any.
+    pub(crate) fn record_of(&self, irp: *mut IRP) -> Option<Arc<IrpRecord>> {
+        self.irps().get(&(irp as usize)).cloned()
+    }
+
+    /// The client's IRPs not completed yet, oldest first.
+    pub(crate) fn pending_client_irps(&self) -> Vec<Arc<IrpRecord>> {
+        let mut pending: Vec<Arc<IrpRecord>> = self
+            .irps()
             .values()
-            .filter(|r| std::ptr::eq(Arc::as_ptr(&r.file), file) && r.result().is_none())
-            .count()
+            .filter(|r| r.client && r.result().is_none())
+            .cloned()
+            .collect();
+        pending.sort_by_key(|r| r.irp() as usize);
+        pending
     }
 }
 
@@ -469,6 +431,41 @@ pub(crate) unsafe fn complete(state: &KernelState, irp: *mut IRP) {
     if !user_iosb.is_null() {
         // SAFETY: `UserIosb` points into the IRP's block (set by `new_irp`).
         unsafe { user_iosb.write(io_status) };
+    }
+    // SAFETY: `irp` is a live IRP (found in the registry) and the caller owns it.
+    let flags = unsafe { (*irp).Flags };
+    if flags & (IRP_BUFFERED_IO | IRP_INPUT_OPERATION) == IRP_BUFFERED_IO | IRP_INPUT_OPERATION
+        && !nt_error(io_status.Status)
+    {
+        // SAFETY: `irp` is a live IRP the caller owns.
+        let system = unsafe { (*irp).SystemBuffer }.cast::<u8>();
+        let attached = record
+            .system_buffer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Only the buffer ks.sys attached is copied (its length is known).
+        if let Some(buffer) = attached.as_ref().filter(|b| b.as_ptr() == system) {
+            let length = io_status
+                .Information
+                .min(record.output.len())
+                .min(buffer.len());
+            if length > 0 {
+                // SAFETY: `buffer` holds `buffer.len()` bytes and `output` (the IRP's user buffer)
+                // `output.len()`; both are emulation allocations of the IRP, distinct, and nobody
+                // writes them while the IRP completes.
+                unsafe {
+                    record
+                        .output
+                        .as_ptr()
+                        .copy_from_nonoverlapping(buffer.as_ptr(), length)
+                };
+            }
+        }
+    }
+    // The IRP's reference on its file object goes before anyone can see the completion: a
+    // waiter that then closes the file's last handle finds no IRP in flight.
+    if record.references_file {
+        file::release_reference(state, &record.file, Release::Deferred);
     }
     completion.completed = true;
     completion.result = Some(IoResult {

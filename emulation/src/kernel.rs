@@ -150,9 +150,15 @@ impl Kernel {
     }
 
     /// Panics naming every leak: pool allocations still live (by tag), object references the
-    /// driver took and never dropped, kernel handles never closed, AVStream filters and pins
-    /// never closed, KTIMERs still set, EX_TIMERs never deleted.
+    /// driver took and never dropped, kernel handles never closed, file objects whose handles are
+    /// all closed but whose IRP_MJ_CLOSE never came (IRPs never completed), AVStream filters and
+    /// pins never closed, KTIMERs still set, EX_TIMERs never deleted. Delivers the CLOSEs waiting
+    /// for a safe point first.
     pub fn assert_no_leaks(&self) {
+        {
+            let _entered = self.enter();
+            crate::file::run_pending_closes(&self.state);
+        }
         let mut problems = Vec::new();
         for leak in self.state.pool.leaks() {
             problems.push(leak.to_string());
@@ -165,6 +171,7 @@ impl Kernel {
                 "kernel handle {handle:#x} never closed with ZwClose"
             ));
         }
+        problems.extend(self.state.io.files.unclosed());
         problems.extend(crate::avstream::live_objects(&self.state));
         for timer in crate::timer::armed_timer_addresses(&self.state) {
             problems.push(format!(
@@ -214,6 +221,10 @@ impl Drop for EnterGuard {
                 context: "leaving the kernel on this thread",
                 irql,
             });
+        } else if !std::thread::panicking() && self.outermost() {
+            // The thread leaves this kernel: no driver code is on its stack, the point where the
+            // completion APCs of its IRPs would run (see `crate::file`).
+            crate::file::run_pending_closes(&self.state);
         }
         IRQL.set(self.saved_irql);
         let top = CURRENT.with(|c| {
@@ -226,6 +237,19 @@ impl Drop for EnterGuard {
         if !in_order && !std::thread::panicking() {
             panic!("avcam-emulation: Kernel::enter guards dropped out of order");
         }
+    }
+}
+
+impl EnterGuard {
+    /// Whether this guard is the thread's only entry into its kernel.
+    fn outermost(&self) -> bool {
+        CURRENT.with(|c| {
+            c.borrow()
+                .iter()
+                .filter(|k| Arc::ptr_eq(k, &self.state))
+                .count()
+                == 1
+        })
     }
 }
 

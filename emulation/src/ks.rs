@@ -404,9 +404,10 @@ pub(crate) unsafe fn dispatch_irp(
         return unsafe { dispatch_create(state, device, irp) };
     }
     if major == irp_mj::CLEANUP {
-        // ks.sys has no cleanup entry in KSDISPATCH_TABLE; completing it is the emulation's guess.
+        // KSDISPATCH_TABLE has no cleanup entry; ReactOS's KsDispatchIrp sends IRP_MJ_CLEANUP to
+        // KsDispatchInvalidDeviceRequest (drivers/ksfilter/ks/irp.c).
         // SAFETY: the caller owns the live IRP.
-        return unsafe { complete_with(irp, STATUS_SUCCESS, 0) };
+        return unsafe { complete_with(irp, STATUS_INVALID_DEVICE_REQUEST, 0) };
     }
     // SAFETY: as above.
     let file = unsafe { (*stack).FileObject };

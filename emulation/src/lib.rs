@@ -10,6 +10,8 @@
 //! - [`pool`]: the tracked pool, leak reports by tag, the fault injector;
 //! - [`sync`]: IRQL, spin locks, the cancel spin lock;
 //! - [`event`]: KEVENTs; [`object`]: handles and references;
+//! - [`mod@file`]: file objects, their requestor mode, and the handle and reference counts that decide
+//!   IRP_MJ_CLEANUP and IRP_MJ_CLOSE;
 //! - [`handles`]: the driver as a client (ObOpenObjectByPointer, ZwClose, KsCreateAllocator,
 //!   KsSynchronousIoControlDevice);
 //! - [`io`]: driver, device, file objects, IRPs, completion, cancellation;
@@ -24,17 +26,21 @@
 //!
 //! An AVStream driver end to end, as a test (or the viewer) drives it:
 //! [`Kernel::load_driver`]`(DriverEntry)`; [`Kernel::device_interfaces`]`(&category)`;
-//! [`Kernel::open_interface`] (the filter); [`Kernel::create_pin`]`(filter, KSPIN_CONNECT +
-//! KSDATAFORMAT bytes)`; property requests with [`Kernel::ioctl`]`(file, IOCTL_KS_PROPERTY, ..)`
-//! (a SET's data goes in the output slice); [`Kernel::read_stream`]`(pin, KSSTREAM_HEADERs)`, a
-//! [`PendingIrp`] to poll, wait for or cancel; [`Kernel::clock`]`().advance(ns)` to fire the
-//! driver's timers; [`Kernel::close`], [`Kernel::unload_driver`], [`Kernel::assert_no_leaks`].
+//! [`Kernel::open_interface`] (the filter, as a kernel-mode client) or
+//! [`Kernel::open_interface_user`] (as an application); [`Kernel::create_pin`]`(filter,
+//! KSPIN_CONNECT + KSDATAFORMAT bytes)`; property requests with [`Kernel::ioctl`]`(file,
+//! IOCTL_KS_PROPERTY, ..)` (a SET's data goes in the output slice);
+//! [`Kernel::read_stream`]`(pin, KSSTREAM_HEADERs)`, a [`PendingIrp`] to poll, wait for or cancel;
+//! [`Kernel::clock`]`().advance(ns)` to fire the driver's timers; [`Kernel::close`] (a handle:
+//! the IRP_MJ_CLOSE follows the last request in flight) or [`Kernel::kill_client`];
+//! [`Kernel::unload_driver`], [`Kernel::assert_no_leaks`].
 
 pub mod avstream;
 mod bag;
 pub mod bugs;
 pub mod client;
 pub mod event;
+pub mod file;
 pub mod handles;
 pub mod io;
 pub mod kernel;

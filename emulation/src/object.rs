@@ -17,9 +17,8 @@ use ks::status::{STATUS_INVALID_HANDLE, STATUS_OBJECT_TYPE_MISMATCH, STATUS_SUCC
 use ks::NTSTATUS;
 
 use crate::bugs::Bug;
-use crate::client::File;
 use crate::event;
-use crate::io::FileRecord;
+use crate::file::{self, FileRecord, Release};
 use crate::kernel::KernelState;
 use crate::memory::RawBox;
 
@@ -89,8 +88,6 @@ struct Handle {
     object: usize,
     /// Opened by the driver (`ObOpenObjectByPointer`, `KsCreateAllocator`): it must `ZwClose` it.
     kernel: bool,
-    /// A client file that closing the handle closes (the file `KsCreateAllocator` created).
-    owned_file: Option<File>,
 }
 
 #[derive(Default)]
@@ -103,18 +100,11 @@ struct Table {
 }
 
 impl Table {
-    fn new_handle(&mut self, object: usize, kernel: bool, owned_file: Option<File>) -> HANDLE {
+    fn new_handle(&mut self, object: usize, kernel: bool) -> HANDLE {
         // Handle values are multiples of 4, as on Windows, and never 0.
         self.next_handle += 4;
         let handle = self.next_handle;
-        self.handles.insert(
-            handle,
-            Handle {
-                object,
-                kernel,
-                owned_file,
-            },
-        );
+        self.handles.insert(handle, Handle { object, kernel });
         if let Some(entry) = self.objects.get_mut(&object) {
             entry.handles += 1;
         }
@@ -155,16 +145,15 @@ impl ObjectTable {
                 references: 0,
             },
         );
-        table.new_handle(address, false, None)
+        table.new_handle(address, false)
     }
 
-    /// A handle to a file object (`ObOpenObjectByPointer`, `KsCreateAllocator`).
-    pub(crate) fn open_file(
-        &self,
-        file: Arc<FileRecord>,
-        kernel: bool,
-        owned_file: Option<File>,
-    ) -> HANDLE {
+    /// A kernel handle to an opened file object (`ObOpenObjectByPointer`, `KsCreateAllocator`);
+    /// `None` if the file object is closing.
+    pub(crate) fn open_file(&self, file: Arc<FileRecord>) -> Option<HANDLE> {
+        if !file.add_handle() {
+            return None;
+        }
         let address = file.object() as usize;
         let mut table = self.lock();
         table.objects.entry(address).or_insert(Entry {
@@ -172,7 +161,7 @@ impl ObjectTable {
             handles: 0,
             references: 0,
         });
-        table.new_handle(address, kernel, owned_file)
+        Some(table.new_handle(address, true))
     }
 
     /// The file object behind an open handle.
@@ -195,23 +184,23 @@ impl ObjectTable {
         }
     }
 
-    /// Closes a handle; the object lives on while the driver holds references. Returns whether
-    /// the handle was open, and the client file to close with it, if any.
-    pub(crate) fn close_handle_owning(&self, handle: HANDLE) -> Option<Option<File>> {
+    /// Takes a handle out of the table; the object lives on while the driver holds references.
+    /// Returns whether the handle was open, and the file object it was a handle to, if any (whose
+    /// own handle count the caller then drops, see [`close_handle`]).
+    fn remove_handle(&self, handle: HANDLE) -> Option<Option<Arc<FileRecord>>> {
         let mut table = self.lock();
         let closed = table.handles.remove(&(handle as usize))?;
+        let mut file = None;
         if let Some(entry) = table.objects.get_mut(&closed.object) {
             entry.handles -= 1;
+            if let Body::File(record) = &entry.body {
+                file = Some(record.clone());
+            }
             if entry.handles == 0 && entry.references == 0 {
                 table.objects.remove(&closed.object);
             }
         }
-        Some(closed.owned_file)
-    }
-
-    /// Closes a handle (see [`ObjectTable::close_handle_owning`]); returns whether it was open.
-    pub(crate) fn close_handle(&self, handle: HANDLE) -> bool {
-        self.close_handle_owning(handle).is_some()
+        Some(file)
     }
 
     /// Handles the driver opened and never closed with `ZwClose`.
@@ -249,6 +238,9 @@ impl ObjectTable {
             return Err(STATUS_OBJECT_TYPE_MISMATCH);
         }
         entry.references += 1;
+        if let Body::File(record) = &entry.body {
+            record.add_reference();
+        }
         Ok(address as *mut c_void)
     }
 
@@ -268,8 +260,17 @@ impl ObjectTable {
         }
         entry.references -= 1;
         let left = entry.references + entry.handles;
+        let file = match &entry.body {
+            Body::File(record) => Some(record.clone()),
+            Body::Event(_) => None,
+        };
         if left == 0 {
             table.objects.remove(&address);
+        }
+        drop(table);
+        if let Some(record) = file {
+            // The file object's own count decides its CLOSE (it counts IRPs in flight too).
+            file::release_reference(state, &record, Release::Now);
         }
         left as isize
     }
@@ -297,6 +298,19 @@ impl ObjectTable {
     /// Open handles.
     pub fn open_handles(&self) -> usize {
         self.lock().handles.len()
+    }
+}
+
+/// `ZwClose` / `CloseHandle`: closes `handle`; a file object's last handle sends IRP_MJ_CLEANUP
+/// and its last reference IRP_MJ_CLOSE (see [`crate::file`]). Returns whether it was open.
+pub(crate) fn close_handle(state: &KernelState, handle: HANDLE) -> bool {
+    match state.objects.remove_handle(handle) {
+        None => false,
+        Some(None) => true,
+        Some(Some(record)) => {
+            file::close_handle(state, &record);
+            true
+        }
     }
 }
 

@@ -558,7 +558,7 @@ pub unsafe extern "system" fn KsStreamPointerAdvance(
 ) -> NTSTATUS {
     let state = current("KsStreamPointerAdvance");
     check_irql(&state, "KsStreamPointerAdvance", DISPATCH_LEVEL);
-    avstream::advance(&state, StreamPointer, 0, false, true)
+    avstream::advance(&state, StreamPointer, avstream::Move::NextFrame)
 }
 
 /// `NTSTATUS KsStreamPointerAdvanceOffsets(PKSSTREAM_POINTER, ULONG InUsed, ULONG OutUsed, BOOLEAN Eject)`.
@@ -574,7 +574,11 @@ pub unsafe extern "system" fn KsStreamPointerAdvanceOffsets(
     let _ = InUsed;
     let state = current("KsStreamPointerAdvanceOffsets");
     check_irql(&state, "KsStreamPointerAdvanceOffsets", DISPATCH_LEVEL);
-    avstream::advance(&state, StreamPointer, OutUsed, Eject != 0, false)
+    let how = avstream::Move::Offsets {
+        out_used: OutUsed,
+        eject: Eject != 0,
+    };
+    avstream::advance(&state, StreamPointer, how)
 }
 
 /// `NTSTATUS KsStreamPointerClone(PKSSTREAM_POINTER, PFNKSSTREAMPOINTER CancelCallback, ULONG ContextSize, PKSSTREAM_POINTER *CloneStreamPointer)`.
@@ -768,13 +772,13 @@ pub unsafe extern "system" fn KsSynchronousIoControlDevice(
     OutSize: u32,
     BytesReturned: *mut u32,
 ) -> NTSTATUS {
-    let _ = RequestorMode;
     let state = current("KsSynchronousIoControlDevice");
     // SAFETY: forwarded from the caller.
     unsafe {
         handles::synchronous_io_control(
             &state,
             FileObject,
+            RequestorMode,
             IoControl,
             InBuffer,
             InSize,

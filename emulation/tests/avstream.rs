@@ -1,484 +1,34 @@
-//! The AVStream subset end to end with a tiny minidriver written against `avcam-kernel`: one
-//! filter (KSCATEGORY_VIDEO-like category, no reference string) with one capture pin (NV12 range,
-//! one instance, a DROPPEDFRAMES-style automation property), driven only through client requests.
+//! The AVStream subset end to end with a tiny minidriver written against `avcam-kernel`
+//! (`support/avstream_driver.rs`): device, filter and pin objects, properties, state, queue and
+//! stream pointers, driven only through client requests.
+
+#[path = "support/avstream_driver.rs"]
+mod driver;
 
 use std::ffi::c_void;
 use std::ptr::null_mut;
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::Ordering;
 
-use avcam_emulation::{AsyncIo, File, Kernel};
+use avcam_emulation::{File, Kernel};
 use avcam_kernel::{
-    KsGetDevice, KsGetObjectFromFileObject, KsInitializeDriver, KsPinGetLeadingEdgeStreamPointer,
-    KsPinGetParentFilter, KsStreamPointerAdvance, KsStreamPointerAdvanceOffsets,
-    KsStreamPointerClone, KsStreamPointerDelete, KsStreamPointerUnlock,
+    KsGetDevice, KsPinGetLeadingEdgeStreamPointer, KsPinGetParentFilter, KsStreamPointerDelete,
+    KsStreamPointerUnlock,
 };
 use ks::avstream::*;
 use ks::guid::GUID;
 use ks::ks::{IOCTL_KS_PROPERTY, KSIDENTIFIER, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET};
-use ks::nt::{DRIVER_OBJECT, IRP, UNICODE_STRING};
 use ks::status::*;
 use ks::video::{
-    KSINTERFACESETID_Standard, KSMEDIUMSETID_Standard, KSPROPSETID_Connection, KSPROPSETID_Pin,
-    KSDATAFORMAT, KSDATAFORMAT_SUBTYPE_NV12, KSDATAFORMAT_SUBTYPE_YUY2, KSDATAFORMAT_TYPE_VIDEO,
-    KSMULTIPLE_ITEM, KSPIN_CINSTANCES, KSPIN_CONNECT, KSPROPERTY_CONNECTION_STATE,
-    KSPROPERTY_DROPPEDFRAMES_CURRENT, KSPROPERTY_PIN_CATEGORY, KSPROPERTY_PIN_CINSTANCES,
-    KSPROPERTY_PIN_CTYPES, KSPROPERTY_PIN_DATAFLOW, KSPROPERTY_PIN_DATARANGES, KSP_PIN,
-    KSSTREAM_HEADER, PROPSETID_VIDCAP_DROPPEDFRAMES,
+    KSINTERFACESETID_Standard, KSPROPSETID_Connection, KSPROPSETID_Pin, KSDATAFORMAT,
+    KSDATAFORMAT_SUBTYPE_NV12, KSDATAFORMAT_SUBTYPE_YUY2, KSDATAFORMAT_TYPE_VIDEO, KSMULTIPLE_ITEM,
+    KSPIN_CINSTANCES, KSPROPERTY_CONNECTION_STATE, KSPROPERTY_DROPPEDFRAMES_CURRENT,
+    KSPROPERTY_PIN_CATEGORY, KSPROPERTY_PIN_CINSTANCES, KSPROPERTY_PIN_CTYPES,
+    KSPROPERTY_PIN_DATAFLOW, KSPROPERTY_PIN_DATARANGES,
 };
 use ks::NTSTATUS;
-use zerocopy::{FromBytes, FromZeros, IntoBytes};
+use zerocopy::{FromBytes, IntoBytes};
 
-/// The test category ({65E8773D-8F56-11D0-A3B9-00A0C9223196}, KSCATEGORY_CAPTURE).
-const CATEGORY: GUID = GUID::from_u128(0x65E8773D_8F56_11D0_A3B9_00A0C9223196);
-/// A private property set of the pin ({C6E13344-30AC-11D0-A18C-00A0C9118956}).
-const DROPPED: GUID = PROPSETID_VIDCAP_DROPPEDFRAMES;
-
-/// What the test pin does in Process.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Mode {
-    /// Fill every available frame with 0xAB, 16 bytes each, and eject it.
-    Fill,
-    /// Leave the frames queued.
-    Hold,
-    /// Clone the leading edge, then advance past the frame (the clone keeps the read alive).
-    Clone,
-    /// Fill one frame per call, then wait for the next call.
-    OnePerCall,
-}
-
-/// Per-pin state in `KSPIN.Context`.
-struct PinState {
-    mode: Mode,
-    transitions: Vec<(KSSTATE, KSSTATE)>,
-    fail_at: Option<KSSTATE>,
-    clone: *mut KSSTREAM_POINTER,
-    processed: u32,
-}
-
-static CALLS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-
-unsafe extern "system" fn pin_create(pin: *mut KSPIN, irp: *mut IRP) -> NTSTATUS {
-    // SAFETY: the create IRP of this pin.
-    assert_eq!(unsafe { avcam_kernel::KsGetPinFromIrp(irp) }, pin);
-    // SAFETY: as above.
-    assert!(!unsafe { avcam_kernel::KsGetFilterFromIrp(irp) }.is_null());
-    let state = Box::new(PinState {
-        mode: Mode::Fill,
-        transitions: Vec::new(),
-        fail_at: None,
-        clone: null_mut(),
-        processed: 0,
-    });
-    // SAFETY: a live KSPIN; Context is the minidriver's.
-    unsafe { (*pin).Context = Box::into_raw(state).cast() };
-    STATUS_SUCCESS
-}
-
-unsafe extern "system" fn pin_close(pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
-    // SAFETY: a live KSPIN whose Context pin_create boxed.
-    let context = unsafe { (*pin).Context };
-    // SAFETY: boxed by pin_create, freed once here.
-    drop(unsafe { Box::from_raw(context.cast::<PinState>()) });
-    STATUS_SUCCESS
-}
-
-fn pin_state<'a>(pin: *mut KSPIN) -> &'a mut PinState {
-    // SAFETY: the tests only call this for live pins whose Context pin_create set.
-    let context = unsafe { (*pin).Context };
-    // SAFETY: as above; the tests serialise access to it through the requests.
-    unsafe { &mut *context.cast::<PinState>() }
-}
-
-unsafe extern "system" fn pin_set_state(pin: *mut KSPIN, to: KSSTATE, from: KSSTATE) -> NTSTATUS {
-    let state = pin_state(pin);
-    if state.fail_at == Some(to) {
-        return STATUS_INSUFFICIENT_RESOURCES;
-    }
-    state.transitions.push((from, to));
-    STATUS_SUCCESS
-}
-
-unsafe extern "system" fn pin_set_format(
-    _pin: *mut KSPIN,
-    _old: *mut c_void,
-    _attributes: *mut c_void,
-    range: *const c_void,
-    _attribute_range: *const c_void,
-) -> NTSTATUS {
-    assert!(!range.is_null());
-    STATUS_SUCCESS
-}
-
-unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
-    assert_eq!(
-        avcam_emulation::current_irql(),
-        ks::nt::PASSIVE_LEVEL,
-        "without KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING, Process runs at PASSIVE_LEVEL"
-    );
-    let state = pin_state(pin);
-    state.processed += 1;
-    match state.mode {
-        Mode::Hold => STATUS_PENDING,
-        Mode::Fill => {
-            // SAFETY: a live pin; Process runs under its processing mutex.
-            let mut leading =
-                unsafe { KsPinGetLeadingEdgeStreamPointer(pin, KSSTREAM_POINTER_STATE_LOCKED) };
-            while !leading.is_null() {
-                // SAFETY: the locked leading edge's OffsetOut describes the client's buffer.
-                let offset = unsafe { (*leading).OffsetOut };
-                let bytes = offset.Remaining.min(16);
-                // SAFETY: `Data` has `Remaining` writable bytes.
-                unsafe { std::ptr::write_bytes(offset.Data, 0xAB, bytes as usize) };
-                // SAFETY: the locked leading edge.
-                let status = unsafe { KsStreamPointerAdvanceOffsets(leading, 0, bytes, 1) };
-                if status == STATUS_DEVICE_NOT_READY {
-                    break;
-                }
-                // SAFETY: as above.
-                leading =
-                    unsafe { KsPinGetLeadingEdgeStreamPointer(pin, KSSTREAM_POINTER_STATE_LOCKED) };
-            }
-            STATUS_SUCCESS
-        }
-        Mode::OnePerCall => {
-            // SAFETY: as above.
-            let leading =
-                unsafe { KsPinGetLeadingEdgeStreamPointer(pin, KSSTREAM_POINTER_STATE_LOCKED) };
-            if !leading.is_null() {
-                // SAFETY: the locked leading edge.
-                let remaining = unsafe { (*leading).OffsetOut.Remaining };
-                // SAFETY: as above.
-                unsafe { KsStreamPointerAdvanceOffsets(leading, 0, remaining, 1) };
-            }
-            STATUS_PENDING
-        }
-        Mode::Clone => {
-            // SAFETY: as above.
-            let leading =
-                unsafe { KsPinGetLeadingEdgeStreamPointer(pin, KSSTREAM_POINTER_STATE_LOCKED) };
-            if leading.is_null() || !state.clone.is_null() {
-                return STATUS_PENDING;
-            }
-            let mut clone = null_mut();
-            // SAFETY: the locked leading edge; `clone` is writable.
-            let status = unsafe { KsStreamPointerClone(leading, None, 8, &mut clone) };
-            assert_eq!(status, STATUS_SUCCESS);
-            // SAFETY: the clone's context has 8 bytes.
-            assert!(!unsafe { (*clone).Context }.is_null());
-            state.clone = clone;
-            // SAFETY: the locked leading edge.
-            unsafe { KsStreamPointerAdvance(leading) };
-            // SAFETY: as above (a no-op when it already moved past the end).
-            unsafe { KsStreamPointerUnlock(leading, 0) };
-            STATUS_PENDING
-        }
-    }
-}
-
-/// Answers the pin's range itself, with the size-query protocol.
-#[allow(clippy::too_many_arguments)]
-unsafe extern "system" fn intersect(
-    context: *mut c_void,
-    _irp: *mut IRP,
-    _pin: *mut c_void,
-    _client_range: *mut c_void,
-    pin_range: *mut c_void,
-    buffer_size: u32,
-    data: *mut c_void,
-    data_size: *mut u32,
-) -> NTSTATUS {
-    assert!(!context.is_null(), "the context is the filter");
-    // SAFETY: the handler contract: `data_size` is writable.
-    unsafe { data_size.write(64) };
-    if buffer_size == 0 {
-        return STATUS_BUFFER_OVERFLOW;
-    }
-    if buffer_size < 64 {
-        return STATUS_BUFFER_TOO_SMALL;
-    }
-    // SAFETY: `data` holds `buffer_size` (>= 64) bytes; the pin range is a KSDATARANGE.
-    unsafe { std::ptr::copy_nonoverlapping(pin_range.cast::<u8>(), data.cast::<u8>(), 64) };
-    STATUS_SUCCESS
-}
-
-unsafe extern "system" fn dropped_get(
-    _irp: *mut IRP,
-    _request: *mut KSIDENTIFIER,
-    data: *mut c_void,
-) -> NTSTATUS {
-    CALLS.lock().unwrap().push("dropped_get");
-    // SAFETY: MinData guarantees 8 bytes of data.
-    unsafe { data.cast::<u64>().write_unaligned(42) };
-    // SAFETY: the handler sets Information.
-    unsafe { (*_irp).IoStatus.Information = 8 };
-    STATUS_SUCCESS
-}
-
-unsafe extern "system" fn device_add(device: *mut KSDEVICE) -> NTSTATUS {
-    CALLS.lock().unwrap().push("add");
-    // SAFETY: the KSDEVICE is live.
-    assert!(!unsafe { (*device).FunctionalDeviceObject }.is_null());
-    STATUS_SUCCESS
-}
-
-unsafe extern "system" fn device_start(
-    _device: *mut KSDEVICE,
-    _irp: *mut IRP,
-    _a: *mut c_void,
-    _b: *mut c_void,
-) -> NTSTATUS {
-    CALLS.lock().unwrap().push("start");
-    STATUS_SUCCESS
-}
-
-struct Descriptors(*const KSDEVICE_DESCRIPTOR);
-// SAFETY: leaked, immutable descriptors.
-unsafe impl Send for Descriptors {}
-// SAFETY: as above.
-unsafe impl Sync for Descriptors {}
-
-fn leak<T>(value: T) -> *const T {
-    Box::leak(Box::new(value))
-}
-
-static RANGE: KSDATAFORMAT = KSDATAFORMAT {
-    FormatSize: 64,
-    Flags: 0,
-    SampleSize: 0,
-    Reserved: 0,
-    MajorFormat: KSDATAFORMAT_TYPE_VIDEO,
-    SubFormat: KSDATAFORMAT_SUBTYPE_NV12,
-    Specifier: GUID::NULL,
-};
-
-fn framing() -> ks::ks::KSALLOCATOR_FRAMING_EX {
-    let mut framing = ks::ks::KSALLOCATOR_FRAMING_EX::new_zeroed();
-    framing.CountItems = 1;
-    framing.PinFlags = 0;
-    framing.FramingItem[0].Frames = 3;
-    framing.FramingItem[0].FramingRange.Range.MinFrameSize = 4096;
-    framing.FramingItem[0].FramingRange.Range.MaxFrameSize = 4096;
-    framing
-}
-
-fn descriptors() -> *const KSDEVICE_DESCRIPTOR {
-    static ONCE: OnceLock<Descriptors> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        let ranges = leak([(&raw const RANGE).cast::<c_void>()]);
-        let pin_dispatch = leak(KSPIN_DISPATCH {
-            Create: Some(pin_create),
-            Close: Some(pin_close),
-            Process: Some(pin_process),
-            Reset: None,
-            SetDataFormat: Some(pin_set_format),
-            SetDeviceState: Some(pin_set_state),
-            Connect: None,
-            Disconnect: None,
-            Clock: null_mut::<KSCLOCK_DISPATCH>(),
-            Allocator: null_mut::<KSALLOCATOR_DISPATCH>(),
-        });
-        let items = leak([KSPROPERTY_ITEM {
-            PropertyId: KSPROPERTY_DROPPEDFRAMES_CURRENT,
-            GetPropertyHandler: Some(dropped_get),
-            MinProperty: 24,
-            MinData: 8,
-            SetPropertyHandler: None,
-            Values: null_mut::<c_void>(),
-            RelationsCount: 0,
-            Relations: null_mut::<ks::ks::KSIDENTIFIER>(),
-            SupportHandler: None,
-            SerializedSize: 0,
-        }]);
-        let sets = leak([KSPROPERTY_SET {
-            Set: &DROPPED,
-            PropertiesCount: 1,
-            PropertyItem: items.cast(),
-            FastIoCount: 0,
-            FastIoTable: null_mut::<c_void>(),
-        }]);
-        let automation = leak(KSAUTOMATION_TABLE {
-            PropertySetsCount: 1,
-            PropertyItemSize: std::mem::size_of::<KSPROPERTY_ITEM>() as u32,
-            PropertySets: sets.cast(),
-            MethodSetsCount: 0,
-            MethodItemSize: 0,
-            MethodSets: null_mut::<KSMETHOD_SET>(),
-            EventSetsCount: 0,
-            EventItemSize: 0,
-            EventSets: null_mut::<KSEVENT_SET>(),
-        });
-        let pins = leak([KSPIN_DESCRIPTOR_EX {
-            Dispatch: pin_dispatch,
-            AutomationTable: automation,
-            PinDescriptor: KSPIN_DESCRIPTOR {
-                InterfacesCount: 0,
-                Interfaces: null_mut::<KSPIN_INTERFACE>(),
-                MediumsCount: 0,
-                Mediums: null_mut::<KSPIN_MEDIUM>(),
-                DataRangesCount: 1,
-                DataRanges: ranges.cast(),
-                DataFlow: KSPIN_DATAFLOW_OUT,
-                Communication: KSPIN_COMMUNICATION_BOTH,
-                Category: &CATEGORY,
-                Name: null_mut::<GUID>(),
-                ConstrainedDataRangesCount: 0,
-                ConstrainedDataRanges: null_mut::<*const c_void>(),
-            },
-            Flags: KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY,
-            InstancesPossible: 1,
-            InstancesNecessary: 0,
-            AllocatorFraming: leak(framing()),
-            IntersectHandler: Some(intersect),
-        }]);
-        let categories = leak([CATEGORY]);
-        let filter = leak(KSFILTER_DESCRIPTOR {
-            Dispatch: null_mut::<KSFILTER_DISPATCH>(),
-            AutomationTable: null_mut::<KSAUTOMATION_TABLE>(),
-            Version: KSFILTER_DESCRIPTOR_VERSION,
-            Flags: 0,
-            ReferenceGuid: null_mut::<GUID>(),
-            PinDescriptorsCount: 1,
-            PinDescriptorSize: std::mem::size_of::<KSPIN_DESCRIPTOR_EX>() as u32,
-            PinDescriptors: pins.cast(),
-            CategoriesCount: 1,
-            Categories: categories.cast(),
-            NodeDescriptorsCount: 0,
-            NodeDescriptorSize: 0,
-            NodeDescriptors: null_mut::<c_void>(),
-            ConnectionsCount: 0,
-            Connections: null_mut::<c_void>(),
-            ComponentId: null_mut::<c_void>(),
-        });
-        let filters = leak([filter]);
-        let dispatch = leak(KSDEVICE_DISPATCH {
-            Add: Some(device_add),
-            Start: Some(device_start),
-            PostStart: None,
-            QueryStop: None,
-            CancelStop: None,
-            Stop: None,
-            QueryRemove: None,
-            CancelRemove: None,
-            Remove: None,
-            QueryCapabilities: None,
-            SurpriseRemoval: None,
-            QueryPower: None,
-            SetPower: None,
-            QueryInterface: None,
-        });
-        Descriptors(leak(KSDEVICE_DESCRIPTOR {
-            Dispatch: dispatch,
-            FilterDescriptorsCount: 1,
-            FilterDescriptors: filters.cast(),
-            Version: KSDEVICE_DESCRIPTOR_VERSION,
-            Flags: 0,
-        }))
-    })
-    .0
-}
-
-unsafe extern "system" fn driver_entry(
-    driver: *mut DRIVER_OBJECT,
-    path: *mut UNICODE_STRING,
-) -> NTSTATUS {
-    // SAFETY: DriverEntry's arguments, forwarded; the descriptor lives forever.
-    unsafe { KsInitializeDriver(driver, path, descriptors()) }
-}
-
-fn loaded() -> (Kernel, File) {
-    let kernel = Kernel::new();
-    assert_eq!(kernel.load_driver(driver_entry), STATUS_SUCCESS);
-    let interfaces = kernel.device_interfaces(&CATEGORY);
-    assert_eq!(interfaces.len(), 1);
-    // A descriptor filter with a NULL ReferenceGuid: registered without a reference string.
-    assert_eq!(interfaces[0].reference, None);
-    let filter = kernel.open_interface(&interfaces[0]).expect("filter opens");
-    (kernel, filter)
-}
-
-fn connect(pin_id: u32, sub_format: GUID) -> Vec<u8> {
-    let connect = KSPIN_CONNECT {
-        Interface: KSIDENTIFIER {
-            Set: KSINTERFACESETID_Standard,
-            Id: 0,
-            Flags: 0,
-        },
-        Medium: KSIDENTIFIER {
-            Set: KSMEDIUMSETID_Standard,
-            Id: 0,
-            Flags: 0,
-        },
-        PinId: pin_id,
-        ..KSPIN_CONNECT::new_zeroed()
-    };
-    let format = KSDATAFORMAT {
-        FormatSize: 64,
-        MajorFormat: KSDATAFORMAT_TYPE_VIDEO,
-        SubFormat: sub_format,
-        ..Default::default()
-    };
-    let mut bytes = connect.as_bytes().to_vec();
-    bytes.extend_from_slice(format.as_bytes());
-    bytes
-}
-
-fn property(set: GUID, id: u32, flags: u32) -> Vec<u8> {
-    KSIDENTIFIER {
-        Set: set,
-        Id: id,
-        Flags: flags,
-    }
-    .as_bytes()
-    .to_vec()
-}
-
-fn pin_property(id: u32, pin_id: u32) -> Vec<u8> {
-    KSP_PIN {
-        Property: KSIDENTIFIER {
-            Set: KSPROPSETID_Pin,
-            Id: id,
-            Flags: KSPROPERTY_TYPE_GET,
-        },
-        PinId: pin_id,
-        Reserved: 0,
-    }
-    .as_bytes()
-    .to_vec()
-}
-
-fn set_state(kernel: &Kernel, pin: File, state: KSSTATE) -> NTSTATUS {
-    let mut data = state.to_le_bytes();
-    kernel
-        .ioctl(
-            pin,
-            IOCTL_KS_PROPERTY,
-            &property(
-                KSPROPSETID_Connection,
-                KSPROPERTY_CONNECTION_STATE,
-                KSPROPERTY_TYPE_SET,
-            ),
-            &mut data,
-        )
-        .status
-}
-
-fn ks_pin(kernel: &Kernel, pin: File) -> *mut KSPIN {
-    let _entered = kernel.enter();
-    // SAFETY: the pin's file object is live while the client has it open.
-    unsafe { KsGetObjectFromFileObject(kernel.file_object(pin)) }.cast()
-}
-
-/// One KSSTREAM_HEADER over `buffer`.
-fn header_for(buffer: &mut [u8]) -> Vec<u8> {
-    KSSTREAM_HEADER {
-        Size: std::mem::size_of::<KSSTREAM_HEADER>() as u32,
-        FrameExtent: buffer.len() as u32,
-        Data: buffer.as_mut_ptr() as u64,
-        ..Default::default()
-    }
-    .as_bytes()
-    .to_vec()
-}
+use driver::*;
 
 #[test]
 fn load_enumerate_open_and_query_the_pin_factories() {
@@ -693,47 +243,7 @@ fn state_steps_one_at_a_time_and_stops_at_the_last_good_state() {
 }
 
 #[test]
-fn reads_are_rejected_when_stopped_and_filled_when_running() {
-    let (kernel, filter) = loaded();
-    let pin = kernel
-        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
-        .unwrap();
-    let mut buffer = vec![0u8; 64];
-    match kernel.read_stream(pin, &header_for(&mut buffer)) {
-        AsyncIo::Done(done) => assert_eq!(done.result.status, STATUS_INVALID_DEVICE_STATE),
-        AsyncIo::Pending(_) => panic!("a read while stopped must fail"),
-    }
-    set_state(&kernel, pin, KSSTATE_RUN);
-    // Malformed header lists: a Size smaller than a KSSTREAM_HEADER, a truncated second header.
-    let mut small = header_for(&mut buffer);
-    small[..4].copy_from_slice(&8u32.to_le_bytes());
-    let mut truncated = header_for(&mut buffer);
-    truncated.extend_from_slice(&[0u8; 20]);
-    for bad in [small, truncated] {
-        match kernel.read_stream(pin, &bad) {
-            AsyncIo::Done(done) => assert_eq!(done.result.status, STATUS_INVALID_BUFFER_SIZE),
-            AsyncIo::Pending(_) => panic!("a malformed read must fail"),
-        }
-    }
-    let pending = kernel
-        .read_stream(pin, &header_for(&mut buffer))
-        .expect_pending();
-    let result = pending.poll().expect("Process filled it synchronously");
-    assert_eq!(result.status, STATUS_SUCCESS);
-    assert_eq!(result.information, std::mem::size_of::<KSSTREAM_HEADER>());
-    let output = pending.output().unwrap();
-    let (header, _) = KSSTREAM_HEADER::read_from_prefix(&output).unwrap();
-    assert_eq!(header.DataUsed, 16);
-    assert_eq!(&buffer[..16], &[0xAB; 16]);
-    assert_eq!(buffer[16], 0);
-    drop(pending);
-    kernel.close(pin);
-    kernel.close(filter);
-    kernel.assert_no_leaks();
-}
-
-#[test]
-fn queued_reads_are_cancelled_by_cancel_and_by_close_while_running() {
+fn queued_reads_are_cancelled_by_cancel_and_the_pin_closes_after_the_last() {
     let (kernel, filter) = loaded();
     let pin = kernel
         .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
@@ -752,8 +262,23 @@ fn queued_reads_are_cancelled_by_cancel_and_by_close_while_running() {
     assert!(first.cancel());
     assert_eq!(first.poll().unwrap().status, STATUS_CANCELLED);
     assert!(second.poll().is_none());
-    kernel.close(pin);
+    let serial = pin_state(ks_pin(&kernel, pin)).serial;
+    assert_eq!(kernel.close(pin), STATUS_SUCCESS);
+    assert!(
+        second.poll().is_none(),
+        "closing the handle sends IRP_MJ_CLEANUP, which KS does not act on: the read stays queued"
+    );
+    assert_eq!(
+        closed(serial),
+        None,
+        "no IRP_MJ_CLOSE while a read is in flight"
+    );
+    assert!(second.cancel());
     assert_eq!(second.poll().unwrap().status, STATUS_CANCELLED);
+    assert!(
+        closed(serial).is_some(),
+        "the pin's Close came with the last reference"
+    );
     drop((first, second));
     kernel.close(filter);
     kernel.assert_no_leaks();
@@ -1202,12 +727,7 @@ fn unknown_stream_pointers_are_bugs_and_unclosed_pins_are_leaks() {
 
 #[test]
 fn a_kernel_client_opens_the_pin_by_handle_creates_its_allocator_and_asks_its_state() {
-    // ks.sys serves the allocator create item of the pin (which declares no allocator
-    // dispatch) with the default allocator: avcam's KsCreateDefaultAllocatorEx.
-    let kernel = Kernel::with_default_allocator(avcam_allocator::KsCreateDefaultAllocatorEx);
-    assert_eq!(kernel.load_driver(driver_entry), STATUS_SUCCESS);
-    let interfaces = kernel.device_interfaces(&CATEGORY);
-    let filter = kernel.open_interface(&interfaces[0]).expect("filter opens");
+    let (kernel, filter) = loaded();
     let pin = kernel
         .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
         .unwrap();
@@ -1238,6 +758,8 @@ fn a_kernel_client_opens_the_pin_by_handle_creates_its_allocator_and_asks_its_st
     // SAFETY: all pointers are live.
     let status =
         unsafe { avcam_kernel::KsCreateAllocator(connection, &mut framing, &mut allocator) };
+    // ks.sys's allocator create item on the pin (which declares no allocator dispatch): the
+    // default allocator, avcam's KsCreateDefaultAllocatorEx (pin_objects.rs tests the rest).
     assert_eq!(status, STATUS_SUCCESS);
     // KsSynchronousIoControlDevice on the pin: KSPROPERTY_CONNECTION_STATE.
     let mut request = property(
@@ -1263,7 +785,7 @@ fn a_kernel_client_opens_the_pin_by_handle_creates_its_allocator_and_asks_its_st
     assert_eq!((status, returned, value), (STATUS_SUCCESS, 4, KSSTATE_STOP));
     // SAFETY: handles opened above, closed once.
     assert_eq!(unsafe { avcam_kernel::ZwClose(allocator) }, STATUS_SUCCESS);
-    // SAFETY: the connection handle opened above, closed once.
+    // SAFETY: as above.
     assert_eq!(unsafe { avcam_kernel::ZwClose(connection) }, STATUS_SUCCESS);
     drop(_entered);
     kernel.close(pin);
@@ -1343,9 +865,13 @@ fn deleting_the_leading_edge_and_a_mutex_at_dispatch_level_are_bugs() {
         assert!(bugs
             .iter()
             .all(|b| matches!(b, avcam_emulation::Bug::IrqlTooHigh { .. })));
+        // SAFETY: the leading edge locked above.
+        unsafe { KsStreamPointerUnlock(leading, 0) };
     }
-    kernel.close(pin);
+    // Reaching STOP cancels the queued reads.
+    set_state(&kernel, pin, KSSTATE_STOP);
     assert_eq!(read.poll().unwrap().status, STATUS_CANCELLED);
+    kernel.close(pin);
     drop(read);
     kernel.close(filter);
     kernel.assert_no_leaks();
@@ -1471,5 +997,169 @@ fn ks_edit_of_a_bag_that_is_no_live_objects_is_a_bug() {
         }]
     );
     kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn the_pin_context_starts_as_the_filter_context() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let serial = pin_state(ks_pin(&kernel, pin)).serial;
+    let seen = PIN_CONTEXT_SEEN
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(s, _, _)| *s == serial)
+        .copied()
+        .unwrap();
+    let filter_context = (&raw const FILTER_CONTEXT) as usize;
+    assert_eq!(
+        seen.1, filter_context,
+        "SetDataFormat saw the filter's context"
+    );
+    assert_eq!(seen.2, filter_context, "Create saw the filter's context");
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn a_pin_closes_in_the_state_it_is_in() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    set_state(&kernel, pin, KSSTATE_RUN);
+    let serial = pin_state(ks_pin).serial;
+    let steps = pin_state(ks_pin).transitions.len();
+    assert_eq!(steps, 3);
+    assert_eq!(kernel.close(pin), STATUS_SUCCESS);
+    assert_eq!(
+        closed(serial),
+        Some(ClosedPin {
+            serial,
+            device_state: KSSTATE_RUN,
+            client_state: KSSTATE_RUN,
+        }),
+        "no step down to STOP before the Close dispatch; both states consistent"
+    );
+    // A pin whose step down failed half way closes where it stopped, both states agreeing.
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = self::ks_pin(&kernel, pin);
+    set_state(&kernel, pin, KSSTATE_RUN);
+    pin_state(ks_pin).fail_at = Some(KSSTATE_ACQUIRE);
+    assert_eq!(
+        set_state(&kernel, pin, KSSTATE_STOP),
+        STATUS_INSUFFICIENT_RESOURCES
+    );
+    let serial = pin_state(ks_pin).serial;
+    kernel.close(pin);
+    assert_eq!(
+        closed(serial).map(|c| (c.device_state, c.client_state)),
+        Some((KSSTATE_PAUSE, KSSTATE_PAUSE))
+    );
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+/// Asks for processing at DISPATCH_LEVEL (deferred to a PASSIVE_LEVEL work item, run after the
+/// next DPC).
+fn attempt_processing_at_dispatch(kernel: &Kernel, pin: *mut KSPIN) {
+    let _entered = kernel.enter();
+    let mut lock = 0usize;
+    // SAFETY: a live spin lock on this frame, released below.
+    let old = unsafe { avcam_kernel::KeAcquireSpinLockRaiseToDpc(&mut lock) };
+    // SAFETY: a live pin; at DISPATCH_LEVEL without KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING the
+    // attempt is deferred to a PASSIVE_LEVEL work item.
+    unsafe { avcam_kernel::KsPinAttemptProcessing(pin, 0) };
+    // SAFETY: acquired above.
+    unsafe { avcam_kernel::KeReleaseSpinLock(&mut lock, old) };
+}
+
+/// Fires a one-shot timer with an empty DPC (after which deferred work runs).
+fn run_a_dpc(kernel: &Kernel) {
+    let mut timer = Box::new(ks::nt::KTIMER { Opaque: [0; 8] });
+    let mut dpc = Box::new(ks::nt::KDPC { Opaque: [0; 8] });
+    {
+        let _entered = kernel.enter();
+        // SAFETY: live boxes that outlive the one-shot timer (it fires below).
+        unsafe { avcam_kernel::KeInitializeDpc(&mut *dpc, Some(nothing), null_mut()) };
+        // SAFETY: a live box that outlives the one-shot timer (it fires below).
+        unsafe { avcam_kernel::KeInitializeTimerEx(&mut *timer, ks::nt::NotificationTimer) };
+        // SAFETY: the timer and DPC initialised above, live until it has fired: due in 1 ms, once.
+        unsafe { avcam_kernel::KeSetTimerEx(&mut *timer, -10_000, 0, &mut *dpc) };
+    }
+    // Due 1 ms after the last tick: it expires at the next one, within one default tick.
+    kernel.clock().advance(2 * 15_625_000);
+}
+
+#[test]
+fn processing_deferred_for_a_pin_closed_meanwhile_is_dropped() {
+    // Processing without frames, so that a deferred attempt reaches Process.
+    let (kernel, filter) = loaded_with(KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING);
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    set_state(&kernel, pin, KSSTATE_RUN);
+    pin_state(ks_pin).mode = Mode::Hold;
+    let processed = pin_state(ks_pin).processed;
+    attempt_processing_at_dispatch(&kernel, ks_pin);
+    run_a_dpc(&kernel);
+    assert_eq!(
+        pin_state(ks_pin).processed,
+        processed + 1,
+        "an open pin's deferred attempt runs after the DPC"
+    );
+    attempt_processing_at_dispatch(&kernel, ks_pin);
+    let before = PROCESS_AFTER_CLOSE.load(Ordering::Relaxed);
+    kernel.close(pin);
+    run_a_dpc(&kernel);
+    assert_eq!(
+        PROCESS_AFTER_CLOSE.load(Ordering::Relaxed),
+        before,
+        "no Process on a closed pin"
+    );
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+unsafe extern "system" fn nothing(
+    _dpc: *mut ks::nt::KDPC,
+    _context: *mut c_void,
+    _a: *mut c_void,
+    _b: *mut c_void,
+) {
+}
+
+#[test]
+fn a_pin_keeps_its_filter_object_after_the_filters_close() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    let parent = {
+        let _entered = kernel.enter();
+        // SAFETY: a live pin.
+        unsafe { KsPinGetParentFilter(ks_pin) }
+    };
+    // The filter's handle closes first: no reference on it from the pin's file object, so its
+    // CLOSE comes now; the KSFILTER the pin points to stays readable.
+    assert_eq!(kernel.close(filter), STATUS_SUCCESS);
+    {
+        let _entered = kernel.enter();
+        // SAFETY: a live pin.
+        assert_eq!(unsafe { KsPinGetParentFilter(ks_pin) }, parent);
+    }
+    // SAFETY: the KSFILTER the pin's record keeps alive.
+    let context = unsafe { (*parent).Context } as usize;
+    assert_eq!(context, (&raw const FILTER_CONTEXT) as usize);
+    kernel.close(pin);
     kernel.assert_no_leaks();
 }

@@ -129,12 +129,27 @@ fn a_reference_the_driver_keeps_is_a_leak() {
 }
 
 #[test]
-#[should_panic(expected = "is not open")]
-fn closing_twice_is_a_client_error() {
+fn a_closed_handle_answers_invalid_handle_everywhere() {
     let kernel = Kernel::new();
-    let parent = kernel.create_parent(&[]);
-    kernel.close(parent);
-    kernel.close(parent);
+    let parent = kernel.create_parent(&[CreateItem::new("Echo", echo_create)]);
+    assert_eq!(kernel.close(parent), STATUS_SUCCESS);
+    assert_eq!(kernel.close(parent), STATUS_INVALID_HANDLE);
+    assert_eq!(
+        kernel.create(parent, &utf16("Echo")),
+        Err(STATUS_INVALID_HANDLE)
+    );
+    assert_eq!(
+        kernel.ioctl(parent, ECHO, &[], &mut []).status,
+        STATUS_INVALID_HANDLE
+    );
+    let done = kernel.ioctl_async(parent, ECHO, &[], 0).expect_done();
+    assert_eq!(done.result.status, STATUS_INVALID_HANDLE);
+    assert_eq!(kernel.query_security(parent).status, STATUS_INVALID_HANDLE);
+    assert!(kernel.file_object(parent).is_null());
+    // Another kernel's handle is no handle here.
+    let other = Kernel::new();
+    assert_eq!(other.close(parent), STATUS_INVALID_HANDLE);
+    kernel.assert_no_leaks();
 }
 
 #[test]

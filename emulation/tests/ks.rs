@@ -243,7 +243,8 @@ fn an_object_without_fs_context_is_detected_at_its_next_request() {
     kernel.expect_bugs();
     let parent = kernel.create_parent(&[CreateItem::new("Bare", create_without_context)]);
     let file = kernel.create(parent, &utf16("Bare")).unwrap();
-    assert_eq!(kernel.close(file), STATUS_INVALID_DEVICE_REQUEST);
+    // Closing a handle cannot fail; the CLOSE ks.sys cannot route is the driver's bug.
+    assert_eq!(kernel.close(file), STATUS_SUCCESS);
     assert_eq!(
         kernel.take_bugs(),
         [Bug::NoFsContext {

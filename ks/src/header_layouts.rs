@@ -920,6 +920,10 @@ value!(
     0x40_u32
 );
 value!(
+    crate::avstream::KSPIN_FLAG_INITIATE_PROCESSING_ON_EVERY_ARRIVAL,
+    0x20_u32
+);
+value!(
     crate::avstream::KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY,
     0x10000_u32
 );
@@ -1091,6 +1095,9 @@ value!(crate::nt::IO_TYPE_DEVICE, (0x3_u16 as i16));
 value!(crate::nt::IO_TYPE_DRIVER, (0x4_u16 as i16));
 value!(crate::nt::IO_TYPE_FILE, (0x5_u16 as i16));
 value!(crate::nt::IO_TYPE_IRP, (0x6_u16 as i16));
+value!(crate::nt::IRP_BUFFERED_IO, 0x10_u32);
+value!(crate::nt::IRP_DEALLOCATE_BUFFER, 0x20_u32);
+value!(crate::nt::IRP_INPUT_OPERATION, 0x40_u32);
 value!(crate::nt::KernelMode, (0x0_u8 as i8));
 value!(crate::nt::METHOD_BUFFERED, 0x0_u32);
 value!(crate::nt::METHOD_NEITHER, 0x3_u32);
@@ -1138,6 +1145,10 @@ value!(crate::nt::irp_mj::READ, 0x3_u8);
 value!(crate::nt::irp_mj::SET_SECURITY, 0x15_u8);
 value!(crate::nt::irp_mj::SYSTEM_CONTROL, 0x17_u8);
 value!(crate::nt::irp_mj::WRITE, 0x4_u8);
+value!(
+    crate::status::STATUS_ACCESS_VIOLATION,
+    (0xC0000005_u32 as i32)
+);
 value!(
     crate::status::STATUS_ALLOTTED_SPACE_EXCEEDED,
     (0xC0000099_u32 as i32)

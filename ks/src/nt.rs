@@ -197,6 +197,15 @@ pub mod irp_mj {
     pub const MAXIMUM_FUNCTION: u8 = 0x1b;
 }
 
+/// `IRP_BUFFERED_IO` (`Irp->Flags`): `AssociatedIrp.SystemBuffer` is a copy of the caller's
+/// buffer, made by the I/O manager (or by `KsProbeStreamIrp` for user-mode stream headers).
+pub const IRP_BUFFERED_IO: u32 = 0x0000_0010;
+/// `IRP_DEALLOCATE_BUFFER` (`Irp->Flags`): the I/O manager frees `SystemBuffer` at completion.
+pub const IRP_DEALLOCATE_BUFFER: u32 = 0x0000_0020;
+/// `IRP_INPUT_OPERATION` (`Irp->Flags`): with IRP_BUFFERED_IO, the I/O manager copies
+/// `IoStatus.Information` bytes of `SystemBuffer` back to `UserBuffer` at completion.
+pub const IRP_INPUT_OPERATION: u32 = 0x0000_0040;
+
 /// `SL_PENDING_RETURNED`: set in `IO_STACK_LOCATION.Control` by `IoMarkIrpPending`.
 pub const SL_PENDING_RETURNED: u8 = 0x01;
 

@@ -9,6 +9,12 @@ pub const fn nt_success(status: NTSTATUS) -> bool {
     status >= 0
 }
 
+/// `NT_ERROR(s)`: the error severity (the top two bits set); warnings are not errors.
+#[inline]
+pub const fn nt_error(status: NTSTATUS) -> bool {
+    (status as u32) >> 30 == 3
+}
+
 macro_rules! statuses {
     ($($(#[$doc:meta])* $name:ident = $value:expr;)*) => {
         $($(#[$doc])* pub const $name: NTSTATUS = $value as u32 as i32;)*
@@ -36,6 +42,8 @@ statuses! {
     STATUS_UNSUCCESSFUL = 0xC000_0001u32;
     /// The request is not implemented.
     STATUS_NOT_IMPLEMENTED = 0xC000_0002u32;
+    /// An invalid address was accessed (a user-mode buffer that cannot be probed and locked).
+    STATUS_ACCESS_VIOLATION = 0xC000_0005u32;
     /// An invalid handle was given.
     STATUS_INVALID_HANDLE = 0xC000_0008u32;
     /// A parameter is invalid.
@@ -99,6 +107,11 @@ mod tests {
         assert!(!nt_success(STATUS_INVALID_PARAMETER));
         // Warnings (severity 2) are not successes either.
         assert!(!nt_success(STATUS_BUFFER_OVERFLOW));
+        assert!(
+            !nt_error(STATUS_BUFFER_OVERFLOW),
+            "a warning is not an error"
+        );
+        assert!(nt_error(STATUS_CANCELLED) && !nt_error(STATUS_SUCCESS));
         assert_eq!(STATUS_BUFFER_TOO_SMALL as u32, 0xC000_0023);
         assert_eq!(status_name(STATUS_NOT_FOUND), Some("STATUS_NOT_FOUND"));
         assert_eq!(status_name(0x1234), None);

@@ -32,7 +32,10 @@ use std::ffi::c_void;
 use ks::avstream::{KSDEVICE, KSDEVICE_DESCRIPTOR, KSFILTERFACTORY, KSFILTER_DESCRIPTOR};
 use ks::guid::GUID;
 use ks::ks::{IOCTL_KS_READ_STREAM, KSOBJECT_HEADER};
-use ks::nt::{irp_mj, DEVICE_OBJECT, DRIVER_OBJECT, IRP, UNICODE_STRING};
+use ks::nt::{
+    irp_mj, KernelMode, UserMode, DEVICE_OBJECT, DRIVER_OBJECT, IRP, KPROCESSOR_MODE,
+    UNICODE_STRING,
+};
 use ks::status::{
     nt_success, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER,
     STATUS_OBJECT_NAME_COLLISION, STATUS_SUCCESS,
@@ -495,9 +498,30 @@ impl Kernel {
             .collect()
     }
 
-    /// Opens a device interface: an IRP_MJ_CREATE named `\` + its reference string (an empty
-    /// name when it has none), with no related file object. Returns the filter's file.
+    /// Opens a device interface as a kernel-mode client (a kernel-mode consumer, as the viewer
+    /// on Linux is): an IRP_MJ_CREATE named `\` + its reference string (an empty name when it
+    /// has none), with no related file object. Returns the filter's handle; its IRPs, and those
+    /// of the pins and allocators opened relative to it, say `KernelMode`.
     pub fn open_interface(&self, interface: &DeviceInterface) -> Result<crate::File, NTSTATUS> {
+        self.open_interface_as(interface, KernelMode)
+    }
+
+    /// [`Kernel::open_interface`] by a user-mode client (an application): the filter, and the
+    /// pins and allocators opened relative to it, are user-mode files whose IRPs say `UserMode`
+    /// (so stream headers are captured and their buffers probed, see
+    /// [`reads`](crate::avstream::reads)).
+    pub fn open_interface_user(
+        &self,
+        interface: &DeviceInterface,
+    ) -> Result<crate::File, NTSTATUS> {
+        self.open_interface_as(interface, UserMode)
+    }
+
+    fn open_interface_as(
+        &self,
+        interface: &DeviceInterface,
+        mode: KPROCESSOR_MODE,
+    ) -> Result<crate::File, NTSTATUS> {
         let name: Vec<u8> = match &interface.reference {
             Some(reference) => std::iter::once(u16::from(b'\\'))
                 .chain(reference.encode_utf16())
@@ -505,9 +529,7 @@ impl Kernel {
                 .collect(),
             None => Vec::new(),
         };
-        let outcome = self.create_root_bytes(&name);
-        self.check();
-        outcome
+        self.create_root_bytes(&name, mode)
     }
 
     /// Creates a pin on `filter`: the name `KSSTRING_Pin\` followed by `connect` (a KSPIN_CONNECT

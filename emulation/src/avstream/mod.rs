@@ -7,10 +7,12 @@
 //! - [`device`]: driver load, the device, filter factories and device interfaces;
 //! - [`objects`]: filter and pin objects (create, state, close, lookups, bags, create items);
 //! - [`properties`]: IOCTL_KS_PROPERTY and the property sets ks.sys answers itself;
-//! - `queue` (private): the pin's read queue as plain data (reads, frames, clones on them; no IRP),
-//!   unit-tested on its own;
-//! - [`reads`]: IOCTL_KS_READ_STREAM, the queued reads' cancellation and completion;
-//! - [`pointers`]: stream pointers over the queue;
+//! - `queue` (private): the pin's read queue as plain data (reads, frames known by identity, the
+//!   leading edge, clones, locks, cancellations waiting for a lock; no IRP), unit-tested on its
+//!   own;
+//! - [`reads`]: IOCTL_KS_READ_STREAM probed (user- and kernel-mode requestors) and queued, the
+//!   queued reads' cancellation and completion;
+//! - [`pointers`]: stream pointers over the queue, and the settling every change ends with;
 //! - [`processing`]: the processing mutex and `KsPinAttemptProcessing`.
 //!
 //! This file holds the state they share (the records of the device, filters and pins), the
@@ -31,18 +33,19 @@ pub(crate) use objects::{
     add_create_item, device_of, edit, filter_of_irp, live_objects, object_of_file, parent_filter,
     pin_of_irp,
 };
-pub(crate) use pointers::{advance, clone_pointer, delete_clone, leading_edge, unlock};
+pub(crate) use pointers::{advance, clone_pointer, delete_clone, leading_edge, unlock, Move};
 pub(crate) use processing::{
     acquire_processing, attempt_processing_of, release_processing, run_deferred,
 };
 
 use std::collections::HashMap;
 use std::ffi::c_void;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ks::avstream::{
     KSDEVICE, KSFILTER, KSFILTERFACTORY, KSFILTER_DESCRIPTOR, KSPIN, KSPIN_DESCRIPTOR_EX, KSSTATE,
-    KSSTREAM_POINTER,
+    KSSTREAM_POINTER, PFNKSSTREAMPOINTER,
 };
 use ks::guid::GUID;
 use ks::ks::{
@@ -113,14 +116,41 @@ struct FilterRecord {
     instances: Mutex<Vec<u32>>,
 }
 
+/// Where a frame is: its KSSTREAM_HEADER as the minidriver sees it (in the captured copy for a
+/// user-mode read) and its data buffer (0 and 0 for a header with no buffer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FrameRef {
+    header: usize,
+    buffer: usize,
+    extent: u32,
+}
+
+/// A clone stream pointer: its memory (the KSSTREAM_POINTER and its context) and its cancel
+/// callback.
+struct CloneRecord {
+    _memory: RawBuffer,
+    callback: PFNKSSTREAMPOINTER,
+}
+
+/// What ks.sys keeps of a queued read: for a user-mode read, each captured header's address and
+/// the `Data` the caller gave it (restored before the copy back, see [`reads`]).
+#[derive(Default)]
+struct ReadRecord {
+    user_headers: Vec<(usize, u64)>,
+}
+
 /// A pin's stream: its read queue and the stream pointers' state.
 #[derive(Default)]
 struct Stream {
-    /// The queued reads, by IRP address, and their frames, by KSSTREAM_HEADER address.
-    queue: ReadQueue<usize, usize>,
-    leading_locked: bool,
-    /// Clones: pointer address -> (their memory, their frame's header address).
-    clones: HashMap<usize, (RawBuffer, usize)>,
+    /// The queued reads (by IRP address), their frames, the leading edge and the clones (by
+    /// pointer address).
+    queue: ReadQueue<usize, FrameRef, usize>,
+    /// The frame the leading edge's KSSTREAM_POINTER was last aimed at.
+    aimed: Option<queue::FrameId>,
+    /// The clones' memory and callbacks, by pointer address.
+    clones: HashMap<usize, CloneRecord>,
+    /// The queued reads' records, by IRP address.
+    reads: HashMap<usize, ReadRecord>,
     /// Handle last set through KSPROPERTY_STREAM_ALLOCATOR.
     allocator: usize,
 }
@@ -133,6 +163,8 @@ struct PinRecord {
     descriptor: usize,
     context: RawBox<ObjectContext>,
     filter: usize,
+    /// The filter's record: its KSFILTER stays allocated while the pin lives.
+    _filter_memory: Arc<FilterRecord>,
     pin_id: u32,
     header: usize,
     _items: RawBuffer,
@@ -141,6 +173,8 @@ struct PinRecord {
     leading: RawBox<KSSTREAM_POINTER>,
     stream: Mutex<Stream>,
     processing: ProcessingMutex,
+    /// Its IRP_MJ_CLOSE came: processing queued or attempted from now on is dropped.
+    closed: AtomicBool,
 }
 
 /// What a filter or pin file object stands for (by the object's address).
@@ -352,8 +386,8 @@ fn pin_state(pin: &PinRecord) -> KSSTATE {
 enum Reply {
     /// Complete the IRP with this status and `Information`.
     Complete(NTSTATUS, usize),
-    /// Left pending: queued by the pin, or kept by a minidriver handler that answered
-    /// STATUS_PENDING; whoever holds it completes it later.
+    /// Left pending: queued by the pin (whose settling may already have completed it), or kept
+    /// by a minidriver handler that answered STATUS_PENDING; whoever holds it completes it.
     Pending,
 }
 

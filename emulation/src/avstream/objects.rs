@@ -14,20 +14,32 @@
 //! (STATUS_NO_MATCH); then `SetDataFormat` with the matched range (its failure fails the
 //! create), then the pin dispatch `Create`. `ConnectionFormat` is the emulation's copy.
 //!
-//! **State**: SET steps one state at a time through `SetDeviceState` (STOP->ACQUIRE->PAUSE->RUN
-//! and back); a failure stops at the last good state and is returned. Reaching STOP completes the
-//! queued reads with STATUS_CANCELLED (guess, matching what a client sees on Windows).
+//! The pin's `Context` starts as its filter's `Context` before `SetDataFormat` and `Create` run
+//! (avshws `CCapturePin::DispatchCreate`: "AVStream preinitializes this to the filter's context").
 //!
-//! **Close**: a pin steps down to STOP, cancels its queue (STATUS_CANCELLED), then its dispatch
-//! `Close` runs; a filter's `Close` likewise. Then the object's `Descriptor` is put back to the
-//! one it was created from and its `Bag` (the `_KsEdit` copies) is freed.
+//! **State**: SET steps one state at a time through `SetDeviceState` (STOP->ACQUIRE->PAUSE->RUN
+//! and back); a failure stops at the last good state (`DeviceState` and `ClientState` both) and is
+//! returned. Reaching STOP cancels the queued reads (STATUS_CANCELLED): avshws's pin notes "the
+//! reset which comes on every stop", and a reset cancels queued reads (IOCTL_KS_RESET_STATE,
+//! ReactOS `IKsPin_ResetStream` -> `KsCancelIo`).
+//!
+//! **Close** (IRP_MJ_CLOSE: the pin's last handle and last reference are gone, so no read of
+//! its own is queued, see [`crate::file`]): processing stops for good (a `Process` call in
+//! progress is waited for under the processing mutex; later attempts, deferred or asynchronous,
+//! are dropped), then the pin's dispatch `Close` runs **in whatever state the pin is in** (guess:
+//! no public source says ks.sys steps a pin down to STOP before its close, and ReactOS's
+//! `IKsPin_Close` only calls the Close dispatch; the strictest choice makes the minidriver clean
+//! up itself). A filter's `Close` likewise. Then the object's `Descriptor` is put back to the one
+//! it was created from and its `Bag` (the `_KsEdit` copies) is freed. A pin keeps its filter's
+//! KSFILTER memory while it lives (guess: ks.sys's own object references; `KsPinGetParentFilter`
+//! stays a valid pointer).
 
 use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ks::avstream::{
-    KSDEVICE, KSFILTER, KSFILTER_DESCRIPTOR, KSPIN, KSSTATE, KSSTATE_PAUSE, KSSTATE_RUN,
-    KSSTATE_STOP, KSSTREAM_POINTER,
+    KSDEVICE, KSFILTER, KSFILTER_DESCRIPTOR, KSPIN, KSSTATE, KSSTATE_STOP, KSSTREAM_POINTER,
 };
 use ks::guid::GUID;
 use ks::ks::{KSSTRING_Allocator, KSALLOCATOR_FRAMING, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
@@ -42,7 +54,7 @@ use ks::NTSTATUS;
 use zerocopy::FromBytes;
 
 use super::pointers::empty_offset;
-use super::processing::{attempt_processing, ProcessingMutex};
+use super::processing::{attempt_processing, minimum_state, ProcessingMutex};
 use super::reads::flush_queue;
 use super::{
     answer, create_items, file_of, filter_descriptor_of, pin_descriptor, pin_descriptor_at,
@@ -369,10 +381,12 @@ unsafe fn build_pin(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATUS> 
     };
     let format_buffer = RawBuffer::from_bytes(format_bytes);
     let bag = Box::new(ObjectBag::default());
+    // SAFETY: the filter is live (its record was found above); ks.sys reads its Context.
+    let filter_context = unsafe { (*filter).Context };
     let pin = RawBox::new(KSPIN {
         Descriptor: descriptor,
         Bag: bag_address(&bag),
-        Context: std::ptr::null_mut(),
+        Context: filter_context,
         Id: connect.PinId,
         Communication: pin_descriptor.PinDescriptor.Communication,
         ConnectionIsExternal: 1,
@@ -438,6 +452,7 @@ unsafe fn build_pin(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATUS> 
         descriptor: descriptor as usize,
         context,
         filter: filter as usize,
+        _filter_memory: filter_record.clone(),
         pin_id: connect.PinId,
         header: header as usize,
         _items: items,
@@ -446,6 +461,7 @@ unsafe fn build_pin(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATUS> 
         leading,
         stream: Mutex::new(Stream::default()),
         processing: ProcessingMutex::default(),
+        closed: AtomicBool::new(false),
     });
     {
         let mut inner = state.avstream.lock();
@@ -518,7 +534,9 @@ pub(super) fn set_pin_state(
 ) -> NTSTATUS {
     // SAFETY: the driver's static dispatch table, or NULL.
     let set = unsafe { pin_descriptor(pin).Dispatch.as_ref() }.and_then(|d| d.SetDeviceState);
+    let minimum = minimum_state(pin_descriptor(pin).Flags);
     let mut now = pin_state(pin);
+    let mut reached_minimum = false;
     while now != target {
         let next = if target > now { now + 1 } else { now - 1 };
         if let Some(set) = set {
@@ -532,12 +550,15 @@ pub(super) fn set_pin_state(
         unsafe { (*pin.pin.as_ptr()).DeviceState = next };
         // SAFETY: the KSPIN is live while its record is; ks.sys owns ClientState.
         unsafe { (*pin.pin.as_ptr()).ClientState = next };
+        reached_minimum |= next == minimum && now < minimum;
         now = next;
         if now == KSSTATE_STOP {
             flush_queue(state, pin);
         }
     }
-    if now == KSSTATE_RUN || now == KSSTATE_PAUSE {
+    // Into the minimum processing state from below: processing, if frames are queued (the
+    // attempt itself checks the frames and KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING).
+    if reached_minimum {
         attempt_processing(state, pin, false);
     }
     STATUS_SUCCESS
@@ -580,11 +601,10 @@ unsafe fn close(state: &KernelState, irp: *mut IRP) -> NTSTATUS {
             let Some(record) = state.avstream.pin(pin as *mut KSPIN) else {
                 return STATUS_INVALID_DEVICE_REQUEST;
             };
-            let _ = set_pin_state(state, &record, KSSTATE_STOP);
-            // Whatever the state dispatch said, the pin is stopped when it closes.
-            // SAFETY: the KSPIN is live until removed below.
-            unsafe { (*record.pin.as_ptr()).DeviceState = KSSTATE_STOP };
-            flush_queue(state, &record);
+            // No more processing: wait for a Process call in progress, then refuse new ones.
+            record.processing.acquire();
+            record.closed.store(true, Ordering::Release);
+            record.processing.release();
             // SAFETY: the driver's static dispatch table.
             let close = unsafe { pin_descriptor(&record).Dispatch.as_ref() }.and_then(|d| d.Close);
             if let Some(close) = close {

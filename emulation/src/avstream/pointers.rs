@@ -1,28 +1,61 @@
-//! Stream pointers over the pin's read queue: the leading edge, advancing (whole frames and
-//! offsets), unlock, clones and their deletion.
+//! Stream pointers over the pin's read queue: the leading edge, clones, advancing (whole frames
+//! and offsets), unlocking, deletion, and the settling every change of the queue ends with.
 //!
-//! **Stream pointers**: one leading edge per pin over the queued frames. `OffsetOut` is
-//! `Data`/`Count`/`Remaining` = the header's buffer and `FrameExtent`. Advancing past a frame
-//! releases it; a frame is done when released and no clone is on it; an IRP completes
-//! (STATUS_SUCCESS, Information = the output length) when all its frames are done. Offsets
-//! advanced add to the header's `DataUsed`; a plain advance leaves `DataUsed` as the minidriver
-//! wrote it. Advancing past the last frame returns STATUS_DEVICE_NOT_READY and leaves the
-//! leading edge waiting for the next frame.
+//! Sources (learn.microsoft.com, ddi/ks and stream/): KSSTREAM_POINTER_OFFSET,
+//! KsPinGetLeadingEdgeStreamPointer, KsStreamPointerAdvance(Offsets), KsStreamPointerUnlock,
+//! KsStreamPointerClone, PFNKSSTREAMPOINTER, "Leading and Trailing Edge Stream Pointers", "Stream
+//! Pointers and IRP Cancellation".
+//!
+//! - **The leading edge**, one per pin, stands on the first frame not yet released. Aimed at a
+//!   frame, its `OffsetOut` is `Data` = the frame's buffer, `Count` = `Remaining` = its
+//!   `FrameExtent` (NULL, 0, 0 for a header with no buffer: `Data` NULL or `FrameExtent` 0); it
+//!   keeps its offsets while it stays on that frame, and is re-aimed whenever the frame under it
+//!   changes (advanced past, cancelled, flushed, or a read arriving while it waited for data).
+//!   `KsPinGetLeadingEdgeStreamPointer` returns NULL while no frame is there.
+//! - **Locks**: the leading edge is locked by `KsPinGetLeadingEdgeStreamPointer(LOCKED)`, a clone
+//!   starts in its source's lock state ("in the same state (locked or unlocked)"). A frame a
+//!   locked pointer is on cannot be cancelled: its read's cancellation waits until the lock goes.
+//!   `KsStreamPointerAdvanceOffsets` on an unlocked pointer returns STATUS_DEVICE_NOT_READY and
+//!   does nothing.
+//! - **Advancing**: `KsStreamPointerAdvanceOffsets` moves `OffsetOut` by `OutUsed` (at most
+//!   `Remaining`); at `Remaining` 0, or with `Eject`, the pointer moves to the next frame and
+//!   relocks. `KsStreamPointerAdvance` moves to the next frame; `KsStreamPointerUnlock(Eject)`
+//!   unlocks then moves. For a clone "the next frame" is the queued frame after its own; past the
+//!   last it holds nothing (StreamHeader NULL). A move onto no frame answers
+//!   STATUS_DEVICE_NOT_READY, except `KsStreamPointerAdvance` of an unlocked pointer, which
+//!   "always returns STATUS_SUCCESS".
+//! - **Frames complete** when the leading edge is past them and no clone is on them ("a frame
+//!   completes when its reference count drops to zero"); a read completes (STATUS_SUCCESS,
+//!   `Information` = its output length) when all its frames have. **`DataUsed` is never written
+//!   by the emulation**: the sources disagree (the KSSTREAM_HEADER page: without
+//!   KSPIN_FLAG_GENERATE_MAPPINGS the minidriver sets `DataUsed`; ReactOS's
+//!   `IKsPin_CompleteStreamHeader` and avshws's `CCapturePin::CompleteMappings` comment: AVStream
+//!   writes `Count - Remaining` when the frame completes), so the strictest emulation requires
+//!   both to agree (guess): when a frame of a read that is not being cancelled completes, its
+//!   header's `DataUsed` must equal `Count - Remaining` of the offset of the pointer that let it
+//!   go last, else [`Bug::DataUsedMismatch`].
+//! - **Clones** find their frame by its identity (never by header address). When a clone's read
+//!   is cancelled, its `CancelCallback` is called, at DISPATCH_LEVEL, for the minidriver to
+//!   delete the clone; the read completes (STATUS_CANCELLED) when the last clone on it is
+//!   deleted. `KsStreamPointerDelete` of a leading edge is [`Bug::LeadingEdgeDeleted`].
 
 use std::ffi::c_void;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 
 use ks::avstream::{KSPIN, KSSTREAM_POINTER, KSSTREAM_POINTER_OFFSET, PFNKSSTREAMPOINTER};
+use ks::nt::DISPATCH_LEVEL;
 use ks::status::{STATUS_DEVICE_NOT_READY, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use ks::video::KSSTREAM_HEADER;
 use ks::NTSTATUS;
 
+use super::queue::FrameId;
 use super::reads::finish_reads;
-use super::{known_pin, PinRecord, Stream};
+use super::{known_pin, CloneRecord, FrameRef, PinRecord, Stream};
 use crate::bugs::Bug;
-use crate::kernel::KernelState;
-use crate::memory::RawBuffer;
+use crate::kernel::{current_irql, set_irql, KernelState};
+use crate::memory::{field_ptr, RawBuffer};
 
+/// An offset over no buffer.
 pub(super) fn empty_offset() -> KSSTREAM_POINTER_OFFSET {
     KSSTREAM_POINTER_OFFSET {
         Data: std::ptr::null_mut(),
@@ -31,46 +64,116 @@ pub(super) fn empty_offset() -> KSSTREAM_POINTER_OFFSET {
     }
 }
 
-/// Points the leading edge at the queue's leading frame (or at nothing).
-fn aim_leading(pin: &PinRecord, stream: &Stream) {
-    let pointer = pin.leading.as_ptr();
-    let (header, offset) = match stream.queue.leading() {
-        Some(frame) => {
-            let header = frame as *mut KSSTREAM_HEADER;
-            // SAFETY: the header lives in the queued IRP's output buffer.
-            let value = unsafe { header.read_unaligned() };
-            let used = value.DataUsed.min(value.FrameExtent);
-            (
-                header.cast::<c_void>(),
-                KSSTREAM_POINTER_OFFSET {
-                    Data: (value.Data as usize as *mut u8).wrapping_add(used as usize),
-                    Count: value.FrameExtent,
-                    Remaining: value.FrameExtent - used,
-                },
-            )
-        }
-        None => (std::ptr::null_mut(), empty_offset()),
-    };
-    // SAFETY: the leading edge belongs to the pin; the driver reads it only while it holds it.
+/// The fresh offset of a pointer arriving on `frame`.
+fn offset_on(frame: Option<FrameRef>) -> KSSTREAM_POINTER_OFFSET {
+    match frame {
+        Some(frame) => KSSTREAM_POINTER_OFFSET {
+            Data: frame.buffer as *mut u8,
+            Count: frame.extent,
+            Remaining: frame.extent,
+        },
+        None => empty_offset(),
+    }
+}
+
+/// Points `pointer` (the leading edge or a clone, emulation memory) at `frame` with fresh offsets.
+///
+/// # Safety
+/// `pointer` must be a live stream pointer of the emulation that only the caller writes now (the
+/// stream lock is held).
+unsafe fn aim(pointer: *mut KSSTREAM_POINTER, frame: Option<FrameRef>) {
+    let header = frame.map_or(std::ptr::null_mut(), |f| f.header as *mut c_void);
+    // SAFETY: the caller's guarantee: a live pointer, written under the stream lock.
     unsafe { (*pointer).StreamHeader = header };
-    // SAFETY: the pin's leading edge, live with its record; the driver reads it only while it
-    // holds it.
-    unsafe { (*pointer).OffsetOut = offset };
-    let out: *mut KSSTREAM_POINTER_OFFSET =
-        crate::memory::field_ptr!(pointer, KSSTREAM_POINTER, OffsetOut);
-    // SAFETY: the pin's leading edge, live with its record; `Offset` points into it.
+    // SAFETY: as the caller guarantees for the line above (the same live pointer).
+    unsafe { (*pointer).OffsetOut = offset_on(frame) };
+    let out: *mut KSSTREAM_POINTER_OFFSET = field_ptr!(pointer, KSSTREAM_POINTER, OffsetOut);
+    // SAFETY: the same live pointer; `Offset` points into it (an output pin's offset).
     unsafe { (*pointer).Offset = out };
 }
 
-/// Completes the reads whose frames are all done. Must be called without the stream lock.
-fn complete_done_reads(pin: &PinRecord) {
-    let done = {
-        let mut stream = pin.stream();
-        let done = stream.queue.take_done();
-        aim_leading(pin, &stream);
-        done
-    };
-    finish_reads(done);
+/// How far a pointer got into its frame: `Count - Remaining` of its `OffsetOut`.
+///
+/// # Safety
+/// `pointer` must be a live stream pointer of the emulation.
+unsafe fn progress(pointer: *mut KSSTREAM_POINTER) -> u32 {
+    // SAFETY: the caller's guarantee.
+    let offset = unsafe { (*pointer).OffsetOut };
+    offset.Count.saturating_sub(offset.Remaining)
+}
+
+/// Re-aims the pin's leading edge if the frame under it changed.
+fn aim_leading(pin: &PinRecord, stream: &mut Stream) {
+    let leading = stream.queue.leading();
+    let id = leading.map(|(id, _)| id);
+    if id == stream.aimed {
+        return;
+    }
+    stream.aimed = id;
+    // SAFETY: the pin's leading edge lives with its record; the stream lock is held.
+    unsafe { aim(pin.leading.as_ptr(), leading.map(|(_, frame)| frame)) };
+}
+
+/// Runs `change` on the pin's stream, then settles the queue: the leading edge re-aimed, each
+/// frame completed checked for `DataUsed`, the finished reads completed and the cancel callbacks
+/// of the clones on cancelled reads called (these two after the stream lock is dropped).
+pub(super) fn update<T>(
+    state: &KernelState,
+    pin: &PinRecord,
+    change: impl FnOnce(&mut Stream) -> T,
+) -> T {
+    let mut stream = pin.stream();
+    let result = change(&mut stream);
+    settle(state, pin, stream);
+    result
+}
+
+fn settle(state: &KernelState, pin: &PinRecord, mut stream: MutexGuard<'_, Stream>) {
+    let settled = stream.queue.settle();
+    aim_leading(pin, &mut stream);
+    for done in settled.done.iter().filter(|d| !d.cancelled) {
+        let header = done.payload.header as *const KSSTREAM_HEADER;
+        // SAFETY: the header lives in its read's buffer (captured or in place) until the read
+        // completes, which happens only below; the stream lock keeps it queued meanwhile.
+        let data_used = unsafe { header.read_unaligned() }.DataUsed;
+        if data_used != done.advanced {
+            state.report(Bug::DataUsedMismatch {
+                data_used,
+                advanced: done.advanced,
+            });
+        }
+    }
+    let finished: Vec<_> = settled
+        .finished
+        .into_iter()
+        .map(|f| (f, stream.reads.remove(&f.read)))
+        .collect();
+    let notify: Vec<(usize, PFNKSSTREAMPOINTER)> = settled
+        .notify
+        .iter()
+        .filter_map(|clone| stream.clones.get(clone).map(|c| (*clone, c.callback)))
+        .collect();
+    drop(stream);
+    finish_reads(state, finished);
+    for (clone, callback) in notify {
+        let Some(callback) = callback else {
+            continue;
+        };
+        // Called "with the queue's spin lock held, hence at DISPATCH_LEVEL" (PFNKSSTREAMPOINTER);
+        // the emulation raises the IRQL without holding its stream lock, so that the callback can
+        // delete the clone as it must.
+        let irql = current_irql();
+        set_irql(DISPATCH_LEVEL.max(irql));
+        // SAFETY: the minidriver's callback for its live clone, at DISPATCH_LEVEL.
+        unsafe { callback(clone as *mut KSSTREAM_POINTER) };
+        if current_irql() != DISPATCH_LEVEL.max(irql) {
+            state.report(Bug::IrqlNotRestored {
+                context: "a stream pointer's cancel callback",
+                irql: current_irql(),
+            });
+        }
+        set_irql(irql);
+    }
 }
 
 /// `KsPinGetLeadingEdgeStreamPointer`.
@@ -82,13 +185,19 @@ pub(crate) fn leading_edge(
     let Some(record) = known_pin(state, pin) else {
         return std::ptr::null_mut();
     };
-    let mut stream = record.stream();
-    if stream.queue.leading().is_none() {
-        return std::ptr::null_mut();
+    let there = update(state, &record, |stream| {
+        if stream.queue.leading().is_none() {
+            return false;
+        }
+        stream.queue.lock_leading(lock);
+        true
+    });
+    // An unlock may have let a cancellation through: the frame may be gone since.
+    if there && record.stream().queue.leading().is_some() {
+        record.leading.as_ptr()
+    } else {
+        std::ptr::null_mut()
     }
-    stream.leading_locked = lock;
-    aim_leading(&record, &stream);
-    record.leading.as_ptr()
 }
 
 /// The pin a stream pointer belongs to, and whether it is the leading edge; `None` with the bug
@@ -102,9 +211,7 @@ fn pointer_owner(
         if pin.leading.as_ptr() == pointer {
             return Some((pin, true));
         }
-        let stream = pin.stream();
-        if stream.clones.contains_key(&(pointer as usize)) {
-            drop(stream);
+        if pin.stream().clones.contains_key(&(pointer as usize)) {
             return Some((pin, false));
         }
     }
@@ -114,65 +221,91 @@ fn pointer_owner(
     None
 }
 
-/// `KsStreamPointerAdvanceOffsets` (and `KsStreamPointerAdvance` with `whole_frame`).
-pub(crate) fn advance(
-    state: &KernelState,
-    pointer: *mut KSSTREAM_POINTER,
-    out_used: u32,
-    eject: bool,
-    whole_frame: bool,
-) -> NTSTATUS {
+/// How a pointer moves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Move {
+    /// `KsStreamPointerAdvanceOffsets(OutUsed, Eject)`.
+    Offsets {
+        /// Bytes of `OffsetOut` consumed.
+        out_used: u32,
+        /// Move to the next frame whatever is left.
+        eject: bool,
+    },
+    /// `KsStreamPointerAdvance`.
+    NextFrame,
+}
+
+/// `KsStreamPointerAdvanceOffsets` and `KsStreamPointerAdvance`.
+pub(crate) fn advance(state: &KernelState, pointer: *mut KSSTREAM_POINTER, how: Move) -> NTSTATUS {
     let Some((pin, is_leading)) = pointer_owner(state, pointer) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if !is_leading {
-        // A clone: offsets move within its frame; ejecting or a whole advance releases it.
-        if whole_frame || eject {
-            delete_clone(state, pointer);
+    update(state, &pin, |stream| {
+        let (on_frame, locked) = if is_leading {
+            (
+                stream.queue.leading().is_some(),
+                stream.queue.leading_locked(),
+            )
         } else {
-            // SAFETY: the clone is live (found above); only its owner uses it.
-            unsafe { advance_offset_out(pointer, out_used) };
-        }
-        return STATUS_SUCCESS;
-    }
-    let next_available = {
-        let mut stream = pin.stream();
-        let Some(frame) = stream.queue.leading() else {
-            return STATUS_DEVICE_NOT_READY;
+            (
+                stream
+                    .queue
+                    .clone_frame(pointer as usize)
+                    .is_some_and(|f| f.is_some()),
+                stream.queue.clone_locked(pointer as usize),
+            )
         };
-        let header = frame as *mut KSSTREAM_HEADER;
-        let mut move_on = whole_frame || eject;
-        if !whole_frame {
-            // SAFETY: the header lives in the queued IRP's output buffer.
-            let mut value = unsafe { header.read_unaligned() };
-            value.DataUsed = value
-                .DataUsed
-                .saturating_add(out_used)
-                .min(value.FrameExtent);
-            move_on |= value.DataUsed >= value.FrameExtent;
-            // SAFETY: the header lives in the queued IRP's output buffer, which the pin owns
-            // until the read completes; the stream lock keeps the read queued meanwhile.
-            unsafe { header.write_unaligned(value) };
+        if !on_frame {
+            return if how == Move::NextFrame && !locked {
+                STATUS_SUCCESS
+            } else {
+                STATUS_DEVICE_NOT_READY
+            };
         }
-        if move_on {
-            stream.queue.release_leading();
+        let move_on = match how {
+            Move::NextFrame => true,
+            Move::Offsets { out_used, eject } => {
+                if !locked {
+                    // "the pointer was unlocked at call time"
+                    return STATUS_DEVICE_NOT_READY;
+                }
+                // SAFETY: the pointer is live (found above) and on a frame; only the stream lock
+                // holder moves it.
+                let remaining = unsafe { advance_offset_out(pointer, out_used) };
+                if is_leading {
+                    stream.queue.moved_within();
+                }
+                eject || remaining == 0
+            }
+        };
+        if !move_on {
+            return STATUS_SUCCESS;
         }
-        aim_leading(&pin, &stream);
-        stream.queue.leading().is_some()
-    };
-    complete_done_reads(&pin);
-    if next_available {
-        STATUS_SUCCESS
-    } else {
-        STATUS_DEVICE_NOT_READY
-    }
+        // SAFETY: the pointer is live (found above).
+        let advanced = unsafe { progress(pointer) };
+        let next = if is_leading {
+            stream.queue.advance_leading(advanced);
+            stream.queue.leading().is_some()
+        } else {
+            let next: Option<FrameId> = stream.queue.advance_clone(pointer as usize, advanced);
+            let frame = next.and_then(|id| stream.queue.payload(id));
+            // SAFETY: a live clone of this stream, moved under the stream lock.
+            unsafe { aim(pointer, frame) };
+            next.is_some()
+        };
+        if next || (how == Move::NextFrame && !locked) {
+            STATUS_SUCCESS
+        } else {
+            STATUS_DEVICE_NOT_READY
+        }
+    })
 }
 
-/// Moves a pointer's OffsetOut by `used` bytes.
+/// Moves a pointer's `OffsetOut` by `used` bytes (at most `Remaining`); returns what remains.
 ///
 /// # Safety
 /// `pointer` must be a live stream pointer.
-unsafe fn advance_offset_out(pointer: *mut KSSTREAM_POINTER, used: u32) {
+unsafe fn advance_offset_out(pointer: *mut KSSTREAM_POINTER, used: u32) -> u32 {
     // SAFETY: the caller's guarantee.
     let mut offset = unsafe { (*pointer).OffsetOut };
     let used = used.min(offset.Remaining);
@@ -180,6 +313,7 @@ unsafe fn advance_offset_out(pointer: *mut KSSTREAM_POINTER, used: u32) {
     offset.Remaining -= used;
     // SAFETY: the caller's guarantee: a live stream pointer.
     unsafe { (*pointer).OffsetOut = offset };
+    offset.Remaining
 }
 
 /// `KsStreamPointerUnlock`.
@@ -187,11 +321,15 @@ pub(crate) fn unlock(state: &KernelState, pointer: *mut KSSTREAM_POINTER, eject:
     let Some((pin, is_leading)) = pointer_owner(state, pointer) else {
         return;
     };
-    if is_leading {
-        pin.stream().leading_locked = false;
-    }
+    update(state, &pin, |stream| {
+        if is_leading {
+            stream.queue.lock_leading(false);
+        } else {
+            stream.queue.lock_clone(pointer as usize, false);
+        }
+    });
     if eject {
-        let _ = advance(state, pointer, 0, true, true);
+        let _ = advance(state, pointer, Move::NextFrame);
     }
 }
 
@@ -203,20 +341,29 @@ pub(crate) fn clone_pointer(
     context_size: u32,
     out: *mut *mut KSSTREAM_POINTER,
 ) -> NTSTATUS {
-    let _ = cancel;
-    let Some((pin, _)) = pointer_owner(state, pointer) else {
+    let Some((pin, is_leading)) = pointer_owner(state, pointer) else {
         return STATUS_INVALID_PARAMETER;
     };
-    // SAFETY: the source pointer is live.
-    let header = unsafe { (*pointer).StreamHeader } as usize;
     let mut stream = pin.stream();
-    if !stream.queue.hold(header) {
+    let source = if is_leading {
+        stream
+            .queue
+            .leading()
+            .map(|(id, _)| (id, stream.queue.leading_locked()))
+    } else {
+        stream
+            .queue
+            .clone_frame(pointer as usize)
+            .flatten()
+            .map(|id| (id, stream.queue.clone_locked(pointer as usize)))
+    };
+    let Some((frame, locked)) = source else {
         return STATUS_DEVICE_NOT_READY;
-    }
+    };
     let size = std::mem::size_of::<KSSTREAM_POINTER>() + context_size as usize;
     let memory = RawBuffer::zeroed(size);
     let clone = memory.as_ptr().cast::<KSSTREAM_POINTER>();
-    // SAFETY: the source pointer is live.
+    // SAFETY: the source pointer is live (found above); read under the stream lock.
     let mut value = unsafe { pointer.read() };
     value.Context = if context_size == 0 {
         std::ptr::null_mut()
@@ -226,10 +373,19 @@ pub(crate) fn clone_pointer(
             .wrapping_add(std::mem::size_of::<KSSTREAM_POINTER>())
             .cast()
     };
-    value.Offset = crate::memory::field_ptr!(clone, KSSTREAM_POINTER, OffsetOut);
-    // SAFETY: fresh zeroed memory of the right size, 16-byte aligned.
+    value.Offset = field_ptr!(clone, KSSTREAM_POINTER, OffsetOut);
+    // SAFETY: fresh zeroed memory of the right size, 16-byte aligned, nobody else knows it.
     unsafe { clone.write(value) };
-    stream.clones.insert(clone as usize, (memory, header));
+    if !stream.queue.add_clone(clone as usize, frame, locked) {
+        return STATUS_DEVICE_NOT_READY;
+    }
+    stream.clones.insert(
+        clone as usize,
+        CloneRecord {
+            _memory: memory,
+            callback: cancel,
+        },
+    );
     drop(stream);
     // SAFETY: the caller guarantees `out` is writable.
     unsafe { out.write(clone) };
@@ -247,21 +403,12 @@ pub(crate) fn delete_clone(state: &KernelState, pointer: *mut KSSTREAM_POINTER) 
         });
         return;
     }
-    {
-        let mut stream = pin.stream();
-        let Some((_memory, header)) = stream.clones.remove(&(pointer as usize)) else {
-            return;
-        };
-        stream.queue.unhold(header);
-    }
-    complete_done_reads(&pin);
-    let cancelled = {
-        let mut stream = pin.stream();
-        let cancelled = stream.queue.take_cancelled();
-        if !cancelled.is_empty() {
-            aim_leading(&pin, &stream);
-        }
-        cancelled
-    };
-    finish_reads(cancelled);
+    let memory = update(state, &pin, |stream| {
+        // SAFETY: the clone is live until its record goes below.
+        let advanced = unsafe { progress(pointer) };
+        stream.queue.delete_clone(pointer as usize, advanced);
+        stream.clones.remove(&(pointer as usize))
+    });
+    // The clone's memory goes last: the settling above read nothing from it.
+    drop(memory);
 }

@@ -1,21 +1,35 @@
-//! Processing: the processing mutex, `KsPinAttemptProcessing`, and the processing deferred to
-//! PASSIVE_LEVEL after a timer DPC.
+//! Processing: when the pin's `Process` runs, the processing mutex, `KsPinAttemptProcessing`,
+//! and the processing deferred to PASSIVE_LEVEL after a timer DPC.
 //!
-//! **Processing**: `KsPinAttemptProcessing` calls the pin's `Process` under the processing mutex
-//! (asynchronous: on a new kernel thread, or from a timer DPC after the DPC as below), only in
-//! PAUSE or RUN (RUN with KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY) and only with a frame available
-//! unless KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING. STATUS_PENDING ends processing; success
-//! calls `Process` again while it consumed frames and more are available (guess). A request
-//! arriving while the mutex is busy makes the current holder run once more. Asked for from a
-//! timer DPC asynchronously, or above PASSIVE_LEVEL without KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING,
-//! `Process` runs at PASSIVE_LEVEL right after the DPC returns, on the same thread (ks.sys queues
-//! a work item; running it there keeps the virtual clock deterministic).
+//! **When** (learn.microsoft.com stream/pin-centric-processing, ddi/ks/nc-ks-pfnkspin, and the
+//! KSPIN_FLAG_* of KSPIN_DESCRIPTOR_EX): processing is attempted
+//! 1. on a transition into the pin's minimum processing state (RUN with
+//!    KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY, else PAUSE) from below, with frames queued;
+//! 2. when a frame arrives while nothing is at or ahead of the leading edge ("when new data
+//!    arrives into a previously empty queue"), or on every arrival with
+//!    KSPIN_FLAG_INITIATE_PROCESSING_ON_EVERY_ARRIVAL, never with
+//!    KSPIN_FLAG_DO_NOT_INITIATE_PROCESSING (see [`super::reads`]);
+//! 3. when the minidriver calls `KsPinAttemptProcessing`.
+//!
+//! An attempt calls `Process` under the processing mutex, only at or above the minimum processing
+//! state and only with a frame at the leading edge unless
+//! KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING. STATUS_PENDING stops processing until the next
+//! trigger. STATUS_SUCCESS calls `Process` again while frames remain at the leading edge and the
+//! call made progress (the leading edge moved); STATUS_SUCCESS with frames at the leading edge and
+//! no progress would make AVStream call again forever ("Restarting Processing in AVStream"): the
+//! emulation reports [`Bug::ProcessWithoutProgress`] instead of looping. An attempt arriving while
+//! the mutex is busy makes the current holder run once more. Asked for from a timer DPC
+//! asynchronously, or above PASSIVE_LEVEL without KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING, `Process`
+//! runs at PASSIVE_LEVEL right after the DPC returns, on the same thread (ks.sys queues a work
+//! item; running it there keeps the virtual clock deterministic). A pin closed meanwhile drops
+//! the attempt.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use ks::avstream::{
     KSPIN, KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING, KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING,
-    KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY, KSSTATE_PAUSE, KSSTATE_RUN,
+    KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY, KSSTATE, KSSTATE_PAUSE, KSSTATE_RUN,
 };
 use ks::status::{nt_success, STATUS_PENDING};
 
@@ -45,7 +59,7 @@ impl ProcessingMutex {
     }
 
     /// Waits until it is free, then holds it.
-    fn acquire(&self) {
+    pub(super) fn acquire(&self) {
         let mut state = self.state();
         while state.held {
             state = self.free.wait(state).unwrap_or_else(|e| e.into_inner());
@@ -54,7 +68,7 @@ impl ProcessingMutex {
     }
 
     /// Frees it and wakes the waiters.
-    fn release(&self) {
+    pub(super) fn release(&self) {
         self.state().held = false;
         self.free.notify_all();
     }
@@ -104,7 +118,17 @@ pub(crate) fn release_processing(state: &KernelState, pin: *mut KSPIN) {
 }
 
 /// `KsPinAttemptProcessing`.
-pub(super) fn attempt_processing(_state: &KernelState, pin: &Arc<PinRecord>, asynchronous: bool) {
+/// The pin's minimum processing state: RUN with KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY, else PAUSE.
+pub(super) fn minimum_state(flags: u32) -> KSSTATE {
+    if flags & KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY != 0 {
+        KSSTATE_RUN
+    } else {
+        KSSTATE_PAUSE
+    }
+}
+
+/// `KsPinAttemptProcessing` (and the attempts ks.sys makes itself).
+pub(super) fn attempt_processing(state: &KernelState, pin: &Arc<PinRecord>, asynchronous: bool) {
     if asynchronous && crate::timer::in_dpc() {
         // A DPC asking for processing (a frame timer): queued as ks.sys queues its work item,
         // run at PASSIVE_LEVEL when the DPC returns, on this thread. No thread per frame.
@@ -138,21 +162,34 @@ pub(super) fn attempt_processing(_state: &KernelState, pin: &Arc<PinRecord>, asy
         return;
     }
     loop {
-        let device_state = pin_state(pin);
-        let runnable = if descriptor.Flags & KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY != 0 {
-            device_state == KSSTATE_RUN
-        } else {
-            device_state >= KSSTATE_PAUSE
+        if pin.closed.load(Ordering::Acquire) {
+            // Work queued for a pin closed since (a deferred or asynchronous attempt).
+            pin.processing.release();
+            return;
+        }
+        let runnable = pin_state(pin) >= minimum_state(descriptor.Flags);
+        let (before, moves) = {
+            let stream = pin.stream();
+            (stream.queue.available(), stream.queue.moves())
         };
-        let before = pin.stream().queue.available();
         let frames_ok =
             before > 0 || descriptor.Flags & KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING != 0;
         let mut again = false;
         if runnable && frames_ok {
             // SAFETY: a live KSPIN; the Process contract (processing mutex held).
             let status = unsafe { process(pin.pin.as_ptr()) };
-            let after = pin.stream().queue.available();
-            again = status != STATUS_PENDING && nt_success(status) && after > 0 && after < before;
+            let (after, moved) = {
+                let stream = pin.stream();
+                (stream.queue.available(), stream.queue.moves() != moves)
+            };
+            if status != STATUS_PENDING && nt_success(status) && after > 0 {
+                again = moved;
+                if !moved {
+                    state.report(Bug::ProcessWithoutProgress {
+                        pin: pin.pin.as_ptr() as usize,
+                    });
+                }
+            }
         }
         if !pin.processing.end_round(again, runnable) {
             return;
@@ -170,7 +207,7 @@ fn defer(pin: &Arc<PinRecord>) {
     }
 }
 
-/// Runs the processing deferred to PASSIVE_LEVEL (pins closed meanwhile are skipped). Called at
+/// Runs the processing deferred to PASSIVE_LEVEL (pins closed meanwhile drop it). Called at
 /// PASSIVE_LEVEL after each timer DPC (virtual and real-time clock).
 pub(crate) fn run_deferred(state: &KernelState) {
     loop {
@@ -179,9 +216,8 @@ pub(crate) fn run_deferred(state: &KernelState) {
             return;
         }
         for pin in pins {
-            if state.avstream.pin(pin.pin.as_ptr()).is_some() {
-                attempt_processing(state, &pin, false);
-            }
+            // A pin closed meanwhile refuses it (its `closed` flag).
+            attempt_processing(state, &pin, false);
         }
     }
 }
