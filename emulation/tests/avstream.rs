@@ -25,7 +25,6 @@ use ks::video::{
     KSPROPERTY_PIN_CATEGORY, KSPROPERTY_PIN_CINSTANCES, KSPROPERTY_PIN_CTYPES,
     KSPROPERTY_PIN_DATAFLOW, KSPROPERTY_PIN_DATARANGES,
 };
-use ks::NTSTATUS;
 use zerocopy::{FromBytes, IntoBytes};
 
 use driver::*;
