@@ -172,9 +172,6 @@ struct ClockState {
     processors: usize,
     /// Work items queued, not started.
     work: VecDeque<work::WorkItem>,
-    /// A work item running the AVStream processing deferred from DPCs is queued (concurrency
-    /// mode).
-    avstream_work_queued: bool,
     /// The kernel is gone: the processor and worker threads end.
     shutdown: bool,
     real_time: Option<RealTime>,
@@ -198,7 +195,6 @@ impl ClockState {
             running: Vec::new(),
             processors: 0,
             work: VecDeque::new(),
-            avstream_work_queued: false,
             shutdown: false,
             real_time: None,
         }

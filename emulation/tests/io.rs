@@ -566,7 +566,8 @@ fn a_close_whose_last_irp_completes_in_a_dpc_comes_back_at_passive_level() {
         // SAFETY: the timer and DPC initialised above, live until it has fired: due in 1 ms, once.
         unsafe { avcam_kernel::KeSetTimerEx(&mut *timer, -10_000, 0, &mut *dpc) };
     }
-    kernel.clock().advance(2_000_000);
+    // Due 1 ms after the last tick: it expires at the next one, within one default tick.
+    kernel.clock().advance(2 * 15_625_000);
     assert_eq!(pending.poll().map(|r| r.status), Some(STATUS_SUCCESS));
     assert_eq!(
         DPC_CLOSE_IRQL.load(std::sync::atomic::Ordering::SeqCst),

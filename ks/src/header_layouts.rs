@@ -399,6 +399,13 @@ offset!(crate::avstream::KSFILTER, Descriptor, 0);
 offset!(crate::avstream::KSFILTER, Bag, 8);
 offset!(crate::avstream::KSFILTER, Context, 16);
 
+// avstream::KSFILTERFACTORY = KSFILTERFACTORY
+size!(crate::avstream::KSFILTERFACTORY, 24);
+align!(crate::avstream::KSFILTERFACTORY, 8);
+offset!(crate::avstream::KSFILTERFACTORY, FilterDescriptor, 0);
+offset!(crate::avstream::KSFILTERFACTORY, Bag, 8);
+offset!(crate::avstream::KSFILTERFACTORY, Context, 16);
+
 // avstream::KSPIN = KSPIN
 size!(crate::avstream::KSPIN, 136);
 align!(crate::avstream::KSPIN, 8);
@@ -1219,6 +1226,10 @@ value!(
 value!(
     crate::status::STATUS_NO_SECURITY_ON_OBJECT,
     (0xC00000D7_u32 as i32)
+);
+value!(
+    crate::status::STATUS_OBJECT_NAME_COLLISION,
+    (0xC0000035_u32 as i32)
 );
 value!(
     crate::status::STATUS_OBJECT_NAME_NOT_FOUND,

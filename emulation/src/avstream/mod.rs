@@ -35,7 +35,7 @@ pub(crate) use objects::{
 };
 pub(crate) use pointers::{advance, clone_pointer, delete_clone, leading_edge, unlock, Move};
 pub(crate) use processing::{
-    acquire_processing, attempt_processing_of, release_processing, run_deferred,
+    acquire_processing, attempt_processing_of, release_processing,
 };
 
 use std::collections::HashMap;
@@ -175,6 +175,8 @@ struct PinRecord {
     processing: ProcessingMutex,
     /// Its IRP_MJ_CLOSE came: processing queued or attempted from now on is dropped.
     closed: AtomicBool,
+    /// A work item to process the pin is queued and has not started yet.
+    work_queued: AtomicBool,
 }
 
 /// What a filter or pin file object stands for (by the object's address).
@@ -203,10 +205,6 @@ pub(crate) struct AvState {
 
 #[derive(Default)]
 struct Inner {
-    /// Pins whose processing was asked for above PASSIVE_LEVEL without
-    /// KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING: processed at PASSIVE_LEVEL later (ks.sys queues a
-    /// work item; the emulation runs it when the DPC that asked returns, see [`run_deferred`]).
-    deferred: Vec<Arc<PinRecord>>,
     descriptor: usize,
     device: Option<DeviceRecord>,
     filters: HashMap<usize, Arc<FilterRecord>>,

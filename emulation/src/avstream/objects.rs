@@ -462,6 +462,7 @@ unsafe fn build_pin(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATUS> 
         stream: Mutex::new(Stream::default()),
         processing: ProcessingMutex::default(),
         closed: AtomicBool::new(false),
+        work_queued: AtomicBool::new(false),
     });
     {
         let mut inner = state.avstream.lock();

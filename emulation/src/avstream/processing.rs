@@ -197,29 +197,23 @@ pub(super) fn attempt_processing(state: &KernelState, pin: &Arc<PinRecord>, asyn
     }
 }
 
-/// Queues `pin` for processing at PASSIVE_LEVEL after the running DPC ([`run_deferred`]),
-/// once however often it is asked for meanwhile.
+/// Queues `pin`'s processing as a PASSIVE_LEVEL work item (ks.sys queues one: the
+/// KsPinAttemptProcessing page), once however often it is asked for before it runs: inline after
+/// the DPCs of the current expiry instant, or on the worker thread in concurrency mode
+/// ([`crate::timer::work`]). A pin closed meanwhile drops it (its `closed` flag).
 fn defer(pin: &Arc<PinRecord>) {
+    if pin.work_queued.swap(true, Ordering::AcqRel) {
+        return;
+    }
     let state = current("KsPinAttemptProcessing");
-    let mut inner = state.avstream.lock();
-    if !inner.deferred.iter().any(|p| Arc::ptr_eq(p, pin)) {
-        inner.deferred.push(pin.clone());
-    }
-}
-
-/// Runs the processing deferred to PASSIVE_LEVEL (pins closed meanwhile drop it). Called at
-/// PASSIVE_LEVEL after each timer DPC (virtual and real-time clock).
-pub(crate) fn run_deferred(state: &KernelState) {
-    loop {
-        let pins = std::mem::take(&mut state.avstream.lock().deferred);
-        if pins.is_empty() {
-            return;
-        }
-        for pin in pins {
-            // A pin closed meanwhile refuses it (its `closed` flag).
+    let pin = pin.clone();
+    crate::timer::work::queue_work_item(
+        &state,
+        Box::new(move |state| {
+            pin.work_queued.store(false, Ordering::Release);
             attempt_processing(state, &pin, false);
-        }
-    }
+        }),
+    );
 }
 
 /// `KsPinAttemptProcessing` by KSPIN.

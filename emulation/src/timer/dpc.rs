@@ -268,10 +268,7 @@ fn processor_loop(shared: &Shared, kernel: &Weak<KernelState>) {
     while let Some(queued) = shared.next(ClockState::take_next) {
         // The clock's thread waits for DPCs to be taken.
         shared.changed.notify_all();
-        let ran = in_kernel(kernel, |state| {
-            execute(state, queued);
-            work::after_processor_dpc(state);
-        });
+        let ran = in_kernel(kernel, |state| execute(state, queued));
         if !ran {
             return;
         }

@@ -5,9 +5,8 @@
 //! once the DPCs of an expiry instant have run: deterministic. In concurrency mode they run on a
 //! worker thread, concurrently with the DPCs and the clock.
 //!
-//! Today the AVStream processing deferred from DPCs lives in `crate::avstream` (its own list,
-//! drained by `run_deferred`); [`AVSTREAM_DEFERRED`] runs it from here, in both modes. Once the
-//! AVStream code queues a work item per pin with [`queue_work_item`] instead, that hook goes.
+//! The AVStream processing a DPC asks for (`KsPinAttemptProcessing` above PASSIVE_LEVEL) is such
+//! an item, one per pin at a time (`crate::avstream::processing`).
 
 use std::sync::Weak;
 
@@ -17,10 +16,6 @@ use crate::kernel::KernelState;
 /// Work to run at PASSIVE_LEVEL with the kernel current.
 pub(crate) type WorkItem = Box<dyn FnOnce(&KernelState) + Send + 'static>;
 
-/// The AVStream processing that DPCs deferred, run as a work item (the one place the clock
-/// reaches into `crate::avstream`).
-const AVSTREAM_DEFERRED: fn(&KernelState) = crate::avstream::run_deferred;
-
 /// Queues `item` to run at PASSIVE_LEVEL: inline, after the DPCs of the current expiry instant,
 /// on the clock's thread; in concurrency mode, on the worker thread.
 pub(crate) fn queue_work_item(state: &KernelState, item: WorkItem) {
@@ -29,7 +24,7 @@ pub(crate) fn queue_work_item(state: &KernelState, item: WorkItem) {
 }
 
 /// Inline mode, at PASSIVE_LEVEL once an instant's DPCs have run: runs the queued work items on
-/// this thread, then the AVStream processing the DPCs deferred.
+/// this thread (and those they queue).
 pub(super) fn run_inline(state: &KernelState) {
     loop {
         let next = state.clock.lock().work.pop_front();
@@ -38,26 +33,6 @@ pub(super) fn run_inline(state: &KernelState) {
         };
         item(state);
     }
-    AVSTREAM_DEFERRED(state);
-}
-
-/// Concurrency mode, after a DPC ran on a processor: the AVStream processing it may have
-/// deferred goes to the worker thread (one such item queued at a time).
-pub(super) fn after_processor_dpc(state: &KernelState) {
-    {
-        let mut clock = state.clock.lock();
-        if clock.avstream_work_queued {
-            return;
-        }
-        clock.avstream_work_queued = true;
-    }
-    queue_work_item(
-        state,
-        Box::new(|state| {
-            state.clock.lock().avstream_work_queued = false;
-            AVSTREAM_DEFERRED(state);
-        }),
-    );
 }
 
 /// Concurrency mode's worker thread: runs work items at PASSIVE_LEVEL until the kernel is gone.
