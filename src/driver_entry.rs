@@ -1,15 +1,17 @@
 //! `DriverEntry`, the image's entry point (the `DriverEntry` symbol itself is defined in
 //! `runtime`, so that the driver does not export it): hands the camera's device descriptor
-//! ([`crate::filter::DEVICE_DESCRIPTOR`]) to `KsInitializeDriver`, which routes every IRP to
-//! ks.sys, sets AddDevice and, on PnP start, builds the capture filter factory and registers its
-//! device interfaces (KSCATEGORY_VIDEO, _CAPTURE, _VIDEO_CAMERA, reference string "GLOBAL").
+//! ([`crate::device::DEVICE_DESCRIPTOR`]) to `KsInitializeDriver`, which routes every IRP to
+//! ks.sys and sets AddDevice; on PnP start the device's Start callback
+//! ([`crate::device::device_start`]) creates the capture filter factory, whose device
+//! interfaces (KSCATEGORY_VIDEO, _CAPTURE, _VIDEO_CAMERA, reference string "GLOBAL") AVStream
+//! registers and enables.
 
 use avcam_kernel::KsInitializeDriver;
 use ks::nt::{DRIVER_OBJECT, UNICODE_STRING};
 use ks::status::STATUS_INVALID_PARAMETER;
 use ks::NTSTATUS;
 
-use crate::filter::DEVICE_DESCRIPTOR;
+use crate::device::DEVICE_DESCRIPTOR;
 
 /// `NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)`.
 ///

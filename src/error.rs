@@ -14,9 +14,7 @@ pub enum DriverError {
     FormatChange,
     /// The intersect handler was handed a range that is not one of the pin's.
     UnknownRange,
-    /// The pin's file object has no KS object header (ks.sys always sets one).
-    NoObjectHeader,
-    /// A kernel or ks.sys service failed (building the pin's frame pool): which, and its status.
+    /// A kernel or ks.sys service failed: which, and its status.
     Kernel {
         /// The service or request.
         call: &'static str,
@@ -33,7 +31,6 @@ impl DriverError {
             DriverError::NoConnectionFormat => STATUS_INVALID_PARAMETER,
             DriverError::FormatChange => STATUS_INVALID_DEVICE_REQUEST,
             DriverError::UnknownRange => STATUS_NO_MATCH,
-            DriverError::NoObjectHeader => STATUS_INVALID_PARAMETER,
             DriverError::Kernel { status, .. } => *status,
         }
     }

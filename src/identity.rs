@@ -55,6 +55,10 @@ pub const FRIENDLY_NAME: &str = "avcam Virtual Camera";
 /// little-endian, so the first character is the low byte).
 pub const POOL_TAG: u32 = u32::from_le_bytes(*b"avcm");
 
+/// The pool tag of the frames the pin's allocator hands a kernel-mode consumer (`avcf`), apart
+/// from the shell's own state so a pool dump tells them apart.
+pub const FRAME_POOL_TAG: u32 = u32::from_le_bytes(*b"avcf");
+
 /// The oldest Windows build the driver can load on: 19041, Windows 10 version 2004, the first to
 /// export `ExAllocatePool2` (see `scripts/check_driver.py` for the import list). The INF's models
 /// section is decorated with this build so older systems refuse the package.

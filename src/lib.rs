@@ -5,16 +5,21 @@
 //! build, on Linux or as part of a Windows user-mode program, the same code is linked against the
 //! emulation (through `avcam-kernel`) and driven by the tests in `tests/` or by the viewer.
 //!
-//! Modules:
+//! Modules, leaves first (no module imports one after it):
 //! - [`identity`]: the names and GUIDs Windows knows the driver by, shared with `inf/avcam.inx`;
-//! - [`driver_entry`]: `DriverEntry` (`KsInitializeDriver` with [`filter::DEVICE_DESCRIPTOR`]);
-//! - [`filter`]: the device, filter and capture pin descriptors;
-//! - [`capture_pin`]: the capture pin's dispatch, intersect and property handlers;
-//! - [`frame_pool`]: the pin's own frame pool from our allocator, created on the pin itself;
-//! - [`frame_path`]: timer, DPC and Process: how a due frame reaches the client;
 //! - [`error`]: the shell's error type and its NTSTATUS;
 //! - [`pool_box`]: pool-backed values and buffers for the camera's own state;
 //! - [`pool`]: the global allocator over the kernel pool (installed in kernel mode only);
+//! - [`ranges`]: the capture pin's `KSDATARANGE*` table;
+//! - [`framing`]: the pin's allocator framing and its narrowing to the negotiated frame size;
+//! - [`pin`]: what one capture pin owns ([`pin::CapturePin`]) and its locking discipline;
+//! - [`pin_allocator`]: the pin's kernel-level allocator (`KSPIN_DISPATCH.Allocator`);
+//! - [`frame_path`]: the frame timer and Process: how a due frame reaches the buffer at the
+//!   leading edge;
+//! - [`capture_pin`]: the capture pin's dispatch, intersect and property handlers;
+//! - [`filter`]: the filter and capture pin descriptors;
+//! - [`device`]: the device descriptor and its PnP start, which creates the filter factory;
+//! - [`driver_entry`]: `DriverEntry` (`KsInitializeDriver` with [`device::DEVICE_DESCRIPTOR`]);
 //! - `runtime` (kernel mode only): what a freestanding kernel image must provide itself: the entry
 //!   point symbol, the panic handler, `_fltused`, `__chkstk` and the global allocator instance;
 //! - `wdk_layouts` (official Windows path only): our ABI types asserted equal to wdk-sys's.
@@ -33,14 +38,18 @@ use avcam_allocator as _;
 extern crate avcam_avstream as avstream;
 
 pub mod capture_pin;
+pub mod device;
 pub mod driver_entry;
 pub mod error;
 pub mod filter;
 pub mod frame_path;
-pub mod frame_pool;
+pub mod framing;
 pub mod identity;
+pub mod pin;
+pub mod pin_allocator;
 pub mod pool;
 pub mod pool_box;
+pub mod ranges;
 
 #[cfg(avcam_kernel_mode)]
 mod runtime;

@@ -23,17 +23,22 @@ unsafe extern "system" fn entry(driver: *mut DRIVER_OBJECT, path: *mut UNICODE_S
     unsafe { avcam::driver_entry::DriverEntry(driver, path) }
 }
 
+/// A fresh kernel whose ks.sys serves allocator creates with avcam's `KsCreateDefaultAllocatorEx`
+/// (as every avcam kernel does), the default 15.625 ms clock tick, avcam not loaded yet.
+pub fn bare_kernel() -> Kernel {
+    Kernel::with_default_allocator(avcam_allocator::KsCreateDefaultAllocatorEx)
+}
+
 /// A kernel with avcam loaded.
 pub fn kernel() -> Kernel {
-    let kernel = Kernel::new();
-    // Until the driver moves its frame timer to a high-resolution EX_TIMER (issue 10, defect
-    // 5): a 100 ns clock tick, so the driver's KTIMER expires at its due time as these tests
-    // expect (each frame 100 ns after its deadline). With the default 15.625 ms tick, and even
-    // with a 1 ms one, the KTIMER expires on the next tick and every streaming test here times
-    // out waiting for a frame. The integrator removes this line.
-    kernel.clock().set_tick(1);
+    let kernel = bare_kernel();
     assert_eq!(kernel.load_driver(entry), STATUS_SUCCESS);
     kernel
+}
+
+/// Loads avcam into `kernel` (for a kernel configured first: a tick, concurrency mode).
+pub fn load(kernel: &Kernel) {
+    assert_eq!(kernel.load_driver(entry), STATUS_SUCCESS);
 }
 
 /// The camera opened through KSCATEGORY_VIDEO_CAMERA.

@@ -1,0 +1,86 @@
+//! What one capture pin owns ([`CapturePin`], in pool memory behind `KSPIN.Context`) and the
+//! locking discipline around it. The dispatch routines ([`crate::capture_pin`]) create and free
+//! it; the frame path ([`crate::frame_path`]) uses it from the timer callback and Process.
+//!
+//! - `stream` (a spin lock): the frame clock and delivered bytes ([`StreamState`]), shared by
+//!   the timer callback (DISPATCH_LEVEL), Process and the property handler;
+//! - `synth`: the synthesizer, built at STOP -> ACQUIRE and dropped at ACQUIRE -> STOP or close,
+//!   touched only with the pin's processing mutex held (Process holds it by contract);
+//! - `timer`: the frame timer (a high-resolution `EX_TIMER`), allocated at create and deleted
+//!   at close, armed only while the clock runs, and only under the `stream` lock, so that a
+//!   cancel after the clock stopped cannot be undone by a callback running on another processor.
+
+use core::cell::{Cell, UnsafeCell};
+
+use avcam_kernel::sync::SpinLock;
+use avcam_kernel::{KsPinAcquireProcessingMutex, KsPinReleaseProcessingMutex};
+use avstream::deliver::StreamState;
+use avstream::synth::Synthesizer;
+use avstream::{PinState, PinStateMachine, VideoFormat};
+use ks::avstream::KSPIN;
+use ks::nt::EX_TIMER;
+
+use crate::pool_box::PoolBytes;
+
+/// The synthesizer of a pin in ACQUIRE or above, over its pool scratch memory.
+pub type PinSynthesizer = Synthesizer<PoolBytes>;
+
+/// Everything one capture pin owns (`KSPIN.Context`).
+pub struct CapturePin {
+    /// The KSPIN this context belongs to.
+    pub(crate) pin: *mut KSPIN,
+    /// The format negotiated at create.
+    pub(crate) format: VideoFormat,
+    /// The state SetDeviceState last accepted (ks.sys serialises SetDeviceState calls).
+    pub(crate) machine: Cell<PinStateMachine>,
+    /// The frame clock and byte count (see the module docs).
+    pub(crate) stream: SpinLock<StreamState>,
+    /// The frame timer, or NULL until create allocated it.
+    pub(crate) timer: Cell<*mut EX_TIMER>,
+    /// The synthesizer while in ACQUIRE or above (see the module docs).
+    pub(crate) synth: UnsafeCell<Option<PinSynthesizer>>,
+}
+
+impl CapturePin {
+    /// A stopped pin producing `format`, with no timer yet.
+    pub(crate) fn new(pin: *mut KSPIN, format: VideoFormat) -> CapturePin {
+        CapturePin {
+            pin,
+            format,
+            machine: Cell::new(PinStateMachine::new()),
+            stream: SpinLock::new(StreamState::new(format.rate())),
+            timer: Cell::new(core::ptr::null_mut()),
+            synth: UnsafeCell::new(None),
+        }
+    }
+
+    /// The state the pin is in.
+    pub fn state(&self) -> PinState {
+        self.machine.get().state()
+    }
+
+    /// Runs `body` on the synthesizer slot with the pin's processing mutex held (at
+    /// PASSIVE_LEVEL, outside Process: Process holds the mutex already).
+    pub(crate) fn with_synth<R>(&self, body: impl FnOnce(&mut Option<PinSynthesizer>) -> R) -> R {
+        // SAFETY: a live pin (its context exists); callers run at PASSIVE_LEVEL outside Process.
+        unsafe { KsPinAcquireProcessingMutex(self.pin) };
+        // SAFETY: the processing mutex is held: Process, the only other user, cannot run.
+        let result = body(unsafe { &mut *self.synth.get() });
+        // SAFETY: acquired above, on this pin.
+        unsafe { KsPinReleaseProcessingMutex(self.pin) };
+        result
+    }
+}
+
+/// The pin's context, once `Create` set it.
+///
+/// # Safety
+/// `pin` is a live KSPIN of this driver's capture pin factory whose `Create` succeeded and whose
+/// `Close` has not run (before Create, ks.sys preinitialises `Context` to the filter's context,
+/// which is not a [`CapturePin`]).
+pub(crate) unsafe fn context<'a>(pin: *mut KSPIN) -> Option<&'a CapturePin> {
+    // SAFETY: a live KSPIN (the caller's guarantee).
+    let context = unsafe { (*pin).Context };
+    // SAFETY: a CapturePin boxed by Create, live until Close (the caller's guarantee).
+    unsafe { context.cast::<CapturePin>().as_ref() }
+}
