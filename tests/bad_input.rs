@@ -7,7 +7,10 @@ use avcam_avstream::PixelFormat;
 use avcam_client::{request, ClientError, Status};
 use common::*;
 use ks::avstream::{KSSTATE_PAUSE, KSSTATE_RUN, KSSTATE_STOP};
-use ks::ks::{IOCTL_KS_PROPERTY, KSPROPERTY_TYPE_GET};
+use ks::ks::{
+    IOCTL_KS_PROPERTY, KSALLOCATOR_FRAMING, KSALLOCATOR_REQUIREMENTF_PREFERENCES_ONLY,
+    KSPROPERTY_TYPE_GET,
+};
 use ks::status::*;
 use ks::video::{
     KSPROPERTY_DROPPEDFRAMES_CURRENT, KSPROPERTY_DROPPEDFRAMES_CURRENT_S,
@@ -217,7 +220,8 @@ fn a_client_dying_while_streaming_leaves_nothing_behind() {
         .collect();
     kernel.kill_client();
     for read in reads {
-        let status = read.cancel(WAIT).expect("every read completed");
+        let (status, _) = read.cancel(WAIT);
+        let status = status.expect("every read completed");
         assert!(
             matches!(status, Status::Nt(STATUS_CANCELLED | STATUS_SUCCESS)),
             "{status:?}"
@@ -237,14 +241,32 @@ fn a_client_creates_our_allocator_on_the_pin_and_uses_it() {
     let camera = camera(&kernel);
     let format = qvga(PixelFormat::Nv12);
     let pin = camera.create_pin(0, &negotiate(&camera, &format)).unwrap();
-    // The pin's framing requirements, as the descriptor declares them.
+    // The pin's framing requirements: narrowed to the format's image size, preferences only
+    // (as avshws declares its own), which an allocator create request may not carry.
     let framing = pin.allocator_framing_ex().unwrap();
     let (framing, _) = ks::ks::KSALLOCATOR_FRAMING_EX::read_from_prefix(&framing).unwrap();
     let item = framing.FramingItem[0];
-    assert_eq!(item.Frames, avcam::frame_pool::POOL_FRAMES);
+    assert!(item.Frames >= 2);
+    assert_ne!(item.Flags & KSALLOCATOR_REQUIREMENTF_PREFERENCES_ONLY, 0);
     let range = item.FramingRange.Range;
-    assert!((range.MinFrameSize..=range.MaxFrameSize).contains(&format.image_size()));
-    let allocator = pin.create_allocator(2, format.image_size()).unwrap();
+    assert_eq!(
+        (range.MinFrameSize, range.MaxFrameSize),
+        (format.image_size(), format.image_size())
+    );
+    // Taken literally, that framing is refused; the consumer strips the flag.
+    let literal = KSALLOCATOR_FRAMING {
+        Flags: item.Flags,
+        PoolType: 0,
+        Frames: item.Frames,
+        FrameSize: format.image_size(),
+        FileAlignment: 0,
+        Reserved: 0,
+    };
+    assert_eq!(
+        status_of(pin.create_allocator(&literal)),
+        STATUS_INVALID_PARAMETER
+    );
+    let allocator = pin.create_frame_allocator().unwrap();
     let status = allocator.status().unwrap();
     assert_eq!(
         (
@@ -252,18 +274,39 @@ fn a_client_creates_our_allocator_on_the_pin_and_uses_it() {
             status.Framing.FrameSize,
             status.AllocatedFrames
         ),
-        (2, format.image_size(), 0)
+        (item.Frames, format.image_size(), 0)
     );
     let a = allocator.allocate().unwrap();
     let b = allocator.allocate().unwrap();
     assert_ne!(a, b);
     assert_eq!(allocator.status().unwrap().AllocatedFrames, 2);
     allocator.free(a).unwrap();
+    // A second free of the same frame, and a frame it never handed out, are refused and change
+    // nothing.
+    assert!(allocator.free(a).is_err());
+    assert!(allocator.free(a + 16).is_err());
+    assert_eq!(allocator.status().unwrap().AllocatedFrames, 1);
     allocator.free(b).unwrap();
     assert_eq!(allocator.status().unwrap().AllocatedFrames, 0);
     allocator.close().unwrap();
-    // A malformed framing is refused by our create handler.
-    assert!(pin.create_allocator(0, 0).is_err());
+    // Frames smaller than the pin's image: the pin's InitializeAllocator refuses them.
+    let small = KSALLOCATOR_FRAMING {
+        FrameSize: format.image_size() - 1,
+        Flags: 0,
+        ..literal
+    };
+    assert_eq!(
+        status_of(pin.create_allocator(&small)),
+        STATUS_BUFFER_TOO_SMALL
+    );
+    // A malformed framing is refused by the allocator's validation.
+    let zero = KSALLOCATOR_FRAMING {
+        Frames: 0,
+        FrameSize: 0,
+        Flags: 0,
+        ..literal
+    };
+    assert!(pin.create_allocator(&zero).is_err());
     pin.close().unwrap();
     camera.close().unwrap();
     finish(kernel);

@@ -21,8 +21,18 @@ fn every_category_opens_the_camera_and_every_range_negotiates_a_pin() {
     ] {
         let interfaces = kernel.device_interfaces(&category);
         assert_eq!(interfaces.len(), 1, "{category:?}");
-        assert_eq!(interfaces[0].reference, "GLOBAL");
+        // The reference string the driver gave its filter factory is the INF's (tests/inf.rs
+        // checks the INF against the same constant), so the interfaces the INF registers open
+        // the filter.
+        assert_eq!(
+            interfaces[0].reference.as_deref(),
+            Some(avcam::identity::REFERENCE_STRING)
+        );
     }
+    // Every interface ks.sys registered for the driver is enabled: the factory was created in
+    // the device's Start callback, before the start sequence ended.
+    assert!(kernel.registered_interfaces().iter().all(|(_, on)| *on));
+    assert_eq!(kernel.registered_interfaces().len(), 3);
     let camera = camera(&kernel);
     assert_eq!(camera.pin_count().unwrap(), 1);
     let ranges = camera.data_ranges(0).unwrap();

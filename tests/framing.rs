@@ -4,7 +4,6 @@
 
 mod common;
 
-use avcam::filter::{FRAME_SIZE_BOUNDS, PIN_FRAMING};
 use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
 use avcam_client::Pin;
 use common::*;
@@ -42,14 +41,15 @@ fn a_vga_nv12_pin_answers_its_image_size() {
     let pin = camera.create_pin(0, &negotiate(&camera, &vga)).unwrap();
     let framing = framing_of(&pin);
     assert_eq!(frame_sizes(&framing), (460_800, 460_800, 460_800, 460_800));
-    // The rest is the descriptor's declaration.
+    // The rest is the descriptor's declaration: frames of kernel non-paged system memory, as
+    // preferences only (avshws declares the same).
+    let item = framing.FramingItem[0];
+    assert!(item.Frames >= 2);
+    assert_eq!(item.MemoryType, ks::guid::KSMEMORY_TYPE_KERNEL_NONPAGED);
     assert_eq!(
-        framing.FramingItem[0].Frames,
-        avcam::frame_pool::POOL_FRAMES
-    );
-    assert_eq!(
-        framing.FramingItem[0].MemoryType,
-        PIN_FRAMING.FramingItem[0].MemoryType
+        item.Flags,
+        ks::ks::KSALLOCATOR_REQUIREMENTF_SYSTEM_MEMORY
+            | ks::ks::KSALLOCATOR_REQUIREMENTF_PREFERENCES_ONLY
     );
     assert_eq!(framing.CountItems, 1);
     pin.close().unwrap();
@@ -80,14 +80,12 @@ fn two_pins_with_other_formats_each_see_their_own_size_and_the_descriptor_is_unt
         frame_sizes(&framing_of(&vga_pin)),
         (460_800, 460_800, 460_800, 460_800)
     );
-    // The static descriptor still spans every range.
-    let (min, max) = FRAME_SIZE_BOUNDS;
-    assert_eq!(frame_sizes(&PIN_FRAMING), (min, max, min, max));
-    // Streaming with the narrowed framing works, and the pin's pool frames are the image size.
+    // Streaming with the narrowed framing works.
     hd_pin.set_state(ks::avstream::KSSTATE_ACQUIRE).unwrap();
     hd_pin.set_state(ks::avstream::KSSTATE_STOP).unwrap();
     hd_pin.close().unwrap();
-    // A new pin on the first filter with a third format gets its own size again.
+    // A new pin on the first filter with a third format gets its own size again: the narrowing
+    // edited the pins' copies, never the static descriptor.
     let qvga_rgb = qvga(PixelFormat::Rgb32);
     let third = first_camera
         .create_pin(0, &negotiate(&first_camera, &qvga_rgb))

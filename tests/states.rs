@@ -1,6 +1,7 @@
 //! The pin state machine driven through KSPROPERTY_CONNECTION_STATE by random sequences of
 //! targets, checked against a model: ks.sys steps one state at a time, so every target is
-//! reached; resources exist exactly from ACQUIRE up; frames flow only in RUN; nothing leaks.
+//! reached; resources (the synthesizer's pool memory) exist exactly from ACQUIRE up; frames
+//! flow only in RUN; nothing leaks.
 
 mod common;
 
@@ -12,12 +13,17 @@ use ks::avstream::{KSSTATE_ACQUIRE, KSSTATE_RUN, KSSTATE_STOP};
 use ks::status::STATUS_INVALID_PARAMETER;
 use proptest::prelude::*;
 
-fn has_pool(kernel: &avcam_emulation::Kernel, pin: &avcam_client::Pin<'_>) -> bool {
-    let _entered = kernel.enter();
-    // SAFETY: the pin's file object is live while the client has it open.
-    let ks_pin = unsafe { avcam_kernel::KsGetObjectFromFileObject(kernel.file_object(pin.file())) };
-    // SAFETY: a live KSPIN of avcam.
-    unsafe { avcam::capture_pin::pool_report(ks_pin.cast()) }.is_some()
+/// Bytes the driver holds in the pool under its own tag (its pin state, and from ACQUIRE up
+/// the synthesizer's templates).
+fn our_pool_bytes(kernel: &avcam_emulation::Kernel) -> usize {
+    let tag = avcam_emulation::Tag(avcam::identity::POOL_TAG);
+    kernel
+        .pool()
+        .outstanding()
+        .iter()
+        .filter(|block| block.tag == tag)
+        .map(|block| block.size)
+        .sum()
 }
 
 proptest! {
@@ -30,6 +36,7 @@ proptest! {
         let format = qvga(PixelFormat::Nv12);
         let bytes = negotiate(&camera, &format);
         let pin = camera.create_pin(0, &bytes).unwrap();
+        let stopped = our_pool_bytes(&kernel);
         let mut model = KSSTATE_STOP;
         for target in targets {
             let result = pin.set_state(target);
@@ -40,7 +47,7 @@ proptest! {
                 model = target;
             }
             prop_assert_eq!(pin.state().unwrap(), model);
-            prop_assert_eq!(has_pool(&kernel, &pin), model >= KSSTATE_ACQUIRE);
+            prop_assert_eq!(our_pool_bytes(&kernel) > stopped, model >= KSSTATE_ACQUIRE);
             if model == KSSTATE_RUN {
                 // A frame flows (the first due one, or the one due after a step of the clock).
                 let read = pin.read(format.image_size() as usize);
@@ -51,7 +58,7 @@ proptest! {
                 let read = pin.read(format.image_size() as usize);
                 advance_to(&kernel, kernel.clock().now_100ns() + 1_000_000);
                 prop_assert!(!read.is_done());
-                prop_assert_eq!(read.cancel(Duration::from_secs(5)), Some(avcam_client::Status::Nt(ks::status::STATUS_CANCELLED)));
+                prop_assert_eq!(read.cancel(Duration::from_secs(5)).0, Some(avcam_client::Status::Nt(ks::status::STATUS_CANCELLED)));
             }
         }
         pin.close().unwrap();

@@ -1,46 +1,76 @@
-//! Streaming end to end through the emulation and the client, on the virtual clock: exact
-//! timestamps, drop accounting, and what the frames contain.
+//! Streaming end to end through the emulation and the client, on the virtual clock with the
+//! default 15.625 ms system tick: timestamps on the QPC epoch, drop accounting, copy mode into a
+//! user-mode application's buffers (headers captured, `DataUsed` set by the pin), the client's
+//! surface pitch, buffers the pin cannot fill, and frame timing that holds at 240 fps.
 
 mod common;
 
-use avcam::frame_pool::{LEASE_WINDOW, POOL_FRAMES};
-use avcam_avstream::rate::FrameRate;
-use avcam_avstream::PixelFormat;
+use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
+use avcam_client::{request, Pin, Transport, UserMode};
+use avcam_emulation::{AsyncIo, Kernel};
 use common::*;
-use ks::video::{KSSTREAM_HEADER_OPTIONSF_DURATIONVALID, KSSTREAM_HEADER_OPTIONSF_TIMEVALID};
+use ks::status::{STATUS_ACCESS_VIOLATION, STATUS_SUCCESS};
+use ks::video::{
+    KSSTREAM_HEADER, KSSTREAM_HEADER_OPTIONSF_DURATIONVALID, KSSTREAM_HEADER_OPTIONSF_TIMEVALID,
+    KS_FRAME_INFO,
+};
+use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
-/// 30 fps presentation time of frame `n`, computed here: floor(n * 10^7 / 30).
+/// 30 fps stream time of frame `n`, computed here: floor(n * 10^7 / 30).
 fn pts_30(n: u64) -> i64 {
     (u128::from(n) * 10_000_000 / 30) as i64
 }
 
+/// `KeQueryPerformanceCounter` in 100 ns units, as the driver reads it.
+fn qpc_100ns(kernel: &Kernel) -> i64 {
+    let _entered = kernel.enter();
+    let mut frequency = 0i64;
+    // SAFETY: `frequency` is writable; callable at any IRQL.
+    let counter = unsafe { avcam_kernel::KeQueryPerformanceCounter(&mut frequency) };
+    (i128::from(counter) * 10_000_000 / i128::from(frequency)) as i64
+}
+
+const TIME_AND_DURATION: u32 =
+    KSSTREAM_HEADER_OPTIONSF_TIMEVALID | KSSTREAM_HEADER_OPTIONSF_DURATIONVALID;
+
 #[test]
-fn thirty_fps_for_a_hundred_frames_has_exact_timestamps() {
+fn a_user_mode_client_gets_a_hundred_frames_stamped_with_their_qpc_deadlines() {
     let kernel = kernel();
-    let camera = camera(&kernel);
+    // The stream starts seven seconds after boot: its presentation times are QPC times (the
+    // epoch Media Foundation's device timestamps share), not 0-based stream times.
+    kernel.clock().advance(7_000_000_000);
+    let user = UserMode(&kernel);
+    let camera = user_camera(&user);
     let format = qvga(PixelFormat::Nv12);
     let image = format.image_size() as usize;
     let pin = running_pin(&camera, &format);
-    let epoch = kernel.clock().now_100ns();
+    let epoch = qpc_100ns(&kernel);
+    assert_eq!(epoch, 70_000_000);
+    let mut buffer = vec![0u8; image];
     for n in 0..100u64 {
-        let read = pin.read(image);
-        // Frame n is due at epoch + pts(n); the first timer fires 100 ns after RUN.
+        let read = pin.read_into(buffer);
         advance_to(&kernel, epoch + pts_30(n) + 1);
         let frame = read.wait(WAIT).expect("frame delivered");
-        assert_eq!(frame.header.PresentationTime.Time, pts_30(n), "frame {n}");
+        assert_eq!(frame.header.PresentationTime.Time, epoch + pts_30(n), "{n}");
+        assert_eq!(
+            (
+                frame.header.PresentationTime.Numerator,
+                frame.header.PresentationTime.Denominator
+            ),
+            (1, 1)
+        );
         assert_eq!(frame.header.Duration, pts_30(n + 1) - pts_30(n));
-        let flags = KSSTREAM_HEADER_OPTIONSF_TIMEVALID | KSSTREAM_HEADER_OPTIONSF_DURATIONVALID;
-        assert_eq!(frame.header.OptionsFlags & flags, flags);
+        assert_eq!(frame.header.OptionsFlags & TIME_AND_DURATION, TIME_AND_DURATION);
         assert_eq!(frame.info.PictureNumber, n as i64 + 1);
         assert_eq!(frame.info.DropCount, 0);
+        // The pin set DataUsed itself: the whole image.
+        assert_eq!(frame.header.DataUsed as usize, image);
         assert_eq!(frame.data.len(), image);
+        buffer = frame.data;
     }
     let dropped = pin.dropped_frames().expect("DROPPEDFRAMES");
-    assert_eq!(dropped.picture_number, 100);
-    assert_eq!(dropped.drop_count, 0);
+    assert_eq!((dropped.picture_number, dropped.drop_count), (100, 0));
     assert_eq!(dropped.average_frame_size as usize, image);
-    // The rate the clock used is the one the format asked for.
-    assert_eq!(FrameRate::from_interval(333_333), FrameRate::new(30, 1));
     pin.close().unwrap();
     camera.close().unwrap();
     kernel.unload_driver();
@@ -50,23 +80,24 @@ fn thirty_fps_for_a_hundred_frames_has_exact_timestamps() {
 #[test]
 fn a_starved_client_sees_drop_count_grow_by_exactly_the_missed_frames() {
     let kernel = kernel();
-    let camera = camera(&kernel);
+    let user = UserMode(&kernel);
+    let camera = user_camera(&user);
     let format = qvga(PixelFormat::Yuy2);
     let image = format.image_size() as usize;
     let pin = running_pin(&camera, &format);
-    let epoch = kernel.clock().now_100ns();
+    let epoch = qpc_100ns(&kernel);
     // Frame 0 delivered on time.
     let read = pin.read(image);
     advance_to(&kernel, epoch + 1);
     let first = read.wait(WAIT).unwrap();
     assert_eq!((first.info.PictureNumber, first.info.DropCount), (1, 0));
-    // No buffer for frames 1..=7: they are dropped. The buffer queued while frame 7 is due
-    // gets frame 7 (the newest), so 6 missed.
+    // No buffer for frames 1..=7: they are dropped. The buffer queued while frame 7 is due gets
+    // frame 7 (the older ones are beyond the catch-up window), so 6 missed.
     advance_to(&kernel, epoch + pts_30(7) + 1);
     let counters = pin.dropped_frames().unwrap();
     assert_eq!((counters.picture_number, counters.drop_count), (8, 7));
     let late = pin.read(image).wait(WAIT).unwrap();
-    assert_eq!(late.header.PresentationTime.Time, pts_30(7));
+    assert_eq!(late.header.PresentationTime.Time, epoch + pts_30(7));
     assert_eq!((late.info.PictureNumber, late.info.DropCount), (8, 6));
     // Then on time again: the count stays.
     let read = pin.read(image);
@@ -81,82 +112,42 @@ fn a_starved_client_sees_drop_count_grow_by_exactly_the_missed_frames() {
     kernel.assert_no_leaks();
 }
 
-/// The pin's pool report (white box: the KSPIN behind the client's file).
-fn pool_report(
-    kernel: &avcam_emulation::Kernel,
-    pin: &avcam_client::Pin<'_>,
-) -> Option<avcam::capture_pin::PoolReport> {
-    let _entered = kernel.enter();
-    // SAFETY: the pin's file object is live while the client has it open.
-    let ks_pin = unsafe { avcam_kernel::KsGetObjectFromFileObject(kernel.file_object(pin.file())) };
-    // SAFETY: a live KSPIN of avcam; the test thread is at PASSIVE_LEVEL.
-    unsafe { avcam::capture_pin::pool_report(ks_pin.cast()) }
-}
-
-/// KSPROPERTY_STREAMALLOCATOR_STATUS asked of the pin's allocator.
-fn allocator_status(
-    kernel: &avcam_emulation::Kernel,
-    allocator: *mut ks::nt::FILE_OBJECT,
-) -> ks::ks::KSSTREAMALLOCATOR_STATUS {
-    let _entered = kernel.enter();
-    let mut request = ks::ks::KSIDENTIFIER {
-        Set: ks::guid::KSPROPSETID_StreamAllocator,
-        Id: ks::ks::KSPROPERTY_STREAMALLOCATOR_STATUS,
-        Flags: ks::ks::KSPROPERTY_TYPE_GET,
-    };
-    let mut status = ks::ks::KSSTREAMALLOCATOR_STATUS::default();
-    let mut returned = 0u32;
-    // SAFETY: a live allocator file object; both buffers live for their sizes.
-    let result = unsafe {
-        avcam_kernel::KsSynchronousIoControlDevice(
-            allocator,
-            ks::nt::KernelMode,
-            ks::ks::IOCTL_KS_PROPERTY,
-            (&raw mut request).cast(),
-            std::mem::size_of_val(&request) as u32,
-            (&raw mut status).cast(),
-            std::mem::size_of_val(&status) as u32,
-            &mut returned,
-        )
-    };
-    assert_eq!(result, ks::status::STATUS_SUCCESS);
-    status
+/// Queues `count` reads of `image` bytes each.
+fn queue<T: Transport>(pin: &Pin<'_, T>, count: usize, image: usize) -> Vec<avcam_client::PendingRead<T>> {
+    (0..count).map(|_| pin.read(image)).collect()
 }
 
 #[test]
-fn every_delivered_frame_was_rendered_in_a_frame_of_our_allocator() {
+fn at_240_fps_on_the_default_tick_every_frame_arrives_at_its_own_deadline() {
+    // The default 15.625 ms system tick: a KTIMER could expire only once per tick (64 per
+    // second, four frames late and three dropped each time); the pin's high-resolution timer
+    // expires at each deadline.
     let kernel = kernel();
-    let camera = camera(&kernel);
-    let format = qvga(PixelFormat::Rgb32);
+    assert_eq!(kernel.clock().tick(), 156_250, "Windows' default tick");
+    let user = UserMode(&kernel);
+    let camera = user_camera(&user);
+    let format = VideoFormat::new(PixelFormat::Nv12, FrameSize::QVGA, 41_666).unwrap();
     let image = format.image_size() as usize;
     let pin = running_pin(&camera, &format);
-    let report = pool_report(&kernel, &pin).expect("a running pin has its pool");
-    assert!(!report.allocator_file.is_null());
-    assert_eq!(report.frames_allocated, 0);
-    let status = allocator_status(&kernel, report.allocator_file);
-    assert_eq!(status.Framing.FrameSize as usize, image);
-    assert_eq!(status.Framing.Frames, POOL_FRAMES);
-    let epoch = kernel.clock().now_100ns();
-    let mut frames_seen = std::collections::HashSet::new();
-    for n in 0..10u64 {
-        let read = pin.read(image);
-        advance_to(&kernel, epoch + pts_30(n) + 1);
+    let epoch = qpc_100ns(&kernel);
+    let deadline = |n: u64| epoch + (u128::from(n) * 10_000_000 / 240) as i64;
+    let mut reads = std::collections::VecDeque::from(queue(&pin, 3, image));
+    for n in 0..240u64 {
+        // Just after frame n's deadline (well before the next tick for most frames), its read
+        // is complete, stamped with that deadline.
+        advance_to(&kernel, deadline(n) + 1);
+        let read = reads.pop_front().unwrap();
+        assert!(read.is_done(), "frame {n} late");
         let frame = read.wait(WAIT).unwrap();
-        assert_eq!(frame.data.len(), image);
-        let report = pool_report(&kernel, &pin).unwrap();
-        // One allocator frame per delivered frame, returned right after the copy.
-        assert_eq!(report.frames_allocated, n + 1);
-        assert_eq!(
-            allocator_status(&kernel, report.allocator_file).AllocatedFrames,
-            0
-        );
-        frames_seen.insert(report.last_frame);
+        assert_eq!(frame.header.PresentationTime.Time, deadline(n));
+        assert_eq!(frame.info.PictureNumber, n as i64 + 1);
+        reads.push_back(pin.read_into(frame.data));
     }
-    // The allocator recycles its frames: a bounded set of addresses, never more than the pool.
-    assert!(frames_seen.len() <= POOL_FRAMES as usize);
-    // STOP releases the pool.
+    let counters = pin.dropped_frames().unwrap();
+    assert_eq!((counters.picture_number, counters.drop_count), (240, 0));
+    // STOP cancels the reads still queued; then the pin's CLOSE can come.
     pin.set_state(ks::avstream::KSSTATE_STOP).unwrap();
-    assert!(pool_report(&kernel, &pin).is_none());
+    drop(reads);
     pin.close().unwrap();
     camera.close().unwrap();
     kernel.unload_driver();
@@ -164,127 +155,166 @@ fn every_delivered_frame_was_rendered_in_a_frame_of_our_allocator() {
 }
 
 #[test]
-fn shared_mode_lends_the_allocator_frames_themselves_without_a_copy() {
-    let kernel = kernel();
+fn a_late_timer_still_fills_every_queued_buffer_with_its_own_frame_at_1000_fps() {
+    // High-resolution timers may expire up to about a millisecond late: at 1000 fps a pass then
+    // finds two frames due, and delivers both (each with its own deadline) into queued buffers.
+    let kernel = bare_kernel();
+    kernel.clock().set_high_resolution_lateness(15_000);
+    load(&kernel);
     let camera = camera(&kernel);
-    let format = qvga(PixelFormat::Nv12);
-    let image = format.image_size();
-    let pin = running_pin(&camera, &format);
-    let allocator = pool_report(&kernel, &pin).unwrap().allocator_file;
-    let epoch = kernel.clock().now_100ns();
-    let mut addresses = std::collections::HashSet::new();
-    for n in 0..12u64 {
-        let read = pin.read_shared();
-        advance_to(&kernel, epoch + pts_30(n) + 1);
-        let frame = read.wait(WAIT).unwrap();
-        let shared = frame.shared.expect("a lent frame");
-        assert!(frame.data.is_empty(), "no copy into a client buffer");
-        assert_eq!(frame.header.DataUsed, image);
-        assert_eq!(frame.header.PresentationTime.Time, pts_30(n));
-        assert_eq!(frame.info.PictureNumber, n as i64 + 1);
-        // Pointer identity: the header's Data is the frame the allocator handed out last,
-        // still out (lent) while the client has it, with the earlier ones in the lease window.
-        let report = pool_report(&kernel, &pin).unwrap();
-        assert_eq!(report.last_frame as u64, shared);
-        assert_eq!(report.lent.newest().map(|p| p as u64), Some(shared));
-        let lent = (n as usize + 1).min(LEASE_WINDOW);
-        assert_eq!(report.lent.len(), lent);
-        assert_eq!(
-            allocator_status(&kernel, allocator).AllocatedFrames as usize,
-            lent
-        );
-        addresses.insert(shared);
-        // The lent bytes are the picture: row 120, x 11 of NV12 QVGA is in the white 75% bar.
-        // SAFETY: the emulation shares the address space; the lease holds for this read.
-        let luma = unsafe { std::slice::from_raw_parts(shared as *const u8, image as usize) };
-        let mid = luma[120 * 320 + 11];
-        assert_eq!(mid, 180, "white bar at 75%: 16 + 219 * 0.75 rounded");
-    }
-    // The allocator recycles: the lent frames come from its small pool.
-    assert!(addresses.len() <= POOL_FRAMES as usize);
-    // STOP ends the last lease: nothing left allocated, pool closed, nothing leaked.
-    pin.set_state(ks::avstream::KSSTATE_STOP).unwrap();
-    assert!(pool_report(&kernel, &pin).is_none());
-    pin.close().unwrap();
-    camera.close().unwrap();
-    kernel.unload_driver();
-    kernel.assert_no_leaks();
-}
-
-/// The bytes of a lent frame (`image` bytes at `address`).
-///
-/// # Safety
-/// `address` is a frame the pin lent and whose lease has not ended (or a pool frame still
-/// allocated to the pin: the emulation shares the address space).
-unsafe fn lent_bytes(address: u64, image: usize) -> Vec<u8> {
-    // SAFETY: the caller's guarantee.
-    unsafe { std::slice::from_raw_parts(address as *const u8, image) }.to_vec()
-}
-
-#[test]
-fn frames_held_within_the_lease_window_stay_unchanged_while_the_pin_delivers() {
-    let kernel = kernel();
-    let camera = camera(&kernel);
-    let format = qvga(PixelFormat::Nv12);
+    let format = VideoFormat::new(PixelFormat::Nv12, FrameSize::QVGA, 10_000).unwrap();
     let image = format.image_size() as usize;
     let pin = running_pin(&camera, &format);
-    let allocator = pool_report(&kernel, &pin).unwrap().allocator_file;
-    let epoch = kernel.clock().now_100ns();
-    let calls_before = kernel.pool().allocation_calls();
-    // The client keeps LEASE_WINDOW reads queued and holds every frame it received: each
-    // (address, bytes when delivered), oldest first.
-    let mut held: std::collections::VecDeque<(u64, Vec<u8>)> = Default::default();
-    let mut reads: std::collections::VecDeque<_> =
-        (0..LEASE_WINDOW).map(|_| pin.read_shared()).collect();
-    let frames = 4 * POOL_FRAMES as u64;
-    for n in 0..frames {
-        advance_to(&kernel, epoch + pts_30(n) + 1);
-        let frame = reads.pop_front().unwrap().wait(WAIT).unwrap();
-        assert_eq!(frame.info.PictureNumber, n as i64 + 1);
-        assert_eq!(frame.info.DropCount, 0, "the pin always had a read queued");
-        let address = frame.shared.expect("a lent frame");
-        // SAFETY: just lent.
-        let bytes = unsafe { lent_bytes(address, image) };
-        if let Some((_, previous)) = held.back() {
-            assert_ne!(&bytes, previous, "each frame is a new picture");
+    let epoch = qpc_100ns(&kernel);
+    let mut reads = std::collections::VecDeque::from(queue(&pin, 6, image));
+    let mut next = 0i64;
+    for _ in 0..1000 {
+        advance_to(&kernel, qpc_100ns(&kernel) + 10_000);
+        while reads.front().is_some_and(|r| r.is_done()) {
+            let frame = reads.pop_front().unwrap().wait(WAIT).unwrap();
+            assert_eq!(frame.header.PresentationTime.Time, epoch + next * 10_000);
+            assert_eq!(frame.info.DropCount, 0, "frame {next}");
+            next += 1;
+            reads.push_back(pin.read_into(frame.data));
         }
-        held.push_back((address, bytes));
-        // Every frame held within the window is still byte for byte what was delivered.
-        if held.len() > LEASE_WINDOW {
-            // Beyond the window: the oldest lease ended when this frame was lent.
-            let (ended, _) = held.pop_front().unwrap();
-            let report = pool_report(&kernel, &pin).unwrap();
+    }
+    assert!(next >= 990, "{next} frames in one second");
+    pin.set_state(ks::avstream::KSSTATE_STOP).unwrap();
+    drop(reads);
+    pin.close().unwrap();
+    camera.close().unwrap();
+    kernel.unload_driver();
+    kernel.assert_no_leaks();
+}
+
+/// The status and headers of a read that completed within its dispatch (whether the dispatch
+/// answered at once or pended the IRP and completed it before returning), or `None`.
+fn completed_now(read: &AsyncIo) -> Option<(ks::NTSTATUS, Vec<u8>)> {
+    match read {
+        AsyncIo::Done(done) => Some((done.result.status, done.output.clone())),
+        AsyncIo::Pending(pending) => pending
+            .poll()
+            .map(|result| (result.status, pending.output().unwrap())),
+    }
+}
+
+/// One read whose headers are `headers` (raw bytes), through the emulation directly.
+fn raw_read(kernel: &Kernel, pin: avcam_emulation::File, headers: &[u8]) -> (KSSTREAM_HEADER, KS_FRAME_INFO) {
+    let read = kernel.read_stream(pin, headers);
+    advance_to(kernel, qpc_100ns(kernel) + 333_334);
+    let output = match read {
+        AsyncIo::Done(done) => {
+            assert_eq!(done.result.status, STATUS_SUCCESS);
+            done.output
+        }
+        AsyncIo::Pending(pending) => {
+            assert_eq!(pending.wait(WAIT).unwrap().status, STATUS_SUCCESS);
+            pending.output().unwrap()
+        }
+    };
+    let (header, rest) = KSSTREAM_HEADER::read_from_prefix(&output).unwrap();
+    let (info, _) = KS_FRAME_INFO::read_from_prefix(rest).unwrap();
+    (header, info)
+}
+
+/// The frame a header describes as the camera core renders it with the default settings, at
+/// the format's own stride (an independent rendering to compare the pin's against).
+fn natural_frame(
+    format: &VideoFormat,
+    header: &KSSTREAM_HEADER,
+    info: &KS_FRAME_INFO,
+    epoch: i64,
+) -> Vec<u8> {
+    use avcam_avstream::synth::{FrameInfo, SynthConfig, Synthesizer};
+    let scratch = vec![0u8; Synthesizer::<Vec<u8>>::scratch_len(format)];
+    let synth = Synthesizer::new(format, SynthConfig::default(), scratch).unwrap();
+    let mut frame = vec![0u8; format.image_size() as usize];
+    let stamp = FrameInfo {
+        picture_number: info.PictureNumber as u64,
+        stream_time: header.PresentationTime.Time - epoch,
+        drop_count: info.DropCount as u64,
+    };
+    synth.render(&stamp, &mut frame).unwrap();
+    frame
+}
+
+#[test]
+fn the_clients_surface_pitch_is_the_row_distance_in_its_buffer_and_stays_as_it_asked() {
+    let kernel = kernel();
+    let user = UserMode(&kernel);
+    let camera = user_camera(&user);
+    for pixel in PixelFormat::ALL {
+        let format = qvga(pixel);
+        let layout = format.layout();
+        let pin = running_pin(&camera, &format);
+        let rows = layout.rows();
+        let epoch = qpc_100ns(&kernel);
+        // A surface 96 bytes wider per row, the padding pre-filled.
+        let pitch = layout.stride + 96;
+        let mut buffer = vec![0xA5u8; pitch * rows];
+        let mut headers = request::read_headers(&mut buffer);
+        let mut info = KS_FRAME_INFO::new_zeroed();
+        info.Reserved1 = pitch as u32;
+        headers[std::mem::size_of::<KSSTREAM_HEADER>()..].copy_from_slice(info.as_bytes());
+        let (header, info) = raw_read(&kernel, pin.file(), &headers);
+        assert_eq!(header.DataUsed as usize, pitch * rows, "{pixel:?}");
+        assert_eq!(info.lSurfacePitch(), pitch as i32, "kept as the client asked");
+        // The same frame as the camera core renders it at the format's own stride: each of its
+        // rows (luma, then NV12's chroma) is a row of the client's surface, `pitch` apart, and
+        // the padding is untouched.
+        let expected = natural_frame(&format, &header, &info, epoch);
+        for (r, got) in buffer.chunks_exact(pitch).enumerate() {
+            let want = &expected[r * layout.stride..(r + 1) * layout.stride];
+            assert_eq!(&got[..layout.stride], want, "{pixel:?} row {r}");
             assert!(
-                !report.lent.frames().contains(&(ended as *mut u8)),
-                "the lease of a frame {LEASE_WINDOW} frames old has ended"
+                got[layout.stride..].iter().all(|&b| b == 0xA5),
+                "{pixel:?} row {r}"
             );
         }
-        for (address, bytes) in &held {
-            // SAFETY: within the lease window.
-            let now = unsafe { lent_bytes(*address, image) };
-            assert!(now == *bytes, "frame {n}: a held frame changed");
+        // A pitch shorter than a row, or negative: the buffer comes back empty at once.
+        for bad in [layout.stride as i32 - 1, -(layout.stride as i32)] {
+            let mut buffer = vec![0u8; pitch * rows];
+            let mut headers = request::read_headers(&mut buffer);
+            let mut info = KS_FRAME_INFO::new_zeroed();
+            info.Reserved1 = bad as u32;
+            headers[std::mem::size_of::<KSSTREAM_HEADER>()..].copy_from_slice(info.as_bytes());
+            let read = kernel.read_stream(pin.file(), &headers);
+            let (status, output) = completed_now(&read)
+                .unwrap_or_else(|| panic!("{pixel:?}: a pitch it cannot honour is answered at once"));
+            assert_eq!(status, STATUS_SUCCESS);
+            let (header, _) = KSSTREAM_HEADER::read_from_prefix(&output).unwrap();
+            assert_eq!((header.DataUsed, header.OptionsFlags), (0, 0));
         }
-        let report = pool_report(&kernel, &pin).unwrap();
-        assert_eq!(report.lent.len(), held.len());
-        assert_eq!(
-            allocator_status(&kernel, allocator).AllocatedFrames as usize,
-            held.len()
-        );
-        reads.push_back(pin.read_shared());
+        pin.close().unwrap();
     }
-    // The pool recycles its frames: a frame whose lease ended is rendered into again, so its
-    // bytes are those of a later picture (the documented behaviour beyond the window).
-    let addresses: std::collections::HashSet<u64> = held.iter().map(|(a, _)| *a).collect();
+    camera.close().unwrap();
+    kernel.unload_driver();
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn headers_without_a_buffer_or_with_a_small_one_come_back_empty_without_spending_a_frame() {
+    let kernel = kernel();
+    let user = UserMode(&kernel);
+    let camera = user_camera(&user);
+    let format = qvga(PixelFormat::Nv12);
+    let image = format.image_size() as usize;
+    let pin = running_pin(&camera, &format);
+    let epoch = qpc_100ns(&kernel);
+    // A user-mode header with no buffer (Data NULL): completed empty at once, as avshws skips
+    // one; the pin writes no address into it (the caller's Data stays NULL).
+    let empty = pin.read(0).wait(WAIT).unwrap();
     assert_eq!(
-        addresses.len(),
-        LEASE_WINDOW,
-        "distinct frames within the window"
+        (empty.header.Data, empty.header.DataUsed, empty.header.OptionsFlags),
+        (0, 0, 0)
     );
-    // No pool allocation per frame: the frames all came from the pool made at ACQUIRE.
-    assert_eq!(kernel.pool().allocation_calls(), calls_before);
-    drop(reads);
-    pin.set_state(ks::avstream::KSSTATE_STOP).unwrap();
-    assert!(pool_report(&kernel, &pin).is_none());
+    let small = pin.read(image - 1).wait(WAIT).unwrap();
+    assert_eq!((small.header.DataUsed, small.header.OptionsFlags), (0, 0));
+    // Frame 0 is still the next one delivered, with no drop.
+    let read = pin.read(image);
+    advance_to(&kernel, epoch + 1);
+    let frame = read.wait(WAIT).unwrap();
+    assert_eq!((frame.info.PictureNumber, frame.info.DropCount), (1, 0));
     pin.close().unwrap();
     camera.close().unwrap();
     kernel.unload_driver();
@@ -292,53 +322,55 @@ fn frames_held_within_the_lease_window_stay_unchanged_while_the_pin_delivers() {
 }
 
 #[test]
-fn a_frame_beyond_the_lease_window_is_rendered_into_again() {
+fn a_user_mode_client_cannot_hand_in_kernel_memory() {
+    // Frames of an allocator are kernel memory: a user-mode read naming one is refused by the
+    // probe, before the pin sees it.
     let kernel = kernel();
-    let camera = camera(&kernel);
+    let kernel_camera = camera(&kernel);
     let format = qvga(PixelFormat::Nv12);
-    let image = format.image_size() as usize;
+    let kernel_pin = kernel_camera
+        .create_pin(0, &negotiate(&kernel_camera, &format))
+        .unwrap();
+    let allocator = kernel_pin.create_frame_allocator().unwrap();
+    let frame = allocator.take_frame().unwrap();
+    let user = UserMode(&kernel);
+    let camera = user_camera(&user);
     let pin = running_pin(&camera, &format);
-    let epoch = kernel.clock().now_100ns();
-    let mut delivered = Vec::new();
-    // One read at a time; frame 0 is kept (address and bytes) while LEASE_WINDOW + 1 more come.
-    for n in 0..=(LEASE_WINDOW as u64 + 1) {
-        let read = pin.read_shared();
-        advance_to(&kernel, epoch + pts_30(n) + 1);
-        let frame = read.wait(WAIT).unwrap();
-        let address = frame.shared.unwrap();
-        // SAFETY: just lent.
-        delivered.push((address, unsafe { lent_bytes(address, image) }));
-    }
-    let (first, first_bytes) = &delivered[0];
-    // Frame K ended frame 0's lease; frame K + 1 was rendered into the only free pool frame,
-    // frame 0's.
-    let (last, last_bytes) = &delivered[LEASE_WINDOW + 1];
-    assert_eq!(first, last, "the pool frame came back after the window");
-    assert_ne!(first_bytes, last_bytes, "and holds a later picture now");
+    let headers = request::read_headers_at(frame.address(), frame.size());
+    let read = kernel.read_stream(pin.file(), &headers);
+    let (status, _) = completed_now(&read).expect("refused at once");
+    assert_eq!(status, STATUS_ACCESS_VIOLATION);
+    allocator.give_back(frame).unwrap();
+    allocator.close().unwrap();
     pin.close().unwrap();
+    kernel_pin.close().unwrap();
     camera.close().unwrap();
+    kernel_camera.close().unwrap();
     kernel.unload_driver();
     kernel.assert_no_leaks();
 }
 
 #[test]
 fn on_the_virtual_clock_a_due_frame_is_delivered_before_advance_returns() {
-    // The frame timer's DPC asks for processing asynchronously; the emulation runs it right
-    // after the DPC on the advancing thread (as ks.sys's work item would run after the DPC),
-    // not on a new thread per frame, so the read is complete when `advance` returns.
+    // The frame timer's callback asks for processing asynchronously; the emulation runs that work
+    // item right after the timer's expiry on the advancing thread (as ks.sys's work item would
+    // run after it), not on a new thread per frame, so the read is complete when `advance`
+    // returns.
     let kernel = kernel();
     let camera = camera(&kernel);
     let format = qvga(PixelFormat::Nv12);
     let pin = running_pin(&camera, &format);
-    let epoch = kernel.clock().now_100ns();
+    let epoch = qpc_100ns(&kernel);
+    let mut buffer = vec![0u8; format.image_size() as usize];
     for n in 0..6u64 {
-        let headers = avcam_client::request::read_headers(&mut []);
-        let read = kernel.read_stream(pin.file(), &headers).expect_pending();
-        // Frame 0 is due at RUN: the read itself gets it. Later ones wait for their timer.
-        assert_eq!(read.poll().is_none(), n > 0, "frame {n}");
+        let headers = request::read_headers(&mut buffer);
+        let read = kernel.read_stream(pin.file(), &headers);
+        // Frame 0 is due at RUN: the read arriving in the empty queue gets it at once (Process
+        // runs in its dispatch). Later ones wait for their timer.
+        assert_eq!(completed_now(&read).is_some(), n == 0, "frame {n}");
         advance_to(&kernel, epoch + pts_30(n) + 1);
-        let result = read.poll().expect("delivered inside advance");
-        assert_eq!(result.status, ks::status::STATUS_SUCCESS);
+        let (status, _) = completed_now(&read).expect("delivered inside advance");
+        assert_eq!(status, STATUS_SUCCESS);
     }
     pin.close().unwrap();
     camera.close().unwrap();

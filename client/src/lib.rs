@@ -52,7 +52,7 @@ use ks::video::{
 use ks::{GUID, NTSTATUS};
 use zerocopy::FromBytes;
 
-pub use transport::{Read, Reply, Status, Transport};
+pub use transport::{Read, Reply, Status, Transport, UserMode};
 
 /// A failed KS request: what was asked and the NTSTATUS the driver answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
-use avcam_client::{Camera, Pin};
+use avcam_client::{Camera, Pin, Transport, UserMode};
 use avcam_emulation::Kernel;
 use ks::guid::KSCATEGORY_VIDEO_CAMERA;
 use ks::nt::{DRIVER_OBJECT, UNICODE_STRING};
@@ -41,13 +41,18 @@ pub fn load(kernel: &Kernel) {
     assert_eq!(kernel.load_driver(entry), STATUS_SUCCESS);
 }
 
-/// The camera opened through KSCATEGORY_VIDEO_CAMERA.
+/// The camera opened through KSCATEGORY_VIDEO_CAMERA by a kernel-mode consumer.
 pub fn camera(kernel: &Kernel) -> Camera<'_> {
     Camera::open(kernel, &KSCATEGORY_VIDEO_CAMERA).expect("the camera opens")
 }
 
+/// The camera opened through KSCATEGORY_VIDEO_CAMERA by a user-mode application.
+pub fn user_camera<'k>(user: &'k UserMode<'k>) -> Camera<'k, UserMode<'k>> {
+    Camera::open(user, &KSCATEGORY_VIDEO_CAMERA).expect("the camera opens")
+}
+
 /// The format the pin proposes for a client range asking exactly `format`.
-pub fn negotiate(camera: &Camera<'_>, format: &VideoFormat) -> Vec<u8> {
+pub fn negotiate<T: Transport>(camera: &Camera<'_, T>, format: &VideoFormat) -> Vec<u8> {
     camera
         .intersect(0, format.to_ks().as_bytes())
         .expect("the pin agrees")
@@ -59,7 +64,7 @@ pub fn qvga(pixel: PixelFormat) -> VideoFormat {
 }
 
 /// A pin in RUN with `format`.
-pub fn running_pin<'k>(camera: &Camera<'k>, format: &VideoFormat) -> Pin<'k> {
+pub fn running_pin<'k, T: Transport>(camera: &Camera<'k, T>, format: &VideoFormat) -> Pin<'k, T> {
     let bytes = negotiate(camera, format);
     let pin = camera.create_pin(0, &bytes).expect("the pin is created");
     for state in [1, 2, 3] {
