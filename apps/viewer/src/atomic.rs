@@ -179,17 +179,18 @@ pub fn check_directory(option: &'static str, directory: &Path) -> Result<(), Vie
     AtomicFile::create(option, &directory.join("probe")).map(drop)
 }
 
+/// A fresh, empty directory for a unit test of this crate's file handling.
+#[cfg(test)]
+pub(crate) fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("avcam-viewer-unit-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn scratch_dir(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("avcam-viewer-atomic-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
 
     fn entries(dir: &Path) -> Vec<String> {
         let mut names: Vec<_> = fs::read_dir(dir)

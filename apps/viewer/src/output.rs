@@ -347,15 +347,8 @@ pub fn check_frame_directory(option: &'static str, directory: &Path) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::atomic::scratch_dir as scratch;
     use std::fs;
-
-    fn scratch(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("avcam-viewer-output-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
 
     fn reason(result: Result<impl std::fmt::Debug, ViewerError>) -> String {
         match result {

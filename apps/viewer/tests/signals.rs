@@ -4,31 +4,19 @@
 //! link, or the file stdout goes to (refused, untouched). Unix only: the signals and the shell.
 #![cfg(unix)]
 
+mod support;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use support::{entries, scratch};
 
 const VIEWER: &str = env!("CARGO_BIN_EXE_avcam-viewer");
 
 /// How long a child may take to reach a state or to exit: a liveness bound, not a measurement.
 const PATIENCE: Duration = Duration::from_secs(120);
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("avcam-viewer-sig-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
 
 fn viewer() -> Command {
     let mut command = Command::new(VIEWER);
