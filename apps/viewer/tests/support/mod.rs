@@ -590,6 +590,21 @@ impl Drop for Xvfb {
     }
 }
 
+/// The X display for a window test: `$DISPLAY` if set, else a new Xvfb (its server is returned,
+/// to be dropped at the end), else `None` after printing a note (the test then skips).
+pub fn x_display() -> Option<(Option<Xvfb>, String)> {
+    match std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()) {
+        Some(display) => Some((None, display)),
+        None => match start_xvfb() {
+            Some((server, display)) => Some((Some(server), display)),
+            None => {
+                println!("note: skipped: no DISPLAY and no Xvfb (apt-get install xvfb)");
+                None
+            }
+        },
+    }
+}
+
 /// Starts Xvfb (for the window tests) on a free display number (it reports the number on the `-displayfd` pipe).
 pub fn start_xvfb() -> Option<(Xvfb, String)> {
     let mut child = std::process::Command::new("Xvfb")
