@@ -9,8 +9,9 @@
 //! bucket that holds the exact nearest-rank percentile: always a value that was recorded, never
 //! below the exact percentile and above it by at most [`RELATIVE_ERROR`] of its magnitude; exact
 //! when the bucket holds one distinct value (e.g. a stream paced exactly).
-//! Memory: at most [`MAX_BUCKETS`] buckets of 24 bytes per sign (1.3 MiB), whatever the count;
-//! in practice a few hundred, allocated as values first reach them.
+//! Memory: buckets are allocated in blocks of 1,024 (24 KiB, one power of two's worth), each
+//! when a value first reaches it; at most [`MAX_BUCKETS`] buckets per sign (56 blocks, 1.3 MiB),
+//! whatever the count; in practice a handful of blocks per histogram.
 
 /// Bits of precision: a bucket above the exact range spans `1 / 2^PRECISION_BITS` of its values.
 pub const PRECISION_BITS: u32 = 10;
@@ -22,6 +23,8 @@ const EXACT_BELOW: u64 = 1 << (PRECISION_BITS + 1);
 const PER_OCTAVE: u64 = 1 << PRECISION_BITS;
 /// Buckets for magnitudes `0..=u64::MAX`: the most one sign of a histogram ever allocates.
 pub const MAX_BUCKETS: usize = bucket_index(u64::MAX) + 1;
+/// Buckets allocated together (1,024).
+const BLOCK: usize = PER_OCTAVE as usize;
 
 /// The bucket of magnitude `value`: `value` itself below [`EXACT_BELOW`], else the octave
 /// (`shift`, from 1) and the top [`PRECISION_BITS`] + 1 bits of the value.
@@ -42,13 +45,43 @@ struct Bucket {
     max: i64,
 }
 
+/// The buckets of one sign, by magnitude, in blocks of [`BLOCK`] allocated when first reached.
+#[derive(Clone, Debug, Default)]
+struct Buckets {
+    blocks: Vec<Option<Box<[Bucket]>>>,
+}
+
+impl Buckets {
+    /// The bucket at `index`, allocating its block if needed.
+    fn at(&mut self, index: usize) -> &mut Bucket {
+        let (block, offset) = (index / BLOCK, index % BLOCK);
+        if self.blocks.len() <= block {
+            self.blocks.resize_with(block + 1, || None);
+        }
+        let block = self.blocks[block].get_or_insert_with(|| vec![Bucket::default(); BLOCK].into());
+        &mut block[offset]
+    }
+
+    /// Every bucket of the allocated blocks, in ascending magnitude.
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &Bucket> + Clone {
+        self.blocks.iter().flatten().flat_map(|block| block.iter())
+    }
+
+    /// Heap bytes: the allocated blocks and the list of them.
+    fn heap_bytes(&self) -> usize {
+        let blocks = self.blocks.iter().flatten().count();
+        blocks * BLOCK * std::mem::size_of::<Bucket>()
+            + self.blocks.capacity() * std::mem::size_of::<Option<Box<[Bucket]>>>()
+    }
+}
+
 /// A streaming histogram of `i64` values (see the module documentation).
 #[derive(Clone, Debug, Default)]
 pub struct LogHistogram {
     /// Buckets of negative values, by magnitude.
-    negative: Vec<Bucket>,
+    negative: Buckets,
     /// Buckets of values from zero up.
-    positive: Vec<Bucket>,
+    positive: Buckets,
     count: u64,
     sum: i128,
     min: i64,
@@ -72,7 +105,7 @@ impl LogHistogram {
         Self::default()
     }
 
-    /// Records `value` once. Allocates only when a bucket beyond all earlier ones is reached.
+    /// Records `value` once. Allocates only when a value first reaches a block of buckets.
     pub fn record(&mut self, value: i64) {
         self.record_n(value, 1);
     }
@@ -87,11 +120,7 @@ impl LogHistogram {
         } else {
             &mut self.positive
         };
-        let index = bucket_index(value.unsigned_abs());
-        if side.len() <= index {
-            side.resize(index + 1, Bucket::default());
-        }
-        let bucket = &mut side[index];
+        let bucket = side.at(bucket_index(value.unsigned_abs()));
         if bucket.count == 0 {
             (bucket.min, bucket.max) = (value, value);
         } else {
@@ -171,9 +200,9 @@ impl LogHistogram {
             .sum()
     }
 
-    /// Bytes of heap the buckets take now (at most `2 x MAX_BUCKETS x 24`).
+    /// Bytes of heap the buckets take now (at most `2 x MAX_BUCKETS x 24` and the block lists).
     pub fn heap_bytes(&self) -> usize {
-        (self.negative.capacity() + self.positive.capacity()) * std::mem::size_of::<Bucket>()
+        self.negative.heap_bytes() + self.positive.heap_bytes()
     }
 }
 
@@ -336,7 +365,16 @@ mod tests {
         }
         histogram.record(i64::MAX);
         histogram.record(i64::MIN);
-        assert!(histogram.heap_bytes() <= 2 * MAX_BUCKETS * 24 * 2);
+        assert!(histogram.heap_bytes() <= 2 * MAX_BUCKETS * 24 + 2 * 64 * 16);
+        // One value far out costs one block, not every bucket up to it.
+        let mut sparse = LogHistogram::new();
+        sparse.record(1);
+        sparse.record(1 << 40);
+        assert!(
+            sparse.heap_bytes() <= 2 * BLOCK * 24 + 64 * 16,
+            "{}",
+            sparse.heap_bytes()
+        );
         assert_eq!(histogram.percentile(100.0), Some(i64::MAX));
         assert_eq!(histogram.percentile(0.1), Some(i64::MIN));
     }

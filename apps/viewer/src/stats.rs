@@ -296,6 +296,8 @@ impl StressRecorder {
         }
         let arrival = i64::try_from(sample.arrival_ns).unwrap_or(i64::MAX);
         match (sample.presentation_time, self.every_frame_timed) {
+            // Latencies serve the on-time share, which needs a nominal interval.
+            (Some(_), true) if self.nominal_100ns.is_none() => {}
             (Some(time), true) => {
                 let first = *self.first_presentation.get_or_insert(time);
                 let presented_ns = i128::from(time.saturating_sub(first)) * 100;
