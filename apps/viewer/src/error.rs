@@ -297,7 +297,7 @@ impl fmt::Display for ViewerError {
                 reason,
             } => write!(
                 f,
-                "cannot write {option} {}: {reason} (give a path in an existing, writable directory)",
+                "cannot write {option} {}: {reason} (give a new or regular file in an existing, writable directory)",
                 path.display()
             ),
             ViewerError::StdoutClosed { what } => write!(
