@@ -8,6 +8,9 @@
 #      `list` and `record` exit 3 with the one line "no avcam camera is installed (...)", and
 #      leaves no output file;
 #   4. the Linux viewer refuses `--backend windows` with exit 2;
+#   4b. under wine, outputs that are DOS device names (NUL.y4m, nul.png, COM1.png) or carry the
+#      wrong extension are refused with exit 2 and one line, and nothing is created; an
+#      existing regular file is replaced (the Windows build's own checks in src/output.rs);
 #   5. the client's unit tests, built for Windows, pass under wine: among them the Windows
 #      transport's own (SetupDi finds no interface of an unregistered category; requests on a
 #      bad handle fail with their Win32 code), the only code of it that can run without a device.
@@ -86,6 +89,34 @@ for command in "list" "record --frames 2 -o $work/none.y4m"; do
         fail "wine: --backend windows ${args[0]}: exit $status, $lines line(s) on stderr: $(cat "$work/err.txt")"
     fi
 done
+
+# Outputs under wine: device names and wrong extensions refused, a regular file replaced.
+outputs="$work/outputs" exe_path=$(realpath "$exe")
+mkdir -p "$outputs"
+for entry in "NUL.y4m|-o NUL.y4m|NUL is a Windows device name" \
+    "nul.png|-o ok.y4m --png nul.png|NUL is a Windows device name" \
+    "COM1.png|-o ok.y4m --png COM1.png|COM1 is a Windows device name" \
+    "same.y4m twice|-o same.y4m --png same.y4m|must end with .png"; do
+    IFS='|' read -r name options expected <<<"$entry"
+    read -r -a opts <<<"$options"
+    status=0
+    (cd "$outputs" && wine "$exe_path" --fps 0 --size 320x240 record --frames 2 "${opts[@]}") \
+        >"$work/out.txt" 2>"$work/err.txt" || status=$?
+    lines=$(grep -c '' "$work/err.txt" || true)
+    if [ "$status" -eq 2 ] && [ "$lines" -eq 1 ] && grep -q "$expected" "$work/err.txt" \
+        && [ -z "$(ls -A "$outputs")" ]; then
+        pass "wine: output $name refused (exit 2, nothing created)"
+    else
+        fail "wine: output $name: exit $status, $(cat "$work/err.txt"), left: $(ls -A "$outputs")"
+    fi
+done
+echo "an older file" >"$outputs/old.y4m"
+if (cd "$outputs" && wine "$exe_path" --fps 0 --size 320x240 record --frames 2 -o old.y4m) 2>"$work/err.txt" \
+    && head -c 10 "$outputs/old.y4m" | grep -q '^YUV4MPEG2' && [ "$(ls -A "$outputs")" = old.y4m ]; then
+    pass "wine: an existing regular file is replaced, no partial file left"
+else
+    fail "wine: replacing a regular file: $(cat "$work/err.txt"), left: $(ls -A "$outputs")"
+fi
 
 status=0
 "$linux" --backend windows list 2>"$work/err.txt" || status=$?

@@ -1,6 +1,8 @@
 //! Conversion throughput at 1080p per pixel format: frames per second of the window conversion
 //! (to 0RGB), scaling into a 1280x720 window, Y4M writing and raw writing (into memory), next
 //! to a plain copy of the frame's bytes measured in the same run (the memory-bandwidth bound).
+//! "raw kept" is the raw writer `record --output -` uses, which keeps each frame packed to write
+//! it again in the place of a missed one: its cost next to "raw" is that copy.
 //!
 //! Run: `cargo bench -p avcam-viewer --bench convert` (prints one line per format; each figure
 //! is the best of four 250 ms rounds).
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use avcam_viewer::camera::{Frame, FrameMemory, PixelFormat, Size};
 use avcam_viewer::convert::{to_xrgb, Picture, Scaler};
-use avcam_viewer::y4m::{write_raw_frame, Y4mWriter};
+use avcam_viewer::y4m::{write_raw_frame, RawWriter, Y4mWriter};
 
 /// A writer that copies into a reused buffer (so writing costs what storing the bytes costs).
 struct MemorySink {
@@ -62,8 +64,8 @@ fn main() {
     let (width, height) = (1920u32, 1080u32);
     println!("avcam-viewer conversions at {width}x{height}, frames per second (higher is better)");
     println!(
-        "{:<6} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "format", "copy", "to 0RGB", "scale 720p", "Y4M", "raw"
+        "{:<6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "format", "copy", "to 0RGB", "scale 720p", "Y4M", "raw", "raw kept"
     );
     for format in PixelFormat::ALL {
         let stride = format.row_bytes(width as usize);
@@ -113,8 +115,13 @@ fn main() {
             write_raw_frame(&mut sink, black_box(&picture)).unwrap();
             black_box(&sink.buffer);
         });
+        let mut kept = RawWriter::new(memory());
+        let kept_rate = rate(|| {
+            kept.write_frame(black_box(&picture)).unwrap();
+            black_box(&kept);
+        });
         println!(
-            "{:<6} {copy_rate:>10.0} {convert_rate:>10.0} {scale_rate:>10.0} {y4m_rate:>10.0} {raw_rate:>10.0}",
+            "{:<6} {copy_rate:>10.0} {convert_rate:>10.0} {scale_rate:>10.0} {y4m_rate:>10.0} {raw_rate:>10.0} {kept_rate:>10.0}",
             format.name()
         );
     }

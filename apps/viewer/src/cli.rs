@@ -123,7 +123,7 @@ pub struct RecordArgs {
     #[arg(long, value_name = "N")]
     pub frames: Option<u64>,
 
-    /// Record T seconds of frames (ceil(T x fps) frames)
+    /// Record T seconds of frames (ceil(T x fps) frames; T at most 604800, 7 days)
     #[arg(long, value_name = "T", allow_negative_numbers = true)]
     pub seconds: Option<f64>,
 
@@ -139,12 +139,17 @@ pub struct RecordArgs {
     /// With --png DIR: save every Nth recorded frame
     #[arg(long, value_name = "N", default_value_t = 1, requires = "png")]
     pub png_every: u64,
+
+    /// Fail (exit code 1, nothing kept) if the camera skips a frame, instead of writing the
+    /// previous frame again in its place
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `stress` options.
 #[derive(Clone, Debug, Args)]
 pub struct StressArgs {
-    /// Run for T seconds (wall clock)
+    /// Run for T seconds (wall clock; at most 604800, 7 days)
     #[arg(long, value_name = "T", allow_negative_numbers = true)]
     pub seconds: f64,
 

@@ -18,6 +18,12 @@ pub const EXIT_USAGE: i32 = 2;
 /// Exit code when the backend finds no avcam device installed ([`CameraError::NotInstalled`],
 /// e.g. `--backend windows` on a machine without the driver).
 pub const EXIT_NO_CAMERA: i32 = 3;
+/// Exit code after SIGINT, SIGTERM or SIGHUP (Ctrl-C, Ctrl-Break, console close on Windows):
+/// 128 + SIGINT, as shells report an interrupted command.
+pub const EXIT_INTERRUPTED: i32 = 130;
+/// Exit code when stdout's reader went away (EPIPE, e.g. `| head`): 128 + SIGPIPE, what a shell
+/// reports for a Unix tool SIGPIPE ended. Nothing is printed.
+pub const EXIT_BROKEN_PIPE: i32 = 141;
 
 /// Everything that can go wrong in the viewer.
 #[derive(Debug)]
@@ -75,6 +81,15 @@ pub enum ViewerError {
         /// The value as given.
         value: String,
     },
+    /// A duration above the documented maximum.
+    TooLong {
+        /// The option, e.g. "--seconds".
+        option: &'static str,
+        /// The value as given.
+        value: String,
+        /// The maximum, in seconds.
+        max_seconds: u64,
+    },
     /// An output path cannot be written.
     UnwritableOutput {
         /// The option naming it.
@@ -83,6 +98,11 @@ pub enum ViewerError {
         path: PathBuf,
         /// Why, e.g. the OS error.
         reason: String,
+    },
+    /// Something must go to stdout, and the process has none.
+    StdoutClosed {
+        /// What would go there, e.g. "--output -".
+        what: &'static str,
     },
     /// The requested conversion does not exist (e.g. an output kind the format cannot take).
     Unsupported {
@@ -123,6 +143,25 @@ pub enum ViewerError {
         /// What failed.
         reason: String,
     },
+    /// `record --strict` saw the camera skip frames.
+    MissedFrames {
+        /// Frames missing from the picture numbers so far.
+        missed: u64,
+        /// The picture number of the frame that came after the gap.
+        before_picture: i64,
+        /// Frames recorded before the gap.
+        recorded: u64,
+        /// How much the camera's `DropCount` grew since the first frame.
+        drop_count: i64,
+    },
+    /// A signal (SIGINT, SIGTERM, SIGHUP; Ctrl-C on Windows) stopped the command; partial files
+    /// were removed.
+    Interrupted {
+        /// How far the command got, e.g. "after 37 of 100 frames".
+        progress: String,
+    },
+    /// stdout's reader went away (EPIPE): the command stopped quietly.
+    BrokenPipe,
 }
 
 impl ViewerError {
@@ -137,7 +176,9 @@ impl ViewerError {
             | ViewerError::FpsOutOfRange { .. }
             | ViewerError::UnknownPattern { .. }
             | ViewerError::NotPositive { .. }
+            | ViewerError::TooLong { .. }
             | ViewerError::UnwritableOutput { .. }
+            | ViewerError::StdoutClosed { .. }
             | ViewerError::Unsupported { .. }
             | ViewerError::NoDisplay { .. } => EXIT_USAGE,
             ViewerError::NoCamera {
@@ -147,8 +188,17 @@ impl ViewerError {
             | ViewerError::Camera { .. }
             | ViewerError::BadFrame { .. }
             | ViewerError::Io { .. }
-            | ViewerError::Window { .. } => EXIT_FAILURE,
+            | ViewerError::Window { .. }
+            | ViewerError::MissedFrames { .. } => EXIT_FAILURE,
+            ViewerError::Interrupted { .. } => EXIT_INTERRUPTED,
+            ViewerError::BrokenPipe => EXIT_BROKEN_PIPE,
         }
+    }
+
+    /// Whether the error is reported on stderr: all but [`ViewerError::BrokenPipe`], which stops
+    /// quietly as Unix tools do.
+    pub fn is_reported(&self) -> bool {
+        !matches!(self, ViewerError::BrokenPipe)
     }
 
     /// An I/O error while writing `what`.
@@ -156,6 +206,16 @@ impl ViewerError {
         ViewerError::Io {
             what: what.into(),
             source,
+        }
+    }
+
+    /// An I/O error while writing `what` to stdout: [`ViewerError::BrokenPipe`] when the reader
+    /// went away, else [`ViewerError::Io`].
+    pub fn stdout(what: impl Into<String>, source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::BrokenPipe {
+            ViewerError::BrokenPipe
+        } else {
+            ViewerError::io(what, source)
         }
     }
 }
@@ -222,14 +282,27 @@ impl fmt::Display for ViewerError {
             ViewerError::NotPositive { option, value } => {
                 write!(f, "{option} {value} must be above zero")
             }
+            ViewerError::TooLong {
+                option,
+                value,
+                max_seconds,
+            } => write!(
+                f,
+                "{option} {value} is too long; the most is {max_seconds} ({} days)",
+                max_seconds / 86_400
+            ),
             ViewerError::UnwritableOutput {
                 option,
                 path,
                 reason,
             } => write!(
                 f,
-                "cannot write {option} {}: {reason} (give a path in an existing, writable directory)",
+                "cannot write {option} {}: {reason} (give a new or regular file in an existing, writable directory)",
                 path.display()
+            ),
+            ViewerError::StdoutClosed { what } => write!(
+                f,
+                "stdout is closed, but {what} goes there (give it a file or a pipe)"
             ),
             ViewerError::Unsupported { message } => f.write_str(message),
             ViewerError::NoDisplay { reason } => write!(
@@ -246,6 +319,22 @@ impl fmt::Display for ViewerError {
             ViewerError::BadFrame { reason } => write!(f, "bad frame from the camera: {reason}"),
             ViewerError::Io { what, source } => write!(f, "cannot write {what}: {source}"),
             ViewerError::Window { reason } => write!(f, "window failed: {reason}"),
+            ViewerError::MissedFrames {
+                missed,
+                before_picture,
+                recorded,
+                drop_count,
+            } => write!(
+                f,
+                "--strict: the camera skipped {missed} frames before picture number \
+                 {before_picture}, after {recorded} recorded (its DropCount grew by \
+                 {drop_count}); the recording is abandoned"
+            ),
+            ViewerError::Interrupted { progress } => write!(
+                f,
+                "interrupted by a signal {progress}; partial files removed, nothing written"
+            ),
+            ViewerError::BrokenPipe => f.write_str("stdout's reader went away (broken pipe)"),
         }
     }
 }
@@ -316,6 +405,38 @@ mod tests {
             "--fps 0 (unthrottled) is only for `stress` and `record --frames N`; valid: 1..=1000 fps"
         );
         assert!(!error.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn signals_and_broken_pipes_have_their_shell_exit_codes() {
+        let interrupted = ViewerError::Interrupted {
+            progress: "after 3 of 10 frames".into(),
+        };
+        assert_eq!(interrupted.exit_code(), 130);
+        assert!(interrupted.is_reported());
+        let epipe = ViewerError::stdout(
+            "raw frames",
+            std::io::Error::from(std::io::ErrorKind::BrokenPipe),
+        );
+        assert!(matches!(epipe, ViewerError::BrokenPipe));
+        assert_eq!(epipe.exit_code(), 141);
+        assert!(!epipe.is_reported());
+        let other = ViewerError::stdout("raw frames", std::io::Error::other("stdout is closed"));
+        assert_eq!(other.exit_code(), EXIT_FAILURE);
+        assert_eq!(
+            other.to_string(),
+            "cannot write raw frames: stdout is closed"
+        );
+        let long = ViewerError::TooLong {
+            option: "--seconds",
+            value: "1e300".into(),
+            max_seconds: 604_800,
+        };
+        assert_eq!(long.exit_code(), EXIT_USAGE);
+        assert_eq!(
+            long.to_string(),
+            "--seconds 1e300 is too long; the most is 604800 (7 days)"
+        );
     }
 
     #[test]

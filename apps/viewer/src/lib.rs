@@ -10,10 +10,11 @@
 //! | [`camera`] | the interface the viewer consumes and the values that cross it |
 //! | [`cli`], [`settings`] | the command line, and its resolution against the camera's formats |
 //! | [`convert`], [`y4m`], [`snapshot`] | pixel conversions, Y4M/raw writers, PNG |
-//! | [`atomic`] | outputs that appear whole or not at all |
+//! | [`output`], [`atomic`] | where outputs may go; outputs that appear whole or not at all |
+//! | [`stdout`], [`interrupt`] | a closed or broken stdout; SIGINT/SIGTERM |
 //! | [`backend`] | the built-in camera: avcam in the emulation, through the KS client library |
 //! | `windows_backend` | (Windows builds) an installed avcam device over real KS handles, copies only |
-//! | [`stats`], [`plot`] | stress statistics and the interval histogram |
+//! | [`stats`], [`histogram`], [`plot`] | stress statistics in bounded memory, the interval histogram |
 //! | [`list`], [`record`], [`stress`], [`view`] | the subcommands |
 //! | [`error`] | the one error type, its messages and exit codes |
 
@@ -23,12 +24,16 @@ pub mod camera;
 pub mod cli;
 pub mod convert;
 pub mod error;
+pub mod histogram;
+pub mod interrupt;
 pub mod list;
+pub mod output;
 pub mod plot;
 pub mod record;
 pub mod settings;
 pub mod snapshot;
 pub mod stats;
+pub mod stdout;
 pub mod stress;
 pub mod view;
 #[cfg(windows)]
@@ -38,12 +43,16 @@ pub mod y4m;
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 
 use clap::Parser;
 
 pub use camera::{Camera, CameraError, Stream};
 pub use cli::Backend;
-pub use error::{ViewerError, EXIT_FAILURE, EXIT_NO_CAMERA, EXIT_OK, EXIT_USAGE};
+pub use error::{
+    ViewerError, EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_NO_CAMERA, EXIT_OK,
+    EXIT_USAGE,
+};
 
 /// Opens the camera when a command needs it (after the arguments that need no camera checked out).
 pub type OpenCamera<'a> = dyn FnMut() -> Result<Box<dyn Camera>, CameraError> + 'a;
@@ -72,7 +81,8 @@ impl DisplayEnv {
 
 /// Where a command writes, and what it knows of its surroundings.
 pub struct Context<'a> {
-    /// Reports, listings and raw frames.
+    /// Reports, listings and raw frames. A closed stdout fails every write and flush
+    /// ([`stdout::ClosedStdout`]); a broken pipe fails with `ErrorKind::BrokenPipe`.
     pub stdout: &'a mut dyn Write,
     /// Messages and errors.
     pub stderr: &'a mut dyn Write,
@@ -80,6 +90,9 @@ pub struct Context<'a> {
     pub stderr_is_terminal: bool,
     /// The display variables.
     pub display: DisplayEnv,
+    /// Set when the command should stop (the first SIGINT/SIGTERM: [`interrupt::flag`]); the
+    /// commands look at it before each frame.
+    pub stop: &'a AtomicBool,
 }
 
 /// Parses `args` (program name first), runs the command on the camera `open_camera` opens
@@ -108,8 +121,13 @@ where
         Err(error) => {
             return match error.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    let _ = write!(context.stdout, "{error}");
-                    EXIT_OK
+                    let written = write!(context.stdout, "{error}")
+                        .and_then(|()| context.stdout.flush())
+                        .map_err(|e| ViewerError::stdout("the help to stdout", e));
+                    match written {
+                        Ok(()) => EXIT_OK,
+                        Err(error) => report(error, context),
+                    }
                 }
                 _ => {
                     let _ = writeln!(context.stderr, "avcam-viewer: {}", cli::one_line(&error));
@@ -130,11 +148,16 @@ where
     };
     match result {
         Ok(()) => EXIT_OK,
-        Err(error) => {
-            let _ = writeln!(context.stderr, "avcam-viewer: {error}");
-            error.exit_code()
-        }
+        Err(error) => report(error, context),
     }
+}
+
+/// Prints `error` as one line on stderr (unless it stops quietly) and returns its exit code.
+fn report(error: ViewerError, context: &mut Context<'_>) -> i32 {
+    if error.is_reported() {
+        let _ = writeln!(context.stderr, "avcam-viewer: {error}");
+    }
+    error.exit_code()
 }
 
 /// Runs a parsed command line.
@@ -152,15 +175,28 @@ pub fn execute(
     }
 }
 
-/// The process entry point: runs with the real arguments, stdout, stderr and environment.
+/// The process entry point: runs with the real arguments, stdout, stderr and environment, with
+/// the signal handler installed ([`interrupt::install`]).
 pub fn main_with(open_backend: &mut OpenBackend<'_>) -> ExitCode {
-    let stdout = std::io::stdout();
+    // Without a handler the signals keep their default action (the process ends at once, and a
+    // partial file can stay behind); the command still runs.
+    let _ = interrupt::install();
     let stderr = std::io::stderr();
+    let mut closed = stdout::ClosedStdout;
+    let stdout_handle = std::io::stdout();
+    let mut open_stdout;
+    let stdout: &mut dyn Write = if stdout::is_closed() {
+        &mut closed
+    } else {
+        open_stdout = stdout_handle.lock();
+        &mut open_stdout
+    };
     let mut context = Context {
         stderr_is_terminal: stderr.is_terminal(),
-        stdout: &mut stdout.lock(),
+        stdout,
         stderr: &mut stderr.lock(),
         display: DisplayEnv::from_process(),
+        stop: interrupt::flag(),
     };
     let code = run_with_backends(std::env::args_os(), open_backend, &mut context);
     let _ = context.stdout.flush();

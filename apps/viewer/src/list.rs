@@ -42,7 +42,8 @@ pub fn run(open_camera: &mut OpenCamera<'_>, context: &mut Context<'_>) -> Resul
     context
         .stdout
         .write_all(render(&info).as_bytes())
-        .map_err(|e| ViewerError::io("the listing", e))
+        .and_then(|()| context.stdout.flush())
+        .map_err(|e| ViewerError::stdout("the listing to stdout", e))
 }
 
 #[cfg(test)]

@@ -26,6 +26,25 @@ fn open_camera(backend: Backend) -> Result<Box<dyn Camera>, CameraError> {
     }
 }
 
+/// Runs [`probe_stdout`] before `main`, before Rust's runtime puts `/dev/null` in place of a
+/// closed descriptor 1 (after which a closed stdout cannot be told from a redirection to
+/// `/dev/null`). Rust's own runtime reads its arguments on Linux the same way.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static PROBE_STDOUT: extern "C" fn() = probe_stdout;
+
+/// Notes whether descriptor 1 is closed ([`avcam_viewer::stdout::mark_closed_at_start`]).
+#[cfg(target_os = "linux")]
+extern "C" fn probe_stdout() {
+    // SAFETY: fcntl(F_GETFD) takes the descriptor number and no pointer, and reads only the
+    // descriptor's flags; on a closed descriptor it fails with EBADF, which is what is asked.
+    let flags = unsafe { libc::fcntl(1, libc::F_GETFD) };
+    if flags == -1 {
+        avcam_viewer::stdout::mark_closed_at_start();
+    }
+}
+
 fn main() -> ExitCode {
     avcam_viewer::main_with(&mut open_camera)
 }

@@ -15,8 +15,9 @@ use plotters_backend::{
 };
 
 use crate::error::ViewerError;
+use crate::histogram::{Histogram, LogHistogram};
 use crate::snapshot::save_png;
-use crate::stats::{Histogram, StressReport};
+use crate::stats::StressReport;
 
 /// Plot width in pixels.
 pub const PLOT_WIDTH: u32 = 960;
@@ -144,15 +145,15 @@ fn plot_error(path: &Path, error: impl std::fmt::Display) -> ViewerError {
     )
 }
 
-/// Renders the histogram of `intervals_us` (arrival intervals) for `report` into RGB8 pixels of
-/// [`PLOT_WIDTH`] x [`PLOT_HEIGHT`].
+/// Renders the histogram of `intervals_ns` (arrival intervals, nanoseconds) for `report` into
+/// RGB8 pixels of [`PLOT_WIDTH`] x [`PLOT_HEIGHT`], in microseconds.
 pub fn render_histogram(
     report: &StressReport,
-    intervals_us: &[f64],
+    intervals_ns: &LogHistogram,
     path: &Path,
 ) -> Result<Vec<u8>, ViewerError> {
     let mut pixels = vec![255u8; (PLOT_WIDTH * PLOT_HEIGHT * 3) as usize];
-    let histogram = Histogram::new(intervals_us, PLOT_BINS);
+    let histogram = Histogram::of(intervals_ns, 1e-3, PLOT_BINS);
     let tallest = histogram.counts.iter().copied().max().unwrap_or(0).max(1);
     {
         let backend = TextBackend {
@@ -233,10 +234,10 @@ pub fn render_histogram(
 /// Draws the histogram and saves it as a PNG at `path` (whole or not at all).
 pub fn save_histogram(
     report: &StressReport,
-    intervals_us: &[f64],
+    intervals_ns: &LogHistogram,
     path: &Path,
 ) -> Result<(), ViewerError> {
-    let pixels = render_histogram(report, intervals_us, path)?;
+    let pixels = render_histogram(report, intervals_ns, path)?;
     save_png("--plot", path, PLOT_WIDTH, PLOT_HEIGHT, &pixels)
 }
 

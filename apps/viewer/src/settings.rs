@@ -20,6 +20,33 @@ pub const DEFAULT_SIZE: Size = Size::new(1280, 720);
 pub const DEFAULT_FPS: u32 = 30;
 /// The pattern used when the camera reports none.
 pub const DEFAULT_PATTERN: &str = "bars";
+/// The longest `--seconds` any command accepts: 7 days (604,800 s). Memory does not limit it
+/// (stress keeps bounded statistics); it keeps a typo from asking for centuries.
+pub const MAX_SECONDS: u64 = 7 * 86_400;
+
+/// Checks a duration given as `option`: finite, above zero and at most [`MAX_SECONDS`].
+pub fn check_seconds(option: &'static str, seconds: f64) -> Result<Duration, ViewerError> {
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(ViewerError::NotPositive {
+            option,
+            value: seconds.to_string(),
+        });
+    }
+    if seconds > MAX_SECONDS as f64 {
+        // Whole numbers as such, huge ones short: 1000000, 1e300.
+        let value = if seconds < 1e16 && seconds.fract() == 0.0 {
+            format!("{seconds:.0}")
+        } else {
+            format!("{seconds:?}")
+        };
+        return Err(ViewerError::TooLong {
+            option,
+            value,
+            max_seconds: MAX_SECONDS,
+        });
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
 
 /// A resolved stream: the config for [`crate::camera::Camera::start`] and the format entry it
 /// was checked against.

@@ -1,13 +1,19 @@
-//! Stress statistics: per-frame samples in, a report out; no clock is read here.
+//! Stress statistics, kept as the frames arrive in memory that does not grow with the run: per
+//! frame the stress loop hands a [`FrameSample`] (its presentation time and the time it arrived,
+//! both passed in; no clock is read here) to a [`StressRecorder`], which keeps counters and
+//! [`LogHistogram`]s of the frame intervals, their jitter and the frames' latencies, and turns
+//! them into a [`StressReport`] at the end.
 //!
-//! The stress loop records one [`FrameSample`] per frame (its presentation time and the time it
-//! arrived, both passed in) and [`analyse`] turns them into frame-interval percentiles, jitter,
-//! on-time share and counters. Percentiles are nearest-rank: the p-th percentile of n sorted
-//! values is the value at rank `ceil(p / 100 * n)` (1-based), so it is always an observed value.
+//! Percentiles are nearest-rank (the p-th percentile of n values is the value of rank
+//! `ceil(p / 100 x n)`), read from the histograms: a value that was observed, never below the
+//! exact nearest-rank value and above it by at most 1/1,024 of it
+//! ([`crate::histogram::RELATIVE_ERROR`]); exact when the intervals repeat exactly. Minimum,
+//! maximum, mean and every count are exact. Details per figure on [`StressRecorder`].
 
 use serde::Serialize;
 
 use crate::camera::{FrameMemory, StreamStats};
+use crate::histogram::{midpoint, nearest_rank, LogHistogram};
 
 /// What the viewer noted about one delivered frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,15 +28,6 @@ pub struct FrameSample {
     pub drop_count: i64,
     /// Whose memory the bytes were.
     pub memory: FrameMemory,
-}
-
-/// The nearest-rank `p`-th percentile (0 < p <= 100) of `sorted` (ascending); 0 if empty.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// Distribution of frame intervals, in microseconds.
@@ -71,88 +68,6 @@ pub struct IntervalReport {
     pub interval_us: IntervalSummary,
     /// Jitter distribution.
     pub jitter_us: JitterSummary,
-}
-
-/// Summarizes `intervals` (microseconds) against `nominal_us` (or their mean if `None`).
-/// `None` if there are no intervals.
-pub fn summarize(intervals: &[f64], nominal_us: Option<f64>) -> Option<IntervalReport> {
-    if intervals.is_empty() {
-        return None;
-    }
-    let mut sorted = intervals.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mean = intervals.iter().sum::<f64>() / intervals.len() as f64;
-    let reference = nominal_us.unwrap_or(mean);
-    let mut jitter: Vec<f64> = intervals.iter().map(|i| (i - reference).abs()).collect();
-    jitter.sort_by(f64::total_cmp);
-    Some(IntervalReport {
-        samples: intervals.len() as u64,
-        reference_us: reference,
-        interval_us: IntervalSummary {
-            min: sorted[0],
-            mean,
-            p50: percentile(&sorted, 50.0),
-            p99: percentile(&sorted, 99.0),
-            max: sorted[sorted.len() - 1],
-        },
-        jitter_us: JitterSummary {
-            p50: percentile(&jitter, 50.0),
-            p99: percentile(&jitter, 99.0),
-            max: jitter[jitter.len() - 1],
-        },
-    })
-}
-
-/// Intervals between consecutive presentation times in microseconds; `None` unless every
-/// sample has a presentation time.
-pub fn presentation_intervals_us(samples: &[FrameSample]) -> Option<Vec<f64>> {
-    let times: Option<Vec<i64>> = samples.iter().map(|s| s.presentation_time).collect();
-    let times = times?;
-    Some(
-        times
-            .windows(2)
-            .map(|pair| (pair[1] - pair[0]) as f64 / 10.0)
-            .collect(),
-    )
-}
-
-/// Intervals between consecutive arrivals in microseconds.
-pub fn arrival_intervals_us(samples: &[FrameSample]) -> Vec<f64> {
-    samples
-        .windows(2)
-        .map(|pair| pair[1].arrival_ns.saturating_sub(pair[0].arrival_ns) as f64 / 1000.0)
-        .collect()
-}
-
-/// The share of frames that arrived on time: a frame is on time if its latency (arrival minus
-/// presentation time) exceeds the smallest latency of the run by less than one frame interval,
-/// i.e. it arrived before the next frame was due. Needs presentation times on every frame and a
-/// nominal interval; `None` otherwise (e.g. unthrottled runs).
-pub fn on_time_share(samples: &[FrameSample], nominal_interval_100ns: Option<u64>) -> Option<f64> {
-    let interval_ns = i128::from(nominal_interval_100ns?) * 100;
-    let first = samples.first()?.presentation_time?;
-    let latencies: Option<Vec<i128>> = samples
-        .iter()
-        .map(|s| {
-            s.presentation_time
-                .map(|pts| i128::from(s.arrival_ns) - i128::from(pts - first) * 100)
-        })
-        .collect();
-    let latencies = latencies?;
-    let best = latencies.iter().copied().min()?;
-    let on_time = latencies
-        .iter()
-        .filter(|&&l| l - best < interval_ns)
-        .count();
-    Some(on_time as f64 / samples.len() as f64)
-}
-
-/// Frames missing between consecutive picture numbers, as the viewer saw them.
-pub fn picture_number_gaps(samples: &[FrameSample]) -> u64 {
-    samples
-        .windows(2)
-        .map(|pair| (pair[1].picture_number - pair[0].picture_number - 1).max(0) as u64)
-        .sum()
 }
 
 /// A stress run's settings, as reported.
@@ -225,93 +140,256 @@ pub struct StressReport {
 /// The JSON schema identifier of [`StressReport`].
 pub const STRESS_SCHEMA: &str = "avcam-viewer-stress/1";
 
-/// Builds the report from the samples of a run of `seconds` and the stream's final counters.
-pub fn analyse(
-    config: RunConfig,
-    nominal_interval_100ns: Option<u64>,
-    samples: &[FrameSample],
-    seconds: f64,
-    final_stats: &StreamStats,
-) -> StressReport {
-    let nominal_us = nominal_interval_100ns.map(|interval| interval as f64 / 10.0);
-    let presentation =
-        presentation_intervals_us(samples).and_then(|intervals| summarize(&intervals, nominal_us));
-    let arrival = summarize(&arrival_intervals_us(samples), nominal_us);
-    let mut memory_seen = MemorySeen::default();
-    for sample in samples {
-        match sample.memory {
-            FrameMemory::PinAllocator => memory_seen.pin_allocator += 1,
-            FrameMemory::ClientCopy => memory_seen.client_copy += 1,
-        }
-    }
-    let frames = samples.len() as u64;
-    StressReport {
-        schema: STRESS_SCHEMA,
-        config,
-        seconds,
-        frames_delivered: frames,
-        fps_delivered: if seconds > 0.0 {
-            frames as f64 / seconds
-        } else {
-            0.0
-        },
-        frames_dropped: final_stats.frames_dropped,
-        drop_count_last_frame: samples.last().map_or(0, |s| s.drop_count),
-        picture_number_gaps: picture_number_gaps(samples),
-        presentation,
-        arrival,
-        on_time_share: on_time_share(samples, nominal_interval_100ns),
-        allocator: final_stats.allocator,
-        copies_avoided: final_stats.copies_avoided,
-        frames_copied: final_stats.frames_copied,
-        memory_seen,
-    }
+/// The intervals between consecutive frames as one clock saw them, in that clock's unit.
+#[derive(Clone, Debug, Default)]
+struct Intervals {
+    /// Nanoseconds per unit: 100 for presentation times, 1 for arrivals.
+    unit_ns: u64,
+    /// The nominal interval in units, when the run was paced.
+    nominal: Option<i64>,
+    /// The intervals.
+    intervals: LogHistogram,
+    /// `|interval - nominal|`, when the run was paced.
+    jitter: LogHistogram,
 }
 
-/// Counts of `values` in `bins` equal-width bins from their minimum to their maximum.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Histogram {
-    /// Lower edge of the first bin.
-    pub start: f64,
-    /// Width of every bin (1 when all values are equal).
-    pub bin_width: f64,
-    /// Values per bin; the maximum falls in the last bin.
-    pub counts: Vec<u64>,
-}
-
-impl Histogram {
-    /// Bins `values` (at least one bin).
-    pub fn new(values: &[f64], bins: usize) -> Self {
-        let bins = bins.max(1);
-        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if values.is_empty() {
-            return Histogram {
-                start: 0.0,
-                bin_width: 1.0,
-                counts: vec![0; bins],
-            };
+impl Intervals {
+    fn new(unit_ns: u64, nominal_100ns: Option<u64>) -> Self {
+        Intervals {
+            unit_ns,
+            nominal: nominal_100ns.map(|n| (n * 100 / unit_ns) as i64),
+            ..Intervals::default()
         }
-        let (start, bin_width) = if max > min {
-            (min, (max - min) / bins as f64)
-        } else {
-            (min - bins as f64 / 2.0, 1.0)
+    }
+
+    fn record(&mut self, interval: i64) {
+        self.intervals.record(interval);
+        if let Some(nominal) = self.nominal {
+            self.jitter
+                .record(interval.saturating_sub(nominal).saturating_abs());
+        }
+    }
+
+    /// Microseconds of `units`.
+    fn us(&self, units: f64) -> f64 {
+        units * self.unit_ns as f64 / 1000.0
+    }
+
+    /// The summary; `None` without intervals.
+    fn report(&self) -> Option<IntervalReport> {
+        let intervals = &self.intervals;
+        let (min, max, mean) = (intervals.min()?, intervals.max()?, intervals.mean()?);
+        let percentile = |p| intervals.percentile(p).unwrap_or(0) as f64;
+        let (reference, jitter) = match self.nominal {
+            Some(nominal) => {
+                let percentile = |p| self.jitter.percentile(p).unwrap_or(0) as f64;
+                let jitter = JitterSummary {
+                    p50: self.us(percentile(50.0)),
+                    p99: self.us(percentile(99.0)),
+                    max: self.us(self.jitter.max().unwrap_or(0) as f64),
+                };
+                (nominal as f64, jitter)
+            }
+            None => (mean, self.jitter_around(mean)),
         };
-        let mut counts = vec![0u64; bins];
-        for value in values {
-            let index = ((value - start) / bin_width) as usize;
-            counts[index.min(bins - 1)] += 1;
-        }
-        Histogram {
-            start,
-            bin_width,
-            counts,
+        Some(IntervalReport {
+            samples: intervals.count(),
+            reference_us: self.us(reference),
+            interval_us: IntervalSummary {
+                min: self.us(min as f64),
+                mean: self.us(mean),
+                p50: self.us(percentile(50.0)),
+                p99: self.us(percentile(99.0)),
+                max: self.us(max as f64),
+            },
+            jitter_us: jitter,
+        })
+    }
+
+    /// Jitter around a reference known only at the end (the mean): `|value - reference|` for
+    /// each bucket's middle value, so a percentile is within one bucket's span (1/1,024 of the
+    /// interval) of the exact one; the maximum is exact.
+    fn jitter_around(&self, reference: f64) -> JitterSummary {
+        let mut jitter: Vec<(f64, u64)> = self
+            .intervals
+            .buckets()
+            .map(|b| ((midpoint(b.min, b.max) - reference).abs(), b.count))
+            .collect();
+        jitter.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let percentile = |p| {
+            let rank = nearest_rank(p, self.intervals.count()).unwrap_or(1);
+            let mut seen = 0;
+            jitter
+                .iter()
+                .find(|(_, count)| {
+                    seen += count;
+                    seen >= rank
+                })
+                .map_or(0.0, |(value, _)| *value)
+        };
+        let (min, max) = (
+            self.intervals.min().unwrap_or(0) as f64,
+            self.intervals.max().unwrap_or(0) as f64,
+        );
+        JitterSummary {
+            p50: self.us(percentile(50.0)),
+            p99: self.us(percentile(99.0)),
+            max: self.us((max - reference).max(reference - min)),
         }
     }
 
-    /// Upper edge of the last bin.
-    pub fn end(&self) -> f64 {
-        self.start + self.bin_width * self.counts.len() as f64
+    /// Heap bytes of the histograms.
+    fn heap_bytes(&self) -> usize {
+        self.intervals.heap_bytes() + self.jitter.heap_bytes()
+    }
+}
+
+/// The statistics of a stress run, kept frame by frame in bounded memory.
+///
+/// - `presentation`: intervals between consecutive presentation times (100 ns units), as long as
+///   every frame has one (the first frame without one ends them: `None` in the report).
+/// - `arrival`: intervals between consecutive arrival times (nanoseconds).
+/// - jitter: recorded frame by frame against the nominal interval when the run is paced (the
+///   same bound as any percentile); when unthrottled, the reference is the mean, known only at
+///   the end, and the jitter percentiles come from the interval buckets (within 1/1,024 of the
+///   interval; the maximum is exact).
+/// - on time: each frame's latency (arrival minus presentation time, relative to the first
+///   frame) goes into a histogram; the share below `smallest + nominal interval` is exact but
+///   for frames within 1/1,024 of that boundary ([`LogHistogram::count_below`]).
+#[derive(Clone, Debug)]
+pub struct StressRecorder {
+    nominal_100ns: Option<u64>,
+    frames: u64,
+    memory_seen: MemorySeen,
+    previous: Option<FrameSample>,
+    first_presentation: Option<i64>,
+    every_frame_timed: bool,
+    picture_number_gaps: u64,
+    presentation: Intervals,
+    arrival: Intervals,
+    latency_ns: LogHistogram,
+}
+
+impl StressRecorder {
+    /// A recorder for a run paced at `nominal_interval_100ns` (`None`: unthrottled).
+    pub fn new(nominal_interval_100ns: Option<u64>) -> Self {
+        StressRecorder {
+            nominal_100ns: nominal_interval_100ns,
+            frames: 0,
+            memory_seen: MemorySeen::default(),
+            previous: None,
+            first_presentation: None,
+            every_frame_timed: true,
+            picture_number_gaps: 0,
+            presentation: Intervals::new(100, nominal_interval_100ns),
+            arrival: Intervals::new(1, nominal_interval_100ns),
+            latency_ns: LogHistogram::new(),
+        }
+    }
+
+    /// Adds one frame. Allocates nothing once the histograms' buckets cover the values seen.
+    pub fn record(&mut self, sample: FrameSample) {
+        self.frames += 1;
+        match sample.memory {
+            FrameMemory::PinAllocator => self.memory_seen.pin_allocator += 1,
+            FrameMemory::ClientCopy => self.memory_seen.client_copy += 1,
+        }
+        let arrival = i64::try_from(sample.arrival_ns).unwrap_or(i64::MAX);
+        match (sample.presentation_time, self.every_frame_timed) {
+            // Latencies serve the on-time share, which needs a nominal interval.
+            (Some(_), true) if self.nominal_100ns.is_none() => {}
+            (Some(time), true) => {
+                let first = *self.first_presentation.get_or_insert(time);
+                let presented_ns = i128::from(time.saturating_sub(first)) * 100;
+                let latency = (i128::from(arrival) - presented_ns)
+                    .clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+                self.latency_ns.record(latency as i64);
+            }
+            _ => self.every_frame_timed = false,
+        }
+        if let Some(previous) = self.previous {
+            self.arrival.record(
+                i64::try_from(sample.arrival_ns.saturating_sub(previous.arrival_ns))
+                    .unwrap_or(i64::MAX),
+            );
+            if let (Some(now), Some(before), true) = (
+                sample.presentation_time,
+                previous.presentation_time,
+                self.every_frame_timed,
+            ) {
+                self.presentation.record(now.saturating_sub(before));
+            }
+            let gap = sample
+                .picture_number
+                .saturating_sub(previous.picture_number)
+                .saturating_sub(1);
+            self.picture_number_gaps += u64::try_from(gap).unwrap_or(0);
+        }
+        self.previous = Some(sample);
+    }
+
+    /// Frames recorded so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// The arrival intervals in nanoseconds (for the plot).
+    pub fn arrival_intervals_ns(&self) -> &LogHistogram {
+        &self.arrival.intervals
+    }
+
+    /// Heap bytes the statistics take now: bounded by the histograms' bucket counts
+    /// ([`crate::histogram::MAX_BUCKETS`]), never by the number of frames.
+    pub fn heap_bytes(&self) -> usize {
+        self.presentation.heap_bytes() + self.arrival.heap_bytes() + self.latency_ns.heap_bytes()
+    }
+
+    /// The share of frames on time (see the type's documentation); `None` when unthrottled or
+    /// when a frame had no presentation time.
+    fn on_time_share(&self) -> Option<f64> {
+        let interval_ns = i64::try_from(self.nominal_100ns? * 100).ok()?;
+        if !self.every_frame_timed {
+            return None;
+        }
+        let best = self.latency_ns.min()?;
+        let on_time = self
+            .latency_ns
+            .count_below(best.saturating_add(interval_ns));
+        Some(on_time as f64 / self.frames as f64)
+    }
+
+    /// The report of a run of `seconds` with the stream's final counters.
+    pub fn report(
+        &self,
+        config: RunConfig,
+        seconds: f64,
+        final_stats: &StreamStats,
+    ) -> StressReport {
+        StressReport {
+            schema: STRESS_SCHEMA,
+            config,
+            seconds,
+            frames_delivered: self.frames,
+            fps_delivered: if seconds > 0.0 {
+                self.frames as f64 / seconds
+            } else {
+                0.0
+            },
+            frames_dropped: final_stats.frames_dropped,
+            drop_count_last_frame: self.previous.map_or(0, |s| s.drop_count),
+            picture_number_gaps: self.picture_number_gaps,
+            presentation: if self.every_frame_timed {
+                self.presentation.report()
+            } else {
+                None
+            },
+            arrival: self.arrival.report(),
+            on_time_share: self.on_time_share(),
+            allocator: final_stats.allocator,
+            copies_avoided: final_stats.copies_avoided,
+            frames_copied: final_stats.frames_copied,
+            memory_seen: self.memory_seen,
+        }
     }
 }
 
@@ -329,59 +407,109 @@ mod tests {
         }
     }
 
-    #[test]
-    fn nearest_rank_percentiles() {
-        let values: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&values, 50.0), 50.0);
-        assert_eq!(percentile(&values, 99.0), 99.0);
-        assert_eq!(percentile(&values, 100.0), 100.0);
-        // 5 values: p50 = rank ceil(2.5) = 3, p99 = rank ceil(4.95) = 5.
-        let five = [10.0, 20.0, 30.0, 40.0, 1000.0];
-        assert_eq!(percentile(&five, 50.0), 30.0);
-        assert_eq!(percentile(&five, 99.0), 1000.0);
-        assert_eq!(percentile(&[7.0], 1.0), 7.0);
-        assert_eq!(percentile(&[], 50.0), 0.0);
+    fn config() -> RunConfig {
+        RunConfig {
+            device: "test".into(),
+            pin: 0,
+            format: "nv12".into(),
+            width: 4,
+            height: 2,
+            fps_requested: 30,
+            nominal_interval_us: Some(33_333.3),
+            pattern: "bars".into(),
+            frame_path: "shared".into(),
+        }
+    }
+
+    fn stats() -> StreamStats {
+        StreamStats {
+            frames_delivered: 0,
+            frames_dropped: 0,
+            copies_avoided: 0,
+            frames_copied: 0,
+            allocator: None,
+        }
+    }
+
+    fn report(nominal: Option<u64>, samples: &[FrameSample]) -> StressReport {
+        let mut recorder = StressRecorder::new(nominal);
+        for sample in samples {
+            recorder.record(*sample);
+        }
+        recorder.report(config(), 1.0, &stats())
+    }
+
+    /// 30 fps nominal (333333 x 100 ns); presentation exact, arrivals with one late frame.
+    const PACED: [(i64, u64, i64); 5] = [
+        (0, 1_000_000, 0),
+        (333_333, 34_333_300, 1),
+        (666_666, 67_666_600, 2),
+        (999_999, 110_000_000, 3), // arrived 9 ms late
+        (1_333_332, 134_333_200, 4),
+    ];
+
+    fn paced() -> Vec<FrameSample> {
+        PACED.iter().map(|&(p, a, n)| sample(p, a, n)).collect()
     }
 
     #[test]
     fn intervals_and_jitter_from_both_clocks() {
-        // 30 fps nominal (333333 x 100 ns); presentation exact, arrivals with one late frame.
+        let report = report(Some(333_333), &paced());
+        let presentation = report.presentation.unwrap();
+        assert_eq!(presentation.samples, 4);
+        assert_eq!(presentation.interval_us.min, 33_333.3);
+        assert_eq!(presentation.interval_us.max, 33_333.3);
+        assert_eq!(presentation.jitter_us.max, 0.0);
+        let arrival = report.arrival.unwrap();
+        // Arrival intervals: 33333.3, 33333.3, 42333.4, 24333.2 us.
+        assert_eq!(arrival.samples, 4);
+        assert_eq!(arrival.reference_us, 33_333.3);
+        assert_eq!(arrival.interval_us.min, 24_333.2);
+        assert_eq!(arrival.interval_us.p50, 33_333.3);
+        assert_eq!(arrival.interval_us.max, 42_333.4);
+        assert!((arrival.interval_us.mean - 33_333.3).abs() < 1e-6);
+        // Jitter sorted: 0, 0, 9000.1, 9000.1 -> p50 = rank 2 = 0; the max is exact.
+        assert_eq!(arrival.jitter_us.p50, 0.0);
+        assert!((arrival.jitter_us.max - 9_000.1).abs() < 1e-6);
+        // The late frame's latency exceeds the best by 9 ms < 33 ms: still on time.
+        assert_eq!(report.on_time_share, Some(1.0));
+    }
+
+    #[test]
+    fn a_frame_later_than_one_interval_is_not_on_time() {
+        let mut samples = paced();
+        samples[3].arrival_ns += 40_000_000;
+        assert_eq!(report(Some(333_333), &samples).on_time_share, Some(0.8));
+        assert_eq!(report(None, &samples).on_time_share, None);
+    }
+
+    #[test]
+    fn unthrottled_jitter_is_measured_against_the_mean() {
+        // Intervals 100, 100, 400 (x 100 ns): mean 200, jitter 100, 100, 200.
         let samples = [
-            sample(0, 1_000_000, 0),
-            sample(333_333, 34_333_300, 1),
-            sample(666_666, 67_666_600, 2),
-            sample(999_999, 110_000_000, 3), // arrived 9 ms late
-            sample(1_333_332, 134_333_200, 4),
+            sample(0, 0, 0),
+            sample(100, 10_000, 1),
+            sample(200, 20_000, 2),
+            sample(600, 60_000, 3),
         ];
-        let presentation = presentation_intervals_us(&samples).unwrap();
-        assert_eq!(presentation, [33_333.3; 4]);
-        let arrival = arrival_intervals_us(&samples);
-        assert_eq!(arrival, [33_333.3, 33_333.3, 42_333.4, 24_333.2]);
-
-        let report = summarize(&arrival, Some(33_333.3)).unwrap();
-        assert_eq!(report.samples, 4);
-        assert_eq!(report.interval_us.min, 24_333.2);
-        assert_eq!(report.interval_us.p50, 33_333.3);
-        assert_eq!(report.interval_us.max, 42_333.4);
-        // Jitter sorted: 0, 0, 9000.1, 9000.1 -> p50 = rank 2 = 0, p99 = rank 4.
-        assert_eq!(report.jitter_us.p50, 0.0);
-        assert!((report.jitter_us.max - 9_000.1).abs() < 1e-6);
-
-        // Only the late frame's latency exceeds the best by more than an interval? No: 9 ms < 33 ms.
-        assert_eq!(on_time_share(&samples, Some(333_333)), Some(1.0));
-        let mut very_late = samples;
-        very_late[3].arrival_ns += 40_000_000;
-        assert_eq!(on_time_share(&very_late, Some(333_333)), Some(0.8));
-        assert_eq!(on_time_share(&samples, None), None);
+        let report = report(None, &samples);
+        let presentation = report.presentation.unwrap();
+        assert_eq!(presentation.reference_us, 20.0);
+        assert_eq!(presentation.jitter_us.p50, 10.0);
+        assert_eq!(presentation.jitter_us.p99, 20.0);
+        assert_eq!(presentation.jitter_us.max, 20.0);
+        assert_eq!(report.arrival.unwrap().jitter_us, presentation.jitter_us);
+        assert_eq!(report.on_time_share, None);
     }
 
     #[test]
     fn missing_presentation_times_give_no_presentation_report() {
-        let mut samples = [sample(0, 0, 0), sample(10, 1_000, 1)];
+        let mut samples = [sample(0, 0, 0), sample(10, 1_000, 1), sample(20, 2_000, 2)];
         samples[1].presentation_time = None;
-        assert_eq!(presentation_intervals_us(&samples), None);
-        assert_eq!(on_time_share(&samples, Some(10)), None);
-        assert_eq!(arrival_intervals_us(&samples), [1.0]);
+        let report = report(Some(10), &samples);
+        assert_eq!(report.presentation, None);
+        assert_eq!(report.on_time_share, None);
+        assert_eq!(report.arrival.unwrap().interval_us.max, 1.0);
     }
 
     #[test]
@@ -392,8 +520,9 @@ mod tests {
             sample(2, 2, 9),
             sample(3, 3, 10),
         ];
-        assert_eq!(picture_number_gaps(&samples), 2);
-        assert_eq!(picture_number_gaps(&samples[..1]), 0);
+        assert_eq!(report(None, &samples).picture_number_gaps, 2);
+        assert_eq!(report(None, &samples[..1]).picture_number_gaps, 0);
+        assert_eq!(report(None, &samples[..1]).arrival, None);
     }
 
     #[test]
@@ -401,25 +530,18 @@ mod tests {
         let mut samples = vec![sample(0, 0, 0), sample(333_333, 33_333_300, 1)];
         samples[1].memory = FrameMemory::ClientCopy;
         samples[1].drop_count = 3;
-        let config = RunConfig {
-            device: "test".into(),
-            pin: 0,
-            format: "nv12".into(),
-            width: 4,
-            height: 2,
-            fps_requested: 30,
-            nominal_interval_us: Some(33_333.3),
-            pattern: "bars".into(),
-            frame_path: "shared".into(),
-        };
-        let stats = StreamStats {
+        let final_stats = StreamStats {
             frames_delivered: 2,
             frames_dropped: 3,
             copies_avoided: 1,
             frames_copied: 1,
             allocator: None,
         };
-        let report = analyse(config, Some(333_333), &samples, 0.5, &stats);
+        let mut recorder = StressRecorder::new(Some(333_333));
+        for sample in &samples {
+            recorder.record(*sample);
+        }
+        let report = recorder.report(config(), 0.5, &final_stats);
         assert_eq!(report.fps_delivered, 4.0);
         assert_eq!(report.frames_dropped, 3);
         assert_eq!(report.drop_count_last_frame, 3);
@@ -435,15 +557,25 @@ mod tests {
     }
 
     #[test]
-    fn histograms_cover_min_to_max() {
-        let histogram = Histogram::new(&[0.0, 1.0, 2.0, 3.0, 4.0], 4);
-        assert_eq!(histogram.start, 0.0);
-        assert_eq!(histogram.bin_width, 1.0);
-        assert_eq!(histogram.counts, [1, 1, 1, 2]);
-        assert_eq!(histogram.end(), 4.0);
-        let flat = Histogram::new(&[5.0, 5.0], 3);
-        assert_eq!(flat.counts.iter().sum::<u64>(), 2);
-        assert!(flat.start < 5.0 && flat.end() > 5.0);
-        assert_eq!(Histogram::new(&[], 2).counts, [0, 0]);
+    fn memory_stays_bounded_over_many_frames() {
+        // A million frames at 1000 fps with arrival jitter: the statistics stay a few hundred
+        // buckets, and growing the run tenfold adds nothing.
+        let mut recorder = StressRecorder::new(Some(10_000));
+        let feed = |recorder: &mut StressRecorder, from: u64, to: u64| {
+            for frame in from..to {
+                let jitter = (frame * 7919 % 1000) * 1000;
+                recorder.record(sample(
+                    (frame * 10_000) as i64,
+                    frame * 1_000_000 + jitter,
+                    frame as i64,
+                ));
+            }
+        };
+        feed(&mut recorder, 0, 100_000);
+        let after_100k = recorder.heap_bytes();
+        feed(&mut recorder, 100_000, 1_000_000);
+        assert_eq!(recorder.heap_bytes(), after_100k);
+        assert!(after_100k < 2 << 20, "{after_100k} bytes");
+        assert_eq!(recorder.frames(), 1_000_000);
     }
 }

@@ -1,42 +1,32 @@
 //! `stress`: stream for T seconds, then report delivered fps, drops, interval jitter, on-time
 //! share and allocator counters, as text or one JSON object, with an optional histogram PNG.
 //!
-//! The loop only records samples (presentation time, arrival on a monotonic clock, picture
-//! number, drop count, memory kind) into a vector reserved up front; all arithmetic happens in
-//! [`crate::stats`] after the stream stopped.
+//! The loop hands each frame's sample (presentation time, arrival on a monotonic clock, picture
+//! number, drop count, memory kind) to a [`StressRecorder`], whose memory does not grow with the
+//! run ([`crate::stats`]); the report is built after the stream stopped. `--seconds` is at most
+//! [`crate::settings::MAX_SECONDS`]. A signal stops the run before the next frame: no report, no plot.
 
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use std::sync::atomic::AtomicBool;
 
 use crate::atomic::AtomicFile;
 use crate::camera::{Rate, Stream};
 use crate::cli::{StreamArgs, StressArgs};
 use crate::convert::Picture;
 use crate::error::ViewerError;
+use crate::interrupt;
+use crate::output::Plan;
 use crate::plot::{render_histogram, PLOT_HEIGHT, PLOT_WIDTH};
-use crate::settings::{resolve, Resolved};
+use crate::settings::{check_seconds, resolve, Resolved};
 use crate::snapshot::write_png_into;
-use crate::stats::{analyse, arrival_intervals_us, FrameSample, RunConfig, StressReport};
+use crate::stats::{FrameSample, RunConfig, StressRecorder, StressReport};
 use crate::{camera_error, open, with_stream, Context, OpenCamera};
-
-/// Samples reserved for an unthrottled run (the vector grows beyond this if needed).
-const UNTHROTTLED_RESERVE: usize = 1 << 16;
 
 /// How often the progress bar is updated.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
-
-/// Checks `--seconds`: finite and above zero.
-pub fn check_seconds(seconds: f64) -> Result<Duration, ViewerError> {
-    if seconds.is_finite() && seconds > 0.0 {
-        Ok(Duration::from_secs_f64(seconds))
-    } else {
-        Err(ViewerError::NotPositive {
-            option: "--seconds",
-            value: seconds.to_string(),
-        })
-    }
-}
 
 /// Runs `stress`.
 pub fn run(
@@ -45,7 +35,16 @@ pub fn run(
     open_camera: &mut OpenCamera<'_>,
     context: &mut Context<'_>,
 ) -> Result<(), ViewerError> {
-    let run_for = check_seconds(args.seconds)?;
+    let run_for = check_seconds("--seconds", args.seconds)?;
+    let report_name = if args.json {
+        "the JSON report"
+    } else {
+        "the report"
+    };
+    crate::stdout::require_open(context.stdout, report_name)?;
+    if let Some(path) = &args.plot {
+        Plan::new().file("--plot", path, "png")?;
+    }
     let plot = args
         .plot
         .as_ref()
@@ -69,19 +68,25 @@ pub fn run(
         ProgressBar::hidden()
     };
 
-    let reserve = match resolved.config.rate {
-        Rate::Fps(fps) => (run_for.as_secs_f64() * f64::from(fps) * 1.25) as usize + 16,
-        Rate::Unthrottled => UNTHROTTLED_RESERVE,
-    };
-    let mut samples = Vec::with_capacity(reserve);
+    let mut recorder = StressRecorder::new(resolved.nominal_interval());
     let stream = camera
         .start(&resolved.config)
         .map_err(camera_error("starting the stream"))?;
     let start = Instant::now();
-    let (seconds, final_stats) = with_stream(stream, |stream| {
-        collect(stream, &resolved, start, run_for, &progress, &mut samples)
-    })?;
+    let stop = context.stop;
+    let collected = with_stream(stream, |stream| {
+        collect(
+            stream,
+            &resolved,
+            start,
+            run_for,
+            &progress,
+            stop,
+            &mut recorder,
+        )
+    });
     progress.finish_and_clear();
+    let (seconds, final_stats) = collected?;
 
     let config = &resolved.config;
     let run_config = RunConfig {
@@ -98,13 +103,7 @@ pub fn run(
         pattern: config.pattern.clone(),
         frame_path: config.frame_path.name().into(),
     };
-    let report = analyse(
-        run_config,
-        resolved.nominal_interval(),
-        &samples,
-        seconds,
-        &final_stats,
-    );
+    let report = recorder.report(run_config, seconds, &final_stats);
 
     if args.json {
         let mut json = serde_json::to_string_pretty(&report)
@@ -114,35 +113,48 @@ pub fn run(
     } else {
         context.stdout.write_all(render_text(&report).as_bytes())
     }
-    .map_err(|e| ViewerError::io("the report", e))?;
+    .and_then(|()| context.stdout.flush())
+    .map_err(|e| ViewerError::stdout("the report to stdout", e))?;
 
     if let (Some(mut file), Some(path)) = (plot, args.plot.as_ref()) {
-        let pixels = render_histogram(&report, &arrival_intervals_us(&samples), path)?;
+        let pixels = render_histogram(&report, recorder.arrival_intervals_ns(), path)?;
         write_png_into(&mut file, PLOT_WIDTH, PLOT_HEIGHT, &pixels)?;
         file.commit()?;
     }
     Ok(())
 }
 
-/// Pulls frames until `run_for` has passed since `start`; returns the seconds actually run.
+/// Pulls frames until `run_for` has passed since `start` or `stop` is set; returns the seconds
+/// actually run.
 fn collect(
     stream: &mut dyn Stream,
     resolved: &Resolved,
     start: Instant,
     run_for: Duration,
     progress: &ProgressBar,
-    samples: &mut Vec<FrameSample>,
+    stop: &AtomicBool,
+    recorder: &mut StressRecorder,
 ) -> Result<f64, ViewerError> {
     let timeout = resolved.frame_timeout();
     let mut next_progress = PROGRESS_EVERY;
     loop {
         let elapsed = start.elapsed();
+        if interrupt::requested(stop) {
+            return Err(ViewerError::Interrupted {
+                progress: format!(
+                    "after {:.1} of {:.1} s ({} frames)",
+                    elapsed.as_secs_f64(),
+                    run_for.as_secs_f64(),
+                    recorder.frames()
+                ),
+            });
+        }
         if elapsed >= run_for {
             return Ok(elapsed.as_secs_f64());
         }
         if elapsed >= next_progress {
             progress.set_position(elapsed.as_millis() as u64);
-            progress.set_message(format!("{} frames", samples.len()));
+            progress.set_message(format!("{} frames", recorder.frames()));
             next_progress = elapsed + PROGRESS_EVERY;
         }
         let frame = stream
@@ -151,7 +163,7 @@ fn collect(
         let arrival = start.elapsed();
         // Validate the frame as any consumer would before touching its bytes.
         Picture::new(&frame)?;
-        samples.push(FrameSample {
+        recorder.record(FrameSample {
             presentation_time: frame.presentation_time,
             arrival_ns: u64::try_from(arrival.as_nanos()).unwrap_or(u64::MAX),
             picture_number: frame.picture_number,
@@ -254,17 +266,27 @@ pub fn render_text(report: &StressReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::MAX_SECONDS;
 
     #[test]
-    fn seconds_must_be_finite_and_positive() {
-        assert_eq!(check_seconds(1.5).unwrap(), Duration::from_millis(1500));
+    fn seconds_must_be_finite_positive_and_at_most_the_maximum() {
+        assert_eq!(
+            check_seconds("--seconds", 1.5).unwrap(),
+            Duration::from_millis(1500)
+        );
         for bad in [0.0, -2.0, f64::NAN, f64::INFINITY] {
             assert!(matches!(
-                check_seconds(bad),
+                check_seconds("--seconds", bad),
                 Err(ViewerError::NotPositive {
                     option: "--seconds",
                     ..
                 })
+            ));
+        }
+        for long in [MAX_SECONDS as f64 * 1.001, 1e6, 1e300] {
+            assert!(matches!(
+                check_seconds("--seconds", long),
+                Err(ViewerError::TooLong { .. })
             ));
         }
     }

@@ -13,6 +13,7 @@
 
 use std::num::NonZeroU32;
 use std::rc::Rc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use winit::application::ApplicationHandler;
@@ -27,6 +28,8 @@ use crate::camera::{Camera, CameraError, Rate, Stream, StreamStats};
 use crate::cli::{StreamArgs, ViewArgs};
 use crate::convert::{to_xrgb, xrgb_to_rgb8, Picture, Scaler};
 use crate::error::ViewerError;
+use crate::interrupt;
+use crate::output::Plan;
 use crate::settings::{resolve, Resolved};
 use crate::snapshot::write_png_into;
 use crate::{open, Context, DisplayEnv, OpenCamera};
@@ -152,6 +155,8 @@ struct ViewerApp<'c> {
     drop_count: i64,
     stats: Option<StreamStats>,
     error: Option<ViewerError>,
+    /// Set by a signal: stop as an error ([`ViewerError::Interrupted`]).
+    stop: &'c AtomicBool,
 }
 
 impl ViewerApp<'_> {
@@ -390,6 +395,10 @@ impl ApplicationHandler for ViewerApp<'_> {
         if event_loop.exiting() {
             return;
         }
+        if interrupt::requested(self.stop) {
+            let progress = format!("after {} frames shown", self.frames_shown);
+            return self.fail(event_loop, ViewerError::Interrupted { progress });
+        }
         if let Err(error) = self.pull_frame().and_then(|()| self.update_title()) {
             self.fail(event_loop, error);
         }
@@ -440,6 +449,9 @@ pub fn run(
             value: "0".into(),
         });
     }
+    if let Some(path) = &args.screenshot {
+        Plan::new().file("--screenshot", path, "png")?;
+    }
     let screenshot = args
         .screenshot
         .as_ref()
@@ -472,6 +484,7 @@ pub fn run(
         drop_count: 0,
         stats: None,
         error: None,
+        stop: context.stop,
     };
     let loop_result = event_loop.run_app(&mut app);
     // Close the window before stopping the stream, then report the first error.

@@ -12,7 +12,9 @@
 //!
 //! Every header says `Ip` (progressive), `A1:1` (square pixels), `F<fps>:1` and
 //! `XCOLORRANGE=LIMITED`. The plane buffers are allocated once per writer, so writing a frame
-//! allocates nothing.
+//! allocates nothing. Both writers keep the last frame they wrote, so that `record` can write it
+//! again in the place of frames the camera skipped ([`Y4mWriter::repeat_last`],
+//! [`RawWriter::repeat_last`]): the file's timeline stays that of the camera.
 
 use std::io::Write;
 
@@ -100,12 +102,9 @@ impl<W: Write> Y4mWriter<W> {
         let (width, height) = (size.width as usize, size.height as usize);
         let colorspace = Colorspace::for_format(format);
         let (chroma_width, chroma_height) = colorspace.chroma_size(width, height);
-        // NV12 writes its Y rows straight from the frame; the others build every plane here.
-        let luma_len = if format == PixelFormat::Nv12 {
-            0
-        } else {
-            width * height
-        };
+        // Every plane is built here (NV12's Y rows copied without their padding), so the last
+        // frame can be written again.
+        let luma_len = width * height;
         Ok(Y4mWriter {
             out,
             format,
@@ -148,7 +147,13 @@ impl<W: Write> Y4mWriter<W> {
             });
         }
         self.fill_planes(picture);
-        self.write_planes(picture)
+        self.repeat_last()
+    }
+
+    /// Writes the last frame again (after [`Y4mWriter::write_frame`]; before it, a frame of
+    /// zeros).
+    pub fn repeat_last(&mut self) -> Result<(), ViewerError> {
+        self.write_planes()
             .map_err(|e| ViewerError::io("the Y4M stream", e))?;
         self.frames += 1;
         Ok(())
@@ -160,11 +165,14 @@ impl<W: Write> Y4mWriter<W> {
         Ok(self.out)
     }
 
-    /// Deinterleaves or converts `picture` into the plane buffers (NV12: chroma only).
+    /// Copies, deinterleaves or converts `picture` into the plane buffers.
     fn fill_planes(&mut self, picture: &Picture<'_>) {
         let width = self.width;
         match self.format {
             PixelFormat::Nv12 => {
+                for (y, luma) in self.luma.chunks_exact_mut(width).enumerate() {
+                    luma.copy_from_slice(&picture.row(y)[..width]);
+                }
                 let half = width / 2;
                 for (cy, (cb, cr)) in self
                     .cb
@@ -231,17 +239,56 @@ impl<W: Write> Y4mWriter<W> {
     }
 
     /// Writes `FRAME` and the three planes.
-    fn write_planes(&mut self, picture: &Picture<'_>) -> std::io::Result<()> {
+    fn write_planes(&mut self) -> std::io::Result<()> {
         self.out.write_all(FRAME_MARKER)?;
-        if self.format == PixelFormat::Nv12 {
-            for y in 0..self.height {
-                self.out.write_all(picture.row(y))?;
-            }
-        } else {
-            self.out.write_all(&self.luma)?;
-        }
+        self.out.write_all(&self.luma)?;
         self.out.write_all(&self.cb)?;
         self.out.write_all(&self.cr)
+    }
+}
+
+/// Writes raw frames ([`write_raw_frame`]'s layout) and keeps the last one, packed, to write it
+/// again ([`RawWriter::repeat_last`]). The buffer grows once, to one frame.
+#[derive(Debug)]
+pub struct RawWriter<W: Write> {
+    out: W,
+    last: Vec<u8>,
+    frames: u64,
+}
+
+impl<W: Write> RawWriter<W> {
+    /// A writer into `out`.
+    pub fn new(out: W) -> Self {
+        RawWriter {
+            out,
+            last: Vec::new(),
+            frames: 0,
+        }
+    }
+
+    /// Packs `picture` and writes it.
+    pub fn write_frame(&mut self, picture: &Picture<'_>) -> std::io::Result<()> {
+        self.last.clear();
+        write_raw_frame(&mut self.last, picture)?;
+        self.repeat_last()
+    }
+
+    /// Writes the last frame again (nothing before the first).
+    pub fn repeat_last(&mut self) -> std::io::Result<()> {
+        self.out.write_all(&self.last)?;
+        self.frames += 1;
+        Ok(())
+    }
+
+    /// Frames written so far, repeats included.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Flushes and returns the underlying writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
     }
 }
 
@@ -378,6 +425,41 @@ mod tests {
                 .to_string()
                 .contains("a rgb32 2x2 frame in a rgb32 4x2 stream"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn both_writers_repeat_the_last_frame_exactly() {
+        #[rustfmt::skip]
+        let first = [
+            1, 2, 3, 4, 99,
+            5, 6, 7, 8, 99,
+            10, 20, 11, 21, 99,
+        ];
+        let second = [7u8; 15];
+        let mut y4m = Y4mWriter::new(Vec::new(), PixelFormat::Nv12, Size::new(4, 2), 30).unwrap();
+        let mut raw = RawWriter::new(Vec::new());
+        for data in [&first, &second] {
+            let frame = frame(PixelFormat::Nv12, 4, 2, 5, data);
+            let picture = Picture::new(&frame).unwrap();
+            y4m.write_frame(&picture).unwrap();
+            raw.write_frame(&picture).unwrap();
+            y4m.repeat_last().unwrap();
+            raw.repeat_last().unwrap();
+        }
+        assert_eq!((y4m.frames(), raw.frames()), (4, 4));
+        let first_planes: &[u8] = b"FRAME\n\x01\x02\x03\x04\x05\x06\x07\x08\x0a\x0b\x14\x15";
+        let second_planes: &[u8] = b"FRAME\n\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07";
+        let mut expected = header(PixelFormat::Nv12, Size::new(4, 2), 30).into_bytes();
+        for planes in [first_planes, first_planes, second_planes, second_planes] {
+            expected.extend_from_slice(planes);
+        }
+        assert_eq!(y4m.finish().unwrap(), expected);
+        let raw_first: &[u8] = &[1, 2, 3, 4, 5, 6, 7, 8, 10, 20, 11, 21];
+        let raw_second: &[u8] = &[7; 12];
+        assert_eq!(
+            raw.finish().unwrap(),
+            [raw_first, raw_first, raw_second, raw_second].concat()
         );
     }
 

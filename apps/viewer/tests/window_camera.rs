@@ -2,6 +2,8 @@
 //! driver in the emulation), opens a window under X and shows the driver's colour bars; the
 //! screenshot it reads back from the X server is checked by its pixels.
 //!
+//! A signal while the window is open closes it, stops the stream and leaves no screenshot.
+//!
 //! Uses `$DISPLAY` if set, else starts its own `Xvfb` (killed at the end) if one is installed,
 //! else prints a note and skips.
 
@@ -10,19 +12,12 @@ mod support;
 use std::process::Command;
 
 use avcam_viewer::convert::fit;
-use support::{scratch, start_xvfb, BARS_RGB};
+use support::{entries, scratch, x_display, BARS_RGB};
 
 #[test]
 fn the_window_shows_the_cameras_colour_bars() {
-    let (_server, display) = match std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()) {
-        Some(display) => (None, display),
-        None => match start_xvfb() {
-            Some((server, display)) => (Some(server), display),
-            None => {
-                println!("note: skipped: no DISPLAY and no Xvfb (apt-get install xvfb)");
-                return;
-            }
-        },
+    let Some((_server, display)) = x_display() else {
+        return;
     };
     let dir = scratch("window-camera");
     let shot = dir.join("window.png");
@@ -81,5 +76,56 @@ fn the_window_shows_the_cameras_colour_bars() {
         // For people: AVCAM_VIEWER_KEEP=DIR keeps the screenshot to look at.
         std::fs::copy(&shot, std::path::Path::new(&keep).join("window-camera.png")).unwrap();
     }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+#[cfg(unix)]
+fn a_signal_closes_the_window_and_leaves_no_screenshot() {
+    let Some((_server, display)) = x_display() else {
+        return;
+    };
+    let dir = scratch("window-signal");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_avcam-viewer"))
+        .args([
+            "--size", "320x240", "--fps", "30", "view", "--frames", "1000000",
+        ])
+        .arg("--screenshot")
+        .arg(dir.join("window.png"))
+        .env("DISPLAY", &display)
+        .env_remove("WAYLAND_DISPLAY")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The screenshot's partial file exists once the handler is installed.
+    let start = std::time::Instant::now();
+    while entries(&dir).is_empty() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the viewer exited early"
+        );
+        assert!(start.elapsed().as_secs() < 120, "no partial file");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Let it show some frames (not needed for the outcome, which is the same before the first).
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() > 120 {
+            let _ = child.kill();
+            panic!("the window did not close on SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted by a signal after"), "{stderr}");
+    assert!(entries(&dir).is_empty(), "left {:?}", entries(&dir));
     std::fs::remove_dir_all(dir).unwrap();
 }

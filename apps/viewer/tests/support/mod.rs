@@ -5,11 +5,13 @@
 //! carry 75% colour bars (seven equal bars, BT.601 limited-range YUV or the matching RGB) over
 //! the top three quarters and a moving grey box below, rows padded to a stride larger than the
 //! row, RGB stored bottom-up. Pacing is real time at the configured rate (none when
-//! unthrottled); drops and failures happen only when asked for, never because of timing.
+//! unthrottled), or a virtual clock the test moves ([`FakeCamera::clock`], e.g. with a
+//! [`SlowSink`]); drops and failures happen only when asked for, never because of timing.
 
 #![allow(dead_code)]
 
 use std::io::BufRead;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -80,6 +82,13 @@ pub struct FakeCamera {
     pub log: Arc<Mutex<Log>>,
     /// Faults.
     pub faults: Faults,
+    /// A virtual clock in 100 ns units, instead of real time (paced rates only): `next_frame`
+    /// delivers the latest frame due at the clock's time, counting the ones it skipped as
+    /// dropped, or moves the clock to the next frame's due time if none is due yet. Whoever
+    /// holds the clock decides how slow the consumer is.
+    pub clock: Option<Arc<AtomicU64>>,
+    /// Sets the flag once this many frames were delivered (a signal arriving mid-stream).
+    pub stop_after: Option<(u64, Arc<AtomicBool>)>,
 }
 
 impl FakeCamera {
@@ -88,6 +97,8 @@ impl FakeCamera {
         FakeCamera {
             log: Arc::default(),
             faults: Faults::default(),
+            clock: None,
+            stop_after: None,
         }
     }
 
@@ -139,11 +150,10 @@ impl Camera for FakeCamera {
 
     fn start(&mut self, config: &StreamConfig) -> Result<Box<dyn Stream + '_>, CameraError> {
         self.log.lock().unwrap().starts.push(config.clone());
-        Ok(Box::new(FakeStream::new(
-            config.clone(),
-            self.faults,
-            self.log.clone(),
-        )))
+        let mut stream = FakeStream::new(config.clone(), self.faults, self.log.clone());
+        stream.clock = self.clock.clone();
+        stream.stop_after = self.stop_after.clone();
+        Ok(Box::new(stream))
     }
 }
 
@@ -166,6 +176,8 @@ pub struct FakeStream {
     allocs: u64,
     frees: u64,
     box_left: Option<usize>,
+    clock: Option<Arc<AtomicU64>>,
+    stop_after: Option<(u64, Arc<AtomicBool>)>,
 }
 
 impl FakeStream {
@@ -199,6 +211,8 @@ impl FakeStream {
             allocs: 0,
             frees: 0,
             box_left: None,
+            clock: None,
+            stop_after: None,
         }
     }
 
@@ -246,15 +260,27 @@ impl Stream for FakeStream {
                 self.dropped += 1;
             }
         }
-        let presentation = match self.interval {
-            Some(interval) => {
+        let presentation = match (self.interval, &self.clock) {
+            (Some(interval), Some(clock)) => {
+                let due = clock.load(Ordering::SeqCst) / interval;
+                let next = self.picture_number as u64;
+                if due > next {
+                    self.dropped += (due - next) as i64;
+                    self.picture_number = due as i64;
+                } else {
+                    // Not due yet: the consumer waits until it is.
+                    clock.fetch_max(next * interval, Ordering::SeqCst);
+                }
+                self.picture_number * interval as i64
+            }
+            (Some(interval), None) => {
                 let due = Duration::from_nanos(self.picture_number as u64 * interval * 100);
                 if let Some(wait) = due.checked_sub(self.start.elapsed()) {
                     std::thread::sleep(wait);
                 }
                 self.picture_number * interval as i64
             }
-            None => (self.start.elapsed().as_nanos() / 100) as i64,
+            (None, _) => (self.start.elapsed().as_nanos() / 100) as i64,
         };
         // The moving element: a grey box in the bottom quarter, one step per frame.
         draw_box(self);
@@ -262,6 +288,11 @@ impl Stream for FakeStream {
         self.outstanding = true;
         self.delivered += 1;
         self.log.lock().unwrap().frames += 1;
+        if let Some((after, flag)) = &self.stop_after {
+            if self.delivered >= *after {
+                flag.store(true, Ordering::SeqCst);
+            }
+        }
         let picture_number = self.picture_number;
         self.picture_number += 1;
         let (data, memory) = match self.config.frame_path {
@@ -435,15 +466,35 @@ pub fn run_with_display(
     args: &[&str],
     display: avcam_viewer::DisplayEnv,
 ) -> Outcome {
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut stdout = Vec::new();
+    let stop = camera.stop_after.as_ref().map_or_else(
+        || Arc::new(AtomicBool::new(false)),
+        |(_, flag)| flag.clone(),
+    );
+    let mut outcome = run_into(camera, args, display, &mut stdout, &stop);
+    outcome.stdout = stdout;
+    outcome
+}
+
+/// Runs the viewer in-process with `camera`, writing stdout into `stdout` (the outcome's own
+/// `stdout` stays empty), with `stop` as the signal flag.
+pub fn run_into(
+    camera: &FakeCamera,
+    args: &[&str],
+    display: avcam_viewer::DisplayEnv,
+    stdout: &mut dyn std::io::Write,
+    stop: &AtomicBool,
+) -> Outcome {
+    let mut stderr = Vec::new();
     let camera = camera.clone();
     let mut open = move || -> Result<Box<dyn Camera>, CameraError> { Ok(Box::new(camera.clone())) };
     let code = {
         let mut context = avcam_viewer::Context {
-            stdout: &mut stdout,
+            stdout,
             stderr: &mut stderr,
             stderr_is_terminal: false,
             display,
+            stop,
         };
         avcam_viewer::run(
             std::iter::once("avcam-viewer").chain(args.iter().copied()),
@@ -453,9 +504,62 @@ pub fn run_with_display(
     };
     Outcome {
         code,
-        stdout,
+        stdout: Vec::new(),
         stderr: String::from_utf8(stderr).unwrap(),
     }
+}
+
+/// A consumer that takes virtual time to write: every `frame_bytes` bytes written move `clock`
+/// on by `cost` (100 ns units). What it was given is in `bytes`.
+pub struct SlowSink {
+    /// Everything written.
+    pub bytes: Vec<u8>,
+    clock: Arc<AtomicU64>,
+    frame_bytes: usize,
+    cost: u64,
+    /// Bytes written since the clock last moved.
+    pending: usize,
+}
+
+impl SlowSink {
+    /// A sink costing `cost` x 100 ns per `frame_bytes` bytes on `clock`.
+    pub fn new(clock: Arc<AtomicU64>, frame_bytes: usize, cost: u64) -> Self {
+        SlowSink {
+            bytes: Vec::new(),
+            clock,
+            frame_bytes,
+            cost,
+            pending: 0,
+        }
+    }
+}
+
+impl std::io::Write for SlowSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.bytes.extend_from_slice(bytes);
+        self.pending += bytes.len();
+        while self.pending >= self.frame_bytes {
+            self.pending -= self.frame_bytes;
+            self.clock.fetch_add(self.cost, Ordering::SeqCst);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The picture number a frame of the double shows, read from the moving box's position in its
+/// top-down luma plane (`width` x `height`, one byte per pixel; picture numbers below 38).
+pub fn picture_shown(luma: &[u8], width: usize, height: usize) -> i64 {
+    let top = (height * 13 / 16) & !1;
+    let row = &luma[top * width..(top + 1) * width];
+    let left = row
+        .iter()
+        .position(|&y| y == GREY.0 .0)
+        .expect("the moving box is on its row");
+    (left / 8) as i64
 }
 
 /// A fresh, empty scratch directory under the system temp dir.
@@ -483,6 +587,21 @@ impl Drop for Xvfb {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// The X display for a window test: `$DISPLAY` if set, else a new Xvfb (its server is returned,
+/// to be dropped at the end), else `None` after printing a note (the test then skips).
+pub fn x_display() -> Option<(Option<Xvfb>, String)> {
+    match std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()) {
+        Some(display) => Some((None, display)),
+        None => match start_xvfb() {
+            Some((server, display)) => Some((Some(server), display)),
+            None => {
+                println!("note: skipped: no DISPLAY and no Xvfb (apt-get install xvfb)");
+                None
+            }
+        },
     }
 }
 
