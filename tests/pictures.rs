@@ -68,32 +68,56 @@ fn pixel(
     }
 }
 
+/// Checks the seven bars of picture row `height / 2` of `frame`.
+fn assert_bars(format: PixelFormat, frame: &[u8], width: usize, height: usize, path: &str) {
+    let row = height / 2;
+    for (i, &bar) in BARS.iter().enumerate() {
+        let x = (2 * i + 1) * width / 14;
+        let (ycc, rgb) = expected(bar);
+        let want = match format {
+            PixelFormat::Nv12 | PixelFormat::Yuy2 => ycc,
+            PixelFormat::Rgb32 | PixelFormat::Rgb24 => rgb,
+        };
+        assert_eq!(
+            pixel(format, frame, width, height, x, row),
+            want,
+            "{format:?} bar {i} ({path})"
+        );
+    }
+}
+
 #[test]
-fn colour_bars_match_bt601_in_every_format() {
+fn colour_bars_match_bt601_in_every_format_on_both_frame_paths() {
     for format in PixelFormat::ALL {
         let kernel = kernel();
-        let camera = camera(&kernel);
         let video = qvga(format);
         let (width, height) = (video.size().width as usize, video.size().height as usize);
-        let pin = running_pin(&camera, &video);
+        // Copy mode: a user-mode application's buffer.
+        let user = avcam_client::UserMode(&kernel);
+        let app = user_camera(&user);
+        let pin = running_pin(&app, &video);
         let read = pin.read(video.image_size() as usize);
         advance_to(&kernel, kernel.clock().now_100ns() + 1);
         let frame = read.wait(WAIT).expect("a frame");
         assert_eq!(frame.data.len(), video.image_size() as usize);
-        let row = height / 2;
-        for (i, &bar) in BARS.iter().enumerate() {
-            let x = (2 * i + 1) * width / 14;
-            let (ycc, rgb) = expected(bar);
-            let want = match format {
-                PixelFormat::Nv12 | PixelFormat::Yuy2 => ycc,
-                PixelFormat::Rgb32 | PixelFormat::Rgb24 => rgb,
-            };
-            assert_eq!(
-                pixel(format, &frame.data, width, height, x, row),
-                want,
-                "{format:?} bar {i}"
-            );
-        }
+        assert_bars(format, &frame.data, width, height, "copy");
+        pin.close().unwrap();
+        app.close().unwrap();
+        // Allocator mode: a kernel-mode consumer's allocator frame.
+        let camera = camera(&kernel);
+        let pin = running_pin(&camera, &video);
+        let allocator = pin.create_frame_allocator().unwrap();
+        let read = pin.read_into_frame(allocator.take_frame().unwrap());
+        advance_to(&kernel, kernel.clock().now_100ns() + 1);
+        let frame = read.wait(WAIT).expect("a frame");
+        let held = frame.frame.expect("the allocator frame");
+        let bytes = allocator
+            .frame_bytes(&held, frame.header.DataUsed as usize)
+            .unwrap();
+        assert_eq!(bytes.len(), video.image_size() as usize);
+        assert_bars(format, bytes, width, height, "allocator");
+        allocator.give_back(held).unwrap();
+        allocator.close().unwrap();
         pin.close().unwrap();
         camera.close().unwrap();
         kernel.unload_driver();

@@ -328,7 +328,7 @@ pub struct Pin<'k, T: Transport = Kernel> {
     pin: T::Handle,
 }
 
-impl<T: Transport> Pin<'_, T> {
+impl<'k, T: Transport> Pin<'k, T> {
     /// The pin's handle (for raw requests in tests).
     pub fn file(&self) -> T::Handle {
         self.pin
@@ -407,7 +407,7 @@ impl<T: Transport> Pin<'_, T> {
     /// Creates an allocator on the pin with `framing` (the allocator create request
     /// `KsCreateAllocator` sends, served by the pin's `KSSTRING_Allocator` create item: ks.sys,
     /// with the pin's `KSALLOCATOR_DISPATCH`).
-    pub fn create_allocator(&self, framing: &KSALLOCATOR_FRAMING) -> Result<Allocator<'_, T>> {
+    pub fn create_allocator(&self, framing: &KSALLOCATOR_FRAMING) -> Result<Allocator<'k, T>> {
         let file = self.kernel.create_allocator(self.pin, framing)?;
         Ok(Allocator {
             kernel: self.kernel,
@@ -420,7 +420,7 @@ impl<T: Transport> Pin<'_, T> {
     /// Creates the allocator a kernel-mode consumer of this pin would: the pin's own framing
     /// requirements (`KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX`) as the create request
     /// ([`request::allocator_framing`]).
-    pub fn create_frame_allocator(&self) -> Result<Allocator<'_, T>> {
+    pub fn create_frame_allocator(&self) -> Result<Allocator<'k, T>> {
         let framing = request::allocator_framing(&self.allocator_framing_ex()?)
             .ok_or(ClientError::Malformed("ALLOCATORFRAMING_EX"))?;
         self.create_allocator(&framing)
