@@ -93,8 +93,7 @@ fn colour_bars_match_bt601_in_every_format_on_both_frame_paths() {
         let video = qvga(format);
         let (width, height) = (video.size().width as usize, video.size().height as usize);
         // Copy mode: a user-mode application's buffer.
-        let user = avcam_client::UserMode(&kernel);
-        let app = user_camera(&user);
+        let app = user_camera(&kernel);
         let pin = running_pin(&app, &video);
         let read = pin.read(video.image_size() as usize);
         advance_to(&kernel, kernel.clock().now_100ns() + 1);

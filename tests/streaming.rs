@@ -6,7 +6,7 @@
 mod common;
 
 use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
-use avcam_client::{request, Pin, Transport, UserMode};
+use avcam_client::{request, Pin, Transport};
 use avcam_emulation::{AsyncIo, Kernel};
 use common::*;
 use ks::status::{STATUS_ACCESS_VIOLATION, STATUS_SUCCESS};
@@ -39,8 +39,7 @@ fn a_user_mode_client_gets_a_hundred_frames_stamped_with_their_qpc_deadlines() {
     // The stream starts seven seconds after boot: its presentation times are QPC times (the
     // epoch Media Foundation's device timestamps share), not 0-based stream times.
     kernel.clock().advance(7_000_000_000);
-    let user = UserMode(&kernel);
-    let camera = user_camera(&user);
+    let camera = user_camera(&kernel);
     let format = qvga(PixelFormat::Nv12);
     let image = format.image_size() as usize;
     let pin = running_pin(&camera, &format);
@@ -80,8 +79,7 @@ fn a_user_mode_client_gets_a_hundred_frames_stamped_with_their_qpc_deadlines() {
 #[test]
 fn a_starved_client_sees_drop_count_grow_by_exactly_the_missed_frames() {
     let kernel = kernel();
-    let user = UserMode(&kernel);
-    let camera = user_camera(&user);
+    let camera = user_camera(&kernel);
     let format = qvga(PixelFormat::Yuy2);
     let image = format.image_size() as usize;
     let pin = running_pin(&camera, &format);
@@ -124,8 +122,7 @@ fn at_240_fps_on_the_default_tick_every_frame_arrives_at_its_own_deadline() {
     // expires at each deadline.
     let kernel = kernel();
     assert_eq!(kernel.clock().tick(), 156_250, "Windows' default tick");
-    let user = UserMode(&kernel);
-    let camera = user_camera(&user);
+    let camera = user_camera(&kernel);
     let format = VideoFormat::new(PixelFormat::Nv12, FrameSize::QVGA, 41_666).unwrap();
     let image = format.image_size() as usize;
     let pin = running_pin(&camera, &format);
@@ -241,8 +238,7 @@ fn natural_frame(
 #[test]
 fn the_clients_surface_pitch_is_the_row_distance_in_its_buffer_and_stays_as_it_asked() {
     let kernel = kernel();
-    let user = UserMode(&kernel);
-    let camera = user_camera(&user);
+    let camera = user_camera(&kernel);
     for pixel in PixelFormat::ALL {
         let format = qvga(pixel);
         let layout = format.layout();
@@ -295,8 +291,7 @@ fn the_clients_surface_pitch_is_the_row_distance_in_its_buffer_and_stays_as_it_a
 #[test]
 fn headers_without_a_buffer_or_with_a_small_one_come_back_empty_without_spending_a_frame() {
     let kernel = kernel();
-    let user = UserMode(&kernel);
-    let camera = user_camera(&user);
+    let camera = user_camera(&kernel);
     let format = qvga(PixelFormat::Nv12);
     let image = format.image_size() as usize;
     let pin = running_pin(&camera, &format);
@@ -333,8 +328,7 @@ fn a_user_mode_client_cannot_hand_in_kernel_memory() {
         .unwrap();
     let allocator = kernel_pin.create_frame_allocator().unwrap();
     let frame = allocator.take_frame().unwrap();
-    let user = UserMode(&kernel);
-    let camera = user_camera(&user);
+    let camera = user_camera(&kernel);
     let pin = running_pin(&camera, &format);
     let headers = request::read_headers_at(frame.address(), frame.size());
     let read = kernel.read_stream(pin.file(), &headers);

@@ -52,7 +52,7 @@ use ks::video::{
 use ks::{GUID, NTSTATUS};
 use zerocopy::FromBytes;
 
-pub use transport::{Read, Reply, Status, Transport, UserMode};
+pub use transport::{Read, Reply, Status, Transport};
 
 /// A failed KS request: what was asked and the NTSTATUS the driver answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +145,24 @@ fn get_sized<T: Transport>(
 pub struct Camera<'k, T: Transport = Kernel> {
     kernel: &'k T,
     filter: T::Handle,
+}
+
+impl<'k> Camera<'k, Kernel> {
+    /// Opens the first device interface of `category` as a user-mode application does: the
+    /// filter, and every pin and allocator created on it, are user-mode handles (their stream
+    /// headers captured, their buffers probed: kernel memory is refused). [`Camera::open`] on the
+    /// emulation opens as a kernel-mode consumer.
+    pub fn open_as_application(kernel: &'k Kernel, category: &GUID) -> Result<Camera<'k, Kernel>> {
+        let interfaces = kernel.device_interfaces(category);
+        let interface = interfaces.first().ok_or(ClientError::NoDevice(*category))?;
+        let filter = kernel
+            .open_interface_user(interface)
+            .map_err(|status| ClientError::Request {
+                request: "open filter",
+                status,
+            })?;
+        Ok(Camera { kernel, filter })
+    }
 }
 
 impl<'k, T: Transport> Camera<'k, T> {

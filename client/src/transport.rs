@@ -5,8 +5,9 @@
 //! synchronous `IOCTL_KS_*`, queue an `IOCTL_KS_READ_STREAM` and close. The request bytes
 //! themselves always come from [`crate::request`]. Two transports exist:
 //!
-//! - the emulation (every host): the driver loaded in this process, spoken to as a kernel-mode
-//!   consumer ([`Kernel`](avcam_emulation::Kernel)) or as a user-mode application ([`UserMode`]);
+//! - the emulation (`avcam_emulation::Kernel`, every host): the driver loaded in this process;
+//!   whether requests come from a kernel-mode consumer or a user-mode application is decided by
+//!   how the filter was opened (`Camera::open` / `Camera::open_as_application`);
 //! - `windows::WindowsKs` (Windows only): real KS handles through SetupDi, `CreateFileW`,
 //!   `KsCreatePin` and `DeviceIoControl`.
 
@@ -145,46 +146,6 @@ impl Transport for Kernel {
 
     fn close(&self, handle: File) -> Result<()> {
         Status::Nt(Kernel::close(self, handle)).check("close")
-    }
-}
-
-/// The emulation as a user-mode application sees it: the filter is opened with
-/// `Kernel::open_interface_user`, so it and every pin and allocator created on it are user-mode
-/// files whose IRPs say `UserMode` (stream headers captured and copied back, data buffers probed:
-/// kernel memory is refused). [`Kernel`] itself is a kernel-mode consumer.
-#[derive(Clone, Copy)]
-pub struct UserMode<'k>(pub &'k Kernel);
-
-impl Transport for UserMode<'_> {
-    type Handle = File;
-    type Read = AsyncIo;
-
-    fn open_filter(&self, category: &GUID) -> Result<File> {
-        let interfaces = self.0.device_interfaces(category);
-        let interface = interfaces.first().ok_or(ClientError::NoDevice(*category))?;
-        self.0
-            .open_interface_user(interface)
-            .map_err(emulated("open filter"))
-    }
-
-    fn create_pin(&self, filter: File, connect: &[u8]) -> Result<File> {
-        Transport::create_pin(self.0, filter, connect)
-    }
-
-    fn create_allocator(&self, pin: File, framing: &KSALLOCATOR_FRAMING) -> Result<File> {
-        Transport::create_allocator(self.0, pin, framing)
-    }
-
-    fn ioctl(&self, handle: File, code: u32, input: &[u8], output: &mut [u8]) -> Reply {
-        Transport::ioctl(self.0, handle, code, input, output)
-    }
-
-    fn read_stream(&self, pin: File, headers: Vec<u8>) -> AsyncIo {
-        Transport::read_stream(self.0, pin, headers)
-    }
-
-    fn close(&self, handle: File) -> Result<()> {
-        Transport::close(self.0, handle)
     }
 }
 

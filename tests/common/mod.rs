@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
-use avcam_client::{Camera, Pin, Transport, UserMode};
+use avcam_client::{Camera, Pin, Transport};
 use avcam_emulation::Kernel;
 use ks::guid::KSCATEGORY_VIDEO_CAMERA;
 use ks::nt::{DRIVER_OBJECT, UNICODE_STRING};
@@ -47,8 +47,8 @@ pub fn camera(kernel: &Kernel) -> Camera<'_> {
 }
 
 /// The camera opened through KSCATEGORY_VIDEO_CAMERA by a user-mode application.
-pub fn user_camera<'k>(user: &'k UserMode<'k>) -> Camera<'k, UserMode<'k>> {
-    Camera::open(user, &KSCATEGORY_VIDEO_CAMERA).expect("the camera opens")
+pub fn user_camera(kernel: &Kernel) -> Camera<'_> {
+    Camera::open_as_application(kernel, &KSCATEGORY_VIDEO_CAMERA).expect("the camera opens")
 }
 
 /// The format the pin proposes for a client range asking exactly `format`.
