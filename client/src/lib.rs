@@ -297,6 +297,24 @@ pub struct PendingRead<T: Transport = Kernel> {
     frame: Option<AllocatorFrame>,
 }
 
+impl<T: Transport> Drop for PendingRead<T> {
+    /// A read dropped unfinished is cancelled and waited for, so its buffer is never freed under
+    /// the driver; if it still does not complete, the buffer is leaked rather than freed (the
+    /// allocator frame, if any, stays the read's and goes with the allocator).
+    fn drop(&mut self) {
+        if self.io.is_done() {
+            return;
+        }
+        self.io.cancel();
+        if self.io.wait(DROP_WAIT).is_none() {
+            std::mem::forget(std::mem::take(&mut self.buffer));
+        }
+    }
+}
+
+/// How long a [`PendingRead`] dropped unfinished waits for its cancellation.
+const DROP_WAIT: Duration = Duration::from_secs(5);
+
 impl<T: Transport> PendingRead<T> {
     /// Whether the read has completed.
     pub fn is_done(&self) -> bool {
