@@ -12,6 +12,7 @@ use core::mem::size_of;
 
 use avcam_kernel::{_KsEdit, ExAllocateTimer, ExDeleteTimer, KsGetPinFromIrp};
 use avstream::clock::{FRAME_INFO_SIZE, STREAM_HEADER_SIZE};
+use avstream::deliver::WorkingSet;
 use avstream::intersect::best_match_in;
 use avstream::ranges::CAPTURE_RANGES;
 use avstream::synth::{SynthConfig, Synthesizer};
@@ -28,9 +29,9 @@ use zerocopy::FromBytes;
 
 use crate::error::{DriverError, IntoStatus};
 use crate::frame_path;
-use crate::framing::{framing_for_frame_size, outgrows_cache};
+use crate::framing::framing_for_frame_size;
 use crate::identity::POOL_TAG;
-use crate::pin::{context, CapturePin, PinSynthesizer};
+use crate::pin::{context, CapturePin, PinSynthesizer, Renderer};
 use crate::pool_box::{PoolBox, PoolBytes};
 use crate::ranges::capture_range_index;
 
@@ -251,16 +252,14 @@ pub unsafe extern "system" fn pin_set_device_state(
     }
 }
 
-/// The pin's synthesis settings for `format`: the default picture, written with streaming
-/// stores when a consumer's frames outgrow the cache ([`outgrows_cache`]).
-pub fn synth_config(format: &VideoFormat) -> SynthConfig {
-    SynthConfig {
-        streaming_stores: outgrows_cache(format.image_size()),
-        ..SynthConfig::default()
-    }
+/// The pin's synthesis settings for `format`: the default picture; ordinary or streaming stores
+/// are chosen for each render from the consumer's buffers (`avstream::deliver::WorkingSet`).
+pub fn synth_config(_format: &VideoFormat) -> SynthConfig {
+    SynthConfig::default()
 }
 
-/// STOP -> ACQUIRE: the synthesizer's templates (pool memory, once per streaming session).
+/// STOP -> ACQUIRE: the synthesizer's templates (pool memory, once per streaming session) and
+/// an empty working set.
 fn acquire(context: &CapturePin) -> Result<(), DriverError> {
     let scratch = PoolBytes::zeroed(PinSynthesizer::scratch_len(&context.format)).ok_or(
         DriverError::Kernel {
@@ -270,13 +269,17 @@ fn acquire(context: &CapturePin) -> Result<(), DriverError> {
     )?;
     let synth = Synthesizer::new(&context.format, synth_config(&context.format), scratch)
         .map_err(DriverError::Format)?;
-    context.with_synth(|slot| *slot = Some(synth));
+    let renderer = Renderer {
+        synth,
+        stores: WorkingSet::default(),
+    };
+    context.with_renderer(|slot| *slot = Some(renderer));
     Ok(())
 }
 
 /// ACQUIRE -> STOP (or close): stops the clock, frees the synthesizer, resets the counters.
 fn release(context: &CapturePin) {
-    drop(context.with_synth(Option::take));
+    drop(context.with_renderer(Option::take));
     context.stream.lock().reset();
 }
 

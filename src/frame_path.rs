@@ -16,7 +16,8 @@
 //!    takes the leading edge once and loops on the status of each advance: for each buffer it
 //!    asks the core what to do (`avstream::deliver::StreamState::plan`, from the buffer's
 //!    `OffsetOut` and the client's `KS_FRAME_INFO.lSurfacePitch`), then
-//!    - renders the due frame straight into `OffsetOut.Data` (no intermediate frame, no copy),
+//!    - renders the due frame straight into `OffsetOut.Data` (no intermediate frame, no copy;
+//!      with streaming stores when the consumer's recent buffers outgrow the cache together),
 //!      sets `DataUsed` itself, stamps the `KSSTREAM_HEADER` (PresentationTime = the frame's
 //!      deadline, Duration, TIMEVALID | DURATIONVALID | SPLICEPOINT) and the `KS_FRAME_INFO`
 //!      after it when the header's `Size` covers one (PictureNumber, DropCount, flags; the
@@ -216,8 +217,9 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
     let Some(capture) = (unsafe { context(pin) }) else {
         return STATUS_SUCCESS;
     };
-    // SAFETY: the processing mutex is held (Process contract): the synthesizer's discipline.
-    let Some(synth) = (unsafe { &*capture.synth.get() }).as_ref() else {
+    // SAFETY: the processing mutex is held (Process contract): the renderer's discipline, so
+    // this is its only reference.
+    let Some(renderer) = (unsafe { &mut *capture.renderer.get() }).as_mut() else {
         return STATUS_PENDING;
     };
     let layout = capture.format.layout();
@@ -248,9 +250,14 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
                 // SAFETY: a locked pointer's OffsetOut.Data has `Remaining` >= data_used
                 // writable bytes (plan checked), the consumer's buffer, ours until the advance.
                 let buffer = unsafe { core::slice::from_raw_parts_mut(data, data_used as usize) };
+                let streaming = renderer
+                    .stores
+                    .streaming_for(data as usize, data_used as usize);
+                renderer.synth.set_streaming_stores(streaming);
                 // `plan` sized the buffer with the same layout, so rendering cannot fail; if it
                 // did, nothing was written and the buffer goes back empty.
-                if synth
+                if renderer
+                    .synth
                     .render_with_pitch(&FrameInfo::from(&stamp), buffer, pitch)
                     .is_err()
                 {

@@ -14,19 +14,6 @@ use ks::GUID;
 /// for one frame being rendered, one being read and two queued).
 pub const FRAMES: u32 = 4;
 
-/// Bytes above which the pin renders with streaming (non-temporal) stores: more than the
-/// last-level cache of the machines measured (32 MiB L3). A consumer cycling through [`FRAMES`]
-/// frames larger than this would make ordinary stores read every destination line from memory
-/// first (docs/performance.md: a 4K NV12 ring of four frames renders 1.75x faster streamed; a
-/// cache-resident 1080p NV12 ring renders slower).
-pub const STREAMING_STORES_ABOVE: u64 = 32 << 20;
-
-/// Whether [`FRAMES`] frames of `frame_size` bytes outgrow the cache
-/// ([`STREAMING_STORES_ABOVE`]).
-pub const fn outgrows_cache(frame_size: u32) -> bool {
-    FRAMES as u64 * frame_size as u64 > STREAMING_STORES_ABOVE
-}
-
 /// The frame sizes of the pin's ranges: (smallest, largest) `biSizeImage`.
 pub const FRAME_SIZE_BOUNDS: (u32, u32) = {
     let mut min = u32::MAX;
@@ -106,15 +93,6 @@ pub const fn framing_for_frame_size(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_frames_outgrowing_the_cache_use_streaming_stores() {
-        // 1080p NV12 and YUY2: 12.4 and 16.6 MB for four frames, cache-resident; 4K NV12: 49.8 MB.
-        assert!(!outgrows_cache(1920 * 1080 * 3 / 2));
-        assert!(!outgrows_cache(1920 * 1080 * 2));
-        assert!(outgrows_cache(3840 * 2160 * 3 / 2));
-        assert!(outgrows_cache(3840 * 2160 * 2));
-    }
 
     #[test]
     fn the_framing_spans_every_range_and_passes_our_allocator_validation() {

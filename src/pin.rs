@@ -4,8 +4,9 @@
 //!
 //! - `stream` (a spin lock): the frame clock and delivered bytes ([`StreamState`]), shared by
 //!   the timer callback (DISPATCH_LEVEL), Process and the property handler;
-//! - `synth`: the synthesizer, built at STOP -> ACQUIRE and dropped at ACQUIRE -> STOP or close,
-//!   touched only with the pin's processing mutex held (Process holds it by contract);
+//! - `renderer`: the synthesizer and the working set that chooses its stores, built at
+//!   STOP -> ACQUIRE and dropped at ACQUIRE -> STOP or close, touched only with the pin's
+//!   processing mutex held (Process holds it by contract);
 //! - `timer`: the frame timer (a high-resolution `EX_TIMER`), allocated at create and deleted
 //!   at close, armed only while the clock runs, and only under the `stream` lock, so that a
 //!   cancel after the clock stopped cannot be undone by a callback running on another processor.
@@ -14,7 +15,7 @@ use core::cell::{Cell, UnsafeCell};
 
 use avcam_kernel::sync::SpinLock;
 use avcam_kernel::{KsPinAcquireProcessingMutex, KsPinReleaseProcessingMutex};
-use avstream::deliver::StreamState;
+use avstream::deliver::{StreamState, WorkingSet};
 use avstream::synth::Synthesizer;
 use avstream::{PinState, PinStateMachine, VideoFormat};
 use ks::avstream::KSPIN;
@@ -24,6 +25,15 @@ use crate::pool_box::PoolBytes;
 
 /// The synthesizer of a pin in ACQUIRE or above, over its pool scratch memory.
 pub type PinSynthesizer = Synthesizer<PoolBytes>;
+
+/// What Process renders with: the synthesizer, and the buffers it rendered into lately (which
+/// choose ordinary or streaming stores for the next render: `avstream::deliver::WorkingSet`).
+pub struct Renderer {
+    /// The pattern synthesizer for the pin's format.
+    pub synth: PinSynthesizer,
+    /// The consumer's recent buffers.
+    pub stores: WorkingSet,
+}
 
 /// Everything one capture pin owns (`KSPIN.Context`).
 pub struct CapturePin {
@@ -37,8 +47,8 @@ pub struct CapturePin {
     pub(crate) stream: SpinLock<StreamState>,
     /// The frame timer, or NULL until create allocated it.
     pub(crate) timer: Cell<*mut EX_TIMER>,
-    /// The synthesizer while in ACQUIRE or above (see the module docs).
-    pub(crate) synth: UnsafeCell<Option<PinSynthesizer>>,
+    /// The renderer while in ACQUIRE or above (see the module docs).
+    pub(crate) renderer: UnsafeCell<Option<Renderer>>,
 }
 
 impl CapturePin {
@@ -50,7 +60,7 @@ impl CapturePin {
             machine: Cell::new(PinStateMachine::new()),
             stream: SpinLock::new(StreamState::new(format.rate())),
             timer: Cell::new(core::ptr::null_mut()),
-            synth: UnsafeCell::new(None),
+            renderer: UnsafeCell::new(None),
         }
     }
 
@@ -59,13 +69,13 @@ impl CapturePin {
         self.machine.get().state()
     }
 
-    /// Runs `body` on the synthesizer slot with the pin's processing mutex held (at
+    /// Runs `body` on the renderer slot with the pin's processing mutex held (at
     /// PASSIVE_LEVEL, outside Process: Process holds the mutex already).
-    pub(crate) fn with_synth<R>(&self, body: impl FnOnce(&mut Option<PinSynthesizer>) -> R) -> R {
+    pub(crate) fn with_renderer<R>(&self, body: impl FnOnce(&mut Option<Renderer>) -> R) -> R {
         // SAFETY: a live pin (its context exists); callers run at PASSIVE_LEVEL outside Process.
         unsafe { KsPinAcquireProcessingMutex(self.pin) };
         // SAFETY: the processing mutex is held: Process, the only other user, cannot run.
-        let result = body(unsafe { &mut *self.synth.get() });
+        let result = body(unsafe { &mut *self.renderer.get() });
         // SAFETY: acquired above, on this pin.
         unsafe { KsPinReleaseProcessingMutex(self.pin) };
         result

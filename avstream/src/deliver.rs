@@ -20,7 +20,8 @@
 //! bytes); a negative or shorter pitch is refused with an empty buffer.
 //!
 //! [`StreamState`] is the part of a pin's state this needs, kept under the pin's spin lock by
-//! the shell: the clock and the bytes delivered (for `AverageFrameSize`).
+//! the shell: the clock and the bytes delivered (for `AverageFrameSize`). [`WorkingSet`] chooses
+//! the stores of each render from the buffers the consumer cycles through.
 
 use crate::clock::{DropCounters, FrameClock, FrameStamp};
 use crate::pixel::FrameLayout;
@@ -143,6 +144,49 @@ impl StreamState {
     }
 }
 
+/// Bytes above which a consumer's buffers are assumed not to stay in the last-level cache
+/// between two renders into the same one: 32 MiB, the L3 of the machines measured
+/// (docs/performance.md).
+pub const CACHE_BYTES: usize = 32 << 20;
+
+/// Renders whose buffers [`WorkingSet`] remembers.
+pub const WORKING_SET_WINDOW: usize = 8;
+
+/// Whether `buffers` distinct buffers of `frame_bytes` each, rendered into in turn, outgrow the
+/// cache ([`CACHE_BYTES`]): then the pin writes them with streaming (non-temporal) stores,
+/// which skip reading each destination line first; into cache-resident buffers ordinary stores
+/// are faster (docs/performance.md: a 4K NV12 ring of four frames renders 1.75x faster
+/// streamed, one reused 1080p NV12 buffer 2x slower).
+pub const fn outgrows_cache(buffers: usize, frame_bytes: usize) -> bool {
+    buffers.saturating_mul(frame_bytes) > CACHE_BYTES
+}
+
+/// The buffers a pin rendered into lately, to choose its stores for the next render: a
+/// consumer reusing one or two buffers keeps them cache-resident (ordinary stores), one cycling
+/// through many large frames does not (streaming stores). Fixed size, nothing allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WorkingSet {
+    recent: [usize; WORKING_SET_WINDOW],
+    next: usize,
+}
+
+impl WorkingSet {
+    /// Records a render of `frame_bytes` into the buffer at `address` and says whether to
+    /// stream: whether the distinct buffers among the last [`WORKING_SET_WINDOW`] renders (this
+    /// one included) outgrow the cache together.
+    pub fn streaming_for(&mut self, address: usize, frame_bytes: usize) -> bool {
+        self.recent[self.next] = address;
+        self.next = (self.next + 1) % WORKING_SET_WINDOW;
+        let mut distinct = 0;
+        for (i, &a) in self.recent.iter().enumerate() {
+            if a != 0 && !self.recent[..i].contains(&a) {
+                distinct += 1;
+            }
+        }
+        outgrows_cache(distinct, frame_bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +292,29 @@ mod tests {
             stream.plan(&VGA_NV12, buffer(image, 0), 1_000),
             Delivery::Render { stamp, .. } if stamp.index == 0 && stamp.drop_count == 0
         ));
+    }
+
+    #[test]
+    fn streaming_stores_only_for_buffers_that_outgrow_the_cache_together() {
+        const UHD_NV12: usize = 3840 * 2160 * 3 / 2;
+        const HD_NV12: usize = 1920 * 1080 * 3 / 2;
+        // One reused 4K buffer: cache-resident, ordinary stores.
+        let mut one = WorkingSet::default();
+        assert!((0..20).all(|_| !one.streaming_for(0x1000, UHD_NV12)));
+        // A ring of four 4K frames: streaming once the third distinct one comes round.
+        let mut ring = WorkingSet::default();
+        let choices: std::vec::Vec<bool> = (0..8)
+            .map(|n| ring.streaming_for(0x1000 * (1 + n % 4), UHD_NV12))
+            .collect();
+        assert_eq!(choices, [false, false, true, true, true, true, true, true]);
+        // The same ring of 1080p frames stays cache-resident.
+        let mut small = WorkingSet::default();
+        assert!((0..8).all(|n| !small.streaming_for(0x1000 * (1 + n % 4), HD_NV12)));
+        // A consumer that goes back to one buffer is back on ordinary stores within the window.
+        let last = (0..WORKING_SET_WINDOW)
+            .map(|_| ring.streaming_for(0x9000, UHD_NV12))
+            .last();
+        assert_eq!(last, Some(false));
     }
 
     #[test]

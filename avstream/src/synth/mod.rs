@@ -491,6 +491,12 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
         &self.config
     }
 
+    /// Switches between ordinary and streaming stores for the next renders
+    /// ([`SynthConfig::streaming_stores`]; no rebuild needed).
+    pub fn set_streaming_stores(&mut self, streaming: bool) {
+        self.config.streaming_stores = streaming;
+    }
+
     /// Switches the overlays (no rebuild needed).
     pub fn set_overlays(&mut self, overlays: Overlays) {
         self.config.overlays = overlays;
