@@ -127,7 +127,7 @@ pub fn run(data: &[u8]) {
 /// [`run`], saying how far the input got.
 pub fn run_with_report(data: &[u8]) -> Report {
     let mut input = Input::new(data);
-    let kernel = Kernel::new();
+    let kernel = Kernel::with_default_allocator(avcam_allocator::KsCreateDefaultAllocatorEx);
     // Bugs are collected and asserted on at the end, with the whole picture.
     kernel.expect_bugs();
     assert_eq!(kernel.load_driver(entry), STATUS_SUCCESS);

@@ -62,6 +62,15 @@ fn framing() -> KSALLOCATOR_FRAMING {
     }
 }
 
+/// An allocator for the driver seeds' QVGA NV12 pin: four frames of its image (the pin's
+/// allocator refuses frames too small for a picture).
+fn pin_framing() -> KSALLOCATOR_FRAMING {
+    KSALLOCATOR_FRAMING {
+        FrameSize: 320 * 240 * 3 / 2,
+        ..framing()
+    }
+}
+
 /// A one-item `KSALLOCATOR_FRAMING_EX` for frame sizes `min..=max`.
 fn framing_ex(min: u32, max: u32) -> KSALLOCATOR_FRAMING_EX {
     let mut framing = KSALLOCATOR_FRAMING_EX::new_zeroed();
@@ -289,7 +298,7 @@ pub fn driver_requests() -> Vec<Seed> {
             cat(&[
                 &[SETUP_PIN | SETUP_ALLOCATOR],
                 &chunk(&connect),
-                &chunk(framing().as_bytes()),
+                &chunk(pin_framing().as_bytes()),
                 &request(Target::Allocator, Kind::EnableEvent, &enable, &signal),
                 &request(Target::Allocator, Kind::Method, &alloc, &[0; 8]),
                 &request(Target::Allocator, Kind::Method, &alloc, &[0; 8]),
@@ -306,7 +315,7 @@ pub fn driver_requests() -> Vec<Seed> {
                 &chunk(
                     KSALLOCATOR_FRAMING {
                         Frames: 1,
-                        ..framing()
+                        ..pin_framing()
                     }
                     .as_bytes(),
                 ),
