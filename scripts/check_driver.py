@@ -52,6 +52,16 @@ NEWER_NTOSKRNL_EXPORTS = {
 }
 
 # What the driver may export: the allocator's KS functions (avcam implements them itself).
+# Services the driver must not import, each with why (issue 10's review): the pin opening a
+# handle to itself and creating an allocator on it keeps the pin alive past its client's close;
+# ks.sys gives a pin's object header no spare create-item slot.
+FORBIDDEN_IMPORTS = {
+    "ObOpenObjectByPointer": "a handle to the driver's own pin keeps it open after the client closes",
+    "ZwClose": "the driver opens no handles of its own",
+    "KsCreateAllocator": "the pin's allocator is declared in KSPIN_DISPATCH.Allocator, not created on itself",
+    "KsAddObjectCreateItemToObjectHeader": "ks.sys's pin object header has no spare create-item slot",
+}
+
 ALLOWED_EXPORTS = {
     "KsCreateDefaultAllocator",
     "KsCreateDefaultAllocatorEx",
@@ -330,6 +340,9 @@ def check(args):
     print(f"imports ({total} from {len(imports)} module{'' if len(imports) == 1 else 's'}):")
     for module, names in imports:
         print(f"  {module}: {', '.join(names) or '(none)'}")
+    forbidden = [f"{n} ({FORBIDDEN_IMPORTS[n]})" for _, names in imports for n in names
+                 if n in FORBIDDEN_IMPORTS]
+    report.check(not forbidden, "no forbidden import", "; ".join(forbidden))
     for module, names in imports:
         key = module.lower()
         report.check(key in allowed_modules, f"imports from an allowed module: {module}")

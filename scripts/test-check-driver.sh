@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 
 # Import libraries for the fixtures, from .def files (the names are real exports, except one).
 printf 'LIBRARY ntoskrnl.exe\nEXPORTS\nExAllocatePool2\nIofCompleteRequest\nNotAnNtoskrnlExport\n' >"$work/ntoskrnl.def"
-printf 'LIBRARY ks.sys\nEXPORTS\nKsAllocateObjectHeader\n' >"$work/ks.def"
+printf 'LIBRARY ks.sys\nEXPORTS\nKsAllocateObjectHeader\nKsAddObjectCreateItemToObjectHeader\n' >"$work/ks.def"
 printf 'LIBRARY user32.dll\nEXPORTS\nMessageBoxA\n' >"$work/user32.def"
 for lib in ntoskrnl ks user32; do
     "$LLVM_BIN/llvm-dlltool" -m i386:x86-64 -d "$work/$lib.def" -l "$work/$lib.lib"
@@ -87,6 +87,9 @@ expect old-inf fail "$work/old.inf targets at least build 19041" --inf "$work/ol
 
 fixture unknown-import "ExAllocatePool2 NotAnNtoskrnlExport"
 expect unknown-import fail "every name imported from ntoskrnl.exe is exported by it: NotAnNtoskrnlExport"
+
+fixture forbidden-import "ExAllocatePool2 KsAddObjectCreateItemToObjectHeader"
+expect forbidden-import fail "no forbidden import: KsAddObjectCreateItemToObjectHeader"
 
 fixture user-mode-import "MessageBoxA"
 expect user-mode-import fail "imports from an allowed module: user32.dll"
