@@ -123,6 +123,8 @@ pub enum ViewerError {
         /// What failed.
         reason: String,
     },
+    /// `install` or `uninstall` failed (its own exit codes: [`crate::install::InstallError`]).
+    Install(crate::install::InstallError),
 }
 
 impl ViewerError {
@@ -148,6 +150,7 @@ impl ViewerError {
             | ViewerError::BadFrame { .. }
             | ViewerError::Io { .. }
             | ViewerError::Window { .. } => EXIT_FAILURE,
+            ViewerError::Install(error) => error.exit_code(),
         }
     }
 
@@ -246,6 +249,7 @@ impl fmt::Display for ViewerError {
             ViewerError::BadFrame { reason } => write!(f, "bad frame from the camera: {reason}"),
             ViewerError::Io { what, source } => write!(f, "cannot write {what}: {source}"),
             ViewerError::Window { reason } => write!(f, "window failed: {reason}"),
+            ViewerError::Install(error) => write!(f, "{error}"),
         }
     }
 }
@@ -255,6 +259,7 @@ impl std::error::Error for ViewerError {
         match self {
             ViewerError::NoCamera { source } | ViewerError::Camera { source, .. } => Some(source),
             ViewerError::Io { source, .. } => Some(source),
+            ViewerError::Install(error) => Some(error),
             _ => None,
         }
     }
