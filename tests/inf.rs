@@ -586,8 +586,16 @@ fn the_stamped_inf_matches_the_driver_identity() {
 fn the_stamper_refuses_what_it_cannot_stamp() {
     let cases = [
         ("DriverVer   =\n", "", "0 DriverVer lines"),
-        ("PnpLockdown = 1\n", "PnpLockdown = $KMDFVERSION$\n", "$KMDFVERSION$"),
-        ("Provider    = %ProviderName%", "Provider = \"avcäm\"", "non-ASCII"),
+        (
+            "PnpLockdown = 1\n",
+            "PnpLockdown = $KMDFVERSION$\n",
+            "$KMDFVERSION$",
+        ),
+        (
+            "Provider    = %ProviderName%",
+            "Provider = \"avcäm\"",
+            "non-ASCII",
+        ),
         ("CatalogFile = avcam.cat\n", "", "0 CatalogFile lines"),
     ];
     for (from, to, expected) in cases {
