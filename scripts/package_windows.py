@@ -188,7 +188,6 @@ class Report:
 
 def check_inf(report, data, version, epoch):
     text = data.decode("ascii", errors="replace")
-    report.check(data.isascii(), "avcam.inf is ASCII")
     report.check(b"\n" not in data.replace(b"\r\n", b""), "avcam.inf has CRLF line ends only")
     expected = f"DriverVer   = {driver_date(epoch)},{driver_version(version)}"
     report.check(expected in text.splitlines(), f"avcam.inf has {expected!r}")
@@ -226,8 +225,10 @@ def check_zip(path, folder, epoch, expected, version):
             continue
         want = entry_bytes(name, source)
         report.check(data == want, f"{name} is the bytes of {source}{' (CRLF)' if name.lower().endswith(TEXT_SUFFIXES) else ''}")
-        if name.lower().endswith(TEXT_SUFFIXES):
+        if name.lower().endswith(".ps1"):
             report.check(data.isascii(), f"{name} is ASCII (PowerShell 5.1 reads a BOM-less script in the ANSI code page)")
+        elif name.lower().endswith(TEXT_SUFFIXES):
+            report.check(data.isascii(), f"{name} is ASCII")
         lower = name.lower()
         if lower.endswith((".sys", ".exe")):
             kind = pe_kind(data)
