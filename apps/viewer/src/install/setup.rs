@@ -390,7 +390,7 @@ pub(super) fn install(inf: &Path, out: &mut dyn Write) -> Result<(), InstallErro
     if class != camera {
         return Err(InstallError::WrongInf {
             path: inf.to_path_buf(),
-            reason: format!("its class is {class:?}, not Camera {camera:?}"),
+            reason: format!("its class is {{{class:?}}}, not Camera {{{camera:?}}}"),
         });
     }
     if !is_elevated()? {
