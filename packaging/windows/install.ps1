@@ -32,7 +32,8 @@ the WDK's Inf2Cat and SignTool instead.
 This script has never been run on Windows (it was written and checked on Linux).
 
 Exit codes: 0 installed (or already installed), 1 a step failed, 2 this machine cannot take the
-driver as it is (not elevated, not x64, too old, Secure Boot on), 3 restart needed (test signing).
+driver as it is (not elevated, not x64, too old, Secure Boot on), 3 test signing is not on yet
+(just turned on: restart; declined: turn it on yourself).
 
 .PARAMETER EnableTestSigning
 Turn test signing on without asking when it is off (the script still stops for the restart).
@@ -93,8 +94,11 @@ function Get-AvcamCertificate([string]$Store) {
 function Test-SignedStage([string]$Stamp) {
     $stampFile = Join-Path $Stage 'package.sha256'
     if (-not (Test-Path -LiteralPath $stampFile)) { return $false }
-    $owner = (Get-Acl -LiteralPath $Stage).GetOwner([Security.Principal.SecurityIdentifier]).Value
-    if ($owner -ne 'S-1-5-32-544' -and $owner -ne 'S-1-5-18') { return $false }
+    # Only a copy this script made (owned by Administrators or SYSTEM) is reused.
+    foreach ($folder in $Root, $Stage) {
+        $owner = (Get-Acl -LiteralPath $folder).GetOwner([Security.Principal.SecurityIdentifier]).Value
+        if ($owner -ne 'S-1-5-32-544' -and $owner -ne 'S-1-5-18') { return $false }
+    }
     if ((Get-Content -Raw -LiteralPath $stampFile).Trim() -ne $Stamp.Trim()) { return $false }
     foreach ($name in 'avcam.sys', 'avcam.cat') {
         $path = Join-Path $Stage $name
