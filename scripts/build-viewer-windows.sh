@@ -14,7 +14,9 @@
 #             target/windows-user/clippy.txt.
 #   --release the release profile instead (panic = "abort", so std with panic_abort), built
 #             reproducibly for the package (scripts/package-windows.sh): no link timestamp
-#             (`--no-insert-timestamp`), source paths trimmed (-Z trim-paths) ->
+#             (`--no-insert-timestamp`), source paths trimmed (-Z trim-paths), no symbol table
+#             (strip = "symbols": rustc's raw-dylib import libraries name their symbols after a
+#             temporary directory, rustcXXXXXX, different at every link) ->
 #             target/windows-user/x86_64-win7-windows-gnu/release/avcam-viewer.exe.
 # Installs its toolchain from apt when missing (Debian 12; root or sudo). Builds in
 # target/windows-user so that it never invalidates the host build in target/.
@@ -54,7 +56,7 @@ if [ -n "$release" ]; then
     export RUSTFLAGS="-C link-arg=-Wl,--no-insert-timestamp"
     build=(cargo build --locked --package avcam-viewer --bin avcam-viewer --target "$target"
         --release -Z build-std=std,panic_abort -Z trim-paths
-        --config 'profile.release.trim-paths="all"')
+        --config 'profile.release.trim-paths="all"' --config 'profile.release.strip="symbols"')
     profile_dir=release
 fi
 
