@@ -109,7 +109,7 @@ impl fmt::Display for InstallError {
         match self {
             InstallError::NotWindows { command } => write!(
                 f,
-                "{command} installs the driver on Windows: it needs the Windows build \
+                "{command} works on Windows only: it needs the Windows build \
                  (avcam-viewer.exe from the package), not this one"
             ),
             InstallError::NoInf { path, reason } => write!(
@@ -484,7 +484,7 @@ mod tests {
             assert_eq!(code, EXIT_USAGE, "{args:?}");
             assert_eq!(stderr.lines().count(), 1, "{stderr}");
             assert!(
-                stderr.starts_with("avcam-viewer: ") && stderr.contains("needs the Windows build"),
+                stderr.starts_with("avcam-viewer: ") && stderr.contains("works on Windows only"),
                 "{stderr}"
             );
             assert!(stdout.is_empty() && !opened);
@@ -497,7 +497,7 @@ mod tests {
         let mut out = Vec::new();
         let error = install(None, &mut out).unwrap_err();
         assert_eq!(error.exit_code(), EXIT_USAGE);
-        assert!(error.to_string().contains("needs the Windows build"));
+        assert!(error.to_string().contains("works on Windows only"));
         assert_eq!(uninstall(&mut out).unwrap_err().exit_code(), EXIT_USAGE);
         assert!(out.is_empty());
     }
