@@ -16,7 +16,8 @@
 #             reproducibly for the package (scripts/package-windows.sh): no link timestamp
 #             (`--no-insert-timestamp`), source paths trimmed (-Z trim-paths), no symbol table
 #             (strip = "symbols": rustc's raw-dylib import libraries name their symbols after a
-#             temporary directory, rustcXXXXXX, different at every link) ->
+#             temporary directory, rustcXXXXXX, different at every link), in a target directory
+#             under /var/tmp (why: below) -> copied to
 #             target/windows-user/x86_64-win7-windows-gnu/release/avcam-viewer.exe.
 # Installs its toolchain from apt when missing (Debian 12; root or sudo). Builds in
 # target/windows-user so that it never invalidates the host build in target/.
@@ -52,7 +53,15 @@ build=(cargo build --locked --package avcam-viewer --bin avcam-viewer --target "
     -Z build-std=std,panic_unwind --config 'profile.dev.panic="unwind"')
 profile_dir=debug
 if [ -n "$release" ]; then
-    # The release profile's std is built apart (target/.../release), with the flags below only.
+    # The link's import table depends on where the build is: mingw's linker script sorts the
+    # .idata$N sections by the name of the archive they come from, so the rlibs carrying rustc's
+    # raw-dylib import libraries (the `windows` crate's, std's) sort before mingw's own
+    # /usr/.../libkernel32.a in a checkout under /home, /root or /tmp, and after it under /work.
+    # A target directory under /var/tmp (after /usr wherever the checkout is; one per checkout)
+    # makes that order the same everywhere. The executable is copied back into target/ below.
+    export CARGO_TARGET_DIR=/var/tmp/avcam-windows-release-$(printf '%s' "$PWD" | sha256sum | cut -c1-12)
+    mkdir -p "$CARGO_TARGET_DIR"
+    # The release profile's std is built with the flags below only.
     export RUSTFLAGS="-C link-arg=-Wl,--no-insert-timestamp"
     build=(cargo build --locked --package avcam-viewer --bin avcam-viewer --target "$target"
         --release -Z build-std=std,panic_abort -Z trim-paths
@@ -69,5 +78,11 @@ fi
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 
 exe=$CARGO_TARGET_DIR/$target/$profile_dir/avcam-viewer.exe
+if [ -n "$release" ]; then
+    copy=$PWD/target/windows-user/$target/release/avcam-viewer.exe
+    mkdir -p "$(dirname "$copy")"
+    cp "$exe" "$copy.partial" && mv "$copy.partial" "$copy"
+    exe=$copy
+fi
 printf 'built %s (%s bytes) in %d.%01d s\n' "${exe#"$PWD"/}" "$(stat -c %s "$exe")" \
     $((elapsed_ms / 1000)) $((elapsed_ms % 1000 / 100))

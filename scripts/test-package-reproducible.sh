@@ -17,7 +17,9 @@ SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
 export SOURCE_DATE_EPOCH
 
 copy=$(mktemp -d "${TMPDIR:-/tmp}/avcam-repro.XXXXXX")
-trap 'rm -rf "$copy"' EXIT
+# The copy's release viewer builds under /var/tmp (scripts/build-viewer-windows.sh): removed too.
+release_dir=/var/tmp/avcam-windows-release-$(printf '%s' "$copy/avcam" | sha256sum | cut -c1-12)
+trap 'rm -rf "$copy" "$release_dir"' EXIT
 mkdir "$copy/avcam"
 git ls-files -z --cached --others --exclude-standard |
     tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$copy/avcam"
