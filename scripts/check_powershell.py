@@ -30,6 +30,7 @@ REVIEWED = {
     "Get-Date": ".AddYears(n) for -NotAfter",
     "Get-FileHash": "-Algorithm SHA256 returns Hash as hex",
     "Get-ItemProperty": "reads a registry value through the HKLM: drive",
+    "Import-Module": "imports a module: the Certificate provider's notes say Microsoft.PowerShell.Security (the Cert: drive) is not imported into every session",
     "Import-Certificate": "-CertStoreLocation Cert:\\LocalMachine\\Root (or TrustedPublisher) imports a .cer into that store",
     "Join-Path": "joins a parent and a child path",
     "New-FileCatalog": "writes a catalog with the hashes of every file in -Path (files or folders); -CatalogVersion 2.0 hashes with SHA256",

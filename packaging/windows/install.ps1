@@ -45,6 +45,10 @@ param(
 
 Set-StrictMode -Version 3.0
 $ErrorActionPreference = 'Stop'
+# The Cert: drive comes with Microsoft.PowerShell.Security, which a session does not import by
+# itself; the certificate cmdlets come with PKI.
+Import-Module Microsoft.PowerShell.Security
+Import-Module PKI
 
 $Here = $PSScriptRoot
 $Viewer = Join-Path $Here 'avcam-viewer.exe'
