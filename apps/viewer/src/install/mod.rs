@@ -437,11 +437,13 @@ mod tests {
     fn run_line(args: &[&str]) -> (i32, String, String, bool) {
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
         let mut opened = false;
+        let stop = std::sync::atomic::AtomicBool::new(false);
         let mut context = Context {
             stdout: &mut stdout,
             stderr: &mut stderr,
             stderr_is_terminal: false,
             display: crate::DisplayEnv::default(),
+            stop: &stop,
         };
         let code = crate::run(
             std::iter::once("avcam-viewer").chain(args.iter().copied()),
