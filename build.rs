@@ -28,6 +28,9 @@ const CROSS_LINK_ARGS: &[&str] = &[
     // A map next to the image (deps/avcam.map): scripts/check-driver.sh reads the entry point's
     // name from it.
     "/MAP",
+    // Reproducible: a hash of the image instead of the link time in the header's TimeDateStamp
+    // (the package's zip must be the same bytes from the same commit).
+    "/Brepro",
 ];
 
 fn main() {

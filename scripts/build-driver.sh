@@ -39,9 +39,13 @@ export CARGO_TARGET_X86_64_PC_WINDOWS_MSVC_LINKER="$LLVM_BIN/lld-link"
 # Kernel mode: the one switch between the driver image and the emulation (docs/windows.md).
 export RUSTFLAGS="--cfg avcam_kernel_mode"
 
+# -Z trim-paths: source paths in the image (panic locations) relative to the workspace, the
+# registry and the standard library, never this checkout's or $CARGO_HOME's absolute paths, so
+# that the image is the same bytes wherever it is built (with /Brepro in build.rs).
 build=(cargo build --locked --package avcam --lib --target "$target" --profile "$profile"
-    -Z build-std=core,alloc -Z build-std-features=compiler-builtins-mem
-    --config 'profile.dev.package.compiler_builtins.opt-level = 3')
+    -Z build-std=core,alloc -Z build-std-features=compiler-builtins-mem -Z trim-paths
+    --config 'profile.dev.package.compiler_builtins.opt-level = 3'
+    --config "profile.$profile.trim-paths = \"all\"")
 
 start=$(date +%s%N)
 if [ -n "$clippy" ]; then

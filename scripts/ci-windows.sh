@@ -9,7 +9,16 @@
 #      x86_64-win7-windows-gnu, not kernel mode), linted by clippy on the way: the client's
 #      Windows transport and the viewer's Windows backend exist only there;
 #   6. under wine, that viewer records the same frames as the Linux one, and its Windows backend
-#      reports that no avcam device is installed (scripts/test-viewer-wine.sh).
+#      reports that no avcam device is installed (scripts/test-viewer-wine.sh);
+#   7. the Windows package, target/package/avcam-<version>-x64.zip (scripts/package-windows.sh):
+#      its entries listed and checked, the INF out of it cross-checked against the driver's
+#      constants, the image out of it the bytes of target/driver/avcam.sys;
+#   8. the package's PowerShell scripts parse, are ASCII and call only reviewed commands
+#      (scripts/check-powershell.sh);
+#   9. the package's avcam-viewer.exe install / uninstall under wine, as far as wine's SetupAPI
+#      goes (scripts/test-install-wine.sh);
+#  10. the package built again from a copy of the tree at another path is the same bytes
+#      (scripts/test-package-reproducible.sh).
 # The INF cross-check (tests/inf.rs) runs with the workspace tests.
 #
 # Usage: scripts/ci-windows.sh      (Debian 12; installs its toolchain from apt when missing)
@@ -36,6 +45,10 @@ step "check target/driver/avcam.sys" scripts/check-driver.sh target/driver/avcam
 step "check-driver rejects broken images" scripts/test-check-driver.sh
 step "cross-build the viewer for Windows user mode, with clippy" scripts/build-viewer-windows.sh --clippy
 step "the viewer under wine: Linux's frames, no device on --backend windows" scripts/test-viewer-wine.sh
+step "the Windows package built and its contents checked" scripts/package-windows.sh
+step "the package's PowerShell scripts: parse, ASCII, reviewed commands" scripts/check-powershell.sh
+step "install / uninstall under wine, as far as wine goes" scripts/test-install-wine.sh
+step "the package again from a copy at another path: the same bytes" scripts/test-package-reproducible.sh
 
 printf '\n==> Windows side: all steps passed\n'
 printf '%s\n' "${timings[@]}"

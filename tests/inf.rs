@@ -484,3 +484,127 @@ fn parser_handles_comments_quotes_continuations_and_strings() {
     );
     assert!(inf.section("missing").is_empty());
 }
+
+/// Runs `scripts/package_windows.py stamp` on `inx` (text) and returns the INF, or the stamper's
+/// one-line error and exit status.
+fn stamp(inx: &str, epoch: u64) -> Result<String, (Option<i32>, String)> {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = std::env::temp_dir().join(format!("avcam-stamp-{}-{call}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("avcam.inx");
+    std::fs::write(&path, inx).unwrap();
+    let output = std::process::Command::new("python3")
+        .arg(format!("{root}/scripts/package_windows.py"))
+        .args(["stamp", "--version", env!("CARGO_PKG_VERSION"), "--epoch"])
+        .arg(epoch.to_string())
+        .arg("--inx")
+        .arg(&path)
+        .output()
+        .expect("python3 runs scripts/package_windows.py");
+    std::fs::remove_dir_all(&dir).unwrap();
+    if output.status.success() {
+        Ok(String::from_utf8(output.stdout).expect("the stamped INF is ASCII"))
+    } else {
+        Err((
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ))
+    }
+}
+
+/// What stamping must have done: DriverVer from the date and the crate version, `$ARCH$` filled
+/// in as amd64, CRLF lines.
+fn stamp_problems(inf_text: &str, date: Option<&str>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let inf = Inf::parse(inf_text);
+    let version = format!("{}.0", env!("CARGO_PKG_VERSION"));
+    match inf.values("Version", "DriverVer").as_slice() {
+        [fields] if fields.len() == 2 => {
+            let d = &fields[0];
+            let shape = d.len() == 10
+                && d.char_indices().all(|(i, c)| {
+                    if i == 2 || i == 5 {
+                        c == '/'
+                    } else {
+                        c.is_ascii_digit()
+                    }
+                });
+            if !shape || date.is_some_and(|want| d != want) {
+                problems.push(format!("DriverVer date {d} is not mm/dd/yyyy {date:?}"));
+            }
+            if fields[1] != version {
+                problems.push(format!("DriverVer version {} is not {version}", fields[1]));
+            }
+        }
+        other => problems.push(format!("[Version] DriverVer is {other:?}")),
+    }
+    let code: String = inf_text
+        .lines()
+        .map(strip_comment)
+        .collect::<Vec<_>>()
+        .join("\n");
+    if code.contains("$ARCH$") || !code.contains("NTamd64.10.0...") {
+        problems.push("$ARCH$ is not stamped as amd64".into());
+    }
+    if inf_text.replace("\r\n", "").contains('\n') {
+        problems.push("not CRLF lines".into());
+    }
+    problems
+}
+
+/// The INF the package ships agrees with the driver's identity like the INX, and is stamped.
+/// Without `AVCAM_STAMPED_INF`, the INX stamped here (2025-12-01); with it, that file (what
+/// scripts/package-windows.sh takes out of the zip it built).
+#[test]
+fn the_stamped_inf_matches_the_driver_identity() {
+    let (text, date) = match std::env::var_os("AVCAM_STAMPED_INF") {
+        Some(path) => (
+            std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("AVCAM_STAMPED_INF {path:?}: {e}")),
+            None,
+        ),
+        None => (
+            stamp(INX, 1_764_547_200).unwrap_or_else(|e| panic!("{e:?}")),
+            Some("12/01/2025"),
+        ),
+    };
+    let mut problems = problems(&Inf::parse(&text));
+    problems.extend(stamp_problems(&text, date));
+    assert!(
+        problems.is_empty(),
+        "the stamped INF disagrees:\n{problems:#?}"
+    );
+    // The checks see a bad stamp: the INX itself is not stamped.
+    assert!(!stamp_problems(INX, None).is_empty());
+}
+
+/// The stamper refuses what it cannot stamp, with exit status 2 and a reason, instead of
+/// writing an INF with a hole in it.
+#[test]
+fn the_stamper_refuses_what_it_cannot_stamp() {
+    let cases = [
+        ("DriverVer   =\n", "", "0 DriverVer lines"),
+        (
+            "PnpLockdown = 1\n",
+            "PnpLockdown = $KMDFVERSION$\n",
+            "$KMDFVERSION$",
+        ),
+        (
+            "Provider    = %ProviderName%",
+            "Provider = \"avcäm\"",
+            "non-ASCII",
+        ),
+        ("CatalogFile = avcam.cat\n", "", "0 CatalogFile lines"),
+    ];
+    for (from, to, expected) in cases {
+        assert!(INX.contains(from), "the INX no longer contains {from:?}");
+        let (status, message) = stamp(&INX.replacen(from, to, 1), 1_764_547_200)
+            .expect_err(&format!("stamping without {from:?} must fail"));
+        assert_eq!(status, Some(2), "{message}");
+        assert!(message.contains(expected), "{expected:?} not in {message}");
+    }
+    let (_, message) = stamp(INX, 0).expect_err("a date before 1980 must fail");
+    assert!(message.contains("before 1980"), "{message}");
+}

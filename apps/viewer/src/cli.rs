@@ -24,7 +24,8 @@ use crate::camera::{PixelFormat, Size};
         avcam-viewer record --seconds 2 --output - | ffmpeg -f rawvideo -pix_fmt nv12 -s 1280x720 -r 30 -i - out.mp4\n  \
         avcam-viewer --size 1920x1080 --fps 0 stress --seconds 5 --json --plot intervals.png\n\n\
         Exit codes: 0 done, 1 the camera or an output failed, 2 bad input, 3 no avcam camera \
-        is installed (--backend windows)."
+        is installed (--backend windows), 4 Windows refused the driver package's signature or \
+        catalog (install)."
 )]
 pub struct Cli {
     /// Where the camera comes from
@@ -101,6 +102,18 @@ pub enum Command {
     Record(RecordArgs),
     /// Stream for a while and report delivered fps, drops, jitter and allocator counts
     Stress(StressArgs),
+    /// Install the avcam device and its driver (Windows, elevated; what `devcon install` does)
+    Install(InstallArgs),
+    /// Remove every avcam device and avcam's driver packages (Windows, elevated)
+    Uninstall,
+}
+
+/// `install` options.
+#[derive(Clone, Debug, Default, Args)]
+pub struct InstallArgs {
+    /// The driver package's INF [default: avcam.inf beside avcam-viewer.exe]
+    #[arg(long, value_name = "PATH")]
+    pub inf: Option<PathBuf>,
 }
 
 /// `view` options.

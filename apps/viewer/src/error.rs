@@ -162,6 +162,8 @@ pub enum ViewerError {
     },
     /// stdout's reader went away (EPIPE): the command stopped quietly.
     BrokenPipe,
+    /// `install` or `uninstall` failed (its own exit codes: [`crate::install::InstallError`]).
+    Install(crate::install::InstallError),
 }
 
 impl ViewerError {
@@ -192,6 +194,7 @@ impl ViewerError {
             | ViewerError::MissedFrames { .. } => EXIT_FAILURE,
             ViewerError::Interrupted { .. } => EXIT_INTERRUPTED,
             ViewerError::BrokenPipe => EXIT_BROKEN_PIPE,
+            ViewerError::Install(error) => error.exit_code(),
         }
     }
 
@@ -335,6 +338,7 @@ impl fmt::Display for ViewerError {
                 "interrupted by a signal {progress}; partial files removed, nothing written"
             ),
             ViewerError::BrokenPipe => f.write_str("stdout's reader went away (broken pipe)"),
+            ViewerError::Install(error) => write!(f, "{error}"),
         }
     }
 }
@@ -344,6 +348,7 @@ impl std::error::Error for ViewerError {
         match self {
             ViewerError::NoCamera { source } | ViewerError::Camera { source, .. } => Some(source),
             ViewerError::Io { source, .. } => Some(source),
+            ViewerError::Install(error) => Some(error),
             _ => None,
         }
     }

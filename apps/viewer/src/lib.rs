@@ -16,6 +16,7 @@
 //! | `windows_backend` | (Windows builds) an installed avcam device over real KS handles, copies only |
 //! | [`stats`], [`histogram`], [`plot`] | stress statistics in bounded memory, the interval histogram |
 //! | [`list`], [`record`], [`stress`], [`view`] | the subcommands |
+//! | [`install`] | `install` / `uninstall`: the device and its driver package (Windows builds) |
 //! | [`error`] | the one error type, its messages and exit codes |
 
 pub mod atomic;
@@ -26,6 +27,7 @@ pub mod convert;
 pub mod error;
 pub mod histogram;
 pub mod interrupt;
+pub mod install;
 pub mod list;
 pub mod output;
 pub mod plot;
@@ -171,6 +173,8 @@ pub fn execute(
         Some(cli::Command::Record(args)) => record::run(&cli.stream, &args, open_camera, context),
         Some(cli::Command::Stress(args)) => stress::run(&cli.stream, &args, open_camera, context),
         Some(cli::Command::View(args)) => view::run(&cli.stream, &args, open_camera, context),
+        Some(cli::Command::Install(args)) => install::run_install(args.inf.as_deref(), context),
+        Some(cli::Command::Uninstall) => install::run_uninstall(context),
         None => view::run(&cli.stream, &cli::ViewArgs::default(), open_camera, context),
     }
 }
