@@ -172,6 +172,11 @@ struct ClockState {
     processors: usize,
     /// Work items queued, not started.
     work: VecDeque<work::WorkItem>,
+    /// Work items the worker thread is running (0 or 1).
+    work_running: usize,
+    /// Concurrency mode: how long a timer set from a DPC or callback on a processor thread
+    /// waits before it takes effect ([`ClockControl::delay_timer_sets_in_dpcs`]).
+    set_delay_in_dpcs: Duration,
     /// The kernel is gone: the processor and worker threads end.
     shutdown: bool,
     real_time: Option<RealTime>,
@@ -195,6 +200,8 @@ impl ClockState {
             running: Vec::new(),
             processors: 0,
             work: VecDeque::new(),
+            work_running: 0,
+            set_delay_in_dpcs: Duration::ZERO,
             shutdown: false,
             real_time: None,
         }
@@ -365,6 +372,24 @@ impl Drop for Clock {
     }
 }
 
+/// Waits the configured delay when a timer is set from a DPC on a processor thread
+/// ([`ClockControl::delay_timer_sets_in_dpcs`]).
+fn delay_set_in_dpc(state: &KernelState) {
+    if !dpc::in_dpc() {
+        return;
+    }
+    let delay = {
+        let clock = state.clock.lock();
+        if clock.processors == 0 {
+            return;
+        }
+        clock.set_delay_in_dpcs
+    };
+    if !delay.is_zero() {
+        std::thread::sleep(delay);
+    }
+}
+
 impl Clock {
     fn lock(&self) -> MutexGuard<'_, ClockState> {
         self.shared.lock()
@@ -511,6 +536,38 @@ impl ClockControl<'_> {
             run_until(&self.kernel.state, until);
         }
         self.kernel.check();
+    }
+
+    /// Concurrency mode: a `KeSetTimerEx` or `ExSetTimer` called from a DPC or timer callback
+    /// on a processor thread first waits `delay` (real time), as a processor preempted by an
+    /// interrupt would: it widens the window between a callback's decision to re-arm and the
+    /// re-arm, so a driver that arms outside its own lock (after another thread cancelled the
+    /// timer) is caught re-arming a stopped timer. A test aid; no behaviour of Windows changes.
+    pub fn delay_timer_sets_in_dpcs(&self, delay: Duration) {
+        self.kernel.state.clock.lock().set_delay_in_dpcs = delay;
+    }
+
+    /// Concurrency mode: waits until no DPC or callback is queued or running and no work item
+    /// is queued or running (what a test needs before it checks the outcome of what the
+    /// processors and the worker did: a CLOSE completed on the worker, say). Inline mode has
+    /// nothing in flight once a client call returns. Panics after `timeout`.
+    pub fn settle(&self, timeout: Duration) {
+        let shared = &self.kernel.state.clock.shared;
+        let deadline = Instant::now() + timeout;
+        let mut clock = shared.lock();
+        while !(clock.queue.is_empty()
+            && clock.running.is_empty()
+            && clock.work.is_empty()
+            && clock.work_running == 0)
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "avcam-emulation: the processors did not settle");
+            clock = shared
+                .changed
+                .wait_timeout(clock, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     /// Switches to real time: from now on a kernel thread moves the clock with the host's

@@ -40,7 +40,7 @@ pub(crate) use processing::{
 
 use std::collections::HashMap;
 use std::ffi::c_void;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ks::avstream::{
@@ -177,6 +177,35 @@ struct PinRecord {
     closed: AtomicBool,
     /// A work item to process the pin is queued and has not started yet.
     work_queued: AtomicBool,
+    /// How often ks.sys called the pin's Process, and how often the minidriver fetched the
+    /// leading edge ([`Kernel::pin_counters`]): an observation for tests, no behaviour.
+    process_calls: std::sync::atomic::AtomicU64,
+    leading_edge_fetches: std::sync::atomic::AtomicU64,
+}
+
+/// What the emulation saw a pin's minidriver do ([`Kernel::pin_counters`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PinCounters {
+    /// Calls of the pin's Process dispatch.
+    pub process_calls: u64,
+    /// Calls of `KsPinGetLeadingEdgeStreamPointer` on the pin.
+    pub leading_edge_fetches: u64,
+}
+
+impl crate::Kernel {
+    /// What the minidriver of the pin behind `pin` (a client file) did so far, or `None` when
+    /// the file is no open pin.
+    pub fn pin_counters(&self, pin: crate::File) -> Option<PinCounters> {
+        let file = self.file_object(pin) as usize;
+        let ObjectRef::Pin(object) = self.state.avstream.object(file)? else {
+            return None;
+        };
+        let record = self.state.avstream.lock().pins.get(&object).cloned()?;
+        Some(PinCounters {
+            process_calls: record.process_calls.load(Ordering::Relaxed),
+            leading_edge_fetches: record.leading_edge_fetches.load(Ordering::Relaxed),
+        })
+    }
 }
 
 /// What a filter or pin file object stands for (by the object's address).

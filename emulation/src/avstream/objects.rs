@@ -463,6 +463,8 @@ unsafe fn build_pin(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATUS> 
         processing: ProcessingMutex::default(),
         closed: AtomicBool::new(false),
         work_queued: AtomicBool::new(false),
+        process_calls: std::sync::atomic::AtomicU64::new(0),
+        leading_edge_fetches: std::sync::atomic::AtomicU64::new(0),
     });
     {
         let mut inner = state.avstream.lock();

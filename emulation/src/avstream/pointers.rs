@@ -185,6 +185,9 @@ pub(crate) fn leading_edge(
     let Some(record) = known_pin(state, pin) else {
         return std::ptr::null_mut();
     };
+    record
+        .leading_edge_fetches
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let there = update(state, &record, |stream| {
         if stream.queue.leading().is_none() {
             return false;

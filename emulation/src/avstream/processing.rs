@@ -176,6 +176,7 @@ pub(super) fn attempt_processing(state: &KernelState, pin: &Arc<PinRecord>, asyn
             before > 0 || descriptor.Flags & KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING != 0;
         let mut again = false;
         if runnable && frames_ok {
+            pin.process_calls.fetch_add(1, Ordering::Relaxed);
             // SAFETY: a live KSPIN; the Process contract (processing mutex held).
             let status = unsafe { process(pin.pin.as_ptr()) };
             let (after, moved) = {

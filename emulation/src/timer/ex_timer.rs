@@ -195,6 +195,7 @@ pub(crate) unsafe fn set_ex_timer(
     period: i64,
     parameters: *const EXT_SET_PARAMETERS,
 ) -> bool {
+    super::delay_set_in_dpc(state);
     let service = "ExSetTimer";
     let timer = timer as usize;
     // SAFETY: the caller guarantees a non-NULL `parameters` is readable.

@@ -35,6 +35,7 @@ pub(crate) unsafe fn set_timer(
     period_ms: i32,
     dpc: *mut KDPC,
 ) -> bool {
+    super::delay_set_in_dpc(state);
     let mut clock = state.clock.lock();
     if !clock.ktimers.contains(&(timer as usize)) {
         drop(clock);

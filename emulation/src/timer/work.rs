@@ -37,8 +37,18 @@ pub(super) fn run_inline(state: &KernelState) {
 
 /// Concurrency mode's worker thread: runs work items at PASSIVE_LEVEL until the kernel is gone.
 pub(super) fn worker_loop(shared: &Shared, kernel: &Weak<KernelState>) {
-    while let Some(item) = shared.next(|clock| clock.work.pop_front()) {
-        if !in_kernel(kernel, item) {
+    let take = |clock: &mut super::ClockState| {
+        let item = clock.work.pop_front();
+        clock.work_running += usize::from(item.is_some());
+        item
+    };
+    while let Some(item) = shared.next(take) {
+        // The item, and what it leaves for the thread's way out of the kernel (a CLOSE it made
+        // due), run before the worker counts as idle again.
+        let ran = in_kernel(kernel, item);
+        shared.lock().work_running -= 1;
+        shared.changed.notify_all();
+        if !ran {
             return;
         }
     }
