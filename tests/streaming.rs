@@ -371,3 +371,40 @@ fn on_the_virtual_clock_a_due_frame_is_delivered_before_advance_returns() {
     kernel.unload_driver();
     kernel.assert_no_leaks();
 }
+
+#[test]
+fn each_process_pass_takes_the_leading_edge_once_and_loops_on_the_advances_status() {
+    // Process walks the queued buffers with the one leading edge it took, moving on by the
+    // status each advance returns (STATUS_DEVICE_NOT_READY past the last buffer), as avshws's
+    // capture pin does; it never fetches the leading edge again within a pass.
+    let kernel = bare_kernel();
+    kernel.clock().set_high_resolution_lateness(25_000);
+    load(&kernel);
+    let camera = camera(&kernel);
+    let format = VideoFormat::new(PixelFormat::Nv12, FrameSize::QVGA, 10_000).unwrap();
+    let image = format.image_size() as usize;
+    let pin = running_pin(&camera, &format);
+    let mut reads = std::collections::VecDeque::from(queue(&pin, 4, image));
+    let mut delivered = 0;
+    for _ in 0..100 {
+        advance_to(&kernel, qpc_100ns(&kernel) + 10_000);
+        while reads.front().is_some_and(|r| r.is_done()) {
+            let frame = reads.pop_front().unwrap().wait(WAIT).unwrap();
+            delivered += 1;
+            reads.push_back(pin.read_into(frame.data));
+        }
+    }
+    let counters = kernel.pin_counters(pin.file()).expect("an open pin");
+    assert!(delivered >= 90, "{delivered}");
+    assert!(counters.process_calls > 0);
+    assert_eq!(
+        counters.leading_edge_fetches, counters.process_calls,
+        "one leading edge per Process call ({delivered} frames)"
+    );
+    pin.set_state(ks::avstream::KSSTATE_STOP).unwrap();
+    drop(reads);
+    pin.close().unwrap();
+    camera.close().unwrap();
+    kernel.unload_driver();
+    kernel.assert_no_leaks();
+}
