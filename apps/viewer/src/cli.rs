@@ -77,7 +77,7 @@ pub enum Backend {
     #[default]
     Emulated,
     /// An installed avcam device through real KS handles (Windows builds only; the viewer's own
-    /// buffers, whatever --copy says)
+    /// buffers: --copy)
     Windows,
 }
 
@@ -88,6 +88,13 @@ impl Backend {
             Backend::Emulated => true,
             Backend::Windows => cfg!(windows),
         }
+    }
+
+    /// Whether the backend can only read into the viewer's own buffers: `windows` is a
+    /// user-mode process, which may not hold an allocator's kernel frames, so it implies
+    /// `--copy`.
+    pub fn copy_only(self) -> bool {
+        matches!(self, Backend::Windows)
     }
 }
 
@@ -243,6 +250,7 @@ mod tests {
         assert_eq!(cli.backend, Backend::Emulated);
         let cli = parse(&["list", "--backend", "windows"]).unwrap();
         assert_eq!(cli.backend, Backend::Windows);
+        assert!(Backend::Windows.copy_only() && !Backend::Emulated.copy_only());
         assert_eq!(Backend::Windows.is_available(), cfg!(windows));
         assert!(Backend::Emulated.is_available());
         let cli = parse(&[

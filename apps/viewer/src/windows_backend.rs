@@ -6,8 +6,8 @@
 //!   on one line and exits with [`crate::EXIT_NO_CAMERA`].
 //! - `device_info` and the pin's creation are the emulated backend's own functions
 //!   ([`crate::backend`]), generic over the transport: the same requests, the same bytes.
-//! - Frames always lie in the viewer's own buffers ([`FrameMemory::ClientBuffer`]), whatever
-//!   `--copy` says: the viewer is a user-mode process, and an allocator's frames on the pin
+//! - Frames always lie in the viewer's own buffers ([`FrameMemory::ClientBuffer`]; the backend
+//!   implies `--copy`): the viewer is a user-mode process, and an allocator's frames on the pin
 //!   are kernel memory it may not hold. [`READS_IN_FLIGHT`] reads stay queued, each into a
 //!   buffer of the stream's, reused.
 //! - The device paces itself (its own clock): `--fps 0` only asks for the format's shortest
