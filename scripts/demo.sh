@@ -59,9 +59,13 @@ if command -v python3 >/dev/null; then
 import json, sys
 r = json.load(open(sys.argv[1]))
 a = r["arrival"] or {}
+al = r["allocator"]
+allocator = (f'allocator {al["framing"]["frames"]} x {al["framing"]["frame_size"]} B, '
+             f'allocs {al["allocs"]}, frees {al["frees"]}' if al else 'no allocator')
 print(f'{r["frames_delivered"]} frames in {r["seconds"]:.2f} s = {r["fps_delivered"]:.2f} fps, '
       f'dropped {r["frames_dropped"]}, arrival jitter p50 {a.get("jitter_us", {}).get("p50", 0):.0f} us '
-      f'p99 {a.get("jitter_us", {}).get("p99", 0):.0f} us, memory {r["memory_seen"]}')
+      f'p99 {a.get("jitter_us", {}).get("p99", 0):.0f} us, {r["config"]["frame_path"]} mode '
+      f'({r["frames_in_allocator_frames"]} frames in allocator frames; {allocator})')
 EOF
 else
     cat "$out/stress.json"

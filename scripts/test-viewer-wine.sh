@@ -3,7 +3,7 @@
 # and checks it against the Linux build of the same source:
 #   1. the Linux viewer records deterministically: two runs of each recording are identical;
 #   2. under wine, the emulated backend records the same bytes, frame for frame
-#      (scripts/compare_y4m.py names the first frame that differs), in shared and copy mode;
+#      (scripts/compare_y4m.py names the first frame that differs), in allocator and copy mode;
 #   3. under wine, `--backend windows` (real KS handles: SetupDi finds no device there) makes
 #      `list` and `record` exit 3 with the one line "no avcam camera is installed (...)", and
 #      leaves no output file;
@@ -42,8 +42,8 @@ failures=0
 fail() { echo "FAIL  $*" >&2; failures=$((failures + 1)); }
 pass() { echo "PASS  $*"; }
 
-# name | stream flags: 30 frames of 640x480 NV12 (shared frames, the default), and of 320x240
-# RGB24 read as copies (--copy), on the virtual clock.
+# name | stream flags: 30 frames of 640x480 NV12 (allocator mode, the default), and of 320x240
+# RGB24 read into the viewer's own buffers (--copy), on the virtual clock.
 recordings=(
     "nv12-640x480|--fps 0 --format nv12 --size 640x480"
     "rgb24-320x240-copy|--fps 0 --format rgb24 --size 320x240 --copy"

@@ -457,8 +457,10 @@ mod tests {
         let mut clock = FrameClock::new(FrameRate::per_second(60));
         clock.start(7);
         let f = clock.take_frame(7 + 166_667).unwrap();
-        let mut h = KSSTREAM_HEADER::default();
-        h.Size = 56 + 72;
+        let mut h = KSSTREAM_HEADER {
+            Size: 56 + 72,
+            ..Default::default()
+        };
         f.fill_header(&mut h);
         // The absolute deadline (the caller's QPC-derived clock), not the stream time.
         assert_eq!((f.stream_time, f.deadline), (166_666, 7 + 166_666));

@@ -40,8 +40,6 @@ use ks::ks::{
     KSMETHOD_STREAMALLOCATOR_FREE, KSMETHOD_TYPE_WRITE, KSPROPERTY_STREAMALLOCATOR_STATUS,
     KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSSTREAMALLOCATOR_STATUS,
 };
-use std::cell::RefCell;
-use std::collections::HashSet;
 use ks::video::{
     KSPROPSETID_Connection, KSPROPSETID_Pin, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
     KSPROPERTY_CONNECTION_STATE, KSPROPERTY_DROPPEDFRAMES_CURRENT,
@@ -50,6 +48,8 @@ use ks::video::{
     PROPSETID_VIDCAP_DROPPEDFRAMES,
 };
 use ks::{GUID, NTSTATUS};
+use std::cell::RefCell;
+use std::collections::HashSet;
 use zerocopy::FromBytes;
 
 pub use transport::{Read, Reply, Status, Transport};
@@ -155,12 +155,13 @@ impl<'k> Camera<'k, Kernel> {
     pub fn open_as_application(kernel: &'k Kernel, category: &GUID) -> Result<Camera<'k, Kernel>> {
         let interfaces = kernel.device_interfaces(category);
         let interface = interfaces.first().ok_or(ClientError::NoDevice(*category))?;
-        let filter = kernel
-            .open_interface_user(interface)
-            .map_err(|status| ClientError::Request {
-                request: "open filter",
-                status,
-            })?;
+        let filter =
+            kernel
+                .open_interface_user(interface)
+                .map_err(|status| ClientError::Request {
+                    request: "open filter",
+                    status,
+                })?;
         Ok(Camera { kernel, filter })
     }
 }

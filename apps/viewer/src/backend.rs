@@ -6,37 +6,44 @@
 //! - `start`: the exact `KS_DATAFORMAT_VIDEOINFOHEADER` for the requested format, size and
 //!   interval is offered to `KSPROPERTY_PIN_DATAINTERSECTION`, the pin is created with the
 //!   format the driver proposes, then stepped STOP -> ACQUIRE -> PAUSE -> RUN.
-//! - Frames, [`FramePath::Shared`] (the default): one `IOCTL_KS_READ_STREAM` whose header
-//!   brings no buffer (`Data` NULL, `FrameExtent` 0); the pin lends it a frame of its own pool
-//!   (our allocator) and the viewer reads the very bytes the driver rendered
-//!   ([`FrameMemory::PinAllocator`]). A lent frame stays unchanged until the pin has lent
-//!   `LEASE_WINDOW` (K, the pool's frame count - 1) more frames (`avcam::frame_path`), so the
-//!   viewer keeps K shared reads: while it holds one frame, the other K - 1 stay queued, and the
-//!   held one is queued again only once the viewer released it (its next `next_frame`). At most
-//!   K - 1 frames are lent after the held one meanwhile, so it is never overwritten, and the pin
-//!   still has a read for each frame that falls due while the viewer converts one.
-//! - Frames, [`FramePath::Copy`] (`--copy`): [`READS_IN_FLIGHT`] reads are kept queued, each
-//!   into one of the stream's own buffers, allocated once at `start` and reused (a frame handed
-//!   out is re-queued when the next one is asked for); the driver copies each frame into them
-//!   ([`FrameMemory::ClientCopy`]). Small per-read allocations remain in the client path (the
-//!   header bytes and the emulation's copy of them), none of frame size.
-//! - Time: at a whole frame rate the emulation's clock runs in real time
+//! - Frames, [`FramePath::Allocator`] (the default): the viewer is a kernel-mode consumer
+//!   (`avcam_client::Camera::open`). It creates an allocator on the pin from the pin's own
+//!   framing (`Pin::create_frame_allocator`: ks.sys serves the create with avcam's
+//!   `KsCreateDefaultAllocatorEx` and the pin's `KSALLOCATOR_DISPATCH`), takes every frame the
+//!   framing asks for (`Frames`) and queues one `IOCTL_KS_READ_STREAM` into each. The pin
+//!   renders straight into them; the viewer reads each delivered frame where it lies
+//!   (`Allocator::frame_bytes`, [`FrameMemory::PinAllocator`]: the emulation's kernel memory is
+//!   in this process). While the viewer holds one frame the others stay queued; at its next
+//!   `next_frame` it gives the held frame back (`KSMETHOD_STREAMALLOCATOR_FREE`), takes one
+//!   (`_ALLOC`) and queues a read into it.
+//! - Frames, [`FramePath::Copy`] (`--copy`): the viewer is a user-mode application
+//!   (`avcam_client::Camera::open_as_application`: its reads' headers are captured, its buffers
+//!   probed). [`READS_IN_FLIGHT`] reads are kept queued, each into one of the stream's own
+//!   buffers, allocated at `start` and reused (a frame handed out is queued again when the next
+//!   one is asked for); the pin renders into them ([`FrameMemory::ClientBuffer`]). Small
+//!   per-read allocations remain in the client path (the header bytes and the emulation's copy
+//!   of them), none of frame size.
+//! - Time: the kernel keeps the default 15.625 ms clock tick (the driver's frame deadlines are
+//!   high-resolution timers). At a whole frame rate the emulation's clock runs in real time
 //!   (`ClockControl::start_real_time`), so frames arrive at the requested fps and a slow viewer
 //!   sees real drops. Unthrottled (`--fps 0`), the format's shortest interval is requested and
-//!   the clock stays virtual: when the oldest read is not complete, the clock is advanced by
-//!   exactly one frame interval, which fires the driver's timer and fills it. Frames then come
+//!   the clock stays virtual: when the oldest read is not complete, the clock is moved to the
+//!   next frame's exact due time, which fires the driver's timer and fills it. Frames then come
 //!   as fast as the driver renders and the viewer consumes them; their presentation times are
-//!   virtual (one interval apart), their arrival times real.
-//! - Stats: `KSPROPERTY_DROPPEDFRAMES_CURRENT`, and the status of the pin's frame pool
-//!   allocator (`KSPROPERTY_STREAMALLOCATOR_STATUS`, asked of the allocator the driver created
-//!   on the pin, found through the driver's pool report).
+//!   virtual (the stream's QPC epoch plus the frame's time), their arrival times real.
+//! - Stats: `KSPROPERTY_DROPPEDFRAMES_CURRENT` of the pin, and in allocator mode
+//!   `KSPROPERTY_STREAMALLOCATOR_STATUS` of the viewer's own allocator with the frames the viewer
+//!   took from it and gave back.
+//! - Stop: the drops are read, the pin goes to STOP (which cancels the queued reads), every
+//!   cancelled read is waited for and its frame given back, then the allocator, the pin and the
+//!   filter are closed, in that order.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use avcam_avstream::{FrameSize, PixelFormat as KsPixel, VideoFormat};
-use avcam_client::{request, Transport};
-use avcam_emulation::{AsyncIo, Kernel};
+use avcam_client::{Allocator, AllocatorFrame, PendingRead, Transport};
+use avcam_emulation::Kernel;
 use ks::guid::KSCATEGORY_VIDEO_CAMERA;
 use ks::nt::{DRIVER_OBJECT, UNICODE_STRING};
 use ks::status::STATUS_SUCCESS;
@@ -53,11 +60,12 @@ use crate::camera::{
     Framing, PinInfo, PinKind, PixelFormat, Rate, Size, Stream, StreamConfig, StreamStats,
 };
 
-/// Reads kept queued on the pin while streaming: enough that the driver always has a buffer
-/// while the viewer holds one frame and converts it.
+/// Copy mode: the stream's buffers, each in a read queued on the pin except the one whose frame
+/// the viewer holds: enough that the driver always has a buffer while the viewer converts a
+/// frame. (Allocator mode uses as many as the pin's framing asks for: `Frames`.)
 pub const READS_IN_FLIGHT: usize = 4;
 
-/// How long `stop` waits for a cancelled read to come back before giving its buffer up.
+/// How long `stop` waits for a cancelled read to come back (then the read keeps its buffer).
 const CANCEL_WAIT: Duration = Duration::from_secs(5);
 
 /// Unthrottled: how long a read may take to come back after its frame was made due before the
@@ -166,15 +174,12 @@ pub struct ClientCamera {
 }
 
 impl ClientCamera {
-    /// Boots an emulated kernel and loads avcam's `DriverEntry` into it.
+    /// Boots an emulated kernel whose ks.sys creates allocators with avcam's
+    /// `KsCreateDefaultAllocatorEx`, and loads avcam's `DriverEntry` into it.
     pub fn open() -> Result<ClientCamera, CameraError> {
-        let kernel = Kernel::new();
-        // Until the driver moves its frame timer to a high-resolution EX_TIMER (issue 10,
-        // defect 5): a 100 ns clock tick, so the driver's KTIMER expires at its due time as it
-        // did before the emulation modelled the tick. With the default 15.625 ms tick the
-        // KTIMER expires once per tick and the viewer shows the defect (1000 fps stress:
-        // frames dropped; unthrottled mode: frames late). The integrator removes this line.
-        kernel.clock().set_tick(1);
+        // ks.sys serves allocator creates on the pin with avcam's KsCreateDefaultAllocatorEx;
+        // the clock keeps Windows' default tick.
+        let kernel = Kernel::with_default_allocator(avcam_allocator::KsCreateDefaultAllocatorEx);
         let status = kernel.load_driver(avcam_entry);
         if status != STATUS_SUCCESS {
             return Err(request_error("DriverEntry", status));
@@ -355,16 +360,32 @@ impl Camera for ClientCamera {
 
     fn start(&mut self, config: &StreamConfig) -> Result<Box<dyn Stream + '_>, CameraError> {
         let wanted = wanted_format(config)?;
-        let (filter, format, pin) = connect(self.open_filter()?, config.pin, &wanted)?;
-        let unthrottled = config.rate == Rate::Unthrottled;
-        let mut stream = ClientStream::new(
-            &self.kernel,
-            filter,
-            pin,
+        // Allocator mode is a kernel-mode consumer's; copy mode an application's.
+        let filter = match config.frame_path {
+            FramePath::Allocator => self.open_filter()?,
+            FramePath::Copy => {
+                avcam_client::Camera::open_as_application(&self.kernel, &KSCATEGORY_VIDEO_CAMERA)
+                    .map_err(client_error)?
+            }
+        };
+        let (filter, format, pin) = connect(filter, config.pin, &wanted)?;
+        let mut stream = ClientStream {
+            kernel: &self.kernel,
+            filter: Some(filter),
+            pin: Some(pin),
+            allocator: None,
+            frame_path: config.frame_path,
             format,
-            unthrottled,
-            config.frame_path,
-        );
+            unthrottled: config.rate == Rate::Unthrottled,
+            real_time: false,
+            reads: VecDeque::with_capacity(READS_IN_FLIGHT),
+            held: None,
+            delivered: 0,
+            allocs: 0,
+            frees: 0,
+            epoch: 0,
+            intervals_advanced: 0,
+        };
         if let Err(error) = stream.run() {
             let _ = Box::new(stream).stop();
             return Err(error);
@@ -373,12 +394,12 @@ impl Camera for ClientCamera {
     }
 }
 
-/// One of the stream's buffers and the read queued into it, if any.
-struct Slot {
-    /// The frame bytes; the driver writes here through the read's `KSSTREAM_HEADER.Data`.
-    buffer: Box<[u8]>,
-    /// The queued read.
-    read: Option<AsyncIo>,
+/// The buffer of the frame the viewer holds, given back to the pin at the next frame.
+enum Held {
+    /// Allocator mode: a frame of the viewer's allocator.
+    Frame(AllocatorFrame),
+    /// Copy mode: one of the stream's own buffers.
+    Buffer(Vec<u8>),
 }
 
 /// A running stream of [`ClientCamera`].
@@ -386,71 +407,51 @@ pub struct ClientStream<'k> {
     kernel: &'k Kernel,
     filter: Option<avcam_client::Camera<'k>>,
     pin: Option<avcam_client::Pin<'k>>,
+    /// Allocator mode: the allocator the viewer created on the pin.
+    allocator: Option<Allocator<'k>>,
+    frame_path: FramePath,
     format: VideoFormat,
     unthrottled: bool,
-    /// Shared mode: `LEASE_WINDOW` reads with no buffer, each answered with a lent pool frame.
-    shared: bool,
     real_time: bool,
-    slots: Vec<Slot>,
-    /// Slots with a read queued, oldest first.
-    queued: VecDeque<usize>,
-    /// The slot whose frame the viewer holds.
-    held: Option<usize>,
+    /// Reads queued on the pin, oldest first.
+    reads: VecDeque<PendingRead>,
+    /// The frame the viewer holds.
+    held: Option<Held>,
     delivered: u64,
-    /// The interrupt time of RUN (unthrottled: where the virtual clock started).
+    /// Allocator mode: frames taken from the allocator and given back to it.
+    allocs: u64,
+    frees: u64,
+    /// The interrupt (and QPC) time of RUN: when frame 0 is due.
     epoch: i64,
-    /// Unthrottled: frame intervals the virtual clock moved since RUN.
+    /// Unthrottled: frames the virtual clock made due after frame 0.
     intervals_advanced: u64,
 }
 
 impl<'k> ClientStream<'k> {
-    fn new(
-        kernel: &'k Kernel,
-        filter: avcam_client::Camera<'k>,
-        pin: avcam_client::Pin<'k>,
-        format: VideoFormat,
-        unthrottled: bool,
-        frame_path: FramePath,
-    ) -> Self {
-        let shared = frame_path == FramePath::Shared;
-        // Shared: LEASE_WINDOW slots without a buffer (the pin lends its own frames; one held
-        // plus the others queued never exceed the lease window).
-        let (reads, image) = if shared {
-            (avcam_driver::frame_pool::LEASE_WINDOW, 0)
-        } else {
-            (READS_IN_FLIGHT, format.image_size() as usize)
-        };
-        let slots = (0..reads)
-            .map(|_| Slot {
-                buffer: vec![0u8; image].into_boxed_slice(),
-                read: None,
-            })
-            .collect();
-        ClientStream {
-            kernel,
-            filter: Some(filter),
-            pin: Some(pin),
-            format,
-            unthrottled,
-            shared,
-            real_time: false,
-            slots,
-            queued: VecDeque::with_capacity(READS_IN_FLIGHT),
-            held: None,
-            delivered: 0,
-            epoch: 0,
-            intervals_advanced: 0,
-        }
-    }
-
     fn pin(&self) -> Result<&avcam_client::Pin<'k>, CameraError> {
         self.pin.as_ref().ok_or(CameraError::Backend {
             message: "the pin is closed".into(),
         })
     }
 
-    /// Starts the clock and steps the pin to RUN with every read queued.
+    fn allocator(&self) -> Result<&Allocator<'k>, CameraError> {
+        self.allocator.as_ref().ok_or(CameraError::Backend {
+            message: "the stream has no allocator".into(),
+        })
+    }
+
+    /// Allocator mode: creates the allocator on the pin (still in STOP) from its framing. Then
+    /// starts the clock, steps the pin to RUN and queues every read.
     fn run(&mut self) -> Result<(), CameraError> {
+        let reads = match self.frame_path {
+            FramePath::Allocator => {
+                let allocator = self.pin()?.create_frame_allocator().map_err(client_error)?;
+                let frames = allocator.framing().Frames.max(1) as usize;
+                self.allocator = Some(allocator);
+                frames
+            }
+            FramePath::Copy => READS_IN_FLIGHT,
+        };
         if !self.unthrottled {
             self.kernel.clock().start_real_time();
             self.real_time = true;
@@ -463,25 +464,49 @@ impl<'k> ClientStream<'k> {
             self.pin()?.set_state(state).map_err(client_error)?;
         }
         self.epoch = self.kernel.clock().now_100ns();
-        for slot in 0..self.slots.len() {
-            self.queue(slot)?;
+        let image = self.format.image_size() as usize;
+        for _ in 0..reads {
+            let read = match self.frame_path {
+                FramePath::Allocator => self.read_into_fresh_frame()?,
+                FramePath::Copy => self.pin()?.read(image),
+            };
+            self.reads.push_back(read);
         }
         Ok(())
     }
 
-    /// Queues a read into `slot`'s buffer.
-    fn queue(&mut self, slot: usize) -> Result<(), CameraError> {
-        let pin = self.pin()?.file();
-        let entry = &mut self.slots[slot];
-        let headers = request::read_headers(&mut entry.buffer);
-        entry.read = Some(self.kernel.read_stream(pin, &headers));
-        self.queued.push_back(slot);
+    /// Allocator mode: takes a frame from the allocator and queues a read into it.
+    fn read_into_fresh_frame(&mut self) -> Result<PendingRead, CameraError> {
+        let frame = self.allocator()?.take_frame().map_err(client_error)?;
+        self.allocs += 1;
+        Ok(self.pin()?.read_into_frame(frame))
+    }
+
+    /// Allocator mode: gives `frame` back to the allocator.
+    fn give_back(&mut self, frame: AllocatorFrame) -> Result<(), CameraError> {
+        self.allocator()?.give_back(frame).map_err(client_error)?;
+        self.frees += 1;
+        Ok(())
+    }
+
+    /// Gives the held frame's buffer back to the pin: a client buffer is queued again; an
+    /// allocator frame is given back to the allocator and a frame taken for the next read.
+    fn release_held(&mut self) -> Result<(), CameraError> {
+        let read = match self.held.take() {
+            None => return Ok(()),
+            Some(Held::Buffer(buffer)) => self.pin()?.read_into(buffer),
+            Some(Held::Frame(frame)) => {
+                self.give_back(frame)?;
+                self.read_into_fresh_frame()?
+            }
+        };
+        self.reads.push_back(read);
         Ok(())
     }
 
     /// Unthrottled: moves the virtual clock to the next frame's due time, 100 ns past the
-    /// presentation time the driver's frame rate gives it (exact, not a multiple of the
-    /// truncated interval: at 240 fps frame n is due at n x 41666.67, not n x 41666).
+    /// stream's epoch plus the frame's time on its grid (exact, not a multiple of the truncated
+    /// interval: at 240 fps frame n is due at n x 41666.67, not n x 41666).
     fn advance_one_frame(&mut self) {
         self.intervals_advanced += 1;
         let due = self.format.rate().time_of_frame(self.intervals_advanced);
@@ -493,202 +518,153 @@ impl<'k> ClientStream<'k> {
         }
     }
 
-    /// Waits for the oldest queued read; on success it leaves the queue and its header and
-    /// frame info are returned.
-    fn complete_oldest(
-        &mut self,
-        timeout: Duration,
-    ) -> Result<(usize, KSSTREAM_HEADER, KS_FRAME_INFO), CameraError> {
-        let slot = *self.queued.front().ok_or(CameraError::Backend {
-            message: "no read is queued".into(),
-        })?;
+    /// Waits for the oldest queued read and takes it off the queue: the frame it brought.
+    fn complete_oldest(&mut self, timeout: Duration) -> Result<avcam_client::Frame, CameraError> {
+        if self.reads.is_empty() {
+            return Err(CameraError::Backend {
+                message: "no read is queued".into(),
+            });
+        }
         if self.unthrottled && self.intervals_advanced < self.delivered {
             // Every frame due so far was received: make the next one due. The driver renders it
-            // into the oldest queued read (its leading edge) from the timer's DPC.
+            // into the oldest queued read (its leading edge) from the timer's callback.
             self.advance_one_frame();
         }
-        let (status, output) = match self.slots[slot].read.as_ref() {
-            Some(AsyncIo::Done(done)) => (done.result.status, done.output.clone()),
-            Some(AsyncIo::Pending(pending)) if !self.unthrottled => match pending.wait(timeout) {
-                Some(result) => (result.status, pending.output().unwrap_or_default()),
-                None => return Err(CameraError::Timeout { waited: timeout }),
-            },
-            Some(AsyncIo::Pending(_)) => self.wait_unthrottled(slot, timeout)?,
-            None => {
-                return Err(CameraError::Backend {
-                    message: "a queued slot has no read".into(),
-                })
-            }
+        let ready = if self.unthrottled {
+            self.wait_unthrottled(timeout)
+        } else {
+            self.reads.front().is_some_and(|read| read.ready(timeout))
         };
-        self.queued.pop_front();
-        self.slots[slot].read = None;
-        if status != STATUS_SUCCESS {
-            return Err(request_error("IOCTL_KS_READ_STREAM", status));
+        if !ready {
+            return Err(CameraError::Timeout { waited: timeout });
         }
-        let parsed = KSSTREAM_HEADER::read_from_prefix(&output)
-            .ok()
-            .and_then(|(header, rest)| {
-                KS_FRAME_INFO::read_from_prefix(rest)
-                    .ok()
-                    .map(|(info, _)| (header, info))
-            });
-        let (header, info) = parsed.ok_or(CameraError::Backend {
-            message: "IOCTL_KS_READ_STREAM returned a short stream header".into(),
+        let read = self.reads.pop_front().ok_or(CameraError::Backend {
+            message: "no read is queued".into(),
         })?;
-        Ok((slot, header, info))
+        read.wait(Duration::ZERO).map_err(client_error)
     }
 
-    /// Unthrottled: waits for the read in `slot`, making one more frame due whenever a short
-    /// wait passes without it (the read may still be completing on the emulation's thread, so
-    /// the clock is not pushed at once; an extra due frame only ever fills the next queued
-    /// read). Gives up after `timeout`.
-    fn wait_unthrottled(
-        &mut self,
-        slot: usize,
-        timeout: Duration,
-    ) -> Result<(NTSTATUS, Vec<u8>), CameraError> {
+    /// Unthrottled: waits for the oldest read, making one more frame due whenever a short wait
+    /// passes without it (the read may still be completing on the emulation's thread, so the
+    /// clock is not pushed at once; an extra due frame only ever fills the next queued read).
+    /// Whether it completed within `timeout`.
+    fn wait_unthrottled(&mut self, timeout: Duration) -> bool {
         let started = std::time::Instant::now();
         loop {
-            let Some(AsyncIo::Pending(pending)) = self.slots[slot].read.as_ref() else {
-                return Err(CameraError::Backend {
-                    message: "a queued slot has no pending read".into(),
-                });
-            };
             let left = timeout.saturating_sub(started.elapsed());
-            if let Some(result) = pending.wait(left.min(UNTHROTTLED_PATIENCE)) {
-                return Ok((result.status, pending.output().unwrap_or_default()));
+            let patience = left.min(UNTHROTTLED_PATIENCE);
+            if self.reads.front().is_some_and(|read| read.ready(patience)) {
+                return true;
             }
             if left.is_zero() {
-                return Err(CameraError::Timeout { waited: timeout });
+                return false;
             }
             self.advance_one_frame();
         }
     }
 
-    /// `KSPROPERTY_STREAMALLOCATOR_STATUS` of the pin's frame pool, with its allocation count.
-    fn allocator_status(&self) -> Option<AllocatorStatus> {
-        let pin = self.pin.as_ref()?;
-        let _entered = self.kernel.enter();
-        // SAFETY: the pin's file is open (the stream owns it), so its FILE_OBJECT is live and
-        // carries the KS object header KsGetObjectFromFileObject reads.
-        let ks_pin =
-            unsafe { avcam_kernel::KsGetObjectFromFileObject(self.kernel.file_object(pin.file())) };
-        // SAFETY: `ks_pin` is a live KSPIN of avcam (the file is one of its pins), and this
-        // thread entered the kernel at PASSIVE_LEVEL.
-        let report = unsafe { avcam_driver::capture_pin::pool_report(ks_pin.cast()) }?;
-        let mut property = ks::ks::KSIDENTIFIER {
-            Set: ks::guid::KSPROPSETID_StreamAllocator,
-            Id: ks::ks::KSPROPERTY_STREAMALLOCATOR_STATUS,
-            Flags: ks::ks::KSPROPERTY_TYPE_GET,
+    /// Allocator mode: `KSPROPERTY_STREAMALLOCATOR_STATUS` of the viewer's allocator, with the
+    /// frames the viewer took from it and gave back. `None` in copy mode.
+    fn allocator_status(&self) -> Result<Option<AllocatorStatus>, CameraError> {
+        let Some(allocator) = self.allocator.as_ref() else {
+            return Ok(None);
         };
-        let mut status = ks::ks::KSSTREAMALLOCATOR_STATUS::default();
-        let mut returned = 0u32;
-        // SAFETY: the allocator file belongs to the pool of the running pin (live until STOP,
-        // which only this stream can ask for); both buffers are locals that outlive the call
-        // and are exactly the sizes passed.
-        let result = unsafe {
-            avcam_kernel::KsSynchronousIoControlDevice(
-                report.allocator_file,
-                ks::nt::KernelMode,
-                ks::ks::IOCTL_KS_PROPERTY,
-                (&raw mut property).cast(),
-                core::mem::size_of_val(&property) as u32,
-                (&raw mut status).cast(),
-                core::mem::size_of_val(&status) as u32,
-                &mut returned,
-            )
-        };
-        if result != STATUS_SUCCESS {
-            return None;
-        }
-        let outstanding = status.AllocatedFrames;
-        Some(AllocatorStatus {
+        let status = allocator.status().map_err(client_error)?;
+        Ok(Some(AllocatorStatus {
             framing: Framing {
                 frames: status.Framing.Frames,
                 frame_size: status.Framing.FrameSize,
                 alignment_mask: status.Framing.FileAlignment,
                 pool_type: status.Framing.PoolType,
             },
-            frames_outstanding: outstanding,
-            allocs: Some(report.frames_allocated),
-            frees: Some(
-                report
-                    .frames_allocated
-                    .saturating_sub(u64::from(outstanding)),
-            ),
+            frames_outstanding: status.AllocatedFrames,
+            allocs: Some(self.allocs),
+            frees: Some(self.frees),
+        }))
+    }
+
+    /// The counters, with `dropped` from the pin and the allocator's status now.
+    fn counters(&self, dropped: i64) -> Result<StreamStats, CameraError> {
+        let allocator_mode = self.frame_path == FramePath::Allocator;
+        Ok(StreamStats {
+            frames_delivered: self.delivered,
+            frames_dropped: u64::try_from(dropped).unwrap_or(0),
+            frames_in_allocator_frames: if allocator_mode { self.delivered } else { 0 },
+            frames_in_client_buffers: if allocator_mode { 0 } else { self.delivered },
+            allocator: self.allocator_status()?,
         })
     }
 
-    fn counters(&self) -> Result<StreamStats, CameraError> {
+    /// `KSPROPERTY_DROPPEDFRAMES_CURRENT.DropCount` of the pin.
+    fn dropped(&self) -> Result<i64, CameraError> {
         let dropped = self.pin()?.dropped_frames().map_err(client_error)?;
-        Ok(StreamStats {
-            frames_delivered: self.delivered,
-            frames_dropped: u64::try_from(dropped.drop_count).unwrap_or(0),
-            copies_avoided: if self.shared { self.delivered } else { 0 },
-            frames_copied: if self.shared { 0 } else { self.delivered },
-            allocator: self.allocator_status(),
-        })
+        Ok(dropped.drop_count)
     }
 }
 
 impl Stream for ClientStream<'_> {
     fn next_frame(&mut self, timeout: Duration) -> Result<Frame<'_>, CameraError> {
-        if let Some(held) = self.held.take() {
-            self.queue(held)?;
-        }
-        let (slot, header, info) = self.complete_oldest(timeout)?;
-        self.held = Some(slot);
+        self.release_held()?;
+        let frame = self.complete_oldest(timeout)?;
         self.delivered += 1;
-        let data: &[u8] = if self.shared {
-            if header.Data == 0 {
+        let (header, info) = (frame.header, frame.info);
+        let used = header.DataUsed as usize;
+        let held = match (self.frame_path, frame.frame) {
+            (FramePath::Allocator, Some(buffer)) => Held::Frame(buffer),
+            (FramePath::Copy, None) => Held::Buffer(frame.data),
+            _ => {
                 return Err(CameraError::Backend {
-                    message: "the pin answered a shared read without lending a frame".into(),
-                });
+                    message: "a read came back without the buffer it was queued with".into(),
+                })
             }
-            // SAFETY: in shared mode the pin lent this read `DataUsed` bytes of its pool frame
-            // at `Data`, in this address space (the emulation's kernel pool), unchanged until
-            // it lends LEASE_WINDOW more frames or stops. Neither can happen while the returned
-            // frame borrows the stream: only the other LEASE_WINDOW - 1 slots have reads queued
-            // (this slot is queued again by the next `next_frame`), and STOP only comes from
-            // `stop`; both need the borrow to have ended.
-            unsafe {
-                core::slice::from_raw_parts(
-                    header.Data as usize as *const u8,
-                    header.DataUsed as usize,
-                )
-            }
-        } else {
-            let used = (header.DataUsed as usize).min(self.slots[slot].buffer.len());
-            &self.slots[slot].buffer[..used]
         };
-        let memory = if self.shared {
-            FrameMemory::PinAllocator
-        } else {
-            FrameMemory::ClientCopy
+        let (data, memory) = match self.held.insert(held) {
+            Held::Frame(buffer) => {
+                let allocator = self.allocator.as_ref().ok_or(CameraError::Backend {
+                    message: "the stream has no allocator".into(),
+                })?;
+                let bytes = allocator
+                    .frame_bytes(buffer, used)
+                    .ok_or(CameraError::Backend {
+                        message: "the read's frame is not one the allocator handed out".into(),
+                    })?;
+                (bytes, FrameMemory::PinAllocator)
+            }
+            Held::Buffer(buffer) => (&buffer[..], FrameMemory::ClientBuffer),
         };
         Ok(viewer_frame(&self.format, &header, &info, data, memory))
     }
 
     fn stats(&mut self) -> Result<StreamStats, CameraError> {
-        self.counters()
+        let dropped = self.dropped()?;
+        self.counters(dropped)
     }
 
     fn stop(mut self: Box<Self>) -> Result<StreamStats, CameraError> {
-        let stats = self.counters();
+        // STOP resets the pin's counters: the drops are read before it.
+        let dropped = self.dropped();
         let stopped = self.pin().and_then(|pin| {
             pin.set_state(ks::avstream::KSSTATE_STOP)
                 .map_err(client_error)
         });
-        // STOP cancels the queued reads; wait for each so no buffer is freed under the driver.
-        for slot in std::mem::take(&mut self.queued) {
-            if let Some(AsyncIo::Pending(pending)) = self.slots[slot].read.take() {
-                pending.cancel();
-                if pending.wait(CANCEL_WAIT).is_none() {
-                    // Still owned by the driver: give the buffer up rather than free it.
-                    std::mem::forget(std::mem::take(&mut self.slots[slot].buffer));
-                }
+        // STOP cancels the queued reads; each is waited for, so no buffer goes while the pin may
+        // still write it (a read that never comes back keeps its buffer: `PendingRead`'s drop),
+        // and its allocator frame is given back.
+        let mut returned = Ok(());
+        for read in std::mem::take(&mut self.reads) {
+            if let (_, Some(frame)) = read.cancel(CANCEL_WAIT) {
+                returned = returned.and(self.give_back(frame));
             }
         }
+        if let Some(Held::Frame(frame)) = self.held.take() {
+            returned = returned.and(self.give_back(frame));
+        }
+        // Read once every frame came back: allocs and frees balance, none outstanding.
+        let stats = dropped.and_then(|dropped| self.counters(dropped));
+        let closed_allocator = self
+            .allocator
+            .take()
+            .map_or(Ok(()), |allocator| allocator.close().map_err(client_error));
         let closed = close_pin_and_filter(self.pin.take(), self.filter.take());
         if self.real_time {
             self.kernel.clock().stop_real_time();
@@ -696,6 +672,8 @@ impl Stream for ClientStream<'_> {
         }
         let stats = stats?;
         stopped?;
+        returned?;
+        closed_allocator?;
         closed?;
         Ok(stats)
     }
@@ -713,6 +691,7 @@ impl Drop for ClientStream<'_> {
 mod tests {
     use super::*;
     use crate::camera::Rate;
+    use std::collections::HashSet;
 
     #[test]
     fn the_camera_lists_its_capture_pin_and_every_range() {
@@ -733,98 +712,172 @@ mod tests {
         assert!(vga_nv12.allows_fps(30) && vga_nv12.max_interval == 10_000_000);
     }
 
-    /// Streams 20 unthrottled QVGA NV12 frames over `path`; checks every frame and returns
-    /// the distinct frame addresses seen and the final counters.
-    fn unthrottled_run(path: FramePath) -> (usize, StreamStats) {
-        let mut camera = ClientCamera::open().unwrap();
-        let config = StreamConfig {
+    /// Moves the virtual clock off zero and off any frame grid (by 1.2345678 s), so
+    /// that presentation times show their epoch; returns the time, when RUN will come (the
+    /// virtual clock stands still until the stream moves it).
+    fn boot_and_wait(camera: &ClientCamera) -> i64 {
+        let booted = camera.kernel().clock().now_100ns();
+        camera.kernel().clock().advance(1_234_567_800);
+        let now = camera.kernel().clock().now_100ns();
+        assert_eq!(now, booted + 12_345_678);
+        now
+    }
+
+    fn unthrottled(size: Size, frame_path: FramePath) -> StreamConfig {
+        StreamConfig {
             pin: 0,
             pixel_format: PixelFormat::Nv12,
-            size: Size::new(320, 240),
+            size,
             rate: Rate::Unthrottled,
             pattern: "bars".into(),
-            frame_path: path,
-        };
+            frame_path,
+        }
+    }
+
+    /// What an unthrottled run saw: the distinct frame addresses, the counters while streaming
+    /// (after the last frame) and at stop.
+    struct Run {
+        addresses: HashSet<usize>,
+        streaming: StreamStats,
+        stopped: StreamStats,
+    }
+
+    /// Streams 20 unthrottled QVGA NV12 frames over `path`; checks every frame (its memory, its
+    /// colour bars, its picture number and its time one interval after the one before, from the
+    /// clock's time at RUN).
+    fn unthrottled_run(path: FramePath) -> Run {
+        let mut camera = ClientCamera::open().unwrap();
         let memory = match path {
-            FramePath::Shared => FrameMemory::PinAllocator,
-            FramePath::Copy => FrameMemory::ClientCopy,
+            FramePath::Allocator => FrameMemory::PinAllocator,
+            FramePath::Copy => FrameMemory::ClientBuffer,
         };
-        let mut stream = camera.start(&config).unwrap();
-        let mut times = Vec::new();
-        let mut addresses = std::collections::HashSet::new();
-        for n in 0..20 {
+        let epoch = boot_and_wait(&camera);
+        let rate = avcam_avstream::rate::FrameRate::per_second(1000);
+        let mut stream = camera
+            .start(&unthrottled(Size::new(320, 240), path))
+            .unwrap();
+        let mut addresses = HashSet::new();
+        for n in 0..20u64 {
             let frame = stream.next_frame(Duration::from_secs(5)).unwrap();
-            assert_eq!(frame.picture_number, n + 1);
+            assert_eq!(frame.picture_number, n as i64 + 1);
             assert_eq!(frame.drop_count, 0);
             assert_eq!(frame.data.len(), 320 * 240 * 3 / 2);
             assert_eq!(frame.memory, memory);
             // The top-left pixel is the white 75% bar's luma (text starts lower).
             assert_eq!(frame.data[0], 180);
+            assert_eq!(frame.presentation_time, Some(epoch + rate.time_of_frame(n)));
             addresses.insert(frame.data.as_ptr() as usize);
-            times.push(frame.presentation_time.unwrap());
         }
-        let interval = avcam_avstream::ranges::CaptureRange {
-            format: KsPixel::Nv12,
-            size: FrameSize::QVGA,
+        let streaming = stream.stats().unwrap();
+        let stopped = stream.stop().unwrap();
+        assert_eq!((stopped.frames_delivered, stopped.frames_dropped), (20, 0));
+        Run {
+            addresses,
+            streaming,
+            stopped,
         }
-        .min_interval();
-        for pair in times.windows(2) {
-            assert!((pair[1] - pair[0] - interval).abs() <= 1, "{times:?}");
-        }
-        let stats = stream.stop().unwrap();
-        assert_eq!((stats.frames_delivered, stats.frames_dropped), (20, 0));
-        let allocator = stats.allocator.expect("the pool's allocator answers");
-        assert_eq!(allocator.framing.frame_size as usize, 320 * 240 * 3 / 2);
-        assert!(allocator.allocs.unwrap() >= 20);
-        (addresses.len(), stats)
     }
 
     #[test]
-    fn copied_frames_come_one_interval_apart_in_reused_buffers() {
-        let (addresses, stats) = unthrottled_run(FramePath::Copy);
-        assert!(addresses <= READS_IN_FLIGHT, "{addresses}");
-        assert_eq!((stats.copies_avoided, stats.frames_copied), (0, 20));
-    }
-
-    #[test]
-    fn shared_frames_are_the_pools_own_recycled_frames() {
-        let (addresses, stats) = unthrottled_run(FramePath::Shared);
-        let pool = stats.allocator.unwrap().framing.frames as usize;
-        assert!(addresses <= pool, "{addresses} addresses, pool of {pool}");
-        assert_eq!((stats.copies_avoided, stats.frames_copied), (20, 0));
-        // The frame the viewer held was lent when the counters were read (just before STOP),
-        // with at most the rest of the lease window.
-        let outstanding = stats.allocator.unwrap().frames_outstanding as usize;
+    fn copied_frames_come_one_interval_apart_in_reused_client_buffers() {
+        let run = unthrottled_run(FramePath::Copy);
         assert!(
-            (1..=avcam_driver::frame_pool::LEASE_WINDOW).contains(&outstanding),
-            "{outstanding}"
+            run.addresses.len() <= READS_IN_FLIGHT,
+            "{:?}",
+            run.addresses
+        );
+        assert_eq!(
+            (
+                run.stopped.frames_in_allocator_frames,
+                run.stopped.frames_in_client_buffers
+            ),
+            (0, 20)
+        );
+        // A user-mode application creates no allocator.
+        assert_eq!(
+            (run.streaming.allocator, run.stopped.allocator),
+            (None, None)
         );
     }
 
     #[test]
-    fn unthrottled_1080p_follows_the_exact_240_fps_timestamps() {
-        // 240 fps: the interval 41666 is truncated, so the clock must follow the rate itself.
+    fn allocator_frames_are_the_viewers_allocators_recycled_frames() {
+        let run = unthrottled_run(FramePath::Allocator);
+        let streaming = run
+            .streaming
+            .allocator
+            .expect("the viewer's allocator answers");
+        let frames = streaming.framing.frames;
+        assert_eq!(frames, 4, "the pin's framing asks for four frames");
+        assert_eq!(streaming.framing.frame_size as usize, 320 * 240 * 3 / 2);
+        assert!(
+            run.addresses.len() <= frames as usize,
+            "{} addresses, {frames} frames",
+            run.addresses.len()
+        );
+        assert_eq!(
+            (
+                run.stopped.frames_in_allocator_frames,
+                run.stopped.frames_in_client_buffers
+            ),
+            (20, 0)
+        );
+        // While streaming every frame is out: one held by the viewer, the others queued. The
+        // viewer took the four at RUN, then one more per frame after the first, giving one back.
+        assert_eq!(streaming.frames_outstanding, frames);
+        assert_eq!(streaming.allocs, Some(u64::from(frames) + 19));
+        assert_eq!(streaming.frees, Some(19));
+        // At stop every frame came back: the counts balance and the allocator holds none out.
+        let stopped = run
+            .stopped
+            .allocator
+            .expect("the allocator's status at stop");
+        assert_eq!(stopped.frames_outstanding, 0);
+        assert_eq!(stopped.allocs, streaming.allocs);
+        assert_eq!(stopped.frees, stopped.allocs);
+    }
+
+    #[test]
+    fn unthrottled_1080p_follows_the_exact_240_fps_timestamps_on_the_default_tick() {
+        // 240 fps: the interval 41666 is truncated, so the clock must follow the rate itself;
+        // the kernel keeps Windows' 15.625 ms tick, so the driver's timer must be precise.
         let mut camera = ClientCamera::open().unwrap();
-        let config = StreamConfig {
-            pin: 0,
-            pixel_format: PixelFormat::Nv12,
-            size: Size::new(1920, 1080),
-            rate: Rate::Unthrottled,
-            pattern: "bars".into(),
-            frame_path: FramePath::Shared,
-        };
-        let mut stream = camera.start(&config).unwrap();
+        assert_eq!(
+            camera.kernel().clock().tick(),
+            avcam_emulation::timer::DEFAULT_TICK
+        );
+        let epoch = boot_and_wait(&camera);
+        let mut stream = camera
+            .start(&unthrottled(Size::new(1920, 1080), FramePath::Allocator))
+            .unwrap();
         let rate = avcam_avstream::rate::FrameRate::per_second(240);
         for n in 0..8u64 {
             let frame = stream.next_frame(Duration::from_secs(5)).unwrap();
             assert_eq!(
                 frame.presentation_time,
-                Some(rate.time_of_frame(n)),
+                Some(epoch + rate.time_of_frame(n)),
                 "frame {n}"
             );
             assert_eq!((frame.picture_number, frame.drop_count), (n as i64 + 1, 0));
         }
         assert_eq!(stream.stop().unwrap().frames_dropped, 0);
+    }
+
+    #[test]
+    fn stopping_closes_everything_the_stream_opened() {
+        for path in [FramePath::Allocator, FramePath::Copy] {
+            let mut camera = ClientCamera::open().unwrap();
+            let mut stream = camera
+                .start(&unthrottled(Size::new(320, 240), path))
+                .unwrap();
+            stream.next_frame(Duration::from_secs(5)).unwrap();
+            stream.stop().unwrap();
+            // No handle, timer, frame or pool block of the stream is left: the driver unloads
+            // clean.
+            assert_eq!(camera.kernel().clock().armed_timers(), 0, "{path:?}");
+            camera.kernel().unload_driver();
+            camera.kernel().assert_no_leaks();
+        }
     }
 
     #[test]

@@ -231,21 +231,24 @@ pub struct DeviceInfo {
     pub patterns: Vec<String>,
 }
 
-/// How frames reach the viewer.
+/// How frames reach the viewer. Either way the camera renders each frame straight into the
+/// buffer the read brings; what differs is whose memory that is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FramePath {
-    /// The viewer shares the pin's own allocator (`KSPROPERTY_STREAM_ALLOCATOR`) and reads the
-    /// frames the camera wrote, without a copy.
-    Shared,
-    /// The viewer brings its own buffers (`IOCTL_KS_READ_STREAM`) and gets a copy of each frame.
+    /// The viewer is a kernel-mode consumer: it creates an allocator on the pin from the pin's
+    /// framing (`KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX`), queues the allocator's frames as
+    /// the reads' buffers and reads each frame where the camera rendered it.
+    Allocator,
+    /// The viewer is a user-mode application: it reads (`IOCTL_KS_READ_STREAM`) into buffers of
+    /// its own, reused from frame to frame.
     Copy,
 }
 
 impl FramePath {
-    /// `shared` or `copy`, as in reports.
+    /// `allocator` or `copy`, as in reports.
     pub fn name(self) -> &'static str {
         match self {
-            FramePath::Shared => "shared",
+            FramePath::Allocator => "allocator",
             FramePath::Copy => "copy",
         }
     }
@@ -284,23 +287,24 @@ pub struct StreamConfig {
     pub rate: Rate,
     /// The test pattern, one of [`DeviceInfo::patterns`].
     pub pattern: String,
-    /// Shared allocator frames or copies.
+    /// Allocator frames (a kernel-mode consumer) or the client's own buffers (an application).
     pub frame_path: FramePath,
 }
 
 /// Whose memory a frame's bytes are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameMemory {
-    /// A frame of the pin's own allocator, the very memory the camera wrote (zero-copy).
+    /// A frame of the allocator the client created on the pin, read where the camera rendered
+    /// it.
     PinAllocator,
-    /// A buffer the client supplied, into which the frame was copied.
-    ClientCopy,
+    /// A buffer of the client's own, which the camera rendered into.
+    ClientBuffer,
 }
 
 /// One frame as delivered: its bytes and what `KSSTREAM_HEADER` and `KS_FRAME_INFO` say of it.
 ///
-/// It borrows the stream: a shared frame stays outstanding in the pin's allocator until the next
-/// [`Stream::next_frame`] or [`Stream::stop`].
+/// It borrows the stream: the buffer it lies in (an allocator frame or a client buffer) is given
+/// back to the pin only at the next [`Stream::next_frame`] or at [`Stream::stop`].
 #[derive(Clone, Copy, Debug)]
 pub struct Frame<'a> {
     /// The pixel format.
@@ -325,14 +329,15 @@ pub struct Frame<'a> {
     pub picture_number: i64,
     /// `KS_FRAME_INFO.DropCount`: frames the camera dropped so far.
     pub drop_count: i64,
-    /// Whether the bytes are the pin allocator's own frame or a copy.
+    /// Whether the bytes lie in an allocator frame or in a client buffer.
     pub memory: FrameMemory,
 }
 
-/// `KSALLOCATOR_FRAMING` of the pin's allocator, as `KSPROPERTY_STREAMALLOCATOR_STATUS` reports it.
+/// `KSALLOCATOR_FRAMING` of the client's allocator on the pin, as
+/// `KSPROPERTY_STREAMALLOCATOR_STATUS` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Framing {
-    /// `Frames`: frames in the pool.
+    /// `Frames`: frames the allocator holds.
     pub frames: u32,
     /// `FrameSize`: bytes per frame.
     pub frame_size: u32,
@@ -342,16 +347,17 @@ pub struct Framing {
     pub pool_type: u32,
 }
 
-/// The pin allocator's state.
+/// The state of the allocator the client created on the pin (allocator mode).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct AllocatorStatus {
     /// Its framing.
     pub framing: Framing,
     /// `AllocatedFrames`: frames handed out and not yet freed.
     pub frames_outstanding: u32,
-    /// Frames allocated since creation, if the backend can count them.
+    /// Frames the client took from it (`KSMETHOD_STREAMALLOCATOR_ALLOC`), if the backend counts
+    /// them.
     pub allocs: Option<u64>,
-    /// Frames freed since creation, if the backend can count them.
+    /// Frames the client gave back (`KSMETHOD_STREAMALLOCATOR_FREE`), if the backend counts them.
     pub frees: Option<u64>,
 }
 
@@ -362,11 +368,11 @@ pub struct StreamStats {
     pub frames_delivered: u64,
     /// `KSPROPERTY_DROPPEDFRAMES_CURRENT.DropCount`: frames the camera could not deliver.
     pub frames_dropped: u64,
-    /// Frames delivered as the pin allocator's own memory (each one a copy avoided).
-    pub copies_avoided: u64,
-    /// Frames delivered as copies into client buffers.
-    pub frames_copied: u64,
-    /// The pin allocator's status, if the pin has one the backend can query.
+    /// Frames delivered in frames of the client's allocator on the pin (allocator mode).
+    pub frames_in_allocator_frames: u64,
+    /// Frames delivered in the client's own buffers (copy mode).
+    pub frames_in_client_buffers: u64,
+    /// The status of the client's allocator on the pin (allocator mode; `None` without one).
     pub allocator: Option<AllocatorStatus>,
 }
 
@@ -439,14 +445,17 @@ pub trait Camera {
 /// A running stream.
 pub trait Stream {
     /// Waits up to `timeout` for the next frame ([`CameraError::Timeout`] if none came).
-    /// The previous frame is released (returned to the allocator) first.
+    /// The previous frame is released first (its buffer given back to the pin).
     fn next_frame(&mut self, timeout: Duration) -> Result<Frame<'_>, CameraError>;
 
-    /// The stream's counters now (dropped frames and allocator status are queried from the pin).
+    /// The stream's counters now (dropped frames are queried from the pin, the allocator status
+    /// from the client's allocator).
     fn stats(&mut self) -> Result<StreamStats, CameraError>;
 
-    /// Releases the last frame, stops the pin (RUN -> STOP), closes it and returns the final
-    /// counters, queried just before the pin is closed.
+    /// Stops the pin (RUN -> STOP), takes the cancelled reads' buffers back, releases the last
+    /// frame, closes the allocator (if any), the pin and the filter, and returns the final
+    /// counters: the drops as they were before STOP, the allocator as it is once every frame
+    /// came back.
     fn stop(self: Box<Self>) -> Result<StreamStats, CameraError>;
 }
 

@@ -14,8 +14,9 @@ use crate::camera::{PixelFormat, Size};
     version,
     about = "Watch, record and stress-test the avcam virtual camera",
     long_about = "Watch, record and stress-test the avcam virtual camera.\n\n\
-        Frames come from the pin's own allocator (shared, zero-copy) by default, or as copies in \
-        the viewer's buffers with --copy. Without a subcommand, `view` opens a window.",
+        By default the viewer is a kernel-mode consumer: it creates an allocator on the pin and \
+        reads each frame in the allocator frame the camera rendered it into; with --copy it is \
+        an application reading into its own buffers. Without a subcommand, `view` opens a window.",
     after_help = "Examples:\n  \
         avcam-viewer                                        show the camera in a window\n  \
         avcam-viewer list                                   the pins and every format\n  \
@@ -60,8 +61,8 @@ pub struct StreamArgs {
     #[arg(long, global = true, value_name = "NAME", help_heading = "Stream")]
     pub pattern: Option<String>,
 
-    /// Read copies into the viewer's own buffers (IOCTL_KS_READ_STREAM) instead of sharing the
-    /// pin's allocator frames
+    /// Read into the viewer's own buffers, as a user-mode application (IOCTL_KS_READ_STREAM),
+    /// instead of into frames of an allocator on the pin, as a kernel-mode consumer
     #[arg(long, global = true, help_heading = "Stream")]
     pub copy: bool,
 
@@ -76,8 +77,8 @@ pub enum Backend {
     /// The avcam driver loaded into the built-in user-mode emulation (every build)
     #[default]
     Emulated,
-    /// An installed avcam device through real KS handles (Windows builds only; copies, no
-    /// shared frames)
+    /// An installed avcam device through real KS handles (Windows builds only; the viewer's own
+    /// buffers: --copy)
     Windows,
 }
 
@@ -88,6 +89,13 @@ impl Backend {
             Backend::Emulated => true,
             Backend::Windows => cfg!(windows),
         }
+    }
+
+    /// Whether the backend can only read into the viewer's own buffers: `windows` is a
+    /// user-mode process, which may not hold an allocator's kernel frames, so it implies
+    /// `--copy`.
+    pub fn copy_only(self) -> bool {
+        matches!(self, Backend::Windows)
     }
 }
 
@@ -255,6 +263,7 @@ mod tests {
         assert_eq!(cli.backend, Backend::Emulated);
         let cli = parse(&["list", "--backend", "windows"]).unwrap();
         assert_eq!(cli.backend, Backend::Windows);
+        assert!(Backend::Windows.copy_only() && !Backend::Emulated.copy_only());
         assert_eq!(Backend::Windows.is_available(), cfg!(windows));
         assert!(Backend::Emulated.is_available());
         let cli = parse(&[

@@ -321,7 +321,7 @@ mod tests {
             duration: None,
             picture_number: 0,
             drop_count: 0,
-            memory: FrameMemory::ClientCopy,
+            memory: FrameMemory::ClientBuffer,
         }
     }
 

@@ -118,7 +118,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match cli::Cli::try_parse_from(args) {
+    let mut cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
             return match error.kind() {
@@ -139,6 +139,8 @@ where
         }
     };
     let backend = cli.backend;
+    // Said in the config and the reports as what runs.
+    cli.stream.copy |= backend.copy_only();
     let result = if backend.is_available() {
         execute(cli, &mut || open_backend(backend), context)
     } else {

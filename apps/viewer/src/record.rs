@@ -317,7 +317,7 @@ impl KeptFrame {
             duration: None,
             picture_number: 0,
             drop_count: 0,
-            memory: FrameMemory::ClientCopy,
+            memory: FrameMemory::ClientBuffer,
         }
     }
 }

@@ -179,7 +179,7 @@ pub fn resolve(
             frame_path: if args.copy {
                 FramePath::Copy
             } else {
-                FramePath::Shared
+                FramePath::Allocator
             },
         },
         format: (*format).clone(),
@@ -241,7 +241,7 @@ mod tests {
                 size: Size::new(1280, 720),
                 rate: Rate::Fps(30),
                 pattern: "bars".into(),
-                frame_path: FramePath::Shared,
+                frame_path: FramePath::Allocator,
             }
         );
         assert_eq!(resolved.nominal_interval(), Some(333_333));

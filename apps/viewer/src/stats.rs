@@ -89,23 +89,24 @@ pub struct RunConfig {
     pub nominal_interval_us: Option<f64>,
     /// The test pattern.
     pub pattern: String,
-    /// `shared` (the pin allocator's frames) or `copy` (read-stream copies).
+    /// `allocator` (frames of the viewer's allocator on the pin) or `copy` (the viewer's own
+    /// buffers).
     pub frame_path: String,
 }
 
 /// Frames counted by whose memory they arrived in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MemorySeen {
-    /// Frames that were the pin allocator's own memory.
+    /// Frames that lay in frames of the client's allocator on the pin.
     pub pin_allocator: u64,
-    /// Frames that were copies in client buffers.
-    pub client_copy: u64,
+    /// Frames that lay in the client's own buffers.
+    pub client_buffer: u64,
 }
 
 /// The stress report, as printed and as `--json` (see docs/viewer.md for every field).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StressReport {
-    /// Identifies this JSON layout: `avcam-viewer-stress/1`.
+    /// Identifies this JSON layout: `avcam-viewer-stress/2`.
     pub schema: &'static str,
     /// What ran.
     pub config: RunConfig,
@@ -127,18 +128,18 @@ pub struct StressReport {
     pub arrival: Option<IntervalReport>,
     /// Share of frames that arrived before the next frame was due; `None` when unthrottled.
     pub on_time_share: Option<f64>,
-    /// The pin allocator's status at the end, if known.
+    /// The status of the viewer's allocator on the pin at the end (allocator mode), if known.
     pub allocator: Option<crate::camera::AllocatorStatus>,
-    /// Frames delivered without a copy, as the backend counted them.
-    pub copies_avoided: u64,
-    /// Frames delivered as copies, as the backend counted them.
-    pub frames_copied: u64,
+    /// Frames delivered in frames of the viewer's allocator, as the backend counted them.
+    pub frames_in_allocator_frames: u64,
+    /// Frames delivered in the viewer's own buffers, as the backend counted them.
+    pub frames_in_client_buffers: u64,
     /// Frames by memory, as the viewer saw them.
     pub memory_seen: MemorySeen,
 }
 
 /// The JSON schema identifier of [`StressReport`].
-pub const STRESS_SCHEMA: &str = "avcam-viewer-stress/1";
+pub const STRESS_SCHEMA: &str = "avcam-viewer-stress/2";
 
 /// The intervals between consecutive frames as one clock saw them, in that clock's unit.
 #[derive(Clone, Debug, Default)]
@@ -292,7 +293,7 @@ impl StressRecorder {
         self.frames += 1;
         match sample.memory {
             FrameMemory::PinAllocator => self.memory_seen.pin_allocator += 1,
-            FrameMemory::ClientCopy => self.memory_seen.client_copy += 1,
+            FrameMemory::ClientBuffer => self.memory_seen.client_buffer += 1,
         }
         let arrival = i64::try_from(sample.arrival_ns).unwrap_or(i64::MAX);
         match (sample.presentation_time, self.every_frame_timed) {
@@ -386,8 +387,8 @@ impl StressRecorder {
             arrival: self.arrival.report(),
             on_time_share: self.on_time_share(),
             allocator: final_stats.allocator,
-            copies_avoided: final_stats.copies_avoided,
-            frames_copied: final_stats.frames_copied,
+            frames_in_allocator_frames: final_stats.frames_in_allocator_frames,
+            frames_in_client_buffers: final_stats.frames_in_client_buffers,
             memory_seen: self.memory_seen,
         }
     }
@@ -417,7 +418,7 @@ mod tests {
             fps_requested: 30,
             nominal_interval_us: Some(33_333.3),
             pattern: "bars".into(),
-            frame_path: "shared".into(),
+            frame_path: "allocator".into(),
         }
     }
 
@@ -425,8 +426,8 @@ mod tests {
         StreamStats {
             frames_delivered: 0,
             frames_dropped: 0,
-            copies_avoided: 0,
-            frames_copied: 0,
+            frames_in_allocator_frames: 0,
+            frames_in_client_buffers: 0,
             allocator: None,
         }
     }
@@ -528,13 +529,13 @@ mod tests {
     #[test]
     fn the_report_counts_memory_and_fps() {
         let mut samples = vec![sample(0, 0, 0), sample(333_333, 33_333_300, 1)];
-        samples[1].memory = FrameMemory::ClientCopy;
+        samples[1].memory = FrameMemory::ClientBuffer;
         samples[1].drop_count = 3;
         let final_stats = StreamStats {
             frames_delivered: 2,
             frames_dropped: 3,
-            copies_avoided: 1,
-            frames_copied: 1,
+            frames_in_allocator_frames: 1,
+            frames_in_client_buffers: 1,
             allocator: None,
         };
         let mut recorder = StressRecorder::new(Some(333_333));
@@ -549,7 +550,7 @@ mod tests {
             report.memory_seen,
             MemorySeen {
                 pin_allocator: 1,
-                client_copy: 1
+                client_buffer: 1
             }
         );
         assert_eq!(report.on_time_share, Some(1.0));

@@ -254,11 +254,11 @@ pub fn render_text(report: &StressReport) -> String {
         None => text += "  allocator       n/a\n",
     }
     text += &format!(
-        "  copies avoided  {} (frames copied {}; seen: {} pin-allocator, {} client-copy)\n",
-        report.copies_avoided,
-        report.frames_copied,
+        "  frame memory    {} in allocator frames, {} in client buffers (seen: {} pin-allocator, {} client-buffer)\n",
+        report.frames_in_allocator_frames,
+        report.frames_in_client_buffers,
         report.memory_seen.pin_allocator,
-        report.memory_seen.client_copy
+        report.memory_seen.client_buffer
     );
     text
 }

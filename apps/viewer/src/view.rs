@@ -587,7 +587,7 @@ mod tests {
                 size: Size::new(640, 480),
                 rate: Rate::Fps(30),
                 pattern: "bars".into(),
-                frame_path: FramePath::Shared,
+                frame_path: FramePath::Allocator,
             },
             format: FormatInfo {
                 pixel_format: PixelFormat::Nv12,
@@ -612,7 +612,7 @@ mod tests {
         };
         assert_eq!(
             title(&resolved, 29.96, 2, Some(&stats)),
-            "avcam-viewer - nv12 640x480@30 shared | 30.0 fps | dropped 2 | allocator 4x460800 B, 1 out"
+            "avcam-viewer - nv12 640x480@30 allocator | 30.0 fps | dropped 2 | allocator 4x460800 B, 1 out"
         );
         assert!(title(&resolved, 0.0, 0, None).ends_with("allocator n/a"));
     }

@@ -6,9 +6,10 @@
 //!   on one line and exits with [`crate::EXIT_NO_CAMERA`].
 //! - `device_info` and the pin's creation are the emulated backend's own functions
 //!   ([`crate::backend`]), generic over the transport: the same requests, the same bytes.
-//! - Frames are always copies ([`FrameMemory::ClientCopy`]), whatever `--copy` says: the frame a
-//!   pin lends in shared mode is kernel memory a user-mode process cannot read.
-//!   [`READS_IN_FLIGHT`] reads stay queued, each into a buffer of the stream's, reused.
+//! - Frames always lie in the viewer's own buffers ([`FrameMemory::ClientBuffer`]; the backend
+//!   implies `--copy`): the viewer is a user-mode process, and an allocator's frames on the pin
+//!   are kernel memory it may not hold. [`READS_IN_FLIGHT`] reads stay queued, each into a
+//!   buffer of the stream's, reused.
 //! - The device paces itself (its own clock): `--fps 0` only asks for the format's shortest
 //!   interval.
 //!
@@ -160,7 +161,7 @@ impl Stream for WindowsStream<'_> {
             &held.header,
             &held.info,
             &held.data,
-            FrameMemory::ClientCopy,
+            FrameMemory::ClientBuffer,
         ))
     }
 
@@ -169,9 +170,9 @@ impl Stream for WindowsStream<'_> {
         Ok(StreamStats {
             frames_delivered: self.delivered,
             frames_dropped: u64::try_from(dropped.drop_count).unwrap_or(0),
-            copies_avoided: 0,
-            frames_copied: self.delivered,
-            // The pin's own pool lives in the kernel; user mode cannot ask it.
+            frames_in_allocator_frames: 0,
+            frames_in_client_buffers: self.delivered,
+            // No allocator: the reads bring the viewer's own buffers.
             allocator: None,
         })
     }

@@ -106,8 +106,8 @@ fn unthrottled_recordings_are_the_same_bytes_on_every_run_and_frame_path() {
     let copied = record("c.y4m", &["--copy"]);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(first.len(), second.len());
-    assert!(first == second, "two shared-mode runs differ");
-    assert!(first == copied, "shared and copy mode differ");
+    assert!(first == second, "two allocator-mode runs differ");
+    assert!(first == copied, "allocator and copy mode differ");
     // Six frames of 320x240 YUY2 behind the header: the recording really has them.
     assert!(first.len() > 6 * 320 * 240 * 2);
 

@@ -1,8 +1,8 @@
 //! The real camera through the real binary: `avcam-viewer` with its built-in backend (the avcam
 //! driver in the emulation, through the KS client library). `list` shows the driver's formats,
 //! `record` writes a Y4M that ffmpeg decodes to the driver's BT.601 75% bars (skipped with a note
-//! without ffmpeg), `stress --json` reports every documented field and no drops, on the shared (default) and
-//! copied frame paths.
+//! without ffmpeg), `stress --json` reports every documented field and no drops, in allocator
+//! mode (the default: the viewer's allocator on the pin) and in copy mode (its own buffers).
 
 mod support;
 
@@ -164,7 +164,7 @@ fn stress_at_720p_30_fps_reports_every_field_and_no_drops() {
         "1",
         "--json",
     ]);
-    assert_eq!(report["schema"], "avcam-viewer-stress/1");
+    assert_eq!(report["schema"], "avcam-viewer-stress/2");
     for field in [
         "config",
         "seconds",
@@ -177,8 +177,8 @@ fn stress_at_720p_30_fps_reports_every_field_and_no_drops() {
         "arrival",
         "on_time_share",
         "allocator",
-        "copies_avoided",
-        "frames_copied",
+        "frames_in_allocator_frames",
+        "frames_in_client_buffers",
         "memory_seen",
     ] {
         assert!(report.get(field).is_some(), "{field} missing: {report}");
@@ -202,26 +202,27 @@ fn stress_at_720p_30_fps_reports_every_field_and_no_drops() {
         let interval = presentation[key].as_f64().unwrap();
         assert!((interval - 33_333.35).abs() <= 0.1, "{key}: {report}");
     }
-    // The default frame path shares the pin's pool frames: no copies.
-    assert_eq!(config["frame_path"], "shared");
-    assert_eq!(report["copies_avoided"], delivered);
-    assert_eq!(report["frames_copied"], 0);
+    // The default frame path: every frame in a frame of the viewer's allocator on the pin.
+    assert_eq!(config["frame_path"], "allocator");
+    assert_eq!(report["frames_in_allocator_frames"], delivered);
+    assert_eq!(report["frames_in_client_buffers"], 0);
     assert_eq!(report["memory_seen"]["pin_allocator"], delivered);
-    // The pin's frame pool: 720p NV12 frames, one allocated per delivered frame; at the end the
-    // last frames lent are still lent (the counters are read before STOP): the lease window,
-    // K = the pool's frame count - 1, or fewer if fewer were delivered.
+    assert_eq!(report["memory_seen"]["client_buffer"], 0);
+    // The allocator, from the pin's framing: four 720p NV12 frames. The viewer took the four at
+    // RUN, then one per frame after the first (giving the held one back); at stop every frame
+    // came back, so the counts balance and none is outstanding.
     let allocator = &report["allocator"];
     assert_eq!(allocator["framing"]["frame_size"], 1280 * 720 * 3 / 2);
-    let window = allocator["framing"]["frames"].as_u64().unwrap() - 1;
-    let lent = delivered.min(window);
-    assert_eq!(allocator["frames_outstanding"], lent, "{report}");
-    assert_eq!(allocator["allocs"], delivered, "{report}");
-    assert_eq!(allocator["frees"], delivered - lent, "{report}");
+    let frames = allocator["framing"]["frames"].as_u64().unwrap();
+    assert_eq!(frames, 4, "{report}");
+    assert_eq!(allocator["allocs"], frames + delivered - 1, "{report}");
+    assert_eq!(allocator["frees"], allocator["allocs"], "{report}");
+    assert_eq!(allocator["frames_outstanding"], 0, "{report}");
 }
 
 #[test]
 fn unthrottled_stress_moves_the_virtual_clock_one_interval_per_frame_on_both_paths() {
-    for (path, flags) in [("shared", &[][..]), ("copy", &["--copy"][..])] {
+    for (path, flags) in [("allocator", &[][..]), ("copy", &["--copy"][..])] {
         let mut args = vec!["--format", "yuy2", "--size", "320x240", "--fps", "0"];
         args.extend_from_slice(flags);
         args.extend(["stress", "--seconds", "1", "--json"]);
@@ -236,13 +237,27 @@ fn unthrottled_stress_moves_the_virtual_clock_one_interval_per_frame_on_both_pat
         assert_eq!(presentation["max"].as_f64(), Some(1000.0), "{report}");
         let delivered = report["frames_delivered"].as_u64().unwrap();
         assert!(delivered >= 2);
-        let (avoided, copied) = if path == "shared" {
+        let (in_allocator_frames, in_client_buffers) = if path == "allocator" {
             (delivered, 0)
         } else {
             (0, delivered)
         };
-        assert_eq!(report["copies_avoided"], avoided, "{report}");
-        assert_eq!(report["frames_copied"], copied, "{report}");
+        assert_eq!(
+            report["frames_in_allocator_frames"], in_allocator_frames,
+            "{report}"
+        );
+        assert_eq!(
+            report["frames_in_client_buffers"], in_client_buffers,
+            "{report}"
+        );
+        // Only the kernel-mode consumer has an allocator; it is balanced at stop.
+        let allocator = &report["allocator"];
+        if path == "allocator" {
+            assert_eq!(allocator["frees"], allocator["allocs"], "{report}");
+            assert_eq!(allocator["frames_outstanding"], 0, "{report}");
+        } else {
+            assert!(allocator.is_null(), "{report}");
+        }
     }
 }
 

@@ -432,8 +432,8 @@ const STRESS_FIELDS: [&str; 17] = [
     "arrival",
     "on_time_share",
     "allocator",
-    "copies_avoided",
-    "frames_copied",
+    "frames_in_allocator_frames",
+    "frames_in_client_buffers",
     "memory_seen",
     // Nested objects, checked below.
     "interval_us",
@@ -472,7 +472,7 @@ fn stress_json_has_the_documented_fields_and_no_drops_when_paced() {
         "no undocumented fields: {:?}",
         object.keys()
     );
-    assert_eq!(json["schema"], "avcam-viewer-stress/1");
+    assert_eq!(json["schema"], "avcam-viewer-stress/2");
     let config = &json["config"];
     for (key, value) in [
         ("format", serde_json::json!("nv12")),
@@ -481,7 +481,7 @@ fn stress_json_has_the_documented_fields_and_no_drops_when_paced() {
         ("fps_requested", serde_json::json!(100)),
         ("nominal_interval_us", serde_json::json!(10000.0)),
         ("pattern", serde_json::json!("bars")),
-        ("frame_path", serde_json::json!("shared")),
+        ("frame_path", serde_json::json!("allocator")),
         ("pin", serde_json::json!(0)),
         ("device", serde_json::json!("fake camera (test double)")),
     ] {
@@ -491,8 +491,8 @@ fn stress_json_has_the_documented_fields_and_no_drops_when_paced() {
     assert!(delivered >= 2, "{delivered}");
     assert_eq!(json["frames_dropped"], 0);
     assert_eq!(json["picture_number_gaps"], 0);
-    assert_eq!(json["copies_avoided"].as_u64(), Some(delivered));
-    assert_eq!(json["frames_copied"], 0);
+    assert_eq!(json["frames_in_allocator_frames"].as_u64(), Some(delivered));
+    assert_eq!(json["frames_in_client_buffers"], 0);
     assert_eq!(
         json["memory_seen"]["pin_allocator"].as_u64(),
         Some(delivered)
@@ -537,7 +537,7 @@ fn every_stress_field_is_documented() {
         "alignment_mask",
         "pool_type",
         "pin_allocator",
-        "client_copy",
+        "client_buffer",
     ]) {
         assert!(
             doc.contains(&format!("`{field}`")),
@@ -576,7 +576,7 @@ fn stress_sees_injected_drops_in_counts_and_picture_numbers() {
 }
 
 #[test]
-fn stress_with_copy_reports_copies_and_unthrottled_has_no_on_time_share() {
+fn stress_with_copy_reports_client_buffers_no_allocator_and_unthrottled_no_on_time_share() {
     let camera = FakeCamera::new();
     let json = stress_json(
         &camera,
@@ -596,9 +596,13 @@ fn stress_with_copy_reports_copies_and_unthrottled_has_no_on_time_share() {
     assert_eq!(json["config"]["frame_path"], "copy");
     assert_eq!(json["config"]["fps_requested"], 0);
     assert!(json["config"]["nominal_interval_us"].is_null());
-    assert_eq!(json["copies_avoided"], 0);
-    assert_eq!(json["frames_copied"].as_u64(), Some(delivered));
-    assert_eq!(json["memory_seen"]["client_copy"].as_u64(), Some(delivered));
+    assert_eq!(json["frames_in_allocator_frames"], 0);
+    assert_eq!(json["frames_in_client_buffers"].as_u64(), Some(delivered));
+    assert_eq!(
+        json["memory_seen"]["client_buffer"].as_u64(),
+        Some(delivered)
+    );
+    assert!(json["allocator"].is_null(), "{json}");
     assert!(json["on_time_share"].is_null());
     assert_eq!(
         camera.log.lock().unwrap().starts[0].frame_path,
@@ -636,7 +640,8 @@ fn stress_prints_a_text_report_and_draws_the_plot_png() {
         "jitter us",
         "on time",
         "allocator       4 frames",
-        "copies avoided",
+        "frame memory    ",
+        " in allocator frames, 0 in client buffers",
     ] {
         assert!(text.contains(needle), "{needle:?} not in\n{text}");
     }

@@ -224,13 +224,14 @@ impl FakeStream {
     }
 
     fn current_stats(&self) -> StreamStats {
-        let shared = self.config.frame_path == FramePath::Shared;
+        let allocator_mode = self.config.frame_path == FramePath::Allocator;
         StreamStats {
             frames_delivered: self.delivered,
             frames_dropped: self.dropped as u64,
-            copies_avoided: if shared { self.delivered } else { 0 },
-            frames_copied: if shared { 0 } else { self.delivered },
-            allocator: Some(AllocatorStatus {
+            frames_in_allocator_frames: if allocator_mode { self.delivered } else { 0 },
+            frames_in_client_buffers: if allocator_mode { 0 } else { self.delivered },
+            // Only a consumer in allocator mode has an allocator.
+            allocator: allocator_mode.then_some(AllocatorStatus {
                 framing: Framing {
                     frames: 4,
                     frame_size: self.frame.len() as u32,
@@ -296,10 +297,10 @@ impl Stream for FakeStream {
         let picture_number = self.picture_number;
         self.picture_number += 1;
         let (data, memory) = match self.config.frame_path {
-            FramePath::Shared => (&self.frame[..], FrameMemory::PinAllocator),
+            FramePath::Allocator => (&self.frame[..], FrameMemory::PinAllocator),
             FramePath::Copy => {
                 self.copy.copy_from_slice(&self.frame);
-                (&self.copy[..], FrameMemory::ClientCopy)
+                (&self.copy[..], FrameMemory::ClientBuffer)
             }
         };
         Ok(Frame {
