@@ -1,5 +1,5 @@
 //! The video capture pin's dispatch: create/close, SetDataFormat over [`VideoFormat::parse`],
-//! the intersect handler over `avstream::intersect`, SetDeviceState over [`PinStateMachine`],
+//! the intersect handler over `avstream::intersect`, SetDeviceState over [`avstream::PinStateMachine`],
 //! and the `KSPROPERTY_DROPPEDFRAMES_CURRENT` handler.
 //!
 //! Each pin owns one [`CapturePin`] in pool memory ([`PoolBox`], `KSPIN.Context`), allocated at

@@ -1,7 +1,7 @@
 //! The frame path: how a due frame reaches the buffer at the pin's leading edge.
 //!
-//! 1. PAUSE -> RUN ([`start`]) starts the pin's `avstream::FrameClock` at the current time and
-//!    arms the frame timer for the first deadline; RUN -> PAUSE ([`stop`]) stops the clock and
+//! 1. PAUSE -> RUN (`start`) starts the pin's `avstream::FrameClock` at the current time and
+//!    arms the frame timer for the first deadline; RUN -> PAUSE (`stop`) stops the clock and
 //!    cancels the timer. Times are `KeQueryPerformanceCounter` converted to 100 ns units
 //!    ([`now_100ns`]), so every presentation time shares the QPC epoch (as avscamera stamps).
 //! 2. The timer is a high-resolution `EX_TIMER` (`ExAllocateTimer(.., EX_TIMER_HIGH_RESOLUTION)`,

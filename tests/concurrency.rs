@@ -43,7 +43,11 @@ fn pausing_while_callbacks_run_on_other_processors_never_leaves_the_timer_armed(
     for round in 0..40u64 {
         pin.set_state(KSSTATE_RUN).unwrap();
         let reads: Vec<_> = (0..2).map(|_| pin.read(image)).collect();
-        assert_eq!(kernel.clock().armed_timers(), 1, "round {round}: armed in RUN");
+        assert_eq!(
+            kernel.clock().armed_timers(),
+            1,
+            "round {round}: armed in RUN"
+        );
         // Make a few frames due; the callbacks run on the processors meanwhile.
         kernel.clock().advance(1_000_000 + round % 7 * 100_000);
         pin.set_state(KSSTATE_PAUSE).unwrap();

@@ -561,7 +561,10 @@ impl ClockControl<'_> {
             && clock.work_running == 0)
         {
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "avcam-emulation: the processors did not settle");
+            assert!(
+                !left.is_zero(),
+                "avcam-emulation: the processors did not settle"
+            );
             clock = shared
                 .changed
                 .wait_timeout(clock, left)

@@ -181,7 +181,7 @@ struct PinRecord {
     leading_edge_fetches: std::sync::atomic::AtomicU64,
 }
 
-/// What the emulation saw a pin's minidriver do ([`Kernel::pin_counters`]).
+/// What the emulation saw a pin's minidriver do ([`crate::Kernel::pin_counters`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PinCounters {
     /// Calls of the pin's Process dispatch.
