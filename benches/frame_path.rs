@@ -30,7 +30,7 @@ use avcam::framing::FRAMES;
 use avcam_avstream::deliver::outgrows_cache;
 use avcam_avstream::synth::{FrameInfo, SynthConfig, Synthesizer};
 use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
-use avcam_client::{AllocatorFrame, Allocator, Camera, Pin};
+use avcam_client::{Allocator, AllocatorFrame, Camera, Pin};
 use avcam_emulation::Kernel;
 use ks::guid::KSCATEGORY_VIDEO_CAMERA;
 use ks::nt::{DRIVER_OBJECT, UNICODE_STRING};

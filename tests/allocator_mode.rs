@@ -33,7 +33,9 @@ fn frames_from_the_pins_allocator_are_rendered_into_and_given_back() {
     let format = qvga(PixelFormat::Nv12);
     let image = format.image_size();
     let pin = running_pin(&camera, &format);
-    let allocator = pin.create_frame_allocator().expect("a kernel-mode consumer's allocator");
+    let allocator = pin
+        .create_frame_allocator()
+        .expect("a kernel-mode consumer's allocator");
     let frames = allocator.framing().Frames as usize;
     assert_eq!(allocator.framing().FrameSize, image);
     // The pin's frame store gave the allocator every frame at create.
@@ -43,7 +45,10 @@ fn frames_from_the_pins_allocator_are_rendered_into_and_given_back() {
     let mut reads: std::collections::VecDeque<_> = (0..frames - 1)
         .map(|_| pin.read_into_frame(allocator.take_frame().unwrap()))
         .collect();
-    assert_eq!(allocator.status().unwrap().AllocatedFrames as usize, frames - 1);
+    assert_eq!(
+        allocator.status().unwrap().AllocatedFrames as usize,
+        frames - 1
+    );
     for n in 0..12u64 {
         advance_to(&kernel, epoch + (n as i64 * 10_000_000) / 30 + 1);
         let frame = reads.pop_front().unwrap().wait(WAIT).expect("a frame");
@@ -76,7 +81,9 @@ fn frames_from_the_pins_allocator_are_rendered_into_and_given_back() {
             status,
             Some(avcam_client::Status::Nt(ks::status::STATUS_CANCELLED))
         );
-        allocator.give_back(frame.expect("the frame of a cancelled read")).unwrap();
+        allocator
+            .give_back(frame.expect("the frame of a cancelled read"))
+            .unwrap();
     }
     assert_eq!(allocator.status().unwrap().AllocatedFrames, 0);
     allocator.close().unwrap();

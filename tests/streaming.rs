@@ -59,7 +59,10 @@ fn a_user_mode_client_gets_a_hundred_frames_stamped_with_their_qpc_deadlines() {
             (1, 1)
         );
         assert_eq!(frame.header.Duration, pts_30(n + 1) - pts_30(n));
-        assert_eq!(frame.header.OptionsFlags & TIME_AND_DURATION, TIME_AND_DURATION);
+        assert_eq!(
+            frame.header.OptionsFlags & TIME_AND_DURATION,
+            TIME_AND_DURATION
+        );
         assert_eq!(frame.info.PictureNumber, n as i64 + 1);
         assert_eq!(frame.info.DropCount, 0);
         // The pin set DataUsed itself: the whole image.
@@ -111,7 +114,11 @@ fn a_starved_client_sees_drop_count_grow_by_exactly_the_missed_frames() {
 }
 
 /// Queues `count` reads of `image` bytes each.
-fn queue<T: Transport>(pin: &Pin<'_, T>, count: usize, image: usize) -> Vec<avcam_client::PendingRead<T>> {
+fn queue<T: Transport>(
+    pin: &Pin<'_, T>,
+    count: usize,
+    image: usize,
+) -> Vec<avcam_client::PendingRead<T>> {
     (0..count).map(|_| pin.read(image)).collect()
 }
 
@@ -196,7 +203,11 @@ fn completed_now(read: &AsyncIo) -> Option<(ks::NTSTATUS, Vec<u8>)> {
 }
 
 /// One read whose headers are `headers` (raw bytes), through the emulation directly.
-fn raw_read(kernel: &Kernel, pin: avcam_emulation::File, headers: &[u8]) -> (KSSTREAM_HEADER, KS_FRAME_INFO) {
+fn raw_read(
+    kernel: &Kernel,
+    pin: avcam_emulation::File,
+    headers: &[u8],
+) -> (KSSTREAM_HEADER, KS_FRAME_INFO) {
     let read = kernel.read_stream(pin, headers);
     advance_to(kernel, qpc_100ns(kernel) + 333_334);
     let output = match read {
@@ -254,7 +265,11 @@ fn the_clients_surface_pitch_is_the_row_distance_in_its_buffer_and_stays_as_it_a
         headers[std::mem::size_of::<KSSTREAM_HEADER>()..].copy_from_slice(info.as_bytes());
         let (header, info) = raw_read(&kernel, pin.file(), &headers);
         assert_eq!(header.DataUsed as usize, pitch * rows, "{pixel:?}");
-        assert_eq!(info.lSurfacePitch(), pitch as i32, "kept as the client asked");
+        assert_eq!(
+            info.lSurfacePitch(),
+            pitch as i32,
+            "kept as the client asked"
+        );
         // The same frame as the camera core renders it at the format's own stride: each of its
         // rows (luma, then NV12's chroma) is a row of the client's surface, `pitch` apart, and
         // the padding is untouched.
@@ -275,8 +290,9 @@ fn the_clients_surface_pitch_is_the_row_distance_in_its_buffer_and_stays_as_it_a
             info.Reserved1 = bad as u32;
             headers[std::mem::size_of::<KSSTREAM_HEADER>()..].copy_from_slice(info.as_bytes());
             let read = kernel.read_stream(pin.file(), &headers);
-            let (status, output) = completed_now(&read)
-                .unwrap_or_else(|| panic!("{pixel:?}: a pitch it cannot honour is answered at once"));
+            let (status, output) = completed_now(&read).unwrap_or_else(|| {
+                panic!("{pixel:?}: a pitch it cannot honour is answered at once")
+            });
             assert_eq!(status, STATUS_SUCCESS);
             let (header, _) = KSSTREAM_HEADER::read_from_prefix(&output).unwrap();
             assert_eq!((header.DataUsed, header.OptionsFlags), (0, 0));
@@ -300,7 +316,11 @@ fn headers_without_a_buffer_or_with_a_small_one_come_back_empty_without_spending
     // one; the pin writes no address into it (the caller's Data stays NULL).
     let empty = pin.read(0).wait(WAIT).unwrap();
     assert_eq!(
-        (empty.header.Data, empty.header.DataUsed, empty.header.OptionsFlags),
+        (
+            empty.header.Data,
+            empty.header.DataUsed,
+            empty.header.OptionsFlags
+        ),
         (0, 0, 0)
     );
     let small = pin.read(image - 1).wait(WAIT).unwrap();

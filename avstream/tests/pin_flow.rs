@@ -118,7 +118,10 @@ fn a_pin_streams_60_fps_yuy2_on_exact_deadlines_and_counts_drops() {
         };
         stamp.fill_header(&mut header);
         let info = stamp.frame_info();
-        assert_eq!(header.PresentationTime.Time, t0 + (n as i64 * 10_000_000) / 60);
+        assert_eq!(
+            header.PresentationTime.Time,
+            t0 + (n as i64 * 10_000_000) / 60
+        );
         assert_eq!(stamp.stream_time, (n as i64 * 10_000_000) / 60);
         assert_eq!(
             header.Duration,

@@ -468,7 +468,9 @@ fn a_client_pitch_moves_each_row_and_leaves_the_padding_alone() {
         let rows = layout.plane0_size / layout.stride + layout.chroma_rows;
         assert_eq!(synth.frame_bytes(pitch), Ok(pitch * rows), "{format:?}");
         let mut pitched = vec![0xA5u8; pitch * rows];
-        synth.render_with_pitch(&frame, &mut pitched, pitch).unwrap();
+        synth
+            .render_with_pitch(&frame, &mut pitched, pitch)
+            .unwrap();
         // Row r of the natural frame (luma, then NV12's chroma rows) is row r of the pitched one.
         for (r, (want, got)) in natural
             .chunks_exact(layout.stride)
@@ -483,9 +485,7 @@ fn a_client_pitch_moves_each_row_and_leaves_the_padding_alone() {
         }
         // Too short a pitch, too small a buffer: refused, nothing written.
         let mut small = vec![0xA5u8; pitch * rows - 1];
-        assert!(synth
-            .render_with_pitch(&frame, &mut small, pitch)
-            .is_err());
+        assert!(synth.render_with_pitch(&frame, &mut small, pitch).is_err());
         assert!(small.iter().all(|&b| b == 0xA5));
         assert!(synth
             .render_with_pitch(&frame, &mut pitched, layout.stride - 1)

@@ -830,11 +830,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
         // 4. Text: the first row of each glyph row's `scale` rows is one font-run copy per
         // character; the others copy that row's text segment whole.
         if overlays.text && g.text_columns > 0 {
-            let text = overlay_text(
-                frame.picture_number,
-                frame.stream_time,
-                frame.drop_count,
-            );
+            let text = overlay_text(frame.picture_number, frame.stream_time, frame.drop_count);
             let (y0, y1) = (g.text_top, g.text_top + TEXT_LINES * g.cell);
             let font = &scratch[self.font.range()];
             let run = self.font_entry;

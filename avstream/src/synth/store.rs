@@ -113,7 +113,10 @@ mod tests {
             fence();
             for row in rows.chunks_exact(64) {
                 assert_eq!(row[..40], template, "streaming {streaming}");
-                assert!(row[40..].iter().all(|&b| b == 0xEE), "streaming {streaming}");
+                assert!(
+                    row[40..].iter().all(|&b| b == 0xEE),
+                    "streaming {streaming}"
+                );
             }
         }
         // A pitch shorter than the template writes nothing.
