@@ -50,6 +50,17 @@ pub enum Bug {
         /// The flags.
         flags: u64,
     },
+    /// `ExAllocatePool2` with a tag that is 0, has a character outside 0x20..0x7E or has no letter
+    /// or digit (BAD_POOL_CALLER 0x9B / 0x9D); the call returns NULL.
+    PoolInvalidTag {
+        /// The tag.
+        tag: Tag,
+    },
+    /// `ExAllocatePool2` for zero bytes (BAD_POOL_CALLER 0x00); the call returns NULL.
+    PoolZeroBytes {
+        /// The tag asked for.
+        tag: Tag,
+    },
     /// Pool of the wrong kind for the IRQL (paged pool above APC_LEVEL, anything above DISPATCH).
     PoolAtWrongIrql {
         /// The caller's IRQL.
@@ -301,6 +312,12 @@ impl fmt::Display for Bug {
                 "pool block {address:#x} allocated with tag '{allocated}' freed with tag '{freed_with}'"
             ),
             Bug::PoolInvalidFlags { flags } => write!(f, "ExAllocatePool2 with invalid flags {flags:#x}"),
+            Bug::PoolInvalidTag { tag } => {
+                write!(f, "ExAllocatePool2 with the invalid tag {:#010x} ('{tag}')", tag.0)
+            }
+            Bug::PoolZeroBytes { tag } => {
+                write!(f, "ExAllocatePool2 for zero bytes (tag '{tag}')")
+            }
             Bug::PoolAtWrongIrql { irql, paged } => write!(
                 f,
                 "{} pool allocated at IRQL {irql}",
