@@ -415,7 +415,9 @@ pub unsafe extern "system" fn ExQueryTimerResolution(
     unsafe { timer::query_resolution(&state, MaximumTime, MinimumTime, CurrentTime) }
 }
 
-/// `LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency)`.
+/// `LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency)` (any IRQL):
+/// the counter at the virtual clock's interrupt time, at [`timer::PERFORMANCE_FREQUENCY`]
+/// (not 10 MHz: see there), and that frequency.
 ///
 /// # Safety
 /// `PerformanceFrequency` must be NULL or writable.
@@ -425,7 +427,7 @@ pub unsafe extern "system" fn KeQueryPerformanceCounter(PerformanceFrequency: *m
         // SAFETY: the caller guarantees a non-NULL pointer is writable.
         unsafe { PerformanceFrequency.write(timer::PERFORMANCE_FREQUENCY) };
     }
-    state.clock.now_100ns()
+    timer::performance_counter(state.clock.now_100ns())
 }
 
 /// `NTSTATUS ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PACCESS_STATE, ACCESS_MASK, POBJECT_TYPE, KPROCESSOR_MODE, PHANDLE Handle)`.
