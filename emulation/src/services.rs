@@ -130,14 +130,16 @@ pub unsafe extern "system" fn KeInitializeEvent(Event: *mut KEVENT, Type: EVENT_
 }
 
 /// `LONG KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)`: signals the event, wakes
-/// its waiters and returns the previous state.
+/// its waiters and returns the previous state. IRQL <= DISPATCH_LEVEL with `Wait` FALSE, <=
+/// APC_LEVEL with `Wait` TRUE (the KeSetEvent page).
 ///
 /// # Safety
 /// `Event` must point to a live, initialised KEVENT.
 pub unsafe extern "system" fn KeSetEvent(Event: *mut KEVENT, Increment: i32, Wait: u8) -> i32 {
-    let _ = (Increment, Wait);
+    let _ = Increment;
     let state = current("KeSetEvent");
-    check_irql(&state, "KeSetEvent", DISPATCH_LEVEL);
+    let max = if Wait != 0 { APC_LEVEL } else { DISPATCH_LEVEL };
+    check_irql(&state, "KeSetEvent", max);
     // SAFETY: forwarded from the caller.
     unsafe { event::set(&state, Event) }
 }
