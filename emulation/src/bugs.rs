@@ -226,6 +226,17 @@ pub enum Bug {
     DeviceMutexRecursive,
     /// `KsReleaseDevice` by a thread that does not hold the device mutex.
     DeviceMutexNotOwned,
+    /// `KsPinAcquireProcessingMutex` by the thread that holds the pin's processing mutex already
+    /// (inside Process, for one): it is not recursive, a deadlock on Windows.
+    ProcessingMutexRecursive {
+        /// The KSPIN.
+        pin: usize,
+    },
+    /// `KsPinReleaseProcessingMutex` by a thread that does not hold the pin's processing mutex.
+    ProcessingMutexNotOwned {
+        /// The KSPIN.
+        pin: usize,
+    },
     /// `ExFreePoolWithTag` of a block holding a KTIMER or EX_TIMER that is still set (Driver
     /// Verifier's bug check 0xC7 TIMER_OR_DPC_INVALID, parameter 1 = 0).
     TimerInFreedPool {
@@ -417,6 +428,15 @@ impl fmt::Display for Bug {
             Bug::DeviceMutexNotOwned => {
                 write!(f, "KsReleaseDevice by a thread that does not hold the mutex")
             }
+            Bug::ProcessingMutexRecursive { pin } => write!(
+                f,
+                "KsPinAcquireProcessingMutex({pin:#x}) by the thread holding it already (it is \
+                 not recursive: a deadlock)"
+            ),
+            Bug::ProcessingMutexNotOwned { pin } => write!(
+                f,
+                "KsPinReleaseProcessingMutex({pin:#x}) by a thread that does not hold it"
+            ),
             Bug::TimerInFreedPool { block, timer } => write!(
                 f,
                 "pool block {block:#x} freed while timer {timer:#x} inside it is set \

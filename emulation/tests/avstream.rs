@@ -697,6 +697,49 @@ fn the_processing_mutex_excludes_process() {
 }
 
 #[test]
+fn the_processing_mutex_is_not_recursive_and_only_its_holder_releases_it() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    let address = ks_pin as usize;
+    kernel.expect_bugs();
+    {
+        let _entered = kernel.enter();
+        // SAFETY: a live pin at PASSIVE_LEVEL.
+        unsafe { avcam_kernel::KsPinAcquireProcessingMutex(ks_pin) };
+        // SAFETY: a live pin; taking it again on this thread is the bug under test (a deadlock
+        // on Windows: reported instead of hanging).
+        unsafe { avcam_kernel::KsPinAcquireProcessingMutex(ks_pin) };
+        assert_eq!(
+            kernel.take_bugs(),
+            vec![avcam_emulation::Bug::ProcessingMutexRecursive { pin: address }]
+        );
+    }
+    kernel
+        .spawn(move || {
+            // SAFETY: a live pin; this thread does not hold its mutex (the bug under test).
+            unsafe { avcam_kernel::KsPinReleaseProcessingMutex(address as *mut KSPIN) };
+        })
+        .join()
+        .unwrap();
+    assert_eq!(
+        kernel.take_bugs(),
+        vec![avcam_emulation::Bug::ProcessingMutexNotOwned { pin: address }]
+    );
+    {
+        let _entered = kernel.enter();
+        // SAFETY: held by this thread since the first acquire (the refused release left it so).
+        unsafe { avcam_kernel::KsPinReleaseProcessingMutex(ks_pin) };
+    }
+    assert!(kernel.take_bugs().is_empty());
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
 fn unknown_stream_pointers_are_bugs_and_unclosed_pins_are_leaks() {
     let (kernel, filter) = loaded();
     let pin = kernel

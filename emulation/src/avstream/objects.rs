@@ -603,9 +603,11 @@ unsafe fn close(state: &KernelState, irp: *mut IRP) -> NTSTATUS {
                 return STATUS_INVALID_DEVICE_REQUEST;
             };
             // No more processing: wait for a Process call in progress, then refuse new ones.
-            record.processing.acquire();
+            // The close runs at PASSIVE_LEVEL on a client's thread, which never holds the
+            // mutex: neither call can be refused.
+            let _ = record.processing.acquire();
             record.closed.store(true, Ordering::Release);
-            record.processing.release();
+            let _ = record.processing.release();
             // SAFETY: the driver's static dispatch table.
             let close = unsafe { pin_descriptor(&record).Dispatch.as_ref() }.and_then(|d| d.Close);
             if let Some(close) = close {
