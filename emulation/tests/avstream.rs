@@ -499,8 +499,18 @@ fn framing_and_the_stream_allocator_property() {
             .status,
         STATUS_SUCCESS
     );
-    kernel.ioctl(pin, IOCTL_KS_PROPERTY, &get, &mut handle);
-    assert_eq!(u64::from_le_bytes(handle), 0x1234);
+    // "The returned value is always a NULL handle": a SET does not change what GET answers.
+    handle = [0xFF; 8];
+    let result = kernel.ioctl(pin, IOCTL_KS_PROPERTY, &get, &mut handle);
+    assert_eq!((result.status, result.information), (STATUS_SUCCESS, 8));
+    assert_eq!(u64::from_le_bytes(handle), 0);
+    assert_eq!(
+        kernel
+            .ioctl(pin, IOCTL_KS_PROPERTY, &set, &mut [0u8; 4])
+            .status,
+        STATUS_BUFFER_TOO_SMALL,
+        "a SET carries a whole HANDLE"
+    );
     kernel.close(pin);
     kernel.close(filter);
     kernel.assert_no_leaks();

@@ -34,9 +34,7 @@ pub(crate) use objects::{
     pin_of_irp,
 };
 pub(crate) use pointers::{advance, clone_pointer, delete_clone, leading_edge, unlock, Move};
-pub(crate) use processing::{
-    acquire_processing, attempt_processing_of, release_processing,
-};
+pub(crate) use processing::{acquire_processing, attempt_processing_of, release_processing};
 
 use std::collections::HashMap;
 use std::ffi::c_void;
@@ -151,8 +149,6 @@ struct Stream {
     clones: HashMap<usize, CloneRecord>,
     /// The queued reads' records, by IRP address.
     reads: HashMap<usize, ReadRecord>,
-    /// Handle last set through KSPROPERTY_STREAM_ALLOCATOR.
-    allocator: usize,
 }
 
 struct PinRecord {
