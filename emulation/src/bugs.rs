@@ -112,6 +112,12 @@ pub enum Bug {
         /// The IRP's address.
         irp: usize,
     },
+    /// `IofCompleteRequest` by a thread holding a spin lock (the cancel spin lock included):
+    /// "Never call IoCompleteRequest while holding a spin lock" (it can deadlock).
+    IrpCompletedHoldingSpinLock {
+        /// The IRP's address.
+        irp: usize,
+    },
     /// An IRP completed while a cancel routine was still set.
     IrpCompletedWithCancelRoutine {
         /// The IRP's address.
@@ -350,6 +356,9 @@ impl fmt::Display for Bug {
             Bug::IrpUnknown { irp } => write!(f, "IofCompleteRequest({irp:#x}): not a live IRP"),
             Bug::IrpCompletedWithPending { irp } => {
                 write!(f, "IRP {irp:#x} completed with IoStatus.Status == STATUS_PENDING")
+            }
+            Bug::IrpCompletedHoldingSpinLock { irp } => {
+                write!(f, "IRP {irp:#x} completed while holding a spin lock")
             }
             Bug::IrpCompletedWithCancelRoutine { irp } => {
                 write!(f, "IRP {irp:#x} completed with its cancel routine still set")
