@@ -27,7 +27,8 @@ use crate::sync::check_irql;
 use crate::{avstream, event, handles, io, ks as ks_sys, object, sync, timer};
 
 /// `PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)`: a tracked pool
-/// block, or NULL (invalid flags, wrong IRQL, too large, or the fault injector said so).
+/// block, or NULL (invalid flags or tag, zero bytes, wrong IRQL, too large, or the fault injector
+/// said so).
 ///
 /// # Safety
 /// Safe to call with any arguments; marked unsafe to match the kernel import.

@@ -6,7 +6,8 @@
 //! it forward and expires every timer that falls due on the way. In real-time mode
 //! ([`ClockControl::start_real_time`]) a kernel thread keeps the clock equal to the host's
 //! monotonic time since the switch (plus where it stood) and expires the timers when due, from
-//! that thread. `KeQueryPerformanceCounter` reads the clock itself: its frequency is 10 MHz.
+//! that thread. `KeQueryPerformanceCounter` reads the clock itself, at [`PERFORMANCE_FREQUENCY`]
+//! (14,318,180 Hz, not 10 MHz: a count is not 100 ns).
 //!
 //! # The tick (learn.microsoft.com "Timer Accuracy", "High-Resolution Timers")
 //! The system clock ticks every T ([`ClockControl::set_tick`]; [`DEFAULT_TICK`] = 156,250 x

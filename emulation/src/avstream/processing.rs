@@ -23,6 +23,11 @@
 //! runs at PASSIVE_LEVEL right after the DPC returns, on the same thread (ks.sys queues a work
 //! item; running it there keeps the virtual clock deterministic). A pin closed meanwhile drops
 //! the attempt.
+//!
+//! **The processing mutex** (`KsPinAcquireProcessingMutex`, PASSIVE_LEVEL) is held by one thread
+//! at a time; it is not recursive ("Processing Mutex in AVStream": taking it inside Process
+//! deadlocks), so a second acquire on the holding thread, and a release by another thread, are
+//! reported instead of hanging.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
