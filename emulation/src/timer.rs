@@ -92,21 +92,22 @@ pub const PERFORMANCE_FREQUENCY: i64 = 14_318_180;
 /// 100 ns units in a second.
 const HNS_PER_SECOND: i128 = 10_000_000;
 
-/// The performance counter at interrupt time `now_100ns` (100 ns units since boot): the whole
-/// counts elapsed since boot at [`PERFORMANCE_FREQUENCY`], rounded down (so it never runs ahead
-/// of the clock and never goes back).
+/// The performance counter at interrupt time `now_100ns` (100 ns units since boot): the counts
+/// elapsed since boot at [`PERFORMANCE_FREQUENCY`], rounded up. A count is shorter than 100 ns,
+/// so scaling the counter back to 100 ns units and rounding down (as `KSCONVERT_PERFORMANCE_TIME`
+/// does) gives exactly the interrupt time: a driver's QPC-derived times meet the virtual clock's.
+/// Monotonic: it never goes back.
 pub fn performance_counter(now_100ns: i64) -> i64 {
-    let counts = i128::from(now_100ns) * i128::from(PERFORMANCE_FREQUENCY) / HNS_PER_SECOND;
+    let scaled = i128::from(now_100ns) * i128::from(PERFORMANCE_FREQUENCY);
+    let counts = (scaled + HNS_PER_SECOND - 1).div_euclid(HNS_PER_SECOND);
     i64::try_from(counts).unwrap_or(i64::MAX)
 }
 
-/// The interrupt time (100 ns units) a [`performance_counter`] value was read at: the inverse
-/// of the rounding down, exact for every value the counter returns (a count is shorter than
-/// 100 ns). For tests that compare counter readings with interrupt times.
+/// The interrupt time (100 ns units) a [`performance_counter`] value was read at: the counter
+/// scaled to 100 ns units, rounded down (exact for every value the counter returns). For tests
+/// that compare counter readings with interrupt times.
 pub fn interrupt_time_of_counter(counter: i64) -> i64 {
-    let scaled = i128::from(counter) * HNS_PER_SECOND;
-    let frequency = i128::from(PERFORMANCE_FREQUENCY);
-    let time = (scaled + frequency - 1).div_euclid(frequency);
+    let time = i128::from(counter) * HNS_PER_SECOND / i128::from(PERFORMANCE_FREQUENCY);
     i64::try_from(time).unwrap_or(i64::MAX)
 }
 
@@ -738,19 +739,27 @@ mod tests {
         // Seven seconds: exactly seven seconds' worth of counts.
         kernel.clock().advance(7_000_000_000);
         assert_eq!(read().0, 7 * PERFORMANCE_FREQUENCY);
-        // 100 ns more: one count more (14.3 counts per microsecond), rounded down.
+        // 100 ns more: 1.43 counts more, rounded up.
         kernel.clock().advance(100);
-        assert_eq!(read().0, 7 * PERFORMANCE_FREQUENCY + 1);
+        assert_eq!(read().0, 7 * PERFORMANCE_FREQUENCY + 2);
         let mut last = read().0;
         for _ in 0..1_000 {
             kernel.clock().advance(100);
-            let (counter, _) = read();
+            let (counter, frequency) = read();
             assert!(counter > last, "monotonic, at least one count per 100 ns");
+            let now = kernel.clock().now_100ns();
             assert_eq!(
                 interrupt_time_of_counter(counter),
-                kernel.clock().now_100ns(),
+                now,
                 "the inverse is exact"
             );
+            // What a driver computes (KSCONVERT_PERFORMANCE_TIME, rounding down) is the clock's
+            // time; a driver taking the counter for 100 ns units is 43% off.
+            assert_eq!(
+                i128::from(counter) * 10_000_000 / i128::from(frequency),
+                i128::from(now)
+            );
+            assert!(counter > now * 14 / 10);
             last = counter;
         }
         // NULL for the frequency is allowed.
