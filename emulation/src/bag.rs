@@ -230,6 +230,28 @@ mod tests {
     }
 
     #[test]
+    fn an_edit_above_passive_level_is_a_bug() {
+        with_bag(|kernel, state, bag| {
+            kernel.expect_bugs();
+            let original = [5u8; 4];
+            let mut pointer = original.as_ptr().cast_mut().cast::<c_void>();
+            crate::kernel::set_irql(ks::nt::DISPATCH_LEVEL);
+            // SAFETY: `pointer` names 4 readable bytes; the IRQL is the bug under test.
+            let status = unsafe { bag.edit(state, &mut pointer, 4, 4, TAG) };
+            crate::kernel::set_irql(PASSIVE_LEVEL);
+            assert_eq!(status, STATUS_SUCCESS);
+            assert_eq!(
+                kernel.take_bugs(),
+                vec![crate::bugs::Bug::IrqlTooHigh {
+                    service: "_KsEdit",
+                    irql: ks::nt::DISPATCH_LEVEL,
+                    max: PASSIVE_LEVEL
+                }]
+            );
+        });
+    }
+
+    #[test]
     fn a_failed_allocation_leaves_the_pointer_alone() {
         with_bag(|kernel, state, bag| {
             let original = [3u8; 4];

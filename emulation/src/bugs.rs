@@ -50,6 +50,17 @@ pub enum Bug {
         /// The flags.
         flags: u64,
     },
+    /// `ExAllocatePool2` with a tag that is 0, has a character outside 0x20..0x7E or has no letter
+    /// or digit (BAD_POOL_CALLER 0x9B / 0x9D); the call returns NULL.
+    PoolInvalidTag {
+        /// The tag.
+        tag: Tag,
+    },
+    /// `ExAllocatePool2` for zero bytes (BAD_POOL_CALLER 0x00); the call returns NULL.
+    PoolZeroBytes {
+        /// The tag asked for.
+        tag: Tag,
+    },
     /// Pool of the wrong kind for the IRQL (paged pool above APC_LEVEL, anything above DISPATCH).
     PoolAtWrongIrql {
         /// The caller's IRQL.
@@ -98,6 +109,12 @@ pub enum Bug {
     },
     /// An IRP completed with `IoStatus.Status == STATUS_PENDING`.
     IrpCompletedWithPending {
+        /// The IRP's address.
+        irp: usize,
+    },
+    /// `IofCompleteRequest` by a thread holding a spin lock (the cancel spin lock included):
+    /// "Never call IoCompleteRequest while holding a spin lock" (it can deadlock).
+    IrpCompletedHoldingSpinLock {
         /// The IRP's address.
         irp: usize,
     },
@@ -215,6 +232,17 @@ pub enum Bug {
     DeviceMutexRecursive,
     /// `KsReleaseDevice` by a thread that does not hold the device mutex.
     DeviceMutexNotOwned,
+    /// `KsPinAcquireProcessingMutex` by the thread that holds the pin's processing mutex already
+    /// (inside Process, for one): it is not recursive, a deadlock on Windows.
+    ProcessingMutexRecursive {
+        /// The KSPIN.
+        pin: usize,
+    },
+    /// `KsPinReleaseProcessingMutex` by a thread that does not hold the pin's processing mutex.
+    ProcessingMutexNotOwned {
+        /// The KSPIN.
+        pin: usize,
+    },
     /// `ExFreePoolWithTag` of a block holding a KTIMER or EX_TIMER that is still set (Driver
     /// Verifier's bug check 0xC7 TIMER_OR_DPC_INVALID, parameter 1 = 0).
     TimerInFreedPool {
@@ -301,6 +329,12 @@ impl fmt::Display for Bug {
                 "pool block {address:#x} allocated with tag '{allocated}' freed with tag '{freed_with}'"
             ),
             Bug::PoolInvalidFlags { flags } => write!(f, "ExAllocatePool2 with invalid flags {flags:#x}"),
+            Bug::PoolInvalidTag { tag } => {
+                write!(f, "ExAllocatePool2 with the invalid tag {:#010x} ('{tag}')", tag.0)
+            }
+            Bug::PoolZeroBytes { tag } => {
+                write!(f, "ExAllocatePool2 for zero bytes (tag '{tag}')")
+            }
             Bug::PoolAtWrongIrql { irql, paged } => write!(
                 f,
                 "{} pool allocated at IRQL {irql}",
@@ -322,6 +356,9 @@ impl fmt::Display for Bug {
             Bug::IrpUnknown { irp } => write!(f, "IofCompleteRequest({irp:#x}): not a live IRP"),
             Bug::IrpCompletedWithPending { irp } => {
                 write!(f, "IRP {irp:#x} completed with IoStatus.Status == STATUS_PENDING")
+            }
+            Bug::IrpCompletedHoldingSpinLock { irp } => {
+                write!(f, "IRP {irp:#x} completed while holding a spin lock")
             }
             Bug::IrpCompletedWithCancelRoutine { irp } => {
                 write!(f, "IRP {irp:#x} completed with its cancel routine still set")
@@ -400,6 +437,15 @@ impl fmt::Display for Bug {
             Bug::DeviceMutexNotOwned => {
                 write!(f, "KsReleaseDevice by a thread that does not hold the mutex")
             }
+            Bug::ProcessingMutexRecursive { pin } => write!(
+                f,
+                "KsPinAcquireProcessingMutex({pin:#x}) by the thread holding it already (it is \
+                 not recursive: a deadlock)"
+            ),
+            Bug::ProcessingMutexNotOwned { pin } => write!(
+                f,
+                "KsPinReleaseProcessingMutex({pin:#x}) by a thread that does not hold it"
+            ),
             Bug::TimerInFreedPool { block, timer } => write!(
                 f,
                 "pool block {block:#x} freed while timer {timer:#x} inside it is set \

@@ -232,6 +232,31 @@ mod tests {
     }
 
     #[test]
+    fn set_with_wait_above_apc_level_is_a_bug_without_it_dispatch_level_is_fine() {
+        let kernel = Kernel::new();
+        kernel.expect_bugs();
+        let _entered = kernel.enter();
+        let mut event = zeroed_event();
+        // SAFETY: `event` is a live KEVENT.
+        unsafe { KeInitializeEvent(&mut event, NotificationEvent, 0) };
+        crate::kernel::set_irql(ks::nt::DISPATCH_LEVEL);
+        // SAFETY: as above; Wait FALSE at DISPATCH_LEVEL is allowed.
+        assert_eq!(unsafe { KeSetEvent(&mut event, 0, 0) }, 0);
+        assert!(kernel.take_bugs().is_empty());
+        // SAFETY: as above; Wait TRUE at DISPATCH_LEVEL is the bug under test.
+        assert_eq!(unsafe { KeSetEvent(&mut event, 0, 1) }, 1);
+        crate::kernel::set_irql(ks::nt::PASSIVE_LEVEL);
+        assert_eq!(
+            kernel.take_bugs(),
+            vec![Bug::IrqlTooHigh {
+                service: "KeSetEvent",
+                irql: ks::nt::DISPATCH_LEVEL,
+                max: ks::nt::APC_LEVEL
+            }]
+        );
+    }
+
+    #[test]
     fn an_uninitialized_event_is_a_bug() {
         let kernel = Kernel::new();
         kernel.expect_bugs();

@@ -8,7 +8,8 @@
 //! `MajorFunction` table, as `IoCallDriver` does, and the emulation then checks what the I/O
 //! manager and Driver Verifier check: a STATUS_PENDING return needs `IoMarkIrpPending`, any other
 //! return needs the IRP completed with that same status, an IRP is completed once, never with
-//! STATUS_PENDING, never with a cancel routine still set.
+//! STATUS_PENDING, never with a cancel routine still set, never while the completing thread holds
+//! a spin lock.
 //!
 //! Each IRP carries its file object's requestor mode (`Irp->RequestorMode`, see [`crate::file`])
 //! and, other than create, cleanup and close, holds a reference on the file object until it
@@ -324,6 +325,7 @@ pub(crate) fn call_driver(state: &KernelState, record: &IrpRecord) -> NTSTATUS {
     let irp = record.irp();
     let major = record.major;
     let irql_before = current_irql();
+    let held_before = sync::held_spin_locks();
     // SAFETY: the driver object is live for the kernel's lifetime; MajorFunction is only written
     // before requests are sent.
     let dispatch = unsafe { (*state.io.driver()).MajorFunction[usize::from(major)] };
@@ -337,6 +339,7 @@ pub(crate) fn call_driver(state: &KernelState, record: &IrpRecord) -> NTSTATUS {
             irql: irql_after,
         });
         set_irql(irql_before);
+        sync::forget_spin_locks_beyond(held_before);
     }
     // Only `Control` is read here: it was written before the dispatch routine returned.
     // SAFETY: the IRP is alive until the client retires it, after this check.
@@ -399,6 +402,10 @@ pub(crate) fn call_driver_and_wait(state: &KernelState, record: &IrpRecord) -> I
 pub(crate) unsafe fn complete(state: &KernelState, irp: *mut IRP) {
     sync::check_irql(state, "IofCompleteRequest", DISPATCH_LEVEL);
     let address = irp as usize;
+    if sync::holds_spin_lock() {
+        // "Never call IoCompleteRequest while holding a spin lock" (the IoCompleteRequest page).
+        state.report(Bug::IrpCompletedHoldingSpinLock { irp: address });
+    }
     let Some(record) = state.io.irps().get(&address).cloned() else {
         state.report(Bug::IrpUnknown { irp: address });
         return;

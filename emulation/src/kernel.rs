@@ -221,6 +221,7 @@ impl Drop for EnterGuard {
                 context: "leaving the kernel on this thread",
                 irql,
             });
+            crate::sync::forget_spin_locks_beyond(0);
         } else if !std::thread::panicking() && self.outermost() {
             // The thread leaves this kernel: no driver code is on its stack, the point where the
             // completion APCs of its IRPs would run (see `crate::file`).

@@ -26,8 +26,8 @@ use ks::ks::{
     KSOBJECT_HEADER, PFNKSCREATEDEFAULTALLOCATOREX,
 };
 use ks::nt::{
-    irp_mj, DEVICE_OBJECT, DISPATCH_LEVEL, FILE_OBJECT, IRP, PASSIVE_LEVEL, POOL_FLAG_NON_PAGED,
-    UNICODE_STRING,
+    irp_mj, APC_LEVEL, DEVICE_OBJECT, DISPATCH_LEVEL, FILE_OBJECT, IRP, PASSIVE_LEVEL,
+    POOL_FLAG_NON_PAGED, UNICODE_STRING,
 };
 use ks::status::{
     STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST, STATUS_NO_SECURITY_ON_OBJECT,
@@ -162,7 +162,8 @@ pub(crate) unsafe fn allocate_object_header(
     irp: *mut IRP,
     table: *const KSDISPATCH_TABLE,
 ) -> NTSTATUS {
-    check_irql(state, "KsAllocateObjectHeader", PASSIVE_LEVEL);
+    // "IRQL < DISPATCH_LEVEL" (the KsAllocateObjectHeader page).
+    check_irql(state, "KsAllocateObjectHeader", APC_LEVEL);
     let memory = state.pool.allocate(
         &state.bugs,
         current_irql(),
@@ -496,6 +497,54 @@ mod tests {
         );
         assert_eq!(object_class(&utf16("plain")), utf16("plain").as_slice());
         assert_eq!(object_class(&utf16("\\lead")), &[] as &[u16]);
+    }
+
+    #[test]
+    fn an_object_header_is_allocated_below_dispatch_level_only() {
+        let kernel = Kernel::new();
+        kernel.expect_bugs();
+        let _entered = kernel.enter();
+        let state = crate::kernel::current("test");
+        let table = KSDISPATCH_TABLE {
+            DeviceIoControl: None,
+            Read: None,
+            Write: None,
+            Flush: None,
+            Close: None,
+            QuerySecurity: None,
+            SetSecurity: None,
+            FastDeviceIoControl: None,
+            FastRead: None,
+            FastWrite: None,
+        };
+        for irql in [APC_LEVEL, DISPATCH_LEVEL] {
+            crate::kernel::set_irql(irql);
+            let mut header: KSOBJECT_HEADER = std::ptr::null_mut();
+            // SAFETY: `header` is writable; no items, no IRP; the table outlives the header.
+            let status = unsafe {
+                allocate_object_header(
+                    &state,
+                    &mut header,
+                    0,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    &table,
+                )
+            };
+            crate::kernel::set_irql(PASSIVE_LEVEL);
+            assert_eq!(status, STATUS_SUCCESS);
+            free_object_header(&state, header);
+        }
+        assert_eq!(
+            kernel.take_bugs(),
+            vec![Bug::IrqlTooHigh {
+                service: "KsAllocateObjectHeader",
+                irql: DISPATCH_LEVEL,
+                max: APC_LEVEL
+            }],
+            "APC_LEVEL is allowed, DISPATCH_LEVEL is not"
+        );
+        kernel.assert_no_leaks();
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The tracked pool behind `ExAllocatePool2` / `ExFreePoolWithTag`.
 //!
 //! Every allocation is recorded with its tag and size, so a test can list what is outstanding and
-//! name each leak by tag. Freeing twice, freeing a pointer the pool never handed out, or freeing
+//! name each leak by tag. A request for zero bytes, or with a tag that is 0, has a character
+//! outside 0x20..0x7E or no letter or digit, gets NULL and is reported (the ExAllocatePool2 page;
+//! BAD_POOL_CALLER 0x00, 0x9B, 0x9D). Freeing twice, freeing a pointer the pool never handed out, or freeing
 //! with another tag than the allocation's are reported as driver bugs. Alignment is as on Windows
 //! x64: 16 bytes, a page for blocks of PAGE_SIZE or more (64 with POOL_FLAG_CACHE_ALIGNED).
 //! Blocks are zeroed unless POOL_FLAG_UNINITIALIZED is given; then they are filled with
@@ -114,6 +116,16 @@ struct PoolInner {
     injected_failures: u64,
 }
 
+/// Whether `tag` is one a driver may allocate with: not 0 (ExAllocatePool2 returns NULL for
+/// it; BAD_POOL_CALLER 0x9B), each of its one to four characters (the non-zero bytes) in 0x20 to
+/// 0x7E (the ExAllocatePool2 page), and at least one a letter or a digit (BAD_POOL_CALLER 0x9D).
+fn valid_tag(tag: u32) -> bool {
+    let bytes = tag.to_le_bytes();
+    tag != 0
+        && bytes.iter().all(|&b| b == 0 || (0x20..=0x7E).contains(&b))
+        && bytes.iter().any(u8::is_ascii_alphanumeric)
+}
+
 /// The emulated pool of one kernel.
 #[derive(Default)]
 pub struct Pool {
@@ -221,6 +233,16 @@ impl Pool {
         if kinds.count_ones() != 1 || flags & !known != 0 {
             drop(inner);
             bugs.report(Bug::PoolInvalidFlags { flags });
+            return std::ptr::null_mut();
+        }
+        if !valid_tag(tag) {
+            drop(inner);
+            bugs.report(Bug::PoolInvalidTag { tag: Tag(tag) });
+            return std::ptr::null_mut();
+        }
+        if size == 0 {
+            drop(inner);
+            bugs.report(Bug::PoolZeroBytes { tag: Tag(tag) });
             return std::ptr::null_mut();
         }
         let paged = kinds == POOL_FLAG_PAGED;
@@ -500,6 +522,41 @@ mod tests {
         let p = pool.allocate(&bugs, 2, POOL_FLAG_NON_PAGED, 8, TAG);
         assert!(!p.is_null(), "non-paged pool is fine at DISPATCH_LEVEL");
         pool.free(&bugs, 2, p, TAG);
+        assert!(bugs.take().is_empty());
+    }
+
+    #[test]
+    fn zero_bytes_and_invalid_tags_are_bugs_and_return_null() {
+        let (pool, bugs) = pool();
+        assert!(pool
+            .allocate(&bugs, 0, POOL_FLAG_NON_PAGED, 0, TAG)
+            .is_null());
+        assert!(pool.allocate(&bugs, 0, POOL_FLAG_NON_PAGED, 8, 0).is_null());
+        let control = u32::from_le_bytes([b'A', 0x07, b'B', b'C']);
+        assert!(pool
+            .allocate(&bugs, 0, POOL_FLAG_NON_PAGED, 8, control)
+            .is_null());
+        let no_letter = u32::from_le_bytes(*b"-_+ ");
+        assert!(pool
+            .allocate(&bugs, 0, POOL_FLAG_NON_PAGED, 8, no_letter)
+            .is_null());
+        assert_eq!(
+            bugs.take(),
+            vec![
+                Bug::PoolZeroBytes { tag: Tag(TAG) },
+                Bug::PoolInvalidTag { tag: Tag(0) },
+                Bug::PoolInvalidTag { tag: Tag(control) },
+                Bug::PoolInvalidTag {
+                    tag: Tag(no_letter)
+                },
+            ]
+        );
+        assert!(pool.outstanding().is_empty());
+        // A tag of fewer than four characters (the C literal 'Ab') is fine.
+        let short = u32::from_le_bytes([b'b', b'A', 0, 0]);
+        let p = pool.allocate(&bugs, 0, POOL_FLAG_NON_PAGED, 8, short);
+        assert!(!p.is_null());
+        pool.free(&bugs, 0, p, short);
         assert!(bugs.take().is_empty());
     }
 

@@ -27,7 +27,8 @@ use crate::sync::check_irql;
 use crate::{avstream, event, handles, io, ks as ks_sys, object, sync, timer};
 
 /// `PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)`: a tracked pool
-/// block, or NULL (invalid flags, wrong IRQL, too large, or the fault injector said so).
+/// block, or NULL (invalid flags or tag, zero bytes, wrong IRQL, too large, or the fault injector
+/// said so).
 ///
 /// # Safety
 /// Safe to call with any arguments; marked unsafe to match the kernel import.
@@ -130,14 +131,16 @@ pub unsafe extern "system" fn KeInitializeEvent(Event: *mut KEVENT, Type: EVENT_
 }
 
 /// `LONG KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)`: signals the event, wakes
-/// its waiters and returns the previous state.
+/// its waiters and returns the previous state. IRQL <= DISPATCH_LEVEL with `Wait` FALSE, <=
+/// APC_LEVEL with `Wait` TRUE (the KeSetEvent page).
 ///
 /// # Safety
 /// `Event` must point to a live, initialised KEVENT.
 pub unsafe extern "system" fn KeSetEvent(Event: *mut KEVENT, Increment: i32, Wait: u8) -> i32 {
-    let _ = (Increment, Wait);
+    let _ = Increment;
     let state = current("KeSetEvent");
-    check_irql(&state, "KeSetEvent", DISPATCH_LEVEL);
+    let max = if Wait != 0 { APC_LEVEL } else { DISPATCH_LEVEL };
+    check_irql(&state, "KeSetEvent", max);
     // SAFETY: forwarded from the caller.
     unsafe { event::set(&state, Event) }
 }
@@ -415,7 +418,9 @@ pub unsafe extern "system" fn ExQueryTimerResolution(
     unsafe { timer::query_resolution(&state, MaximumTime, MinimumTime, CurrentTime) }
 }
 
-/// `LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency)`.
+/// `LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency)` (any IRQL):
+/// the counter at the virtual clock's interrupt time, at [`timer::PERFORMANCE_FREQUENCY`]
+/// (not 10 MHz: see there), and that frequency.
 ///
 /// # Safety
 /// `PerformanceFrequency` must be NULL or writable.
@@ -425,7 +430,7 @@ pub unsafe extern "system" fn KeQueryPerformanceCounter(PerformanceFrequency: *m
         // SAFETY: the caller guarantees a non-NULL pointer is writable.
         unsafe { PerformanceFrequency.write(timer::PERFORMANCE_FREQUENCY) };
     }
-    state.clock.now_100ns()
+    timer::performance_counter(state.clock.now_100ns())
 }
 
 /// `NTSTATUS ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PACCESS_STATE, ACCESS_MASK, POBJECT_TYPE, KPROCESSOR_MODE, PHANDLE Handle)`.

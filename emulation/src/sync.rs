@@ -55,6 +55,27 @@ fn thread_token() -> usize {
     token
 }
 
+thread_local! {
+    /// How many spin locks (the cancel spin lock included) the calling thread holds.
+    static HELD: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether the calling thread holds a spin lock (`IofCompleteRequest` must not be called then).
+pub(crate) fn holds_spin_lock() -> bool {
+    HELD.get() > 0
+}
+
+/// How many spin locks the calling thread holds.
+pub(crate) fn held_spin_locks() -> u32 {
+    HELD.get()
+}
+
+/// Forgets the spin locks a routine left held, when the emulation repairs the IRQL after it
+/// (the bug is reported already; the lock words stay as the routine left them).
+pub(crate) fn forget_spin_locks_beyond(count: u32) {
+    HELD.set(HELD.get().min(count));
+}
+
 /// Checks that a service runs at or below `max`; reports a bug otherwise.
 pub(crate) fn check_irql(state: &KernelState, service: &'static str, max: KIRQL) {
     let irql = current_irql();
@@ -81,7 +102,10 @@ pub(crate) unsafe fn acquire(
     let me = thread_token();
     loop {
         match word.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed) {
-            Ok(_) => return previous,
+            Ok(_) => {
+                HELD.set(HELD.get() + 1);
+                return previous;
+            }
             Err(owner) if owner == me => {
                 panic!(
                     "avcam-emulation: {service}({:#x}): this thread already holds the lock \
@@ -117,9 +141,11 @@ pub(crate) unsafe fn release(state: &KernelState, lock: *mut KSPIN_LOCK, new_irq
             requested: new_irql,
         });
         word.store(0, Ordering::Release);
+        HELD.set(HELD.get().saturating_sub(1));
         return;
     }
     word.store(0, Ordering::Release);
+    HELD.set(HELD.get().saturating_sub(1));
     set_irql(new_irql);
 }
 

@@ -6,7 +6,8 @@
 //! it forward and expires every timer that falls due on the way. In real-time mode
 //! ([`ClockControl::start_real_time`]) a kernel thread keeps the clock equal to the host's
 //! monotonic time since the switch (plus where it stood) and expires the timers when due, from
-//! that thread. `KeQueryPerformanceCounter` reads the clock itself: its frequency is 10 MHz.
+//! that thread. `KeQueryPerformanceCounter` reads the clock itself, at [`PERFORMANCE_FREQUENCY`]
+//! (14,318,180 Hz, not 10 MHz: a count is not 100 ns).
 //!
 //! # The tick (learn.microsoft.com "Timer Accuracy", "High-Resolution Timers")
 //! The system clock ticks every T ([`ClockControl::set_tick`]; [`DEFAULT_TICK`] = 156,250 x
@@ -81,8 +82,34 @@ pub(crate) use ktimer::{armed_timer_addresses, cancel_timer, initialize_timer, s
 /// 1601-01-01 (what a positive `KeSetTimerEx` due time is measured in).
 pub const BOOT_SYSTEM_TIME: i64 = 134_116_992_000_000_000;
 
-/// `KeQueryPerformanceCounter`'s frequency: 10 MHz (one count per 100 ns).
-pub const PERFORMANCE_FREQUENCY: i64 = 10_000_000;
+/// `KeQueryPerformanceCounter`'s frequency: 14,318,180 Hz, the HPET's (one of the platform
+/// timers QPC has been based on: "Acquiring high-resolution time stamps"). The documentation
+/// only says the frequency is fixed at boot, so a driver must scale by the frequency it is given;
+/// a frequency other than 10 MHz (where a count would be 100 ns) makes one that does not fail
+/// (a guess: the strictest plausible choice).
+pub const PERFORMANCE_FREQUENCY: i64 = 14_318_180;
+
+/// 100 ns units in a second.
+const HNS_PER_SECOND: i128 = 10_000_000;
+
+/// The performance counter at interrupt time `now_100ns` (100 ns units since boot): the counts
+/// elapsed since boot at [`PERFORMANCE_FREQUENCY`], rounded up. A count is shorter than 100 ns,
+/// so scaling the counter back to 100 ns units and rounding down (as `KSCONVERT_PERFORMANCE_TIME`
+/// does) gives exactly the interrupt time: a driver's QPC-derived times meet the virtual clock's.
+/// Monotonic: it never goes back.
+pub fn performance_counter(now_100ns: i64) -> i64 {
+    let scaled = i128::from(now_100ns) * i128::from(PERFORMANCE_FREQUENCY);
+    let counts = (scaled + HNS_PER_SECOND - 1).div_euclid(HNS_PER_SECOND);
+    i64::try_from(counts).unwrap_or(i64::MAX)
+}
+
+/// The interrupt time (100 ns units) a [`performance_counter`] value was read at: the counter
+/// scaled to 100 ns units, rounded down (exact for every value the counter returns). For tests
+/// that compare counter readings with interrupt times.
+pub fn interrupt_time_of_counter(counter: i64) -> i64 {
+    let time = i128::from(counter) * HNS_PER_SECOND / i128::from(PERFORMANCE_FREQUENCY);
+    i64::try_from(time).unwrap_or(i64::MAX)
+}
 
 /// The default interval between system clock ticks, in 100 ns units: 156,250 = 15.625 ms (64
 /// ticks a second), Windows' default on x64 ("typically about 15 milliseconds").
@@ -755,5 +782,49 @@ mod tests {
         assert_eq!(kernel.clock().tick(), 156_250);
         kernel.clock().set_tick(10_000);
         assert_eq!(kernel.clock().tick(), 10_000);
+    }
+
+    #[test]
+    fn the_performance_counter_counts_at_its_own_frequency_not_in_100_ns_units() {
+        let kernel = Kernel::new();
+        let _entered = kernel.enter();
+        let read = || {
+            let mut frequency = 0i64;
+            // SAFETY: `frequency` is writable.
+            let counter = unsafe { crate::services::KeQueryPerformanceCounter(&mut frequency) };
+            (counter, frequency)
+        };
+        assert_eq!(read(), (0, PERFORMANCE_FREQUENCY), "counting from boot");
+        assert_ne!(PERFORMANCE_FREQUENCY, 10_000_000, "a count is not 100 ns");
+        // Seven seconds: exactly seven seconds' worth of counts.
+        kernel.clock().advance(7_000_000_000);
+        assert_eq!(read().0, 7 * PERFORMANCE_FREQUENCY);
+        // 100 ns more: 1.43 counts more, rounded up.
+        kernel.clock().advance(100);
+        assert_eq!(read().0, 7 * PERFORMANCE_FREQUENCY + 2);
+        let mut last = read().0;
+        for _ in 0..1_000 {
+            kernel.clock().advance(100);
+            let (counter, frequency) = read();
+            assert!(counter > last, "monotonic, at least one count per 100 ns");
+            let now = kernel.clock().now_100ns();
+            assert_eq!(
+                interrupt_time_of_counter(counter),
+                now,
+                "the inverse is exact"
+            );
+            // What a driver computes (KSCONVERT_PERFORMANCE_TIME, rounding down) is the clock's
+            // time; a driver taking the counter for 100 ns units is 43% off.
+            assert_eq!(
+                i128::from(counter) * 10_000_000 / i128::from(frequency),
+                i128::from(now)
+            );
+            assert!(counter > now * 14 / 10);
+            last = counter;
+        }
+        // NULL for the frequency is allowed.
+        // SAFETY: a NULL PerformanceFrequency is documented as optional.
+        let counter = unsafe { crate::services::KeQueryPerformanceCounter(std::ptr::null_mut()) };
+        assert_eq!(counter, last);
     }
 }

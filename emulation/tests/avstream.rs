@@ -499,8 +499,18 @@ fn framing_and_the_stream_allocator_property() {
             .status,
         STATUS_SUCCESS
     );
-    kernel.ioctl(pin, IOCTL_KS_PROPERTY, &get, &mut handle);
-    assert_eq!(u64::from_le_bytes(handle), 0x1234);
+    // "The returned value is always a NULL handle": a SET does not change what GET answers.
+    handle = [0xFF; 8];
+    let result = kernel.ioctl(pin, IOCTL_KS_PROPERTY, &get, &mut handle);
+    assert_eq!((result.status, result.information), (STATUS_SUCCESS, 8));
+    assert_eq!(u64::from_le_bytes(handle), 0);
+    assert_eq!(
+        kernel
+            .ioctl(pin, IOCTL_KS_PROPERTY, &set, &mut [0u8; 4])
+            .status,
+        STATUS_BUFFER_TOO_SMALL,
+        "a SET carries a whole HANDLE"
+    );
     kernel.close(pin);
     kernel.close(filter);
     kernel.assert_no_leaks();
@@ -691,6 +701,49 @@ fn the_processing_mutex_excludes_process() {
     waiter.join().unwrap();
     assert_eq!(read.poll().unwrap().status, STATUS_SUCCESS);
     drop(read);
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
+fn the_processing_mutex_is_not_recursive_and_only_its_holder_releases_it() {
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let ks_pin = ks_pin(&kernel, pin);
+    let address = ks_pin as usize;
+    kernel.expect_bugs();
+    {
+        let _entered = kernel.enter();
+        // SAFETY: a live pin at PASSIVE_LEVEL.
+        unsafe { avcam_kernel::KsPinAcquireProcessingMutex(ks_pin) };
+        // SAFETY: a live pin; taking it again on this thread is the bug under test (a deadlock
+        // on Windows: reported instead of hanging).
+        unsafe { avcam_kernel::KsPinAcquireProcessingMutex(ks_pin) };
+        assert_eq!(
+            kernel.take_bugs(),
+            vec![avcam_emulation::Bug::ProcessingMutexRecursive { pin: address }]
+        );
+    }
+    kernel
+        .spawn(move || {
+            // SAFETY: a live pin; this thread does not hold its mutex (the bug under test).
+            unsafe { avcam_kernel::KsPinReleaseProcessingMutex(address as *mut KSPIN) };
+        })
+        .join()
+        .unwrap();
+    assert_eq!(
+        kernel.take_bugs(),
+        vec![avcam_emulation::Bug::ProcessingMutexNotOwned { pin: address }]
+    );
+    {
+        let _entered = kernel.enter();
+        // SAFETY: held by this thread since the first acquire (the refused release left it so).
+        unsafe { avcam_kernel::KsPinReleaseProcessingMutex(ks_pin) };
+    }
+    assert!(kernel.take_bugs().is_empty());
     kernel.close(pin);
     kernel.close(filter);
     kernel.assert_no_leaks();

@@ -20,10 +20,12 @@ use ks::nt::{
 /// 100 ns units in a second.
 const SECOND: i64 = 10_000_000;
 
-/// Interrupt time now (KeQueryPerformanceCounter counts 100 ns units in the emulation).
+/// Interrupt time now, from the performance counter (scaled back exactly: the emulation's
+/// counter runs at its own frequency, not in 100 ns units).
 fn now() -> i64 {
     // SAFETY: NULL frequency is allowed.
-    unsafe { KeQueryPerformanceCounter(std::ptr::null_mut()) }
+    let counter = unsafe { KeQueryPerformanceCounter(std::ptr::null_mut()) };
+    avcam_emulation::timer::interrupt_time_of_counter(counter)
 }
 
 /// A frame clock as a camera keeps it: frame n is due at floor(n x 10^7 / fps) after the epoch.

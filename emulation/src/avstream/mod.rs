@@ -149,8 +149,6 @@ struct Stream {
     clones: HashMap<usize, CloneRecord>,
     /// The queued reads' records, by IRP address.
     reads: HashMap<usize, ReadRecord>,
-    /// Handle last set through KSPROPERTY_STREAM_ALLOCATOR.
-    allocator: usize,
 }
 
 struct PinRecord {

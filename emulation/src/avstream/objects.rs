@@ -8,11 +8,16 @@
 //!
 //! **Pins**: the create name is `KSSTRING_Pin\` + KSPIN_CONNECT + KSDATAFORMAT (what
 //! `KsCreatePin` sends). Checked in order: sizes (STATUS_INVALID_PARAMETER), `PinId`
-//! (STATUS_INVALID_PARAMETER), instances (STATUS_TOO_MANY_NODES: an existing status that says it;
-//! Windows' code is not documented), the format against each data range by major format,
-//! subformat and specifier (wildcards match anything) and `FormatSize` at least the range's
-//! (STATUS_NO_MATCH); then `SetDataFormat` with the matched range (its failure fails the
-//! create), then the pin dispatch `Create`. `ConnectionFormat` is the emulation's copy.
+//! (STATUS_INVALID_PARAMETER), the connection's `Interface` and `Medium` against the pin's lists
+//! or the standard ones (STATUS_NO_MATCH, as ReactOS `KspValidateConnectRequest`), instances
+//! (STATUS_TOO_MANY_NODES: an existing status that says it; Windows' code is not documented,
+//! ReactOS answers STATUS_UNSUCCESSFUL), the format against each data range by major format,
+//! subformat and specifier (a range's GUID_NULL, the KSDATAFORMAT_*_WILDCARD value, matches
+//! anything) with a `FormatSize` of at least a KSDATAFORMAT (STATUS_NO_MATCH); then
+//! `SetDataFormat` with each matching range in turn until it answers something other than
+//! STATUS_NO_MATCH (the AVStrMiniPinSetDataFormat page: STATUS_NO_MATCH asks AVStream to try
+//! another range; any other failure fails the create), then the pin dispatch `Create`.
+//! `ConnectionFormat` is the emulation's copy.
 //!
 //! The pin's `Context` starts as its filter's `Context` before `SetDataFormat` and `Create` run
 //! (avshws `CCapturePin::DispatchCreate`: "AVStream preinitializes this to the filter's context").
@@ -39,17 +44,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ks::avstream::{
-    KSDEVICE, KSFILTER, KSFILTER_DESCRIPTOR, KSPIN, KSSTATE, KSSTATE_STOP, KSSTREAM_POINTER,
+    KSDEVICE, KSFILTER, KSFILTER_DESCRIPTOR, KSPIN, KSPIN_DESCRIPTOR_EX, KSPIN_INTERFACE, KSSTATE,
+    KSSTATE_STOP, KSSTREAM_POINTER,
 };
 use ks::guid::GUID;
-use ks::ks::{KSSTRING_Allocator, KSALLOCATOR_FRAMING, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
+use ks::ks::{
+    KSSTRING_Allocator, KSALLOCATOR_FRAMING, KSIDENTIFIER, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER,
+};
 use ks::nt::{DEVICE_OBJECT, FILE_OBJECT, IRP, UNICODE_STRING};
 use ks::status::{
     nt_success, STATUS_ALLOTTED_SPACE_EXCEEDED, STATUS_INVALID_DEVICE_REQUEST,
     STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED, STATUS_NO_MATCH,
     STATUS_OBJECT_NAME_COLLISION, STATUS_SUCCESS, STATUS_TOO_MANY_NODES,
 };
-use ks::video::{KSDATAFORMAT, KSPIN_CONNECT};
+use ks::video::{KSINTERFACESETID_Standard, KSMEDIUMSETID_Standard, KSDATAFORMAT, KSPIN_CONNECT};
 use ks::NTSTATUS;
 use zerocopy::FromBytes;
 
@@ -282,17 +290,49 @@ fn file_is_null(file: usize) -> bool {
     file == 0
 }
 
-/// Whether `format` satisfies `range` (GUIDs equal or the range's a wildcard; size at least the
-/// range's).
+/// Whether `format` falls in `range`'s major format, subformat and specifier (each equal, or the
+/// range's GUID_NULL: the KSDATAFORMAT_*_WILDCARD value). The format's own size was checked
+/// (at least a KSDATAFORMAT); a format is usually smaller than its range (a KS_DATARANGE_VIDEO
+/// carries stream caps its format does not), so sizes are not compared.
 fn format_matches(format: &KSDATAFORMAT, range: &KSDATAFORMAT) -> bool {
     let guid_ok = |f: &GUID, r: &GUID| *r == GUID::NULL || f == r;
     guid_ok(&format.MajorFormat, &range.MajorFormat)
         && guid_ok(&format.SubFormat, &range.SubFormat)
         && guid_ok(&format.Specifier, &range.Specifier)
-        && format.FormatSize
-            >= range
-                .FormatSize
-                .min(std::mem::size_of::<KSDATAFORMAT>() as u32)
+}
+
+/// Whether the connection's `Interface` and `Medium` are among the pin's (the standard
+/// interface, KSINTERFACESETID_Standard / KSINTERFACE_STANDARD_STREAMING, and the standard medium,
+/// KSMEDIUMSETID_Standard / KSMEDIUM_TYPE_ANYINSTANCE, when it lists none): ReactOS
+/// `KspValidateConnectRequest` (connectivity.c) compares `Set` and `Id`.
+///
+/// # Safety
+/// The descriptor's `Interfaces` and `Mediums` hold `InterfacesCount` and `MediumsCount`
+/// identifiers (or are NULL).
+unsafe fn connects_through(pin: &KSPIN_DESCRIPTOR_EX, connect: &KSPIN_CONNECT) -> bool {
+    let listed =
+        |first: *const KSPIN_INTERFACE, count: u32, standard: GUID, wanted: &KSIDENTIFIER| {
+            // SAFETY: the caller's guarantee.
+            let list = unsafe { slice(first, count) };
+            if list.is_empty() {
+                wanted.Set == standard && wanted.Id == 0
+            } else {
+                list.iter()
+                    .any(|i| i.Set == wanted.Set && i.Id == wanted.Id)
+            }
+        };
+    let descriptor = &pin.PinDescriptor;
+    listed(
+        descriptor.Interfaces,
+        descriptor.InterfacesCount,
+        KSINTERFACESETID_Standard,
+        &connect.Interface,
+    ) && listed(
+        descriptor.Mediums,
+        descriptor.MediumsCount,
+        KSMEDIUMSETID_Standard,
+        &connect.Medium,
+    )
 }
 
 /// The pin create item handler (`Context` = the KSFILTER).
@@ -345,6 +385,10 @@ unsafe fn build_pin(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATUS> 
     let descriptor = pin_descriptor_at(filter_descriptor, connect.PinId);
     // SAFETY: PinDescriptors holds PinDescriptorsCount descriptors of PinDescriptorSize bytes.
     let pin_descriptor = unsafe { &*descriptor };
+    // SAFETY: the descriptor's interface and medium lists hold their counts of identifiers.
+    if !unsafe { connects_through(pin_descriptor, &connect) } {
+        return Err(STATUS_NO_MATCH);
+    }
     {
         let mut instances = filter_record
             .instances
@@ -370,15 +414,19 @@ unsafe fn build_pin(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATUS> 
             pin_descriptor.PinDescriptor.DataRangesCount,
         )
     };
-    let matched = ranges.iter().copied().find(|&range| {
-        // SAFETY: each range starts with a KSDATARANGE.
-        let range = unsafe { &*range.cast::<KSDATAFORMAT>() };
-        format_matches(&format, range)
-    });
-    let Some(matched) = matched else {
+    let matching: Vec<*const c_void> = ranges
+        .iter()
+        .copied()
+        .filter(|&range| {
+            // SAFETY: each range starts with a KSDATARANGE.
+            let range = unsafe { &*range.cast::<KSDATAFORMAT>() };
+            format_matches(&format, range)
+        })
+        .collect();
+    if matching.is_empty() {
         release_instance();
         return Err(STATUS_NO_MATCH);
-    };
+    }
     let format_buffer = RawBuffer::from_bytes(format_bytes);
     let bag = Box::new(ObjectBag::default());
     // SAFETY: the filter is live (its record was found above); ks.sys reads its Context.
@@ -481,16 +529,24 @@ unsafe fn build_pin(state: &KernelState, irp: *mut IRP) -> Result<(), NTSTATUS> 
     // SAFETY: the driver's static dispatch table.
     let dispatch = unsafe { pin_descriptor.Dispatch.as_ref() };
     if let Some(set_format) = dispatch.and_then(|d| d.SetDataFormat) {
-        // SAFETY: a live KSPIN, no old format, the matched range of the descriptor.
-        let status = unsafe {
-            set_format(
-                pointer,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                matched,
-                std::ptr::null(),
-            )
-        };
+        // Each matching range in turn until the minidriver takes one: STATUS_NO_MATCH asks for
+        // the next, any other failure ends the search (the AVStrMiniPinSetDataFormat page).
+        let mut status = STATUS_NO_MATCH;
+        for &range in &matching {
+            // SAFETY: a live KSPIN, no old format, a matching range of the descriptor.
+            status = unsafe {
+                set_format(
+                    pointer,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    range,
+                    std::ptr::null(),
+                )
+            };
+            if status != STATUS_NO_MATCH {
+                break;
+            }
+        }
         if !nt_success(status) {
             return fail(status);
         }
@@ -605,9 +661,11 @@ unsafe fn close(state: &KernelState, irp: *mut IRP) -> NTSTATUS {
                 return STATUS_INVALID_DEVICE_REQUEST;
             };
             // No more processing: wait for a Process call in progress, then refuse new ones.
-            record.processing.acquire();
+            // The close runs at PASSIVE_LEVEL on a client's thread, which never holds the
+            // mutex: neither call can be refused.
+            let _ = record.processing.acquire();
             record.closed.store(true, Ordering::Release);
-            record.processing.release();
+            let _ = record.processing.release();
             // SAFETY: the driver's static dispatch table.
             let close = unsafe { pin_descriptor(&record).Dispatch.as_ref() }.and_then(|d| d.Close);
             if let Some(close) = close {

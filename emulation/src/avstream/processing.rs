@@ -23,9 +23,15 @@
 //! runs at PASSIVE_LEVEL right after the DPC returns, on the same thread (ks.sys queues a work
 //! item; running it there keeps the virtual clock deterministic). A pin closed meanwhile drops
 //! the attempt.
+//!
+//! **The processing mutex** (`KsPinAcquireProcessingMutex`, PASSIVE_LEVEL) is held by one thread
+//! at a time; it is not recursive ("Processing Mutex in AVStream": taking it inside Process
+//! deadlocks), so a second acquire on the holding thread, and a release by another thread, are
+//! reported instead of hanging.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::ThreadId;
 
 use ks::avstream::{
     KSPIN, KSPIN_FLAG_DISPATCH_LEVEL_PROCESSING, KSPIN_FLAG_FRAMES_NOT_REQUIRED_FOR_PROCESSING,
@@ -48,9 +54,19 @@ pub(super) struct ProcessingMutex {
 
 #[derive(Default)]
 struct MutexState {
-    held: bool,
+    /// The thread holding it, if any.
+    owner: Option<ThreadId>,
     /// An attempt found it held: the holder runs `Process` once more.
     again: bool,
+}
+
+/// Why an acquire or release was refused (a driver bug, reported by the caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MutexMisuse {
+    /// The calling thread holds it already (the mutex is not recursive: a deadlock on Windows).
+    Recursive,
+    /// The calling thread does not hold it.
+    NotOwned,
 }
 
 impl ProcessingMutex {
@@ -58,29 +74,41 @@ impl ProcessingMutex {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits until it is free, then holds it.
-    pub(super) fn acquire(&self) {
+    /// Waits until it is free, then holds it; refused (without waiting) when this thread holds
+    /// it already.
+    pub(super) fn acquire(&self) -> Result<(), MutexMisuse> {
+        let me = std::thread::current().id();
         let mut state = self.state();
-        while state.held {
+        if state.owner == Some(me) {
+            return Err(MutexMisuse::Recursive);
+        }
+        while state.owner.is_some() {
             state = self.free.wait(state).unwrap_or_else(|e| e.into_inner());
         }
-        state.held = true;
+        state.owner = Some(me);
+        Ok(())
     }
 
-    /// Frees it and wakes the waiters.
-    pub(super) fn release(&self) {
-        self.state().held = false;
+    /// Frees it and wakes the waiters; refused when this thread does not hold it.
+    pub(super) fn release(&self) -> Result<(), MutexMisuse> {
+        let mut state = self.state();
+        if state.owner != Some(std::thread::current().id()) {
+            return Err(MutexMisuse::NotOwned);
+        }
+        state.owner = None;
+        drop(state);
         self.free.notify_all();
+        Ok(())
     }
 
     /// Holds it if it is free; if it is held, asks the holder to run once more (false).
     fn try_acquire(&self) -> bool {
         let mut state = self.state();
-        if state.held {
+        if state.owner.is_some() {
             state.again = true;
             return false;
         }
-        state.held = true;
+        state.owner = Some(std::thread::current().id());
         true
     }
 
@@ -95,7 +123,7 @@ impl ProcessingMutex {
             again
         };
         if !again {
-            state.held = false;
+            state.owner = None;
             drop(state);
             self.free.notify_all();
         }
@@ -103,21 +131,27 @@ impl ProcessingMutex {
     }
 }
 
-/// `KsPinAcquireProcessingMutex`.
+/// `KsPinAcquireProcessingMutex`: waits for the pin's processing mutex. Not recursive
+/// ("Processing Mutex in AVStream": taking it again, e.g. inside Process, deadlocks): the
+/// emulation reports [`Bug::ProcessingMutexRecursive`] instead of hanging.
 pub(crate) fn acquire_processing(state: &KernelState, pin: *mut KSPIN) {
     if let Some(record) = known_pin(state, pin) {
-        record.processing.acquire();
+        if record.processing.acquire().is_err() {
+            state.report(Bug::ProcessingMutexRecursive { pin: pin as usize });
+        }
     }
 }
 
-/// `KsPinReleaseProcessingMutex`.
+/// `KsPinReleaseProcessingMutex`: only its holder releases it (else
+/// [`Bug::ProcessingMutexNotOwned`], and it stays held).
 pub(crate) fn release_processing(state: &KernelState, pin: *mut KSPIN) {
     if let Some(record) = known_pin(state, pin) {
-        record.processing.release();
+        if record.processing.release().is_err() {
+            state.report(Bug::ProcessingMutexNotOwned { pin: pin as usize });
+        }
     }
 }
 
-/// `KsPinAttemptProcessing`.
 /// The pin's minimum processing state: RUN with KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY, else PAUSE.
 pub(super) fn minimum_state(flags: u32) -> KSSTATE {
     if flags & KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY != 0 {
@@ -163,8 +197,9 @@ pub(super) fn attempt_processing(state: &KernelState, pin: &Arc<PinRecord>, asyn
     }
     loop {
         if pin.closed.load(Ordering::Acquire) {
-            // Work queued for a pin closed since (a deferred or asynchronous attempt).
-            pin.processing.release();
+            // Work queued for a pin closed since (a deferred or asynchronous attempt). This
+            // thread took the mutex just above: the release cannot be refused.
+            let _ = pin.processing.release();
             return;
         }
         let runnable = pin_state(pin) >= minimum_state(descriptor.Flags);

@@ -18,9 +18,10 @@
 //! default intersection is not emulated).
 //! KSPROPERTY_PIN_NAME answers the `Name` GUID's registry string (guess: Windows reads the
 //! name from the registry's MediaCategories key) or the category's when `Name` is NULL.
-//! KSPROPERTY_STREAM_ALLOCATOR: GET answers the handle last SET (NULL at first); SET records the
-//! handle (guess: ks.sys would reference the allocator and use it for its frames; the emulation
-//! leaves the frames to the minidriver).
+//! KSPROPERTY_STREAM_ALLOCATOR: GET always answers a NULL handle, as the property's page says;
+//! SET is accepted without referencing the handle (a limit: ks.sys would reference the
+//! allocator's file object and use it for its frames; the emulation leaves the frames to the
+//! minidriver).
 
 use std::ffi::c_void;
 use std::sync::Arc;
@@ -236,10 +237,7 @@ pub(super) unsafe fn property(
         };
         connection_property(state, &pin, &request, input, output_len, output)
     } else if !is_filter && request.Set == KSPropsetId::STREAM {
-        let Some(pin) = state.avstream.pin(object as *mut KSPIN) else {
-            return Reply::status(STATUS_INVALID_DEVICE_REQUEST);
-        };
-        stream_property(&pin, &request, output_len, output)
+        stream_property(&request, output_len)
     } else if set_known {
         Answer::Status(STATUS_NOT_FOUND, 0)
     } else {
@@ -294,7 +292,20 @@ fn builtin_access(is_filter: bool, request: &KSIDENTIFIER) -> Option<u32> {
     let get = KSPROPERTY_TYPE_BASICSUPPORT | KSPROPERTY_TYPE_GET;
     let get_set = get | KSPROPERTY_TYPE_SET;
     match (is_filter, request.Set, request.Id) {
-        (true, KSPropsetId::PIN, id) if id <= KSPROPERTY_PIN_NAME => Some(get),
+        (
+            true,
+            KSPropsetId::PIN,
+            KSPROPERTY_PIN_CINSTANCES
+            | KSPROPERTY_PIN_CTYPES
+            | KSPROPERTY_PIN_DATAFLOW
+            | KSPROPERTY_PIN_DATARANGES
+            | KSPROPERTY_PIN_DATAINTERSECTION
+            | KSPROPERTY_PIN_INTERFACES
+            | KSPROPERTY_PIN_MEDIUMS
+            | KSPROPERTY_PIN_COMMUNICATION
+            | KSPROPERTY_PIN_CATEGORY
+            | KSPROPERTY_PIN_NAME,
+        ) => Some(get),
         (false, KSPropsetId::CONNECTION, KSPROPERTY_CONNECTION_STATE) => Some(get_set),
         (false, KSPropsetId::CONNECTION, KSPROPERTY_CONNECTION_DATAFORMAT)
         | (false, KSPropsetId::CONNECTION, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX) => Some(get),
@@ -624,26 +635,21 @@ fn connection_property(
     }
 }
 
-/// KSPROPSETID_Stream on a pin.
-fn stream_property(
-    pin: &PinRecord,
-    request: &KSIDENTIFIER,
-    output_len: usize,
-    output: *mut c_void,
-) -> Answer {
+/// KSPROPSETID_Stream on a pin: KSPROPERTY_STREAM_ALLOCATOR only. GET always answers a NULL
+/// handle (the property page: "The returned value is always a NULL handle"; support shows in
+/// the success); SET needs a HANDLE's worth of data and is accepted without referencing the
+/// handle (a limit: the emulation's client files have no HANDLE in its object table).
+fn stream_property(request: &KSIDENTIFIER, output_len: usize) -> Answer {
     if request.Id != KSPROPERTY_STREAM_ALLOCATOR {
         return Answer::Status(STATUS_NOT_FOUND, 0);
     }
     let handle_size = std::mem::size_of::<usize>();
-    let mut stream = pin.stream();
     if request.Flags & KSPROPERTY_TYPE_SET != 0 {
         // A SET's data (the HANDLE) travels in the output buffer, as for every property.
         if output_len < handle_size {
             return Answer::Status(STATUS_BUFFER_TOO_SMALL, handle_size);
         }
-        // SAFETY: METHOD_NEITHER: the data buffer holds OutputBufferLength (>= 8) bytes.
-        stream.allocator = unsafe { output.cast::<usize>().read_unaligned() };
         return Answer::Status(STATUS_SUCCESS, 0);
     }
-    Answer::Data(stream.allocator.to_le_bytes().to_vec())
+    Answer::Data(0usize.to_le_bytes().to_vec())
 }

@@ -414,7 +414,8 @@ mod tests {
         // SAFETY: the tests pass a live Seen.
         let seen = unsafe { &*context.cast::<Seen>() };
         // SAFETY: NULL frequency is allowed.
-        let now = unsafe { KeQueryPerformanceCounter(std::ptr::null_mut()) };
+        let counter = unsafe { KeQueryPerformanceCounter(std::ptr::null_mut()) };
+        let now = crate::timer::interrupt_time_of_counter(counter);
         seen.calls.lock().unwrap().push((now, current_irql()));
         if seen.poke.load(Ordering::SeqCst) {
             let mut delete = EXT_DELETE_PARAMETERS::initialized();

@@ -120,8 +120,9 @@ mod tests {
         assert_eq!(current_irql(), ks::nt::DISPATCH_LEVEL);
         let mut frequency = 0i64;
         // SAFETY: `frequency` is writable.
-        let now = unsafe { KeQueryPerformanceCounter(&mut frequency) };
+        let counter = unsafe { KeQueryPerformanceCounter(&mut frequency) };
         assert_eq!(frequency, PERFORMANCE_FREQUENCY);
+        let now = crate::timer::interrupt_time_of_counter(counter);
         // SAFETY: the tests pass a live Mutex<Vec<i64>> as context.
         let seen = unsafe { &*context.cast::<Mutex<Vec<i64>>>() };
         seen.lock().unwrap().push(now);
