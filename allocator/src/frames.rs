@@ -170,9 +170,7 @@ where
     }
 
     fn position_of(&self, address: usize) -> Option<u32> {
-        let mask = self.index.len() - 1;
-        let mut bucket = bucket_of(address, mask);
-        loop {
+        for bucket in probe(address, self.index.len() - 1) {
             let position = self.index[bucket];
             if position == NONE {
                 return None;
@@ -180,8 +178,8 @@ where
             if self.slots[position as usize].address == address {
                 return Some(position);
             }
-            bucket = (bucket + 1) & mask;
         }
+        None
     }
 }
 
@@ -213,19 +211,29 @@ fn link(slots: &mut [Slot], index: &mut [u32], alignment_mask: u32) -> Result<()
         } else {
             NONE
         };
-        let mut bucket = bucket_of(address, mask);
-        loop {
-            match index[bucket] {
-                NONE => break,
-                other if slots[other as usize].address == address => {
-                    return Err(Error::DuplicateFrame { address });
-                }
-                _ => bucket = (bucket + 1) & mask,
-            }
+        let free_or_same = probe(address, mask).find(|&bucket| match index[bucket] {
+            NONE => true,
+            other => slots[other as usize].address == address,
+        });
+        // The index has at least twice as many buckets as there are frames, so the probe always
+        // meets a free bucket (or the same address).
+        let Some(bucket) = free_or_same else {
+            return Err(Error::TooManyFrames { frames: count_u32 });
+        };
+        if index[bucket] != NONE {
+            return Err(Error::DuplicateFrame { address });
         }
         index[bucket] = position;
     }
     Ok(())
+}
+
+/// The buckets a lookup or an insert visits for `address`, in order: linear probing from its
+/// hash bucket, each bucket at most once, so a probe ends even in an index with no free bucket
+/// (which `link` never builds: a spinning probe would hang a FREE at DISPATCH_LEVEL).
+fn probe(address: usize, mask: usize) -> impl Iterator<Item = usize> {
+    let start = bucket_of(address, mask);
+    (0..=mask).map(move |step| (start + step) & mask)
 }
 
 /// Fibonacci hashing of the address (low 4 bits dropped: frames are at least 16 apart).
@@ -368,7 +376,32 @@ mod tests {
             Err(Error::ForeignFrame { address: 0x1000 })
         );
         assert_eq!(index_len(0), 2);
+        assert_eq!(index_len(1), 2);
         assert_eq!(index_len(3), 8);
         assert_eq!(index_len(4), 8);
+        assert_eq!(index_len(5), 16);
+    }
+
+    #[test]
+    fn a_probe_of_a_full_index_ends() {
+        // `link` never fills an index, but a lookup must end even in one: a FREE at
+        // DISPATCH_LEVEL that spun would hang the processor.
+        let addresses = [0x1000, 0x2000];
+        let slots: Vec<Slot> = addresses.iter().map(|&a| Slot::new(a, a)).collect();
+        let book = FrameBook {
+            slots,
+            index: vec![0u32, 1],
+            free_head: 0,
+            outstanding: 0,
+        };
+        assert_eq!(book.lookup(0x3000), None);
+        for address in addresses {
+            assert_eq!(book.lookup(address).map(Slot::address), Some(address));
+        }
+        // Every bucket is visited once, from the address's own.
+        let visited: Vec<usize> = probe(0x3000, 7).collect();
+        assert_eq!(visited.len(), 8);
+        assert_eq!(visited[0], bucket_of(0x3000, 7));
+        assert_eq!(visited.iter().copied().collect::<BTreeSet<_>>().len(), 8);
     }
 }
