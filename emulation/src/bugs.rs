@@ -123,6 +123,15 @@ pub enum Bug {
         /// The IRP's address.
         irp: usize,
     },
+    /// An IRP completed with a field of the I/O manager's changed (a driver owns only
+    /// `IoStatus`, `Tail.Overlay.DriverContext`, `Tail.Overlay.ListEntry` and, through
+    /// `IoSetCancelRoutine`, `CancelRoutine`; see `irp_fields`).
+    IrpFieldOverwritten {
+        /// The IRP's address.
+        irp: usize,
+        /// The fields changed, by their C names.
+        fields: Vec<&'static str>,
+    },
     /// A dispatch routine returned `STATUS_PENDING` without `IoMarkIrpPending`.
     PendingNotMarked {
         /// The IRP's major function.
@@ -363,6 +372,11 @@ impl fmt::Display for Bug {
             Bug::IrpCompletedWithCancelRoutine { irp } => {
                 write!(f, "IRP {irp:#x} completed with its cancel routine still set")
             }
+            Bug::IrpFieldOverwritten { irp, fields } => write!(
+                f,
+                "IRP {irp:#x} completed with the I/O manager's {} overwritten by the driver",
+                fields.join(", ")
+            ),
             Bug::PendingNotMarked { major } => write!(
                 f,
                 "dispatch (major {major:#x}) returned STATUS_PENDING without IoMarkIrpPending"

@@ -23,7 +23,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ks::ks::FILE_DEVICE_KS;
@@ -37,6 +37,7 @@ use ks::NTSTATUS;
 
 use crate::bugs::Bug;
 use crate::file::{self, FileRecord, Files, Release};
+use crate::irp_fields::{self, IoManagerFields};
 use crate::kernel::{current, current_irql, set_irql, KernelState};
 use crate::memory::{field_ptr, zeroed, RawBox, RawBuffer, Zeroable};
 use crate::sync;
@@ -107,6 +108,8 @@ pub(crate) struct IrpRecord {
     /// A system buffer ks.sys attached (`AssociatedIrp.SystemBuffer`), freed with the IRP.
     system_buffer: Mutex<Option<RawBuffer>>,
     major: u8,
+    /// The I/O manager's fields as they were when the IRP was dispatched (checked at completion).
+    io_manager_fields: OnceLock<IoManagerFields>,
     completion: Mutex<Completion>,
     done: Condvar,
 }
@@ -143,6 +146,17 @@ impl IrpRecord {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+    }
+
+    /// The status block the result is copied to (`UserIosb` as the I/O manager set it).
+    fn user_iosb(&self) -> *mut IO_STATUS_BLOCK {
+        field_ptr!(self.block.as_ptr(), IrpBlock, user_iosb)
+    }
+
+    /// The IRP's one stack location (`Tail.Overlay.CurrentStackLocation` as the I/O manager set
+    /// it).
+    fn stack(&self) -> *mut IO_STACK_LOCATION {
+        field_ptr!(self.block.as_ptr(), IrpBlock, stack)
     }
 
     /// The output buffer's bytes; only meaningful once completed.
@@ -261,6 +275,7 @@ impl IoManager {
         value.irp.UserBuffer = output.as_ptr().cast();
         value.irp.Tail.CurrentStackLocation = field_ptr!(base, IrpBlock, stack);
         value.irp.Tail.OriginalFileObject = file.object();
+        irp_fields::fill(&mut value.irp);
         value.stack[0].MajorFunction = major;
         value.stack[0].Parameters = parameters;
         value.stack[0].FileObject = file.object();
@@ -280,6 +295,7 @@ impl IoManager {
             client,
             system_buffer: Mutex::new(None),
             major,
+            io_manager_fields: OnceLock::new(),
             completion: Mutex::new(Completion::default()),
             done: Condvar::new(),
         });
@@ -330,6 +346,9 @@ pub(crate) fn call_driver(state: &KernelState, record: &IrpRecord) -> NTSTATUS {
     // before requests are sent.
     let dispatch = unsafe { (*state.io.driver()).MajorFunction[usize::from(major)] };
     let dispatch = dispatch.unwrap_or(invalid_device_request);
+    // SAFETY: `irp` is a live IRP built by `new_irp`, not yet sent, so nobody writes it.
+    let fields = unsafe { IoManagerFields::of(irp) };
+    record.io_manager_fields.get_or_init(|| fields);
     // SAFETY: `irp` is a live IRP built by `new_irp` for this device; the driver owns it now.
     let returned = unsafe { dispatch(state.io.device(), irp) };
     let irql_after = current_irql();
@@ -416,6 +435,16 @@ pub(crate) unsafe fn complete(state: &KernelState, irp: *mut IRP) {
         state.report(Bug::IrpCompletedTwice { irp: address });
         return;
     }
+    if let Some(dispatched) = record.io_manager_fields.get() {
+        // SAFETY: `irp` is a live IRP (found in the registry) and the caller owns it.
+        let fields = unsafe { IoManagerFields::of(irp) }.changed_since(dispatched);
+        if !fields.is_empty() {
+            state.report(Bug::IrpFieldOverwritten {
+                irp: address,
+                fields,
+            });
+        }
+    }
     // SAFETY: `irp` is a live IRP (found in the registry) and the caller owns it.
     let cancel_routine =
         unsafe { cancel_routine_slot(irp) }.swap(std::ptr::null_mut(), Ordering::AcqRel);
@@ -427,18 +456,15 @@ pub(crate) unsafe fn complete(state: &KernelState, irp: *mut IRP) {
     if io_status.Status == STATUS_PENDING {
         state.report(Bug::IrpCompletedWithPending { irp: address });
     }
-    // SAFETY: as above.
-    let stack = unsafe { stack_location(irp) };
-    // SAFETY: as above; the stack location is inside the IRP's block.
+    // The stack location and the status block as the I/O manager set them: the IRP's own
+    // pointers may have been overwritten (reported above).
+    let stack = record.stack();
+    // SAFETY: the stack location is inside the live IRP's block.
     let pending_returned = unsafe { (*stack).Control } & SL_PENDING_RETURNED != 0;
     // SAFETY: as above.
     unsafe { (*irp).PendingReturned = u8::from(pending_returned) };
-    // SAFETY: as above.
-    let user_iosb = unsafe { (*irp).UserIosb };
-    if !user_iosb.is_null() {
-        // SAFETY: `UserIosb` points into the IRP's block (set by `new_irp`).
-        unsafe { user_iosb.write(io_status) };
-    }
+    // SAFETY: the status block is inside the live IRP's block; only the I/O manager writes it.
+    unsafe { record.user_iosb().write(io_status) };
     // SAFETY: `irp` is a live IRP (found in the registry) and the caller owns it.
     let flags = unsafe { (*irp).Flags };
     if flags & (IRP_BUFFERED_IO | IRP_INPUT_OPERATION) == IRP_BUFFERED_IO | IRP_INPUT_OPERATION

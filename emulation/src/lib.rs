@@ -43,6 +43,7 @@ pub mod event;
 pub mod file;
 pub mod handles;
 pub mod io;
+mod irp_fields;
 pub mod kernel;
 pub mod ks;
 mod memory;

@@ -376,6 +376,29 @@ fn returning_without_completing_is_detected() {
 }
 
 #[test]
+fn a_driver_writing_the_io_managers_irp_fields_is_detected_at_completion() {
+    // The fields a driver owns (DriverContext, ListEntry) may change freely; UserIosb and
+    // UserEvent, 48 bytes before Tail, are the I/O manager's: the completion names them, and the
+    // result still reaches the client (the emulation keeps its own status block).
+    let kernel = Kernel::new();
+    kernel.expect_bugs();
+    let (parent, file) = echo(&kernel);
+    let result = kernel.ioctl(file, BUG_OVERWRITE_IO_MANAGER_FIELDS, &[], &mut []);
+    assert_eq!(result.status, STATUS_SUCCESS);
+    let bugs = kernel.take_bugs();
+    kernel.close(file);
+    kernel.close(parent);
+    assert_eq!(kernel.take_bugs(), []);
+    assert!(
+        matches!(
+            bugs.as_slice(),
+            [Bug::IrpFieldOverwritten { fields, .. }] if fields == &["UserIosb", "UserEvent"]
+        ),
+        "{bugs:?}"
+    );
+}
+
+#[test]
 fn returning_another_status_than_completed_is_detected() {
     let bugs = bugs_of(BUG_STATUS_MISMATCH);
     assert_eq!(

@@ -5,11 +5,13 @@
 //! Requests that carry data *into* the driver in their output buffer (the frame pointer of a
 //! FREE, the KSEVENTDATA of an ENABLE_EVENT) are sent the way a kernel-mode client sends them:
 //! `KsSynchronousIoControlDevice` with the caller's own buffers (METHOD_NEITHER passes them as
-//! they are). The forwarder ([`forward`]) covers what no client call can produce: the parent's
+//! they are); a user-mode request is the same call with UserMode ([`Fixture::ioctl_in_mode`]).
+//! The forwarder ([`forward`]) covers what no client call can produce: the parent's
 //! DeviceIoControl handler (test code) unpacks an envelope from its input, points the IRP's stack
-//! location at the allocator's file object with another major function (READ, WRITE, FLUSH) or
-//! requestor mode (UserMode), and hands it to ks.sys's `KsDispatchIrp`, which routes it through
-//! the allocator's object header like any other IRP.
+//! location at the allocator's file object with another major function (READ, WRITE, FLUSH), and
+//! hands it to ks.sys's `KsDispatchIrp`, which routes it through the allocator's object header
+//! like any other IRP. (It leaves the IRP's own fields alone: they are the I/O manager's, and the
+//! emulation checks them at completion.)
 #![allow(dead_code)] // each test binary uses a subset
 
 use std::ffi::c_void;
@@ -191,6 +193,19 @@ impl Fixture {
         input: &mut [u8],
         output: &mut [u8],
     ) -> (NTSTATUS, u32) {
+        self.ioctl_in_mode(file, KernelMode, code, input, output)
+    }
+
+    /// `KsSynchronousIoControlDevice(file, mode, code, input, output)` with the caller's buffers,
+    /// at PASSIVE_LEVEL: the status and BytesReturned.
+    pub fn ioctl_in_mode(
+        &self,
+        file: File,
+        mode: KPROCESSOR_MODE,
+        code: u32,
+        input: &mut [u8],
+        output: &mut [u8],
+    ) -> (NTSTATUS, u32) {
         let _entered = self.kernel.enter();
         let object = self.kernel.file_object(file);
         let mut returned = 0u32;
@@ -206,7 +221,7 @@ impl Fixture {
         let status = unsafe {
             avcam_kernel::KsSynchronousIoControlDevice(
                 object,
-                KernelMode,
+                mode,
                 code,
                 pointer(input),
                 input.len() as u32,
@@ -251,11 +266,16 @@ impl Fixture {
         );
         let [allocate, free] = <[usize; 2]>::read_from_bytes(&output).unwrap();
         assert!(allocate != 0 && free != 0);
+        // The property's bytes are addresses the driver exposed (a function pointer cast to an
+        // integer); taking them back as pointers keeps the functions' provenance, so the calls
+        // below are calls through real function pointers (under Miri too).
+        let allocate = std::ptr::with_exposed_provenance::<()>(allocate);
+        let free = std::ptr::with_exposed_provenance::<()>(free);
         // SAFETY: the property reports the address of the allocator's AllocateFrame, which has
-        // exactly this signature.
-        let allocate = unsafe { std::mem::transmute::<usize, AllocateFrameFn>(allocate) };
-        // SAFETY: as above, for FreeFrame.
-        let free = unsafe { std::mem::transmute::<usize, FreeFrameFn>(free) };
+        // exactly this signature; function and data pointers have the same size.
+        let allocate = unsafe { std::mem::transmute::<*const (), AllocateFrameFn>(allocate) };
+        // SAFETY: the address of the allocator's FreeFrame, which has exactly this signature.
+        let free = unsafe { std::mem::transmute::<*const (), FreeFrameFn>(free) };
         (allocate, free)
     }
 
@@ -303,8 +323,6 @@ const ENVELOPE_HEADER: usize = 32;
 pub struct Forwarded<'a> {
     /// The major function the allocator sees.
     pub major: u8,
-    /// The requestor mode the allocator sees.
-    pub mode: KPROCESSOR_MODE,
     /// The IOCTL code.
     pub code: u32,
     /// `Type3InputBuffer`'s bytes.
@@ -320,7 +338,6 @@ impl<'a> Forwarded<'a> {
     pub fn ioctl(code: u32, input: &'a [u8], output: &'a [u8], output_len: usize) -> Forwarded<'a> {
         Forwarded {
             major: irp_mj::DEVICE_CONTROL,
-            mode: KernelMode,
             code,
             input,
             output,
@@ -333,11 +350,6 @@ impl<'a> Forwarded<'a> {
         Forwarded { major, ..self }
     }
 
-    /// The same request from another requestor mode.
-    pub fn in_mode(self, mode: KPROCESSOR_MODE) -> Forwarded<'a> {
-        Forwarded { mode, ..self }
-    }
-
     fn envelope(&self, target: *mut FILE_OBJECT) -> Vec<u8> {
         let mut bytes = Vec::new();
         bytes.extend_from_slice(&ENVELOPE_MAGIC.to_ne_bytes());
@@ -345,7 +357,7 @@ impl<'a> Forwarded<'a> {
         bytes.extend_from_slice(&self.code.to_ne_bytes());
         bytes.extend_from_slice(&(self.input.len() as u32).to_ne_bytes());
         bytes.extend_from_slice(&(self.output.len() as u32).to_ne_bytes());
-        bytes.extend_from_slice(&[self.major, self.mode as u8, 0, 0]);
+        bytes.extend_from_slice(&[self.major, 0, 0, 0]);
         bytes.extend_from_slice(self.input);
         bytes.extend_from_slice(self.output);
         bytes
@@ -394,7 +406,7 @@ unsafe extern "system" fn forward(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> 
     assert_eq!(word(0), ENVELOPE_MAGIC);
     let target = word(8) as usize as *mut FILE_OBJECT;
     let (code, input_len, output_init) = (half(16), half(20) as usize, half(24) as usize);
-    let (major, mode) = (envelope[28], envelope[29] as i8);
+    let major = envelope[28];
     assert_eq!(length, ENVELOPE_HEADER + input_len + output_init);
     let initial_output = &envelope[ENVELOPE_HEADER + input_len..];
     // SAFETY: as above.
@@ -425,8 +437,6 @@ unsafe extern "system" fn forward(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> 
             DeviceIoControl: rewritten,
         }
     };
-    // SAFETY: as above.
-    unsafe { (*irp).RequestorMode = mode };
     // SAFETY: the IRP is handed to ks.sys, which routes it through the allocator's header.
     unsafe { avcam_kernel::KsDispatchIrp(device, irp) }
 }

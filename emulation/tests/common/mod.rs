@@ -73,6 +73,9 @@ pub const BUG_LEAVE_LOCK_HELD: u32 = code(0x817);
 pub const BUG_PEND_BAD_CANCEL: u32 = code(0x818);
 /// Frees the object header twice (at the second, KsFreeObjectHeader sees an unknown header).
 pub const BUG_FREE_HEADER_TWICE: u32 = code(0x819);
+/// Uses the IRP fields a driver owns (DriverContext, ListEntry), then writes a LIST_ENTRY 48
+/// bytes before `Tail` (over UserIosb and UserEvent: a queue linked through `Tail - ListEntry`).
+pub const BUG_OVERWRITE_IO_MANAGER_FIELDS: u32 = code(0x81A);
 
 /// The echo object's context: FsContext points here, the header first (the KS convention).
 #[repr(C)]
@@ -468,6 +471,32 @@ unsafe extern "system" fn echo_ioctl(device: *mut DEVICE_OBJECT, irp: *mut IRP) 
             // SAFETY: the output buffer holds at least 8 bytes.
             unsafe { output.cast::<usize>().write_unaligned(item as usize) };
             finish(STATUS_SUCCESS, std::mem::size_of::<usize>())
+        }
+        BUG_OVERWRITE_IO_MANAGER_FIELDS => {
+            let tail = std::mem::offset_of!(IRP, Tail);
+            let list_entry = std::mem::offset_of!(ks::nt::IRP_TAIL_OVERLAY, ListEntry);
+            let context: *mut [*mut c_void; 4] = irp.cast::<u8>().wrapping_add(tail).cast();
+            // SAFETY: the IRP is live and ours: DriverContext and ListEntry are the driver's.
+            unsafe { context.write([irp.cast(); 4]) };
+            let own: *mut ks::nt::LIST_ENTRY =
+                irp.cast::<u8>().wrapping_add(tail + list_entry).cast();
+            // SAFETY: as above.
+            unsafe {
+                own.write(ks::nt::LIST_ENTRY {
+                    Flink: own,
+                    Blink: own,
+                })
+            };
+            let wrong: *mut ks::nt::LIST_ENTRY =
+                irp.cast::<u8>().wrapping_add(tail - list_entry).cast();
+            // SAFETY: inside the live IRP (the bug under test writes the I/O manager's fields).
+            unsafe {
+                wrong.write(ks::nt::LIST_ENTRY {
+                    Flink: wrong,
+                    Blink: wrong,
+                })
+            };
+            finish(STATUS_SUCCESS, 0)
         }
         BUG_COMPLETE_TWICE => {
             finish(STATUS_SUCCESS, 0);
