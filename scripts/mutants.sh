@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Mutation testing of the allocator and avstream cores with cargo-mutants: each mutant (an
+# operator swapped, a function body replaced by a default value, a match arm deleted, ...) is
+# built and the tests of its own crate (unit and integration tests) run against it. A mutant the
+# tests still pass is "missed": a behaviour no test pins. Not run by CI: the whole run takes
+# hours on 2 cores (docs/testing.md has each module's figures and time).
+#
+# Usage: scripts/mutants.sh [MODULE...] [--list] [-- CARGO_MUTANTS_ARGS...]
+#   MODULE   allocator-core     allocator/src/*.rs (parsers, framing, frame book, events, state)
+#            allocator-adapter  allocator/src/adapter/*.rs (the IRP adapter over the emulation)
+#            avstream-core      avstream/src/*.rs (formats, ranges, intersection, clock, delivery)
+#            avstream-synth     avstream/src/synth/*.rs (the pattern synthesizer)
+#            allocator | avstream | all   (both modules of a crate, or all four)
+#            (default: all)
+#   --list   list the mutants of each module and their count, build nothing
+# Installs cargo-mutants (pinned below) into target/tools when missing. Each module's results go
+# to target/mutants/<module>/mutants.out/ (caught.txt, missed.txt, timeout.txt, unviable.txt);
+# the script ends with one line of figures per module and exits 1 if any mutant was missed or
+# timed out.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_MUTANTS_VERSION=27.1.0
+tools="$PWD/target/tools"
+
+# Mutants that no test can catch because the mutated code behaves the same: each a regex over
+# cargo-mutants' mutant names, with the reason it is equivalent.
+exclusions=(
+)
+
+modules=()
+list=0
+extra=()
+while (($#)); do
+    case "$1" in
+        --list) list=1; shift ;;
+        --) shift; extra=("$@"); break ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        allocator) modules+=(allocator-core allocator-adapter); shift ;;
+        avstream) modules+=(avstream-core avstream-synth); shift ;;
+        all) modules+=(allocator-core allocator-adapter avstream-core avstream-synth); shift ;;
+        allocator-core|allocator-adapter|avstream-core|avstream-synth) modules+=("$1"); shift ;;
+        *) echo "mutants.sh: unknown module '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+((${#modules[@]})) || modules=(allocator-core allocator-adapter avstream-core avstream-synth)
+
+if [ "$("$tools/bin/cargo-mutants" --version 2>/dev/null)" != "cargo-mutants $CARGO_MUTANTS_VERSION" ]; then
+    echo "==> installing cargo-mutants $CARGO_MUTANTS_VERSION into $tools"
+    cargo install --locked --quiet --root "$tools" cargo-mutants --version "$CARGO_MUTANTS_VERSION"
+fi
+export PATH="$tools/bin:$PATH"
+
+exclude_args=()
+for re in "${exclusions[@]}"; do
+    exclude_args+=(--exclude-re "$re")
+done
+
+# module_args MODULE: the cargo-mutants arguments that select the module's files.
+module_args() {
+    case "$1" in
+        allocator-core) echo "--package avcam-allocator --file allocator/src/*.rs" ;;
+        allocator-adapter) echo "--package avcam-allocator --file allocator/src/adapter/*.rs" ;;
+        avstream-core) echo "--package avcam-avstream --file avstream/src/*.rs" ;;
+        avstream-synth) echo "--package avcam-avstream --file avstream/src/synth/*.rs" ;;
+    esac
+}
+
+summary=()
+status=0
+for module in "${modules[@]}"; do
+    read -r -a selection <<<"$(module_args "$module")"
+    if ((list)); then
+        printf '\n==> %s\n' "$module"
+        cargo mutants --list "${selection[@]}" "${exclude_args[@]}" "${extra[@]}"
+        continue
+    fi
+    out="target/mutants/$module"
+    rm -rf "$out"
+    mkdir -p "$out"
+    printf '\n==> %s (cargo mutants %s)\n' "$module" "${selection[*]}"
+    start=$(date +%s)
+    # Exit status 2 (missed mutants) and 3 (timeouts) are figures, reported below.
+    cargo mutants --no-shuffle --output "$out" "${selection[@]}" "${exclude_args[@]}" \
+        "${extra[@]}" || true
+    seconds=$(($(date +%s) - start))
+    count() { [ -f "$out/mutants.out/$1.txt" ] && grep -c . "$out/mutants.out/$1.txt" || echo 0; }
+    caught=$(count caught) missed=$(count missed) timeout=$(count timeout) unviable=$(count unviable)
+    viable=$((caught + missed + timeout))
+    score=$(awk -v c="$caught" -v v="$viable" 'BEGIN { if (v) printf "%.1f %%", 100 * c / v; else print "-" }')
+    summary+=("$(printf '%-18s caught %4d  missed %3d  timeout %2d  unviable %3d  caught/viable %7s  %5d s' \
+        "$module" "$caught" "$missed" "$timeout" "$unviable" "$score" "$seconds")")
+    ((missed + timeout == 0)) || status=1
+done
+
+if ((${#summary[@]})); then
+    printf '\n==> figures (missed mutants: target/mutants/<module>/mutants.out/missed.txt)\n'
+    printf '%s\n' "${summary[@]}"
+fi
+exit $status
