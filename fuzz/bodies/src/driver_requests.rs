@@ -3,14 +3,21 @@
 //! everything closed and the driver unloaded.
 //!
 //! Input:
-//! - a setup byte: bit 0 creates a pin, bit 1 an allocator on it;
+//! - a setup byte: bit 0 creates a pin, bit 1 an allocator on it, bit 2 opens the filter as a
+//!   user-mode client (an application: the pin and the allocator are then user-mode files too);
 //! - with a pin: a u16-prefixed `KSPIN_CONNECT` + format (sent with `KSSTRING_Pin\` as the name);
 //! - with an allocator: u16-prefixed create parameters (sent after `KSSTRING_Allocator\`);
 //! - then up to [`MAX_REQUESTS`] requests, each a target byte (filter, pin, allocator), a kind
 //!   byte, a u16 output length (mod [`MAX_OUTPUT`]), a u16-prefixed input, and as many bytes as
 //!   the output is long for its initial contents. The kinds: IOCTL_KS_PROPERTY, IOCTL_KS_METHOD,
 //!   IOCTL_KS_ENABLE_EVENT, IOCTL_KS_DISABLE_EVENT, a FREE of a frame an earlier ALLOC returned
-//!   (the input's first byte picks it), and an `IoCancelIrp` of a pending request.
+//!   (the input's first byte picks it), an `IoCancelIrp` of a pending request, and, reading
+//!   their own layout from the input after the kind byte instead: an IOCTL_KS_READ_STREAM with
+//!   fuzzed headers ([`crate::stream_reads`]), a move of the virtual clock (a u16 x 1 us), a
+//!   KSPROPERTY_CONNECTION_STATE SET (a byte: STOP..RUN, or above 3 a u32 from the input), and a
+//!   property of a set the driver serves (a byte picks the set and id, a byte the flags: GET,
+//!   SET, BASICSUPPORT, SETSUPPORT or a u32 from the input; then a u16 output length, a chunk
+//!   appended to the KSPROPERTY and the output's initial bytes as above).
 //!
 //! Two things are made safe rather than fuzzed, since a kernel-mode caller is trusted with them:
 //! a `KSEVENTF_EVENT_OBJECT` notification gets a real `KEVENT` (not the input's pointer), and
@@ -19,28 +26,45 @@
 //!
 //! Invariants: no request panics; a request that completes synchronously is not STATUS_PENDING
 //! and, when successful, reports at most its output length as Information; an ALLOC that succeeds
-//! returns a non-null frame; closing the allocator, the pin and the filter succeeds and leaves no
-//! request pending; after unloading, the emulation has recorded no driver bug (IRQL, locks, IRP
-//! completion...) and the pool, the object references, the handles and the timers show no leak.
+//! returns a non-null frame; a completed read keeps each header's `Size`, `Data` and
+//! `FrameExtent`, writes nothing past a header's `Size` (nor past its KS_FRAME_INFO), uses at most
+//! `FrameExtent` bytes, and gives a user-mode client no kernel address ([`crate::stream_reads`]);
+//! closing the allocator, the pin and the filter succeeds and leaves no request pending; after
+//! unloading, the emulation has recorded no driver bug (IRQL, locks, IRP completion, the IRP
+//! fields of the I/O manager...; a panic in the driver, its bug check, aborts the run) and the pool, the object references, the handles and the timers show no
+//! leak.
 
 use std::mem::MaybeUninit;
 
 use avcam_allocator::framing::MAX_FRAMES;
 use avcam_allocator::requests::{parse_method, MethodRequest};
+use avcam_client::request::property;
 use avcam_emulation::services::KeInitializeEvent;
 use avcam_emulation::{AsyncIo, File, Kernel, PendingIrp};
 use ks::guid::{KSMETHODSETID_StreamAllocator, KSCATEGORY_VIDEO_CAMERA};
 use ks::ks::{
     IOCTL_KS_DISABLE_EVENT, IOCTL_KS_ENABLE_EVENT, IOCTL_KS_METHOD, IOCTL_KS_PROPERTY,
     KSALLOCATOR_FRAMING, KSEVENTF_EVENT_OBJECT, KSIDENTIFIER, KSMETHOD_STREAMALLOCATOR_FREE,
-    KSMETHOD_TYPE_READ,
+    KSMETHOD_TYPE_READ, KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET,
+    KSPROPERTY_TYPE_SETSUPPORT,
 };
 use ks::nt::{NotificationEvent, DRIVER_OBJECT, KEVENT, UNICODE_STRING};
 use ks::status::{nt_success, STATUS_PENDING, STATUS_SUCCESS};
+use ks::video::{
+    KSPROPSETID_Connection, KSPROPSETID_Pin, KSPROPSETID_Stream,
+    KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX, KSPROPERTY_CONNECTION_DATAFORMAT,
+    KSPROPERTY_CONNECTION_STATE, KSPROPERTY_DROPPEDFRAMES_CURRENT, KSPROPERTY_PIN_CATEGORY,
+    KSPROPERTY_PIN_CINSTANCES, KSPROPERTY_PIN_COMMUNICATION, KSPROPERTY_PIN_CTYPES,
+    KSPROPERTY_PIN_DATAFLOW, KSPROPERTY_PIN_DATAINTERSECTION, KSPROPERTY_PIN_DATARANGES,
+    KSPROPERTY_PIN_INTERFACES, KSPROPERTY_PIN_MEDIUMS, KSPROPERTY_STREAM_ALLOCATOR,
+    PROPSETID_VIDCAP_DROPPEDFRAMES,
+};
+use ks::GUID;
 use ks::NTSTATUS;
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::input::Input;
+use crate::stream_reads::{self, Read};
 
 /// The most requests one input sends (keeps one run short).
 pub const MAX_REQUESTS: usize = 48;
@@ -53,6 +77,10 @@ pub const MAX_FRAME_BYTES: u64 = 4 << 20;
 pub const SETUP_PIN: u8 = 1;
 /// Setup bit: create an allocator on the pin.
 pub const SETUP_ALLOCATOR: u8 = 2;
+/// Setup bit: open the filter as a user-mode client.
+pub const SETUP_USER_MODE: u8 = 4;
+/// The most a clock move advances: 65.535 ms.
+pub const MAX_ADVANCE_NS: u64 = 65_535_000;
 
 /// What a request goes to (the target byte, mod 3). A missing pin or allocator falls back to
 /// the filter.
@@ -66,7 +94,7 @@ pub enum Target {
     Allocator = 2,
 }
 
-/// What a request is (the kind byte, mod 6).
+/// What a request is (the kind byte, mod 10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// IOCTL_KS_PROPERTY.
@@ -81,7 +109,46 @@ pub enum Kind {
     FreeFrame = 4,
     /// `IoCancelIrp` of a pending request.
     Cancel = 5,
+    /// IOCTL_KS_READ_STREAM with headers from the input.
+    ReadStream = 6,
+    /// The virtual clock moves forward.
+    Advance = 7,
+    /// KSPROPERTY_CONNECTION_STATE SET.
+    State = 8,
+    /// A property of a set the driver serves.
+    KnownProperty = 9,
 }
+
+/// The properties [`Kind::KnownProperty`] picks from: set, id, and whether the request is a
+/// KSP_PIN (a pin id follows the KSPROPERTY).
+const KNOWN_PROPERTIES: [(GUID, u32, bool); 14] = [
+    (KSPROPSETID_Connection, KSPROPERTY_CONNECTION_STATE, false),
+    (
+        KSPROPSETID_Connection,
+        KSPROPERTY_CONNECTION_DATAFORMAT,
+        false,
+    ),
+    (
+        KSPROPSETID_Connection,
+        KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
+        false,
+    ),
+    (KSPROPSETID_Stream, KSPROPERTY_STREAM_ALLOCATOR, false),
+    (
+        PROPSETID_VIDCAP_DROPPEDFRAMES,
+        KSPROPERTY_DROPPEDFRAMES_CURRENT,
+        false,
+    ),
+    (KSPROPSETID_Pin, KSPROPERTY_PIN_CINSTANCES, true),
+    (KSPROPSETID_Pin, KSPROPERTY_PIN_CTYPES, false),
+    (KSPROPSETID_Pin, KSPROPERTY_PIN_DATAFLOW, true),
+    (KSPROPSETID_Pin, KSPROPERTY_PIN_DATARANGES, true),
+    (KSPROPSETID_Pin, KSPROPERTY_PIN_DATAINTERSECTION, true),
+    (KSPROPSETID_Pin, KSPROPERTY_PIN_INTERFACES, true),
+    (KSPROPSETID_Pin, KSPROPERTY_PIN_MEDIUMS, true),
+    (KSPROPSETID_Pin, KSPROPERTY_PIN_COMMUNICATION, true),
+    (KSPROPSETID_Pin, KSPROPERTY_PIN_CATEGORY, true),
+];
 
 /// The emulation's `DriverEntry` signature over avcam's.
 unsafe extern "system" fn entry(driver: *mut DRIVER_OBJECT, path: *mut UNICODE_STRING) -> NTSTATUS {
@@ -97,6 +164,10 @@ struct Session {
     allocator: Option<File>,
     pending: Vec<PendingIrp>,
     frames: Vec<u64>,
+    /// The allocator's frame size (0 without one).
+    frame_size: u32,
+    user_mode: bool,
+    reads: Vec<Read>,
     /// The KEVENT an EVENT_OBJECT notification names; outlives the kernel's use of it.
     event: Box<MaybeUninit<KEVENT>>,
     report: Report,
@@ -117,6 +188,10 @@ pub struct Report {
     pub frames: usize,
     /// Requests pended (ALLOCs waiting for a frame).
     pub pended: usize,
+    /// READ_STREAM requests sent.
+    pub reads: usize,
+    /// Reads that completed successfully.
+    pub reads_succeeded: usize,
 }
 
 /// The body: see the module docs for the input layout.
@@ -136,7 +211,14 @@ pub fn run_with_report(data: &[u8]) -> Report {
         .into_iter()
         .next()
         .expect("the camera registers its interface");
-    let filter = kernel.open_interface(&interface).expect("the filter opens");
+    let setup = input.byte();
+    let user_mode = setup & SETUP_USER_MODE != 0;
+    let filter = if user_mode {
+        kernel.open_interface_user(&interface)
+    } else {
+        kernel.open_interface(&interface)
+    }
+    .expect("the filter opens");
     let mut event = Box::new(MaybeUninit::<KEVENT>::uninit());
     // SAFETY: the box is writable memory for a KEVENT, alive until the session ends (after the
     // driver is unloaded, so no signal comes later).
@@ -148,10 +230,12 @@ pub fn run_with_report(data: &[u8]) -> Report {
         allocator: None,
         pending: Vec::new(),
         frames: Vec::new(),
+        frame_size: 0,
+        user_mode,
+        reads: Vec::new(),
         event,
         report: Report::default(),
     };
-    let setup = input.byte();
     if setup & SETUP_PIN != 0 {
         let connect = input.chunk();
         session.pin = session.kernel.create_pin(filter, connect).ok();
@@ -161,6 +245,10 @@ pub fn run_with_report(data: &[u8]) -> Report {
         if let Some(pin) = session.pin {
             let created = session.kernel.create_allocator_raw(pin, &parameters);
             session.allocator = created.ok();
+            if session.allocator.is_some() {
+                session.frame_size = KSALLOCATOR_FRAMING::read_from_prefix(&parameters)
+                    .map_or(0, |(framing, _)| framing.FrameSize);
+            }
         }
     }
     for _ in 0..MAX_REQUESTS {
@@ -206,7 +294,40 @@ impl Session {
     /// Reads and sends one request.
     fn request(&mut self, input: &mut Input<'_>) {
         let file = self.file(input.byte());
-        let kind = input.byte() % 6;
+        let kind = input.byte() % 10;
+        match kind {
+            6 => return self.read(file, input),
+            7 => {
+                let ns = u64::from(input.u16()) * 1000;
+                debug_assert!(ns <= MAX_ADVANCE_NS);
+                self.kernel.clock().advance(ns);
+                self.check_reads();
+                return;
+            }
+            8 => {
+                let state = match input.byte() {
+                    state @ 0..=3 => u32::from(state),
+                    _ => {
+                        u32::from_le_bytes([input.byte(), input.byte(), input.byte(), input.byte()])
+                    }
+                };
+                let request = property(
+                    KSPROPSETID_Connection,
+                    KSPROPERTY_CONNECTION_STATE,
+                    KSPROPERTY_TYPE_SET,
+                );
+                self.send(
+                    file,
+                    IOCTL_KS_PROPERTY,
+                    &request,
+                    state.to_le_bytes().to_vec(),
+                );
+                self.check_reads();
+                return;
+            }
+            9 => return self.known_property(file, input),
+            _ => {}
+        }
         let output_len = usize::from(input.u16() % MAX_OUTPUT);
         let request = input.chunk().to_vec();
         let mut output = vec![0u8; output_len];
@@ -255,6 +376,58 @@ impl Session {
             }
         };
         self.send(file, code, &request, output);
+    }
+
+    /// [`Kind::ReadStream`]: see [`crate::stream_reads`].
+    fn read(&mut self, file: File, input: &mut Input<'_>) {
+        let context = stream_reads::Context {
+            kernel: &self.kernel,
+            frames: &self.frames,
+            frame_size: self.frame_size,
+            user_mode: self.user_mode,
+            live_bytes: self.reads.iter().map(Read::buffer_bytes).sum(),
+        };
+        let read = stream_reads::send(&context, file, input);
+        self.report.reads += 1;
+        self.reads.push(read);
+        self.check_reads();
+    }
+
+    /// Checks the reads that completed, and forgets them (their buffers go).
+    fn check_reads(&mut self) {
+        let (kernel, frames) = (&self.kernel, &self.frames);
+        let mut succeeded = 0;
+        self.reads.retain(|read| match read.check(kernel, frames) {
+            None => true,
+            Some(ok) => {
+                succeeded += usize::from(ok);
+                false
+            }
+        });
+        self.report.reads_succeeded += succeeded;
+    }
+
+    /// [`Kind::KnownProperty`].
+    fn known_property(&mut self, file: File, input: &mut Input<'_>) {
+        let (set, id, pin) = KNOWN_PROPERTIES[usize::from(input.byte()) % KNOWN_PROPERTIES.len()];
+        let flags = match input.byte() % 5 {
+            0 => KSPROPERTY_TYPE_GET,
+            1 => KSPROPERTY_TYPE_SET,
+            2 => KSPROPERTY_TYPE_BASICSUPPORT,
+            3 => KSPROPERTY_TYPE_SETSUPPORT,
+            _ => u32::from_le_bytes([input.byte(), input.byte(), input.byte(), input.byte()]),
+        };
+        let output_len = usize::from(input.u16() % MAX_OUTPUT);
+        let mut request = property(set, id, flags);
+        if pin {
+            request.extend_from_slice(&[0; 8]); // KSP_PIN: PinId 0, Reserved
+        }
+        request.extend_from_slice(input.chunk());
+        let mut output = vec![0u8; output_len];
+        let initial = input.bytes(output_len);
+        output[..initial.len()].copy_from_slice(initial);
+        self.send(file, IOCTL_KS_PROPERTY, &request, output);
+        self.check_reads();
     }
 
     /// A KSEVENTDATA naming a KEVENT by pointer gets ours.
@@ -328,6 +501,14 @@ impl Session {
             );
         }
         drop(self.pending);
+        for read in &self.reads {
+            read.cancel();
+            assert!(
+                read.check(kernel, &self.frames).is_some(),
+                "a read is still pending after its cancellation"
+            );
+        }
+        drop(self.reads);
         kernel.unload_driver();
         let bugs = kernel.take_bugs();
         assert!(

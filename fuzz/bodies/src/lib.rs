@@ -16,6 +16,7 @@ pub mod camera_formats;
 pub mod driver_requests;
 mod input;
 pub mod seeds;
+pub mod stream_reads;
 
 /// A fuzz target body: takes any bytes, panics when an invariant breaks.
 pub type Body = fn(&[u8]);

@@ -26,7 +26,7 @@ use ks::video::{
 };
 use zerocopy::{FromZeros, IntoBytes};
 
-use crate::driver_requests::{Kind, Target, SETUP_ALLOCATOR, SETUP_PIN};
+use crate::driver_requests::{Kind, Target, SETUP_ALLOCATOR, SETUP_PIN, SETUP_USER_MODE};
 
 /// A named seed input.
 pub type Seed = (&'static str, Vec<u8>);
@@ -215,6 +215,48 @@ fn pin_property(id: u32) -> Vec<u8> {
     .to_vec()
 }
 
+/// A request of a kind that reads its own layout ([`Kind::ReadStream`], [`Kind::Advance`],
+/// [`Kind::State`], [`Kind::KnownProperty`]).
+fn special(target: Target, kind: Kind, layout: &[u8]) -> Vec<u8> {
+    cat(&[&[target as u8, kind as u8], layout])
+}
+
+/// One header description of a [`Kind::ReadStream`] (see [`crate::stream_reads`]): `size` and
+/// `buffer` choices, `FrameExtent`, `DataUsed` and `OptionsFlags` 0, a zero PresentationTime and
+/// a zeroed KS_FRAME_INFO when the size choice has one.
+fn read_header(size: u8, buffer: u8, extent: u32) -> Vec<u8> {
+    let tail = if size == 1 { 72 } else { 0 };
+    let frame_index: &[u8] = if buffer == 2 { &[0] } else { &[] };
+    cat(&[
+        &[size, buffer],
+        &extent.to_le_bytes(),
+        frame_index,
+        &[0],
+        &[0; 16],
+        &vec![0; tail],
+    ])
+}
+
+/// A [`Kind::ReadStream`] of these header descriptions.
+fn read(headers: &[Vec<u8>]) -> Vec<u8> {
+    let count = u8::try_from(headers.len() - 1).expect("at most three headers");
+    let mut layout = vec![count];
+    for header in headers {
+        layout.extend_from_slice(header);
+    }
+    special(Target::Pin, Kind::ReadStream, &layout)
+}
+
+/// A [`Kind::Advance`] of `ms` milliseconds.
+fn advance(ms: u16) -> Vec<u8> {
+    special(Target::Pin, Kind::Advance, &(ms * 1000).to_le_bytes())
+}
+
+/// A [`Kind::State`] to `state`.
+fn set_state(state: u8) -> Vec<u8> {
+    special(Target::Pin, Kind::State, &[state])
+}
+
 /// Seeds of [`crate::driver_requests`].
 pub fn driver_requests() -> Vec<Seed> {
     let qvga = VideoFormat::new(PixelFormat::Nv12, FrameSize::QVGA, 333_333).expect("offered");
@@ -244,7 +286,49 @@ pub fn driver_requests() -> Vec<Seed> {
         KSEVENT_TYPE_ENABLE,
     );
     let signal = event_data(KSEVENTF_EVENT_OBJECT, 1);
+    let image = 320 * 240 * 3 / 2;
     vec![
+        (
+            "pin-reads",
+            cat(&[
+                &[SETUP_PIN],
+                &chunk(&connect),
+                &set_state(3),
+                // A frame with its KS_FRAME_INFO, one without, one with no buffer, one too small.
+                &read(&[read_header(1, 1, image)]),
+                &read(&[read_header(0, 1, image), read_header(0, 0, 0)]),
+                &read(&[read_header(1, 1, 64)]),
+                &advance(34),
+                &advance(34),
+                &set_state(0),
+            ]),
+        ),
+        (
+            "user-mode-reads",
+            cat(&[
+                &[SETUP_PIN | SETUP_USER_MODE],
+                &chunk(&connect),
+                &set_state(3),
+                // A buffer in the kernel half is refused by the probe; the next is delivered.
+                &read(&[read_header(1, 3, image)]),
+                &read(&[read_header(1, 1, image)]),
+                &advance(34),
+                &special(Target::Pin, Kind::KnownProperty, &[4, 0, 48, 0, 0, 0]),
+            ]),
+        ),
+        (
+            "allocator-frame-reads",
+            cat(&[
+                &[SETUP_PIN | SETUP_ALLOCATOR],
+                &chunk(&connect),
+                &chunk(pin_framing().as_bytes()),
+                &request(Target::Allocator, Kind::Method, &alloc, &[0; 8]),
+                &set_state(3),
+                &read(&[read_header(1, 2, image)]),
+                &advance(34),
+                &request(Target::Allocator, Kind::FreeFrame, &[0], &[]),
+            ]),
+        ),
         (
             "filter-properties",
             cat(&[

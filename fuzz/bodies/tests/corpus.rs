@@ -150,7 +150,24 @@ fn driver_seeds_reach_the_pin_and_the_allocator() {
             succeeded: 6,
             frames: 2,
             pended: 0,
+            reads: 0,
+            reads_succeeded: 0,
         }
+    );
+    // Reads into the body's buffers: the two with a buffer get frames (the others complete
+    // empty, which is a success too), and STOP leaves nothing queued.
+    let reads = report("pin-reads");
+    assert_eq!((reads.reads, reads.reads_succeeded), (3, 3), "{reads:?}");
+    // From user mode: the kernel-half buffer is refused, the other read delivered.
+    let user = report("user-mode-reads");
+    assert_eq!((user.reads, user.reads_succeeded), (2, 1), "{user:?}");
+    assert_eq!(user.succeeded, 2, "RUN and DROPPEDFRAMES: {user:?}");
+    // A kernel-mode consumer reading into a frame of its allocator.
+    let frame = report("allocator-frame-reads");
+    assert_eq!(
+        (frame.frames, frame.reads, frame.reads_succeeded),
+        (1, 1, 1),
+        "{frame:?}"
     );
     // One frame: the second ALLOC waits, the FREE serves it, the third waits and is cancelled.
     let exhausted = report("allocator-exhausted");
