@@ -586,7 +586,20 @@ mod tests {
             answer_method_support(AllocatorMethod::Free, &mut flags),
             Ok(4)
         );
-        assert_eq!(u32::from_le_bytes(flags), KSMETHOD_TYPE_READ);
+        assert_eq!(
+            u32::from_le_bytes(flags),
+            1,
+            "ks.h: FREE is KSMETHOD_TYPE_READ (1)"
+        );
+        assert_eq!(
+            answer_method_support(AllocatorMethod::Alloc, &mut flags),
+            Ok(4)
+        );
+        assert_eq!(
+            u32::from_le_bytes(flags),
+            2,
+            "ks.h: ALLOC is KSMETHOD_TYPE_WRITE (2)"
+        );
         assert_eq!(
             answer_method_support(AllocatorMethod::Alloc, &mut flags[..2]),
             Err(Error::BufferTooSmall { needed: 4 })

@@ -133,3 +133,26 @@ fn alloc_free_events_and_close_make_no_pool_call_so_nothing_can_fail() {
     fixture.kernel.close_handle(event);
     fixture.finish();
 }
+
+#[test]
+fn every_pool_block_carries_its_documented_tag() {
+    // The tags as pool tools show them: 'avAo' the object, 'avAt' its slot table and hash
+    // index, 'avAf' each frame (ks.sys's object header has its own).
+    use avcam_emulation::ks::OBJECT_HEADER_TAG;
+    let fixture = Fixture::new();
+    let pool = fixture.kernel.pool();
+    let before: Vec<usize> = pool.outstanding().iter().map(|a| a.address).collect();
+    let file = fixture
+        .create(&framing(3, 4096, file_alignment::B64))
+        .unwrap();
+    let mut tags: Vec<String> = pool
+        .outstanding()
+        .iter()
+        .filter(|a| !before.contains(&a.address) && a.tag != OBJECT_HEADER_TAG)
+        .map(|a| a.tag.to_string())
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["avAf", "avAf", "avAf", "avAo", "avAt", "avAt"]);
+    fixture.kernel.close(file);
+    fixture.finish();
+}

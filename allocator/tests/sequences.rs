@@ -205,7 +205,8 @@ impl Run {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // 256 cases (proptest's default; PROPTEST_CASES overrides it, as scripts/miri.sh does).
+    #![proptest_config(ProptestConfig::default())]
 
     #[test]
     fn random_alloc_free_sequences_keep_every_invariant(

@@ -276,12 +276,14 @@ fn method(request: &[u8], data: &[u8]) {
                 MethodRequest::BasicSupport(method) => {
                     let mut flags = [0u8; 4];
                     assert_eq!(answer_method_support(method, &mut flags), Ok(4));
-                    assert_eq!(u32::from_le_bytes(flags), method.item_flags());
-                    let expected = match method {
-                        AllocatorMethod::Alloc => 0,
-                        AllocatorMethod::Free => 1,
+                    // ks.h: ALLOC (0) is KSMETHOD_TYPE_WRITE (2), FREE (1) KSMETHOD_TYPE_READ
+                    // (1); written out here, not asked of the code under test.
+                    let (expected_id, expected_flags) = match method {
+                        AllocatorMethod::Alloc => (0, 2),
+                        AllocatorMethod::Free => (1, 1),
                     };
-                    assert_eq!(id.Id, expected);
+                    assert_eq!(u32::from_le_bytes(flags), expected_flags);
+                    assert_eq!(id.Id, expected_id);
                 }
                 MethodRequest::SetSupport => {}
             }
