@@ -14,6 +14,7 @@
 use core::ops::DerefMut;
 
 use crate::error::Error;
+use crate::framing::MAX_FRAMES;
 
 /// The end of the free list and an empty index bucket.
 const NONE: u32 = u32::MAX;
@@ -56,11 +57,6 @@ impl Slot {
     pub const fn backing(&self) -> usize {
         self.backing
     }
-
-    /// Whether the frame is currently handed out.
-    pub const fn is_outstanding(&self) -> bool {
-        self.outstanding
-    }
 }
 
 /// The length of the hash index for `frames` frames: the smallest power of two at least twice
@@ -93,7 +89,8 @@ where
     /// appears once, and puts them all on the free list.
     ///
     /// Errors: [`Error::MisalignedFrame`], [`Error::DuplicateFrame`], [`Error::OutOfMemory`] for
-    /// a null frame, and [`Error::TooManyFrames`] if the storage does not fit the count. On error
+    /// a null frame, and [`Error::TooManyFrames`] for more than [`MAX_FRAMES`] frames or an index
+    /// of another length. On error
     /// the slots come back with the error, so the caller can still give every frame back.
     pub fn new(mut slots: S, mut index: I, alignment_mask: u32) -> Result<Self, (Error, S)> {
         match link(&mut slots, &mut index, alignment_mask) {
@@ -147,21 +144,9 @@ where
         self.outstanding
     }
 
-    /// The number of frames (`Frames`).
-    pub fn capacity(&self) -> u32 {
-        // `new` refused any count that does not fit in u32.
-        self.slots.len() as u32
-    }
-
     /// Whether a frame is free right now.
     pub fn has_free_frame(&self) -> bool {
         self.free_head != NONE
-    }
-
-    /// Whether `address` is one of this book's frames, and if so whether it is outstanding.
-    pub fn lookup(&self, address: usize) -> Option<&Slot> {
-        let position = self.position_of(address)?;
-        self.slots.get(position as usize)
     }
 
     /// Every frame, free or outstanding (for close, which gives them all back).
@@ -186,7 +171,7 @@ where
 /// Checks the frames, chains them all into the free list (in order) and fills the index.
 fn link(slots: &mut [Slot], index: &mut [u32], alignment_mask: u32) -> Result<(), Error> {
     let count = slots.len();
-    let count_u32 = u32::try_from(count).ok().filter(|&c| c < NONE);
+    let count_u32 = u32::try_from(count).ok().filter(|&c| c <= MAX_FRAMES);
     let Some(count_u32) = count_u32.filter(|_| index.len() == index_len(count)) else {
         let frames = u32::try_from(count).unwrap_or(u32::MAX);
         return Err(Error::TooManyFrames { frames });
@@ -326,6 +311,13 @@ mod tests {
             FrameBook::new(slots, short_index, 0),
             Err((Error::TooManyFrames { frames: 3 }, _))
         ));
+        // MAX_FRAMES frames are a book; one more is not.
+        let addresses = |n: usize| (1..=n).map(|i| i << 12).collect::<Vec<_>>();
+        assert!(book(&addresses(1024), 0).is_ok());
+        assert_eq!(
+            book(&addresses(1025), 0).unwrap_err(),
+            Error::TooManyFrames { frames: 1025 }
+        );
     }
 
     #[test]
@@ -338,11 +330,10 @@ mod tests {
             .map_err(|(e, _)| e)
             .unwrap();
         assert_eq!(book.allocate(), Ok(0x40));
-        assert_eq!(
-            book.lookup(0x40).map(|s| (s.backing(), s.is_outstanding())),
-            Some((0x3F, true))
-        );
-        assert_eq!(book.lookup(0x41), None);
+        let position = book.position_of(0x40).expect("a frame of the book") as usize;
+        assert_eq!(book.slots()[position].backing(), 0x3F);
+        assert!(book.slots()[position].outstanding);
+        assert_eq!(book.position_of(0x41), None);
     }
 
     #[test]
@@ -350,11 +341,10 @@ mod tests {
         // Addresses one page apart collide in the low bits; the index must still find each.
         let addresses: Vec<usize> = (1..=1024).map(|i| i << 12).collect();
         let mut book = book(&addresses, 0xFFF).unwrap();
-        let mut out = Vec::new();
-        while let Ok(a) = book.allocate() {
-            out.push(a);
-        }
+        // Bounded: an `allocate` that never ran out must fail the test, not hang it.
+        let out: Vec<usize> = (0..=1024).map_while(|_| book.allocate().ok()).collect();
         assert_eq!(out.len(), 1024);
+        assert!(!book.has_free_frame());
         for &a in out.iter().rev() {
             book.free(a).unwrap();
         }
@@ -394,9 +384,9 @@ mod tests {
             free_head: 0,
             outstanding: 0,
         };
-        assert_eq!(book.lookup(0x3000), None);
-        for address in addresses {
-            assert_eq!(book.lookup(address).map(Slot::address), Some(address));
+        assert_eq!(book.position_of(0x3000), None);
+        for (position, address) in addresses.into_iter().enumerate() {
+            assert_eq!(book.position_of(address), Some(position as u32));
         }
         // Every bucket is visited once, from the address's own.
         let visited: Vec<usize> = probe(0x3000, 7).collect();

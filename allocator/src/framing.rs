@@ -10,10 +10,7 @@
 use ks::guid::KSMEMORY_TYPE_DONT_CARE;
 use ks::ks::{
     KSSTRING_Allocator, KSALLOCATOR_FRAMING, KSALLOCATOR_FRAMING_EX,
-    KSALLOCATOR_OPTIONF_COMPATIBLE, KSALLOCATOR_OPTIONF_SYSTEM_MEMORY,
-    KSALLOCATOR_REQUIREMENTF_FRAME_INTEGRITY, KSALLOCATOR_REQUIREMENTF_INPLACE_MODIFIER,
-    KSALLOCATOR_REQUIREMENTF_MUST_ALLOCATE, KSALLOCATOR_REQUIREMENTF_PREFERENCES_ONLY,
-    KSALLOCATOR_REQUIREMENTF_SYSTEM_MEMORY, KS_FRAMING_ITEM,
+    KSALLOCATOR_REQUIREMENTF_PREFERENCES_ONLY, KS_FRAMING_ITEM,
 };
 use ks::nt::{
     self, PAGE_SIZE, POOL_FLAGS, POOL_FLAG_CACHE_ALIGNED, POOL_FLAG_NON_PAGED, POOL_FLAG_PAGED,
@@ -38,13 +35,8 @@ pub const MAX_TOTAL_BYTES: u64 = 1 << 30;
 /// The bits `KSALLOCATOR_FRAMING.OptionsFlags`/`RequirementsFlags` (one shared ULONG) may carry:
 /// `KSALLOCATOR_OPTIONF_COMPATIBLE | KSALLOCATOR_OPTIONF_SYSTEM_MEMORY` and the four
 /// `KSALLOCATOR_REQUIREMENTF_*` flags `INPLACE_MODIFIER | SYSTEM_MEMORY | FRAME_INTEGRITY |
-/// MUST_ALLOCATE` = 0xF.
-pub const KNOWN_FRAMING_FLAGS: u32 = KSALLOCATOR_OPTIONF_COMPATIBLE
-    | KSALLOCATOR_OPTIONF_SYSTEM_MEMORY
-    | KSALLOCATOR_REQUIREMENTF_INPLACE_MODIFIER
-    | KSALLOCATOR_REQUIREMENTF_SYSTEM_MEMORY
-    | KSALLOCATOR_REQUIREMENTF_FRAME_INTEGRITY
-    | KSALLOCATOR_REQUIREMENTF_MUST_ALLOCATE;
+/// MUST_ALLOCATE` = 0xF (the two sets overlap; a test checks the union).
+pub const KNOWN_FRAMING_FLAGS: u32 = 0xF;
 
 /// The alignment `ExAllocatePool2` guarantees on x64 below `PAGE_SIZE`: 16 bytes.
 pub const POOL_ALIGNMENT: u32 = 16;
@@ -173,11 +165,6 @@ impl Framing {
         self.frames
     }
 
-    /// `FrameSize`: the usable bytes of each frame (at least 1).
-    pub const fn frame_size(&self) -> u32 {
-        self.frame_size
-    }
-
     /// `FileAlignment`: every frame address `a` satisfies `a & mask == 0`.
     pub const fn alignment_mask(&self) -> u32 {
         self.alignment_mask
@@ -186,11 +173,6 @@ impl Framing {
     /// The pool the frames come from.
     pub const fn pool(&self) -> PoolKind {
         self.pool
-    }
-
-    /// `OptionsFlags`/`RequirementsFlags` as given (only known bits).
-    pub const fn flags(&self) -> u32 {
-        self.flags
     }
 
     /// The pool bytes to ask for one frame, so that an address honouring `FileAlignment` with
@@ -390,8 +372,26 @@ mod tests {
     use std::vec::Vec;
 
     use ks::guid::{KSMEMORY_TYPE_KERNEL_NONPAGED, KSMEMORY_TYPE_KERNEL_PAGED};
-    use ks::ks::{file_alignment, KS_FRAMING_RANGE};
+    use ks::ks::{
+        file_alignment, KSALLOCATOR_OPTIONF_COMPATIBLE, KSALLOCATOR_OPTIONF_SYSTEM_MEMORY,
+        KSALLOCATOR_REQUIREMENTF_FRAME_INTEGRITY, KSALLOCATOR_REQUIREMENTF_INPLACE_MODIFIER,
+        KSALLOCATOR_REQUIREMENTF_MUST_ALLOCATE, KSALLOCATOR_REQUIREMENTF_SYSTEM_MEMORY,
+        KS_FRAMING_RANGE,
+    };
     use zerocopy::IntoBytes;
+
+    #[test]
+    fn the_known_flags_are_the_options_and_requirements_of_ks_h() {
+        assert_eq!(
+            KNOWN_FRAMING_FLAGS,
+            KSALLOCATOR_OPTIONF_COMPATIBLE
+                | KSALLOCATOR_OPTIONF_SYSTEM_MEMORY
+                | KSALLOCATOR_REQUIREMENTF_INPLACE_MODIFIER
+                | KSALLOCATOR_REQUIREMENTF_SYSTEM_MEMORY
+                | KSALLOCATOR_REQUIREMENTF_FRAME_INTEGRITY
+                | KSALLOCATOR_REQUIREMENTF_MUST_ALLOCATE
+        );
+    }
 
     use super::*;
 
