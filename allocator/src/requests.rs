@@ -63,15 +63,6 @@ pub enum AllocatorProperty {
     Status,
 }
 
-impl AllocatorProperty {
-    /// The size of the property's value.
-    pub const fn value_size(self) -> usize {
-        match self {
-            AllocatorProperty::FunctionTable => FUNCTION_TABLE_SIZE,
-            AllocatorProperty::Status => STATUS_SIZE,
-        }
-    }
-}
 
 /// A parsed `IOCTL_KS_PROPERTY` request on the allocator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
