@@ -97,7 +97,7 @@ for module in "${modules[@]}"; do
     cargo mutants --no-shuffle --output "$out" "${selection[@]}" "${exclude_args[@]}" \
         "${extra[@]}" || true
     seconds=$(($(date +%s) - start))
-    count() { [ -f "$out/mutants.out/$1.txt" ] && grep -c . "$out/mutants.out/$1.txt" || echo 0; }
+    count() { if [ -s "$out/mutants.out/$1.txt" ]; then grep -c . "$out/mutants.out/$1.txt"; else echo 0; fi; }
     caught=$(count caught) missed=$(count missed) timeout=$(count timeout) unviable=$(count unviable)
     viable=$((caught + missed + timeout))
     score=$(awk -v c="$caught" -v v="$viable" 'BEGIN { if (v) printf "%.1f %%", 100 * c / v; else print "-" }')

@@ -51,11 +51,6 @@ impl IrpQueue {
         }
     }
 
-    /// Whether the queue is empty.
-    pub fn is_empty(&self) -> bool {
-        self.head.is_null()
-    }
-
     /// Appends `irp`.
     ///
     /// # Safety
