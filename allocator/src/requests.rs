@@ -63,7 +63,6 @@ pub enum AllocatorProperty {
     Status,
 }
 
-
 /// A parsed `IOCTL_KS_PROPERTY` request on the allocator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PropertyRequest {

@@ -417,7 +417,9 @@ mod tests {
         let mut clock = FrameClock::new(FrameRate::per_second(10));
         assert_eq!(clock.frames_due(1_000_000_000), 0);
         assert!(clock.take_frame(5).is_none());
+        assert!(!clock.is_running());
         clock.start(1_000);
+        assert!(clock.is_running());
         assert_eq!(clock.frames_due(999), 0);
         assert_eq!(clock.frames_due(1_000), 1);
         assert!(clock.take_frame(500).is_none());

@@ -97,8 +97,10 @@ impl StreamState {
         }
         let pitch = match buffer.surface_pitch {
             0 => layout.stride,
-            p if p > 0 => p as usize,
-            p => return Delivery::Empty(EmptyReason::InvalidPitch(p)),
+            p => match usize::try_from(p) {
+                Ok(pitch) => pitch,
+                Err(_) => return Delivery::Empty(EmptyReason::InvalidPitch(p)),
+            },
         };
         let Some(needed) = layout.bytes_at_pitch(pitch) else {
             return Delivery::Empty(EmptyReason::InvalidPitch(buffer.surface_pitch));
@@ -191,6 +193,17 @@ impl WorkingSet {
 mod tests {
     use super::*;
     use crate::pixel::{FrameSize, PixelFormat};
+
+    #[test]
+    fn buffers_outgrow_the_cache_only_past_its_size() {
+        assert!(!outgrows_cache(1, CACHE_BYTES));
+        assert!(outgrows_cache(1, CACHE_BYTES + 1));
+        assert!(!outgrows_cache(4, CACHE_BYTES / 4));
+        assert!(
+            outgrows_cache(usize::MAX, 2),
+            "saturates instead of wrapping"
+        );
+    }
 
     const VGA_NV12: FrameLayout = PixelFormat::Nv12.layout(FrameSize::VGA);
 

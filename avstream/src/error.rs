@@ -268,6 +268,7 @@ impl fmt::Display for Error {
 mod tests {
     use super::*;
     use ks::status::nt_success;
+    use std::string::ToString;
 
     #[test]
     fn size_answers_carry_the_size_and_others_do_not() {
@@ -317,7 +318,12 @@ mod tests {
         ];
         for e in all {
             assert!(!nt_success(e.status()), "{e}");
+            assert!(!e.to_string().is_empty(), "{e:?} says what went wrong");
         }
+        assert_eq!(
+            Error::Truncated { len: 3, needed: 64 }.to_string(),
+            "input of 3 bytes, the structure needs 64"
+        );
         assert_eq!(Error::ZeroInterval.status(), STATUS_INVALID_PARAMETER);
         assert_eq!(Error::TopDown.status(), STATUS_NO_MATCH);
         assert_eq!(
