@@ -335,6 +335,14 @@ mod tests {
                 Error::TopDown,
             ),
             (
+                "zero height (not top-down: no such size)",
+                |f| f.VideoInfoHeader.bmiHeader.biHeight = 0,
+                Error::FrameSize {
+                    width: 640,
+                    height: 0,
+                },
+            ),
+            (
                 "odd width",
                 |f| f.VideoInfoHeader.bmiHeader.biWidth = 641,
                 Error::OddDimension {
