@@ -249,6 +249,38 @@ mod tests {
     }
 
     #[test]
+    fn a_client_window_counts_only_when_both_ends_are_set_and_ordered() {
+        let mut ks = find_range(PixelFormat::Nv12, FrameSize::VGA)
+            .unwrap()
+            .to_ks();
+        let window =
+            |ks: &KS_DATARANGE_VIDEO| ClientRange::parse(ks.as_bytes()).unwrap().interval_window;
+        ks.ConfigCaps.MinFrameInterval = 100_000;
+        ks.ConfigCaps.MaxFrameInterval = 100_000;
+        assert_eq!(window(&ks), Some((100_000, 100_000)), "a one-rate window");
+        ks.ConfigCaps.MaxFrameInterval = 99_999;
+        assert_eq!(window(&ks), None, "max below min: no window");
+        ks.ConfigCaps.MinFrameInterval = 0;
+        ks.ConfigCaps.MaxFrameInterval = 200_000;
+        assert_eq!(window(&ks), None, "no minimum: no window");
+    }
+
+    #[test]
+    fn a_client_size_counts_when_either_dimension_is_set() {
+        let mut ks = find_range(PixelFormat::Nv12, FrameSize::VGA)
+            .unwrap()
+            .to_ks();
+        let size = |ks: &KS_DATARANGE_VIDEO| ClientRange::parse(ks.as_bytes()).unwrap().size;
+        assert_eq!(size(&ks), Some((640, 480)));
+        ks.VideoInfoHeader.bmiHeader.biWidth = 0;
+        assert_eq!(size(&ks), Some((0, 480)));
+        ks.VideoInfoHeader.bmiHeader.biHeight = 0;
+        assert_eq!(size(&ks), None, "0 x 0: any size");
+        ks.VideoInfoHeader.bmiHeader.biWidth = 640;
+        assert_eq!(size(&ks), Some((640, 0)));
+    }
+
+    #[test]
     fn wildcard_subtype_with_size_finds_the_first_format_of_that_size() {
         let mut ks = find_range(PixelFormat::Rgb32, FrameSize::QVGA)
             .unwrap()
