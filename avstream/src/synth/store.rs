@@ -13,8 +13,11 @@
 //!
 //! The streaming path is x86_64 SSE2 (`MOVNTDQ`, baseline on every x86_64 CPU, usable in kernel
 //! mode: Windows x64 kernel code may use the XMM registers without saving state). Other
-//! architectures fall back to ordinary copies. This is the crate's only `unsafe`: the intrinsics
-//! take raw pointers.
+//! architectures fall back to ordinary copies, and so does Miri (`cfg(miri)`): it does not
+//! implement `SFENCE`, and it could not tell a missing fence from a present one anyway (it has
+//! no model of non-temporal stores), so under Miri the module runs its portable path and the
+//! intrinsics are not interpreted. This is the crate's only `unsafe`: the intrinsics take raw
+//! pointers.
 #![allow(unsafe_code)]
 
 /// Copies `template` into the first `template.len()` bytes of every `pitch`-byte row of `rows`
@@ -38,7 +41,7 @@ pub fn fill_rows(rows: &mut [u8], pitch: usize, template: &[u8], streaming: bool
 /// Orders every streaming store made so far before the stores and loads that follow (an
 /// `SFENCE`); a no-op where there are no streaming stores.
 pub fn fence() {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     // SAFETY: SFENCE has no operands and no preconditions; SSE is baseline on x86_64.
     unsafe {
         core::arch::x86_64::_mm_sfence()
@@ -47,7 +50,7 @@ pub fn fence() {
 
 /// `dst.copy_from_slice(src)` with streaming stores for the 16-byte-aligned middle of `dst`.
 fn stream_copy(dst: &mut [u8], src: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
         use core::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
         const LANE: usize = 16;
@@ -70,7 +73,7 @@ fn stream_copy(dst: &mut [u8], src: &[u8]) {
         }
         dst[body_end..].copy_from_slice(&src[body_end..]);
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(any(not(target_arch = "x86_64"), miri))]
     dst.copy_from_slice(src);
 }
 
