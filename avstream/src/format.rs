@@ -458,6 +458,26 @@ mod tests {
     }
 
     #[test]
+    fn only_subsampled_chroma_needs_even_dimensions() {
+        // NV12 pairs rows and columns, YUY2 only columns, RGB neither: an odd size is then no
+        // offered size (FrameSize), not an odd dimension.
+        let parse = |format, width, height| {
+            let mut f = good(format, FrameSize::VGA);
+            f.VideoInfoHeader.bmiHeader.biWidth = width;
+            f.VideoInfoHeader.bmiHeader.biHeight = height;
+            VideoFormat::parse(f.as_bytes()).unwrap_err()
+        };
+        let odd = |width, height| Error::OddDimension { width, height };
+        let unknown = |width, height| Error::FrameSize { width, height };
+        assert_eq!(parse(PixelFormat::Nv12, 640, 481), odd(640, 481));
+        assert_eq!(parse(PixelFormat::Yuy2, 641, 480), odd(641, 480));
+        assert_eq!(parse(PixelFormat::Yuy2, 640, 481), unknown(640, 481));
+        for rgb in [PixelFormat::Rgb24, PixelFormat::Rgb32] {
+            assert_eq!(parse(rgb, 641, 481), unknown(641, 481));
+        }
+    }
+
+    #[test]
     fn whole_picture_rectangles_are_accepted() {
         let mut f = good(PixelFormat::Yuy2, FrameSize::HD720);
         f.VideoInfoHeader.rcSource = RECT {
