@@ -39,6 +39,14 @@ exclusions=(
     # PROPERTY_ACCESS (the one constant of requests.rs built with `|`) ORs disjoint flags, GET 1
     # and BASICSUPPORT 0x200.
     '^allocator/src/requests.rs:[0-9]+:[0-9]+: replace \| with \^$'
+    # MIN_FPS is 1: 10^7 / 1 and 10^7 * 1 are the same interval.
+    'replace / with \* in CaptureRange::max_interval$'
+    # KS_VIDEO_FLAG_FRAME and KS_VIDEO_FLAG_I_FRAME are both 0 in ksmedia.h (a key frame is the
+    # absence of P/B flags): |, & and ^ of them are all 0.
+    'replace \| with [&^] in FrameStamp::fill_frame_info$'
+    # FrameStamp::OPTIONS_FLAGS (the one constant of clock.rs built with `|`) ORs disjoint
+    # KSSTREAM_HEADER_OPTIONSF_* bits.
+    '^avstream/src/clock.rs:[0-9]+:[0-9]+: replace \| with \^$'
 )
 
 modules=()

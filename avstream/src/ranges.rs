@@ -260,6 +260,12 @@ mod tests {
         assert_eq!(max(FrameSize::HD720), 500);
         assert_eq!(max(FrameSize::HD1080), 240);
         assert_eq!(max(FrameSize::UHD), 60);
+        // A size past the budget even at the lowest rung gets that rung (no offered size is).
+        let eight_k = FrameSize {
+            width: 7680,
+            height: 4320,
+        };
+        assert_eq!(max(eight_k), 30);
         for r in CAPTURE_RANGES {
             assert!(r.size.pixels() * u64::from(r.max_fps()) <= PIXEL_RATE_BUDGET);
             assert_eq!(r.max_interval(), 10_000_000);
