@@ -125,11 +125,23 @@ mod tests {
             FrameRate::from_interval(166_833),
             FrameRate::new(60_000, 1001)
         );
+        // 41_709 is 0.67 units from 240000/1001's 41708.33: a rate whose quotient rounds up.
+        assert_eq!(
+            FrameRate::from_interval(41_709),
+            FrameRate::new(240_000, 1001)
+        );
+        // Exactly one unit from 1000 fps's 10_000 is not "within one unit": the exact rate.
+        assert_eq!(
+            FrameRate::from_interval(10_001),
+            FrameRate::new(10_000_000, 10_001)
+        );
         // 333_000 is none of those: exactly 10^7 / 333000 fps.
         assert_eq!(
             FrameRate::from_interval(333_000),
             FrameRate::new(10_000_000, 333_000)
         );
+        let ntsc = FrameRate::new(30_000, 1001).unwrap();
+        assert_eq!((ntsc.num(), ntsc.den()), (30_000, 1001));
         assert_eq!(FrameRate::from_interval(0), None);
         assert_eq!(FrameRate::from_interval(-5), None);
     }
