@@ -135,6 +135,11 @@ mod tests {
             FrameRate::from_interval(10_001),
             FrameRate::new(10_000_000, 10_001)
         );
+        // ... and exactly one unit from 500000/1001's 20_020 neither.
+        assert_eq!(
+            FrameRate::from_interval(20_021),
+            FrameRate::new(10_000_000, 20_021)
+        );
         // 333_000 is none of those: exactly 10^7 / 333000 fps.
         assert_eq!(
             FrameRate::from_interval(333_000),
