@@ -50,6 +50,7 @@ exclusions=(
     # Saturating `if x > MAX { MAX } else { x }`: at x == MAX both branches give MAX.
     'replace > with >= in CaptureRange::bits_per_second$'
     'replace > with >= in CaptureRange::video_info_header$'
+    'replace > with >= in FrameRate::frames_started_by$'
 )
 
 modules=()

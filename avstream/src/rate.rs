@@ -190,5 +190,8 @@ mod tests {
                 assert_eq!(r.frames_started_by(t - 1), n, "{r:?} n={n}");
             }
         }
+        // 2^63 x 2^32 / 10^7 frames do not fit a u64: the count saturates, never wraps.
+        let fastest = FrameRate::new(u32::MAX, 1).unwrap();
+        assert_eq!(fastest.frames_started_by(i64::MAX), u64::MAX);
     }
 }
