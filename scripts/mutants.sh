@@ -51,6 +51,9 @@ exclusions=(
     'replace > with >= in CaptureRange::bits_per_second$'
     'replace > with >= in CaptureRange::video_info_header$'
     'replace > with >= in FrameRate::frames_started_by$'
+    'replace > with >= in FrameRate::time_of_frame$'
+    # `up` only matters when the states differ: at equal ranks the path is empty either way.
+    'replace > with >= in PinStateMachine::path_to$'
 )
 
 modules=()

@@ -193,5 +193,7 @@ mod tests {
         // 2^63 x 2^32 / 10^7 frames do not fit a u64: the count saturates, never wraps.
         let fastest = FrameRate::new(u32::MAX, 1).unwrap();
         assert_eq!(fastest.frames_started_by(i64::MAX), u64::MAX);
+        // ... and the time of the last frame at 1 fps saturates at i64::MAX.
+        assert_eq!(FrameRate::per_second(1).time_of_frame(u64::MAX), i64::MAX);
     }
 }

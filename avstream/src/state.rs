@@ -142,13 +142,6 @@ impl PinStateMachine {
         Ok(action)
     }
 
-    /// Returns to `previous` after an action failed (the reverse of the last [`step`]).
-    ///
-    /// [`step`]: PinStateMachine::step
-    pub fn undo(&mut self, previous: PinState) {
-        self.state = previous;
-    }
-
     /// The states to pass through from the current state to `target`, excluding the current
     /// one: what AVStream delivers when a client asks for a jump. Empty if already there.
     pub fn path_to(&self, target: PinState) -> impl Iterator<Item = PinState> {
