@@ -133,9 +133,9 @@ impl PinStateMachine {
         })
     }
 
-    /// Takes one step to `to` and says what to do; the state is unchanged on error. The caller
-    /// that fails to carry out the action (e.g. no memory for the pool) calls
-    /// [`PinStateMachine::undo`] so the state stays truthful.
+    /// Takes one step to `to` and says what to do; the state is unchanged on error. A caller
+    /// that may fail to carry out the action (e.g. no memory for the pool) steps a copy and keeps
+    /// it only on success (the machine is `Copy`), so the state stays truthful.
     pub fn step(&mut self, to: PinState) -> Result<StepAction, Error> {
         let action = PinStateMachine::action(self.state, to)?;
         self.state = to;
