@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check CI runs, in order: formatting, lints, the workspace tests (the viewer's window
-# test under Xvfb, its recordings decoded by ffmpeg), rustdoc, then the Windows side (header
-# layouts, the cross-built avcam.sys and its checks, the viewer's Windows build under wine).
+# test under Xvfb, its recordings decoded by ffmpeg), rustdoc, the allocator's and avstream's
+# tests under Miri (scripts/miri.sh --ci), then the Windows side (header layouts, the cross-built
+# avcam.sys and its checks, the viewer's Windows build under wine).
 # Usage: scripts/test.sh    (from anywhere; Debian 12; installs its apt packages when missing,
 #                             which needs root or sudo the first time)
 set -euo pipefail
@@ -35,6 +36,9 @@ cargo test --workspace --locked
 
 step "rustdoc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+step "Miri: the allocator's and avstream's tests but the rendering ones (installs its nightly)"
+scripts/miri.sh --ci
 
 step "the Windows side: layouts, avcam.sys cross-built and checked, the viewer under wine"
 scripts/ci-windows.sh

@@ -138,7 +138,7 @@ mod tests {
     fn every_field_of_the_io_manager_is_compared_and_named() {
         let mut irp: IRP = zeroed();
         fill(&mut irp);
-        // SAFETY: a local IRP.
+        // SAFETY: `irp` is a local IRP nothing else writes.
         let before = unsafe { IoManagerFields::of(&irp) };
         assert_eq!(before.user_event, PATTERN);
         assert_eq!(before.thread, PATTERN);
@@ -154,9 +154,10 @@ mod tests {
         irp.SystemBuffer = std::ptr::without_provenance_mut(6);
         irp.MdlAddress = std::ptr::without_provenance_mut(7);
         irp.Flags = 8;
-        // SAFETY: as above.
+        // SAFETY: `irp` is a local IRP nothing else writes.
+        let after_driver_fields = unsafe { IoManagerFields::of(&irp) };
         assert_eq!(
-            unsafe { IoManagerFields::of(&irp) }.changed_since(&before),
+            after_driver_fields.changed_since(&before),
             Vec::<&str>::new()
         );
         // Each of the I/O manager's is told by name.
@@ -165,7 +166,7 @@ mod tests {
         irp.Tail.Thread = std::ptr::null_mut();
         irp.Tail.OriginalFileObject = std::ptr::without_provenance_mut(9);
         irp.RequestorMode = 1;
-        // SAFETY: as above.
+        // SAFETY: `irp` is still a local IRP nothing else writes.
         let after = unsafe { IoManagerFields::of(&irp) };
         assert_eq!(
             after.changed_since(&before),

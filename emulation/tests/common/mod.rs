@@ -480,7 +480,7 @@ unsafe extern "system" fn echo_ioctl(device: *mut DEVICE_OBJECT, irp: *mut IRP) 
             unsafe { context.write([irp.cast(); 4]) };
             let own: *mut ks::nt::LIST_ENTRY =
                 irp.cast::<u8>().wrapping_add(tail + list_entry).cast();
-            // SAFETY: as above.
+            // SAFETY: `own` is the IRP's Tail.Overlay.ListEntry, inside the live IRP we own.
             unsafe {
                 own.write(ks::nt::LIST_ENTRY {
                     Flink: own,
