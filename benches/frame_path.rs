@@ -43,6 +43,7 @@ const WARM_UP_FRAMES: u64 = 2 * FRAMES as u64;
 /// How long a frame the clock made due may take (generous; a stuck pin fails the bench).
 const WAIT: Duration = Duration::from_secs(10);
 
+#[ks::kernel_abi]
 unsafe extern "system" fn entry(driver: *mut DRIVER_OBJECT, path: *mut UNICODE_STRING) -> NTSTATUS {
     // SAFETY: the emulation's loader passes its driver object and registry path.
     unsafe { avcam::driver_entry::DriverEntry(driver, path) }

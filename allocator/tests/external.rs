@@ -55,6 +55,7 @@ fn external_of<'a>(context: *mut c_void) -> &'a External {
     unsafe { &*context.cast::<u8>().wrapping_sub(1).cast::<External>() }
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn initialize(
     initial: *mut c_void,
     framing: *mut KSALLOCATOR_FRAMING,
@@ -73,6 +74,7 @@ unsafe extern "system" fn initialize(
     STATUS_SUCCESS
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn allocate(context: *mut c_void) -> *mut c_void {
     let external = external_of(context);
     let call = external.allocate.fetch_add(1, Ordering::SeqCst) + 1;
@@ -87,6 +89,7 @@ unsafe extern "system" fn allocate(context: *mut c_void) -> *mut c_void {
     frame as *mut c_void
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn free(context: *mut c_void, frame: *mut c_void) {
     let external = external_of(context);
     external.free.fetch_add(1, Ordering::SeqCst);
@@ -98,11 +101,13 @@ unsafe extern "system" fn free(context: *mut c_void, frame: *mut c_void) {
     unsafe { std::alloc::dealloc((frame as usize - external.skew) as *mut u8, FRAME_LAYOUT) };
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn delete(context: *mut c_void) {
     external_of(context).delete.fetch_add(1, Ordering::SeqCst);
 }
 
 /// The create item handler of a pin with an external allocator.
+#[ks::kernel_abi]
 unsafe extern "system" fn external_create(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: the handler owns the live create IRP.
     let item = unsafe { irp::create_item(irp) };

@@ -260,6 +260,7 @@ static VALIDATED: Mutex<Vec<(NTSTATUS, Option<KSALLOCATOR_FRAMING>)>> = Mutex::n
 
 /// A create handler that only validates (as a pin with its own allocator would) and fails the
 /// create with what it learnt, so no object is needed.
+#[ks::kernel_abi]
 unsafe extern "system" fn validate_only(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     let mut framing: *mut KSALLOCATOR_FRAMING = std::ptr::null_mut();
     // SAFETY: the handler owns the live create IRP; `framing` is writable.

@@ -540,6 +540,7 @@ fn run_state_only_pins_queue_in_pause_and_process_in_run() {
 }
 
 /// A timer DPC that asks for processing (the avshws pattern).
+#[ks::kernel_abi]
 unsafe extern "system" fn tick(
     _dpc: *mut ks::nt::KDPC,
     context: *mut c_void,
@@ -1181,6 +1182,7 @@ fn processing_deferred_for_a_pin_closed_meanwhile_is_dropped() {
     kernel.assert_no_leaks();
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn nothing(
     _dpc: *mut ks::nt::KDPC,
     _context: *mut c_void,

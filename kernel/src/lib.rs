@@ -39,25 +39,35 @@ pub mod sig {
     use ks::NTSTATUS;
 
     /// `PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)` (Windows 10 2004+).
+    #[ks::kernel_abi]
     pub type ExAllocatePool2 = unsafe extern "system" fn(POOL_FLAGS, usize, u32) -> *mut c_void;
     /// `VOID ExFreePoolWithTag(PVOID P, ULONG Tag)`.
+    #[ks::kernel_abi]
     pub type ExFreePoolWithTag = unsafe extern "system" fn(*mut c_void, u32);
     /// `KIRQL KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock)`.
+    #[ks::kernel_abi]
     pub type KeAcquireSpinLockRaiseToDpc = unsafe extern "system" fn(*mut KSPIN_LOCK) -> KIRQL;
     /// `VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)`.
+    #[ks::kernel_abi]
     pub type KeReleaseSpinLock = unsafe extern "system" fn(*mut KSPIN_LOCK, KIRQL);
     /// `VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)` (`IoCompleteRequest` is a macro).
+    #[ks::kernel_abi]
     pub type IofCompleteRequest = unsafe extern "system" fn(*mut IRP, i8);
     /// `VOID IoAcquireCancelSpinLock(PKIRQL Irql)`.
+    #[ks::kernel_abi]
     pub type IoAcquireCancelSpinLock = unsafe extern "system" fn(*mut KIRQL);
     /// `VOID IoReleaseCancelSpinLock(KIRQL Irql)`.
+    #[ks::kernel_abi]
     pub type IoReleaseCancelSpinLock = unsafe extern "system" fn(KIRQL);
     /// `VOID KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN State)`.
+    #[ks::kernel_abi]
     pub type KeInitializeEvent = unsafe extern "system" fn(*mut KEVENT, EVENT_TYPE, u8);
     /// `LONG KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)`.
+    #[ks::kernel_abi]
     pub type KeSetEvent = unsafe extern "system" fn(*mut KEVENT, i32, u8) -> i32;
     /// `NTSTATUS ObReferenceObjectByHandle(HANDLE, ACCESS_MASK, POBJECT_TYPE, KPROCESSOR_MODE,
     /// PVOID *Object, POBJECT_HANDLE_INFORMATION)`.
+    #[ks::kernel_abi]
     pub type ObReferenceObjectByHandle = unsafe extern "system" fn(
         *mut c_void,
         u32,
@@ -67,50 +77,63 @@ pub mod sig {
         *mut c_void,
     ) -> NTSTATUS;
     /// `LONG_PTR ObfDereferenceObject(PVOID Object)` (`ObDereferenceObject` is a macro).
+    #[ks::kernel_abi]
     pub type ObfDereferenceObject = unsafe extern "system" fn(*mut c_void) -> isize;
 
     /// `VOID KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine,
     /// PVOID DeferredContext)`.
+    #[ks::kernel_abi]
     pub type KeInitializeDpc =
         unsafe extern "system" fn(*mut KDPC, PKDEFERRED_ROUTINE, *mut c_void);
     /// `VOID KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)`.
+    #[ks::kernel_abi]
     pub type KeInitializeTimerEx = unsafe extern "system" fn(*mut KTIMER, TIMER_TYPE);
     /// `BOOLEAN KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc)`
     /// (`LARGE_INTEGER` passed by value is an `i64` in a register on x64).
+    #[ks::kernel_abi]
     pub type KeSetTimerEx = unsafe extern "system" fn(*mut KTIMER, i64, i32, *mut KDPC) -> u8;
     /// `BOOLEAN KeCancelTimer(PKTIMER Timer)`.
+    #[ks::kernel_abi]
     pub type KeCancelTimer = unsafe extern "system" fn(*mut KTIMER) -> u8;
     /// `VOID KeFlushQueuedDpcs(VOID)`: returns once every DPC queued or running on any
     /// processor has finished (PASSIVE_LEVEL only).
+    #[ks::kernel_abi]
     pub type KeFlushQueuedDpcs = unsafe extern "system" fn();
     /// `LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency)`.
+    #[ks::kernel_abi]
     pub type KeQueryPerformanceCounter = unsafe extern "system" fn(*mut i64) -> i64;
     /// `PEX_TIMER ExAllocateTimer(PEXT_CALLBACK Callback, PVOID CallbackContext,
     /// ULONG Attributes)` (Windows 8.1+; IRQL <= DISPATCH_LEVEL): NULL on failure. The callback
     /// runs at DISPATCH_LEVEL.
+    #[ks::kernel_abi]
     pub type ExAllocateTimer =
         unsafe extern "system" fn(PEXT_CALLBACK, *mut c_void, u32) -> *mut EX_TIMER;
     /// `BOOLEAN ExSetTimer(PEX_TIMER Timer, LONGLONG DueTime, LONGLONG Period,
     /// PEXT_SET_PARAMETERS Parameters)` (IRQL <= DISPATCH_LEVEL): both times in 100 ns units,
     /// DueTime negative = relative (required for EX_TIMER_HIGH_RESOLUTION), Period 0 = one-shot;
     /// TRUE if it cancelled a set timer.
+    #[ks::kernel_abi]
     pub type ExSetTimer =
         unsafe extern "system" fn(*mut EX_TIMER, i64, i64, *mut EXT_SET_PARAMETERS) -> u8;
     /// `BOOLEAN ExCancelTimer(PEX_TIMER Timer, PEXT_CANCEL_PARAMETERS Parameters)` (IRQL <=
     /// DISPATCH_LEVEL; Parameters must be NULL): TRUE if the timer was set.
+    #[ks::kernel_abi]
     pub type ExCancelTimer = unsafe extern "system" fn(*mut EX_TIMER, *mut c_void) -> u8;
     /// `BOOLEAN ExDeleteTimer(PEX_TIMER Timer, BOOLEAN Cancel, BOOLEAN Wait,
     /// PEXT_DELETE_PARAMETERS Parameters)`: IRQL <= APC_LEVEL with Wait (which needs Cancel and
     /// waits for a callback in progress), <= DISPATCH_LEVEL without; TRUE if Cancel cancelled a
     /// set timer.
+    #[ks::kernel_abi]
     pub type ExDeleteTimer =
         unsafe extern "system" fn(*mut EX_TIMER, u8, u8, *mut EXT_DELETE_PARAMETERS) -> u8;
     /// `VOID ExQueryTimerResolution(PULONG MaximumTime, PULONG MinimumTime,
     /// PULONG CurrentTime)` (Windows 8+, any IRQL): clock tick intervals, 100 ns units.
+    #[ks::kernel_abi]
     pub type ExQueryTimerResolution = unsafe extern "system" fn(*mut u32, *mut u32, *mut u32);
     /// `NTSTATUS ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes,
     /// PACCESS_STATE PassedAccessState, ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType,
     /// KPROCESSOR_MODE AccessMode, PHANDLE Handle)` (ntifs.h).
+    #[ks::kernel_abi]
     pub type ObOpenObjectByPointer = unsafe extern "system" fn(
         *mut c_void,
         u32,
@@ -121,12 +144,14 @@ pub mod sig {
         *mut HANDLE,
     ) -> NTSTATUS;
     /// `NTSTATUS ZwClose(HANDLE Handle)`.
+    #[ks::kernel_abi]
     pub type ZwClose = unsafe extern "system" fn(HANDLE) -> NTSTATUS;
 
     // --- ks.sys ---
 
     /// `NTSTATUS KsAllocateObjectHeader(KSOBJECT_HEADER *Header, ULONG ItemsCount,
     /// PKSOBJECT_CREATE_ITEM ItemsList, PIRP Irp, const KSDISPATCH_TABLE *Table)`.
+    #[ks::kernel_abi]
     pub type KsAllocateObjectHeader = unsafe extern "system" fn(
         *mut KSOBJECT_HEADER,
         u32,
@@ -135,20 +160,26 @@ pub mod sig {
         *const KSDISPATCH_TABLE,
     ) -> NTSTATUS;
     /// `VOID KsFreeObjectHeader(PVOID Header)`.
+    #[ks::kernel_abi]
     pub type KsFreeObjectHeader = unsafe extern "system" fn(*mut c_void);
     /// `PKSOBJECT_CREATE_ITEM KsQueryObjectCreateItem(KSOBJECT_HEADER Header)`.
+    #[ks::kernel_abi]
     pub type KsQueryObjectCreateItem =
         unsafe extern "system" fn(KSOBJECT_HEADER) -> *mut KSOBJECT_CREATE_ITEM;
     /// `NTSTATUS KsDispatchQuerySecurity(PDEVICE_OBJECT DeviceObject, PIRP Irp)`.
+    #[ks::kernel_abi]
     pub type KsDispatchQuerySecurity =
         unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) -> NTSTATUS;
     /// `NTSTATUS KsDispatchSetSecurity(PDEVICE_OBJECT DeviceObject, PIRP Irp)`.
+    #[ks::kernel_abi]
     pub type KsDispatchSetSecurity =
         unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) -> NTSTATUS;
     /// `NTSTATUS KsDispatchIrp(PDEVICE_OBJECT DeviceObject, PIRP Irp)`.
+    #[ks::kernel_abi]
     pub type KsDispatchIrp = unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) -> NTSTATUS;
     /// `NTSTATUS KsInitializeDriver(PDRIVER_OBJECT DriverObject, PUNICODE_STRING
     /// RegistryPathName, const KSDEVICE_DESCRIPTOR *Descriptor)`.
+    #[ks::kernel_abi]
     pub type KsInitializeDriver = unsafe extern "system" fn(
         *mut DRIVER_OBJECT,
         *mut UNICODE_STRING,
@@ -156,16 +187,20 @@ pub mod sig {
     ) -> NTSTATUS;
     /// `PKSSTREAM_POINTER KsPinGetLeadingEdgeStreamPointer(PKSPIN Pin,
     /// KSSTREAM_POINTER_STATE State)`.
+    #[ks::kernel_abi]
     pub type KsPinGetLeadingEdgeStreamPointer =
         unsafe extern "system" fn(*mut KSPIN, KSSTREAM_POINTER_STATE) -> *mut KSSTREAM_POINTER;
     /// `NTSTATUS KsStreamPointerAdvance(PKSSTREAM_POINTER StreamPointer)`.
+    #[ks::kernel_abi]
     pub type KsStreamPointerAdvance = unsafe extern "system" fn(*mut KSSTREAM_POINTER) -> NTSTATUS;
     /// `NTSTATUS KsStreamPointerAdvanceOffsets(PKSSTREAM_POINTER StreamPointer, ULONG InUsed,
     /// ULONG OutUsed, BOOLEAN Eject)`.
+    #[ks::kernel_abi]
     pub type KsStreamPointerAdvanceOffsets =
         unsafe extern "system" fn(*mut KSSTREAM_POINTER, u32, u32, u8) -> NTSTATUS;
     /// `NTSTATUS KsStreamPointerClone(PKSSTREAM_POINTER StreamPointer,
     /// PFNKSSTREAMPOINTER CancelCallback, ULONG ContextSize, PKSSTREAM_POINTER *CloneStreamPointer)`.
+    #[ks::kernel_abi]
     pub type KsStreamPointerClone = unsafe extern "system" fn(
         *mut KSSTREAM_POINTER,
         PFNKSSTREAMPOINTER,
@@ -173,24 +208,33 @@ pub mod sig {
         *mut *mut KSSTREAM_POINTER,
     ) -> NTSTATUS;
     /// `void KsStreamPointerDelete(PKSSTREAM_POINTER StreamPointer)`.
+    #[ks::kernel_abi]
     pub type KsStreamPointerDelete = unsafe extern "system" fn(*mut KSSTREAM_POINTER);
     /// `void KsStreamPointerUnlock(PKSSTREAM_POINTER StreamPointer, BOOLEAN Eject)`.
+    #[ks::kernel_abi]
     pub type KsStreamPointerUnlock = unsafe extern "system" fn(*mut KSSTREAM_POINTER, u8);
     /// `void KsPinAttemptProcessing(PKSPIN Pin, BOOLEAN Asynchronous)`.
+    #[ks::kernel_abi]
     pub type KsPinAttemptProcessing = unsafe extern "system" fn(*mut KSPIN, u8);
     /// `PKSFILTER KsPinGetParentFilter(PKSPIN Pin)`.
+    #[ks::kernel_abi]
     pub type KsPinGetParentFilter = unsafe extern "system" fn(*mut KSPIN) -> *mut KSFILTER;
     /// `PKSDEVICE KsGetDevice(PVOID Object)`.
+    #[ks::kernel_abi]
     pub type KsGetDevice = unsafe extern "system" fn(*mut c_void) -> *mut KSDEVICE;
     /// `PKSPIN KsGetPinFromIrp(PIRP Irp)`.
+    #[ks::kernel_abi]
     pub type KsGetPinFromIrp = unsafe extern "system" fn(*mut IRP) -> *mut KSPIN;
     /// `PKSFILTER KsGetFilterFromIrp(PIRP Irp)`.
+    #[ks::kernel_abi]
     pub type KsGetFilterFromIrp = unsafe extern "system" fn(*mut IRP) -> *mut KSFILTER;
     /// `PVOID KsGetObjectFromFileObject(PFILE_OBJECT FileObject)`.
+    #[ks::kernel_abi]
     pub type KsGetObjectFromFileObject = unsafe extern "system" fn(*mut FILE_OBJECT) -> *mut c_void;
     /// `NTSTATUS KsAddObjectCreateItemToObjectHeader(KSOBJECT_HEADER Header,
     /// PDRIVER_DISPATCH Create, PVOID Context, PWSTR ObjectClass,
     /// PSECURITY_DESCRIPTOR SecurityDescriptor)`.
+    #[ks::kernel_abi]
     pub type KsAddObjectCreateItemToObjectHeader = unsafe extern "system" fn(
         KSOBJECT_HEADER,
         PDRIVER_DISPATCH,
@@ -200,11 +244,13 @@ pub mod sig {
     ) -> NTSTATUS;
     /// `NTSTATUS KsCreateAllocator(HANDLE ConnectionHandle, PKSALLOCATOR_FRAMING
     /// AllocatorFraming, PHANDLE AllocatorHandle)` (the kernel-mode export).
+    #[ks::kernel_abi]
     pub type KsCreateAllocator =
         unsafe extern "system" fn(HANDLE, *mut KSALLOCATOR_FRAMING, *mut HANDLE) -> NTSTATUS;
     /// `NTSTATUS KsSynchronousIoControlDevice(PFILE_OBJECT FileObject, KPROCESSOR_MODE
     /// RequestorMode, ULONG IoControl, PVOID InBuffer, ULONG InSize, PVOID OutBuffer,
     /// ULONG OutSize, PULONG BytesReturned)`.
+    #[ks::kernel_abi]
     pub type KsSynchronousIoControlDevice = unsafe extern "system" fn(
         *mut FILE_OBJECT,
         KPROCESSOR_MODE,
@@ -216,13 +262,16 @@ pub mod sig {
         *mut u32,
     ) -> NTSTATUS;
     /// `void KsPinAcquireProcessingMutex(PKSPIN Pin)`.
+    #[ks::kernel_abi]
     pub type KsPinAcquireProcessingMutex = unsafe extern "system" fn(*mut KSPIN);
     /// `void KsPinReleaseProcessingMutex(PKSPIN Pin)`.
+    #[ks::kernel_abi]
     pub type KsPinReleaseProcessingMutex = unsafe extern "system" fn(*mut KSPIN);
     /// `NTSTATUS KsCreateFilterFactory(PDEVICE_OBJECT DeviceObject, const KSFILTER_DESCRIPTOR
     /// *Descriptor, PWSTR RefString, PSECURITY_DESCRIPTOR SecurityDescriptor, ULONG
     /// CreateItemFlags, PFNKSFILTERFACTORYPOWER SleepCallback, PFNKSFILTERFACTORYPOWER
     /// WakeCallback, PKSFILTERFACTORY *FilterFactory)`.
+    #[ks::kernel_abi]
     pub type KsCreateFilterFactory = unsafe extern "system" fn(
         *mut DEVICE_OBJECT,
         *const KSFILTER_DESCRIPTOR,
@@ -234,13 +283,16 @@ pub mod sig {
         *mut *mut KSFILTERFACTORY,
     ) -> NTSTATUS;
     /// `void KsAcquireDevice(PKSDEVICE Device)`: takes the device mutex.
+    #[ks::kernel_abi]
     pub type KsAcquireDevice = unsafe extern "system" fn(*mut KSDEVICE);
     /// `void KsReleaseDevice(PKSDEVICE Device)`: releases the device mutex.
+    #[ks::kernel_abi]
     pub type KsReleaseDevice = unsafe extern "system" fn(*mut KSDEVICE);
     /// `NTSTATUS _KsEdit(KSOBJECT_BAG ObjectBag, PVOID *PointerToPointerToItem, ULONG NewSize,
     /// ULONG OldSize, ULONG Tag)`; ks.h's `KsEdit(Object, PointerToPointer, Tag)` macro is
     /// `_KsEdit(Object->Bag, PointerToPointer, sizeof(**PointerToPointer),
     /// sizeof(**PointerToPointer), Tag)`.
+    #[ks::kernel_abi]
     pub type _KsEdit =
         unsafe extern "system" fn(KSOBJECT_BAG, *mut *mut c_void, u32, u32, u32) -> NTSTATUS;
 }
@@ -263,6 +315,7 @@ mod imports {
     use ks::NTSTATUS;
 
     #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
+    #[ks::kernel_abi]
     extern "system" {
         /// The import of `ExAllocatePool2`: see [`crate::sig::ExAllocatePool2`].
         pub fn ExAllocatePool2(flags: POOL_FLAGS, bytes: usize, tag: u32) -> *mut c_void;
@@ -352,6 +405,7 @@ mod imports {
     }
 
     #[link(name = "ks.sys", kind = "raw-dylib", modifiers = "+verbatim")]
+    #[ks::kernel_abi]
     extern "system" {
         /// The import of `KsAllocateObjectHeader`: see [`crate::sig::KsAllocateObjectHeader`].
         pub fn KsAllocateObjectHeader(

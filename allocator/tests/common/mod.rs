@@ -65,9 +65,11 @@ pub fn event_data(notification: u32, object: u64) -> KSEVENTDATA {
 }
 
 /// The function table's entries, callable.
+#[ks::kernel_abi]
 pub type AllocateFrameFn =
     unsafe extern "system" fn(*mut FILE_OBJECT, *mut *mut c_void) -> NTSTATUS;
 /// See [`AllocateFrameFn`].
+#[ks::kernel_abi]
 pub type FreeFrameFn = unsafe extern "system" fn(*mut FILE_OBJECT, *mut c_void);
 
 /// A kernel, a parent with an allocator create item, and request helpers.
@@ -366,6 +368,7 @@ static FORWARDER_TABLE: KSDISPATCH_TABLE = KSDISPATCH_TABLE {
 };
 
 /// IRP_MJ_CLOSE of the parent (the emulation frees the parent's header itself).
+#[ks::kernel_abi]
 unsafe extern "system" fn close_parent(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: the dispatch routine owns the live IRP.
     unsafe { irp::complete(irp, STATUS_SUCCESS, 0) };
@@ -377,6 +380,7 @@ unsafe extern "system" fn close_parent(_device: *mut DEVICE_OBJECT, irp: *mut IR
 /// # Safety
 /// ks.sys calls it with a live device-control IRP for the parent, which it owns; the emulation's
 /// buffers are valid for their lengths while the IRP lives.
+#[ks::kernel_abi]
 unsafe extern "system" fn forward(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: the dispatch routine owns the live IRP.
     let parameters = unsafe { irp::device_io_control(irp) };

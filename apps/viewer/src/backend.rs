@@ -80,6 +80,7 @@ const DEVICE_NAME: &str = "avcam virtual camera (emulation)";
 const PATTERNS: [&str; 1] = ["bars"];
 
 /// The emulation's `DriverEntry` signature over avcam's.
+#[ks::kernel_abi]
 unsafe extern "system" fn avcam_entry(
     driver: *mut DRIVER_OBJECT,
     path: *mut UNICODE_STRING,

@@ -54,6 +54,7 @@ use crate::memory::RawBox;
 use crate::Kernel;
 
 /// `DriverEntry`'s C signature.
+#[ks::kernel_abi]
 pub type DriverEntry =
     unsafe extern "system" fn(*mut DRIVER_OBJECT, *mut UNICODE_STRING) -> NTSTATUS;
 
@@ -106,6 +107,7 @@ pub(crate) unsafe fn initialize_driver(
 }
 
 /// ks.sys's AddDevice: creates the KSDEVICE on the kernel's device object and calls `Add`.
+#[ks::kernel_abi]
 unsafe extern "system" fn add_device(
     _driver: *mut DRIVER_OBJECT,
     physical: *mut DEVICE_OBJECT,

@@ -436,6 +436,7 @@ unsafe fn answer(irp: *mut IRP, reply: Reply) -> NTSTATUS {
 }
 
 /// IRP_MJ_DEVICE_CONTROL on a filter or pin file object.
+#[ks::kernel_abi]
 unsafe extern "system" fn dispatch_device_control(
     _device: *mut DEVICE_OBJECT,
     irp: *mut IRP,
