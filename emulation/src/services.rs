@@ -20,11 +20,12 @@ use ks::nt::{
     KSPIN_LOCK, KTIMER, OBJECT_HANDLE_INFORMATION, PACCESS_STATE, PASSIVE_LEVEL, PDRIVER_DISPATCH,
     PEXT_CALLBACK, PKDEFERRED_ROUTINE, POBJECT_TYPE, POOL_FLAGS, TIMER_TYPE, UNICODE_STRING,
 };
+use ks::status::STATUS_SUCCESS;
 use ks::NTSTATUS;
 
 use crate::kernel::{current, current_irql, with_current};
 use crate::sync::check_irql;
-use crate::{avstream, event, handles, io, ks as ks_sys, object, sync, timer};
+use crate::{avstream, debug_print, event, handles, io, ks as ks_sys, object, sync, timer};
 
 /// `PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)`: a tracked pool
 /// block, or NULL (invalid flags or tag, zero bytes, wrong IRQL, too large, or the fault injector
@@ -870,3 +871,24 @@ pub unsafe extern "system" fn KsPinReleaseProcessingMutex(Pin: *mut KSPIN) {
 /// `unsafe { IoFileObjectType }`, as on Windows. Never written.
 pub static mut IoFileObjectType: POBJECT_TYPE =
     (&raw const object::FILE_OBJECT_TYPE).cast_mut().cast();
+
+/// `ULONG DbgPrint(PCSTR Format, ...)`, with the first three variadic arguments as fixed ones
+/// (under the Windows x64 convention variadic arguments travel exactly like fixed ones; see
+/// `ks::kernel_services!`): prints the formatted text on standard error (see `debug_print` for the
+/// printf subset) and returns STATUS_SUCCESS. Needs no current kernel (the driver's panic
+/// handler may run anywhere).
+///
+/// # Safety
+/// `Format` is NULL or a NUL-terminated string; each argument a conversion reads as a pointer is
+/// NULL or points to what the conversion expects.
+#[ks::kernel_abi]
+pub unsafe extern "system" fn DbgPrint(
+    Format: *const u8,
+    Arg1: usize,
+    Arg2: usize,
+    Arg3: usize,
+) -> u32 {
+    // SAFETY: forwarded from the caller.
+    unsafe { debug_print::print(Format, &[Arg1, Arg2, Arg3]) };
+    STATUS_SUCCESS as u32
+}

@@ -16,7 +16,8 @@
 //! - [`ks`]: kernel-streaming structures, flags and IOCTL codes;
 //! - [`avstream`]: the AVStream object model (descriptors, dispatch and automation tables, KSPIN, ...);
 //! - [`video`]: video formats (KS_VIDEOINFOHEADER, KS_DATARANGE_VIDEO, ...);
-//! - [`kernel_abi`]: the calling convention at the driver/kernel boundary.
+//! - [`services`]: the one list of the ntoskrnl / ks.sys services the driver imports
+//!   ([`kernel_services!`]), and [`kernel_abi`], the calling convention at that boundary.
 #![no_std]
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
 
@@ -51,6 +52,7 @@ mod header_layouts;
 pub mod ks;
 mod layout;
 pub mod nt;
+pub mod services;
 pub mod status;
 pub mod video;
 
