@@ -54,7 +54,7 @@ pub mod services;
 pub mod sync;
 pub mod timer;
 
-pub use avstream::{DeviceInterface, DriverEntry, PinCounters};
+pub use avstream::{DeviceInterface, DriverEntry, PinCounters, DRIVER_REGISTRY_PATH};
 pub use bugs::Bug;
 pub use client::{AsyncIo, CreateItem, File, IoOutput, PendingIrp};
 pub use io::IoResult;
