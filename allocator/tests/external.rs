@@ -1,5 +1,7 @@
 //! KsCreateDefaultAllocatorEx with an external allocator: each callback counted, failures of
-//! InitializeAllocator and DefaultAllocate, misaligned and incomplete external allocators.
+//! InitializeAllocator and DefaultAllocate, misaligned and incomplete external allocators. The
+//! function is the Linux build's, or with `AVCAM_DRIVER_IMAGE` the cross-built image's export
+//! (`common::exports`).
 
 mod common;
 
@@ -9,10 +11,9 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use avcam_allocator::KsCreateDefaultAllocatorEx;
 use avcam_emulation::CreateItem;
 use avcam_kernel::irp;
-use common::{framing, Fixture};
+use common::{exports, framing, Fixture};
 use ks::ks::{file_alignment, KSALLOCATOR_FRAMING};
 use ks::nt::{DEVICE_OBJECT, IRP};
 use ks::status::*;
@@ -117,7 +118,7 @@ unsafe extern "system" fn external_create(_device: *mut DEVICE_OBJECT, irp: *mut
     let (with_allocate, with_free) = unsafe { (*initial.cast::<External>()).with };
     // SAFETY: the handler owns the live create IRP; the callbacks follow their contracts.
     let status = unsafe {
-        KsCreateDefaultAllocatorEx(
+        (exports().create_default_allocator_ex)(
             irp,
             initial,
             with_allocate.then_some(allocate as _),
