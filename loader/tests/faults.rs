@@ -4,6 +4,8 @@
 //!
 //! Each case runs in a child process (this test binary again, running one ignored test with
 //! `AVCAM_FAULT_CASE` saying what to do), because the report ends the process it happens in.
+// The loader maps and runs images only on Linux x86_64.
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
 mod support;
 

@@ -1,6 +1,8 @@
 //! The loader on small images of its own: what it maps, relocates and binds runs (calls into the
 //! emulation with the Windows x64 convention, reads relocated pointers and data imports), with
 //! each section's protection; and every image it cannot honour is refused with its reason.
+// The loader maps and runs images only on Linux x86_64.
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
 mod support;
 

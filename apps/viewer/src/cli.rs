@@ -27,7 +27,7 @@ use crate::camera::{PixelFormat, Size};
         avcam-viewer --driver target/driver/avcam.sys record --frames 30 --output image.y4m\n\n\
         Exit codes: 0 done, 1 the camera or an output failed, 2 bad input, 3 no avcam camera \
         is installed (--backend windows), 4 Windows refused the driver package's signature or \
-        catalog (install)."
+        catalog (install), 70 the --driver image bug checked (a report names where)."
 )]
 pub struct Cli {
     /// Where the camera comes from
