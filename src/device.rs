@@ -30,6 +30,7 @@ static REFERENCE: Shared<[u16; REFERENCE_STRING.len() + 1]> = Shared(REFERENCE_S
 ///
 /// # Safety
 /// ks.sys's contract: a live KSDEVICE at PASSIVE_LEVEL, its functional device object set.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn device_start(
     device: *mut KSDEVICE,
     _irp: *mut IRP,

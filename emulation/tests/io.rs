@@ -545,6 +545,7 @@ static DPC_TABLE: ks::ks::KSDISPATCH_TABLE = ks::ks::KSDISPATCH_TABLE {
     FastWrite: None,
 };
 
+#[ks::kernel_abi]
 unsafe extern "system" fn pend_for_dpc(
     _device: *mut ks::nt::DEVICE_OBJECT,
     irp: *mut ks::nt::IRP,
@@ -555,6 +556,7 @@ unsafe extern "system" fn pend_for_dpc(
     STATUS_PENDING
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn close_recording_irql(
     _device: *mut ks::nt::DEVICE_OBJECT,
     irp: *mut ks::nt::IRP,
@@ -568,6 +570,7 @@ unsafe extern "system" fn close_recording_irql(
     STATUS_SUCCESS
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn complete_pended(
     _dpc: *mut ks::nt::KDPC,
     _context: *mut std::ffi::c_void,
@@ -632,6 +635,7 @@ static RECORDING_TABLE: ks::ks::KSDISPATCH_TABLE = ks::ks::KSDISPATCH_TABLE {
     FastWrite: None,
 };
 
+#[ks::kernel_abi]
 unsafe extern "system" fn record_parent_close(
     _device: *mut ks::nt::DEVICE_OBJECT,
     irp: *mut ks::nt::IRP,

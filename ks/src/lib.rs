@@ -15,7 +15,9 @@
 //! - [`nt`]: the NT kernel objects the driver touches (IRP, IO_STACK_LOCATION, FILE_OBJECT, ...);
 //! - [`ks`]: kernel-streaming structures, flags and IOCTL codes;
 //! - [`avstream`]: the AVStream object model (descriptors, dispatch and automation tables, KSPIN, ...);
-//! - [`video`]: video formats (KS_VIDEOINFOHEADER, KS_DATARANGE_VIDEO, ...).
+//! - [`video`]: video formats (KS_VIDEOINFOHEADER, KS_DATARANGE_VIDEO, ...);
+//! - [`services`]: the one list of the ntoskrnl / ks.sys services the driver imports
+//!   ([`kernel_services!`]), and [`kernel_abi`], the calling convention at that boundary.
 #![no_std]
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
 
@@ -50,8 +52,13 @@ mod header_layouts;
 pub mod ks;
 mod layout;
 pub mod nt;
+pub mod services;
 pub mod status;
 pub mod video;
 
+/// The calling convention at the driver/kernel boundary: see [`avcam_abi`]. Every function type
+/// and function that crosses between driver code and ntoskrnl / ks.sys carries
+/// `#[ks::kernel_abi]`.
+pub use avcam_abi::kernel_abi;
 pub use guid::GUID;
 pub use status::NTSTATUS;

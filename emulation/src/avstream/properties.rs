@@ -268,6 +268,7 @@ pub(super) unsafe fn property(
 /// # Safety
 /// `irp` must be a live METHOD_NEITHER request the caller owns, `request` its input buffer (the
 /// KSPROPERTY) and `data` its output buffer.
+#[ks::kernel_abi]
 unsafe fn call_handler(
     irp: *mut IRP,
     handler: unsafe extern "system" fn(*mut IRP, *mut KSIDENTIFIER, *mut c_void) -> NTSTATUS,
