@@ -48,11 +48,6 @@ impl Slot {
         }
     }
 
-    /// The frame address clients get.
-    pub const fn address(&self) -> usize {
-        self.address
-    }
-
     /// The address to give back to the memory source.
     pub const fn backing(&self) -> usize {
         self.backing
