@@ -50,6 +50,15 @@ use symbols::Symbols;
 /// directory: the package's directory under `cargo test`).
 pub const IMAGE_ENV: &str = "AVCAM_DRIVER_IMAGE";
 
+/// Why Miri skips the image mode: what the loader does is outside what Miri interprets. It maps
+/// the image with `mmap` and `mprotect`, catches the image's faults with `sigaction` handlers,
+/// and runs the image's x86-64 machine code, while Miri runs only Rust's MIR (it would stop at
+/// the first of those as an unsupported operation). Miri checks the same source as the Linux
+/// build instead.
+pub const MIRI_CANNOT_RUN_AN_IMAGE: &str = "Miri cannot run a driver image (mapped with mmap, \
+    faults caught by signal handlers, x86-64 machine code rather than MIR); \
+    unset the variable to run the Linux build under Miri";
+
 /// Why an image could not be loaded.
 #[derive(Debug)]
 pub enum LoadError {
@@ -348,11 +357,20 @@ impl Image {
 /// the variable is unset or empty. Panics, naming the variable and the reason, when it names an
 /// image that cannot be loaded (a test run asked for the image must not quietly run the Linux
 /// build instead).
+///
+/// Under Miri (`cfg(miri)`) the image is never loaded, and a set variable panics with
+/// [`MIRI_CANNOT_RUN_AN_IMAGE`]: the tests there run against the Linux build only.
 pub fn image_from_env() -> Option<&'static Image> {
     static IMAGE: OnceLock<Option<Image>> = OnceLock::new();
     IMAGE
         .get_or_init(|| {
             let path = std::env::var_os(IMAGE_ENV).filter(|p| !p.is_empty())?;
+            if cfg!(miri) {
+                panic!(
+                    "{IMAGE_ENV}={}: {MIRI_CANNOT_RUN_AN_IMAGE}",
+                    Path::new(&path).display()
+                );
+            }
             match Image::load(&path) {
                 Ok(image) => Some(image),
                 Err(error) => panic!("{IMAGE_ENV}={}: {error}", Path::new(&path).display()),
