@@ -73,7 +73,7 @@ while (($#)); do
 done
 ((${#modules[@]})) || modules=(allocator-core allocator-adapter avstream-core avstream-synth)
 
-if [ "$("$tools/bin/cargo-mutants" --version 2>&1)" != "cargo-mutants $CARGO_MUTANTS_VERSION" ]; then
+if [ "$("$tools/bin/cargo-mutants" mutants --version 2>&1)" != "cargo-mutants $CARGO_MUTANTS_VERSION" ]; then
     echo "==> installing cargo-mutants $CARGO_MUTANTS_VERSION into $tools"
     cargo install --locked --quiet --root "$tools" cargo-mutants --version "$CARGO_MUTANTS_VERSION"
 fi
