@@ -49,7 +49,7 @@ static DROPPED_FRAMES_ITEMS: Shared<[KSPROPERTY_ITEM; 1]> = Shared([KSPROPERTY_I
     MinProperty: size_of::<ks::ks::KSIDENTIFIER>() as u32,
     MinData: size_of::<KSPROPERTY_DROPPEDFRAMES_CURRENT_S>() as u32,
     SetPropertyHandler: None,
-    Values: null_mut(),
+    Values: core::ptr::null(),
     RelationsCount: 0,
     Relations: null_mut(),
     SupportHandler: None,

@@ -494,7 +494,7 @@ pub fn build_descriptors(pin_flags: u32) -> Descriptors {
             MinProperty: 24,
             MinData: 8,
             SetPropertyHandler: None,
-            Values: null_mut::<c_void>(),
+            Values: std::ptr::null(),
             RelationsCount: 0,
             Relations: null_mut::<ks::ks::KSIDENTIFIER>(),
             SupportHandler: None,
