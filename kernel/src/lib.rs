@@ -32,9 +32,9 @@ pub mod sig {
     use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
     use ks::nt::{
         DEVICE_OBJECT, DRIVER_OBJECT, EVENT_TYPE, EXT_DELETE_PARAMETERS, EXT_SET_PARAMETERS,
-        EX_TIMER, FILE_OBJECT, HANDLE, IRP, KDPC, KEVENT, KIRQL, KPROCESSOR_MODE, KSPIN_LOCK,
-        KTIMER, PACCESS_STATE, PDRIVER_DISPATCH, PEXT_CALLBACK, PKDEFERRED_ROUTINE, POBJECT_TYPE,
-        POOL_FLAGS, TIMER_TYPE, UNICODE_STRING,
+        EX_TIMER, FILE_OBJECT, HANDLE, IRP, KDPC, KEVENT, KEY_VALUE_INFORMATION_CLASS, KIRQL,
+        KPROCESSOR_MODE, KSPIN_LOCK, KTIMER, PACCESS_STATE, PDRIVER_DISPATCH, PEXT_CALLBACK,
+        PKDEFERRED_ROUTINE, POBJECT_TYPE, POOL_FLAGS, TIMER_TYPE, UNICODE_STRING,
     };
     use ks::NTSTATUS;
 
@@ -122,6 +122,22 @@ pub mod sig {
     ) -> NTSTATUS;
     /// `NTSTATUS ZwClose(HANDLE Handle)`.
     pub type ZwClose = unsafe extern "system" fn(HANDLE) -> NTSTATUS;
+    /// `NTSTATUS IoOpenDeviceRegistryKey(PDEVICE_OBJECT DeviceObject, ULONG DevInstKeyType,
+    /// ACCESS_MASK DesiredAccess, PHANDLE DeviceRegKey)` (PASSIVE_LEVEL; `DeviceObject` is the
+    /// PDO).
+    pub type IoOpenDeviceRegistryKey =
+        unsafe extern "system" fn(*mut DEVICE_OBJECT, u32, u32, *mut HANDLE) -> NTSTATUS;
+    /// `NTSTATUS ZwQueryValueKey(HANDLE KeyHandle, PUNICODE_STRING ValueName,
+    /// KEY_VALUE_INFORMATION_CLASS KeyValueInformationClass, PVOID KeyValueInformation,
+    /// ULONG Length, PULONG ResultLength)` (PASSIVE_LEVEL).
+    pub type ZwQueryValueKey = unsafe extern "system" fn(
+        HANDLE,
+        *mut UNICODE_STRING,
+        KEY_VALUE_INFORMATION_CLASS,
+        *mut c_void,
+        u32,
+        *mut u32,
+    ) -> NTSTATUS;
 
     // --- ks.sys ---
 
@@ -256,9 +272,9 @@ mod imports {
     use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
     use ks::nt::{
         DEVICE_OBJECT, DRIVER_OBJECT, EVENT_TYPE, EXT_DELETE_PARAMETERS, EXT_SET_PARAMETERS,
-        EX_TIMER, FILE_OBJECT, HANDLE, IRP, KDPC, KEVENT, KIRQL, KPROCESSOR_MODE, KSPIN_LOCK,
-        KTIMER, PACCESS_STATE, PDRIVER_DISPATCH, PEXT_CALLBACK, PKDEFERRED_ROUTINE, POBJECT_TYPE,
-        POOL_FLAGS, TIMER_TYPE, UNICODE_STRING,
+        EX_TIMER, FILE_OBJECT, HANDLE, IRP, KDPC, KEVENT, KEY_VALUE_INFORMATION_CLASS, KIRQL,
+        KPROCESSOR_MODE, KSPIN_LOCK, KTIMER, PACCESS_STATE, PDRIVER_DISPATCH, PEXT_CALLBACK,
+        PKDEFERRED_ROUTINE, POBJECT_TYPE, POOL_FLAGS, TIMER_TYPE, UNICODE_STRING,
     };
     use ks::NTSTATUS;
 
@@ -346,6 +362,22 @@ mod imports {
         ) -> NTSTATUS;
         /// The import of `ZwClose`: see [`crate::sig::ZwClose`].
         pub fn ZwClose(handle: HANDLE) -> NTSTATUS;
+        /// The import of `IoOpenDeviceRegistryKey`: see [`crate::sig::IoOpenDeviceRegistryKey`].
+        pub fn IoOpenDeviceRegistryKey(
+            device: *mut DEVICE_OBJECT,
+            key_type: u32,
+            access: u32,
+            key: *mut HANDLE,
+        ) -> NTSTATUS;
+        /// The import of `ZwQueryValueKey`: see [`crate::sig::ZwQueryValueKey`].
+        pub fn ZwQueryValueKey(
+            key: HANDLE,
+            name: *mut UNICODE_STRING,
+            class: KEY_VALUE_INFORMATION_CLASS,
+            information: *mut c_void,
+            length: u32,
+            result_length: *mut u32,
+        ) -> NTSTATUS;
         /// The file object type, a data export (see `ExEventObjectType` for why the static is
         /// the `POBJECT_TYPE` itself).
         pub static IoFileObjectType: POBJECT_TYPE;
@@ -514,6 +546,8 @@ const _: () = {
     let _: sig::ExQueryTimerResolution = ExQueryTimerResolution;
     let _: sig::ObOpenObjectByPointer = ObOpenObjectByPointer;
     let _: sig::ZwClose = ZwClose;
+    let _: sig::IoOpenDeviceRegistryKey = IoOpenDeviceRegistryKey;
+    let _: sig::ZwQueryValueKey = ZwQueryValueKey;
     let _: sig::KsInitializeDriver = KsInitializeDriver;
     let _: sig::KsPinGetLeadingEdgeStreamPointer = KsPinGetLeadingEdgeStreamPointer;
     let _: sig::KsStreamPointerAdvance = KsStreamPointerAdvance;
