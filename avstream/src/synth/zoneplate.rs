@@ -57,7 +57,7 @@ impl ZonePlate {
         let dx = x as i64 - (self.width / 2) as i64;
         let dy = y as i64 - (self.height / 2) as i64;
         let r2 = (dx * dx + dy * dy) as u64;
-        let phase = (r2 * self.gain >> 32).wrapping_add(picture_number.wrapping_mul(ZONE_SPEED));
+        let phase = ((r2 * self.gain) >> 32).wrapping_add(picture_number.wrapping_mul(ZONE_SPEED));
         (phase & 0xFF) as u8
     }
 
@@ -67,15 +67,15 @@ impl ZonePlate {
         let dy = y as i64 - (self.height / 2) as i64;
         let dy2 = (dy * dy) as u64;
         let motion = picture_number.wrapping_mul(ZONE_SPEED);
-        let mut dx = -((self.width / 2) as i64);
+        let left = (self.width / 2) as i64;
         for x in 0..self.width {
+            let dx = x as i64 - left;
             let r2 = (dx * dx) as u64 + dy2;
-            let phase = (r2 * self.gain >> 32).wrapping_add(motion);
+            let phase = ((r2 * self.gain) >> 32).wrapping_add(motion);
             put(
                 if mirror { self.width - 1 - x } else { x },
                 (phase & 0xFF) as u8,
             );
-            dx += 1;
         }
     }
 }
