@@ -150,19 +150,32 @@ pub struct Controls {
 
 impl Default for Controls {
     fn default() -> Self {
-        Controls {
-            procamp: ProcAmp::ALL.map(|p| p.range().default as i32),
-            flip: Flip::default(),
-            pattern: Pattern::Bars75,
-            overlays: Overlays::ALL,
-            solid: DEFAULT_SOLID,
-            seed: DEFAULT_SEED,
-            caption: Caption::default(),
-        }
+        Controls::DEFAULT
     }
 }
 
 impl Controls {
+    /// Every control at its default.
+    pub const DEFAULT: Controls = Controls {
+        procamp: [
+            ProcAmp::Brightness.range().default as i32,
+            ProcAmp::Contrast.range().default as i32,
+            ProcAmp::Hue.range().default as i32,
+            ProcAmp::Saturation.range().default as i32,
+            ProcAmp::Gamma.range().default as i32,
+            ProcAmp::PowerlineFrequency.range().default as i32,
+        ],
+        flip: Flip {
+            horizontal: false,
+            vertical: false,
+        },
+        pattern: Pattern::Bars75,
+        overlays: Overlays::ALL,
+        solid: DEFAULT_SOLID,
+        seed: DEFAULT_SEED,
+        caption: Caption::EMPTY,
+    };
+
     /// A ProcAmp value.
     pub const fn procamp(&self, property: ProcAmp) -> i32 {
         self.procamp[property.index()]
@@ -307,6 +320,9 @@ mod tests {
         assert_eq!(controls.synth_config(), SynthConfig::default());
         assert_eq!(controls.video_mode(), 0);
         assert_eq!(controls.caption_bytes(), [0u8; 32]);
+        for (i, property) in ProcAmp::ALL.into_iter().enumerate() {
+            assert_eq!(property.index(), i, "ALL is in index order");
+        }
     }
 
     #[test]

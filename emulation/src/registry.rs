@@ -143,9 +143,13 @@ unsafe fn name_of(name: *const UNICODE_STRING) -> String {
         return String::new();
     }
     let units = usize::from(name.Length) / 2;
-    // SAFETY: Buffer holds Length bytes (the caller's guarantee), read unit by unit.
     let text: Vec<u16> = (0..units)
-        .map(|i| unsafe { name.Buffer.add(i).read_unaligned() })
+        .map(|i| {
+            // SAFETY: unit `i` is within the Length bytes Buffer holds (the caller's guarantee).
+            let unit = unsafe { name.Buffer.add(i) };
+            // SAFETY: the same unit, maybe unaligned.
+            unsafe { unit.read_unaligned() }
+        })
         .collect();
     String::from_utf16_lossy(&text)
 }

@@ -169,6 +169,12 @@ pub struct Caption {
 }
 
 impl Caption {
+    /// No caption.
+    pub const EMPTY: Caption = Caption {
+        text: [0; CAPTION_COLUMNS],
+        len: 0,
+    };
+
     /// The caption of `text`, `None` if it is longer than [`CAPTION_COLUMNS`] or has a character
     /// outside 0x20..=0x7E.
     pub fn new(text: &[u8]) -> Option<Caption> {
