@@ -3,8 +3,10 @@
 //! counters of everything injected (`avstream::faults` decides and counts; the pins apply the
 //! device's plan at their next frame, [`crate::frame_path`]).
 //!
-//! A SET of the plan, a stall or failures is refused with STATUS_ACCESS_DENIED unless the
-//! device's registry switch is on: the `REG_DWORD` [`FAULT_INJECTION_VALUE`] of the device's
+//! A SET of a plan, a stall or failures is refused with STATUS_ACCESS_DENIED unless the
+//! device's registry switch is on (a SET that switches injection off, an empty plan, a stall of 0
+//! or no failures, is always accepted, so a plan set while the switch was on can be cleared
+//! after it went off): the `REG_DWORD` [`FAULT_INJECTION_VALUE`] of the device's
 //! hardware key (`Device Parameters`) is 1. The INF installs it as 0; a tester turns it on with
 //! `reg add` (docs/viewer.md) or the installer's switch. It is read at each such SET
 //! (`IoOpenDeviceRegistryKey` on the device's PDO, `ZwQueryValueKey`, `ZwClose`, at
@@ -74,9 +76,9 @@ fn injection_allowed(call: &Call) -> Result<bool, DriverError> {
     Ok(injection_switch(call.physical_device()?) == Some(1))
 }
 
-/// Refuses a SET unless the switch is on.
-fn require_switch(call: &Call) -> Result<(), DriverError> {
-    if injection_allowed(call)? {
+/// Refuses a SET that injects something (`injects`) unless the switch is on.
+fn require_switch(call: &Call, injects: bool) -> Result<(), DriverError> {
+    if !injects || injection_allowed(call)? {
         Ok(())
     } else {
         Err(DriverError::InjectionDisabled)
@@ -95,7 +97,7 @@ handler! {
     /// counters start again from zero.
     plan_set(KSIDENTIFIER, AVCAM_FAULT_PLAN) => |call: &Call| {
         let plan = FaultPlan::from_ks(&call.value::<AVCAM_FAULT_PLAN>()?)?;
-        require_switch(call)?;
+        require_switch(call, plan != FaultPlan::NONE)?;
         call.device()?.change(|s| {
             s.faults = plan;
             s.counters = FaultCounters::ZERO;
@@ -117,7 +119,7 @@ handler! {
     /// first pin to deliver a frame after it (0 cancels one not started).
     stall_set(KSIDENTIFIER, u32) => |call: &Call| {
         let ms = check_stall(call.value::<u32>()?)?;
-        require_switch(call)?;
+        require_switch(call, ms != 0)?;
         call.device()?.change(|s| {
             s.stall_ms = ms;
             Ok::<(), DriverError>(())
@@ -137,7 +139,7 @@ handler! {
     /// SET `KSPROPERTY_AVCAM_FAULTS_FAIL`: fail the next request of each kind with its status.
     fail_set(KSIDENTIFIER, AVCAM_FAULT_FAIL) => |call: &Call| {
         let fail = FailNext::from_ks(&call.value::<AVCAM_FAULT_FAIL>()?)?;
-        require_switch(call)?;
+        require_switch(call, fail != FailNext::default())?;
         call.device()?.change(|s| {
             s.fail = fail;
             Ok::<(), DriverError>(())
