@@ -439,3 +439,50 @@ fn the_flips_mirror_and_turn_the_picture_in_every_pixel_format() {
         kernel.assert_no_leaks();
     }
 }
+
+#[test]
+fn brightness_lifts_mean_luma_by_its_definition_and_saturation_0_leaves_no_colour() {
+    for format in PixelFormat::ALL {
+        let kernel = kernel();
+        let camera = user_camera(&kernel);
+        let stream = Stream::new(&kernel, &camera, format);
+        let (w, h) = stream.size();
+        set(&camera, "overlays", 0);
+        // The mean luma (YUV) or green (RGB) over the bars' band.
+        let mean = |frame: &Frame| {
+            let rows = h / 8..h / 2;
+            let total: u64 = rows
+                .clone()
+                .flat_map(|y| (0..w).map(move |x| (x, y)))
+                .map(|(x, y)| u64::from(luma(stream.px(frame, x, y))))
+                .sum();
+            total as f64 / (rows.len() * w) as f64
+        };
+        let before = mean(&stream.frame());
+        // +2000 (20 IRE): +0.2 of the luma range: 219 x 0.2 codes of Y, 255 x 0.2 of G (no
+        // bar clips: 0.75 + 0.2 < 1).
+        set(&camera, "brightness", 750 + 2000);
+        let after = mean(&stream.frame());
+        let rgb = matches!(format, PixelFormat::Rgb24 | PixelFormat::Rgb32);
+        let want = if rgb { 51.0 } else { 43.8 };
+        assert!(
+            (after - before - want).abs() < 0.6,
+            "{format:?}: {before} -> {after}"
+        );
+        set(&camera, "brightness", 750);
+        set(&camera, "saturation", 0);
+        let grey = stream.frame();
+        for y in (0..h).step_by(5) {
+            for x in (0..w).step_by(3) {
+                match stream.px(&grey, x, y) {
+                    Px::Yuv(_, cb, cr) => assert_eq!((cb, cr), (128, 128), "{format:?} ({x}, {y})"),
+                    Px::Rgb(r, g, b) => assert!(r == g && g == b, "{format:?} ({x}, {y})"),
+                }
+            }
+        }
+        stream.pin.close().unwrap();
+        camera.close().unwrap();
+        kernel.unload_driver();
+        kernel.assert_no_leaks();
+    }
+}

@@ -174,7 +174,12 @@ pub fn execute(
 ) -> Result<(), ViewerError> {
     match cli.command {
         Some(cli::Command::List) => list::run(open_camera, context),
-        Some(cli::Command::Controls) => list::run_controls(&cli.stream, open_camera, context),
+        Some(cli::Command::Controls) => list::run_controls(
+            &cli.stream,
+            cli.backend == Backend::Emulated,
+            open_camera,
+            context,
+        ),
         Some(cli::Command::Record(args)) => record::run(&cli.stream, &args, open_camera, context),
         Some(cli::Command::Stress(args)) => stress::run(&cli.stream, &args, open_camera, context),
         Some(cli::Command::View(args)) => view::run(&cli.stream, &args, open_camera, context),

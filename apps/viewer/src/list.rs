@@ -86,10 +86,17 @@ pub fn run(open_camera: &mut OpenCamera<'_>, context: &mut Context<'_>) -> Resul
         .map_err(|e| ViewerError::stdout("the listing to stdout", e))
 }
 
+/// What `controls` says on stderr about the emulated camera.
+pub const EMULATED_NOTE: &str = "note: the emulated camera lives inside this process: the values \
+    last until it exits (--backend windows sets them on the installed camera, for every \
+    application that streams from it)";
+
 /// Runs `controls`: sets what `--pattern`, `--overlay`, `--set` and `--caption` ask (checked
-/// against the camera's ranges first: nothing is set if one is wrong), then shows every control.
+/// against the camera's ranges first: nothing is set if one is wrong), then shows every control;
+/// on the `emulated` backend, says that the values last only as long as the process.
 pub fn run_controls(
     args: &StreamArgs,
+    emulated: bool,
     open_camera: &mut OpenCamera<'_>,
     context: &mut Context<'_>,
 ) -> Result<(), ViewerError> {
@@ -114,7 +121,11 @@ pub fn run_controls(
         .stdout
         .write_all(text.as_bytes())
         .and_then(|()| context.stdout.flush())
-        .map_err(|e| ViewerError::stdout("the controls to stdout", e))
+        .map_err(|e| ViewerError::stdout("the controls to stdout", e))?;
+    if emulated {
+        let _ = writeln!(context.stderr, "avcam-viewer: {EMULATED_NOTE}");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

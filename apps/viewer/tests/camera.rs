@@ -344,8 +344,13 @@ fn controls_from_the_command_line_reach_the_picture() {
     // `controls` sets and shows them.
     let out = viewer(&["--set", "gamma=220", "--caption", "hi there", "controls"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
     assert!(text.contains("  gamma         220 "), "{text}");
+    assert!(
+        stderr(&out).contains("the emulated camera lives inside this process"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
