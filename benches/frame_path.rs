@@ -18,9 +18,16 @@
 //! neighbour slows every figure alike; the pin's start-up (create, ACQUIRE, allocator, first
 //! frames) is outside the timed frames.
 //!
+//! With a driver image (`--image target/driver/avcam.sys`, or `AVCAM_DRIVER_IMAGE`), the pin
+//! figures are taken twice per round, from the Linux build and from the cross-built image loaded
+//! by avcam-loader (the order alternating from round to round), and printed side by side with
+//! their ratio (`img/lin`): the same source, another compiler (Debian's rustc 1.96 against
+//! rustup's 1.95), another target's code generation (x86_64-pc-windows-msvc, LTO, one codegen
+//! unit, panic=abort) and the Windows x64 calling convention at every boundary call.
+//!
 //! `cargo bench -p avcam --bench frame_path -- [--frames N] [--rounds R]
-//!  [--format nv12|yuy2|rgb32|rgb24|all] [--size 1080p|4k|all]`
-//! (defaults: 600 frames, 3 rounds, NV12 and YUY2, 1080p and 4K).
+//!  [--format nv12|yuy2|rgb32|rgb24|all] [--size 1080p|4k|all] [--image FILE]`
+//! (defaults: 600 frames, 3 rounds, NV12 and YUY2, 1080p and 4K, no image).
 
 use std::collections::VecDeque;
 use std::hint::black_box;
@@ -31,7 +38,8 @@ use avcam_avstream::deliver::outgrows_cache;
 use avcam_avstream::synth::{FrameInfo, SynthConfig, Synthesizer};
 use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
 use avcam_client::{Allocator, AllocatorFrame, Camera, Pin};
-use avcam_emulation::Kernel;
+use avcam_emulation::{DriverEntry, Kernel};
+use avcam_loader::Image;
 use ks::guid::KSCATEGORY_VIDEO_CAMERA;
 use ks::nt::{DRIVER_OBJECT, UNICODE_STRING};
 use ks::NTSTATUS;
@@ -43,6 +51,8 @@ const WARM_UP_FRAMES: u64 = 2 * FRAMES as u64;
 /// How long a frame the clock made due may take (generous; a stuck pin fails the bench).
 const WAIT: Duration = Duration::from_secs(10);
 
+/// The Linux build's DriverEntry.
+#[ks::kernel_abi]
 unsafe extern "system" fn entry(driver: *mut DRIVER_OBJECT, path: *mut UNICODE_STRING) -> NTSTATUS {
     // SAFETY: the emulation's loader passes its driver object and registry path.
     unsafe { avcam::driver_entry::DriverEntry(driver, path) }
@@ -90,10 +100,11 @@ fn read_one(kernel: &Kernel, pin: &Pin<'_>, target: &mut Target<'_>, interval_ns
     }
 }
 
-/// Frames/s through the pin: `frames` reads after [`WARM_UP_FRAMES`] untimed ones.
-fn pin_rate(format: &VideoFormat, frames: u64, mode: Mode) -> f64 {
+/// Frames/s through the pin of the driver `driver`: `frames` reads after [`WARM_UP_FRAMES`]
+/// untimed ones.
+fn pin_rate(format: &VideoFormat, frames: u64, mode: Mode, driver: DriverEntry) -> f64 {
     let kernel = Kernel::with_default_allocator(avcam_allocator::KsCreateDefaultAllocatorEx);
-    assert_eq!(kernel.load_driver(entry), 0);
+    assert_eq!(kernel.load_driver(driver), 0);
     let camera = match mode {
         Mode::Copy => Camera::open_as_application(&kernel, &KSCATEGORY_VIDEO_CAMERA),
         Mode::Allocator => Camera::open(&kernel, &KSCATEGORY_VIDEO_CAMERA),
@@ -185,6 +196,7 @@ struct Options {
     rounds: usize,
     formats: Vec<PixelFormat>,
     sizes: Vec<FrameSize>,
+    image: Option<std::path::PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -193,6 +205,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
         rounds: 3,
         formats: vec![PixelFormat::Nv12, PixelFormat::Yuy2],
         sizes: vec![FrameSize::HD1080, FrameSize::UHD],
+        image: std::env::var_os(avcam_loader::IMAGE_ENV)
+            .filter(|p| !p.is_empty())
+            .map(Into::into),
     };
     let mut args = args.iter().filter(|a| *a != "--bench");
     while let Some(arg) = args.next() {
@@ -200,6 +215,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         match arg.as_str() {
             "--frames" => options.frames = value()?.parse().map_err(|e| format!("{e}"))?,
             "--rounds" => options.rounds = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--image" => options.image = Some(value()?.into()),
             "--format" => {
                 options.formats = match value()?.to_ascii_lowercase().as_str() {
                     "nv12" => vec![PixelFormat::Nv12],
@@ -236,6 +252,12 @@ fn main() {
         eprintln!("frame_path: {error}");
         std::process::exit(2);
     });
+    let image = options.image.as_ref().map(|path| {
+        Image::load(path).unwrap_or_else(|error| {
+            eprintln!("frame_path: --image {}: {error}", path.display());
+            std::process::exit(2);
+        })
+    });
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "frame path through the emulation: {} timed frames after {WARM_UP_FRAMES} warm-up, median of {} rounds; ring = {FRAMES} buffers; load {}",
@@ -243,27 +265,31 @@ fn main() {
         options.rounds,
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
-    println!(
-        "{:<6} {:<10} {:>8} {:>9} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8}",
-        "format",
-        "size",
-        "memset",
-        "synth 1",
-        "synth N",
-        "copy",
-        "alloc",
-        "cp/syn1",
-        "al/synN",
-        "syn1/ms"
+    if let Some(image) = &image {
+        println!(
+            "driver image {} (img columns; Linux build: copy, alloc), the two alternating first from round to round",
+            image.path().display()
+        );
+    }
+    print!(
+        "{:<6} {:<10} {:>8} {:>9} {:>8} {:>9} {:>9}",
+        "format", "size", "memset", "synth 1", "synth N", "copy", "alloc"
     );
+    if image.is_some() {
+        print!(
+            " {:>9} {:>9} {:>8} {:>8}",
+            "copy img", "alloc img", "cp i/l", "al i/l"
+        );
+    }
+    println!(" {:>8} {:>8} {:>8}", "cp/syn1", "al/synN", "syn1/ms");
     for &pixel in &options.formats {
         for &size in &options.sizes {
             let format = VideoFormat::new(pixel, size, 333_333).unwrap();
-            let image = format.image_size() as usize;
-            let mut one = vec![vec![0u8; image]];
-            let mut ring: Vec<Vec<u8>> = (0..FRAMES).map(|_| vec![0u8; image]).collect();
-            let mut figures: [Vec<f64>; 5] = Default::default();
-            for _ in 0..options.rounds {
+            let image_size = format.image_size() as usize;
+            let mut one = vec![vec![0u8; image_size]];
+            let mut ring: Vec<Vec<u8>> = (0..FRAMES).map(|_| vec![0u8; image_size]).collect();
+            let mut figures: [Vec<f64>; 7] = Default::default();
+            for round in 0..options.rounds {
                 figures[0].push(memset_rate(&mut one[0], options.frames));
                 // One reused buffer: ordinary stores, the fastest into cache-resident memory.
                 figures[1].push(synthesis_rate(
@@ -277,21 +303,46 @@ fn main() {
                 figures[2].push(synthesis_rate(
                     &format,
                     SynthConfig {
-                        streaming_stores: outgrows_cache(FRAMES as usize, image),
+                        streaming_stores: outgrows_cache(FRAMES as usize, image_size),
                         ..SynthConfig::default()
                     },
                     &mut ring,
                     options.frames,
                 ));
-                figures[3].push(pin_rate(&format, options.frames, Mode::Copy));
-                figures[4].push(pin_rate(&format, options.frames, Mode::Allocator));
+                // The Linux build and the image, the first of the two alternating per round.
+                let mut drivers: Vec<(usize, DriverEntry)> = vec![(3, entry)];
+                if let Some(image) = &image {
+                    drivers.push((5, image.driver_entry()));
+                    if round % 2 == 1 {
+                        drivers.reverse();
+                    }
+                }
+                for (column, driver) in drivers {
+                    figures[column].push(pin_rate(&format, options.frames, Mode::Copy, driver));
+                    figures[column + 1].push(pin_rate(
+                        &format,
+                        options.frames,
+                        Mode::Allocator,
+                        driver,
+                    ));
+                }
             }
-            let [memset, synth_one, synth_ring, copy, allocator] =
-                figures.map(|mut v| median(&mut v));
-            println!(
-                "{:<6} {:<10} {memset:>8.0} {synth_one:>9.0} {synth_ring:>8.0} {copy:>9.0} {allocator:>9.0} {:>8.2} {:>8.2} {:>8.2}",
+            let [memset, synth_one, synth_ring, copy, allocator, image_copy, image_allocator] =
+                figures.map(|mut v| if v.is_empty() { 0.0 } else { median(&mut v) });
+            print!(
+                "{:<6} {:<10} {memset:>8.0} {synth_one:>9.0} {synth_ring:>8.0} {copy:>9.0} {allocator:>9.0}",
                 format!("{pixel:?}"),
                 format!("{}x{}", size.width, size.height),
+            );
+            if image.is_some() {
+                print!(
+                    " {image_copy:>9.0} {image_allocator:>9.0} {:>8.2} {:>8.2}",
+                    image_copy / copy,
+                    image_allocator / allocator
+                );
+            }
+            println!(
+                " {:>8.2} {:>8.2} {:>8.2}",
                 copy / synth_one,
                 allocator / synth_ring,
                 synth_one / memset,

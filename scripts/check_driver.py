@@ -3,6 +3,7 @@
 
 Usage: check_driver.py IMAGE [--map MAP] [--inf INF] [--lib-dir DIR]
                               [--allow-module DLL]... [--allow-export NAME]...
+                              [--objdump PATH] [--loader-table FILE]
 
 Checks: a PE32+ image for AMD64, subsystem NATIVE, entry point DriverEntry (by the linker map),
 a valid PE checksum (recomputed here), page-aligned sections none of which is both writable and
@@ -11,13 +12,24 @@ modules, by name, each name really exported by its module (mingw-w64's import li
 the table of newer exports below), no delay-load imports, and no exports beyond the allowed
 list. With --inf, the INF's target OS build must be at least the one the imports need.
 
+With --objdump (llvm-objdump), a disassembly scan of every executable section: no privileged
+or kernel-only instruction (moves to or from control and debug registers, cli/sti/hlt,
+rdmsr/wrmsr, swapgs, invlpg, in/out and their string forms, lgdt/lidt/lldt/ltr, clts,
+invd/wbinvd, any `int` but `int 0x29` in the panic handler) and no gs:/fs: access, so that the
+image also runs in a user-mode process (avcam-loader). The panic handler is the map's
+rust_begin_unwind and the driver's runtime module; `int3` is lld's padding between functions and
+is not reported. With --loader-table (`cargo run -p avcam-loader --example services`), every
+import must be one the loader binds.
+
 Prints a report; exits 1 if any check fails, 2 on bad usage. Python 3 standard library only.
 """
 
 import argparse
+import bisect
 import os
 import re
 import struct
+import subprocess
 import sys
 
 # The modules a driver may import from, with the mingw-w64 import library listing each one's
@@ -89,6 +101,19 @@ SCN_MEM_WRITE = 0x80000000
 SCN_MEM_DISCARDABLE = 0x02000000
 PAGE_SIZE = 0x1000
 DIR_EXPORT, DIR_IMPORT, DIR_DELAY_IMPORT = 0, 1, 13
+
+
+# Instructions a user-mode process cannot execute (or that touch the kernel's per-CPU state), as
+# llvm-objdump prints their mnemonics in Intel syntax.
+PRIVILEGED_MNEMONICS = {
+    "cli", "sti", "hlt", "rdmsr", "wrmsr", "swapgs", "invlpg", "in", "out", "insb", "insw",
+    "insd", "outsb", "outsw", "outsd", "lgdt", "lidt", "lldt", "ltr", "clts", "invd", "wbinvd",
+}
+CONTROL_OR_DEBUG_REGISTER = re.compile(r"\b[cd]r\d+\b")
+SEGMENT_GS_FS = re.compile(r"\b[gf]s:")
+# Where `int 0x29` (__fastfail) may be: the panic handler, inlined or not.
+PANIC_HANDLER = re.compile(r"rust_begin_unwind|5avcam7runtime")
+DISASSEMBLY_LINE = re.compile(r"^\s*([0-9a-f]+):\s+(\S+)\s*(.*)$")
 
 
 class BadImage(Exception):
@@ -237,6 +262,67 @@ def map_symbol_address(map_path, symbol):
     return None
 
 
+def map_symbols(map_path):
+    """[(address, name)] of every symbol in an MSVC-style linker map, sorted by address."""
+    symbols = []
+    with open(map_path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            fields = line.split()
+            if (len(fields) >= 3 and re.fullmatch(r"[0-9a-fA-F]{4}:[0-9a-fA-F]{8}", fields[0])
+                    and re.fullmatch(r"[0-9a-fA-F]{16}", fields[2])):
+                symbols.append((int(fields[2], 16), fields[1]))
+    symbols.sort()
+    return symbols
+
+
+def symbol_at(symbols, address):
+    """The name of the symbol at or before address, or '?'."""
+    index = bisect.bisect_right([a for a, _ in symbols], address) - 1
+    return symbols[index][1] if index >= 0 else "?"
+
+
+def scan_instructions(objdump, image_path, symbols):
+    """[(address, text, why)] of every instruction the image may not contain."""
+    listing = subprocess.run(
+        [objdump, "-d", "--no-show-raw-insn", "-M", "intel", image_path],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    found = []
+    for line in listing.splitlines():
+        match = DISASSEMBLY_LINE.match(line)
+        if not match:
+            continue
+        address, mnemonic, operands = int(match.group(1), 16), match.group(2), match.group(3)
+        operands = operands.split("#", 1)[0].split("<", 1)[0]
+        text = f"{mnemonic} {operands}".strip()
+        why = None
+        if mnemonic in PRIVILEGED_MNEMONICS:
+            why = "privileged"
+        elif mnemonic == "mov" and CONTROL_OR_DEBUG_REGISTER.search(operands):
+            why = "a control or debug register"
+        elif SEGMENT_GS_FS.search(operands):
+            why = "a gs:/fs: access"
+        elif mnemonic == "int":
+            if operands.strip() != "0x29":
+                why = "a software interrupt"
+            elif not PANIC_HANDLER.search(symbol_at(symbols, address)):
+                why = "__fastfail outside the panic handler"
+        if why:
+            found.append((address, text, why))
+    return found
+
+
+def loader_table(path):
+    """{(module lower-cased, name)} the loader binds, from `module name [data]` lines."""
+    table = set()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 2:
+                table.add((fields[0].lower(), fields[1]))
+    return table
+
+
 def inf_target_build(inf_path):
     """The build number in the INF's [Manufacturer] TargetOSVersion decoration (0 if none)."""
     section = None
@@ -363,6 +449,24 @@ def check(args):
                 elif build and build == minimum[0]:
                     minimum[2].append(name)
 
+    if args.loader_table:
+        table = loader_table(args.loader_table)
+        unbound = [f"{module}!{name}" for module, names in imports for name in names
+                   if (module.lower(), name) not in table]
+        report.check(not unbound, "every import is bound by the loader (avcam-loader)",
+                     ", ".join(unbound))
+
+    if args.objdump:
+        symbols = map_symbols(map_path) if os.path.exists(map_path) else []
+        found = scan_instructions(args.objdump, args.image, symbols)
+        report.check(
+            not found,
+            "no privileged or kernel-only instruction outside the panic handler",
+            "; ".join(f"{text} at {address:#x} in {symbol_at(symbols, address)} ({why})"
+                      for address, text, why in found[:10])
+            + (f"; and {len(found) - 10} more" if len(found) > 10 else ""),
+        )
+
     exports, unnamed = image.exports()
     allowed_exports = ALLOWED_EXPORTS | set(args.allow_export)
     print(f"exports ({len(exports)}): {', '.join(exports) or '(none)'}")
@@ -390,6 +494,9 @@ def main():
                         help="where mingw-w64's import libraries are")
     parser.add_argument("--allow-module", action="append", default=[])
     parser.add_argument("--allow-export", action="append", default=[])
+    parser.add_argument("--objdump", help="llvm-objdump, for the disassembly scan")
+    parser.add_argument("--loader-table",
+                        help="the services avcam-loader binds (`module name` lines)")
     args = parser.parse_args()
     if not os.path.isfile(args.image):
         parser.error(f"{args.image}: no such file")

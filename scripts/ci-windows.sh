@@ -5,6 +5,9 @@
 #      clippy on the way: the driver shell's kernel-mode code must be warning-free;
 #   3. the built image passes scripts/check-driver.sh, INF target version included;
 #   4. the checker itself rejects deliberately broken images (scripts/test-check-driver.sh);
+#   4b. the image runs on Linux (scripts/test-image.sh): the end-to-end tests and the allocator's
+#      export tests against it, planted faults failing them with the bug-check report, and the
+#      viewer recording from it the Linux build's bytes;
 #   5. the viewer cross-builds for Windows user mode (scripts/build-viewer-windows.sh ->
 #      x86_64-win7-windows-gnu, not kernel mode), linted by clippy on the way: the client's
 #      Windows transport and the viewer's Windows backend exist only there;
@@ -43,6 +46,7 @@ step "layout assertions up to date" scripts/gen-layouts.sh --check
 step "cross-build target/driver/avcam.sys, with clippy" scripts/build-driver.sh --clippy
 step "check target/driver/avcam.sys" scripts/check-driver.sh target/driver/avcam.sys --inf inf/avcam.inx
 step "check-driver rejects broken images" scripts/test-check-driver.sh
+step "the image on Linux: tests, planted faults, the viewer's frames" scripts/test-image.sh
 step "cross-build the viewer for Windows user mode, with clippy" scripts/build-viewer-windows.sh --clippy
 step "the viewer under wine: Linux's frames, no device on --backend windows" scripts/test-viewer-wine.sh
 step "the Windows package built and its contents checked" scripts/package-windows.sh

@@ -6,7 +6,10 @@
 #   1. lists the camera's pins and formats,
 #   2. records 2 s of 720p NV12 to target/demo/avcam.y4m, with a PNG of the last frame,
 #   3. runs a 3 s stress test at 720p 30 fps: JSON report + interval histogram PNG,
-#   4. opens the live window if a display is present (else says how to).
+#   4. cross-builds the driver image itself (scripts/build-driver.sh -> target/driver/avcam.sys)
+#      and records 1 s from it, loaded into the emulation (`--driver`), to target/demo/image.y4m:
+#      the bytes a Windows user would install, running here,
+#   5. opens the live window if a display is present (else says how to).
 # Usage: scripts/demo.sh    (from anywhere; installing packages needs root or sudo the first time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,6 +74,11 @@ else
     cat "$out/stress.json"
 fi
 
+step "the driver image: cross-build target/driver/avcam.sys and record 1 s from it -> $out/image.y4m"
+scripts/build-driver.sh
+"$viewer" --driver target/driver/avcam.sys --format nv12 --size 1280x720 --fps 30 record \
+    --seconds 1 --output "$out/image.y4m"
+
 if [ -n "$display" ]; then
     step "avcam-viewer view: the live camera in a window (Esc or Q closes it)"
     "$viewer" --format nv12 --size 1280x720 --fps 30 view ||
@@ -85,4 +93,5 @@ fi
 
 step "done"
 echo "built $viewer; listed the camera; recorded $out/avcam.y4m + $out/avcam.png;"
-echo "stress-tested 3 s -> $out/stress.json + $out/stress.png"
+echo "stress-tested 3 s -> $out/stress.json + $out/stress.png;"
+echo "recorded 1 s from the cross-built target/driver/avcam.sys -> $out/image.y4m"

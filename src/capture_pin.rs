@@ -118,6 +118,7 @@ unsafe fn narrow_framing(pin: *mut KSPIN, frame_size: u32) -> Result<(), DriverE
 ///
 /// # Safety
 /// ks.sys's contract: a live KSPIN with its ConnectionFormat.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn pin_set_data_format(
     pin: *mut KSPIN,
     old_format: *mut c_void,
@@ -141,6 +142,7 @@ pub unsafe extern "system" fn pin_set_data_format(
 ///
 /// # Safety
 /// ks.sys's contract: a live KSPIN whose format SetDataFormat accepted.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
     // SAFETY: a live KSPIN of this driver (ks.sys's contract); its device outlives it.
     let device = unsafe { device_state::of(pin.cast()) };
@@ -190,6 +192,7 @@ pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, _irp: *mut IRP) -> NTS
 ///
 /// # Safety
 /// ks.sys's contract: a live KSPIN that [`pin_create`] set up, PASSIVE_LEVEL.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn pin_close(pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
     // SAFETY: ks.sys's contract.
     let Some(context) = (unsafe { context(pin) }) else {
@@ -216,6 +219,7 @@ pub unsafe extern "system" fn pin_close(pin: *mut KSPIN, _irp: *mut IRP) -> NTST
 ///
 /// # Safety
 /// ks.sys's contract: a live KSPIN that [`pin_create`] set up.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn pin_set_device_state(
     pin: *mut KSPIN,
     to: KSSTATE,
@@ -304,6 +308,7 @@ fn release(context: &CapturePin) {
 /// ks.sys's contract: `data_range` is the client's range (its `FormatSize` bytes readable),
 /// `matching_range` one of our pin's ranges, `data` null or `buffer_size` writable bytes,
 /// `data_size` writable.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn pin_intersect(
     _context: *mut c_void,
     _irp: *mut IRP,
@@ -349,6 +354,7 @@ pub unsafe extern "system" fn pin_intersect(
 /// # Safety
 /// ks.sys's contract: a pin property IRP, `data` has `MinData` (the whole
 /// `KSPROPERTY_DROPPEDFRAMES_CURRENT_S`) writable bytes.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn dropped_frames_get(
     irp: *mut IRP,
     _request: *mut KSIDENTIFIER,

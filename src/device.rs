@@ -32,6 +32,7 @@ static REFERENCE: Shared<[u16; REFERENCE_STRING.len() + 1]> = Shared(REFERENCE_S
 ///
 /// # Safety
 /// ks.sys's contract: a live KSDEVICE at PASSIVE_LEVEL, its functional device object set.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn device_start(
     device: *mut KSDEVICE,
     _irp: *mut IRP,
@@ -75,6 +76,7 @@ pub unsafe extern "system" fn device_start(
 ///
 /// # Safety
 /// ks.sys's contract: a live KSDEVICE at PASSIVE_LEVEL, before any filter exists.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn device_add(device: *mut KSDEVICE) -> NTSTATUS {
     if device.is_null() {
         return STATUS_INVALID_PARAMETER;
@@ -92,6 +94,7 @@ pub unsafe extern "system" fn device_add(device: *mut KSDEVICE) -> NTSTATUS {
 ///
 /// # Safety
 /// ks.sys's contract: a live KSDEVICE at PASSIVE_LEVEL whose `Add` ran; no filter or pin left.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn device_remove(device: *mut KSDEVICE, _irp: *mut IRP) {
     if device.is_null() {
         return;

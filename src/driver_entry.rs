@@ -21,6 +21,7 @@ use crate::device::DEVICE_DESCRIPTOR;
 /// `driver` is null or the DRIVER_OBJECT the I/O manager passes, `registry_path` its registry
 /// path (or null), as the I/O manager guarantees.
 #[allow(non_snake_case)]
+#[ks::kernel_abi]
 pub unsafe extern "system" fn DriverEntry(
     driver: *mut DRIVER_OBJECT,
     registry_path: *const UNICODE_STRING,

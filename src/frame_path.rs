@@ -126,6 +126,7 @@ pub(crate) fn stop(pin: &CapturePin) {
 /// # Safety
 /// The `EX_TIMER` contract; `context` is the pin's [`CapturePin`] (set at create), live because
 /// close deletes the timer, waiting for a running callback, before freeing it.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn frame_timer(_timer: *mut EX_TIMER, context: *mut c_void) {
     // SAFETY: the timer's context is the live CapturePin (function contract).
     let pin = unsafe { &*context.cast::<CapturePin>() };
@@ -257,6 +258,7 @@ unsafe fn complete_empty(leading: *mut KSSTREAM_POINTER) -> NTSTATUS {
 ///
 /// # Safety
 /// ks.sys's contract: a live KSPIN set up by create, its processing mutex held, PASSIVE_LEVEL.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
     // SAFETY: ks.sys's contract.
     let Some(capture) = (unsafe { context(pin) }) else {

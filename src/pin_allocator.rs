@@ -51,6 +51,7 @@ struct FrameStore {
 /// # Safety
 /// ks.sys's contract: `pin` is the live pin the allocator is created on (its create IRP is in
 /// flight), `framing` the validated request, `context` writable.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn initialize(
     pin: *mut KSPIN,
     framing: *mut KSALLOCATOR_FRAMING,
@@ -86,6 +87,7 @@ pub unsafe extern "system" fn initialize(
 ///
 /// # Safety
 /// `context` came from [`initialize`] and is not used afterwards.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn delete(context: *mut c_void) {
     // SAFETY: boxed by `initialize`, released once here (the caller's contract).
     drop(unsafe { PoolBox::from_raw(context.cast::<FrameStore>()) });
@@ -96,6 +98,7 @@ pub unsafe extern "system" fn delete(context: *mut c_void) {
 ///
 /// # Safety
 /// `context` came from [`initialize`] and is live.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn allocate(context: *mut c_void) -> *mut c_void {
     // SAFETY: a live frame store (the caller's contract).
     let Some(store) = (unsafe { context.cast::<FrameStore>().as_ref() }) else {
@@ -115,6 +118,7 @@ pub unsafe extern "system" fn allocate(context: *mut c_void) -> *mut c_void {
 ///
 /// # Safety
 /// `buffer` came from [`allocate`] and is not used afterwards.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn free(_context: *mut c_void, buffer: *mut c_void) {
     if !buffer.is_null() {
         // SAFETY: a frame from `allocate`, tagged FRAME_POOL_TAG, freed once (caller's contract).

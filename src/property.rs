@@ -142,7 +142,7 @@ impl Call {
 }
 
 /// A property item: `id`, its handlers, the sizes ks.sys checks before calling them (the
-/// request and value types of the handlers, see [`handler!`]) and its `KSPROPERTY_VALUES` (NULL:
+/// request and value types of the handlers, see `handler!`) and its `KSPROPERTY_VALUES` (NULL:
 /// no basic support).
 pub const fn item(
     id: u32,
@@ -254,6 +254,7 @@ macro_rules! handler {
         /// # Safety
         /// ks.sys's `PFNKSHANDLER` contract for an item whose `MinProperty` and `MinData` are
         /// the sizes of the request and value types above (`Call::new`).
+        #[ks::kernel_abi]
         pub unsafe extern "system" fn $name(
             irp: *mut ks::nt::IRP,
             request: *mut ks::ks::KSIDENTIFIER,

@@ -7,16 +7,11 @@
 use core::fmt::{self, Write};
 use core::panic::PanicInfo;
 
+use avcam_kernel::DbgPrint;
 use ks::nt::{POOL_FLAG_NON_PAGED, POOL_FLAG_UNINITIALIZED};
 
 use crate::identity::POOL_TAG;
 use crate::pool::{Pool, PoolAllocator};
-
-#[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
-unsafe extern "C" {
-    /// `ULONG DbgPrint(PCSTR Format, ...)`: prints to the kernel debugger (and DebugView).
-    fn DbgPrint(format: *const u8, ...) -> u32;
-}
 
 /// `FAST_FAIL_FATAL_APP_EXIT`: the `__fastfail` code of an abort requested by the program.
 const FAST_FAIL_FATAL_APP_EXIT: u32 = 7;

@@ -645,3 +645,16 @@ fn the_stamper_refuses_what_it_cannot_stamp() {
     let (_, message) = stamp(INX, 0).expect_err("a date before 1980 must fail");
     assert!(message.contains("before 1980"), "{message}");
 }
+
+#[test]
+fn the_emulations_registry_path_is_the_inf_services_key() {
+    // DriverEntry gets the service key the INF's AddService creates, in the emulation as on
+    // Windows.
+    let key = avcam_emulation::DRIVER_REGISTRY_PATH;
+    let (parent, service) = key.rsplit_once('\\').expect("a key path");
+    assert_eq!(
+        parent,
+        "\\Registry\\Machine\\System\\CurrentControlSet\\Services"
+    );
+    assert_eq!(service, SERVICE_NAME);
+}

@@ -1,5 +1,7 @@
 //! KsCreateDefaultAllocatorEx with an external allocator: each callback counted, failures of
-//! InitializeAllocator and DefaultAllocate, misaligned and incomplete external allocators.
+//! InitializeAllocator and DefaultAllocate, misaligned and incomplete external allocators. The
+//! function is the Linux build's, or with `AVCAM_DRIVER_IMAGE` the cross-built image's export
+//! (`common::exports`).
 
 mod common;
 
@@ -9,10 +11,9 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use avcam_allocator::KsCreateDefaultAllocatorEx;
 use avcam_emulation::CreateItem;
 use avcam_kernel::irp;
-use common::{framing, Fixture};
+use common::{exports, framing, Fixture};
 use ks::ks::{file_alignment, KSALLOCATOR_FRAMING};
 use ks::nt::{DEVICE_OBJECT, IRP};
 use ks::status::*;
@@ -55,6 +56,7 @@ fn external_of<'a>(context: *mut c_void) -> &'a External {
     unsafe { &*context.cast::<u8>().wrapping_sub(1).cast::<External>() }
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn initialize(
     initial: *mut c_void,
     framing: *mut KSALLOCATOR_FRAMING,
@@ -73,6 +75,7 @@ unsafe extern "system" fn initialize(
     STATUS_SUCCESS
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn allocate(context: *mut c_void) -> *mut c_void {
     let external = external_of(context);
     let call = external.allocate.fetch_add(1, Ordering::SeqCst) + 1;
@@ -87,6 +90,7 @@ unsafe extern "system" fn allocate(context: *mut c_void) -> *mut c_void {
     frame as *mut c_void
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn free(context: *mut c_void, frame: *mut c_void) {
     let external = external_of(context);
     external.free.fetch_add(1, Ordering::SeqCst);
@@ -98,11 +102,13 @@ unsafe extern "system" fn free(context: *mut c_void, frame: *mut c_void) {
     unsafe { std::alloc::dealloc((frame as usize - external.skew) as *mut u8, FRAME_LAYOUT) };
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn delete(context: *mut c_void) {
     external_of(context).delete.fetch_add(1, Ordering::SeqCst);
 }
 
 /// The create item handler of a pin with an external allocator.
+#[ks::kernel_abi]
 unsafe extern "system" fn external_create(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: the handler owns the live create IRP.
     let item = unsafe { irp::create_item(irp) };
@@ -112,7 +118,7 @@ unsafe extern "system" fn external_create(_device: *mut DEVICE_OBJECT, irp: *mut
     let (with_allocate, with_free) = unsafe { (*initial.cast::<External>()).with };
     // SAFETY: the handler owns the live create IRP; the callbacks follow their contracts.
     let status = unsafe {
-        KsCreateDefaultAllocatorEx(
+        (exports().create_default_allocator_ex)(
             irp,
             initial,
             with_allocate.then_some(allocate as _),

@@ -1,17 +1,16 @@
 //! Every validation rule of an allocator create request, one row each, with its NTSTATUS,
 //! through the emulation with the request bytes `KsCreateAllocator` sends; and the rules of
-//! `KsValidateAllocatorFramingEx` and `KsValidateAllocatorCreateRequest`.
+//! `KsValidateAllocatorFramingEx` and `KsValidateAllocatorCreateRequest` (the Linux build's, or
+//! with `AVCAM_DRIVER_IMAGE` the cross-built image's exports: `common::exports`).
 
 mod common;
 
 use std::sync::Mutex;
 
+use avcam_allocator::allocator_create_dispatch;
 use avcam_allocator::framing::{MAX_FRAMES, MAX_TOTAL_BYTES};
-use avcam_allocator::{
-    allocator_create_dispatch, KsValidateAllocatorCreateRequest, KsValidateAllocatorFramingEx,
-};
 use avcam_emulation::CreateItem;
-use common::{framing, Fixture};
+use common::{exports, framing, Fixture};
 use ks::guid::{
     KSMEMORY_TYPE_DONT_CARE, KSMEMORY_TYPE_KERNEL_NONPAGED, KSMEMORY_TYPE_KERNEL_PAGED,
 };
@@ -260,10 +259,11 @@ static VALIDATED: Mutex<Vec<(NTSTATUS, Option<KSALLOCATOR_FRAMING>)>> = Mutex::n
 
 /// A create handler that only validates (as a pin with its own allocator would) and fails the
 /// create with what it learnt, so no object is needed.
+#[ks::kernel_abi]
 unsafe extern "system" fn validate_only(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     let mut framing: *mut KSALLOCATOR_FRAMING = std::ptr::null_mut();
     // SAFETY: the handler owns the live create IRP; `framing` is writable.
-    let status = unsafe { KsValidateAllocatorCreateRequest(irp, &mut framing) };
+    let status = unsafe { (exports().validate_create_request)(irp, &mut framing) };
     let value = (status == STATUS_SUCCESS).then(|| {
         // SAFETY: on success the pointer addresses the framing inside the create name, which
         // lives while the create is processed; it may be unaligned.
@@ -350,7 +350,7 @@ fn validate_ex(buffer: &mut [u32], size: usize, pin: Option<&[u32]>) -> NTSTATUS
         p.as_ptr().cast::<KSALLOCATOR_FRAMING_EX>()
     });
     // SAFETY: `buffer` holds `size` readable bytes; `pin` is NULL or a complete framing.
-    unsafe { KsValidateAllocatorFramingEx(buffer.as_mut_ptr().cast(), size as u32, pin) }
+    unsafe { (exports().validate_framing_ex)(buffer.as_mut_ptr().cast(), size as u32, pin) }
 }
 
 #[test]
@@ -435,6 +435,7 @@ fn one_row_per_framing_ex_rule() {
         assert_eq!(validate_ex(&mut buffer, size, pin), expected, "{name}");
     }
     // SAFETY: a NULL framing with a zero size is read as an empty buffer.
-    let null = unsafe { KsValidateAllocatorFramingEx(std::ptr::null_mut(), 0, std::ptr::null()) };
+    let null =
+        unsafe { (exports().validate_framing_ex)(std::ptr::null_mut(), 0, std::ptr::null()) };
     assert_eq!(null, STATUS_INVALID_DEVICE_REQUEST);
 }

@@ -47,6 +47,7 @@ use crate::{event, Kernel};
 pub struct File(pub(crate) u64);
 
 /// `PDRIVER_DISPATCH` without the Option: a create handler.
+#[ks::kernel_abi]
 pub type DispatchFn = unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) -> NTSTATUS;
 
 /// A create item of a test parent.
@@ -118,6 +119,7 @@ static PARENT_TABLE: KSDISPATCH_TABLE = KSDISPATCH_TABLE {
 };
 
 /// IRP_MJ_CLOSE of a test parent: the emulation frees its header itself.
+#[ks::kernel_abi]
 unsafe extern "system" fn close_parent(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: the dispatch routine owns the live IRP it was given.
     unsafe { complete_with(irp, STATUS_SUCCESS, 0) }

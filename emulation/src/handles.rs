@@ -201,6 +201,7 @@ mod tests {
         FastWrite: None,
     };
 
+    #[ks::kernel_abi]
     unsafe extern "system" fn accept(_d: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
         // SAFETY: the dispatch contract: a live IRP we own, with one stack location.
         let stack = unsafe { io::stack_location(irp) };
@@ -221,6 +222,7 @@ mod tests {
     static ALLOCATOR_CLOSES: std::sync::atomic::AtomicUsize =
         std::sync::atomic::AtomicUsize::new(0);
 
+    #[ks::kernel_abi]
     unsafe extern "system" fn close_allocator(_d: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
         ALLOCATOR_CLOSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // SAFETY: the dispatch contract: a live IRP we own.

@@ -506,6 +506,7 @@ unsafe fn cancel_routine_slot<'a>(irp: *mut IRP) -> &'a AtomicPtr<std::ffi::c_vo
 
 /// `IoCancelIrp`: sets `Cancel`, and calls the cancel routine (with the cancel spin lock held,
 /// which the routine releases) if one is set. Returns whether a routine was called.
+#[ks::kernel_abi]
 pub(crate) fn cancel(state: &KernelState, record: &IrpRecord) -> bool {
     if record.result().is_some() {
         return false;
@@ -552,6 +553,7 @@ pub(crate) fn cancel(state: &KernelState, record: &IrpRecord) -> bool {
 ///
 /// # Safety
 /// `irp` must be a live IRP owned by the caller.
+#[ks::kernel_abi]
 pub(crate) unsafe extern "system" fn invalid_device_request(
     _device: *mut DEVICE_OBJECT,
     irp: *mut IRP,

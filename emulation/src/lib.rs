@@ -22,6 +22,7 @@
 //! - [`avstream`]: KsInitializeDriver, device/filter/pin objects, their property sets, the read
 //!   queue, stream pointers and processing; `bag`: the memory ks.sys keeps per filter or pin
 //!   (`_KsEdit` copies), freed at close;
+//! - `debug_print`: `DbgPrint`'s output, on standard error;
 //! - [`client`]: the safe API tests (and later the viewer) drive the driver with;
 //! - [`bugs`]: the driver bugs the emulation detects and how they are raised.
 //!
@@ -40,6 +41,7 @@ pub mod avstream;
 mod bag;
 pub mod bugs;
 pub mod client;
+mod debug_print;
 pub mod event;
 pub mod file;
 pub mod handles;
@@ -54,7 +56,7 @@ pub mod services;
 pub mod sync;
 pub mod timer;
 
-pub use avstream::{DeviceInterface, DriverEntry, PinCounters};
+pub use avstream::{DeviceInterface, DriverEntry, PinCounters, DRIVER_REGISTRY_PATH};
 pub use bugs::Bug;
 pub use client::{AsyncIo, CreateItem, File, IoOutput, PendingIrp};
 pub use io::IoResult;

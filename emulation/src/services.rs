@@ -21,11 +21,14 @@ use ks::nt::{
     OBJECT_HANDLE_INFORMATION, PACCESS_STATE, PASSIVE_LEVEL, PDRIVER_DISPATCH, PEXT_CALLBACK,
     PKDEFERRED_ROUTINE, POBJECT_TYPE, POOL_FLAGS, TIMER_TYPE, UNICODE_STRING,
 };
+use ks::status::STATUS_SUCCESS;
 use ks::NTSTATUS;
 
 use crate::kernel::{current, current_irql, with_current};
 use crate::sync::check_irql;
-use crate::{avstream, event, handles, io, ks as ks_sys, object, registry, sync, timer};
+use crate::{
+    avstream, debug_print, event, handles, io, ks as ks_sys, object, registry, sync, timer,
+};
 
 /// `PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)`: a tracked pool
 /// block, or NULL (invalid flags or tag, zero bytes, wrong IRQL, too large, or the fault injector
@@ -33,6 +36,7 @@ use crate::{avstream, event, handles, io, ks as ks_sys, object, registry, sync, 
 ///
 /// # Safety
 /// Safe to call with any arguments; marked unsafe to match the kernel import.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn ExAllocatePool2(
     Flags: POOL_FLAGS,
     NumberOfBytes: usize,
@@ -50,6 +54,7 @@ pub unsafe extern "system" fn ExAllocatePool2(
 ///
 /// # Safety
 /// `P` must not be used after the call if it was a live block.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn ExFreePoolWithTag(P: *mut c_void, Tag: u32) {
     let state = current("ExFreePoolWithTag");
     if let Some(size) = state.pool.live_size(P as usize) {
@@ -62,6 +67,7 @@ pub unsafe extern "system" fn ExFreePoolWithTag(P: *mut c_void, Tag: u32) {
 ///
 /// # Safety
 /// `SpinLock` must point to a live, aligned KSPIN_LOCK used only through the spin lock routines.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KeAcquireSpinLockRaiseToDpc(SpinLock: *mut KSPIN_LOCK) -> KIRQL {
     with_current("KeAcquireSpinLockRaiseToDpc", |state| {
         // SAFETY: forwarded from the caller.
@@ -73,6 +79,7 @@ pub unsafe extern "system" fn KeAcquireSpinLockRaiseToDpc(SpinLock: *mut KSPIN_L
 ///
 /// # Safety
 /// As for [`KeAcquireSpinLockRaiseToDpc`].
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KeReleaseSpinLock(SpinLock: *mut KSPIN_LOCK, NewIrql: KIRQL) {
     with_current("KeReleaseSpinLock", |state| {
         // SAFETY: forwarded from the caller.
@@ -85,6 +92,7 @@ pub unsafe extern "system" fn KeReleaseSpinLock(SpinLock: *mut KSPIN_LOCK, NewIr
 ///
 /// # Safety
 /// `Irp` must be a live IRP the caller owns (or a pointer the emulation will reject).
+#[ks::kernel_abi]
 pub unsafe extern "system" fn IofCompleteRequest(Irp: *mut IRP, PriorityBoost: i8) {
     let _ = PriorityBoost;
     let state = current("IofCompleteRequest");
@@ -96,6 +104,7 @@ pub unsafe extern "system" fn IofCompleteRequest(Irp: *mut IRP, PriorityBoost: i
 ///
 /// # Safety
 /// `Irql` must be writable.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn IoAcquireCancelSpinLock(Irql: *mut KIRQL) {
     let state = current("IoAcquireCancelSpinLock");
     // SAFETY: the cancel lock word lives as long as the kernel.
@@ -115,6 +124,7 @@ pub unsafe extern "system" fn IoAcquireCancelSpinLock(Irql: *mut KIRQL) {
 /// # Safety
 /// Safe to call with any argument (releasing a lock not held is reported); unsafe to match the
 /// kernel import.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn IoReleaseCancelSpinLock(Irql: KIRQL) {
     let state = current("IoReleaseCancelSpinLock");
     // SAFETY: the cancel lock word lives as long as the kernel.
@@ -126,6 +136,7 @@ pub unsafe extern "system" fn IoReleaseCancelSpinLock(Irql: KIRQL) {
 ///
 /// # Safety
 /// `Event` must point to writable memory for a KEVENT.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KeInitializeEvent(Event: *mut KEVENT, Type: EVENT_TYPE, State: u8) {
     // SAFETY: forwarded from the caller.
     unsafe { event::initialize(Event, Type, State != 0) }
@@ -137,6 +148,7 @@ pub unsafe extern "system" fn KeInitializeEvent(Event: *mut KEVENT, Type: EVENT_
 ///
 /// # Safety
 /// `Event` must point to a live, initialised KEVENT.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KeSetEvent(Event: *mut KEVENT, Increment: i32, Wait: u8) -> i32 {
     let _ = Increment;
     let state = current("KeSetEvent");
@@ -153,6 +165,7 @@ pub unsafe extern "system" fn KeSetEvent(Event: *mut KEVENT, Increment: i32, Wai
 ///
 /// # Safety
 /// `Object` must be writable; `HandleInformation` must be NULL or writable.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn ObReferenceObjectByHandle(
     Handle: HANDLE,
     DesiredAccess: u32,
@@ -176,6 +189,7 @@ pub unsafe extern "system" fn ObReferenceObjectByHandle(
 ///
 /// # Safety
 /// Safe to call with any pointer (unknown ones are reported); unsafe to match the kernel import.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn ObfDereferenceObject(Object: *mut c_void) -> isize {
     let state = current("ObfDereferenceObject");
     check_irql(&state, "ObfDereferenceObject", DISPATCH_LEVEL);
@@ -199,6 +213,7 @@ pub static mut ExEventObjectType: POBJECT_TYPE =
 /// # Safety
 /// `Header` must be writable; `ItemsList` (`ItemsCount` items) and `Table` must outlive the
 /// header; `Irp` must be NULL or a live IRP.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsAllocateObjectHeader(
     Header: *mut KSOBJECT_HEADER,
     ItemsCount: u32,
@@ -215,6 +230,7 @@ pub unsafe extern "system" fn KsAllocateObjectHeader(
 ///
 /// # Safety
 /// Safe to call with any pointer (unknown ones are reported); unsafe to match the kernel import.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsFreeObjectHeader(Header: *mut c_void) {
     let state = current("KsFreeObjectHeader");
     ks_sys::free_object_header(&state, Header);
@@ -225,6 +241,7 @@ pub unsafe extern "system" fn KsFreeObjectHeader(Header: *mut c_void) {
 ///
 /// # Safety
 /// Safe to call with any pointer (unknown ones are reported); unsafe to match the kernel import.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsQueryObjectCreateItem(
     Header: KSOBJECT_HEADER,
 ) -> *mut KSOBJECT_CREATE_ITEM {
@@ -237,6 +254,7 @@ pub unsafe extern "system" fn KsQueryObjectCreateItem(
 ///
 /// # Safety
 /// `Irp` must be a live IRP_MJ_QUERY_SECURITY the caller owns.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsDispatchQuerySecurity(
     DeviceObject: *mut DEVICE_OBJECT,
     Irp: *mut IRP,
@@ -251,6 +269,7 @@ pub unsafe extern "system" fn KsDispatchQuerySecurity(
 ///
 /// # Safety
 /// `Irp` must be a live IRP_MJ_SET_SECURITY the caller owns.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsDispatchSetSecurity(
     DeviceObject: *mut DEVICE_OBJECT,
     Irp: *mut IRP,
@@ -266,6 +285,7 @@ pub unsafe extern "system" fn KsDispatchSetSecurity(
 ///
 /// # Safety
 /// `Irp` must be a live IRP the caller owns, for a file object following the KS convention.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsDispatchIrp(
     DeviceObject: *mut DEVICE_OBJECT,
     Irp: *mut IRP,
@@ -279,6 +299,7 @@ pub unsafe extern "system" fn KsDispatchIrp(
 ///
 /// # Safety
 /// `Dpc` must point to writable memory for a KDPC that lives while it is queued or set on a timer.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KeInitializeDpc(
     Dpc: *mut KDPC,
     DeferredRoutine: PKDEFERRED_ROUTINE,
@@ -293,6 +314,7 @@ pub unsafe extern "system" fn KeInitializeDpc(
 ///
 /// # Safety
 /// `Timer` must point to writable memory for a KTIMER.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KeInitializeTimerEx(Timer: *mut KTIMER, Type: TIMER_TYPE) {
     let state = current("KeInitializeTimerEx");
     // SAFETY: forwarded from the caller.
@@ -303,6 +325,7 @@ pub unsafe extern "system" fn KeInitializeTimerEx(Timer: *mut KTIMER, Type: TIME
 ///
 /// # Safety
 /// `Timer` and `Dpc` (if not NULL) must be initialised and live until the timer is cancelled or has fired for the last time.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KeSetTimerEx(
     Timer: *mut KTIMER,
     DueTime: i64,
@@ -319,6 +342,7 @@ pub unsafe extern "system" fn KeSetTimerEx(
 ///
 /// # Safety
 /// `Timer` must be an initialised KTIMER.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KeCancelTimer(Timer: *mut KTIMER) -> u8 {
     let state = current("KeCancelTimer");
     check_irql(&state, "KeCancelTimer", DISPATCH_LEVEL);
@@ -331,6 +355,7 @@ pub unsafe extern "system" fn KeCancelTimer(Timer: *mut KTIMER) -> u8 {
 ///
 /// # Safety
 /// None beyond the kernel's: callable at PASSIVE_LEVEL.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KeFlushQueuedDpcs() {
     let state = current("KeFlushQueuedDpcs");
     check_irql(&state, "KeFlushQueuedDpcs", PASSIVE_LEVEL);
@@ -344,6 +369,7 @@ pub unsafe extern "system" fn KeFlushQueuedDpcs() {
 /// # Safety
 /// `Callback`, if not NULL, must be callable at DISPATCH_LEVEL with `CallbackContext` until the
 /// timer is deleted.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn ExAllocateTimer(
     Callback: PEXT_CALLBACK,
     CallbackContext: *mut c_void,
@@ -360,6 +386,7 @@ pub unsafe extern "system" fn ExAllocateTimer(
 ///
 /// # Safety
 /// `Parameters` must be NULL or point to a readable EXT_SET_PARAMETERS.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn ExSetTimer(
     Timer: *mut EX_TIMER,
     DueTime: i64,
@@ -377,6 +404,7 @@ pub unsafe extern "system" fn ExSetTimer(
 ///
 /// # Safety
 /// Safe with any arguments (unknown timers are reported); unsafe to match the kernel import.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn ExCancelTimer(Timer: *mut EX_TIMER, Parameters: *mut c_void) -> u8 {
     let state = current("ExCancelTimer");
     check_irql(&state, "ExCancelTimer", DISPATCH_LEVEL);
@@ -391,6 +419,7 @@ pub unsafe extern "system" fn ExCancelTimer(Timer: *mut EX_TIMER, Parameters: *m
 /// # Safety
 /// `Parameters` must be NULL (a reported bug) or point to a readable EXT_DELETE_PARAMETERS; its
 /// DeleteCallback, if any, must be callable with its DeleteContext.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn ExDeleteTimer(
     Timer: *mut EX_TIMER,
     Cancel: u8,
@@ -409,6 +438,7 @@ pub unsafe extern "system" fn ExDeleteTimer(
 ///
 /// # Safety
 /// The three pointers must be writable (NULL ones are reported).
+#[ks::kernel_abi]
 pub unsafe extern "system" fn ExQueryTimerResolution(
     MaximumTime: *mut u32,
     MinimumTime: *mut u32,
@@ -425,6 +455,7 @@ pub unsafe extern "system" fn ExQueryTimerResolution(
 ///
 /// # Safety
 /// `PerformanceFrequency` must be NULL or writable.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KeQueryPerformanceCounter(PerformanceFrequency: *mut i64) -> i64 {
     let state = current("KeQueryPerformanceCounter");
     if !PerformanceFrequency.is_null() {
@@ -438,6 +469,7 @@ pub unsafe extern "system" fn KeQueryPerformanceCounter(PerformanceFrequency: *m
 ///
 /// # Safety
 /// `Handle` must be writable.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn ObOpenObjectByPointer(
     Object: *mut c_void,
     HandleAttributes: u32,
@@ -462,6 +494,7 @@ pub unsafe extern "system" fn ObOpenObjectByPointer(
 ///
 /// # Safety
 /// Safe with any value; unsafe to match the kernel import.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn ZwClose(Handle: HANDLE) -> NTSTATUS {
     let state = current("ZwClose");
     handles::close(&state, Handle)
@@ -473,6 +506,7 @@ pub unsafe extern "system" fn ZwClose(Handle: HANDLE) -> NTSTATUS {
 ///
 /// # Safety
 /// `DeviceRegKey` must be writable.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn IoOpenDeviceRegistryKey(
     DeviceObject: *mut DEVICE_OBJECT,
     DevInstKeyType: u32,
@@ -492,6 +526,7 @@ pub unsafe extern "system" fn IoOpenDeviceRegistryKey(
 /// # Safety
 /// `ValueName` must be a live UNICODE_STRING, `KeyValueInformation` NULL or writable for `Length`
 /// bytes, `ResultLength` writable.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn ZwQueryValueKey(
     KeyHandle: HANDLE,
     ValueName: *mut UNICODE_STRING,
@@ -519,6 +554,7 @@ pub unsafe extern "system" fn ZwQueryValueKey(
 ///
 /// # Safety
 /// `DriverObject` must be the driver object DriverEntry received; `Descriptor` must live until unload.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsInitializeDriver(
     DriverObject: *mut DRIVER_OBJECT,
     RegistryPathName: *mut UNICODE_STRING,
@@ -541,6 +577,7 @@ pub unsafe extern "system" fn KsInitializeDriver(
 /// `Descriptor` must live until unload; `RefString` NULL or NUL-terminated; `FilterFactory`
 /// NULL or writable.
 #[allow(clippy::too_many_arguments)]
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsCreateFilterFactory(
     DeviceObject: *mut DEVICE_OBJECT,
     Descriptor: *const KSFILTER_DESCRIPTOR,
@@ -569,6 +606,7 @@ pub unsafe extern "system" fn KsCreateFilterFactory(
 ///
 /// # Safety
 /// `Device` must be the emulation's KSDEVICE.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsAcquireDevice(Device: *mut KSDEVICE) {
     let _ = Device;
     let state = current("KsAcquireDevice");
@@ -580,6 +618,7 @@ pub unsafe extern "system" fn KsAcquireDevice(Device: *mut KSDEVICE) {
 ///
 /// # Safety
 /// `Device` must be the emulation's KSDEVICE.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsReleaseDevice(Device: *mut KSDEVICE) {
     let _ = Device;
     let state = current("KsReleaseDevice");
@@ -590,6 +629,7 @@ pub unsafe extern "system" fn KsReleaseDevice(Device: *mut KSDEVICE) {
 ///
 /// # Safety
 /// `Pin` must be a live pin of the emulation.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsPinGetLeadingEdgeStreamPointer(
     Pin: *mut KSPIN,
     State: KSSTREAM_POINTER_STATE,
@@ -607,6 +647,7 @@ pub unsafe extern "system" fn KsPinGetLeadingEdgeStreamPointer(
 ///
 /// # Safety
 /// `StreamPointer` must be a live stream pointer.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsStreamPointerAdvance(
     StreamPointer: *mut KSSTREAM_POINTER,
 ) -> NTSTATUS {
@@ -619,6 +660,7 @@ pub unsafe extern "system" fn KsStreamPointerAdvance(
 ///
 /// # Safety
 /// `StreamPointer` must be a live, locked stream pointer.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsStreamPointerAdvanceOffsets(
     StreamPointer: *mut KSSTREAM_POINTER,
     InUsed: u32,
@@ -639,6 +681,7 @@ pub unsafe extern "system" fn KsStreamPointerAdvanceOffsets(
 ///
 /// # Safety
 /// `StreamPointer` must be live; `CloneStreamPointer` writable.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsStreamPointerClone(
     StreamPointer: *mut KSSTREAM_POINTER,
     CancelCallback: PFNKSSTREAMPOINTER,
@@ -660,6 +703,7 @@ pub unsafe extern "system" fn KsStreamPointerClone(
 ///
 /// # Safety
 /// `StreamPointer` must be a live clone.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsStreamPointerDelete(StreamPointer: *mut KSSTREAM_POINTER) {
     let state = current("KsStreamPointerDelete");
     check_irql(&state, "KsStreamPointerDelete", DISPATCH_LEVEL);
@@ -670,6 +714,7 @@ pub unsafe extern "system" fn KsStreamPointerDelete(StreamPointer: *mut KSSTREAM
 ///
 /// # Safety
 /// `StreamPointer` must be a live, locked stream pointer.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsStreamPointerUnlock(
     StreamPointer: *mut KSSTREAM_POINTER,
     Eject: u8,
@@ -683,6 +728,7 @@ pub unsafe extern "system" fn KsStreamPointerUnlock(
 ///
 /// # Safety
 /// `Pin` must be a live pin of the emulation.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsPinAttemptProcessing(Pin: *mut KSPIN, Asynchronous: u8) {
     let state = current("KsPinAttemptProcessing");
     check_irql(&state, "KsPinAttemptProcessing", DISPATCH_LEVEL);
@@ -693,6 +739,7 @@ pub unsafe extern "system" fn KsPinAttemptProcessing(Pin: *mut KSPIN, Asynchrono
 ///
 /// # Safety
 /// `Pin` must be a live pin of the emulation.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsPinGetParentFilter(Pin: *mut KSPIN) -> *mut KSFILTER {
     let state = current("KsPinGetParentFilter");
     avstream::parent_filter(&state, Pin)
@@ -702,6 +749,7 @@ pub unsafe extern "system" fn KsPinGetParentFilter(Pin: *mut KSPIN) -> *mut KSFI
 ///
 /// # Safety
 /// `Object` must be a live AVStream object of the emulation.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsGetDevice(Object: *mut c_void) -> *mut KSDEVICE {
     let state = current("KsGetDevice");
     avstream::device_of(&state, Object)
@@ -711,6 +759,7 @@ pub unsafe extern "system" fn KsGetDevice(Object: *mut c_void) -> *mut KSDEVICE 
 ///
 /// # Safety
 /// `Irp` must be a live IRP.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsGetPinFromIrp(Irp: *mut IRP) -> *mut KSPIN {
     let state = current("KsGetPinFromIrp");
     // SAFETY: forwarded from the caller.
@@ -721,6 +770,7 @@ pub unsafe extern "system" fn KsGetPinFromIrp(Irp: *mut IRP) -> *mut KSPIN {
 ///
 /// # Safety
 /// `Irp` must be a live IRP.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsGetFilterFromIrp(Irp: *mut IRP) -> *mut KSFILTER {
     let state = current("KsGetFilterFromIrp");
     // SAFETY: forwarded from the caller.
@@ -731,6 +781,7 @@ pub unsafe extern "system" fn KsGetFilterFromIrp(Irp: *mut IRP) -> *mut KSFILTER
 ///
 /// # Safety
 /// `FileObject` must be a live file object of an AVStream object.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsGetObjectFromFileObject(
     FileObject: *mut FILE_OBJECT,
 ) -> *mut c_void {
@@ -748,6 +799,7 @@ pub unsafe extern "system" fn KsGetObjectFromFileObject(
 /// `ObjectBag` must be the `Bag` of a live filter or pin (else a reported bug);
 /// `PointerToPointerToItem` must point to a writable pointer that is NULL or points to `OldSize`
 /// readable bytes.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn _KsEdit(
     ObjectBag: KSOBJECT_BAG,
     PointerToPointerToItem: *mut *mut c_void,
@@ -773,6 +825,7 @@ pub unsafe extern "system" fn _KsEdit(
 ///
 /// # Safety
 /// `Header` must be live; `ObjectClass` a NUL-terminated string living as long as the header.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsAddObjectCreateItemToObjectHeader(
     Header: KSOBJECT_HEADER,
     Create: PDRIVER_DISPATCH,
@@ -799,6 +852,7 @@ pub unsafe extern "system" fn KsAddObjectCreateItemToObjectHeader(
 ///
 /// # Safety
 /// `AllocatorFraming` must be readable; `AllocatorHandle` writable.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsCreateAllocator(
     ConnectionHandle: HANDLE,
     AllocatorFraming: *mut KSALLOCATOR_FRAMING,
@@ -816,6 +870,7 @@ pub unsafe extern "system" fn KsCreateAllocator(
 ///
 /// # Safety
 /// The buffers must be valid for their sizes; `BytesReturned` writable.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsSynchronousIoControlDevice(
     FileObject: *mut FILE_OBJECT,
     RequestorMode: KPROCESSOR_MODE,
@@ -847,6 +902,7 @@ pub unsafe extern "system" fn KsSynchronousIoControlDevice(
 ///
 /// # Safety
 /// `Pin` must be a live pin of the emulation.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsPinAcquireProcessingMutex(Pin: *mut KSPIN) {
     let state = current("KsPinAcquireProcessingMutex");
     check_irql(&state, "KsPinAcquireProcessingMutex", PASSIVE_LEVEL);
@@ -857,6 +913,7 @@ pub unsafe extern "system" fn KsPinAcquireProcessingMutex(Pin: *mut KSPIN) {
 ///
 /// # Safety
 /// `Pin` must be a live pin whose processing mutex the caller holds.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsPinReleaseProcessingMutex(Pin: *mut KSPIN) {
     let state = current("KsPinReleaseProcessingMutex");
     check_irql(&state, "KsPinReleaseProcessingMutex", PASSIVE_LEVEL);
@@ -867,3 +924,24 @@ pub unsafe extern "system" fn KsPinReleaseProcessingMutex(Pin: *mut KSPIN) {
 /// `unsafe { IoFileObjectType }`, as on Windows. Never written.
 pub static mut IoFileObjectType: POBJECT_TYPE =
     (&raw const object::FILE_OBJECT_TYPE).cast_mut().cast();
+
+/// `ULONG DbgPrint(PCSTR Format, ...)`, with the first three variadic arguments as fixed ones
+/// (under the Windows x64 convention variadic arguments travel exactly like fixed ones; see
+/// `ks::kernel_services!`): prints the formatted text on standard error (see `debug_print` for the
+/// printf subset) and returns STATUS_SUCCESS. Needs no current kernel (the driver's panic
+/// handler may run anywhere).
+///
+/// # Safety
+/// `Format` is NULL or a NUL-terminated string; each argument a conversion reads as a pointer is
+/// NULL or points to what the conversion expects.
+#[ks::kernel_abi]
+pub unsafe extern "system" fn DbgPrint(
+    Format: *const u8,
+    Arg1: usize,
+    Arg2: usize,
+    Arg3: usize,
+) -> u32 {
+    // SAFETY: forwarded from the caller.
+    unsafe { debug_print::print(Format, &[Arg1, Arg2, Arg3]) };
+    STATUS_SUCCESS as u32
+}

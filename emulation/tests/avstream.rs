@@ -619,6 +619,7 @@ fn run_state_only_pins_queue_in_pause_and_process_in_run() {
 }
 
 /// A timer DPC that asks for processing (the avshws pattern).
+#[ks::kernel_abi]
 unsafe extern "system" fn tick(
     _dpc: *mut ks::nt::KDPC,
     context: *mut c_void,
@@ -1260,6 +1261,7 @@ fn processing_deferred_for_a_pin_closed_meanwhile_is_dropped() {
     kernel.assert_no_leaks();
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn nothing(
     _dpc: *mut ks::nt::KDPC,
     _context: *mut c_void,
@@ -1293,4 +1295,46 @@ fn a_pin_keeps_its_filter_object_after_the_filters_close() {
     assert_eq!(context, (&raw const FILTER_CONTEXT) as usize);
     kernel.close(pin);
     kernel.assert_no_leaks();
+}
+
+/// The driver object and registry path the last [`records_its_arguments`] call saw.
+static ENTRY_ARGUMENTS: std::sync::Mutex<Option<(usize, String)>> = std::sync::Mutex::new(None);
+
+/// A DriverEntry that records its arguments and does nothing else (no KsInitializeDriver: no
+/// AddDevice, so the load ends after it).
+#[ks::kernel_abi]
+unsafe extern "system" fn records_its_arguments(
+    driver: *mut ks::nt::DRIVER_OBJECT,
+    path: *mut ks::nt::UNICODE_STRING,
+) -> NTSTATUS {
+    // SAFETY: the emulation passes a live counted string whose buffer holds Length bytes.
+    let path = unsafe { &*path };
+    // SAFETY: as above: Length bytes of UTF-16.
+    let units = unsafe { std::slice::from_raw_parts(path.Buffer, usize::from(path.Length) / 2) };
+    *ENTRY_ARGUMENTS.lock().unwrap() = Some((driver as usize, String::from_utf16_lossy(units)));
+    STATUS_SUCCESS
+}
+
+#[test]
+fn driver_entry_gets_a_real_driver_object_and_the_services_registry_key() {
+    let kernel = Kernel::new();
+    assert_eq!(kernel.load_driver(records_its_arguments), STATUS_SUCCESS);
+    let (driver, path) = ENTRY_ARGUMENTS
+        .lock()
+        .unwrap()
+        .take()
+        .expect("DriverEntry ran");
+    assert_ne!(driver, 0);
+    // SAFETY: the kernel's driver object lives as long as the kernel.
+    let object = unsafe { &*(driver as *const ks::nt::DRIVER_OBJECT) };
+    assert_eq!(
+        object.Size as usize,
+        std::mem::size_of::<ks::nt::DRIVER_OBJECT>()
+    );
+    assert!(!object.DriverExtension.is_null());
+    assert_eq!(
+        path,
+        "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\avcam"
+    );
+    assert_eq!(path, avcam_emulation::DRIVER_REGISTRY_PATH);
 }

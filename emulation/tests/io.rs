@@ -522,6 +522,7 @@ static DPC_TABLE: ks::ks::KSDISPATCH_TABLE = ks::ks::KSDISPATCH_TABLE {
     FastWrite: None,
 };
 
+#[ks::kernel_abi]
 unsafe extern "system" fn pend_for_dpc(
     _device: *mut ks::nt::DEVICE_OBJECT,
     irp: *mut ks::nt::IRP,
@@ -532,6 +533,7 @@ unsafe extern "system" fn pend_for_dpc(
     STATUS_PENDING
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn close_recording_irql(
     _device: *mut ks::nt::DEVICE_OBJECT,
     irp: *mut ks::nt::IRP,
@@ -545,6 +547,7 @@ unsafe extern "system" fn close_recording_irql(
     STATUS_SUCCESS
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn complete_pended(
     _dpc: *mut ks::nt::KDPC,
     _context: *mut std::ffi::c_void,
@@ -609,6 +612,7 @@ static RECORDING_TABLE: ks::ks::KSDISPATCH_TABLE = ks::ks::KSDISPATCH_TABLE {
     FastWrite: None,
 };
 
+#[ks::kernel_abi]
 unsafe extern "system" fn record_parent_close(
     _device: *mut ks::nt::DEVICE_OBJECT,
     irp: *mut ks::nt::IRP,

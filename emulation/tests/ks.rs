@@ -228,6 +228,7 @@ fn freeing_a_header_twice_is_detected() {
 }
 
 /// A create handler that "succeeds" without giving the file object a KS context.
+#[ks::kernel_abi]
 unsafe extern "system" fn create_without_context(
     _device: *mut ks::nt::DEVICE_OBJECT,
     irp: *mut ks::nt::IRP,

@@ -101,6 +101,7 @@ fn switches() -> Switches {
     *SWITCHES.lock().unwrap()
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn device_start(
     device: *mut KSDEVICE,
     _irp: *mut IRP,
@@ -119,10 +120,12 @@ unsafe extern "system" fn device_start(
     }
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn device_remove(_device: *mut KSDEVICE, _irp: *mut IRP) {
     seen(Seen::Remove);
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn filter_create(filter: *mut KSFILTER, irp: *mut IRP) -> NTSTATUS {
     seen(Seen::FilterCreate {
         // SAFETY: the filter's live create IRP.
@@ -154,6 +157,7 @@ static RANGE_ANY_VIDEO: KSDATAFORMAT = KSDATAFORMAT {
     Specifier: GUID::NULL,
 };
 
+#[ks::kernel_abi]
 unsafe extern "system" fn pin_set_format(
     pin: *mut KSPIN,
     old: *mut c_void,
@@ -186,6 +190,7 @@ unsafe extern "system" fn pin_set_format(
     }
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn pin_create(_pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
     seen(Seen::PinCreate);
     if switches().create_fails {
@@ -195,12 +200,14 @@ unsafe extern "system" fn pin_create(_pin: *mut KSPIN, _irp: *mut IRP) -> NTSTAT
     }
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn pin_close(_pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
     seen(Seen::PinClose);
     STATUS_SUCCESS
 }
 
 /// Pin 0's KSPROPERTY_CONNECTION_DATAFORMAT: the minidriver's own answer (8 bytes of 0x5A).
+#[ks::kernel_abi]
 unsafe extern "system" fn own_data_format(
     irp: *mut IRP,
     _request: *mut KSIDENTIFIER,
@@ -395,6 +402,7 @@ fn device_descriptor() -> *const KSDEVICE_DESCRIPTOR {
         .0
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn driver_entry(
     driver: *mut DRIVER_OBJECT,
     path: *mut UNICODE_STRING,

@@ -77,6 +77,7 @@ fn mode_of(device: *mut KSDEVICE) -> How {
         .expect("a device of this test")
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn device_add(device: *mut KSDEVICE) -> NTSTATUS {
     let how = NEXT.lock().unwrap().take().expect("a mode for this load");
     let mut modes = MODES.lock().unwrap();
@@ -86,6 +87,7 @@ unsafe extern "system" fn device_add(device: *mut KSDEVICE) -> NTSTATUS {
     STATUS_SUCCESS
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn device_start(
     device: *mut KSDEVICE,
     _irp: *mut IRP,
@@ -159,6 +161,7 @@ struct Store {
     size: usize,
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn initialize_allocator(
     pin: *mut KSPIN,
     framing: *mut KSALLOCATOR_FRAMING,
@@ -181,6 +184,7 @@ unsafe extern "system" fn initialize_allocator(
     STATUS_SUCCESS
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn allocate(context: *mut c_void) -> *mut c_void {
     ALLOCATED.fetch_add(1, Ordering::SeqCst);
     // SAFETY: the store `initialize_allocator` boxed.
@@ -188,6 +192,7 @@ unsafe extern "system" fn allocate(context: *mut c_void) -> *mut c_void {
     Box::into_raw(vec![0u8; store.size].into_boxed_slice()).cast()
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn free(context: *mut c_void, buffer: *mut c_void) {
     FREED.fetch_add(1, Ordering::SeqCst);
     // SAFETY: the store `initialize_allocator` boxed.
@@ -197,6 +202,7 @@ unsafe extern "system" fn free(context: *mut c_void, buffer: *mut c_void) {
     drop(unsafe { Box::from_raw(slice) });
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn delete_allocator(context: *mut c_void) {
     DELETED.fetch_add(1, Ordering::SeqCst);
     // SAFETY: boxed by `initialize_allocator`, freed once.
@@ -346,6 +352,7 @@ fn device_descriptor(filter: Option<*const KSFILTER_DESCRIPTOR>) -> *const KSDEV
 
 static DEVICE_DESCRIPTOR: Mutex<usize> = Mutex::new(0);
 
+#[ks::kernel_abi]
 unsafe extern "system" fn driver_entry(
     driver: *mut DRIVER_OBJECT,
     path: *mut UNICODE_STRING,
@@ -562,6 +569,7 @@ fn pin_header(kernel: &Kernel, pin: File) -> KSOBJECT_HEADER {
     unsafe { fs_context.cast::<KSOBJECT_HEADER>().read() }
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn never_called(
     _device: *mut ks::nt::DEVICE_OBJECT,
     _irp: *mut IRP,

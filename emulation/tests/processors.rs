@@ -66,6 +66,7 @@ impl Gate {
     }
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn gate_dpc(
     _dpc: *mut KDPC,
     context: *mut c_void,
@@ -76,6 +77,7 @@ unsafe extern "system" fn gate_dpc(
     unsafe { &*context.cast::<Gate>() }.enter();
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn gate_callback(_timer: *mut EX_TIMER, context: *mut c_void) {
     // SAFETY: the tests pass a live Gate.
     unsafe { &*context.cast::<Gate>() }.enter();

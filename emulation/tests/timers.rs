@@ -76,6 +76,7 @@ struct KtimerCamera {
     clock: FrameClock,
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn ktimer_frame(
     _dpc: *mut KDPC,
     context: *mut c_void,
@@ -121,6 +122,7 @@ struct ExTimerCamera {
     clock: FrameClock,
 }
 
+#[ks::kernel_abi]
 unsafe extern "system" fn ex_timer_frame(timer: *mut EX_TIMER, context: *mut c_void) {
     // SAFETY: the test's live ExTimerCamera.
     let camera = unsafe { &*context.cast::<ExTimerCamera>() };
@@ -285,6 +287,7 @@ fn dpc_of(block: *mut PooledTimer) -> *mut KDPC {
 }
 
 /// Counts its runs in the AtomicU32 it gets as context.
+#[ks::kernel_abi]
 unsafe extern "system" fn count(
     _dpc: *mut KDPC,
     context: *mut c_void,
@@ -362,6 +365,7 @@ struct FreeOther {
 }
 
 /// Frees the other timer's pool block (whose KDPC is queued behind this one).
+#[ks::kernel_abi]
 unsafe extern "system" fn free_other(
     _dpc: *mut KDPC,
     context: *mut c_void,

@@ -50,6 +50,7 @@ pub unsafe fn mark_pending(irp: *mut IRP) {
 ///
 /// # Safety
 /// `irp` must point to a live IRP the caller owns.
+#[ks::kernel_abi]
 pub unsafe fn set_cancel_routine(irp: *mut IRP, routine: PDRIVER_CANCEL) -> PDRIVER_CANCEL {
     // SAFETY: the caller guarantees `irp` is live; CancelRoutine is pointer-sized and aligned,
     // and the kernel and drivers only ever exchange it atomically.
@@ -140,13 +141,17 @@ mod tests {
 
     use super::*;
 
+    #[ks::kernel_abi]
     unsafe extern "system" fn cancel_a(_: *mut DEVICE_OBJECT, _: *mut IRP) {}
+    #[ks::kernel_abi]
     unsafe extern "system" fn cancel_b(_: *mut DEVICE_OBJECT, _: *mut IRP) {}
 
+    #[ks::kernel_abi]
     type CancelFn = unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP);
 
     /// A create handler that exercises the helpers on the IRP it gets, then fails the create
     /// (so the child needs no object of its own).
+    #[ks::kernel_abi]
     unsafe extern "system" fn create_and_check(_: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
         // SAFETY: the dispatch routine owns the live IRP.
         let stack = unsafe { current_stack_location(irp) };
@@ -190,6 +195,7 @@ mod tests {
         kernel.check();
     }
 
+    #[ks::kernel_abi]
     unsafe extern "system" fn pend_create(_: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
         // SAFETY: the dispatch routine owns the live IRP.
         unsafe { mark_pending(irp) };

@@ -63,10 +63,12 @@ pub struct KSPRIORITY {
 // --- Handlers ---
 
 /// `PFNKSHANDLER`: `NTSTATUS (*)(PIRP Irp, PKSIDENTIFIER Request, PVOID Data)`.
+#[crate::kernel_abi]
 pub type PFNKSHANDLER =
     Option<unsafe extern "system" fn(*mut IRP, *mut KSIDENTIFIER, *mut c_void) -> NTSTATUS>;
 /// `PFNKSINTERSECTHANDLEREX`: `NTSTATUS (*)(PVOID Context, PIRP, PKSP_PIN, PKSDATARANGE DataRange,
 /// PKSDATARANGE MatchingDataRange, ULONG DataBufferSize, PVOID Data, PULONG DataSize)`.
+#[crate::kernel_abi]
 pub type PFNKSINTERSECTHANDLEREX = Option<
     unsafe extern "system" fn(
         *mut c_void,
@@ -80,32 +82,44 @@ pub type PFNKSINTERSECTHANDLEREX = Option<
     ) -> NTSTATUS,
 >;
 /// `PFNKSDEVICECREATE` / `PFNKSDEVICE`: `NTSTATUS (*)(PKSDEVICE)`.
+#[crate::kernel_abi]
 pub type PFNKSDEVICE = Option<unsafe extern "system" fn(*mut KSDEVICE) -> NTSTATUS>;
 /// `PFNKSDEVICEPNPSTART`: `NTSTATUS (*)(PKSDEVICE, PIRP, PCM_RESOURCE_LIST, PCM_RESOURCE_LIST)`.
+#[crate::kernel_abi]
 pub type PFNKSDEVICEPNPSTART = Option<
     unsafe extern "system" fn(*mut KSDEVICE, *mut IRP, *mut c_void, *mut c_void) -> NTSTATUS,
 >;
 /// `PFNKSDEVICEIRP`: `NTSTATUS (*)(PKSDEVICE, PIRP)`.
+#[crate::kernel_abi]
 pub type PFNKSDEVICEIRP = Option<unsafe extern "system" fn(*mut KSDEVICE, *mut IRP) -> NTSTATUS>;
 /// `PFNKSDEVICEIRPVOID`: `void (*)(PKSDEVICE, PIRP)`.
+#[crate::kernel_abi]
 pub type PFNKSDEVICEIRPVOID = Option<unsafe extern "system" fn(*mut KSDEVICE, *mut IRP)>;
 /// Device dispatch entries avcam leaves NULL (capabilities, power, interface queries).
+#[crate::kernel_abi]
 pub type PFNKSDEVICE_OTHER = Option<unsafe extern "system" fn()>;
 /// `PFNKSFILTERIRP`: `NTSTATUS (*)(PKSFILTER, PIRP)`.
+#[crate::kernel_abi]
 pub type PFNKSFILTERIRP = Option<unsafe extern "system" fn(*mut KSFILTER, *mut IRP) -> NTSTATUS>;
 /// `PFNKSFILTERPROCESS`: `NTSTATUS (*)(PKSFILTER, PKSPROCESSPIN_INDEXENTRY)`.
+#[crate::kernel_abi]
 pub type PFNKSFILTERPROCESS =
     Option<unsafe extern "system" fn(*mut KSFILTER, *mut c_void) -> NTSTATUS>;
 /// `PFNKSFILTERVOID`: `NTSTATUS (*)(PKSFILTER)`.
+#[crate::kernel_abi]
 pub type PFNKSFILTERVOID = Option<unsafe extern "system" fn(*mut KSFILTER) -> NTSTATUS>;
 /// `PFNKSPINIRP`: `NTSTATUS (*)(PKSPIN, PIRP)`.
+#[crate::kernel_abi]
 pub type PFNKSPINIRP = Option<unsafe extern "system" fn(*mut KSPIN, *mut IRP) -> NTSTATUS>;
 /// `PFNKSPIN`: `NTSTATUS (*)(PKSPIN)`.
+#[crate::kernel_abi]
 pub type PFNKSPIN = Option<unsafe extern "system" fn(*mut KSPIN) -> NTSTATUS>;
 /// `PFNKSPINVOID`: `void (*)(PKSPIN)`.
+#[crate::kernel_abi]
 pub type PFNKSPINVOID = Option<unsafe extern "system" fn(*mut KSPIN)>;
 /// `PFNKSPINSETDATAFORMAT`: `NTSTATUS (*)(PKSPIN, PKSDATAFORMAT OldFormat, PKSMULTIPLE_ITEM
 /// OldAttributeList, const KSDATARANGE *DataRange, const KSATTRIBUTE_LIST *AttributeRange)`.
+#[crate::kernel_abi]
 pub type PFNKSPINSETDATAFORMAT = Option<
     unsafe extern "system" fn(
         *mut KSPIN,
@@ -116,9 +130,11 @@ pub type PFNKSPINSETDATAFORMAT = Option<
     ) -> NTSTATUS,
 >;
 /// `PFNKSPINSETDEVICESTATE`: `NTSTATUS (*)(PKSPIN, KSSTATE ToState, KSSTATE FromState)`.
+#[crate::kernel_abi]
 pub type PFNKSPINSETDEVICESTATE =
     Option<unsafe extern "system" fn(*mut KSPIN, KSSTATE, KSSTATE) -> NTSTATUS>;
 /// `PFNKSPININITIALIZEALLOCATOR`: `NTSTATUS (*)(PKSPIN, PKSALLOCATOR_FRAMING, PVOID *Context)`.
+#[crate::kernel_abi]
 pub type PFNKSPININITIALIZEALLOCATOR = Option<
     unsafe extern "system" fn(
         *mut KSPIN,
@@ -209,6 +225,7 @@ pub struct KSMETHOD_SET {
 /// `KSEVENT_ITEM` (40 bytes).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
+#[crate::kernel_abi]
 pub struct KSEVENT_ITEM {
     /// `EventId`.
     pub EventId: u32,
@@ -313,6 +330,7 @@ pub struct KSFILTER_DISPATCH {
 /// `KSCLOCK_DISPATCH` (32 bytes), opaque entries (avcam provides no clock).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
+#[crate::kernel_abi]
 pub struct KSCLOCK_DISPATCH {
     /// `SetTimer`, `CancelTimer`, `CorrelatedTime`, `Resolution`.
     pub Entries: [Option<unsafe extern "system" fn()>; 4],
@@ -532,6 +550,7 @@ pub struct KSFILTERFACTORY {
 }
 
 /// `PFNKSFILTERFACTORYPOWER`: `void (*)(PKSFILTERFACTORY, DEVICE_POWER_STATE)`.
+#[crate::kernel_abi]
 pub type PFNKSFILTERFACTORYPOWER = Option<unsafe extern "system" fn(*mut KSFILTERFACTORY, u32)>;
 
 /// `KSFILTER` (24 bytes).
@@ -612,6 +631,7 @@ pub struct KSSTREAM_POINTER {
 }
 
 /// `PFNKSSTREAMPOINTER`: `void (*)(PKSSTREAM_POINTER StreamPointer)` (clone cancel callbacks).
+#[crate::kernel_abi]
 pub type PFNKSSTREAMPOINTER = Option<unsafe extern "system" fn(*mut KSSTREAM_POINTER)>;
 
 /// `KSSTREAM_POINTER_STATE`: `KSSTREAM_POINTER_STATE_UNLOCKED` (0) / `LOCKED` (1).

@@ -405,9 +405,11 @@ pub struct KSSTREAMALLOCATOR_STATUS {
 }
 
 /// `PFNALLOCATOR_ALLOCATEFRAME`: `NTSTATUS (*)(PFILE_OBJECT, PVOID *Frame)`.
+#[crate::kernel_abi]
 pub type PFNALLOCATOR_ALLOCATEFRAME =
     Option<unsafe extern "system" fn(*mut FILE_OBJECT, *mut *mut c_void) -> NTSTATUS>;
 /// `PFNALLOCATOR_FREEFRAME`: `VOID (*)(PFILE_OBJECT, PVOID Frame)`.
+#[crate::kernel_abi]
 pub type PFNALLOCATOR_FREEFRAME = Option<unsafe extern "system" fn(*mut FILE_OBJECT, *mut c_void)>;
 
 /// `KSSTREAMALLOCATOR_FUNCTIONTABLE` (16 bytes): direct calls for kernel-mode clients.
@@ -436,18 +438,23 @@ pub const KSEVENT_STREAMALLOCATOR_FREEFRAME: u32 = 1;
 // --- External allocator callbacks (KsCreateDefaultAllocatorEx) ---
 
 /// `PFNKSDEFAULTALLOCATE`: `PVOID (*)(PVOID Context)`.
+#[crate::kernel_abi]
 pub type PFNKSDEFAULTALLOCATE = Option<unsafe extern "system" fn(*mut c_void) -> *mut c_void>;
 /// `PFNKSDEFAULTFREE`: `VOID (*)(PVOID Context, PVOID Buffer)`.
+#[crate::kernel_abi]
 pub type PFNKSDEFAULTFREE = Option<unsafe extern "system" fn(*mut c_void, *mut c_void)>;
 /// `PFNKSINITIALIZEALLOCATOR`:
 /// `NTSTATUS (*)(PVOID InitialContext, PKSALLOCATOR_FRAMING, PVOID *Context)`.
+#[crate::kernel_abi]
 pub type PFNKSINITIALIZEALLOCATOR = Option<
     unsafe extern "system" fn(*mut c_void, *mut KSALLOCATOR_FRAMING, *mut *mut c_void) -> NTSTATUS,
 >;
 /// `PFNKSDELETEALLOCATOR`: `VOID (*)(PVOID Context)`.
+#[crate::kernel_abi]
 pub type PFNKSDELETEALLOCATOR = Option<unsafe extern "system" fn(*mut c_void)>;
 
 /// The C signature of `KsCreateDefaultAllocatorEx`.
+#[crate::kernel_abi]
 pub type PFNKSCREATEDEFAULTALLOCATOREX = unsafe extern "system" fn(
     *mut IRP,
     *mut c_void,
@@ -476,6 +483,7 @@ pub struct KSOBJECT_CREATE_ITEM {
 }
 
 /// `PFAST_IO_DEVICE_CONTROL` and friends: opaque fast-I/O entry points (avcam provides none).
+#[crate::kernel_abi]
 pub type PFAST_IO_ROUTINE = Option<unsafe extern "system" fn()>;
 
 /// `KSDISPATCH_TABLE` (80 bytes): the IRP handlers of a KS object's file object.

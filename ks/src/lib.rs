@@ -17,7 +17,9 @@
 //! - [`avstream`]: the AVStream object model (descriptors, dispatch and automation tables, KSPIN, ...);
 //! - [`video`]: video formats (KS_VIDEOINFOHEADER, KS_DATARANGE_VIDEO, ...) and the video capture
 //!   property sets (DROPPEDFRAMES, VIDEOPROCAMP, VIDEOCONTROL);
-//! - [`avcam`]: avcam's own property sets (pattern and overlays, fault injection).
+//! - [`avcam`]: avcam's own property sets (pattern and overlays, fault injection);
+//! - [`services`]: the one list of the ntoskrnl / ks.sys services the driver imports
+//!   ([`kernel_services!`]), and [`kernel_abi`], the calling convention at that boundary.
 #![no_std]
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
 
@@ -53,8 +55,13 @@ mod header_layouts;
 pub mod ks;
 mod layout;
 pub mod nt;
+pub mod services;
 pub mod status;
 pub mod video;
 
+/// The calling convention at the driver/kernel boundary: see [`avcam_abi`]. Every function type
+/// and function that crosses between driver code and ntoskrnl / ks.sys carries
+/// `#[ks::kernel_abi]`.
+pub use avcam_abi::kernel_abi;
 pub use guid::GUID;
 pub use status::NTSTATUS;

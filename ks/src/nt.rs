@@ -199,16 +199,21 @@ pub const POOL_FLAG_NON_PAGED_EXECUTE: POOL_FLAGS = 0x0000_0000_0000_0080;
 pub const POOL_FLAG_PAGED: POOL_FLAGS = 0x0000_0000_0000_0100;
 
 /// `PDRIVER_DISPATCH`: `NTSTATUS (*)(PDEVICE_OBJECT, PIRP)`.
+#[crate::kernel_abi]
 pub type PDRIVER_DISPATCH =
     Option<unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP) -> NTSTATUS>;
 /// `PDRIVER_CANCEL`: `VOID (*)(PDEVICE_OBJECT, PIRP)`.
+#[crate::kernel_abi]
 pub type PDRIVER_CANCEL = Option<unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP)>;
 /// `PDRIVER_UNLOAD`: `VOID (*)(PDRIVER_OBJECT)`.
+#[crate::kernel_abi]
 pub type PDRIVER_UNLOAD = Option<unsafe extern "system" fn(*mut DRIVER_OBJECT)>;
 /// `PDRIVER_ADD_DEVICE`: `NTSTATUS (*)(PDRIVER_OBJECT, PDEVICE_OBJECT)`.
+#[crate::kernel_abi]
 pub type PDRIVER_ADD_DEVICE =
     Option<unsafe extern "system" fn(*mut DRIVER_OBJECT, *mut DEVICE_OBJECT) -> NTSTATUS>;
 /// `PIO_COMPLETION_ROUTINE`.
+#[crate::kernel_abi]
 pub type PIO_COMPLETION_ROUTINE =
     Option<unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP, *mut c_void) -> NTSTATUS>;
 
@@ -511,6 +516,7 @@ pub const OBJ_KERNEL_HANDLE: u32 = 0x0000_0200;
 pub type PACCESS_STATE = *mut c_void;
 
 /// `PKDEFERRED_ROUTINE`.
+#[crate::kernel_abi]
 pub type PKDEFERRED_ROUTINE =
     Option<unsafe extern "system" fn(*mut KDPC, *mut c_void, *mut c_void, *mut c_void)>;
 
@@ -523,10 +529,12 @@ pub struct EX_TIMER {
 
 /// `PEXT_CALLBACK`: `VOID ExTimerCallback(PEX_TIMER Timer, PVOID Context)`, called at
 /// DISPATCH_LEVEL when an EX_TIMER expires (learn.microsoft.com, EXT_CALLBACK).
+#[crate::kernel_abi]
 pub type PEXT_CALLBACK = Option<unsafe extern "system" fn(*mut EX_TIMER, *mut c_void)>;
 
 /// `PEXT_DELETE_CALLBACK`: `VOID ExTimerDeleteCallback(PVOID Context)`, called once a deleted
 /// EX_TIMER has no timer operation left (learn.microsoft.com, EXT_DELETE_CALLBACK).
+#[crate::kernel_abi]
 pub type PEXT_DELETE_CALLBACK = Option<unsafe extern "system" fn(*mut c_void)>;
 
 /// `EX_TIMER_HIGH_RESOLUTION`: an `ExAllocateTimer` attribute; the timer expires at its due

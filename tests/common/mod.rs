@@ -1,4 +1,7 @@
 //! Shared set-up of the end-to-end tests: load avcam into the emulation and open the camera.
+//!
+//! The driver is the Linux build of `src/`, or with `AVCAM_DRIVER_IMAGE=/path/to/avcam.sys` the
+//! cross-built image itself, loaded by `avcam-loader` (see [`driver_entry`]).
 
 #![allow(dead_code)] // each test binary uses its own subset
 
@@ -6,7 +9,7 @@ use std::time::Duration;
 
 use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
 use avcam_client::{Camera, Pin, Transport};
-use avcam_emulation::Kernel;
+use avcam_emulation::{DriverEntry, Kernel};
 use ks::guid::KSCATEGORY_VIDEO_CAMERA;
 use ks::nt::{DRIVER_OBJECT, UNICODE_STRING};
 use ks::status::STATUS_SUCCESS;
@@ -17,14 +20,29 @@ use zerocopy::IntoBytes;
 /// never asserted on).
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// The emulation's `DriverEntry` signature over avcam's.
-unsafe extern "system" fn entry(driver: *mut DRIVER_OBJECT, path: *mut UNICODE_STRING) -> NTSTATUS {
+/// avcam's Linux build, under the emulation's `DriverEntry` signature.
+#[ks::kernel_abi]
+unsafe extern "system" fn linux_build_entry(
+    driver: *mut DRIVER_OBJECT,
+    path: *mut UNICODE_STRING,
+) -> NTSTATUS {
     // SAFETY: the emulation's loader passes its driver object and registry path.
     unsafe { avcam::driver_entry::DriverEntry(driver, path) }
 }
 
+/// The driver under test: the image `AVCAM_DRIVER_IMAGE` names (the cross-built avcam.sys,
+/// loaded once per test process), else the Linux build of the same source. Every test here runs
+/// the same in both modes: none reads the driver's internals.
+pub fn driver_entry() -> DriverEntry {
+    match avcam_loader::image_from_env() {
+        Some(image) => image.driver_entry(),
+        None => linux_build_entry,
+    }
+}
+
 /// A fresh kernel whose ks.sys serves allocator creates with avcam's `KsCreateDefaultAllocatorEx`
-/// (as every avcam kernel does), the default 15.625 ms clock tick, avcam not loaded yet.
+/// (as every avcam kernel does; in image mode too, where the Linux build of the allocator plays
+/// ks.sys's part), the default 15.625 ms clock tick, avcam not loaded yet.
 pub fn bare_kernel() -> Kernel {
     Kernel::with_default_allocator(avcam_allocator::KsCreateDefaultAllocatorEx)
 }
@@ -32,13 +50,13 @@ pub fn bare_kernel() -> Kernel {
 /// A kernel with avcam loaded.
 pub fn kernel() -> Kernel {
     let kernel = bare_kernel();
-    assert_eq!(kernel.load_driver(entry), STATUS_SUCCESS);
+    load(&kernel);
     kernel
 }
 
 /// Loads avcam into `kernel` (for a kernel configured first: a tick, concurrency mode).
 pub fn load(kernel: &Kernel) {
-    assert_eq!(kernel.load_driver(entry), STATUS_SUCCESS);
+    assert_eq!(kernel.load_driver(driver_entry()), STATUS_SUCCESS);
 }
 
 /// The camera opened through KSCATEGORY_VIDEO_CAMERA by a kernel-mode consumer.

@@ -154,6 +154,7 @@ unsafe fn buffers(irp: *mut IRP) -> (Buffer, Buffer) {
 ///
 /// # Safety
 /// ks.sys calls it with a live IRP for a live allocator file object, which this routine owns.
+#[ks::kernel_abi]
 unsafe extern "system" fn device_control(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: forwarded from the caller.
     let result = unsafe { handle_device_control(irp) };
@@ -289,6 +290,7 @@ unsafe fn wait_for_frame(waiting: &mut IrpQueue, irp: *mut IRP) -> Result<Outcom
 /// `IoCancelIrp` calls it with the cancel spin lock held and `Irp->CancelIrql` set, for an IRP
 /// whose routine it took, i.e. one queued by [`wait_for_frame`] (or just unlinked by a FREE that
 /// then left it to this routine).
+#[ks::kernel_abi]
 unsafe extern "system" fn cancel_waiting_alloc(_device: *mut DEVICE_OBJECT, irp: *mut IRP) {
     // SAFETY: the cancel routine contract: the IRP is live and CancelIrql set.
     let cancel_irql = unsafe { (*irp).CancelIrql };
@@ -457,6 +459,7 @@ fn release_registrations(all: &[Option<Registration>; MAX_EVENT_REGISTRATIONS]) 
 /// # Safety
 /// ks.sys calls it with a live IRP_MJ_CLOSE for a live allocator file object, which is not used
 /// afterwards.
+#[ks::kernel_abi]
 unsafe extern "system" fn close(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: the caller owns the live IRP.
     let file = unsafe { irp::file_object(irp) };
@@ -486,6 +489,7 @@ unsafe extern "system" fn close(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> N
 ///
 /// # Safety
 /// ks.sys calls it with a live IRP the routine owns.
+#[ks::kernel_abi]
 unsafe extern "system" fn invalid_request(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: forwarded from the caller.
     unsafe { finish(irp, Err(Error::InvalidDeviceRequest)) }
@@ -495,6 +499,7 @@ unsafe extern "system" fn invalid_request(_device: *mut DEVICE_OBJECT, irp: *mut
 ///
 /// # Safety
 /// `file` must be a live allocator file object; `frame` NULL or writable. IRQL <= DISPATCH_LEVEL.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn allocate_frame(
     file: *mut FILE_OBJECT,
     frame: *mut *mut c_void,
@@ -518,6 +523,7 @@ pub unsafe extern "system" fn allocate_frame(
 ///
 /// # Safety
 /// `file` must be a live allocator file object. IRQL <= DISPATCH_LEVEL.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn free_frame(file: *mut FILE_OBJECT, frame: *mut c_void) {
     if file.is_null() {
         return;

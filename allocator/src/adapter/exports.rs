@@ -45,6 +45,7 @@ fn status_of(result: Result<(), Error>) -> NTSTATUS {
 /// `Irp` must be a live IRP_MJ_CREATE the caller owns, at PASSIVE_LEVEL, with its create item in
 /// `KSCREATE_ITEM_IRP_STORAGE(Irp)`; the callbacks must follow their documented contracts.
 #[no_mangle]
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsCreateDefaultAllocatorEx(
     Irp: *mut IRP,
     InitializeContext: *mut c_void,
@@ -76,6 +77,7 @@ const _: PFNKSCREATEDEFAULTALLOCATOREX = KsCreateDefaultAllocatorEx;
 /// # Safety
 /// As for [`KsCreateDefaultAllocatorEx`].
 #[no_mangle]
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsCreateDefaultAllocator(Irp: *mut IRP) -> NTSTATUS {
     // SAFETY: forwarded from the caller; no callbacks.
     unsafe { KsCreateDefaultAllocatorEx(Irp, core::ptr::null_mut(), None, None, None, None) }
@@ -92,6 +94,7 @@ pub unsafe extern "system" fn KsCreateDefaultAllocator(Irp: *mut IRP) -> NTSTATU
 /// # Safety
 /// `Irp` must be a live IRP_MJ_CREATE the caller owns; `AllocatorFraming` NULL or writable.
 #[no_mangle]
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsValidateAllocatorCreateRequest(
     Irp: *mut IRP,
     AllocatorFraming: *mut *mut KSALLOCATOR_FRAMING,
@@ -126,6 +129,7 @@ pub unsafe extern "system" fn KsValidateAllocatorCreateRequest(
 /// `Framing` must be NULL or readable for `BufferSize` bytes; `PinFraming` NULL or a complete
 /// `KSALLOCATOR_FRAMING_EX` with its `CountItems` items.
 #[no_mangle]
+#[ks::kernel_abi]
 pub unsafe extern "system" fn KsValidateAllocatorFramingEx(
     Framing: *mut KSALLOCATOR_FRAMING_EX,
     BufferSize: u32,
@@ -154,6 +158,7 @@ pub unsafe extern "system" fn KsValidateAllocatorFramingEx(
 ///
 /// # Safety
 /// The IRP_MJ_CREATE dispatch contract: ks.sys calls it with a live create IRP it hands over.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn allocator_create_dispatch(
     _device: *mut DEVICE_OBJECT,
     irp: *mut IRP,

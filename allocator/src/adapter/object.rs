@@ -71,6 +71,7 @@ pub struct Callbacks {
 
 /// Where an allocator's frames come from.
 #[derive(Clone, Copy)]
+#[ks::kernel_abi]
 enum Frames {
     /// `ExAllocatePool2(flags, bytes, FRAME_TAG)`, aligned up to the mask inside the block.
     Pool {

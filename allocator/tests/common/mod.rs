@@ -21,6 +21,7 @@ use ks::guid::{
     KSEVENTSETID_StreamAllocator, KSMETHODSETID_StreamAllocator, KSPROPSETID_StreamAllocator,
 };
 use ks::ks::*;
+
 use ks::nt::{
     irp_mj, KernelMode, NonPagedPoolNx, DEVICE_OBJECT, FILE_OBJECT, IO_STACK_PARAMETERS, IRP,
     KPROCESSOR_MODE,
@@ -65,10 +66,65 @@ pub fn event_data(notification: u32, object: u64) -> KSEVENTDATA {
 }
 
 /// The function table's entries, callable.
+#[ks::kernel_abi]
 pub type AllocateFrameFn =
     unsafe extern "system" fn(*mut FILE_OBJECT, *mut *mut c_void) -> NTSTATUS;
 /// See [`AllocateFrameFn`].
+#[ks::kernel_abi]
 pub type FreeFrameFn = unsafe extern "system" fn(*mut FILE_OBJECT, *mut c_void);
+
+/// `KsValidateAllocatorCreateRequest`'s signature.
+#[ks::kernel_abi]
+pub type ValidateCreateRequestFn =
+    unsafe extern "system" fn(*mut IRP, *mut *mut KSALLOCATOR_FRAMING) -> NTSTATUS;
+/// `KsValidateAllocatorFramingEx`'s signature.
+#[ks::kernel_abi]
+pub type ValidateFramingExFn = unsafe extern "system" fn(
+    *mut KSALLOCATOR_FRAMING_EX,
+    u32,
+    *const KSALLOCATOR_FRAMING_EX,
+) -> NTSTATUS;
+
+/// The allocator's exported functions under test: the exports of the image
+/// `AVCAM_DRIVER_IMAGE` names (the cross-built avcam.sys, loaded once per test process), else the
+/// Linux build's. The tests that go through them run the same in both modes.
+#[derive(Clone, Copy)]
+pub struct Exports {
+    /// `KsCreateDefaultAllocatorEx`.
+    pub create_default_allocator_ex: PFNKSCREATEDEFAULTALLOCATOREX,
+    /// `KsValidateAllocatorCreateRequest`.
+    pub validate_create_request: ValidateCreateRequestFn,
+    /// `KsValidateAllocatorFramingEx`.
+    pub validate_framing_ex: ValidateFramingExFn,
+}
+
+/// See [`Exports`].
+pub fn exports() -> Exports {
+    let Some(image) = avcam_loader::image_from_env() else {
+        return Exports {
+            create_default_allocator_ex: avcam_allocator::KsCreateDefaultAllocatorEx,
+            validate_create_request: avcam_allocator::KsValidateAllocatorCreateRequest,
+            validate_framing_ex: avcam_allocator::KsValidateAllocatorFramingEx,
+        };
+    };
+    let missing = |name: &str| -> ! { panic!("{} exports no {name}", image.path().display()) };
+    // SAFETY: KsCreateDefaultAllocatorEx's C signature with the boundary's convention (the image
+    // is built from the same source, whose Linux build has this very type), and the image stays
+    // loaded for the process's lifetime.
+    let create = unsafe { image.export("KsCreateDefaultAllocatorEx") };
+    // SAFETY: KsValidateAllocatorCreateRequest's signature, in an image loaded for good.
+    let validate_create = unsafe { image.export("KsValidateAllocatorCreateRequest") };
+    // SAFETY: KsValidateAllocatorFramingEx's signature, in an image loaded for good.
+    let validate_framing = unsafe { image.export("KsValidateAllocatorFramingEx") };
+    Exports {
+        create_default_allocator_ex: create
+            .unwrap_or_else(|| missing("KsCreateDefaultAllocatorEx")),
+        validate_create_request: validate_create
+            .unwrap_or_else(|| missing("KsValidateAllocatorCreateRequest")),
+        validate_framing_ex: validate_framing
+            .unwrap_or_else(|| missing("KsValidateAllocatorFramingEx")),
+    }
+}
 
 /// A kernel, a parent with an allocator create item, and request helpers.
 pub struct Fixture {
@@ -366,6 +422,7 @@ static FORWARDER_TABLE: KSDISPATCH_TABLE = KSDISPATCH_TABLE {
 };
 
 /// IRP_MJ_CLOSE of the parent (the emulation frees the parent's header itself).
+#[ks::kernel_abi]
 unsafe extern "system" fn close_parent(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: the dispatch routine owns the live IRP.
     unsafe { irp::complete(irp, STATUS_SUCCESS, 0) };
@@ -377,6 +434,7 @@ unsafe extern "system" fn close_parent(_device: *mut DEVICE_OBJECT, irp: *mut IR
 /// # Safety
 /// ks.sys calls it with a live device-control IRP for the parent, which it owns; the emulation's
 /// buffers are valid for their lengths while the IRP lives.
+#[ks::kernel_abi]
 unsafe extern "system" fn forward(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: the dispatch routine owns the live IRP.
     let parameters = unsafe { irp::device_io_control(irp) };

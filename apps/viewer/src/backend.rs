@@ -39,6 +39,7 @@
 //!   filter are closed, in that order.
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::time::Duration;
 
 use avcam_avstream::{FrameSize, PixelFormat as KsPixel, VideoFormat};
@@ -62,6 +63,7 @@ use crate::camera::{
     FormatInfo, Frame, FrameMemory, FramePath, Framing, PinInfo, PinKind, PixelFormat, Rate, Size,
     Stream, StreamConfig, StreamStats,
 };
+use crate::error::ViewerError;
 
 /// Copy mode: the stream's buffers, each in a read queued on the pin except the one whose frame
 /// the viewer holds: enough that the driver always has a buffer while the viewer converts a
@@ -77,8 +79,11 @@ const UNTHROTTLED_PATIENCE: Duration = Duration::from_millis(50);
 
 /// The device name `list` shows.
 const DEVICE_NAME: &str = "avcam virtual camera (emulation)";
+/// The device name `list` shows with `--driver`.
+const IMAGE_DEVICE_NAME: &str = "avcam virtual camera (emulation, driver image)";
 
 /// The emulation's `DriverEntry` signature over avcam's.
+#[ks::kernel_abi]
 unsafe extern "system" fn avcam_entry(
     driver: *mut DRIVER_OBJECT,
     path: *mut UNICODE_STRING,
@@ -166,24 +171,79 @@ fn pin_kind(category: &GUID) -> PinKind {
     }
 }
 
-/// The avcam camera on the emulation: a kernel with the driver loaded. Each request opens the
-/// filter through `KSCATEGORY_VIDEO_CAMERA` and closes it when done.
+/// A driver image the camera runs from instead of the built-in driver (`--driver`): a
+/// cross-built avcam.sys, loaded into this process by `avcam-loader` and kept for the process's
+/// lifetime (Linux x86_64 builds; elsewhere [`DriverImage::load`] refuses).
+pub struct DriverImage {
+    #[cfg(target_os = "linux")]
+    image: avcam_loader::Image,
+}
+
+impl DriverImage {
+    /// Loads the image at `path` for good; [`ViewerError::BadDriver`] (exit code 2) naming the
+    /// path and the reason when it cannot be (missing, unreadable, not an image the loader can
+    /// load, an import the emulation lacks).
+    pub fn load(path: &Path) -> Result<&'static DriverImage, ViewerError> {
+        #[cfg(target_os = "linux")]
+        {
+            let image =
+                avcam_loader::Image::load(path).map_err(|error| ViewerError::BadDriver {
+                    path: path.to_owned(),
+                    reason: error.to_string(),
+                })?;
+            Ok(Box::leak(Box::new(DriverImage { image })))
+        }
+        #[cfg(not(target_os = "linux"))]
+        Err(ViewerError::BadDriver {
+            path: path.to_owned(),
+            reason: "driver images load only in a Linux build of the viewer".into(),
+        })
+    }
+
+    /// The image's `DriverEntry`.
+    #[cfg(target_os = "linux")]
+    fn entry(&self) -> avcam_emulation::DriverEntry {
+        self.image.driver_entry()
+    }
+
+    /// The image's `DriverEntry` (never: no image loads in this build).
+    #[cfg(not(target_os = "linux"))]
+    fn entry(&self) -> avcam_emulation::DriverEntry {
+        avcam_entry
+    }
+}
+
+/// The avcam camera on the emulation: a kernel with the driver loaded (the built-in one, or a
+/// [`DriverImage`]). Each request opens the filter through `KSCATEGORY_VIDEO_CAMERA` and closes
+/// it when done.
 pub struct ClientCamera {
     kernel: Kernel,
+    name: &'static str,
 }
 
 impl ClientCamera {
     /// Boots an emulated kernel whose ks.sys creates allocators with avcam's
-    /// `KsCreateDefaultAllocatorEx`, and loads avcam's `DriverEntry` into it.
+    /// `KsCreateDefaultAllocatorEx`, and loads avcam's built-in `DriverEntry` into it.
     pub fn open() -> Result<ClientCamera, CameraError> {
+        ClientCamera::open_with(None)
+    }
+
+    /// [`ClientCamera::open`] with the driver `image` instead of the built-in one, when given. The
+    /// allocator that serves creates on the pin is the built-in one either way (it plays ks.sys's
+    /// part, as on every emulated kernel).
+    pub fn open_with(image: Option<&'static DriverImage>) -> Result<ClientCamera, CameraError> {
         // ks.sys serves allocator creates on the pin with avcam's KsCreateDefaultAllocatorEx;
         // the clock keeps Windows' default tick.
         let kernel = Kernel::with_default_allocator(avcam_allocator::KsCreateDefaultAllocatorEx);
-        let status = kernel.load_driver(avcam_entry);
+        let (entry, name) = match image {
+            Some(image) => (image.entry(), IMAGE_DEVICE_NAME),
+            None => (avcam_entry as avcam_emulation::DriverEntry, DEVICE_NAME),
+        };
+        let status = kernel.load_driver(entry);
         if status != STATUS_SUCCESS {
             return Err(request_error("DriverEntry", status));
         }
-        Ok(ClientCamera { kernel })
+        Ok(ClientCamera { kernel, name })
     }
 
     /// The emulated kernel (for tests that look behind the client).
@@ -436,7 +496,7 @@ pub(crate) fn close_pin_and_filter<T: Transport>(
 
 impl Camera for ClientCamera {
     fn device_info(&mut self) -> Result<DeviceInfo, CameraError> {
-        read_device_info(self.open_filter()?, DEVICE_NAME)
+        read_device_info(self.open_filter()?, self.name)
     }
 
     fn set_controls(

@@ -25,15 +25,21 @@ use crate::camera::{PixelFormat, Size};
         avcam-viewer record --seconds 2 --output - | ffmpeg -f rawvideo -pix_fmt nv12 -s 1280x720 -r 30 -i - out.mp4\n  \
         avcam-viewer --size 1920x1080 --fps 0 stress --seconds 5 --json --plot intervals.png\n  \
         avcam-viewer --pattern zoneplate --set hflip=on --set brightness=1500 view\n  \
-        avcam-viewer --fps 0 stress --seconds 2 --inject drop=5%,jitter=2ms,seed=7\n\n\
+        avcam-viewer --fps 0 stress --seconds 2 --inject drop=5%,jitter=2ms,seed=7\n  \
+        avcam-viewer --driver target/driver/avcam.sys record --frames 30 --output image.y4m\n\n\
         Exit codes: 0 done, 1 the camera or an output failed, 2 bad input, 3 no avcam camera \
         is installed (--backend windows), 4 Windows refused the driver package's signature or \
-        catalog (install)."
+        catalog (install), 70 the --driver image bug checked (a report names where)."
 )]
 pub struct Cli {
     /// Where the camera comes from
     #[arg(long, global = true, value_enum, default_value_t = Backend::Emulated)]
     pub backend: Backend,
+
+    /// Run the camera from this driver image (a cross-built avcam.sys, loaded into the
+    /// emulation) instead of the built-in driver (Linux x86_64 builds, --backend emulated)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub driver: Option<PathBuf>,
 
     /// What to stream.
     #[command(flatten)]

@@ -129,6 +129,14 @@ pub enum ViewerError {
         /// What was asked, and what to do instead.
         message: String,
     },
+    /// `--driver` names a file that cannot run as the camera's driver (missing, not a driver
+    /// image the loader can load, or a build of the viewer that cannot load one).
+    BadDriver {
+        /// The path given.
+        path: PathBuf,
+        /// Why, in one line.
+        reason: String,
+    },
     /// `view` found no display to open a window on.
     NoDisplay {
         /// Why, e.g. "DISPLAY and WAYLAND_DISPLAY are not set".
@@ -204,6 +212,7 @@ impl ViewerError {
             | ViewerError::UnwritableOutput { .. }
             | ViewerError::StdoutClosed { .. }
             | ViewerError::Unsupported { .. }
+            | ViewerError::BadDriver { .. }
             | ViewerError::NoDisplay { .. } => EXIT_USAGE,
             ViewerError::NoCamera {
                 source: CameraError::NotInstalled { .. },
@@ -348,6 +357,9 @@ impl fmt::Display for ViewerError {
                 "stdout is closed, but {what} goes there (give it a file or a pipe)"
             ),
             ViewerError::Unsupported { message } => f.write_str(message),
+            ViewerError::BadDriver { path, reason } => {
+                write!(f, "--driver {}: {reason}", path.display())
+            }
             ViewerError::NoDisplay { reason } => write!(
                 f,
                 "no display to open a window on ({reason}); use `avcam-viewer record --frames N --output FILE.y4m` instead"

@@ -61,8 +61,10 @@ pub use error::{
 /// Opens the camera when a command needs it (after the arguments that need no camera checked out).
 pub type OpenCamera<'a> = dyn FnMut() -> Result<Box<dyn Camera>, CameraError> + 'a;
 
-/// Opens the camera of the backend the command line chose (`--backend`).
-pub type OpenBackend<'a> = dyn FnMut(Backend) -> Result<Box<dyn Camera>, CameraError> + 'a;
+/// Opens the camera of the backend the command line chose (`--backend`), with the driver image
+/// `--driver` named (already loaded) instead of the built-in driver when there is one.
+pub type OpenBackend<'a> = dyn FnMut(Backend, Option<&'static backend::DriverImage>) -> Result<Box<dyn Camera>, CameraError>
+    + 'a;
 
 /// The display variables `view` looks at before it tries to open a window.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -107,7 +109,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    run_with_backends(args, &mut |_backend| open_camera(), context)
+    run_with_backends(args, &mut |_backend, _driver| open_camera(), context)
 }
 
 /// [`run`], opening the camera of the backend `--backend` names with `open_backend`.
@@ -143,14 +145,25 @@ where
     let backend = cli.backend;
     // Said in the config and the reports as what runs.
     cli.stream.copy |= backend.copy_only();
-    let result = if backend.is_available() {
-        execute(cli, &mut || open_backend(backend), context)
-    } else {
+    let driver = match (&cli.driver, backend) {
+        (None, _) => Ok(None),
+        (Some(path), Backend::Emulated) => backend::DriverImage::load(path).map(Some),
+        (Some(path), Backend::Windows) => Err(ViewerError::BadDriver {
+            path: path.clone(),
+            reason: "a driver image runs on the emulation only: use --backend emulated".into(),
+        }),
+    };
+    let result = if !backend.is_available() {
         Err(ViewerError::Unsupported {
             message: "--backend windows: the windows backend needs a Windows build of the \
                       viewer (this one talks to the emulation only); use --backend emulated"
                 .into(),
         })
+    } else {
+        match driver {
+            Ok(driver) => execute(cli, &mut || open_backend(backend, driver), context),
+            Err(error) => Err(error),
+        }
     };
     match result {
         Ok(()) => EXIT_OK,

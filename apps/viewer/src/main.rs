@@ -1,19 +1,24 @@
 //! The `avcam-viewer` binary: hands the camera backends to [`avcam_viewer::main_with`].
 //!
 //! `--backend emulated` (the default) is [`avcam_viewer::backend::ClientCamera`]: the avcam
-//! driver loaded into the user-mode emulation, spoken to through the KS client library. In a
+//! driver loaded into the user-mode emulation (the built-in one, or with `--driver FILE` a
+//! cross-built avcam.sys), spoken to through the KS client library. In a
 //! Windows build, `--backend windows` is `avcam_viewer::windows_backend::WindowsCamera`: an
 //! installed avcam device over real KS handles (see docs/viewer.md).
 
 use std::process::ExitCode;
 
-use avcam_viewer::backend::ClientCamera;
+use avcam_viewer::backend::{ClientCamera, DriverImage};
 use avcam_viewer::{Backend, Camera, CameraError};
 
-/// Opens the camera of `backend`.
-fn open_camera(backend: Backend) -> Result<Box<dyn Camera>, CameraError> {
+/// Opens the camera of `backend` (on the emulation: from `driver`, the image `--driver` named,
+/// when there is one).
+fn open_camera(
+    backend: Backend,
+    driver: Option<&'static DriverImage>,
+) -> Result<Box<dyn Camera>, CameraError> {
     match backend {
-        Backend::Emulated => Ok(Box::new(ClientCamera::open()?)),
+        Backend::Emulated => Ok(Box::new(ClientCamera::open_with(driver)?)),
         #[cfg(windows)]
         Backend::Windows => Ok(Box::new(
             avcam_viewer::windows_backend::WindowsCamera::open()?,

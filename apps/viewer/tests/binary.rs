@@ -115,3 +115,55 @@ fn unthrottled_recordings_are_the_same_bytes_on_every_run_and_frame_path() {
     assert_eq!(by_seconds.status.code(), Some(2));
     assert!(stderr(&by_seconds).contains("`record --frames N`"));
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_missing_or_broken_driver_image_is_one_line_and_exit_2_with_no_output_left() {
+    let dir = std::env::temp_dir().join(format!("avcam-viewer-driver-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = dir.join("out.y4m");
+    let output_arg = output.to_str().unwrap();
+    let not_an_image = dir.join("avcam.sys");
+    std::fs::write(&not_an_image, b"MZ but nothing after it").unwrap();
+    let truncated_pe = dir.join("truncated.sys");
+    // A DOS header whose e_lfanew points past the end of the file.
+    let mut header = vec![0u8; 64];
+    header[..2].copy_from_slice(b"MZ");
+    header[0x3C..0x40].copy_from_slice(&0x1000u32.to_le_bytes());
+    std::fs::write(&truncated_pe, header).unwrap();
+    for (driver, expected) in [
+        (
+            "/nonexistent-avcam-dir/avcam.sys".to_owned(),
+            "--driver /nonexistent-avcam-dir/avcam.sys: cannot read".to_owned(),
+        ),
+        (
+            not_an_image.display().to_string(),
+            format!(
+                "--driver {}: not a loadable PE image",
+                not_an_image.display()
+            ),
+        ),
+        (
+            truncated_pe.display().to_string(),
+            format!(
+                "--driver {}: not a loadable PE image",
+                truncated_pe.display()
+            ),
+        ),
+    ] {
+        for command in [
+            &["list"][..],
+            &["record", "--frames", "1", "-o", output_arg],
+        ] {
+            let run = viewer(&[&["--driver", &driver][..], command].concat());
+            assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+            let message = stderr(&run);
+            assert_eq!(message.lines().count(), 1, "{message:?}");
+            assert!(message.contains(&expected), "{message}");
+            assert!(!output.exists(), "no output for a bad driver");
+        }
+    }
+    let windows = viewer(&["--driver", "avcam.sys", "--backend", "windows", "list"]);
+    assert_eq!(windows.status.code(), Some(2));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -53,7 +53,15 @@ use crate::ks::ObjectHeader;
 use crate::memory::RawBox;
 use crate::Kernel;
 
+/// The registry path the I/O manager passes to `DriverEntry`: the driver's service key,
+/// `\Registry\Machine\System\CurrentControlSet\Services\` + the INF's `AddService` name
+/// (avcam's: `avcam`; the DriverEntry page: "a pointer to a counted Unicode string specifying the
+/// path to the driver's registry key"). Not NUL-terminated, as on Windows (`Length` counts it).
+pub const DRIVER_REGISTRY_PATH: &str =
+    "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\avcam";
+
 /// `DriverEntry`'s C signature.
+#[ks::kernel_abi]
 pub type DriverEntry =
     unsafe extern "system" fn(*mut DRIVER_OBJECT, *mut UNICODE_STRING) -> NTSTATUS;
 
@@ -106,6 +114,7 @@ pub(crate) unsafe fn initialize_driver(
 }
 
 /// ks.sys's AddDevice: creates the KSDEVICE on the kernel's device object and calls `Add`.
+#[ks::kernel_abi]
 unsafe extern "system" fn add_device(
     _driver: *mut DRIVER_OBJECT,
     physical: *mut DEVICE_OBJECT,
@@ -409,14 +418,22 @@ pub(crate) fn release_device(state: &KernelState) {
 }
 
 impl Kernel {
-    /// Loads a driver: calls `entry` (DriverEntry) with the kernel's driver object and an empty
-    /// registry path; if it succeeded and called `KsInitializeDriver`, runs the PnP add and start
-    /// (see the module docs). Returns the first failure.
+    /// Loads a driver: calls `entry` (DriverEntry) with the kernel's driver object and the
+    /// driver's registry path ([`DRIVER_REGISTRY_PATH`]); if it succeeded and called
+    /// `KsInitializeDriver`, runs the PnP add and start (see the module docs). Returns the first
+    /// failure.
     pub fn load_driver(&self, entry: DriverEntry) -> NTSTATUS {
         let status = {
             let _entered = self.enter();
-            let mut path = UNICODE_STRING::EMPTY;
-            // SAFETY: the driver object is live; DriverEntry's contract.
+            let mut units: Vec<u16> = DRIVER_REGISTRY_PATH.encode_utf16().collect();
+            let bytes = u16::try_from(units.len() * 2).expect("a short path");
+            let mut path = UNICODE_STRING {
+                Length: bytes,
+                MaximumLength: bytes,
+                Buffer: units.as_mut_ptr(),
+            };
+            // SAFETY: the driver object is live; the path's buffer outlives the call;
+            // DriverEntry's contract.
             let status = unsafe { entry(self.state.io.driver(), &mut path) };
             if !nt_success(status) {
                 status

@@ -28,7 +28,7 @@ mod queue;
 pub mod reads;
 
 pub(crate) use device::{acquire_device, create_filter_factory, initialize_driver, release_device};
-pub use device::{DeviceInterface, DriverEntry};
+pub use device::{DeviceInterface, DriverEntry, DRIVER_REGISTRY_PATH};
 pub(crate) use objects::{
     add_create_item, device_of, edit, filter_of_irp, live_objects, object_of_file, parent_filter,
     pin_of_irp,
@@ -436,6 +436,7 @@ unsafe fn answer(irp: *mut IRP, reply: Reply) -> NTSTATUS {
 }
 
 /// IRP_MJ_DEVICE_CONTROL on a filter or pin file object.
+#[ks::kernel_abi]
 unsafe extern "system" fn dispatch_device_control(
     _device: *mut DEVICE_OBJECT,
     irp: *mut IRP,

@@ -88,6 +88,7 @@ const KSSTRING_TOPOLOGY_NODE: &str = "{0621061A-EE75-11D0-B915-00A0C9223196}";
 /// a guess from the callbacks' signatures, docs/ks-fidelity.md. The function is the one handed
 /// to the kernel ([`crate::Kernel::provide_default_allocator`]); without one, the request fails
 /// with STATUS_NOT_IMPLEMENTED.
+#[ks::kernel_abi]
 unsafe extern "system" fn create_allocator(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     let state = current("KsDispatchIrp");
     // SAFETY: the create dispatch owns the live IRP, routed through a pin's create item.
@@ -149,6 +150,7 @@ unsafe extern "system" fn create_allocator(_device: *mut DEVICE_OBJECT, irp: *mu
 
 /// ks.sys's clock and topology node create items on a pin: avcam's pins have neither a clock
 /// nor topology nodes, and ReactOS's handlers are stubs answering STATUS_NOT_IMPLEMENTED.
+#[ks::kernel_abi]
 unsafe extern "system" fn create_unsupported(
     _device: *mut DEVICE_OBJECT,
     irp: *mut IRP,
@@ -158,6 +160,7 @@ unsafe extern "system" fn create_unsupported(
 }
 
 /// The create item handler of a filter factory (`Context` = the factory index).
+#[ks::kernel_abi]
 pub(super) unsafe extern "system" fn create_filter(
     _device: *mut DEVICE_OBJECT,
     irp: *mut IRP,
@@ -336,6 +339,7 @@ unsafe fn connects_through(pin: &KSPIN_DESCRIPTOR_EX, connect: &KSPIN_CONNECT) -
 }
 
 /// The pin create item handler (`Context` = the KSFILTER).
+#[ks::kernel_abi]
 unsafe extern "system" fn create_pin(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: the create dispatch owns the live IRP, routed through a filter's pin create item.
     unsafe { create_with(irp, build_pin) }
@@ -624,6 +628,7 @@ pub(super) fn set_pin_state(
 }
 
 /// IRP_MJ_CLOSE on a filter or pin file object.
+#[ks::kernel_abi]
 pub(super) unsafe extern "system" fn dispatch_close(
     _device: *mut DEVICE_OBJECT,
     irp: *mut IRP,

@@ -11,7 +11,7 @@
 //! request shorter than the item's `MinProperty` STATUS_INVALID_BUFFER_SIZE. Unknown set:
 //! STATUS_PROPSET_NOT_FOUND; known set, unknown id: STATUS_NOT_FOUND. SETSUPPORT answers
 //! whether the set is there; BASICSUPPORT calls the item's `SupportHandler`, or answers from
-//! the item's `Values` ([`basic_support_answer`]): the ULONG access flags, the
+//! the item's `Values` (`basic_support_answer`): the ULONG access flags, the
 //! KSPROPERTY_DESCRIPTION alone (its `DescriptionSize` the whole answer's size), or the
 //! description followed by each members list (a KSPROPERTY_MEMBERSHEADER and its members: the
 //! ranges, the default), as the KS basic-support conventions ask.
@@ -273,6 +273,7 @@ pub(super) unsafe fn property(
 /// # Safety
 /// `irp` must be a live METHOD_NEITHER request the caller owns, `request` its input buffer (the
 /// KSPROPERTY) and `data` its output buffer.
+#[ks::kernel_abi]
 unsafe fn call_handler(
     irp: *mut IRP,
     handler: unsafe extern "system" fn(*mut IRP, *mut KSIDENTIFIER, *mut c_void) -> NTSTATUS,

@@ -202,6 +202,7 @@ unsafe fn probe_headers(
 ///
 /// # Safety
 /// `irp` must be a live METHOD_NEITHER device control the caller owns.
+#[ks::kernel_abi]
 pub(super) unsafe fn read_stream(state: &KernelState, irp: *mut IRP, pin: usize) -> Reply {
     let Some(record) = state.avstream.pin(pin as *mut KSPIN) else {
         return Reply::status(STATUS_INVALID_DEVICE_REQUEST);
@@ -312,6 +313,7 @@ unsafe fn kernel_irp_mark_pending(irp: *mut IRP) {
 
 /// The cancel routine of queued reads: asks the pin's queue to cancel the read (done at once
 /// unless a locked pointer or a clone is on its frames).
+#[ks::kernel_abi]
 unsafe extern "system" fn cancel_read(_device: *mut DEVICE_OBJECT, irp: *mut IRP) {
     // SAFETY: the cancel routine contract: the cancel spin lock is held; CancelIrql is set.
     let irql = unsafe { (*irp).CancelIrql };

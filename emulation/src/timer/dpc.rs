@@ -15,8 +15,10 @@ use crate::kernel::{current_irql, set_irql, KernelState};
 const DPC_OBJECT_TYPE: u8 = 0x13;
 
 /// A deferred routine (`PKDEFERRED_ROUTINE` without the NULL).
+#[ks::kernel_abi]
 type DeferredRoutine = unsafe extern "system" fn(*mut KDPC, *mut c_void, *mut c_void, *mut c_void);
 /// An EX_TIMER callback (`PEXT_CALLBACK` without the NULL).
+#[ks::kernel_abi]
 type TimerCallback = unsafe extern "system" fn(*mut EX_TIMER, *mut c_void);
 
 /// What `KeInitializeDpc` recorded for a KDPC.
@@ -341,6 +343,7 @@ mod tests {
     }
 
     /// A DPC that takes a while, as one running on another processor while a driver closes.
+    #[ks::kernel_abi]
     unsafe extern "system" fn slow(
         _dpc: *mut KDPC,
         context: *mut c_void,

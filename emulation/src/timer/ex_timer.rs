@@ -410,6 +410,7 @@ mod tests {
         poke: std::sync::atomic::AtomicBool,
     }
 
+    #[ks::kernel_abi]
     unsafe extern "system" fn callback(timer: *mut EX_TIMER, context: *mut c_void) {
         // SAFETY: the tests pass a live Seen.
         let seen = unsafe { &*context.cast::<Seen>() };
@@ -429,8 +430,10 @@ mod tests {
         }
     }
 
+    #[ks::kernel_abi]
     unsafe extern "system" fn ignore(_timer: *mut EX_TIMER, _context: *mut c_void) {}
 
+    #[ks::kernel_abi]
     unsafe extern "system" fn deleted(context: *mut c_void) {
         assert_eq!(current_irql(), DISPATCH_LEVEL);
         // SAFETY: the tests pass a live Seen.

@@ -111,6 +111,7 @@ mod tests {
     use crate::Kernel;
 
     /// Records the interrupt time at which it ran into the context (a Mutex<Vec<i64>>).
+    #[ks::kernel_abi]
     unsafe extern "system" fn record(
         _dpc: *mut KDPC,
         context: *mut c_void,

@@ -78,6 +78,7 @@ mod tests {
     }
 
     /// A DPC that queues a work item; both note where they ran.
+    #[ks::kernel_abi]
     unsafe extern "system" fn queue_from_dpc(
         _dpc: *mut KDPC,
         context: *mut c_void,

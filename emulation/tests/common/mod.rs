@@ -152,6 +152,7 @@ pub const OBSERVED_CREATE_STATUS: NTSTATUS = STATUS_DEVICE_NOT_READY;
 ///
 /// # Safety
 /// Called by ks.sys with a live IRP_MJ_CREATE.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn observe_create(
     _device: *mut DEVICE_OBJECT,
     irp: *mut IRP,
@@ -200,6 +201,7 @@ unsafe fn echo_of(irp: *mut IRP) -> *mut Echo {
 ///
 /// # Safety
 /// Called by ks.sys with a live IRP_MJ_CREATE.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn echo_create(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: any arguments are fine for the pool.
     let memory =
@@ -256,6 +258,7 @@ unsafe fn dequeue(irp: *mut IRP) -> bool {
 }
 
 /// Cancels a queued IRP (the standard cancel-spin-lock pattern).
+#[ks::kernel_abi]
 unsafe extern "system" fn echo_cancel(_device: *mut DEVICE_OBJECT, irp: *mut IRP) {
     // SAFETY: the I/O manager calls us with a live IRP whose CancelIrql is set.
     let irql = unsafe { (*irp).CancelIrql };
@@ -269,6 +272,7 @@ unsafe extern "system" fn echo_cancel(_device: *mut DEVICE_OBJECT, irp: *mut IRP
 }
 
 /// A cancel routine that completes the IRP but keeps the cancel spin lock (a bug).
+#[ks::kernel_abi]
 unsafe extern "system" fn bad_cancel(_device: *mut DEVICE_OBJECT, irp: *mut IRP) {
     // SAFETY: the IRP is live until completed.
     if unsafe { dequeue(irp) } {
@@ -281,6 +285,7 @@ unsafe extern "system" fn bad_cancel(_device: *mut DEVICE_OBJECT, irp: *mut IRP)
 ///
 /// # Safety
 /// `irp` must be a live IRP on an echo file object, owned by the caller.
+#[ks::kernel_abi]
 unsafe fn queue(
     irp: *mut IRP,
     cancel: Option<unsafe extern "system" fn(*mut DEVICE_OBJECT, *mut IRP)>,
@@ -346,6 +351,7 @@ unsafe fn input_handle(irp: *mut IRP) -> Option<*mut c_void> {
 }
 
 /// The echo object's IOCTLs.
+#[ks::kernel_abi]
 unsafe extern "system" fn echo_ioctl(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: ks.sys hands over a live device-control IRP.
     let parameters = unsafe { device_io_control(irp) };
@@ -525,6 +531,7 @@ unsafe extern "system" fn echo_ioctl(device: *mut DEVICE_OBJECT, irp: *mut IRP) 
 }
 
 /// Closes an echo object: cancels queued IRPs (unless told to abandon them), frees everything.
+#[ks::kernel_abi]
 unsafe extern "system" fn echo_close(_device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: ks.sys hands over a live IRP_MJ_CLOSE.
     let echo = unsafe { echo_of(irp) };

@@ -104,6 +104,7 @@ pub static PIN_CONTEXT_SEEN: Mutex<Vec<(usize, usize, usize)>> = Mutex::new(Vec:
 /// The `Context` SetDataFormat saw (written before Create assigns a serial).
 pub static SET_FORMAT_CONTEXT: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 
+#[ks::kernel_abi]
 pub unsafe extern "system" fn filter_create(filter: *mut KSFILTER, _irp: *mut IRP) -> NTSTATUS {
     // SAFETY: a live KSFILTER; Context is the minidriver's.
     unsafe { (*filter).Context = (&raw const FILTER_CONTEXT).cast_mut().cast() };
@@ -112,6 +113,7 @@ pub unsafe extern "system" fn filter_create(filter: *mut KSFILTER, _irp: *mut IR
 
 pub static CALLS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 
+#[ks::kernel_abi]
 pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: the create IRP of this pin.
     assert_eq!(unsafe { avcam_kernel::KsGetPinFromIrp(irp) }, pin);
@@ -144,6 +146,7 @@ pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, irp: *mut IRP) -> NTST
     STATUS_SUCCESS
 }
 
+#[ks::kernel_abi]
 pub unsafe extern "system" fn pin_close(pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
     // SAFETY: a live KSPIN whose states ks.sys writes only between requests.
     let device_state = unsafe { (*pin).DeviceState };
@@ -172,6 +175,7 @@ pub fn pin_state<'a>(pin: *mut KSPIN) -> &'a mut PinState {
     unsafe { &mut *context.cast::<PinState>() }
 }
 
+#[ks::kernel_abi]
 pub unsafe extern "system" fn pin_set_state(
     pin: *mut KSPIN,
     to: KSSTATE,
@@ -185,6 +189,7 @@ pub unsafe extern "system" fn pin_set_state(
     STATUS_SUCCESS
 }
 
+#[ks::kernel_abi]
 pub unsafe extern "system" fn pin_set_format(
     pin: *mut KSPIN,
     _old: *mut c_void,
@@ -202,6 +207,7 @@ pub unsafe extern "system" fn pin_set_format(
     STATUS_SUCCESS
 }
 
+#[ks::kernel_abi]
 pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
     assert_eq!(
         avcam_emulation::current_irql(),
@@ -359,6 +365,7 @@ pub unsafe fn set_data_used(pointer: *mut KSSTREAM_POINTER, bytes: u32) {
 /// Clones cancelled (by pin address), and the clone callback: forgets the clone and deletes it.
 pub static CLONES_CANCELLED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
+#[ks::kernel_abi]
 pub unsafe extern "system" fn clone_cancelled(clone: *mut KSSTREAM_POINTER) {
     assert_eq!(
         avcam_emulation::current_irql(),
@@ -377,6 +384,7 @@ pub unsafe extern "system" fn clone_cancelled(clone: *mut KSSTREAM_POINTER) {
 
 /// Answers the pin's range itself, with the size-query protocol.
 #[allow(clippy::too_many_arguments)]
+#[ks::kernel_abi]
 pub unsafe extern "system" fn intersect(
     context: *mut c_void,
     _irp: *mut IRP,
@@ -401,6 +409,7 @@ pub unsafe extern "system" fn intersect(
     STATUS_SUCCESS
 }
 
+#[ks::kernel_abi]
 pub unsafe extern "system" fn dropped_get(
     _irp: *mut IRP,
     _request: *mut KSIDENTIFIER,
@@ -428,6 +437,7 @@ pub const RANGED_RANGE: ks::ks::KSPROPERTY_STEPPING_LONG = ks::ks::KSPROPERTY_ST
 pub const RANGED_DEFAULT: i32 = 15;
 
 /// GET of the ranged item: its default.
+#[ks::kernel_abi]
 pub unsafe extern "system" fn ranged_get(
     irp: *mut IRP,
     _request: *mut KSIDENTIFIER,
@@ -476,6 +486,7 @@ fn ranged_values() -> *const ks::ks::KSPROPERTY_VALUES {
     })
 }
 
+#[ks::kernel_abi]
 pub unsafe extern "system" fn device_add(device: *mut KSDEVICE) -> NTSTATUS {
     CALLS.lock().unwrap().push("add");
     // SAFETY: the KSDEVICE is live.
@@ -483,6 +494,7 @@ pub unsafe extern "system" fn device_add(device: *mut KSDEVICE) -> NTSTATUS {
     STATUS_SUCCESS
 }
 
+#[ks::kernel_abi]
 pub unsafe extern "system" fn device_start(
     _device: *mut KSDEVICE,
     _irp: *mut IRP,
@@ -669,6 +681,7 @@ pub fn build_descriptors(pin_flags: u32) -> Descriptors {
     }
 }
 
+#[ks::kernel_abi]
 pub unsafe extern "system" fn driver_entry(
     driver: *mut DRIVER_OBJECT,
     path: *mut UNICODE_STRING,

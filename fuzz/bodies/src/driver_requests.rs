@@ -84,6 +84,7 @@ pub enum Kind {
 }
 
 /// The emulation's `DriverEntry` signature over avcam's.
+#[ks::kernel_abi]
 unsafe extern "system" fn entry(driver: *mut DRIVER_OBJECT, path: *mut UNICODE_STRING) -> NTSTATUS {
     // SAFETY: the emulation's loader passes its driver object and registry path.
     unsafe { avcam::driver_entry::DriverEntry(driver, path) }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Runs the cross-built driver image itself (target/driver/avcam.sys, from
+# scripts/build-driver.sh) in this Linux process through avcam-loader, and checks:
+#   1. the root package's end-to-end tests (tests/*.rs) and the allocator's tests of its exported
+#      functions (allocator/tests/{external,validation}.rs) pass against the image
+#      (AVCAM_DRIVER_IMAGE: the switch the tests read);
+#   2. a planted fault in the image makes them fail with the bug-check report, never a bare
+#      signal: int3 at the start of avcam::frame_path::pin_process (bug check 0x1E) and
+#      __fastfail(7), what the panic handler ends with, at the start of
+#      avcam::capture_pin::pin_create (bug check 0x139), each named with its symbol;
+#   3. the viewer records the same bytes from the image (`--driver`) as from its built-in
+#      driver (the Linux build), frame for frame, on the virtual clock (`--fps 0`), in allocator
+#      and copy mode (scripts/compare_y4m.py names the first frame that differs).
+# Usage: scripts/test-image.sh [IMAGE]     (default target/driver/avcam.sys; its .map beside it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+image=$(realpath "${1:-target/driver/avcam.sys}")
+[ -f "$image" ] || { echo "error: $image is missing; run scripts/build-driver.sh" >&2; exit 1; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+fail() { echo "FAIL  $*" >&2; failures=$((failures + 1)); }
+pass() { echo "PASS  $*"; }
+
+# 1. The tests against the image (the same test binaries `cargo test` built; only the variable
+#    differs).
+echo "== the end-to-end tests against $image"
+AVCAM_DRIVER_IMAGE=$image cargo test --locked --quiet -p avcam --test '*' 2>&1 | tail -n 3
+AVCAM_DRIVER_IMAGE=$image cargo test --locked --quiet -p avcam-allocator \
+    --test external --test validation 2>&1 | tail -n 3
+pass "tests/*.rs and the allocator's export tests pass against the image"
+
+# 2. Planted faults: the tests fail with the report (exit status 70 from avcam-loader).
+planted() {
+    local kind=$1 function=$2 test=$3 expected=$4 symbol=$5 dir=$work/$1 status=0
+    /usr/bin/python3 scripts/plant_fault.py "$image" "$function" "$dir" --kind "$kind"
+    AVCAM_DRIVER_IMAGE=$dir/avcam.sys cargo test --locked --quiet -p avcam --test "$test" \
+        >"$dir/out.txt" 2>&1 || status=$?
+    if [ $status -eq 0 ]; then
+        fail "$kind at $function: the tests passed"
+    elif grep -qF "$expected" "$dir/out.txt" && grep -qF "$symbol" "$dir/out.txt" &&
+        grep -qF "exit status: 70" "$dir/out.txt"; then
+        pass "$kind at $function: the tests fail with \"$(grep -m1 -F "$expected" "$dir/out.txt" | sed 's/^\*\*\* //')\" $(grep -m1 -F "$symbol" "$dir/out.txt" | sed 's/^ *//')"
+    else
+        fail "$kind at $function: the tests failed without the report:"
+        sed 's/^/      /' "$dir/out.txt" >&2
+    fi
+}
+echo "== planted faults"
+planted int3 frame_path::pin_process streaming \
+    "bug check 0x0000001E KMODE_EXCEPTION_NOT_HANDLED" "avcam::frame_path::pin_process+0x0"
+planted fastfail capture_pin::pin_create streaming \
+    "bug check 0x00000139 KERNEL_SECURITY_CHECK_FAILURE" "avcam::capture_pin::pin_create+0x5"
+
+# 3. The viewer: the image's frames are the Linux build's.
+echo "== the viewer on the image"
+cargo build --locked --quiet --package avcam-viewer --bin avcam-viewer
+viewer=target/debug/avcam-viewer
+recordings=(
+    "nv12-640x480|--fps 0 --format nv12 --size 640x480"
+    "yuy2-1280x720|--fps 0 --format yuy2 --size 1280x720"
+    "rgb24-320x240-copy|--fps 0 --format rgb24 --size 320x240 --copy"
+)
+for entry in "${recordings[@]}"; do
+    name=${entry%%|*}
+    read -r -a flags <<<"${entry#*|}"
+    "$viewer" "${flags[@]}" record --frames 30 -o "$work/linux-$name.y4m" 2>/dev/null
+    "$viewer" --driver "$image" "${flags[@]}" record --frames 30 -o "$work/image-$name.y4m" \
+        2>/dev/null
+    if comparison=$(/usr/bin/python3 scripts/compare_y4m.py "$work/linux-$name.y4m" \
+        "$work/image-$name.y4m"); then
+        pass "viewer --driver: $name is the Linux build's recording ($(tail -n 2 <<<"$comparison" | tr '\n' ' ' | sed 's/ $//'))"
+    else
+        fail "viewer --driver: $name differs from the Linux build's: $comparison"
+    fi
+done
+
+if [ $failures -ne 0 ]; then
+    echo "driver image on Linux: $failures FAILED"
+    exit 1
+fi
+echo "driver image on Linux: all checks passed"
