@@ -389,6 +389,21 @@ fn check_install_sections(inf: &Inf, install: &str, expect: &mut dyn FnMut(bool,
         switch.len() == 1,
         format!("[{ddinstall}.HW] does not add {FAULT_INJECTION_VALUE} exactly once"),
     );
+    // Only there: the driver reads the hardware key, not the service key its DriverEntry gets
+    // (`DRIVER_REGISTRY_PATH`) nor any other, so a FaultInjection written elsewhere would be a
+    // switch that switches nothing.
+    let everywhere = inf
+        .sections
+        .iter()
+        .flat_map(|(_, lines)| lines)
+        .filter(|line| {
+            line.fields.len() >= 3 && line.fields[2].eq_ignore_ascii_case(FAULT_INJECTION_VALUE)
+        })
+        .count();
+    expect(
+        everywhere == switch.len(),
+        format!("{FAULT_INJECTION_VALUE} is written outside [{ddinstall}.HW]'s AddReg"),
+    );
     if let Some(line) = switch.first() {
         // FLG_ADDREG_TYPE_DWORD.
         expect(
@@ -481,6 +496,7 @@ fn broken_infs_are_rejected_for_the_right_reason() {
         ("fault injection installed on", "HKR,,FaultInjection,0x00010001,0", "HKR,,FaultInjection,0x00010001,1", "FaultInjection is not installed as 0"),
         ("fault injection as a string", "HKR,,FaultInjection,0x00010001,0", "HKR,,FaultInjection,0,\"0\"", "FaultInjection is not a REG_DWORD"),
         ("no hardware key", "AddReg = avcam.HW.AddReg\n", "", "does not add FaultInjection"),
+        ("fault injection in the service key", "ServiceBinary = %13%\\avcam.sys\n", "ServiceBinary = %13%\\avcam.sys\nAddReg = avcam.Service.AddReg\n\n[avcam.Service.AddReg]\nHKR,Parameters,FaultInjection,0x00010001,1\n", "written outside"),
     ];
     for (what, from, to, expected) in cases {
         assert!(

@@ -10,6 +10,11 @@
 //!   with [`Kernel::set_device_registry_value`] (standing in for the INF or the installer).
 //!   `PLUGPLAY_REGKEY_CURRENT_HWPROFILE` may be added to either and changes nothing (hardware
 //!   profiles are deprecated).
+//!   The driver's service key, the path `DriverEntry` gets
+//!   ([`DRIVER_REGISTRY_PATH`](crate::DRIVER_REGISTRY_PATH), which the INF's `AddService`
+//!   creates), is a third key, not one of these: avcam reads nothing from it, and its
+//!   `FaultInjection` switch lives in the hardware key, where the INF's `DDInstall.HW` section
+//!   writes it (`tests/inf.rs` checks it is written nowhere else).
 //! - **`IoOpenDeviceRegistryKey(Pdo, KeyType, Access, &Handle)`**: PASSIVE_LEVEL (above it:
 //!   reported); `Pdo` must be the physical device object the device was added with, and `KeyType`
 //!   exactly one of DEVICE and DRIVER (plus the profile bit), else STATUS_INVALID_PARAMETER; the
