@@ -10,7 +10,8 @@
 #      avcam::capture_pin::pin_create (bug check 0x139), each named with its symbol;
 #   3. the viewer records the same bytes from the image (`--driver`) as from its built-in
 #      driver (the Linux build), frame for frame, on the virtual clock (`--fps 0`), in allocator
-#      and copy mode (scripts/compare_y4m.py names the first frame that differs).
+#      and copy mode, at the default controls and with patterns and picture controls set through
+#      the filter's property sets (scripts/compare_y4m.py names the first frame that differs).
 # Usage: scripts/test-image.sh [IMAGE]     (default target/driver/avcam.sys; its .map beside it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +63,8 @@ recordings=(
     "nv12-640x480|--fps 0 --format nv12 --size 640x480"
     "yuy2-1280x720|--fps 0 --format yuy2 --size 1280x720"
     "rgb24-320x240-copy|--fps 0 --format rgb24 --size 320x240 --copy"
+    "controls-nv12-640x480|--fps 0 --format nv12 --size 640x480 --pattern zoneplate --set hflip=on --set brightness=1500 --set hue=4500 --caption image"
+    "controls-rgb32-320x240-copy|--fps 0 --format rgb32 --size 320x240 --copy --pattern bars100 --set vflip=on --set gamma=180 --set saturation=0"
 )
 for entry in "${recordings[@]}"; do
     name=${entry%%|*}
