@@ -100,7 +100,7 @@ pub unsafe extern "system" fn device_remove(device: *mut KSDEVICE, _irp: *mut IR
         return;
     }
     // SAFETY: a live KSDEVICE; Context is the minidriver's.
-    let context = core::mem::replace(unsafe { &mut (*device).Context }, null_mut());
+    let context = core::mem::take(unsafe { &mut (*device).Context });
     if !context.is_null() {
         // SAFETY: boxed by `device_add`, freed once here, no user left (function contract).
         drop(unsafe { PoolBox::from_raw(context.cast::<DeviceState>()) });
