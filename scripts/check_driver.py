@@ -66,10 +66,11 @@ NEWER_NTOSKRNL_EXPORTS = {
 # What the driver may export: the allocator's KS functions (avcam implements them itself).
 # Services the driver must not import, each with why (issue 10's review): the pin opening a
 # handle to itself and creating an allocator on it keeps the pin alive past its client's close;
-# ks.sys gives a pin's object header no spare create-item slot.
+# ks.sys gives a pin's object header no spare create-item slot. (ZwClose was forbidden too while
+# the driver opened no handle at all; since issue 12 it closes the one handle it opens, the
+# device's hardware key from IoOpenDeviceRegistryKey, read for the FaultInjection switch.)
 FORBIDDEN_IMPORTS = {
     "ObOpenObjectByPointer": "a handle to the driver's own pin keeps it open after the client closes",
-    "ZwClose": "the driver opens no handles of its own",
     "KsCreateAllocator": "the pin's allocator is declared in KSPIN_DISPATCH.Allocator, not created on itself",
     "KsAddObjectCreateItemToObjectHeader": "ks.sys's pin object header has no spare create-item slot",
 }

@@ -10,7 +10,10 @@
 #      avcam::capture_pin::pin_create (bug check 0x139), each named with its symbol;
 #   3. the viewer records the same bytes from the image (`--driver`) as from its built-in
 #      driver (the Linux build), frame for frame, on the virtual clock (`--fps 0`), in allocator
-#      and copy mode (scripts/compare_y4m.py names the first frame that differs).
+#      and copy mode, at the default controls and with patterns and picture controls set through
+#      the filter's property sets (scripts/compare_y4m.py names the first frame that differs);
+#   4. `stress --inject` on the image: every injected fault observed, exactly, on the virtual
+#      clock.
 # Usage: scripts/test-image.sh [IMAGE]     (default target/driver/avcam.sys; its .map beside it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +65,8 @@ recordings=(
     "nv12-640x480|--fps 0 --format nv12 --size 640x480"
     "yuy2-1280x720|--fps 0 --format yuy2 --size 1280x720"
     "rgb24-320x240-copy|--fps 0 --format rgb24 --size 320x240 --copy"
+    "controls-nv12-640x480|--fps 0 --format nv12 --size 640x480 --pattern zoneplate --set hflip=on --set brightness=1500 --set hue=4500 --caption image"
+    "controls-rgb32-320x240-copy|--fps 0 --format rgb32 --size 320x240 --copy --pattern bars100 --set vflip=on --set gamma=180 --set saturation=0"
 )
 for entry in "${recordings[@]}"; do
     name=${entry%%|*}
@@ -76,6 +81,29 @@ for entry in "${recordings[@]}"; do
         fail "viewer --driver: $name differs from the Linux build's: $comparison"
     fi
 done
+
+# 4. Fault injection on the image: on the virtual clock (unthrottled), what the viewer observed
+#    is exactly what the image's camera says it injected.
+echo "== fault injection on the image"
+spec=drop=10%,burst=2/25,delay=200us,jitter=300us,spike=300us/10,empty=7,discontinuity=5,seed=7
+if "$viewer" --driver "$image" --format yuy2 --size 320x240 --fps 0 --copy stress --seconds 1 \
+    --json --inject "$spec" >"$work/inject.json" 2>"$work/inject.err" &&
+    verdict=$(/usr/bin/python3 - "$work/inject.json" <<'PY'
+import json, sys
+faults = json.load(open(sys.argv[1]))["faults"]
+i, o = faults["injected"], faults["observed"]
+pairs = [("dropped", i["dropped"] + i["burst_dropped"] + i["stall_dropped"], o["missing"]),
+         ("late", i["delayed"], o["late"]), ("empty", i["empty"], o["empty"]),
+         ("discontinuity", i["discontinuity"], o["discontinuity"])]
+wrong = [f"{k} injected {a} observed {b}" for k, a, b in pairs if a != b or a == 0]
+print("; ".join(wrong) if wrong else ", ".join(f"{k} {a}" for k, a, _ in pairs))
+sys.exit(1 if wrong else 0)
+PY
+    ); then
+    pass "viewer --driver stress --inject: observed = injected ($verdict)"
+else
+    fail "viewer --driver stress --inject: ${verdict:-$(cat "$work/inject.err")}"
+fi
 
 if [ $failures -ne 0 ]; then
     echo "driver image on Linux: $failures FAILED"

@@ -12,10 +12,11 @@ use core::mem::size_of;
 
 use avcam_kernel::{_KsEdit, ExAllocateTimer, ExDeleteTimer, KsGetPinFromIrp};
 use avstream::clock::{FRAME_INFO_SIZE, STREAM_HEADER_SIZE};
+use avstream::controls::Controls;
 use avstream::deliver::WorkingSet;
 use avstream::intersect::best_match_in;
 use avstream::ranges::CAPTURE_RANGES;
-use avstream::synth::{SynthConfig, Synthesizer};
+use avstream::synth::Synthesizer;
 use avstream::{PinState, StepAction, VideoFormat};
 use ks::avstream::{KSPIN, KSPIN_DESCRIPTOR_EX, KSSTATE};
 use ks::ks::{KSALLOCATOR_FRAMING_EX, KSIDENTIFIER};
@@ -27,6 +28,7 @@ use ks::video::{KSDATAFORMAT, KSPROPERTY_DROPPEDFRAMES_CURRENT_S};
 use ks::NTSTATUS;
 use zerocopy::FromBytes;
 
+use crate::device_state::{self, Request};
 use crate::error::{DriverError, IntoStatus};
 use crate::frame_path;
 use crate::framing::framing_for_frame_size;
@@ -142,6 +144,11 @@ pub unsafe extern "system" fn pin_set_data_format(
 /// ks.sys's contract: a live KSPIN whose format SetDataFormat accepted.
 #[ks::kernel_abi]
 pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, _irp: *mut IRP) -> NTSTATUS {
+    // SAFETY: a live KSPIN of this driver (ks.sys's contract); its device outlives it.
+    let device = unsafe { device_state::of(pin.cast()) };
+    if let Some(status) = device.and_then(|d| d.take_failure(Request::PinCreate)) {
+        return DriverError::Injected(status).status();
+    }
     // SAFETY: ks.sys's contract.
     let format = match unsafe { connection_format(pin) }
         .and_then(|bytes| VideoFormat::parse(bytes).map_err(DriverError::Format))
@@ -153,7 +160,7 @@ pub unsafe extern "system" fn pin_create(pin: *mut KSPIN, _irp: *mut IRP) -> NTS
     if let Err(error) = unsafe { narrow_framing(pin, format.image_size()) } {
         return error.status();
     }
-    let Some(context) = PoolBox::new(CapturePin::new(pin, format)) else {
+    let Some(context) = PoolBox::new(CapturePin::new(pin, device, format)) else {
         return STATUS_INSUFFICIENT_RESOURCES;
     };
     let context_ptr: *const CapturePin = &*context;
@@ -222,6 +229,12 @@ pub unsafe extern "system" fn pin_set_device_state(
     let Some(context) = (unsafe { context(pin) }) else {
         return STATUS_INVALID_PARAMETER;
     };
+    if let Some(status) = context
+        .device()
+        .and_then(|d| d.take_failure(Request::StateChange))
+    {
+        return DriverError::Injected(status).status();
+    }
     let to = match PinState::from_ks(to) {
         Ok(to) => to,
         Err(error) => return DriverError::Format(error).status(),
@@ -256,14 +269,8 @@ pub unsafe extern "system" fn pin_set_device_state(
     }
 }
 
-/// The pin's synthesis settings for `format`: the default picture; ordinary or streaming stores
-/// are chosen for each render from the consumer's buffers (`avstream::deliver::WorkingSet`).
-pub fn synth_config(_format: &VideoFormat) -> SynthConfig {
-    SynthConfig::default()
-}
-
-/// STOP -> ACQUIRE: the synthesizer's templates (pool memory, once per streaming session) and
-/// an empty working set.
+/// STOP -> ACQUIRE: the synthesizer's templates (pool memory, once per streaming session) for
+/// the device's controls as they are now, an empty working set, and the device's fault plan.
 fn acquire(context: &CapturePin) -> Result<(), DriverError> {
     let scratch = PoolBytes::zeroed(PinSynthesizer::scratch_len(&context.format)).ok_or(
         DriverError::Kernel {
@@ -271,12 +278,18 @@ fn acquire(context: &CapturePin) -> Result<(), DriverError> {
             status: STATUS_INSUFFICIENT_RESOURCES,
         },
     )?;
-    let synth = Synthesizer::new(&context.format, synth_config(&context.format), scratch)
+    let snapshot = context.device().and_then(|d| d.snapshot_if_changed(0));
+    let controls = snapshot.map_or(Controls::DEFAULT, |s| s.controls);
+    let synth = Synthesizer::new(&context.format, controls.synth_config(), scratch)
         .map_err(DriverError::Format)?;
     let renderer = Renderer {
         synth,
         stores: WorkingSet::default(),
+        seen: snapshot.map_or(0, |s| s.generation),
     };
+    if let Some(snapshot) = snapshot {
+        frame_path::apply_faults(context, &snapshot);
+    }
     context.with_renderer(|slot| *slot = Some(renderer));
     Ok(())
 }
@@ -284,6 +297,7 @@ fn acquire(context: &CapturePin) -> Result<(), DriverError> {
 /// ACQUIRE -> STOP (or close): stops the clock, frees the synthesizer, resets the counters.
 fn release(context: &CapturePin) {
     drop(context.with_renderer(Option::take));
+    frame_path::flush_injected(context);
     context.stream.lock().reset();
 }
 

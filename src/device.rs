@@ -1,5 +1,5 @@
-//! The camera's device: its `KSDEVICE_DESCRIPTOR` (no filter descriptors) and its PnP start
-//! callback, which creates the capture filter factory with `KsCreateFilterFactory` and the
+//! The camera's device: its `KSDEVICE_DESCRIPTOR` (no filter descriptors), its `Add` and
+//! `Remove` (the device-wide state of [`crate::device_state`]) and its PnP start callback, which creates the capture filter factory with `KsCreateFilterFactory` and the
 //! reference string [`REFERENCE_STRING`], as avshws does (`CCaptureDevice::PnpStart`).
 //!
 //! The reference string is documented end to end this way: `KsCreateFilterFactory` uses its
@@ -14,11 +14,13 @@ use avcam_kernel::{KsAcquireDevice, KsCreateFilterFactory, KsReleaseDevice};
 use ks::avstream::{KSDEVICE, KSDEVICE_DESCRIPTOR, KSDEVICE_DESCRIPTOR_VERSION, KSDEVICE_DISPATCH};
 use ks::ks::KSCREATE_ITEM_FREEONSTOP;
 use ks::nt::IRP;
-use ks::status::{STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
+use ks::status::{STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use ks::NTSTATUS;
 
+use crate::device_state::DeviceState;
 use crate::filter::{Shared, FILTER_DESCRIPTOR};
 use crate::identity::{REFERENCE_STRING, REFERENCE_STRING_UTF16Z};
+use crate::pool_box::PoolBox;
 
 /// [`REFERENCE_STRING`] for `KsCreateFilterFactory` (it takes a `PWSTR` it only reads).
 static REFERENCE: Shared<[u16; REFERENCE_STRING.len() + 1]> = Shared(REFERENCE_STRING_UTF16Z);
@@ -68,8 +70,45 @@ pub unsafe extern "system" fn device_start(
     status
 }
 
+/// `PFNKSDEVICECREATE` (`Add`): the device's [`DeviceState`] (its controls and fault plan, at
+/// their defaults) in pool memory behind `KSDEVICE.Context`, which ks.sys initialises to NULL.
+/// avshws allocates its device object here the same way (`CCaptureDevice::DispatchCreate`).
+///
+/// # Safety
+/// ks.sys's contract: a live KSDEVICE at PASSIVE_LEVEL, before any filter exists.
+#[ks::kernel_abi]
+pub unsafe extern "system" fn device_add(device: *mut KSDEVICE) -> NTSTATUS {
+    if device.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let Some(state) = PoolBox::new(DeviceState::new()) else {
+        return STATUS_INSUFFICIENT_RESOURCES;
+    };
+    // SAFETY: a live KSDEVICE; Context is the minidriver's.
+    unsafe { (*device).Context = PoolBox::into_raw(state).cast() };
+    STATUS_SUCCESS
+}
+
+/// `PFNKSDEVICEIRPVOID` (`Remove`): frees the [`DeviceState`]; every filter and pin is closed by
+/// then (IRP_MN_REMOVE_DEVICE comes after the last handle).
+///
+/// # Safety
+/// ks.sys's contract: a live KSDEVICE at PASSIVE_LEVEL whose `Add` ran; no filter or pin left.
+#[ks::kernel_abi]
+pub unsafe extern "system" fn device_remove(device: *mut KSDEVICE, _irp: *mut IRP) {
+    if device.is_null() {
+        return;
+    }
+    // SAFETY: a live KSDEVICE; Context is the minidriver's.
+    let context = core::mem::take(unsafe { &mut (*device).Context });
+    if !context.is_null() {
+        // SAFETY: boxed by `device_add`, freed once here, no user left (function contract).
+        drop(unsafe { PoolBox::from_raw(context.cast::<DeviceState>()) });
+    }
+}
+
 static DEVICE_DISPATCH: Shared<KSDEVICE_DISPATCH> = Shared(KSDEVICE_DISPATCH {
-    Add: None,
+    Add: Some(device_add),
     Start: Some(device_start),
     PostStart: None,
     QueryStop: None,
@@ -77,7 +116,7 @@ static DEVICE_DISPATCH: Shared<KSDEVICE_DISPATCH> = Shared(KSDEVICE_DISPATCH {
     Stop: None,
     QueryRemove: None,
     CancelRemove: None,
-    Remove: None,
+    Remove: Some(device_remove),
     QueryCapabilities: None,
     SurpriseRemoval: None,
     QueryPower: None,

@@ -1,6 +1,9 @@
 //! The driver shell's one error type and its one conversion to NTSTATUS.
 
-use ks::status::{STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_PARAMETER, STATUS_NO_MATCH};
+use ks::status::{
+    STATUS_ACCESS_DENIED, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE,
+    STATUS_INVALID_PARAMETER, STATUS_NOT_FOUND, STATUS_NO_MATCH,
+};
 use ks::NTSTATUS;
 
 /// Why a request to the camera's filter or pin failed.
@@ -14,6 +17,15 @@ pub enum DriverError {
     FormatChange,
     /// The intersect handler was handed a range that is not one of the pin's.
     UnknownRange,
+    /// Fault injection while the device's registry switch (`FaultInjection`) is off.
+    InjectionDisabled,
+    /// A filter or pin whose device has no context (its `Add` never ran).
+    NoDevice,
+    /// A property id the handler does not know, or an item whose sizes do not fit its value
+    /// (a descriptor bug: ks.sys routes only declared ids, with the declared sizes).
+    UnknownProperty,
+    /// A failure injected on purpose (`KSPROPERTY_AVCAM_FAULTS_FAIL`): its status.
+    Injected(NTSTATUS),
     /// A kernel or ks.sys service failed: which, and its status.
     Kernel {
         /// The service or request.
@@ -31,7 +43,10 @@ impl DriverError {
             DriverError::NoConnectionFormat => STATUS_INVALID_PARAMETER,
             DriverError::FormatChange => STATUS_INVALID_DEVICE_REQUEST,
             DriverError::UnknownRange => STATUS_NO_MATCH,
-            DriverError::Kernel { status, .. } => *status,
+            DriverError::InjectionDisabled => STATUS_ACCESS_DENIED,
+            DriverError::NoDevice => STATUS_INVALID_DEVICE_STATE,
+            DriverError::UnknownProperty => STATUS_NOT_FOUND,
+            DriverError::Injected(status) | DriverError::Kernel { status, .. } => *status,
         }
     }
 }

@@ -2,7 +2,9 @@
 //! (categories from [`crate::identity`]) and its video capture pin (the data ranges of
 //! `avstream::ranges`, the pin dispatch of [`crate::capture_pin`] and [`crate::frame_path`], the
 //! kernel-level allocator of [`crate::pin_allocator`], the framing of [`crate::framing`], the
-//! DROPPEDFRAMES automation table). The device ([`crate::device`]) creates the filter factory
+//! DROPPEDFRAMES automation table) and the filter's automation table (the picture controls,
+//! pattern and fault injection of [`crate::picture_properties`] and
+//! [`crate::fault_properties`]). The device ([`crate::device`]) creates the filter factory
 //! from [`FILTER_DESCRIPTOR`] at PnP start.
 //!
 //! Everything here is `static` and immutable: ks.sys only reads descriptors. Raw pointers are
@@ -12,6 +14,7 @@ use core::mem::size_of;
 use core::ptr::null_mut;
 
 use avstream::ranges::RANGE_COUNT;
+use ks::avcam::{PROPSETID_AVCAM_FAULTS, PROPSETID_AVCAM_PATTERN};
 use ks::avstream::{
     KSAUTOMATION_TABLE, KSEVENT_SET, KSFILTER_DESCRIPTOR, KSFILTER_DESCRIPTOR_VERSION,
     KSFILTER_DISPATCH, KSMETHOD_SET, KSPIN_COMMUNICATION_BOTH, KSPIN_DATAFLOW_OUT,
@@ -20,13 +23,15 @@ use ks::avstream::{
 };
 use ks::video::{
     KSPROPERTY_DROPPEDFRAMES_CURRENT, KSPROPERTY_DROPPEDFRAMES_CURRENT_S, PINNAME_VIDEO_CAPTURE,
-    PROPSETID_VIDCAP_DROPPEDFRAMES,
+    PROPSETID_VIDCAP_DROPPEDFRAMES, PROPSETID_VIDCAP_VIDEOCONTROL, PROPSETID_VIDCAP_VIDEOPROCAMP,
 };
 use ks::GUID;
 
 use crate::capture_pin;
+use crate::fault_properties::FAULT_ITEMS;
 use crate::framing::PIN_FRAMING;
 use crate::identity::FILTER_CATEGORIES;
+use crate::picture_properties::{PATTERN_ITEMS, PROCAMP_ITEMS, VIDEO_CONTROL_ITEMS};
 use crate::pin_allocator::PIN_ALLOCATOR;
 pub use crate::ranges::Shared;
 use crate::ranges::CAPTURE_RANGE_POINTERS;
@@ -40,6 +45,10 @@ static CATEGORIES: [GUID; 3] = FILTER_CATEGORIES;
 static PIN_NAME: GUID = PINNAME_VIDEO_CAPTURE;
 static PIN_CATEGORY: GUID = PINNAME_VIDEO_CAPTURE;
 static DROPPED_FRAMES_SET: GUID = PROPSETID_VIDCAP_DROPPEDFRAMES;
+static PROCAMP_SET: GUID = PROPSETID_VIDCAP_VIDEOPROCAMP;
+static VIDEO_CONTROL_SET: GUID = PROPSETID_VIDCAP_VIDEOCONTROL;
+static PATTERN_SET: GUID = PROPSETID_AVCAM_PATTERN;
+static FAULTS_SET: GUID = PROPSETID_AVCAM_FAULTS;
 
 /// `KSPROPERTY_DROPPEDFRAMES_CURRENT` (GET only): the request and the answer are the whole
 /// `KSPROPERTY_DROPPEDFRAMES_CURRENT_S`.
@@ -49,7 +58,7 @@ static DROPPED_FRAMES_ITEMS: Shared<[KSPROPERTY_ITEM; 1]> = Shared([KSPROPERTY_I
     MinProperty: size_of::<ks::ks::KSIDENTIFIER>() as u32,
     MinData: size_of::<KSPROPERTY_DROPPEDFRAMES_CURRENT_S>() as u32,
     SetPropertyHandler: None,
-    Values: null_mut(),
+    Values: core::ptr::null(),
     RelationsCount: 0,
     Relations: null_mut(),
     SupportHandler: None,
@@ -69,6 +78,43 @@ static PIN_AUTOMATION: Shared<KSAUTOMATION_TABLE> = Shared(KSAUTOMATION_TABLE {
     PropertySetsCount: 1,
     PropertyItemSize: size_of::<KSPROPERTY_ITEM>() as u32,
     PropertySets: (&raw const PIN_PROPERTY_SETS.0).cast(),
+    MethodSetsCount: 0,
+    MethodItemSize: 0,
+    MethodSets: null_mut::<KSMETHOD_SET>(),
+    EventSetsCount: 0,
+    EventItemSize: 0,
+    EventSets: null_mut::<KSEVENT_SET>(),
+});
+
+/// A property set of `items`.
+const fn property_set<const N: usize>(
+    set: &'static GUID,
+    items: &'static Shared<[KSPROPERTY_ITEM; N]>,
+) -> KSPROPERTY_SET {
+    KSPROPERTY_SET {
+        Set: set,
+        PropertiesCount: N as u32,
+        PropertyItem: (&raw const items.0).cast(),
+        FastIoCount: 0,
+        FastIoTable: null_mut(),
+    }
+}
+
+/// The filter's property sets: the device's controls (values shared by every filter instance,
+/// [`crate::device_state`]).
+static FILTER_PROPERTY_SETS: Shared<[KSPROPERTY_SET; 4]> = Shared([
+    property_set(&PROCAMP_SET, &PROCAMP_ITEMS),
+    property_set(&VIDEO_CONTROL_SET, &VIDEO_CONTROL_ITEMS),
+    property_set(&PATTERN_SET, &PATTERN_ITEMS),
+    property_set(&FAULTS_SET, &FAULT_ITEMS),
+]);
+
+/// The filter's automation table: VIDEOPROCAMP, VIDEOCONTROL and avcam's pattern and fault
+/// sets (crate::picture_properties, crate::fault_properties).
+static FILTER_AUTOMATION: Shared<KSAUTOMATION_TABLE> = Shared(KSAUTOMATION_TABLE {
+    PropertySetsCount: 4,
+    PropertyItemSize: size_of::<KSPROPERTY_ITEM>() as u32,
+    PropertySets: (&raw const FILTER_PROPERTY_SETS.0).cast(),
     MethodSetsCount: 0,
     MethodItemSize: 0,
     MethodSets: null_mut::<KSMETHOD_SET>(),
@@ -117,7 +163,7 @@ static PIN_DESCRIPTORS: Shared<[KSPIN_DESCRIPTOR_EX; 1]> = Shared([KSPIN_DESCRIP
 /// The capture filter's descriptor (its factory is created at PnP start).
 pub static FILTER_DESCRIPTOR: Shared<KSFILTER_DESCRIPTOR> = Shared(KSFILTER_DESCRIPTOR {
     Dispatch: null_mut::<KSFILTER_DISPATCH>(),
-    AutomationTable: null_mut::<KSAUTOMATION_TABLE>(),
+    AutomationTable: &raw const FILTER_AUTOMATION.0,
     Version: KSFILTER_DESCRIPTOR_VERSION,
     Flags: 0,
     // Unused: the factory is created with the reference string `REFERENCE_STRING`, which

@@ -36,6 +36,14 @@
 //!    `KSPROPERTY_DROPPEDFRAMES_CURRENT`. A pass that runs late still fills queued buffers with
 //!    every frame due within the clock's catch-up window, each with its own deadline.
 //!
+//! 5. Before each buffer Process compares the device's settings generation
+//!    ([`crate::device_state`]) with the one it applies: when a control or the fault plan
+//!    changed, the synthesizer takes the new controls (templates rebuilt when the picture
+//!    changes) and the stream the new plan, so a change reaches every pin at its next frame.
+//!    Faults are applied by `StreamState::plan` (drops skipped, a delayed frame held back and
+//!    the timer armed for its release, an empty frame stamped with `DataUsed` 0 and not
+//!    rendered) and what was injected is added to the device's counters after each buffer.
+//!
 //! Nothing here allocates: the synthesizer's templates are built once at STOP -> ACQUIRE, and
 //! the buffers are the consumer's.
 
@@ -53,11 +61,12 @@ use avcam_kernel::{
     KsStreamPointerUnlock,
 };
 use avstream::clock::{FRAME_INFO_SIZE, STREAM_HEADER_SIZE};
-use avstream::deliver::{Delivery, OutputBuffer};
+use avstream::deliver::{Delivery, OutputBuffer, StreamState};
 use avstream::synth::FrameInfo;
 use avstream::FrameStamp;
 
-use crate::pin::{context, CapturePin};
+use crate::device_state::Snapshot;
+use crate::pin::{context, CapturePin, Renderer};
 
 /// 100 ns units per second.
 const HNS_PER_SECOND: i128 = 10_000_000;
@@ -124,12 +133,48 @@ pub unsafe extern "system" fn frame_timer(_timer: *mut EX_TIMER, context: *mut c
     // SAFETY: a live KSPIN; asynchronous processing is what DISPATCH_LEVEL callers must ask for.
     unsafe { KsPinAttemptProcessing(pin.pin, 1) };
     let now = now_100ns();
-    let stream = pin.stream.lock();
+    rearm(pin, &pin.stream.lock(), now);
+}
+
+/// Arms the timer for the stream's next wakeup after `now` (the next deadline, or a held-back
+/// frame's release if earlier) while the clock runs. Called with the stream lock held.
+fn rearm(pin: &CapturePin, stream: &StreamState, now: i64) {
     if stream.clock.is_running() {
-        if let Some(deadline) = stream.clock.next_deadline(now) {
-            arm(pin, deadline, now);
+        if let Some(wakeup) = stream.next_wakeup(now) {
+            arm(pin, wakeup, now);
         }
     }
+}
+
+/// Takes on the device's fault plan and a stall handed over with it.
+pub(crate) fn apply_faults(pin: &CapturePin, snapshot: &Snapshot) {
+    let mut stream = pin.stream.lock();
+    stream.set_faults(snapshot.faults);
+    if snapshot.stall_ms != 0 {
+        stream.request_stall(snapshot.stall_ms);
+    }
+}
+
+/// Adds what the pin injected since the last call to the device's counters.
+pub(crate) fn flush_injected(pin: &CapturePin) {
+    let injected = pin.stream.lock().take_injected();
+    if let Some(device) = pin.device() {
+        device.count(&injected);
+    }
+}
+
+/// Applies the device's settings if they changed since the renderer last looked: the controls
+/// (templates rebuilt when the picture changes) and the fault plan.
+fn sync(pin: &CapturePin, renderer: &mut Renderer) {
+    let Some(device) = pin.device() else {
+        return;
+    };
+    let Some(snapshot) = device.snapshot_if_changed(renderer.seen) else {
+        return;
+    };
+    renderer.seen = snapshot.generation;
+    renderer.synth.reconfigure(snapshot.controls.synth_config());
+    apply_faults(pin, &snapshot);
 }
 
 /// What the leading edge offers: `OffsetOut` and, when the header's `Size` covers a
@@ -231,17 +276,41 @@ pub unsafe extern "system" fn pin_process(pin: *mut KSPIN) -> NTSTATUS {
         return STATUS_SUCCESS;
     }
     loop {
+        sync(capture, renderer);
         // SAFETY: the locked leading edge.
         let offer = unsafe { offer(leading) };
-        let decision = capture.stream.lock().plan(&layout, offer, now_100ns());
+        let now = now_100ns();
+        let decision = {
+            let mut stream = capture.stream.lock();
+            let decision = stream.plan(&layout, offer, now);
+            if decision == Delivery::Wait {
+                // A frame held back may be released before the next deadline.
+                rearm(capture, &stream, now);
+            }
+            decision
+        };
+        flush_injected(capture);
         let status = match decision {
             Delivery::Wait => {
-                // SAFETY: the locked leading edge, kept for the next deadline.
+                // SAFETY: the locked leading edge, kept for the next wakeup.
                 unsafe { KsStreamPointerUnlock(leading, 0) };
                 return STATUS_PENDING;
             }
             // SAFETY: the locked leading edge.
             Delivery::Empty(_) => unsafe { complete_empty(leading) },
+            Delivery::Render {
+                stamp,
+                data_used: 0,
+                ..
+            } => {
+                // An injected empty frame: stamped, nothing rendered, DataUsed 0.
+                // SAFETY: a locked stream pointer has its stream header (maybe unaligned).
+                let header = unsafe { (*leading).StreamHeader }.cast::<KSSTREAM_HEADER>();
+                // SAFETY: the header of a locked pointer, `Size` bytes.
+                unsafe { stamp_header(header, &stamp, 0) };
+                // SAFETY: the locked leading edge; nothing written, so no offset moves.
+                unsafe { KsStreamPointerAdvance(leading) }
+            }
             Delivery::Render {
                 stamp,
                 pitch,

@@ -64,6 +64,20 @@ pub const FRAME_POOL_TAG: u32 = u32::from_le_bytes(*b"avcf");
 /// section is decorated with this build so older systems refuse the package.
 pub const MINIMUM_WINDOWS_BUILD: u32 = 19041;
 
+/// The device parameter (a `REG_DWORD` in the device's hardware key, `Device Parameters`) that
+/// allows fault injection (`PROPSETID_AVCAM_FAULTS`) when it is 1. The INF writes it as
+/// [`FAULT_INJECTION_DEFAULT`]: off, so a camera installed for real use never misbehaves on
+/// request.
+pub const FAULT_INJECTION_VALUE: &str = ks::avcam::AVCAM_FAULT_INJECTION_VALUE;
+
+/// [`FAULT_INJECTION_VALUE`] as the UTF-16 the registry functions take (with a NUL, not counted
+/// in the `UNICODE_STRING`).
+pub const FAULT_INJECTION_VALUE_UTF16Z: [u16; FAULT_INJECTION_VALUE.len() + 1] =
+    ascii_utf16z(FAULT_INJECTION_VALUE);
+
+/// The value the INF installs for [`FAULT_INJECTION_VALUE`]: 0, injection refused.
+pub const FAULT_INJECTION_DEFAULT: u32 = 0;
+
 /// Encodes an ASCII string as NUL-terminated UTF-16 at compile time; `N` must be its length + 1.
 const fn ascii_utf16z<const N: usize>(text: &str) -> [u16; N] {
     let bytes = text.as_bytes();

@@ -11,6 +11,10 @@
 //! - [`pool_box`]: pool-backed values and buffers for the camera's own state;
 //! - [`pool`]: the global allocator over the kernel pool (installed in kernel mode only);
 //! - [`ranges`]: the capture pin's `KSDATARANGE*` table;
+//! - [`device_state`]: the device-wide controls and fault plan (`KSDEVICE.Context`);
+//! - [`property`]: what every filter property handler needs (the call, the item's values);
+//! - [`picture_properties`]: VIDEOPROCAMP, VIDEOCONTROL and avcam's pattern set;
+//! - [`fault_properties`]: avcam's fault-injection set, behind the registry switch;
 //! - [`framing`]: the pin's allocator framing and its narrowing to the negotiated frame size;
 //! - [`pin`]: what one capture pin owns ([`pin::CapturePin`]) and its locking discipline;
 //! - [`pin_allocator`]: the pin's kernel-level allocator (`KSPIN_DISPATCH.Allocator`);
@@ -39,16 +43,20 @@ extern crate avcam_avstream as avstream;
 
 pub mod capture_pin;
 pub mod device;
+pub mod device_state;
 pub mod driver_entry;
 pub mod error;
+pub mod fault_properties;
 pub mod filter;
 pub mod frame_path;
 pub mod framing;
 pub mod identity;
+pub mod picture_properties;
 pub mod pin;
 pub mod pin_allocator;
 pub mod pool;
 pub mod pool_box;
+pub mod property;
 pub mod ranges;
 
 #[cfg(avcam_kernel_mode)]

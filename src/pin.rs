@@ -4,9 +4,11 @@
 //!
 //! - `stream` (a spin lock): the frame clock and delivered bytes ([`StreamState`]), shared by
 //!   the timer callback (DISPATCH_LEVEL), Process and the property handler;
-//! - `renderer`: the synthesizer and the working set that chooses its stores, built at
-//!   STOP -> ACQUIRE and dropped at ACQUIRE -> STOP or close, touched only with the pin's
-//!   processing mutex held (Process holds it by contract);
+//! - `renderer`: the synthesizer, the working set that chooses its stores and the generation of
+//!   the device's settings it applies ([`crate::device_state`]), built at STOP -> ACQUIRE and
+//!   dropped at ACQUIRE -> STOP or close, touched only with the pin's processing mutex held
+//!   (Process holds it by contract);
+//! - `device`: the device's state (its controls and fault plan), which outlives the pin;
 //! - `timer`: the frame timer (a high-resolution `EX_TIMER`), allocated at create and deleted
 //!   at close, armed only while the clock runs, and only under the `stream` lock, so that a
 //!   cancel after the clock stopped cannot be undone by a callback running on another processor.
@@ -21,6 +23,7 @@ use avstream::{PinState, PinStateMachine, VideoFormat};
 use ks::avstream::KSPIN;
 use ks::nt::EX_TIMER;
 
+use crate::device_state::DeviceState;
 use crate::pool_box::PoolBytes;
 
 /// The synthesizer of a pin in ACQUIRE or above, over its pool scratch memory.
@@ -33,12 +36,16 @@ pub struct Renderer {
     pub synth: PinSynthesizer,
     /// The consumer's recent buffers.
     pub stores: WorkingSet,
+    /// The generation of the device's settings the synthesizer and the stream apply.
+    pub seen: u64,
 }
 
 /// Everything one capture pin owns (`KSPIN.Context`).
 pub struct CapturePin {
     /// The KSPIN this context belongs to.
     pub(crate) pin: *mut KSPIN,
+    /// The device's state, or NULL when the device has none (its `Add` did not run).
+    pub(crate) device: *const DeviceState,
     /// The format negotiated at create.
     pub(crate) format: VideoFormat,
     /// The state SetDeviceState last accepted (ks.sys serialises SetDeviceState calls).
@@ -52,16 +59,28 @@ pub struct CapturePin {
 }
 
 impl CapturePin {
-    /// A stopped pin producing `format`, with no timer yet.
-    pub(crate) fn new(pin: *mut KSPIN, format: VideoFormat) -> CapturePin {
+    /// A stopped pin of `device` producing `format`, with no timer yet.
+    pub(crate) fn new(
+        pin: *mut KSPIN,
+        device: Option<&DeviceState>,
+        format: VideoFormat,
+    ) -> CapturePin {
         CapturePin {
             pin,
+            device: device.map_or(core::ptr::null(), |d| d as *const DeviceState),
             format,
             machine: Cell::new(PinStateMachine::new()),
             stream: SpinLock::new(StreamState::new(format.rate())),
             timer: Cell::new(core::ptr::null_mut()),
             renderer: UnsafeCell::new(None),
         }
+    }
+
+    /// The device's state (controls, fault plan), if the device has one.
+    pub(crate) fn device(&self) -> Option<&DeviceState> {
+        // SAFETY: NULL or the device's context, which `Remove` frees only after every pin is
+        // closed (this pin is live).
+        unsafe { self.device.as_ref() }
     }
 
     /// The state the pin is in.

@@ -24,6 +24,7 @@ use ks::nt::POOL_FLAG_NON_PAGED;
 use ks::status::{STATUS_BUFFER_TOO_SMALL, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS};
 use ks::NTSTATUS;
 
+use crate::device_state::Request;
 use crate::identity::FRAME_POOL_TAG;
 use crate::pin::context;
 use crate::pool_box::PoolBox;
@@ -44,7 +45,8 @@ struct FrameStore {
 
 /// `PFNKSPININITIALIZEALLOCATOR`: a frame store for the consumer's framing. Frames smaller than
 /// the pin's image (`biSizeImage` of its format) could never hold a picture:
-/// STATUS_BUFFER_TOO_SMALL, and the allocator create fails.
+/// STATUS_BUFFER_TOO_SMALL, and the allocator create fails. A failure injected for the next
+/// allocator create (`KSPROPERTY_AVCAM_FAULTS_FAIL`) fails it with its status.
 ///
 /// # Safety
 /// ks.sys's contract: `pin` is the live pin the allocator is created on (its create IRP is in
@@ -62,6 +64,12 @@ pub unsafe extern "system" fn initialize(
     let Some(pin) = (unsafe { context(pin) }) else {
         return STATUS_BUFFER_TOO_SMALL;
     };
+    if let Some(status) = pin
+        .device()
+        .and_then(|d| d.take_failure(Request::AllocatorCreate))
+    {
+        return status;
+    }
     if framing.FrameSize < pin.format.image_size() {
         return STATUS_BUFFER_TOO_SMALL;
     }

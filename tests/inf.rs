@@ -1,6 +1,7 @@
 //! Cross-checks `inf/avcam.inx` against the driver's own identity (`avcam::identity`): the
 //! setup class, the hardware ID, the interface categories with their reference string, proxy
-//! CLSID and friendly name, the KS includes, and the service with its binary.
+//! CLSID and friendly name, the KS includes, the fault-injection switch in the hardware key
+//! (installed off), and the service with its binary.
 //!
 //! A camera whose INF and descriptors disagree installs but never shows up in the Camera app;
 //! this test makes that a build failure. The checker is also run on deliberately broken copies
@@ -9,8 +10,9 @@
 use std::collections::BTreeSet;
 
 use avcam::identity::{
-    DEVICE_CLASS, DEVICE_CLASS_NAME, FILTER_CATEGORIES, FRIENDLY_NAME, HARDWARE_ID,
-    INTERFACE_CLSID, MINIMUM_WINDOWS_BUILD, REFERENCE_STRING, SERVICE_BINARY, SERVICE_NAME,
+    DEVICE_CLASS, DEVICE_CLASS_NAME, FAULT_INJECTION_DEFAULT, FAULT_INJECTION_VALUE,
+    FILTER_CATEGORIES, FRIENDLY_NAME, HARDWARE_ID, INTERFACE_CLSID, MINIMUM_WINDOWS_BUILD,
+    REFERENCE_STRING, SERVICE_BINARY, SERVICE_NAME,
 };
 use ks::GUID;
 
@@ -367,6 +369,53 @@ fn check_install_sections(inf: &Inf, install: &str, expect: &mut dyn FnMut(bool,
         format!("interfaces {categories:?} are not the filter's categories {FILTER_CATEGORIES:?}"),
     );
 
+    // The device's hardware key: FaultInjection, a REG_DWORD, installed off.
+    let hardware: Vec<&Line> = inf
+        .values(&format!("{ddinstall}.HW"), "AddReg")
+        .concat()
+        .iter()
+        .flat_map(|s| inf.section(s))
+        .collect();
+    let switch: Vec<&&Line> = hardware
+        .iter()
+        .filter(|line| {
+            line.fields.len() >= 5
+                && line.fields[0].eq_ignore_ascii_case("HKR")
+                && line.fields[1].is_empty()
+                && line.fields[2].eq_ignore_ascii_case(FAULT_INJECTION_VALUE)
+        })
+        .collect();
+    expect(
+        switch.len() == 1,
+        format!("[{ddinstall}.HW] does not add {FAULT_INJECTION_VALUE} exactly once"),
+    );
+    // Only there: the driver reads the hardware key, not the service key its DriverEntry gets
+    // (`DRIVER_REGISTRY_PATH`) nor any other, so a FaultInjection written elsewhere would be a
+    // switch that switches nothing.
+    let everywhere = inf
+        .sections
+        .iter()
+        .flat_map(|(_, lines)| lines)
+        .filter(|line| {
+            line.fields.len() >= 3 && line.fields[2].eq_ignore_ascii_case(FAULT_INJECTION_VALUE)
+        })
+        .count();
+    expect(
+        everywhere == switch.len(),
+        format!("{FAULT_INJECTION_VALUE} is written outside [{ddinstall}.HW]'s AddReg"),
+    );
+    if let Some(line) = switch.first() {
+        // FLG_ADDREG_TYPE_DWORD.
+        expect(
+            parse_number(&line.fields[3]) == Some(0x0001_0001),
+            format!("{FAULT_INJECTION_VALUE} is not a REG_DWORD (flags 0x00010001)"),
+        );
+        expect(
+            parse_number(&line.fields[4]) == Some(FAULT_INJECTION_DEFAULT),
+            format!("{FAULT_INJECTION_VALUE} is not installed as {FAULT_INJECTION_DEFAULT}"),
+        );
+    }
+
     // The service: a demand-start kernel driver running the binary, bound to the device.
     let services = inf.values(&format!("{ddinstall}.Services"), "AddService");
     let ours: Vec<&Vec<String>> = services
@@ -444,6 +493,10 @@ fn broken_infs_are_rejected_for_the_right_reason() {
         ("KS needs", "Needs     = KS.Registration, KSCAPTUR.Registration.NT", "Needs = KS.Registration", "Needs lacks KSCAPTUR.Registration.NT"),
         ("service type", "ServiceType   = 1 ", "ServiceType   = 2 ", "ServiceType is not 1"),
         ("old Windows", "NT$ARCH$.10.0...19041\n\n", "NT$ARCH$.10.0...16299\n\n", "does not target build 19041"),
+        ("fault injection installed on", "HKR,,FaultInjection,0x00010001,0", "HKR,,FaultInjection,0x00010001,1", "FaultInjection is not installed as 0"),
+        ("fault injection as a string", "HKR,,FaultInjection,0x00010001,0", "HKR,,FaultInjection,0,\"0\"", "FaultInjection is not a REG_DWORD"),
+        ("no hardware key", "AddReg = avcam.HW.AddReg\n", "", "does not add FaultInjection"),
+        ("fault injection in the service key", "ServiceBinary = %13%\\avcam.sys\n", "ServiceBinary = %13%\\avcam.sys\nAddReg = avcam.Service.AddReg\n\n[avcam.Service.AddReg]\nHKR,Parameters,FaultInjection,0x00010001,1\n", "written outside"),
     ];
     for (what, from, to, expected) in cases {
         assert!(

@@ -3,10 +3,11 @@
 //! For 1080p and 4K, every pixel format and a set of pattern/overlay configurations, prints the
 //! median frames/s of `Synthesizer::render` on one thread and of banded rendering on every
 //! core, and the same frame buffer's bounds: `fill` (memset) and, on x86_64, a fill with
-//! non-temporal stores. Ratios are synthesis / bound from this run only.
+//! non-temporal stores. Ratios are synthesis / bound from this run only. A last table sets the
+//! default bars against the same bars with every picture control moved, in alternation.
 //!
 //! Run: `cargo bench -p avcam-avstream --bench synthesis` (add `-- --quick` for shorter samples,
-//! `-- 1080` or `-- 4k` for one size).
+//! `-- 1080` or `-- 4k` for one size, `-- --controls` for the picture-controls table alone).
 //!
 //! Peer mode (used by `scripts/bench-vs-peers.sh`): `-- --frames N --size 1080p|4k --format
 //! nv12|yuy2 [--json]` renders exactly N frames of one format and size per figure and round
@@ -20,8 +21,9 @@ use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use avcam_avstream::synth::colour::Colour;
-use avcam_avstream::synth::{FrameBand, FrameInfo, Overlays, Pattern, SynthConfig, Synthesizer};
+use avcam_avstream::synth::{
+    Adjust, Caption, Flip, FrameBand, FrameInfo, Overlays, Pattern, SynthConfig, Synthesizer,
+};
 use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
 
 /// Samples per figure; the median is printed.
@@ -135,6 +137,7 @@ fn main() {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let sample = Duration::from_millis(if quick { 40 } else { 120 });
+    let controls_only = args.iter().any(|a| a == "--controls");
     let sizes: Vec<FrameSize> = match args
         .iter()
         .find(|a| !a.starts_with("--"))
@@ -144,26 +147,23 @@ fn main() {
         Some("4k") | Some("4K") => vec![FrameSize::UHD],
         _ => vec![FrameSize::HD1080, FrameSize::UHD],
     };
+    if controls_only {
+        controls_section(&sizes, sample);
+        return;
+    }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let configs: [(&str, Pattern, Overlays); 6] = [
-        (
-            "bars+box+text",
-            Pattern::Bars,
-            Overlays {
-                moving_box: true,
-                text: true,
-                noise: false,
-            },
-        ),
-        ("bars+box+text+noise", Pattern::Bars, Overlays::ALL),
-        ("bars (bare)", Pattern::Bars, Overlays::NONE),
+    let text_and_box = Overlays::FRAME_COUNTER
+        .with(Overlays::TIME)
+        .with(Overlays::DROP_COUNT)
+        .with(Overlays::MOVING_BOX);
+    let configs: [(&str, Pattern, Overlays); 7] = [
+        ("bars+box+text", Pattern::Bars75, text_and_box),
+        ("bars+box+text+noise", Pattern::Bars75, Overlays::ALL),
+        ("bars (bare)", Pattern::Bars75, Overlays::NONE),
         ("ramp+all", Pattern::Ramp, Overlays::ALL),
         ("checker+all", Pattern::Checkerboard, Overlays::ALL),
-        (
-            "solid+all",
-            Pattern::Solid(Colour::grey(500)),
-            Overlays::ALL,
-        ),
+        ("solid+all", Pattern::Solid, Overlays::ALL),
+        ("zoneplate+all", Pattern::ZonePlate, Overlays::ALL),
     ];
 
     println!(
@@ -181,7 +181,7 @@ fn main() {
         &format!("frames/s x{threads}"),
         "/memset"
     );
-    for size in sizes {
+    for &size in &sizes {
         let label = if size == FrameSize::UHD {
             "4K"
         } else {
@@ -211,7 +211,7 @@ fn main() {
                     pattern,
                     overlays,
                     seed: 1,
-                    streaming_stores: false,
+                    ..SynthConfig::default()
                 };
                 let scratch = vec![0u8; Synthesizer::<Vec<u8>>::scratch_len(&video)];
                 let synth =
@@ -256,6 +256,151 @@ fn main() {
                 );
             }
         }
+    }
+    controls_section(&sizes, sample);
+}
+
+/// The picture controls' cost: the default bars against the same bars with every control away
+/// from its default (brightness, contrast, hue, saturation, gamma, both flips, a caption), one
+/// thread, measured in alternation in the same run. The controls live in the row templates, so
+/// the two should render at the same speed (issue 12 asks for within 5 %).
+fn controls_section(sizes: &[FrameSize], sample: Duration) {
+    println!();
+    println!(
+        "picture controls on the bars (bars+all), one thread, frames per second of its CPU \
+         time: {PAIRS} pairs of short samples (defaults, then non-default), ratio = median of \
+         the pairs' ratios [quartiles]:"
+    );
+    println!(
+        "{:<6} {:<5} {:>12} {:>14} {:>8} {:>16}",
+        "size", "fmt", "defaults", "non-default", "ratio", "[q1, q3]"
+    );
+    let changed = SynthConfig {
+        adjust: Adjust {
+            brightness: 1750,
+            contrast: 130,
+            hue: 3000,
+            saturation: 150,
+            gamma: 220,
+        },
+        flip: Flip {
+            horizontal: true,
+            vertical: true,
+        },
+        caption: Caption::new(b"bench: every control moved").expect("a valid caption"),
+        ..SynthConfig::default()
+    };
+    for &size in sizes {
+        let label = if size == FrameSize::UHD {
+            "4K"
+        } else {
+            "1080p"
+        };
+        for format in PixelFormat::ALL {
+            let video = VideoFormat::new(format, size, 333_333).expect("offered format");
+            let make = |config: SynthConfig| {
+                let scratch = vec![0u8; Synthesizer::<Vec<u8>>::scratch_len(&video)];
+                Synthesizer::new(&video, config, scratch).expect("scratch is large enough")
+            };
+            let (plain, adjusted) = (make(SynthConfig::default()), make(changed));
+            let buf = RefCell::new(vec![0u8; video.image_size() as usize]);
+            let render = |synth: &Synthesizer<Vec<u8>>, i: u64| {
+                let frame = FrameInfo {
+                    picture_number: i,
+                    stream_time: i as i64 * 166_666,
+                    drop_count: 0,
+                };
+                synth.render(&frame, &mut buf.borrow_mut()).unwrap();
+            };
+            let (mut n, mut m) = (0, 0);
+            let short_sample = sample / 8;
+            let pairs = paired(
+                || cpu_rate(short_sample, &mut n, |i| render(&plain, i)),
+                || cpu_rate(short_sample, &mut m, |i| render(&adjusted, i)),
+            );
+            println!(
+                "{label:<6} {:<5} {:>12.0} {:>14.0} {:>8.3} {:>16}",
+                short(format),
+                pairs.a,
+                pairs.b,
+                pairs.ratio,
+                format!("[{:.3}, {:.3}]", pairs.q1, pairs.q3)
+            );
+        }
+    }
+}
+
+/// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`): time the thread ran, whatever
+/// else the machine runs meanwhile. Elsewhere than on Unix, the wall clock.
+fn thread_time() -> Duration {
+    #[cfg(unix)]
+    {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid clock id and a writable timespec.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } == 0 {
+            return Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
+        }
+    }
+    thread_local!(static ORIGIN: Instant = Instant::now());
+    ORIGIN.with(Instant::elapsed)
+}
+
+/// Frames/s of `frame` over about `sample` of this thread's CPU time ([`thread_time`]).
+fn cpu_rate(sample: Duration, n: &mut u64, mut frame: impl FnMut(u64)) -> f64 {
+    let start = thread_time();
+    let mut frames = 0u64;
+    while thread_time() - start < sample {
+        for _ in 0..4 {
+            frame(*n);
+            *n += 1;
+        }
+        frames += 4;
+    }
+    frames as f64 / (thread_time() - start).as_secs_f64()
+}
+
+/// Pairs of samples [`paired`] takes.
+const PAIRS: usize = 61;
+
+/// What [`paired`] measured.
+struct Paired {
+    /// Median rate of A.
+    a: f64,
+    /// Median rate of B.
+    b: f64,
+    /// Median of the pairs' B / A.
+    ratio: f64,
+    /// Its quartiles.
+    q1: f64,
+    q3: f64,
+}
+
+/// [`PAIRS`] pairs of samples, A then B right after it: each pair's ratio B / A sees the same
+/// neighbours (on a loaded machine the load drifts slower than a pair lasts), and the median of
+/// the ratios ignores the pairs a burst of load hit unevenly.
+fn paired(mut a: impl FnMut() -> f64, mut b: impl FnMut() -> f64) -> Paired {
+    a();
+    b();
+    let (mut ra, mut rb, mut ratios) = ([0f64; PAIRS], [0f64; PAIRS], [0f64; PAIRS]);
+    for i in 0..PAIRS {
+        ra[i] = a();
+        rb[i] = b();
+        ratios[i] = rb[i] / ra[i];
+    }
+    let sorted = |mut v: [f64; PAIRS]| {
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (ra, rb, ratios) = (sorted(ra), sorted(rb), sorted(ratios));
+    Paired {
+        a: ra[PAIRS / 2],
+        b: rb[PAIRS / 2],
+        ratio: ratios[PAIRS / 2],
+        q1: ratios[PAIRS / 4],
+        q3: ratios[3 * PAIRS / 4],
     }
 }
 
@@ -406,23 +551,20 @@ mod peer {
         let mut buf = vec![0u8; len];
         let source: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
         let share = len.div_ceil(threads);
+        let text_and_box = Overlays::FRAME_COUNTER
+            .with(Overlays::TIME)
+            .with(Overlays::DROP_COUNT)
+            .with(Overlays::MOVING_BOX);
         let synths = [
-            (
-                "avcam bars+box+text",
-                Overlays {
-                    moving_box: true,
-                    text: true,
-                    noise: false,
-                },
-            ),
+            ("avcam bars+box+text", text_and_box),
             ("avcam bars", Overlays::NONE),
         ]
         .map(|(name, overlays)| {
             let config = SynthConfig {
-                pattern: Pattern::Bars,
+                pattern: Pattern::Bars75,
                 overlays,
                 seed: 1,
-                streaming_stores: false,
+                ..SynthConfig::default()
             };
             let scratch = vec![0u8; Synthesizer::<Vec<u8>>::scratch_len(&video)];
             let synth = Synthesizer::new(&video, config, scratch).expect("scratch is large enough");

@@ -27,7 +27,8 @@
 //!   presentation-time grid from the next frame, due at once. Stopping resets everything.
 
 use ks::video::{
-    KSPROPERTY_DROPPEDFRAMES_CURRENT_S, KSSTREAM_HEADER, KSSTREAM_HEADER_OPTIONSF_DURATIONVALID,
+    KSPROPERTY_DROPPEDFRAMES_CURRENT_S, KSSTREAM_HEADER,
+    KSSTREAM_HEADER_OPTIONSF_DATADISCONTINUITY, KSSTREAM_HEADER_OPTIONSF_DURATIONVALID,
     KSSTREAM_HEADER_OPTIONSF_TIMEVALID, KSTIME, KS_FRAME_INFO, KS_VIDEO_FLAG_FRAME,
     KS_VIDEO_FLAG_I_FRAME,
 };
@@ -83,10 +84,13 @@ pub struct FrameStamp {
     /// The absolute time the frame was due, in the caller's clock (100 ns):
     /// `KSSTREAM_HEADER.PresentationTime.Time`.
     pub deadline: i64,
+    /// `KSSTREAM_HEADER_OPTIONSF_DATADISCONTINUITY` (an injected fault).
+    pub discontinuity: bool,
 }
 
 impl FrameStamp {
-    /// `KSSTREAM_HEADER.OptionsFlags` for a video frame: time and duration valid, a key frame.
+    /// `KSSTREAM_HEADER.OptionsFlags` for a video frame: time and duration valid, a key frame
+    /// (and `KSSTREAM_HEADER_OPTIONSF_DATADISCONTINUITY` when [`FrameStamp::discontinuity`]).
     pub const OPTIONS_FLAGS: u32 = KSSTREAM_HEADER_OPTIONSF_TIMEVALID
         | KSSTREAM_HEADER_OPTIONSF_DURATIONVALID
         | ks::video::KSSTREAM_HEADER_OPTIONSF_SPLICEPOINT;
@@ -102,6 +106,9 @@ impl FrameStamp {
         };
         header.Duration = self.duration;
         header.OptionsFlags |= FrameStamp::OPTIONS_FLAGS;
+        if self.discontinuity {
+            header.OptionsFlags |= KSSTREAM_HEADER_OPTIONSF_DATADISCONTINUITY;
+        }
     }
 
     /// Writes this frame's fields of the `KS_FRAME_INFO` that follows the stream header
@@ -237,8 +244,15 @@ impl FrameClock {
     /// A buffer is ready at `now`: takes the oldest frame not yet delivered that is due no
     /// earlier than [`CATCH_UP_WINDOW`] before `now` (at least the newest due frame; older
     /// undelivered frames are dropped), or `None` if none is due (called before the next
-    /// deadline, or every due frame went out already).
+    /// deadline, or every due frame went out already). [`FrameClock::next_fresh`], then
+    /// [`FrameClock::take`].
     pub fn take_frame(&mut self, now: i64) -> Option<FrameStamp> {
+        let index = self.next_fresh(now)?;
+        Some(self.take(index, now))
+    }
+
+    /// The frame [`FrameClock::take_frame`] would take at `now`, without taking it.
+    pub fn next_fresh(&self, now: i64) -> Option<u64> {
         let newest = self.frames_due(now).checked_sub(1)?;
         let next = self.last_taken.map_or(0, |last| last + 1);
         if next > newest {
@@ -246,18 +260,31 @@ impl FrameClock {
         }
         // Frames due at or before `now - window - 1` are stale: the first fresh one follows them.
         let first_fresh = self.frames_due(now.saturating_sub(CATCH_UP_WINDOW + 1));
-        let index = next.max(first_fresh.min(newest));
+        Some(next.max(first_fresh.min(newest)))
+    }
+
+    /// Delivers frame `index` (one [`FrameClock::next_fresh`] named, or one held back since, at
+    /// least the next one after the last taken): its stamp. Frames between the last taken and
+    /// `index` stay undelivered: dropped.
+    pub fn take(&mut self, index: u64, now: i64) -> FrameStamp {
         self.delivered += 1;
         self.last_taken = Some(index);
         let picture_number = index + 1;
-        Some(FrameStamp {
+        FrameStamp {
             index,
             picture_number,
-            drop_count: picture_number - self.delivered,
+            drop_count: picture_number.saturating_sub(self.delivered),
             stream_time: self.stream_time(index),
             duration: self.duration(index),
             deadline: self.deadline(index).unwrap_or(now),
-        })
+            discontinuity: false,
+        }
+    }
+
+    /// Passes over frame `index` without delivering it (a drop on purpose): the next frame taken
+    /// comes after it, and it counts as dropped.
+    pub fn skip(&mut self, index: u64) {
+        self.last_taken = Some(index);
     }
 
     /// Frames delivered so far.

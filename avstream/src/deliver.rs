@@ -20,10 +20,17 @@
 //! bytes); a negative or shorter pitch is refused with an empty buffer.
 //!
 //! [`StreamState`] is the part of a pin's state this needs, kept under the pin's spin lock by
-//! the shell: the clock and the bytes delivered (for `AverageFrameSize`). [`WorkingSet`] chooses
-//! the stores of each render from the buffers the consumer cycles through.
+//! the shell: the clock, the bytes delivered (for `AverageFrameSize`) and the faults to inject
+//! ([`crate::faults`]): frames dropped on purpose are skipped (they count as dropped), a frame
+//! whose completion is delayed is held back (`Delivery::Wait` until its release time, when it
+//! goes out with its own deadline as its presentation time), an empty one is stamped but not
+//! rendered (`data_used` 0), and times and picture numbers are shifted as the plan says. What
+//! was injected is tallied until the shell takes it ([`StreamState::take_injected`]).
+//! [`WorkingSet`] chooses the stores of each render from the buffers the consumer cycles
+//! through.
 
 use crate::clock::{DropCounters, FrameClock, FrameStamp};
+use crate::faults::{DropKind, FaultCounters, FaultPlan};
 use crate::pixel::FrameLayout;
 use crate::rate::FrameRate;
 
@@ -58,6 +65,7 @@ pub enum EmptyReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
     /// Render `stamp` into the buffer with rows `pitch` bytes apart; `DataUsed = data_used`.
+    /// A `data_used` of 0 is an injected empty frame: stamp its headers, render nothing.
     Render {
         /// The frame: its number, drops, stream time, duration and deadline.
         stamp: FrameStamp,
@@ -72,25 +80,175 @@ pub enum Delivery {
     Wait,
 }
 
+/// A frame held back until its delayed completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Held {
+    /// Its index.
+    index: u64,
+    /// When it may complete.
+    release: i64,
+    /// How late that is (100 ns).
+    delay: i64,
+}
+
+/// Where an injected stall stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stall {
+    /// None asked for.
+    Idle,
+    /// Asked for: starts at the next due frame, lasts this long (100 ns).
+    Requested(i64),
+    /// Frames due before this time are dropped.
+    Until(i64),
+}
+
 /// The stream state a pin's delivery decisions need (under the pin's spin lock).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamState {
     /// Which frame is due when, and which went out.
     pub clock: FrameClock,
     delivered_bytes: u64,
+    faults: FaultPlan,
+    stall: Stall,
+    held: Option<Held>,
+    /// The last presentation time and picture number sent (for counting wraps).
+    last_sent: Option<(i64, i64)>,
+    injected: FaultCounters,
 }
 
 impl StreamState {
-    /// A stopped stream at `rate`.
+    /// A stopped stream at `rate`, with no fault to inject.
     pub const fn new(rate: FrameRate) -> StreamState {
         StreamState {
             clock: FrameClock::new(rate),
             delivered_bytes: 0,
+            faults: FaultPlan::NONE,
+            stall: Stall::Idle,
+            held: None,
+            last_sent: None,
+            injected: FaultCounters::ZERO,
         }
     }
 
+    /// Injects `plan` from the next frame on (a frame already held back keeps its release).
+    pub fn set_faults(&mut self, plan: FaultPlan) {
+        self.faults = plan;
+    }
+
+    /// The plan being injected.
+    pub const fn faults(&self) -> &FaultPlan {
+        &self.faults
+    }
+
+    /// A stall of `ms` milliseconds from the next due frame on.
+    pub fn request_stall(&mut self, ms: u32) {
+        self.stall = Stall::Requested(i64::from(ms) * 10_000);
+    }
+
+    /// What was injected since the last call (the shell adds it to the device's counters).
+    pub fn take_injected(&mut self) -> FaultCounters {
+        core::mem::take(&mut self.injected)
+    }
+
+    /// When the pin must look at its queue again after `now`: the next frame's deadline, or a
+    /// held-back frame's release if earlier. `None` when the clock is stopped.
+    pub fn next_wakeup(&self, now: i64) -> Option<i64> {
+        let deadline = self.clock.next_deadline(now)?;
+        Some(match self.held {
+            Some(held) if held.release > now => deadline.min(held.release),
+            _ => deadline,
+        })
+    }
+
+    /// The next frame to deliver at `now` with the faults applied (drops skipped, a delayed
+    /// frame held back), or `None` to wait.
+    fn next_frame(&mut self, now: i64) -> Option<FrameStamp> {
+        if let Some(held) = self.held {
+            if now < held.release {
+                return None;
+            }
+            self.held = None;
+            self.injected.delayed += 1;
+            self.injected.delay_us += (held.delay / 10) as u64;
+            return Some(self.clock.take(held.index, now));
+        }
+        loop {
+            let index = self.clock.next_fresh(now)?;
+            let deadline = self.clock.deadline(index).unwrap_or(now);
+            if let Stall::Requested(length) = self.stall {
+                self.stall = Stall::Until(deadline.saturating_add(length));
+                self.injected.stalls += 1;
+            }
+            if let Stall::Until(until) = self.stall {
+                if deadline < until {
+                    self.clock.skip(index);
+                    self.injected.stall_dropped += 1;
+                    continue;
+                }
+                self.stall = Stall::Idle;
+            }
+            match self.faults.drop_of(index) {
+                Some(DropKind::Random) => {
+                    self.clock.skip(index);
+                    self.injected.dropped += 1;
+                    continue;
+                }
+                Some(DropKind::Burst) => {
+                    self.clock.skip(index);
+                    self.injected.burst_dropped += 1;
+                    continue;
+                }
+                None => {}
+            }
+            let delay = self.faults.delay_of(index);
+            if delay > 0 {
+                self.held = Some(Held {
+                    index,
+                    release: deadline.saturating_add(delay),
+                    delay,
+                });
+                // Released at once if its time has come already.
+                return self.next_frame(now);
+            }
+            return Some(self.clock.take(index, now));
+        }
+    }
+
+    /// Applies the plan's flags and shifts to a frame about to go out, and counts them.
+    fn mark(&mut self, stamp: &mut FrameStamp) -> bool {
+        let faults = self.faults;
+        let empty = faults.empty(stamp.index);
+        stamp.discontinuity = faults.discontinuity(stamp.index);
+        if empty {
+            self.injected.empty += 1;
+        }
+        if stamp.discontinuity {
+            self.injected.discontinuity += 1;
+        }
+        let time = faults.shift_time(stamp.deadline);
+        let picture = faults.shift_picture(i64::try_from(stamp.picture_number).unwrap_or(i64::MAX));
+        if faults.shifts_time() {
+            self.injected.time_shifted += 1;
+        }
+        if faults.shifts_picture() {
+            self.injected.picture_shifted += 1;
+        }
+        if let Some((last_time, last_picture)) = self.last_sent {
+            if time < last_time {
+                self.injected.time_wraps += 1;
+            }
+            if picture < last_picture {
+                self.injected.picture_wraps += 1;
+            }
+        }
+        self.last_sent = Some((time, picture));
+        stamp.deadline = time;
+        stamp.picture_number = picture as u64;
+        empty
+    }
+
     /// What to do at `now` with `buffer`, for frames of `layout`. A [`Delivery::Render`] takes
-    /// its frame from the clock and counts its bytes as delivered.
+    /// its frame from the clock, with the faults applied, and counts its bytes as delivered.
     pub fn plan(&mut self, layout: &FrameLayout, buffer: OutputBuffer, now: i64) -> Delivery {
         if !buffer.present {
             return Delivery::Empty(EmptyReason::NoBuffer);
@@ -114,9 +272,10 @@ impl StreamState {
                 needed,
             });
         }
-        let Some(stamp) = self.clock.take_frame(now) else {
+        let Some(mut stamp) = self.next_frame(now) else {
             return Delivery::Wait;
         };
+        let data_used = if self.mark(&mut stamp) { 0 } else { data_used };
         self.delivered_bytes += u64::from(data_used);
         Delivery::Render {
             stamp,
@@ -139,10 +298,15 @@ impl StreamState {
         self.clock.counters(now)
     }
 
-    /// ACQUIRE -> STOP: frame 0 next, every counter zero.
+    /// ACQUIRE -> STOP: frame 0 next, every counter zero, no frame held back, no stall pending
+    /// (the fault plan stays).
     pub fn reset(&mut self) {
         self.clock.reset();
         self.delivered_bytes = 0;
+        self.stall = Stall::Idle;
+        self.held = None;
+        self.last_sent = None;
+        self.injected = FaultCounters::default();
     }
 }
 
@@ -328,6 +492,144 @@ mod tests {
             .map(|_| ring.streaming_for(0x9000, UHD_NV12))
             .last();
         assert_eq!(last, Some(false));
+    }
+
+    /// Plans every buffer offered at each of `times` (one buffer per time, always big enough)
+    /// and returns what went out: (index, picture number, drop count, deadline, data used,
+    /// discontinuity).
+    fn deliver_at(
+        stream: &mut StreamState,
+        times: &[i64],
+    ) -> std::vec::Vec<(u64, u64, u64, i64, u32, bool)> {
+        let image = VGA_NV12.image_size as u32;
+        times
+            .iter()
+            .filter_map(|&now| match stream.plan(&VGA_NV12, buffer(image, 0), now) {
+                Delivery::Render {
+                    stamp, data_used, ..
+                } => Some((
+                    stamp.index,
+                    stamp.picture_number,
+                    stamp.drop_count,
+                    stamp.deadline,
+                    data_used,
+                    stamp.discontinuity,
+                )),
+                Delivery::Wait => None,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    /// The deadlines of frames 0..n of a 30 fps stream started at 1000.
+    fn deadlines(n: u64) -> std::vec::Vec<i64> {
+        let rate = FrameRate::per_second(30);
+        (0..n).map(|i| 1_000 + rate.time_of_frame(i)).collect()
+    }
+
+    #[test]
+    fn injected_drops_are_skipped_counted_and_seen_in_the_drop_count() {
+        let mut stream = running();
+        stream.set_faults(FaultPlan {
+            burst_length: 2,
+            burst_period: 5,
+            ..FaultPlan::NONE
+        });
+        let out = deliver_at(&mut stream, &deadlines(10));
+        // Frames 0, 1, 5, 6 dropped: the others out, their drop counts rising.
+        let indices: std::vec::Vec<u64> = out.iter().map(|f| f.0).collect();
+        assert_eq!(indices, [2, 3, 4, 7, 8, 9]);
+        assert_eq!(out[0].2, 2);
+        assert_eq!(out[3].2, 4);
+        assert_eq!(stream.take_injected().burst_dropped, 4);
+        assert!(stream.take_injected().is_zero(), "taken once");
+    }
+
+    #[test]
+    fn a_delayed_frame_waits_for_its_release_and_keeps_its_deadline() {
+        let mut stream = running();
+        stream.set_faults(FaultPlan {
+            delay_us: 2_000,
+            ..FaultPlan::NONE
+        });
+        let image = VGA_NV12.image_size as u32;
+        // At its deadline the frame is held: wake up 2 ms later, not at the next deadline.
+        assert_eq!(
+            stream.plan(&VGA_NV12, buffer(image, 0), 1_000),
+            Delivery::Wait
+        );
+        assert_eq!(stream.next_wakeup(1_000), Some(1_000 + 20_000));
+        assert_eq!(
+            stream.plan(&VGA_NV12, buffer(image, 0), 20_999),
+            Delivery::Wait
+        );
+        match stream.plan(&VGA_NV12, buffer(image, 0), 21_000) {
+            Delivery::Render { stamp, .. } => {
+                assert_eq!(
+                    (stamp.index, stamp.deadline, stamp.drop_count),
+                    (0, 1_000, 0)
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let injected = stream.take_injected();
+        assert_eq!((injected.delayed, injected.delay_us), (1, 2_000));
+        // Nothing held: the next wake-up is the next deadline.
+        assert_eq!(stream.next_wakeup(21_000), Some(1_000 + 333_333));
+    }
+
+    #[test]
+    fn a_stall_drops_every_frame_due_within_it_once() {
+        let mut stream = running();
+        let times = deadlines(12);
+        assert_eq!(deliver_at(&mut stream, &times[..2]).len(), 2);
+        // 100 ms from frame 2's deadline: frames 2, 3, 4 (at 66.7, 100, 133.3 ms) ... 2..=4.
+        stream.request_stall(100);
+        let out = deliver_at(&mut stream, &times[2..]);
+        let indices: std::vec::Vec<u64> = out.iter().map(|f| f.0).collect();
+        assert_eq!(indices, [5, 6, 7, 8, 9, 10, 11]);
+        let injected = stream.take_injected();
+        assert_eq!((injected.stalls, injected.stall_dropped), (1, 3));
+    }
+
+    #[test]
+    fn empty_and_discontinuity_frames_and_shifted_times_are_marked_and_counted() {
+        let mut stream = running();
+        stream.set_faults(FaultPlan {
+            empty_every: 3,
+            discontinuity_every: 4,
+            time_wrap: 700_000,
+            picture_offset: 100,
+            ..FaultPlan::NONE
+        });
+        let out = deliver_at(&mut stream, &deadlines(8));
+        let image = VGA_NV12.image_size as u32;
+        let used: std::vec::Vec<u32> = out.iter().map(|f| f.4).collect();
+        assert_eq!(used, [image, image, 0, image, image, 0, image, image]);
+        let flagged: std::vec::Vec<bool> = out.iter().map(|f| f.5).collect();
+        assert_eq!(
+            flagged,
+            [false, false, false, true, false, false, false, true]
+        );
+        assert_eq!(out[0].1, 101, "picture numbers offset");
+        let times: std::vec::Vec<i64> = out.iter().map(|f| f.3).collect();
+        let expected: std::vec::Vec<i64> = deadlines(8).iter().map(|t| t % 700_000).collect();
+        assert_eq!(times, expected);
+        let injected = stream.take_injected();
+        // Deadlines 1000 + 333333.3 n wrap at 700000 after frames 2 and 4 and 6.
+        assert_eq!(
+            (
+                injected.empty,
+                injected.discontinuity,
+                injected.time_shifted,
+                injected.picture_shifted
+            ),
+            (2, 2, 8, 8)
+        );
+        let wraps = expected.windows(2).filter(|w| w[1] < w[0]).count() as u64;
+        assert_eq!((injected.time_wraps, injected.picture_wraps), (wraps, 0));
+        // An empty frame counts no bytes.
+        assert_eq!(stream.average_frame_size(), image * 6 / 8);
     }
 
     #[test]

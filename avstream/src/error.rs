@@ -12,7 +12,9 @@
 //! - an output buffer of zero bytes (a size query): `STATUS_BUFFER_OVERFLOW` (a warning) with
 //!   the size needed; a non-empty output buffer too small: `STATUS_BUFFER_TOO_SMALL` with the
 //!   size needed;
-//! - a state jump the pin cannot make in one step: `STATUS_INVALID_DEVICE_STATE`.
+//! - a state jump the pin cannot make in one step: `STATUS_INVALID_DEVICE_STATE`;
+//! - a control value out of range, or a fault plan that contradicts itself:
+//!   `STATUS_INVALID_PARAMETER` (the KS ProcAmp pages' answer to an out-of-range value).
 
 use core::fmt;
 
@@ -159,6 +161,17 @@ pub enum Error {
         /// The state asked for.
         to: PinState,
     },
+    /// A control's value outside its range (or off its step).
+    OutOfRange {
+        /// The value given.
+        value: i64,
+        /// The smallest valid value.
+        min: i64,
+        /// The largest valid value.
+        max: i64,
+    },
+    /// A control's or fault plan's value that is not valid (what is wrong with it).
+    InvalidValue(&'static str),
 }
 
 impl Error {
@@ -176,7 +189,9 @@ impl Error {
             | Error::SampleSize { .. }
             | Error::ZeroInterval
             | Error::PinId { .. }
-            | Error::UnknownState(_) => STATUS_INVALID_PARAMETER,
+            | Error::UnknownState(_)
+            | Error::OutOfRange { .. }
+            | Error::InvalidValue(_) => STATUS_INVALID_PARAMETER,
             Error::MajorFormat(_)
             | Error::SubFormat(_)
             | Error::Specifier(_)
@@ -260,6 +275,10 @@ impl fmt::Display for Error {
             Error::IllegalTransition { from, to } => {
                 write!(f, "state {from:?} -> {to:?} is not one step")
             }
+            Error::OutOfRange { value, min, max } => {
+                write!(f, "{value} outside {min}..={max}")
+            }
+            Error::InvalidValue(what) => write!(f, "invalid value: {what}"),
         }
     }
 }
@@ -311,6 +330,12 @@ mod tests {
             Error::ZeroInterval,
             Error::NoMatch,
             Error::UnknownState(9),
+            Error::OutOfRange {
+                value: 11,
+                min: 0,
+                max: 10,
+            },
+            Error::InvalidValue("x"),
             Error::IllegalTransition {
                 from: PinState::Stop,
                 to: PinState::Run,

@@ -13,8 +13,10 @@
 //! | [`intersect`] | the data intersection handler and its size protocol | `KSPROPERTY_PIN_DATAINTERSECTION` |
 //! | [`state`] | the pin state machine and what each step must do | `KSSTATE`, SetDeviceState |
 //! | [`clock`] | the drift-free frame clock, drop accounting | `KS_FRAME_INFO`, `KSPROPERTY_DROPPEDFRAMES_CURRENT` |
-//! | [`deliver`] | what the pin does with the buffer at its leading edge: render a due frame (pitch, `DataUsed`), complete it empty, or wait | Process, `KSSTREAM_POINTER.OffsetOut`, `lSurfacePitch` |
-//! | [`synth`] | pattern synthesis straight into a frame buffer | (avshws' image synthesizer) |
+//! | [`deliver`] | what the pin does with the buffer at its leading edge: render a due frame (pitch, `DataUsed`), complete it empty, or wait; the faults applied | Process, `KSSTREAM_POINTER.OffsetOut`, `lSurfacePitch` |
+//! | [`synth`] | pattern synthesis straight into a frame buffer: patterns, overlays, flips, picture controls | (avshws' image synthesizer) |
+//! | [`controls`] | the device's controls: ranges, defaults, the checks of every SET | `PROPSETID_VIDCAP_VIDEOPROCAMP`, `_VIDEOCONTROL`, `PROPSETID_AVCAM_PATTERN` |
+//! | [`faults`] | fault injection: the plan, per-frame decisions, the counters | `PROPSETID_AVCAM_FAULTS` |
 //! | [`error`] | the crate's one error type and its NTSTATUS mapping | `NTSTATUS` |
 //!
 //! A typical pin life: [`intersect::intersect`] answers the client, [`VideoFormat::parse`] checks
@@ -31,8 +33,10 @@ extern crate std;
 
 pub mod clock;
 pub mod connect;
+pub mod controls;
 pub mod deliver;
 pub mod error;
+pub mod faults;
 pub mod format;
 pub mod intersect;
 pub mod pixel;

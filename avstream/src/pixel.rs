@@ -197,14 +197,52 @@ impl FrameSize {
         height: 2160,
     };
 
-    /// Every size, in the pin's order of preference: 1080p first (the default), then smaller,
-    /// 4K last (it costs four times the memory bandwidth of 1080p).
-    pub const ALL: [FrameSize; 5] = [
+    /// 640x360 (nHD, 16:9).
+    pub const NHD: FrameSize = FrameSize {
+        width: 640,
+        height: 360,
+    };
+    /// 800x600 (SVGA, 4:3).
+    pub const SVGA: FrameSize = FrameSize {
+        width: 800,
+        height: 600,
+    };
+    /// 1024x768 (XGA, 4:3).
+    pub const XGA: FrameSize = FrameSize {
+        width: 1024,
+        height: 768,
+    };
+    /// 1280x960 (4:3, a common webcam still-photo size).
+    pub const SXGA_MINUS: FrameSize = FrameSize {
+        width: 1280,
+        height: 960,
+    };
+    /// 2560x1440 (QHD, 1440p).
+    pub const QHD: FrameSize = FrameSize {
+        width: 2560,
+        height: 1440,
+    };
+    /// 1080x1920 (portrait 1080p, as phone-style streaming apps ask).
+    pub const PORTRAIT1080: FrameSize = FrameSize {
+        width: 1080,
+        height: 1920,
+    };
+
+    /// Every size, in the pin's order of preference: 1080p first (the default), then the common
+    /// smaller 16:9 and 4:3 sizes, 4K, then the rest (1440p, 4:3 sizes, portrait 1080p). Each
+    /// size's highest rate follows the pixel-rate budget (`crate::ranges`).
+    pub const ALL: [FrameSize; 11] = [
         FrameSize::HD1080,
         FrameSize::HD720,
         FrameSize::VGA,
         FrameSize::QVGA,
         FrameSize::UHD,
+        FrameSize::QHD,
+        FrameSize::SXGA_MINUS,
+        FrameSize::XGA,
+        FrameSize::SVGA,
+        FrameSize::NHD,
+        FrameSize::PORTRAIT1080,
     ];
 
     /// Pixels per frame.

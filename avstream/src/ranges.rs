@@ -6,12 +6,13 @@
 //! [`PIXEL_RATE_BUDGET`] (500 Mpixel/s, about 1080p at 240 fps; synthesis runs well above that
 //! single-threaded, see the `synthesis` bench). That gives:
 //!
-//! | size | max fps | `MinFrameInterval` |
-//! |---|---|---|
-//! | 320x240, 640x480 | 1000 | 10000 |
-//! | 1280x720 | 500 | 20000 |
-//! | 1920x1080 | 240 | 41666 |
-//! | 3840x2160 | 60 | 166666 |
+//! | size | max fps | `MinFrameInterval` | pixel rate at max fps |
+//! |---|---|---|---|
+//! | 320x240, 640x360, 640x480, 800x600 | 1000 | 10000 | 77, 230, 307, 480 Mpx/s |
+//! | 1024x768, 1280x720 | 500 | 20000 | 393, 461 Mpx/s |
+//! | 1280x960, 1920x1080, 1080x1920 (portrait) | 240 | 41666 | 295, 498, 498 Mpx/s |
+//! | 2560x1440 | 120 | 83333 | 442 Mpx/s |
+//! | 3840x2160 | 60 | 166666 | 498 Mpx/s |
 //!
 //! `MinFrameInterval` is `10^7 / max_fps` truncated (what clients send for that rate);
 //! `MaxFrameInterval` is 1 s. The default (the range's `VideoInfoHeader`) is 30 fps.
@@ -260,6 +261,12 @@ mod tests {
         assert_eq!(max(FrameSize::HD720), 500);
         assert_eq!(max(FrameSize::HD1080), 240);
         assert_eq!(max(FrameSize::UHD), 60);
+        assert_eq!(max(FrameSize::QHD), 120);
+        assert_eq!(max(FrameSize::SXGA_MINUS), 240);
+        assert_eq!(max(FrameSize::PORTRAIT1080), 240);
+        assert_eq!(max(FrameSize::XGA), 500);
+        assert_eq!(max(FrameSize::SVGA), 1000);
+        assert_eq!(max(FrameSize::NHD), 1000);
         // A size past the budget even at the lowest rung gets that rung (no offered size is).
         let eight_k = FrameSize {
             width: 7680,
@@ -282,7 +289,7 @@ mod tests {
 
     #[test]
     fn every_format_and_size_has_exactly_one_range() {
-        assert_eq!(CAPTURE_RANGES.len(), 20);
+        assert_eq!(CAPTURE_RANGES.len(), 44);
         for f in PixelFormat::ALL {
             for s in FrameSize::ALL {
                 assert_eq!(

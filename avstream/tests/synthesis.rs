@@ -7,7 +7,7 @@ use std::cell::Cell;
 
 use avcam_avstream::synth::font::FONT;
 use avcam_avstream::synth::{
-    FrameInfo, OverlayGeometry, Overlays, Pattern, SynthConfig, Synthesizer,
+    Adjust, Caption, Flip, FrameInfo, OverlayGeometry, Overlays, Pattern, SynthConfig, Synthesizer,
 };
 use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
 
@@ -405,7 +405,7 @@ fn other_patterns_render_what_they_say() {
             pattern: Pattern::Checkerboard,
             overlays: Overlays::NONE,
             seed: 0,
-            streaming_stores: false,
+            ..SynthConfig::default()
         };
         let mut rig = Rig::new(format, FrameSize::VGA, config);
         rig.render(frame(0));
@@ -418,13 +418,17 @@ fn other_patterns_render_what_they_say() {
             white,
             "{format:?} rows alternate"
         );
-        let magenta = avcam_avstream::synth::colour::Colour::from_levels(750, 0, 750);
-        rig.synth.set_pattern(Pattern::Solid(magenta));
+        // 0xBF00BF: 75% magenta in 8 bits.
+        rig.synth.reconfigure(SynthConfig {
+            pattern: Pattern::Solid,
+            solid: 0x00BF_00BF,
+            ..config
+        });
         rig.render(frame(0));
         for (x, y) in [(0, 0), (639, 479), (320, 240)] {
             assert_eq!(
                 rig.px(x, y),
-                expected(format, 0.75, 0.0, 0.75),
+                expected(format, 191.0 / 255.0, 0.0, 191.0 / 255.0),
                 "{format:?} solid"
             );
         }
@@ -491,4 +495,384 @@ fn a_client_pitch_moves_each_row_and_leaves_the_padding_alone() {
             .render_with_pitch(&frame, &mut pitched, layout.stride - 1)
             .is_err());
     }
+}
+
+/// The pixel of R'G'B' levels (0..=1) under the picture controls `a`, from their definitions in
+/// floating point: gamma `L^(100/G)`; luma gain `C/100`, then `(B - 750)/10000` added; `Pb`, `Pr`
+/// scaled by `S/100` and rotated by `H/100` degrees; limited-range YCbCr clamped to 16..=235 /
+/// 16..=240, R'G'B' clamped to 0..=1.
+fn adjusted(format: PixelFormat, levels: (f64, f64, f64), a: Adjust) -> Px {
+    let gamma = |l: f64| l.powf(100.0 / f64::from(a.gamma));
+    let (r, g, b) = (gamma(levels.0), gamma(levels.1), gamma(levels.2));
+    let ey = 0.299 * r + 0.587 * g + 0.114 * b;
+    let (pb, pr) = ((b - ey) / 1.772, (r - ey) / 1.402);
+    let ey = ey * f64::from(a.contrast) / 100.0 + f64::from(a.brightness - 750) / 10_000.0;
+    let (sin, cos) = (f64::from(a.hue) / 100.0).to_radians().sin_cos();
+    let s = f64::from(a.saturation) / 100.0;
+    let (pb, pr) = (s * (pb * cos - pr * sin), s * (pb * sin + pr * cos));
+    match format {
+        PixelFormat::Nv12 | PixelFormat::Yuy2 => Px::Yuv(
+            (16.0 + 219.0 * ey).round().clamp(16.0, 235.0) as u8,
+            (128.0 + 224.0 * pb).round().clamp(16.0, 240.0) as u8,
+            (128.0 + 224.0 * pr).round().clamp(16.0, 240.0) as u8,
+        ),
+        _ => {
+            let r = ey + 1.402 * pr;
+            let b = ey + 1.772 * pb;
+            let g = (ey - 0.299 * r - 0.114 * b) / 0.587;
+            let byte = |v: f64| (255.0 * v.clamp(0.0, 1.0)).round() as u8;
+            Px::Rgb(byte(r), byte(g), byte(b))
+        }
+    }
+}
+
+/// Whether two pixels differ by at most `tolerance` in every component.
+fn near(a: Px, b: Px, tolerance: i32) -> bool {
+    let parts = |p: Px| match p {
+        Px::Yuv(x, y, z) | Px::Rgb(x, y, z) => [x, y, z].map(i32::from),
+    };
+    let same_kind = matches!(
+        (a, b),
+        (Px::Yuv(..), Px::Yuv(..)) | (Px::Rgb(..), Px::Rgb(..))
+    );
+    same_kind
+        && parts(a)
+            .iter()
+            .zip(parts(b))
+            .all(|(x, y)| (x - y).abs() <= tolerance)
+}
+
+/// Picture-control settings worth checking: each control alone at a telling value, and mixed.
+fn adjust_cases() -> Vec<Adjust> {
+    let a = Adjust::IDENTITY;
+    vec![
+        Adjust {
+            brightness: 1750,
+            ..a
+        },
+        Adjust {
+            brightness: -2000,
+            ..a
+        },
+        Adjust { contrast: 150, ..a },
+        Adjust { contrast: 40, ..a },
+        Adjust { hue: 9000, ..a },
+        Adjust { hue: -12_345, ..a },
+        Adjust { saturation: 0, ..a },
+        Adjust {
+            saturation: 250,
+            ..a
+        },
+        Adjust { gamma: 220, ..a },
+        Adjust { gamma: 45, ..a },
+        Adjust {
+            brightness: 300,
+            contrast: 120,
+            hue: 4500,
+            saturation: 80,
+            gamma: 180,
+        },
+    ]
+}
+
+#[test]
+fn picture_controls_follow_their_definitions_in_every_format() {
+    let ramp_levels = |x: usize, w: usize| (x * 1000 / (w - 1)) as f64 / 1000.0;
+    for format in PixelFormat::ALL {
+        for adjust in adjust_cases() {
+            let config = SynthConfig {
+                adjust,
+                overlays: Overlays::NONE,
+                ..SynthConfig::default()
+            };
+            let mut rig = Rig::new(format, FrameSize::VGA, config);
+            rig.render(frame(3));
+            let g = rig.geo();
+            for (i, (r, gr, b)) in BAR_LEVELS.iter().enumerate() {
+                let x = (2 * i + 1) * rig.w / 14;
+                let want = adjusted(format, (*r, *gr, *b), adjust);
+                let got = rig.px(x, rig.h / 2);
+                assert!(
+                    near(got, want, 1),
+                    "{format:?} {adjust:?} bar {i}: {got:?} vs {want:?}"
+                );
+            }
+            let y = (g.castellations_end + g.ramp_end) / 2;
+            for x in [0, 101, 333, 639] {
+                let l = ramp_levels(x, rig.w);
+                let want = adjusted(format, (l, l, l), adjust);
+                let got = rig.px(x, y);
+                assert!(
+                    near(got, want, 1),
+                    "{format:?} {adjust:?} ramp x={x}: {got:?} vs {want:?}"
+                );
+            }
+        }
+    }
+}
+
+/// The mean of luma (YUV) or green (RGB) over the middle of the bars, below the text.
+fn mean_bars(rig: &Rig) -> f64 {
+    let g = rig.geo();
+    let rows = g.bars_end / 2..g.bars_end - 2;
+    let count = rows.len() * rig.w;
+    let sum: u64 = rows
+        .flat_map(|y| (0..rig.w).map(move |x| (x, y)))
+        .map(|(x, y)| u64::from(luma_or_green(rig.px(x, y))))
+        .sum();
+    sum as f64 / count as f64
+}
+
+#[test]
+fn brightness_raises_mean_luma_by_the_expected_amount_and_leaves_chroma_alone() {
+    for format in PixelFormat::ALL {
+        let mut plain = Rig::new(format, FrameSize::QVGA, SynthConfig::default());
+        plain.render(frame(0));
+        let brighter = SynthConfig {
+            adjust: Adjust {
+                brightness: 750 + 1000,
+                ..Adjust::IDENTITY
+            },
+            ..SynthConfig::default()
+        };
+        let mut rig = Rig::new(format, FrameSize::QVGA, brighter);
+        rig.render(frame(0));
+        // +10 IRE of a 100 IRE range: 21.9 luma codes, or 25.5 of 255 in each RGB channel.
+        let step = match format {
+            PixelFormat::Nv12 | PixelFormat::Yuy2 => 21.9,
+            _ => 25.5,
+        };
+        let rise = mean_bars(&rig) - mean_bars(&plain);
+        assert!((rise - step).abs() <= 0.5, "{format:?}: {rise}");
+        if let (Px::Yuv(_, cb, cr), Px::Yuv(_, cb0, cr0)) =
+            (rig.px(200, rig.h / 2), plain.px(200, plain.h / 2))
+        {
+            assert_eq!((cb, cr), (cb0, cr0), "brightness is luma only");
+        }
+    }
+}
+
+#[test]
+fn saturation_zero_leaves_no_colour_anywhere() {
+    for format in PixelFormat::ALL {
+        for pattern in [Pattern::Bars75, Pattern::Bars100, Pattern::Solid] {
+            let config = SynthConfig {
+                pattern,
+                solid: 0x00FF_2040,
+                adjust: Adjust {
+                    saturation: 0,
+                    ..Adjust::IDENTITY
+                },
+                ..SynthConfig::default()
+            };
+            let mut rig = Rig::new(format, FrameSize::QVGA, config);
+            rig.render(frame(0));
+            for y in 0..rig.h {
+                for x in 0..rig.w {
+                    match rig.px(x, y) {
+                        Px::Yuv(_, cb, cr) => {
+                            assert_eq!((cb, cr), (128, 128), "{format:?} {pattern:?} ({x}, {y})")
+                        }
+                        Px::Rgb(r, g, b) => assert!(r == g && g == b, "{format:?} ({x}, {y})"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn flips_mirror_the_picture_in_every_format() {
+    for format in PixelFormat::ALL {
+        for pattern in [Pattern::Bars75, Pattern::Checkerboard, Pattern::ZonePlate] {
+            let plain = SynthConfig {
+                pattern,
+                overlays: Overlays::NONE,
+                ..SynthConfig::default()
+            };
+            let mut base = Rig::new(format, FrameSize::QVGA, plain);
+            base.render(frame(7));
+            for (horizontal, vertical) in [(true, false), (false, true), (true, true)] {
+                let flip = Flip {
+                    horizontal,
+                    vertical,
+                };
+                let mut rig = Rig::new(format, FrameSize::QVGA, SynthConfig { flip, ..plain });
+                rig.render(frame(7));
+                for y in 0..rig.h {
+                    for x in 0..rig.w {
+                        let sx = if horizontal { rig.w - 1 - x } else { x };
+                        let sy = if vertical { rig.h - 1 - y } else { y };
+                        assert_eq!(
+                            rig.px(x, y),
+                            base.px(sx, sy),
+                            "{format:?} {pattern:?} {flip:?} ({x}, {y})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn horizontal_flip_puts_the_blue_bar_first() {
+    for format in PixelFormat::ALL {
+        let config = SynthConfig {
+            flip: Flip {
+                horizontal: true,
+                vertical: false,
+            },
+            ..SynthConfig::default()
+        };
+        let mut rig = Rig::new(format, FrameSize::VGA, config);
+        rig.render(frame(0));
+        for (i, (r, g, b)) in BAR_LEVELS.iter().rev().enumerate() {
+            assert_eq!(
+                rig.px((2 * i + 1) * rig.w / 14, rig.h / 2),
+                expected(format, *r, *g, *b),
+                "{format:?} bar {i} from the left"
+            );
+        }
+    }
+}
+
+#[test]
+fn overlays_stay_readable_when_flipped_and_the_caption_shows() {
+    for format in PixelFormat::ALL {
+        for size in [FrameSize::QVGA, FrameSize::HD720] {
+            let config = SynthConfig {
+                flip: Flip {
+                    horizontal: true,
+                    vertical: true,
+                },
+                caption: Caption::new(b"camera B: left door").unwrap(),
+                ..SynthConfig::default()
+            };
+            let mut rig = Rig::new(format, size, config);
+            rig.render(FrameInfo {
+                picture_number: 4567,
+                stream_time: 10_000_000,
+                drop_count: 1,
+            });
+            let text = read_lines(&rig, 4, rig.geo().caption_columns);
+            assert_eq!(&text[0][..16], "FRAME 0000004567", "{format:?} {size:?}");
+            assert_eq!(&text[2][..16], "DROP 00000000001");
+            assert!(text[3].starts_with("camera B: left door"), "{:?}", text[3]);
+            // Only the lines asked for: the time line alone.
+            rig.synth.reconfigure(SynthConfig {
+                overlays: Overlays::TIME,
+                ..config
+            });
+            rig.render(frame(0));
+            let text = read_lines(&rig, 4, 16);
+            assert_eq!(text[1], "T 00:00:04.100  ");
+            assert!(text[0].trim().is_empty() || !text[0].starts_with("FRAME"));
+            assert!(!text[3].starts_with("camera"));
+        }
+    }
+}
+
+#[test]
+fn every_pattern_renders_its_definition_in_every_format() {
+    for format in PixelFormat::ALL {
+        let base = SynthConfig {
+            overlays: Overlays::NONE,
+            ..SynthConfig::default()
+        };
+        // 100% bars.
+        let mut rig = Rig::new(
+            format,
+            FrameSize::VGA,
+            SynthConfig {
+                pattern: Pattern::Bars100,
+                ..base
+            },
+        );
+        rig.render(frame(0));
+        for (i, (r, g, b)) in BAR_LEVELS.iter().enumerate() {
+            let full = |v: f64| if v > 0.0 { 1.0 } else { 0.0 };
+            assert_eq!(
+                rig.px((2 * i + 1) * rig.w / 14, rig.h / 2),
+                expected(format, full(*r), full(*g), full(*b)),
+                "{format:?} 100% bar {i}"
+            );
+        }
+        // The full-height ramp.
+        let mut rig = Rig::new(
+            format,
+            FrameSize::VGA,
+            SynthConfig {
+                pattern: Pattern::Ramp,
+                ..base
+            },
+        );
+        rig.render(frame(0));
+        for (x, y) in [(0, 0), (320, 100), (639, 479)] {
+            let l = (x * 1000 / 639) as f64 / 1000.0;
+            assert!(
+                near(rig.px(x, y), expected(format, l, l, l), 1),
+                "{format:?} ramp"
+            );
+        }
+        // The zone plate, against rings computed here: phase (in 1/256 cycle) r^2 x 128 / side
+        // + 4 per frame, grey 127.5 + 127.5 cos; one phase step of slack for the rounding.
+        let mut rig = Rig::new(
+            format,
+            FrameSize::VGA,
+            SynthConfig {
+                pattern: Pattern::ZonePlate,
+                ..base
+            },
+        );
+        for n in [0u64, 1, 50] {
+            rig.render(frame(n));
+            for (x, y) in [(0, 0), (320, 240), (400, 300), (639, 17), (123, 456)] {
+                let (dx, dy) = (x as f64 - 320.0, y as f64 - 240.0);
+                let phase = (dx * dx + dy * dy) * 128.0 / 640.0 + 4.0 * n as f64;
+                let grey = |p: f64| {
+                    let p = p.floor().rem_euclid(256.0);
+                    (127.5 + 127.5 * (2.0 * std::f64::consts::PI * p / 256.0).cos()).round() / 255.0
+                };
+                let got = rig.px(x, y);
+                let close = [-1.0, 0.0, 1.0].iter().any(|d| {
+                    let l = grey(phase + d);
+                    near(got, expected(format, l, l, l), 1)
+                });
+                assert!(close, "{format:?} zone plate frame {n} ({x}, {y}): {got:?}");
+            }
+        }
+        let before = rig.render(frame(10)).to_vec();
+        assert_ne!(
+            rig.render(frame(11)),
+            &before[..],
+            "{format:?}: the rings move"
+        );
+    }
+}
+
+/// Reads `lines` text lines of `columns` cells back through the font.
+fn read_lines(rig: &Rig, lines: usize, columns: usize) -> Vec<String> {
+    let g = rig.geo();
+    (0..lines)
+        .map(|line| {
+            (0..columns)
+                .map(|col| {
+                    let mut cell = [0u8; 8];
+                    for (row, bits) in cell.iter_mut().enumerate() {
+                        for bit in 0..8 {
+                            let x = g.text_left + col * g.cell + bit * g.scale + g.scale / 2;
+                            let y = g.text_top + line * g.cell + row * g.scale + g.scale / 2;
+                            if luma_or_green(rig.px(x, y)) > 128 {
+                                *bits |= 0x80 >> bit;
+                            }
+                        }
+                    }
+                    (b' '..0x7F)
+                        .find(|&c| FONT[usize::from(c)] == cell)
+                        .map_or('?', char::from)
+                })
+                .collect()
+        })
+        .collect()
 }

@@ -4,7 +4,8 @@
 //! (`KSPIN_CONNECT` + format), set its state (`KSPROPERTY_CONNECTION_STATE`), read frames
 //! (`IOCTL_KS_READ_STREAM` into the client's own buffers), query dropped frames
 //! (`KSPROPERTY_DROPPEDFRAMES_CURRENT`), create an allocator on the pin and query it
-//! (`KSPROPERTY_STREAMALLOCATOR_STATUS`, ALLOC/FREE methods), and close.
+//! (`KSPROPERTY_STREAMALLOCATOR_STATUS`, ALLOC/FREE methods), get and set the camera's controls
+//! and fault injection ([`properties`], by name through [`controls`]), and close.
 //!
 //! The requests travel through a [`Transport`]: the emulation (`avcam_emulation::Kernel`, the
 //! default, on every host) or, on Windows, `windows::WindowsKs` over real KS handles
@@ -23,6 +24,8 @@
 //!   readable here only through the emulation ([`Allocator::frame_bytes`]), which shares the
 //!   process's address space.
 
+pub mod controls;
+pub mod properties;
 pub mod request;
 pub mod transport;
 pub mod win32;
@@ -52,6 +55,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use zerocopy::FromBytes;
 
+pub use properties::ControlRange;
 pub use transport::{Read, Reply, Status, Transport};
 
 /// A failed KS request: what was asked and the NTSTATUS the driver answered.
@@ -77,6 +81,13 @@ pub enum ClientError {
     Malformed(&'static str),
     /// A read did not complete within the wait.
     Timeout,
+    /// A value the property cannot carry (outside its 32-bit type): nothing was sent.
+    Unrepresentable {
+        /// The control.
+        control: &'static str,
+        /// The value.
+        value: i64,
+    },
 }
 
 impl ClientError {
@@ -113,6 +124,9 @@ impl fmt::Display for ClientError {
             ),
             ClientError::Malformed(what) => write!(f, "malformed answer to {what}"),
             ClientError::Timeout => write!(f, "the read did not complete in time"),
+            ClientError::Unrepresentable { control, value } => {
+                write!(f, "{control} cannot carry {value}: outside its 32-bit type")
+            }
         }
     }
 }

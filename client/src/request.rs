@@ -3,11 +3,15 @@
 
 use ks::ks::{
     KSALLOCATOR_FRAMING, KSALLOCATOR_FRAMING_EX, KSALLOCATOR_REQUIREMENTF_PREFERENCES_ONLY,
-    KSIDENTIFIER, KSPROPERTY_TYPE_GET,
+    KSIDENTIFIER, KSPROPERTY_DESCRIPTION, KSPROPERTY_MEMBERSHEADER, KSPROPERTY_MEMBER_FLAG_DEFAULT,
+    KSPROPERTY_MEMBER_STEPPEDRANGES, KSPROPERTY_MEMBER_VALUES, KSPROPERTY_STEPPING_LONG,
+    KSPROPERTY_TYPE_GET, VT_UI4,
 };
 use ks::video::{
     KSINTERFACESETID_Standard, KSMEDIUMSETID_Standard, KSPROPSETID_Pin, KSDATAFORMAT,
-    KSMULTIPLE_ITEM, KSPIN_CONNECT, KSP_PIN, KSSTREAM_HEADER, KS_FRAME_INFO,
+    KSMULTIPLE_ITEM, KSPIN_CONNECT, KSPROPERTY_VIDEOCONTROL_CAPS_S, KSPROPERTY_VIDEOCONTROL_MODE_S,
+    KSPROPERTY_VIDEOPROCAMP_S, KSP_PIN, KSSTREAM_HEADER, KS_FRAME_INFO,
+    PROPSETID_VIDCAP_VIDEOCONTROL, PROPSETID_VIDCAP_VIDEOPROCAMP,
 };
 use ks::GUID;
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
@@ -36,6 +40,125 @@ pub fn pin_property(id: u32, pin_id: u32) -> Vec<u8> {
     }
     .as_bytes()
     .to_vec()
+}
+
+/// A `KSPROPERTY_VIDEOPROCAMP_S` of property `id` with `flags` (`KSPROPERTY_TYPE_GET` or
+/// `SET`): the request, and (the same bytes) the value of a SET: `Value`, manual mode.
+pub fn procamp(id: u32, flags: u32, value: i32) -> Vec<u8> {
+    KSPROPERTY_VIDEOPROCAMP_S {
+        Property: KSIDENTIFIER {
+            Set: PROPSETID_VIDCAP_VIDEOPROCAMP,
+            Id: id,
+            Flags: flags,
+        },
+        Value: value,
+        Flags: ks::video::KSPROPERTY_VIDEOPROCAMP_FLAGS_MANUAL,
+        Capabilities: 0,
+        _pad: 0,
+    }
+    .as_bytes()
+    .to_vec()
+}
+
+/// A `KSPROPERTY_VIDEOCONTROL_CAPS_S` GET for the stream (pin factory) `stream`.
+pub fn video_control_caps(stream: u32) -> Vec<u8> {
+    KSPROPERTY_VIDEOCONTROL_CAPS_S {
+        Property: KSIDENTIFIER {
+            Set: PROPSETID_VIDCAP_VIDEOCONTROL,
+            Id: ks::video::KSPROPERTY_VIDEOCONTROL_CAPS,
+            Flags: KSPROPERTY_TYPE_GET,
+        },
+        StreamIndex: stream,
+        VideoControlCaps: 0,
+    }
+    .as_bytes()
+    .to_vec()
+}
+
+/// A `KSPROPERTY_VIDEOCONTROL_MODE_S` with `flags` (GET or SET) for `stream`: the request, and
+/// the value of a SET (`Mode`).
+pub fn video_control_mode(stream: u32, flags: u32, mode: i32) -> Vec<u8> {
+    KSPROPERTY_VIDEOCONTROL_MODE_S {
+        Property: KSIDENTIFIER {
+            Set: PROPSETID_VIDCAP_VIDEOCONTROL,
+            Id: ks::video::KSPROPERTY_VIDEOCONTROL_MODE,
+            Flags: flags,
+        },
+        StreamIndex: stream,
+        Mode: mode,
+    }
+    .as_bytes()
+    .to_vec()
+}
+
+/// One stepped range of a property's values (a `KSPROPERTY_STEPPING_LONG`, read as signed or,
+/// for a `VT_UI4` property, unsigned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SteppedRange {
+    /// The smallest value.
+    pub min: i64,
+    /// The largest value.
+    pub max: i64,
+    /// The step between valid values.
+    pub step: u32,
+}
+
+/// A BASICSUPPORT answer: the `KSPROPERTY_DESCRIPTION` and what its members lists say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyDescription {
+    /// `AccessFlags` (`KSPROPERTY_TYPE_GET` / `SET` / `BASICSUPPORT`).
+    pub access: u32,
+    /// The value's type (`PropTypeSet.Id`: a `VT_*` of `KSPROPTYPESETID_General`).
+    pub vt: u32,
+    /// The stepped ranges (`KSPROPERTY_MEMBER_STEPPEDRANGES` lists).
+    pub ranges: Vec<SteppedRange>,
+    /// The default (a `KSPROPERTY_MEMBER_VALUES` list flagged `KSPROPERTY_MEMBER_FLAG_DEFAULT`).
+    pub default: Option<i64>,
+}
+
+/// Parses a whole BASICSUPPORT answer (description and members lists, one after the other);
+/// `None` when it is shorter than its headers say. Lists of other kinds are skipped.
+pub fn parse_description(bytes: &[u8]) -> Option<PropertyDescription> {
+    let (description, mut rest) = KSPROPERTY_DESCRIPTION::read_from_prefix(bytes).ok()?;
+    let unsigned = description.PropTypeSet.Id == VT_UI4;
+    let widen = |v: i32| {
+        if unsigned {
+            i64::from(v as u32)
+        } else {
+            i64::from(v)
+        }
+    };
+    let mut answer = PropertyDescription {
+        access: description.AccessFlags,
+        vt: description.PropTypeSet.Id,
+        ranges: Vec::new(),
+        default: None,
+    };
+    for _ in 0..description.MembersListCount {
+        let (header, tail) = KSPROPERTY_MEMBERSHEADER::read_from_prefix(rest).ok()?;
+        let size = (header.MembersSize as usize).checked_mul(header.MembersCount as usize)?;
+        let members = tail.get(..size)?;
+        rest = &tail[size..];
+        let count = header.MembersCount as usize;
+        match (header.MembersFlags, header.MembersSize) {
+            (KSPROPERTY_MEMBER_STEPPEDRANGES, 16) => {
+                for chunk in members.chunks_exact(16).take(count) {
+                    let range = KSPROPERTY_STEPPING_LONG::read_from_bytes(chunk).ok()?;
+                    answer.ranges.push(SteppedRange {
+                        min: widen(range.SignedMinimum),
+                        max: widen(range.SignedMaximum),
+                        step: range.SteppingDelta,
+                    });
+                }
+            }
+            (KSPROPERTY_MEMBER_VALUES, 4) if header.Flags & KSPROPERTY_MEMBER_FLAG_DEFAULT != 0 => {
+                let first = members.get(..4)?;
+                answer.default = Some(widen(i32::from_le_bytes(first.try_into().ok()?)));
+            }
+            _ => {}
+        }
+    }
+    Some(answer)
 }
 
 fn pad8(bytes: &mut Vec<u8>) {
@@ -196,6 +319,57 @@ mod tests {
         framing.CountItems = 0;
         assert_eq!(allocator_framing(framing.as_bytes()), None);
         assert_eq!(allocator_framing(&[0u8; 8]), None);
+    }
+
+    #[test]
+    fn a_description_with_a_stepped_range_and_a_default_is_read_in_the_values_type() {
+        let mut bytes = KSPROPERTY_DESCRIPTION {
+            AccessFlags: 0x203,
+            DescriptionSize: 40 + 32 + 20,
+            PropTypeSet: KSIDENTIFIER {
+                Set: ks::ks::KSPROPTYPESETID_General,
+                Id: VT_UI4,
+                Flags: 0,
+            },
+            MembersListCount: 2,
+            Reserved: 0,
+        }
+        .as_bytes()
+        .to_vec();
+        let header = |flags, size, count, f| KSPROPERTY_MEMBERSHEADER {
+            MembersFlags: flags,
+            MembersSize: size,
+            MembersCount: count,
+            Flags: f,
+        };
+        bytes.extend_from_slice(header(KSPROPERTY_MEMBER_STEPPEDRANGES, 16, 1, 0).as_bytes());
+        let range = KSPROPERTY_STEPPING_LONG {
+            SteppingDelta: 1,
+            Reserved: 0,
+            SignedMinimum: 0,
+            SignedMaximum: -1,
+        };
+        bytes.extend_from_slice(range.as_bytes());
+        let default = header(
+            KSPROPERTY_MEMBER_VALUES,
+            4,
+            1,
+            KSPROPERTY_MEMBER_FLAG_DEFAULT,
+        );
+        bytes.extend_from_slice(default.as_bytes());
+        bytes.extend_from_slice(&0x8000_0000u32.to_le_bytes());
+        let answer = parse_description(&bytes).unwrap();
+        assert_eq!(
+            answer.ranges,
+            [SteppedRange {
+                min: 0,
+                max: u32::MAX as i64,
+                step: 1
+            }]
+        );
+        assert_eq!(answer.default, Some(0x8000_0000));
+        assert_eq!(answer.access, 0x203);
+        assert!(parse_description(&bytes[..bytes.len() - 1]).is_none());
     }
 
     #[test]

@@ -176,6 +176,9 @@ pub(crate) struct IoManager {
     driver: RawBox<DRIVER_OBJECT>,
     _extension: RawBox<DRIVER_EXTENSION>,
     device: RawBox<DEVICE_OBJECT>,
+    /// The physical device object the bus driver (the root enumerator) created for the device:
+    /// what AddDevice and `IoOpenDeviceRegistryKey` get; it lives as long as the kernel.
+    physical: RawBox<DEVICE_OBJECT>,
     irps: Mutex<HashMap<usize, Arc<IrpRecord>>>,
     /// File objects, their lifetimes and the client's handles.
     pub(crate) files: Files,
@@ -188,6 +191,7 @@ impl IoManager {
         let driver = RawBox::<DRIVER_OBJECT>::zeroed();
         let extension = RawBox::<DRIVER_EXTENSION>::zeroed();
         let device = RawBox::<DEVICE_OBJECT>::zeroed();
+        let physical = RawBox::<DEVICE_OBJECT>::zeroed();
         let mut major_functions: [PDRIVER_DISPATCH; 28] = [Some(invalid_device_request); 28];
         for major in [
             irp_mj::CREATE,
@@ -226,6 +230,7 @@ impl IoManager {
             driver,
             _extension: extension,
             device,
+            physical,
             irps: Mutex::new(HashMap::new()),
             files: Files::default(),
         }
@@ -239,6 +244,11 @@ impl IoManager {
     /// The device object.
     pub(crate) fn device(&self) -> *mut DEVICE_OBJECT {
         self.device.as_ptr()
+    }
+
+    /// The device's physical device object (the root bus's PDO).
+    pub(crate) fn physical(&self) -> *mut DEVICE_OBJECT {
+        self.physical.as_ptr()
     }
 
     fn irps(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Arc<IrpRecord>>> {

@@ -20,6 +20,7 @@ use crate::io::IoManager;
 use crate::ks::KsState;
 use crate::object::ObjectTable;
 use crate::pool::Pool;
+use crate::registry::Registry;
 use crate::sync::CancelLock;
 use crate::timer::Clock;
 
@@ -43,6 +44,8 @@ pub(crate) struct KernelState {
     pub(crate) clock: Clock,
     /// The AVStream device, filters and pins.
     pub(crate) avstream: AvState,
+    /// The device's registry keys.
+    pub(crate) registry: Registry,
 }
 
 impl KernelState {
@@ -92,6 +95,7 @@ impl Kernel {
             ks: KsState::default(),
             clock: Clock::default(),
             avstream: AvState::default(),
+            registry: Registry::default(),
         });
         Kernel { state }
     }

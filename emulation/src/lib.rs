@@ -9,7 +9,8 @@
 //!   ([`kernel`]);
 //! - [`pool`]: the tracked pool, leak reports by tag, the fault injector;
 //! - [`sync`]: IRQL, spin locks, the cancel spin lock;
-//! - [`event`]: KEVENTs; [`object`]: handles and references;
+//! - [`event`]: KEVENTs; [`object`]: handles and references; [`registry`]: the device's
+//!   registry keys (`IoOpenDeviceRegistryKey`, `ZwQueryValueKey`);
 //! - [`mod@file`]: file objects, their requestor mode, and the handle and reference counts that decide
 //!   IRP_MJ_CLEANUP and IRP_MJ_CLOSE;
 //! - [`handles`]: the driver as a client (ObOpenObjectByPointer, ZwClose, KsCreateAllocator,
@@ -51,6 +52,7 @@ pub mod ks;
 mod memory;
 pub mod object;
 pub mod pool;
+pub mod registry;
 pub mod services;
 pub mod sync;
 pub mod timer;
@@ -61,3 +63,4 @@ pub use client::{AsyncIo, CreateItem, File, IoOutput, PendingIrp};
 pub use io::IoResult;
 pub use kernel::{current_irql, EnterGuard, Kernel};
 pub use pool::{Allocation, Leak, Tag};
+pub use registry::{DeviceKey, RegistryValue};

@@ -21,6 +21,7 @@ use crate::event;
 use crate::file::{self, FileRecord, Release};
 use crate::kernel::KernelState;
 use crate::memory::RawBox;
+use crate::registry::DeviceKey;
 
 /// An object type (what `POBJECT_TYPE` points to in the emulation).
 pub struct ObjectType {
@@ -34,6 +35,9 @@ pub static EVENT_OBJECT_TYPE: ObjectType = ObjectType { name: "Event" };
 /// The file object type; `*IoFileObjectType` points here.
 pub static FILE_OBJECT_TYPE: ObjectType = ObjectType { name: "File" };
 
+/// The registry key object type (`IoOpenDeviceRegistryKey` handles).
+pub static KEY_OBJECT_TYPE: ObjectType = ObjectType { name: "Key" };
+
 /// The `POBJECT_TYPE` of file objects.
 pub(crate) fn file_object_type() -> POBJECT_TYPE {
     (&FILE_OBJECT_TYPE as *const ObjectType).cast_mut().cast()
@@ -42,6 +46,11 @@ pub(crate) fn file_object_type() -> POBJECT_TYPE {
 /// The `POBJECT_TYPE` of events.
 pub(crate) fn event_object_type() -> POBJECT_TYPE {
     (&EVENT_OBJECT_TYPE as *const ObjectType).cast_mut().cast()
+}
+
+/// The `POBJECT_TYPE` of registry keys.
+pub(crate) fn key_object_type() -> POBJECT_TYPE {
+    (&KEY_OBJECT_TYPE as *const ObjectType).cast_mut().cast()
 }
 
 /// A reference the driver took and never dropped.
@@ -71,6 +80,24 @@ enum Body {
     Event(RawBox<KEVENT>),
     /// A file object of the I/O manager (kept alive by the entry).
     File(Arc<FileRecord>),
+    /// An open key of the device (`IoOpenDeviceRegistryKey`).
+    Key {
+        /// Gives the object an address of its own.
+        _object: RawBox<u64>,
+        /// Which key.
+        key: DeviceKey,
+    },
+}
+
+impl Body {
+    /// The object's type.
+    fn object_type(&self) -> &'static ObjectType {
+        match self {
+            Body::Event(_) => &EVENT_OBJECT_TYPE,
+            Body::File(_) => &FILE_OBJECT_TYPE,
+            Body::Key { .. } => &KEY_OBJECT_TYPE,
+        }
+    }
 }
 
 struct Entry {
@@ -164,13 +191,49 @@ impl ObjectTable {
         Some(table.new_handle(address, true))
     }
 
+    /// A kernel handle to a new key object of the device's `key`.
+    pub(crate) fn open_key(&self, key: DeviceKey) -> HANDLE {
+        let body = RawBox::new(0u64);
+        let address = body.as_ptr() as usize;
+        let mut table = self.lock();
+        table.objects.insert(
+            address,
+            Entry {
+                body: Body::Key { _object: body, key },
+                handles: 0,
+                references: 0,
+            },
+        );
+        table.new_handle(address, true)
+    }
+
+    /// Which key an open handle is to: STATUS_INVALID_HANDLE for no open handle,
+    /// STATUS_OBJECT_TYPE_MISMATCH for a handle to another kind of object.
+    pub(crate) fn key_of(&self, handle: HANDLE) -> Result<DeviceKey, NTSTATUS> {
+        let table = self.lock();
+        let address = table
+            .handles
+            .get(&(handle as usize))
+            .ok_or(STATUS_INVALID_HANDLE)?
+            .object;
+        match &table
+            .objects
+            .get(&address)
+            .ok_or(STATUS_INVALID_HANDLE)?
+            .body
+        {
+            Body::Key { key, .. } => Ok(*key),
+            _ => Err(STATUS_OBJECT_TYPE_MISMATCH),
+        }
+    }
+
     /// The file object behind an open handle.
     pub(crate) fn file_of(&self, handle: HANDLE) -> Option<Arc<FileRecord>> {
         let table = self.lock();
         let address = table.handles.get(&(handle as usize))?.object;
         match &table.objects.get(&address)?.body {
             Body::File(file) => Some(file.clone()),
-            Body::Event(_) => None,
+            _ => None,
         }
     }
 
@@ -180,7 +243,7 @@ impl ObjectTable {
         let address = table.handles.get(&(handle as usize))?.object;
         match &table.objects.get(&address)?.body {
             Body::Event(event) => Some(event.as_ptr()),
-            Body::File(_) => None,
+            _ => None,
         }
     }
 
@@ -233,6 +296,7 @@ impl ObjectTable {
         let actual = match entry.body {
             Body::Event(_) => event_object_type(),
             Body::File(_) => file_object_type(),
+            Body::Key { .. } => key_object_type(),
         };
         if !object_type.is_null() && object_type != actual {
             return Err(STATUS_OBJECT_TYPE_MISMATCH);
@@ -262,7 +326,7 @@ impl ObjectTable {
         let left = entry.references + entry.handles;
         let file = match &entry.body {
             Body::File(record) => Some(record.clone()),
-            Body::Event(_) => None,
+            _ => None,
         };
         if left == 0 {
             table.objects.remove(&address);
@@ -283,10 +347,7 @@ impl ObjectTable {
             .iter()
             .filter(|(_, e)| e.references > 0)
             .map(|(&object, e)| ReferenceLeak {
-                type_name: match e.body {
-                    Body::Event(_) => EVENT_OBJECT_TYPE.name,
-                    Body::File(_) => FILE_OBJECT_TYPE.name,
-                },
+                type_name: e.body.object_type().name,
                 object,
                 references: e.references,
             })

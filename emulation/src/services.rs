@@ -16,16 +16,19 @@ use ks::avstream::{
 use ks::ks::{KSALLOCATOR_FRAMING, KSDISPATCH_TABLE, KSOBJECT_CREATE_ITEM, KSOBJECT_HEADER};
 use ks::nt::{
     APC_LEVEL, DEVICE_OBJECT, DISPATCH_LEVEL, DRIVER_OBJECT, EVENT_TYPE, EXT_DELETE_PARAMETERS,
-    EXT_SET_PARAMETERS, EX_TIMER, FILE_OBJECT, HANDLE, IRP, KDPC, KEVENT, KIRQL, KPROCESSOR_MODE,
-    KSPIN_LOCK, KTIMER, OBJECT_HANDLE_INFORMATION, PACCESS_STATE, PASSIVE_LEVEL, PDRIVER_DISPATCH,
-    PEXT_CALLBACK, PKDEFERRED_ROUTINE, POBJECT_TYPE, POOL_FLAGS, TIMER_TYPE, UNICODE_STRING,
+    EXT_SET_PARAMETERS, EX_TIMER, FILE_OBJECT, HANDLE, IRP, KDPC, KEVENT,
+    KEY_VALUE_INFORMATION_CLASS, KIRQL, KPROCESSOR_MODE, KSPIN_LOCK, KTIMER,
+    OBJECT_HANDLE_INFORMATION, PACCESS_STATE, PASSIVE_LEVEL, PDRIVER_DISPATCH, PEXT_CALLBACK,
+    PKDEFERRED_ROUTINE, POBJECT_TYPE, POOL_FLAGS, TIMER_TYPE, UNICODE_STRING,
 };
 use ks::status::STATUS_SUCCESS;
 use ks::NTSTATUS;
 
 use crate::kernel::{current, current_irql, with_current};
 use crate::sync::check_irql;
-use crate::{avstream, debug_print, event, handles, io, ks as ks_sys, object, sync, timer};
+use crate::{
+    avstream, debug_print, event, handles, io, ks as ks_sys, object, registry, sync, timer,
+};
 
 /// `PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)`: a tracked pool
 /// block, or NULL (invalid flags or tag, zero bytes, wrong IRQL, too large, or the fault injector
@@ -495,6 +498,56 @@ pub unsafe extern "system" fn ObOpenObjectByPointer(
 pub unsafe extern "system" fn ZwClose(Handle: HANDLE) -> NTSTATUS {
     let state = current("ZwClose");
     handles::close(&state, Handle)
+}
+
+/// `NTSTATUS IoOpenDeviceRegistryKey(PDEVICE_OBJECT DeviceObject, ULONG DevInstKeyType,
+/// ACCESS_MASK DesiredAccess, PHANDLE DeviceRegKey)`: a kernel handle to one of the device's
+/// registry keys (see [`crate::registry`]).
+///
+/// # Safety
+/// `DeviceRegKey` must be writable.
+#[ks::kernel_abi]
+pub unsafe extern "system" fn IoOpenDeviceRegistryKey(
+    DeviceObject: *mut DEVICE_OBJECT,
+    DevInstKeyType: u32,
+    DesiredAccess: u32,
+    DeviceRegKey: *mut HANDLE,
+) -> NTSTATUS {
+    let _ = DesiredAccess;
+    let state = current("IoOpenDeviceRegistryKey");
+    // SAFETY: forwarded from the caller.
+    unsafe { registry::open_device_key(&state, DeviceObject, DevInstKeyType, DeviceRegKey) }
+}
+
+/// `NTSTATUS ZwQueryValueKey(HANDLE KeyHandle, PUNICODE_STRING ValueName,
+/// KEY_VALUE_INFORMATION_CLASS KeyValueInformationClass, PVOID KeyValueInformation, ULONG Length,
+/// PULONG ResultLength)` (see [`crate::registry`]).
+///
+/// # Safety
+/// `ValueName` must be a live UNICODE_STRING, `KeyValueInformation` NULL or writable for `Length`
+/// bytes, `ResultLength` writable.
+#[ks::kernel_abi]
+pub unsafe extern "system" fn ZwQueryValueKey(
+    KeyHandle: HANDLE,
+    ValueName: *mut UNICODE_STRING,
+    KeyValueInformationClass: KEY_VALUE_INFORMATION_CLASS,
+    KeyValueInformation: *mut c_void,
+    Length: u32,
+    ResultLength: *mut u32,
+) -> NTSTATUS {
+    let state = current("ZwQueryValueKey");
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        registry::query_value(
+            &state,
+            KeyHandle,
+            ValueName,
+            KeyValueInformationClass,
+            KeyValueInformation,
+            Length,
+            ResultLength,
+        )
+    }
 }
 
 /// `NTSTATUS KsInitializeDriver(PDRIVER_OBJECT, PUNICODE_STRING, const KSDEVICE_DESCRIPTOR *)`.

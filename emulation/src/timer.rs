@@ -510,6 +510,20 @@ impl ClockControl<'_> {
         self.kernel.state.clock.tick()
     }
 
+    /// When the earliest set timer expires (interrupt time, 100 ns units), if any is set: where a
+    /// test or the viewer moves the virtual clock to, to step from one expiry to the next. An
+    /// observation; nothing changes.
+    pub fn next_expiry(&self) -> Option<i64> {
+        self.kernel
+            .state
+            .clock
+            .lock()
+            .armed
+            .values()
+            .map(|armed| armed.expires)
+            .min()
+    }
+
     /// Sets the interval between system clock ticks, in 100 ns units (ticks at multiples of it
     /// since boot): [`DEFAULT_TICK`] models a default Windows system, 10,000 one where an
     /// application raised the timer resolution to 1 ms. Timers set afterwards follow it;

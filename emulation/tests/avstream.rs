@@ -312,6 +312,85 @@ fn a_clone_keeps_its_read_alive_until_deleted() {
 }
 
 #[test]
+fn basic_support_answers_from_the_items_values_with_the_documented_buffer_sizes() {
+    use ks::ks::*;
+    use zerocopy::FromBytes;
+    let (kernel, filter) = loaded();
+    let pin = kernel
+        .create_pin(filter, &connect(0, KSDATAFORMAT_SUBTYPE_NV12))
+        .unwrap();
+    let support = property(DROPPED, driver::RANGED_ID, KSPROPERTY_TYPE_BASICSUPPORT);
+    // Description 40 + (header 16 + stepping 16) + (header 16 + LONG 4).
+    let total = 40 + 32 + 20;
+    let size = kernel.ioctl(pin, IOCTL_KS_PROPERTY, &support, &mut []);
+    assert_eq!(
+        (size.status, size.information),
+        (STATUS_BUFFER_OVERFLOW, total)
+    );
+    // A description-sized buffer: the description alone, telling the whole size.
+    let mut head = [0u8; 40];
+    let result = kernel.ioctl(pin, IOCTL_KS_PROPERTY, &support, &mut head);
+    assert_eq!((result.status, result.information), (STATUS_SUCCESS, 40));
+    let description = KSPROPERTY_DESCRIPTION::read_from_bytes(&head).unwrap();
+    assert_eq!(description.DescriptionSize as usize, total);
+    assert_eq!(
+        (description.PropTypeSet.Set, description.PropTypeSet.Id),
+        (KSPROPTYPESETID_General, VT_I4)
+    );
+    assert_eq!(description.MembersListCount, 2);
+    assert_eq!(
+        description.AccessFlags,
+        KSPROPERTY_TYPE_BASICSUPPORT | KSPROPERTY_TYPE_GET
+    );
+    // Between the description and the whole: refused with the size.
+    let mut between = vec![0u8; total - 1];
+    let result = kernel.ioctl(pin, IOCTL_KS_PROPERTY, &support, &mut between);
+    assert_eq!(
+        (result.status, result.information),
+        (STATUS_BUFFER_TOO_SMALL, total)
+    );
+    // The whole answer: the range, then the default.
+    let mut whole = vec![0u8; total + 8];
+    let result = kernel.ioctl(pin, IOCTL_KS_PROPERTY, &support, &mut whole);
+    assert_eq!((result.status, result.information), (STATUS_SUCCESS, total));
+    assert_eq!(&whole[..40], &head[..]);
+    let ranges = KSPROPERTY_MEMBERSHEADER::read_from_bytes(&whole[40..56]).unwrap();
+    assert_eq!(
+        (
+            ranges.MembersFlags,
+            ranges.MembersSize,
+            ranges.MembersCount,
+            ranges.Flags
+        ),
+        (KSPROPERTY_MEMBER_STEPPEDRANGES, 16, 1, 0)
+    );
+    let stepping = KSPROPERTY_STEPPING_LONG::read_from_bytes(&whole[56..72]).unwrap();
+    assert_eq!(stepping, driver::RANGED_RANGE);
+    let default = KSPROPERTY_MEMBERSHEADER::read_from_bytes(&whole[72..88]).unwrap();
+    assert_eq!(
+        (default.MembersFlags, default.Flags),
+        (KSPROPERTY_MEMBER_VALUES, KSPROPERTY_MEMBER_FLAG_DEFAULT)
+    );
+    assert_eq!(
+        i32::from_le_bytes(whole[88..92].try_into().unwrap()),
+        driver::RANGED_DEFAULT
+    );
+    // A ULONG: the access flags; a short odd buffer: refused.
+    let mut flags = [0u8; 4];
+    kernel.ioctl(pin, IOCTL_KS_PROPERTY, &support, &mut flags);
+    assert_eq!(u32::from_le_bytes(flags), description.AccessFlags);
+    assert_eq!(
+        kernel
+            .ioctl(pin, IOCTL_KS_PROPERTY, &support, &mut [0u8; 3])
+            .status,
+        STATUS_BUFFER_TOO_SMALL
+    );
+    kernel.close(pin);
+    kernel.close(filter);
+    kernel.assert_no_leaks();
+}
+
+#[test]
 fn the_minidriver_automation_table_is_consulted_with_size_checks() {
     let (kernel, filter) = loaded();
     let pin = kernel

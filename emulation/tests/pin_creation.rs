@@ -321,7 +321,7 @@ fn device_descriptor() -> *const KSDEVICE_DESCRIPTOR {
                 MinProperty: std::mem::size_of::<KSIDENTIFIER>() as u32,
                 MinData: 8,
                 SetPropertyHandler: None,
-                Values: null_mut(),
+                Values: std::ptr::null(),
                 RelationsCount: 0,
                 Relations: null_mut(),
                 SupportHandler: None,

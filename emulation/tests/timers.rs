@@ -174,6 +174,31 @@ fn at_240_fps_a_ktimer_fires_once_per_default_tick_and_a_high_resolution_timer_o
 }
 
 #[test]
+fn next_expiry_names_the_earliest_set_timer_and_stepping_to_it_fires_it() {
+    let kernel = Kernel::new();
+    let _entered = kernel.enter();
+    assert_eq!(kernel.clock().next_expiry(), None);
+    let mut ktimer = KtimerCamera::start(240);
+    let ex_timer = ExTimerCamera::start(240, EX_TIMER_HIGH_RESOLUTION);
+    // The high-resolution timer's first deadline comes before the KTIMER's first tick.
+    assert_eq!(kernel.clock().next_expiry(), Some(SECOND / 240));
+    for _ in 0..3 {
+        let next = kernel.clock().next_expiry().unwrap();
+        let now = kernel.clock().now_100ns();
+        kernel.clock().advance(((next - now) as u64) * 100);
+    }
+    assert_eq!(ex_timer.clock.fired(), [1, 2, 3].map(|n| n * SECOND / 240));
+    assert!(
+        ktimer.clock.fired().is_empty(),
+        "the first tick is still to come"
+    );
+    ktimer.stop();
+    ex_timer.stop();
+    assert_eq!(kernel.clock().next_expiry(), None);
+    kernel.assert_no_leaks();
+}
+
+#[test]
 fn a_non_high_resolution_ex_timer_fires_on_the_tick_too() {
     let kernel = Kernel::new();
     let _entered = kernel.enter();

@@ -159,8 +159,9 @@ pub struct KSPROPERTY_ITEM {
     pub MinData: u32,
     /// `SetPropertyHandler` (a union with `SetSupported`).
     pub SetPropertyHandler: PFNKSHANDLER,
-    /// `Values`.
-    pub Values: *const c_void,
+    /// `Values`: the value type, ranges and default ks.sys answers BASICSUPPORT from (NULL:
+    /// none).
+    pub Values: *const crate::ks::KSPROPERTY_VALUES,
     /// `RelationsCount`.
     pub RelationsCount: u32,
     /// `Relations`.

@@ -77,6 +77,35 @@ offset!(crate::ks::KSPROPERTY_DESCRIPTION, PropTypeSet, 8);
 offset!(crate::ks::KSPROPERTY_DESCRIPTION, MembersListCount, 32);
 offset!(crate::ks::KSPROPERTY_DESCRIPTION, Reserved, 36);
 
+// ks::KSPROPERTY_MEMBERSHEADER = KSPROPERTY_MEMBERSHEADER
+size!(crate::ks::KSPROPERTY_MEMBERSHEADER, 16);
+align!(crate::ks::KSPROPERTY_MEMBERSHEADER, 4);
+offset!(crate::ks::KSPROPERTY_MEMBERSHEADER, MembersFlags, 0);
+offset!(crate::ks::KSPROPERTY_MEMBERSHEADER, MembersSize, 4);
+offset!(crate::ks::KSPROPERTY_MEMBERSHEADER, MembersCount, 8);
+offset!(crate::ks::KSPROPERTY_MEMBERSHEADER, Flags, 12);
+
+// ks::KSPROPERTY_STEPPING_LONG = KSPROPERTY_STEPPING_LONG
+size!(crate::ks::KSPROPERTY_STEPPING_LONG, 16);
+align!(crate::ks::KSPROPERTY_STEPPING_LONG, 4);
+offset!(crate::ks::KSPROPERTY_STEPPING_LONG, SteppingDelta, 0);
+offset!(crate::ks::KSPROPERTY_STEPPING_LONG, Reserved, 4);
+offset!(crate::ks::KSPROPERTY_STEPPING_LONG, SignedMinimum, 8);
+offset!(crate::ks::KSPROPERTY_STEPPING_LONG, SignedMaximum, 12);
+
+// ks::KSPROPERTY_MEMBERSLIST = KSPROPERTY_MEMBERSLIST
+size!(crate::ks::KSPROPERTY_MEMBERSLIST, 24);
+align!(crate::ks::KSPROPERTY_MEMBERSLIST, 8);
+offset!(crate::ks::KSPROPERTY_MEMBERSLIST, MembersHeader, 0);
+offset!(crate::ks::KSPROPERTY_MEMBERSLIST, Members, 16);
+
+// ks::KSPROPERTY_VALUES = KSPROPERTY_VALUES
+size!(crate::ks::KSPROPERTY_VALUES, 40);
+align!(crate::ks::KSPROPERTY_VALUES, 8);
+offset!(crate::ks::KSPROPERTY_VALUES, PropTypeSet, 0);
+offset!(crate::ks::KSPROPERTY_VALUES, MembersListCount, 24);
+offset!(crate::ks::KSPROPERTY_VALUES, MembersList, 32);
+
 // ks::KSALLOCATOR_FRAMING = KSALLOCATOR_FRAMING
 size!(crate::ks::KSALLOCATOR_FRAMING, 24);
 align!(crate::ks::KSALLOCATOR_FRAMING, 4);
@@ -903,6 +932,48 @@ offset!(
     40
 );
 
+// video::KSPROPERTY_VIDEOPROCAMP_S = KSPROPERTY_VIDEOPROCAMP_S
+size!(crate::video::KSPROPERTY_VIDEOPROCAMP_S, 40);
+align!(crate::video::KSPROPERTY_VIDEOPROCAMP_S, 8);
+offset!(crate::video::KSPROPERTY_VIDEOPROCAMP_S, Property, 0);
+offset!(crate::video::KSPROPERTY_VIDEOPROCAMP_S, Value, 24);
+offset!(crate::video::KSPROPERTY_VIDEOPROCAMP_S, Flags, 28);
+offset!(crate::video::KSPROPERTY_VIDEOPROCAMP_S, Capabilities, 32);
+
+// video::KSPROPERTY_VIDEOCONTROL_CAPS_S = KSPROPERTY_VIDEOCONTROL_CAPS_S
+size!(crate::video::KSPROPERTY_VIDEOCONTROL_CAPS_S, 32);
+align!(crate::video::KSPROPERTY_VIDEOCONTROL_CAPS_S, 8);
+offset!(crate::video::KSPROPERTY_VIDEOCONTROL_CAPS_S, Property, 0);
+offset!(
+    crate::video::KSPROPERTY_VIDEOCONTROL_CAPS_S,
+    StreamIndex,
+    24
+);
+offset!(
+    crate::video::KSPROPERTY_VIDEOCONTROL_CAPS_S,
+    VideoControlCaps,
+    28
+);
+
+// video::KSPROPERTY_VIDEOCONTROL_MODE_S = KSPROPERTY_VIDEOCONTROL_MODE_S
+size!(crate::video::KSPROPERTY_VIDEOCONTROL_MODE_S, 32);
+align!(crate::video::KSPROPERTY_VIDEOCONTROL_MODE_S, 8);
+offset!(crate::video::KSPROPERTY_VIDEOCONTROL_MODE_S, Property, 0);
+offset!(
+    crate::video::KSPROPERTY_VIDEOCONTROL_MODE_S,
+    StreamIndex,
+    24
+);
+offset!(crate::video::KSPROPERTY_VIDEOCONTROL_MODE_S, Mode, 28);
+
+// nt::KEY_VALUE_PARTIAL_INFORMATION = KEY_VALUE_PARTIAL_INFORMATION
+size!(crate::nt::KEY_VALUE_PARTIAL_INFORMATION, 16);
+align!(crate::nt::KEY_VALUE_PARTIAL_INFORMATION, 4);
+offset!(crate::nt::KEY_VALUE_PARTIAL_INFORMATION, TitleIndex, 0);
+offset!(crate::nt::KEY_VALUE_PARTIAL_INFORMATION, Type, 4);
+offset!(crate::nt::KEY_VALUE_PARTIAL_INFORMATION, DataLength, 8);
+offset!(crate::nt::KEY_VALUE_PARTIAL_INFORMATION, Data, 12);
+
 // Constants
 value!(crate::avstream::KSDEVICE_DESCRIPTOR_VERSION, 0x100_u32);
 value!(crate::avstream::KSFILTER_DESCRIPTOR_VERSION, 0xFFFFFFFF_u32);
@@ -1062,6 +1133,10 @@ value!(crate::ks::KSMETHOD_TYPE_READ, 0x1_u32);
 value!(crate::ks::KSMETHOD_TYPE_SETSUPPORT, 0x100_u32);
 value!(crate::ks::KSMETHOD_TYPE_SOURCE, 0x4_u32);
 value!(crate::ks::KSMETHOD_TYPE_WRITE, 0x2_u32);
+value!(crate::ks::KSPROPERTY_MEMBER_FLAG_DEFAULT, 0x1_u32);
+value!(crate::ks::KSPROPERTY_MEMBER_RANGES, 0x1_u32);
+value!(crate::ks::KSPROPERTY_MEMBER_STEPPEDRANGES, 0x2_u32);
+value!(crate::ks::KSPROPERTY_MEMBER_VALUES, 0x3_u32);
 value!(crate::ks::KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE, 0x0_u32);
 value!(crate::ks::KSPROPERTY_STREAMALLOCATOR_STATUS, 0x1_u32);
 value!(crate::ks::KSPROPERTY_TYPE_BASICSUPPORT, 0x200_u32);
@@ -1077,6 +1152,9 @@ guid!(
     0x97E99BA0_BDEA_11CF_A5D6_28DB04C10000
 );
 value!(crate::ks::VT_EMPTY, 0x0_u32);
+value!(crate::ks::VT_I4, 0x3_u32);
+value!(crate::ks::VT_LPSTR, 0x1E_u32);
+value!(crate::ks::VT_UI4, 0x13_u32);
 value!(crate::ks::file_alignment::BYTE, 0x0_u32);
 value!(crate::ks::file_alignment::LONG, 0x3_u32);
 value!(crate::ks::file_alignment::OCTA, 0xF_u32);
@@ -1105,7 +1183,12 @@ value!(crate::nt::IO_TYPE_IRP, (0x6_u16 as i16));
 value!(crate::nt::IRP_BUFFERED_IO, 0x10_u32);
 value!(crate::nt::IRP_DEALLOCATE_BUFFER, 0x20_u32);
 value!(crate::nt::IRP_INPUT_OPERATION, 0x40_u32);
+value!(crate::nt::KEY_QUERY_VALUE, 0x1_u32);
+value!(crate::nt::KEY_READ, 0x20019_u32);
 value!(crate::nt::KernelMode, (0x0_u8 as i8));
+value!(crate::nt::KeyValueBasicInformation, 0x0_u32);
+value!(crate::nt::KeyValueFullInformation, 0x1_u32);
+value!(crate::nt::KeyValuePartialInformation, 0x2_u32);
 value!(crate::nt::METHOD_BUFFERED, 0x0_u32);
 value!(crate::nt::METHOD_NEITHER, 0x3_u32);
 value!(crate::nt::NonPagedPool, 0x0_u32);
@@ -1122,6 +1205,9 @@ value!(crate::nt::NotificationTimer, 0x0_u32);
 value!(crate::nt::OBJ_KERNEL_HANDLE, 0x200_u32);
 value!(crate::nt::PAGE_SIZE, 0x1000_usize);
 value!(crate::nt::PASSIVE_LEVEL, 0x0_u8);
+value!(crate::nt::PLUGPLAY_REGKEY_CURRENT_HWPROFILE, 0x4_u32);
+value!(crate::nt::PLUGPLAY_REGKEY_DEVICE, 0x1_u32);
+value!(crate::nt::PLUGPLAY_REGKEY_DRIVER, 0x2_u32);
 value!(crate::nt::POOL_FLAG_CACHE_ALIGNED, 0x8_u64); // corrected (mingw-w64: missing; WDK wdm.h POOL_FLAG_CACHE_ALIGNED)
 value!(crate::nt::POOL_FLAG_NON_PAGED, 0x40_u64); // corrected (mingw-w64: missing; WDK wdm.h POOL_FLAG_NON_PAGED)
 value!(crate::nt::POOL_FLAG_NON_PAGED_EXECUTE, 0x80_u64); // corrected (mingw-w64: missing; WDK wdm.h POOL_FLAG_NON_PAGED_EXECUTE)
@@ -1133,6 +1219,9 @@ value!(crate::nt::POOL_FLAG_USE_QUOTA, 0x1_u64); // corrected (mingw-w64: missin
 value!(crate::nt::PagedPool, 0x1_u32);
 value!(crate::nt::PagedPoolCacheAligned, 0x5_u32);
 value!(crate::nt::PagedPoolSession, 0x21_u32);
+value!(crate::nt::REG_BINARY, 0x3_u32);
+value!(crate::nt::REG_DWORD, 0x4_u32);
+value!(crate::nt::REG_SZ, 0x1_u32);
 value!(crate::nt::SL_PENDING_RETURNED, 0x1_u8);
 value!(crate::nt::SYNCHRONIZE, 0x100000_u32);
 value!(crate::nt::SynchronizationEvent, 0x1_u32);
@@ -1152,6 +1241,7 @@ value!(crate::nt::irp_mj::READ, 0x3_u8);
 value!(crate::nt::irp_mj::SET_SECURITY, 0x15_u8);
 value!(crate::nt::irp_mj::SYSTEM_CONTROL, 0x17_u8);
 value!(crate::nt::irp_mj::WRITE, 0x4_u8);
+value!(crate::status::STATUS_ACCESS_DENIED, (0xC0000022_u32 as i32));
 value!(
     crate::status::STATUS_ACCESS_VIOLATION,
     (0xC0000005_u32 as i32)
@@ -1358,6 +1448,32 @@ value!(crate::video::KSPROPERTY_STREAM_QUALITY, 0x1_u32);
 value!(crate::video::KSPROPERTY_STREAM_RATE, 0x9_u32);
 value!(crate::video::KSPROPERTY_STREAM_RATECAPABILITY, 0x8_u32);
 value!(crate::video::KSPROPERTY_STREAM_TIMEFORMAT, 0x4_u32);
+value!(
+    crate::video::KSPROPERTY_VIDEOCONTROL_ACTUAL_FRAME_RATE,
+    0x1_u32
+);
+value!(crate::video::KSPROPERTY_VIDEOCONTROL_CAPS, 0x0_u32);
+value!(crate::video::KSPROPERTY_VIDEOCONTROL_FRAME_RATES, 0x2_u32);
+value!(crate::video::KSPROPERTY_VIDEOCONTROL_MODE, 0x3_u32);
+value!(
+    crate::video::KSPROPERTY_VIDEOPROCAMP_BACKLIGHT_COMPENSATION,
+    0x8_u32
+);
+value!(crate::video::KSPROPERTY_VIDEOPROCAMP_BRIGHTNESS, 0x0_u32);
+value!(crate::video::KSPROPERTY_VIDEOPROCAMP_COLORENABLE, 0x6_u32);
+value!(crate::video::KSPROPERTY_VIDEOPROCAMP_CONTRAST, 0x1_u32);
+value!(crate::video::KSPROPERTY_VIDEOPROCAMP_FLAGS_AUTO, 0x1_u32);
+value!(crate::video::KSPROPERTY_VIDEOPROCAMP_FLAGS_MANUAL, 0x2_u32);
+value!(crate::video::KSPROPERTY_VIDEOPROCAMP_GAIN, 0x9_u32);
+value!(crate::video::KSPROPERTY_VIDEOPROCAMP_GAMMA, 0x5_u32);
+value!(crate::video::KSPROPERTY_VIDEOPROCAMP_HUE, 0x2_u32);
+value!(
+    crate::video::KSPROPERTY_VIDEOPROCAMP_POWERLINE_FREQUENCY,
+    0xD_u32
+);
+value!(crate::video::KSPROPERTY_VIDEOPROCAMP_SATURATION, 0x3_u32);
+value!(crate::video::KSPROPERTY_VIDEOPROCAMP_SHARPNESS, 0x4_u32);
+value!(crate::video::KSPROPERTY_VIDEOPROCAMP_WHITEBALANCE, 0x7_u32);
 guid!(
     crate::video::KSPROPSETID_Connection,
     0x1D58C920_AC9B_11CF_A5D6_28DB04C10000
@@ -1422,6 +1538,13 @@ value!(crate::video::KS_VIDEO_FLAG_FIELD2, 0x2_u32);
 value!(crate::video::KS_VIDEO_FLAG_FRAME, 0x0_u32);
 value!(crate::video::KS_VIDEO_FLAG_I_FRAME, 0x0_u32);
 value!(crate::video::KS_VIDEO_FLAG_P_FRAME, 0x10_u32);
+value!(
+    crate::video::KS_VideoControlFlag_ExternalTriggerEnable,
+    0x4_u32
+);
+value!(crate::video::KS_VideoControlFlag_FlipHorizontal, 0x1_u32);
+value!(crate::video::KS_VideoControlFlag_FlipVertical, 0x2_u32);
+value!(crate::video::KS_VideoControlFlag_Trigger, 0x8_u32);
 guid!(
     crate::video::PINNAME_VIDEO_CAPTURE,
     0xFB6C4281_0353_11D1_905F_0000C0CC16BA
@@ -1438,13 +1561,47 @@ guid!(
     crate::video::PROPSETID_VIDCAP_DROPPEDFRAMES,
     0xC6E13344_30AC_11D0_A18C_00A0C9118956
 );
+guid!(
+    crate::video::PROPSETID_VIDCAP_VIDEOCONTROL,
+    0x6A2E0670_28E4_11D0_A18C_00A0C9118956
+);
+guid!(
+    crate::video::PROPSETID_VIDCAP_VIDEOPROCAMP,
+    0xC6E13360_30AC_11D0_A18C_00A0C9118956
+);
 
 // Constants without a C counterpart in the mingw-w64 headers (not checked):
+// - AVCAM_CAPTION_BYTES (crate::avcam::AVCAM_CAPTION_BYTES)
+// - AVCAM_OVERLAY_CAPTION (crate::avcam::AVCAM_OVERLAY_CAPTION)
+// - AVCAM_OVERLAY_DROP_COUNT (crate::avcam::AVCAM_OVERLAY_DROP_COUNT)
+// - AVCAM_OVERLAY_FRAME_COUNTER (crate::avcam::AVCAM_OVERLAY_FRAME_COUNTER)
+// - AVCAM_OVERLAY_MOVING_BOX (crate::avcam::AVCAM_OVERLAY_MOVING_BOX)
+// - AVCAM_OVERLAY_NOISE (crate::avcam::AVCAM_OVERLAY_NOISE)
+// - AVCAM_OVERLAY_TIME (crate::avcam::AVCAM_OVERLAY_TIME)
+// - AVCAM_PATTERN_BARS100 (crate::avcam::AVCAM_PATTERN_BARS100)
+// - AVCAM_PATTERN_BARS75 (crate::avcam::AVCAM_PATTERN_BARS75)
+// - AVCAM_PATTERN_CHECKERBOARD (crate::avcam::AVCAM_PATTERN_CHECKERBOARD)
+// - AVCAM_PATTERN_RAMP (crate::avcam::AVCAM_PATTERN_RAMP)
+// - AVCAM_PATTERN_SOLID (crate::avcam::AVCAM_PATTERN_SOLID)
+// - AVCAM_PATTERN_ZONE_PLATE (crate::avcam::AVCAM_PATTERN_ZONE_PLATE)
+// - KSPROPERTY_AVCAM_CAPTION (crate::avcam::KSPROPERTY_AVCAM_CAPTION)
+// - KSPROPERTY_AVCAM_FAULTS_COUNTERS (crate::avcam::KSPROPERTY_AVCAM_FAULTS_COUNTERS)
+// - KSPROPERTY_AVCAM_FAULTS_ENABLED (crate::avcam::KSPROPERTY_AVCAM_FAULTS_ENABLED)
+// - KSPROPERTY_AVCAM_FAULTS_FAIL (crate::avcam::KSPROPERTY_AVCAM_FAULTS_FAIL)
+// - KSPROPERTY_AVCAM_FAULTS_PLAN (crate::avcam::KSPROPERTY_AVCAM_FAULTS_PLAN)
+// - KSPROPERTY_AVCAM_FAULTS_STALL (crate::avcam::KSPROPERTY_AVCAM_FAULTS_STALL)
+// - KSPROPERTY_AVCAM_NOISE_SEED (crate::avcam::KSPROPERTY_AVCAM_NOISE_SEED)
+// - KSPROPERTY_AVCAM_OVERLAYS (crate::avcam::KSPROPERTY_AVCAM_OVERLAYS)
+// - KSPROPERTY_AVCAM_PATTERN (crate::avcam::KSPROPERTY_AVCAM_PATTERN)
+// - KSPROPERTY_AVCAM_SOLID_COLOUR (crate::avcam::KSPROPERTY_AVCAM_SOLID_COLOUR)
+// - PROPSETID_AVCAM_FAULTS (crate::avcam::PROPSETID_AVCAM_FAULTS)
+// - PROPSETID_AVCAM_PATTERN (crate::avcam::PROPSETID_AVCAM_PATTERN)
 // - KSCREATE_ITEM_IRP_STORAGE_INDEX (crate::ks::KSCREATE_ITEM_IRP_STORAGE_INDEX)
 // - FILE_B128_ALIGNMENT (crate::ks::file_alignment::B128)
 // - FILE_B256_ALIGNMENT (crate::ks::file_alignment::B256)
 // - FILE_B32_ALIGNMENT (crate::ks::file_alignment::B32)
 // - FILE_B512_ALIGNMENT (crate::ks::file_alignment::B512)
 // - FILE_B64_ALIGNMENT (crate::ks::file_alignment::B64)
+// - KEY_VALUE_PARTIAL_INFORMATION_HEADER (crate::nt::KEY_VALUE_PARTIAL_INFORMATION_HEADER)
 // - FOURCC_NV12 (crate::video::FOURCC_NV12)
 // - FOURCC_YUY2 (crate::video::FOURCC_YUY2)

@@ -144,6 +144,78 @@ pub struct KSPROPERTY_DESCRIPTION {
 pub const KSPROPTYPESETID_General: GUID = GUID::from_u128(0x97E99BA0_BDEA_11CF_A5D6_28DB04C10000);
 /// `VT_EMPTY`: the VARTYPE of a structure-valued property.
 pub const VT_EMPTY: u32 = 0;
+/// `VT_I4`: a `LONG` value.
+pub const VT_I4: u32 = 3;
+/// `VT_UI4`: a `ULONG` value.
+pub const VT_UI4: u32 = 19;
+/// `VT_LPSTR`: a NUL-terminated ANSI string.
+pub const VT_LPSTR: u32 = 30;
+
+/// `KSPROPERTY_MEMBER_RANGES`: the members are `KSPROPERTY_BOUNDS_LONG` ranges.
+pub const KSPROPERTY_MEMBER_RANGES: u32 = 0x0000_0001;
+/// `KSPROPERTY_MEMBER_STEPPEDRANGES`: the members are `KSPROPERTY_STEPPING_LONG` ranges.
+pub const KSPROPERTY_MEMBER_STEPPEDRANGES: u32 = 0x0000_0002;
+/// `KSPROPERTY_MEMBER_VALUES`: each member is one value.
+pub const KSPROPERTY_MEMBER_VALUES: u32 = 0x0000_0003;
+/// `KSPROPERTY_MEMBER_FLAG_DEFAULT`: the members list holds the default value.
+pub const KSPROPERTY_MEMBER_FLAG_DEFAULT: u32 = 0x0000_0001;
+
+/// `KSPROPERTY_MEMBERSHEADER` (16 bytes): what one members list holds; in a BASICSUPPORT answer
+/// it is followed by `MembersCount` members of `MembersSize` bytes.
+#[repr(C)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+pub struct KSPROPERTY_MEMBERSHEADER {
+    /// `MembersFlags`: `KSPROPERTY_MEMBER_RANGES` / `STEPPEDRANGES` / `VALUES`.
+    pub MembersFlags: u32,
+    /// `MembersSize`: bytes of one member.
+    pub MembersSize: u32,
+    /// `MembersCount`.
+    pub MembersCount: u32,
+    /// `Flags`: `KSPROPERTY_MEMBER_FLAG_*`.
+    pub Flags: u32,
+}
+
+/// `KSPROPERTY_STEPPING_LONG` (16 bytes): a stepped range of a `LONG` (or, read as unsigned, a
+/// `ULONG`) value; the bounds are the `KSPROPERTY_BOUNDS_LONG` union's signed view.
+#[repr(C)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+pub struct KSPROPERTY_STEPPING_LONG {
+    /// `SteppingDelta`: the smallest step between two valid values.
+    pub SteppingDelta: u32,
+    /// `Reserved`.
+    pub Reserved: u32,
+    /// `Bounds.SignedMinimum` (`Bounds.UnsignedMinimum` read as `u32`).
+    pub SignedMinimum: i32,
+    /// `Bounds.SignedMaximum` (`Bounds.UnsignedMaximum` read as `u32`).
+    pub SignedMaximum: i32,
+}
+
+/// `KSPROPERTY_MEMBERSLIST` (24 bytes): one members list of an item's `KSPROPERTY_VALUES`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct KSPROPERTY_MEMBERSLIST {
+    /// `MembersHeader`.
+    pub MembersHeader: KSPROPERTY_MEMBERSHEADER,
+    /// `Members`: `MembersCount` members of `MembersSize` bytes.
+    pub Members: *const c_void,
+}
+
+/// `KSPROPERTY_VALUES` (40 bytes): an item's value type and its members lists (ranges, default),
+/// from which ks.sys answers BASICSUPPORT (`KSPROPERTY_ITEM.Values`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct KSPROPERTY_VALUES {
+    /// `PropTypeSet`: `KSPROPTYPESETID_General` and a `VT_*` id.
+    pub PropTypeSet: KSIDENTIFIER,
+    /// `MembersListCount`.
+    pub MembersListCount: u32,
+    /// `MembersList`.
+    pub MembersList: *const KSPROPERTY_MEMBERSLIST,
+}
 
 // --- Allocator framing ---
 

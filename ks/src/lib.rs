@@ -15,7 +15,9 @@
 //! - [`nt`]: the NT kernel objects the driver touches (IRP, IO_STACK_LOCATION, FILE_OBJECT, ...);
 //! - [`ks`]: kernel-streaming structures, flags and IOCTL codes;
 //! - [`avstream`]: the AVStream object model (descriptors, dispatch and automation tables, KSPIN, ...);
-//! - [`video`]: video formats (KS_VIDEOINFOHEADER, KS_DATARANGE_VIDEO, ...);
+//! - [`video`]: video formats (KS_VIDEOINFOHEADER, KS_DATARANGE_VIDEO, ...) and the video capture
+//!   property sets (DROPPEDFRAMES, VIDEOPROCAMP, VIDEOCONTROL);
+//! - [`avcam`]: avcam's own property sets (pattern and overlays, fault injection);
 //! - [`services`]: the one list of the ntoskrnl / ks.sys services the driver imports
 //!   ([`kernel_services!`]), and [`kernel_abi`], the calling convention at that boundary.
 #![no_std]
@@ -44,6 +46,7 @@ macro_rules! assert_offset {
     };
 }
 
+pub mod avcam;
 pub mod avstream;
 pub mod guid;
 // Generated from the mingw-w64 headers by scripts/gen-layouts.sh (x64 figures).

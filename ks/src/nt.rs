@@ -47,6 +47,53 @@ pub const EVENT_MODIFY_STATE: ACCESS_MASK = 0x0002;
 /// `EVENT_ALL_ACCESS` (`STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x3`).
 pub const EVENT_ALL_ACCESS: ACCESS_MASK = 0x000F_0000 | SYNCHRONIZE | 0x3;
 
+// --- Registry (wdm.h) ---
+
+/// `PLUGPLAY_REGKEY_DEVICE`: `IoOpenDeviceRegistryKey` opens the device's hardware key.
+pub const PLUGPLAY_REGKEY_DEVICE: u32 = 1;
+/// `PLUGPLAY_REGKEY_DRIVER`: `IoOpenDeviceRegistryKey` opens the device's software key.
+pub const PLUGPLAY_REGKEY_DRIVER: u32 = 2;
+/// `PLUGPLAY_REGKEY_CURRENT_HWPROFILE`: relative to the current hardware profile (deprecated).
+pub const PLUGPLAY_REGKEY_CURRENT_HWPROFILE: u32 = 4;
+/// `KEY_QUERY_VALUE`.
+pub const KEY_QUERY_VALUE: ACCESS_MASK = 0x0001;
+/// `KEY_READ` (`(STANDARD_RIGHTS_READ | KEY_QUERY_VALUE | KEY_ENUMERATE_SUB_KEYS | KEY_NOTIFY) &
+/// ~SYNCHRONIZE`).
+pub const KEY_READ: ACCESS_MASK = 0x0002_0019;
+/// `REG_SZ`: a NUL-terminated UTF-16 string.
+pub const REG_SZ: u32 = 1;
+/// `REG_BINARY`.
+pub const REG_BINARY: u32 = 3;
+/// `REG_DWORD`: a little-endian 32-bit number.
+pub const REG_DWORD: u32 = 4;
+/// `KEY_VALUE_INFORMATION_CLASS`: a C enum (4 bytes).
+pub type KEY_VALUE_INFORMATION_CLASS = u32;
+/// `KeyValueBasicInformation`.
+pub const KeyValueBasicInformation: KEY_VALUE_INFORMATION_CLASS = 0;
+/// `KeyValueFullInformation`.
+pub const KeyValueFullInformation: KEY_VALUE_INFORMATION_CLASS = 1;
+/// `KeyValuePartialInformation`: a `KEY_VALUE_PARTIAL_INFORMATION`.
+pub const KeyValuePartialInformation: KEY_VALUE_INFORMATION_CLASS = 2;
+
+/// `KEY_VALUE_PARTIAL_INFORMATION` (16 bytes): a value's type and data; `DataLength` bytes of
+/// data start at `Data` (the C `UCHAR Data[1]`, here the first four of them, so that the size is
+/// the C size).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KEY_VALUE_PARTIAL_INFORMATION {
+    /// `TitleIndex`: device drivers ignore it.
+    pub TitleIndex: u32,
+    /// `Type`: `REG_*`.
+    pub Type: u32,
+    /// `DataLength`: bytes of data.
+    pub DataLength: u32,
+    /// `Data`: the data's first bytes.
+    pub Data: [u8; 4],
+}
+
+/// The bytes of a `KEY_VALUE_PARTIAL_INFORMATION` before its data (`FIELD_OFFSET(..., Data)`).
+pub const KEY_VALUE_PARTIAL_INFORMATION_HEADER: usize = 12;
+
 /// `POBJECT_TYPE`: an opaque pointer naming an object type (`*ExEventObjectType`, ...).
 pub type POBJECT_TYPE = *mut c_void;
 

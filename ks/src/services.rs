@@ -166,6 +166,26 @@ macro_rules! kernel_services {
                     ) -> $crate::NTSTATUS;
                     /// `NTSTATUS ZwClose(HANDLE Handle)`.
                     fn ZwClose(handle: $crate::nt::HANDLE) -> $crate::NTSTATUS;
+                    /// `NTSTATUS IoOpenDeviceRegistryKey(PDEVICE_OBJECT DeviceObject, ULONG
+                    /// DevInstKeyType, ACCESS_MASK DesiredAccess, PHANDLE DeviceRegKey)`
+                    /// (PASSIVE_LEVEL; `DeviceObject` is the PDO).
+                    fn IoOpenDeviceRegistryKey(
+                        device: *mut $crate::nt::DEVICE_OBJECT,
+                        key_type: u32,
+                        access: u32,
+                        key: *mut $crate::nt::HANDLE,
+                    ) -> $crate::NTSTATUS;
+                    /// `NTSTATUS ZwQueryValueKey(HANDLE KeyHandle, PUNICODE_STRING ValueName,
+                    /// KEY_VALUE_INFORMATION_CLASS KeyValueInformationClass, PVOID
+                    /// KeyValueInformation, ULONG Length, PULONG ResultLength)` (PASSIVE_LEVEL).
+                    fn ZwQueryValueKey(
+                        key: $crate::nt::HANDLE,
+                        name: *mut $crate::nt::UNICODE_STRING,
+                        class: $crate::nt::KEY_VALUE_INFORMATION_CLASS,
+                        information: *mut ::core::ffi::c_void,
+                        length: u32,
+                        result_length: *mut u32,
+                    ) -> $crate::NTSTATUS;
                 }
                 data {
                     /// `POBJECT_TYPE *ExEventObjectType`: the event object type, for

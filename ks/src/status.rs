@@ -46,6 +46,8 @@ statuses! {
     STATUS_ACCESS_VIOLATION = 0xC000_0005u32;
     /// An invalid handle was given.
     STATUS_INVALID_HANDLE = 0xC000_0008u32;
+    /// The caller may not do this (fault injection while the device's switch is off).
+    STATUS_ACCESS_DENIED = 0xC000_0022u32;
     /// A parameter is invalid.
     STATUS_INVALID_PARAMETER = 0xC000_000Du32;
     /// The request is not valid for this device or object.

@@ -576,6 +576,96 @@ pub const PROPSETID_VIDCAP_DROPPEDFRAMES: GUID =
 /// `KSPROPERTY_DROPPEDFRAMES_CURRENT`.
 pub const KSPROPERTY_DROPPEDFRAMES_CURRENT: u32 = 0;
 
+/// {C6E13360-30AC-11D0-A18C-00A0C9118956}
+pub const PROPSETID_VIDCAP_VIDEOPROCAMP: GUID =
+    GUID::from_u128(0xC6E13360_30AC_11D0_A18C_00A0C9118956);
+/// `KSPROPERTY_VIDEOPROCAMP_BRIGHTNESS`: black level, IRE x 100 (-10000..=10000, default 750).
+pub const KSPROPERTY_VIDEOPROCAMP_BRIGHTNESS: u32 = 0;
+/// `KSPROPERTY_VIDEOPROCAMP_CONTRAST`: luma gain x 100 (0..=10000, default 100).
+pub const KSPROPERTY_VIDEOPROCAMP_CONTRAST: u32 = 1;
+/// `KSPROPERTY_VIDEOPROCAMP_HUE`: degrees x 100 (-18000..=18000, default 0).
+pub const KSPROPERTY_VIDEOPROCAMP_HUE: u32 = 2;
+/// `KSPROPERTY_VIDEOPROCAMP_SATURATION`: chroma gain x 100 (0..=10000, default 100).
+pub const KSPROPERTY_VIDEOPROCAMP_SATURATION: u32 = 3;
+/// `KSPROPERTY_VIDEOPROCAMP_SHARPNESS`.
+pub const KSPROPERTY_VIDEOPROCAMP_SHARPNESS: u32 = 4;
+/// `KSPROPERTY_VIDEOPROCAMP_GAMMA`: gamma x 100 (1..=500).
+pub const KSPROPERTY_VIDEOPROCAMP_GAMMA: u32 = 5;
+/// `KSPROPERTY_VIDEOPROCAMP_COLORENABLE`.
+pub const KSPROPERTY_VIDEOPROCAMP_COLORENABLE: u32 = 6;
+/// `KSPROPERTY_VIDEOPROCAMP_WHITEBALANCE`.
+pub const KSPROPERTY_VIDEOPROCAMP_WHITEBALANCE: u32 = 7;
+/// `KSPROPERTY_VIDEOPROCAMP_BACKLIGHT_COMPENSATION`.
+pub const KSPROPERTY_VIDEOPROCAMP_BACKLIGHT_COMPENSATION: u32 = 8;
+/// `KSPROPERTY_VIDEOPROCAMP_GAIN`.
+pub const KSPROPERTY_VIDEOPROCAMP_GAIN: u32 = 9;
+/// `KSPROPERTY_VIDEOPROCAMP_POWERLINE_FREQUENCY`: 0 disabled, 1 50 Hz, 2 60 Hz, 3 auto.
+pub const KSPROPERTY_VIDEOPROCAMP_POWERLINE_FREQUENCY: u32 = 13;
+/// `KSPROPERTY_VIDEOPROCAMP_FLAGS_AUTO`.
+pub const KSPROPERTY_VIDEOPROCAMP_FLAGS_AUTO: u32 = 0x0001;
+/// `KSPROPERTY_VIDEOPROCAMP_FLAGS_MANUAL`.
+pub const KSPROPERTY_VIDEOPROCAMP_FLAGS_MANUAL: u32 = 0x0002;
+
+/// `KSPROPERTY_VIDEOPROCAMP_S` (40 bytes): the request and the value of a ProcAmp property.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct KSPROPERTY_VIDEOPROCAMP_S {
+    /// `Property`.
+    pub Property: KSIDENTIFIER,
+    /// `Value`.
+    pub Value: i32,
+    /// `Flags`: `KSPROPERTY_VIDEOPROCAMP_FLAGS_*`.
+    pub Flags: u32,
+    /// `Capabilities`: the `KSPROPERTY_VIDEOPROCAMP_FLAGS_*` the property supports.
+    pub Capabilities: u32,
+    /// The C compiler's tail padding to 8-byte alignment (always zero).
+    pub _pad: u32,
+}
+
+/// {6A2E0670-28E4-11D0-A18C-00A0C9118956}
+pub const PROPSETID_VIDCAP_VIDEOCONTROL: GUID =
+    GUID::from_u128(0x6A2E0670_28E4_11D0_A18C_00A0C9118956);
+/// `KSPROPERTY_VIDEOCONTROL_CAPS`: the `KS_VideoControlFlag_*` a stream supports.
+pub const KSPROPERTY_VIDEOCONTROL_CAPS: u32 = 0;
+/// `KSPROPERTY_VIDEOCONTROL_ACTUAL_FRAME_RATE`.
+pub const KSPROPERTY_VIDEOCONTROL_ACTUAL_FRAME_RATE: u32 = 1;
+/// `KSPROPERTY_VIDEOCONTROL_FRAME_RATES`.
+pub const KSPROPERTY_VIDEOCONTROL_FRAME_RATES: u32 = 2;
+/// `KSPROPERTY_VIDEOCONTROL_MODE`: the `KS_VideoControlFlag_*` in effect.
+pub const KSPROPERTY_VIDEOCONTROL_MODE: u32 = 3;
+/// `KS_VideoControlFlag_FlipHorizontal`.
+pub const KS_VideoControlFlag_FlipHorizontal: u32 = 0x0001;
+/// `KS_VideoControlFlag_FlipVertical`.
+pub const KS_VideoControlFlag_FlipVertical: u32 = 0x0002;
+/// `KS_VideoControlFlag_ExternalTriggerEnable`.
+pub const KS_VideoControlFlag_ExternalTriggerEnable: u32 = 0x0004;
+/// `KS_VideoControlFlag_Trigger`.
+pub const KS_VideoControlFlag_Trigger: u32 = 0x0008;
+
+/// `KSPROPERTY_VIDEOCONTROL_CAPS_S` (32 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct KSPROPERTY_VIDEOCONTROL_CAPS_S {
+    /// `Property`.
+    pub Property: KSIDENTIFIER,
+    /// `StreamIndex`: the pin factory id.
+    pub StreamIndex: u32,
+    /// `VideoControlCaps`: `KS_VideoControlFlag_*`.
+    pub VideoControlCaps: u32,
+}
+
+/// `KSPROPERTY_VIDEOCONTROL_MODE_S` (32 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct KSPROPERTY_VIDEOCONTROL_MODE_S {
+    /// `Property`.
+    pub Property: KSIDENTIFIER,
+    /// `StreamIndex`: the pin factory id.
+    pub StreamIndex: u32,
+    /// `Mode`: `KS_VideoControlFlag_*`.
+    pub Mode: i32,
+}
+
 /// {1A8766A0-62CE-11CF-A5D6-28DB04C10000}
 pub const KSINTERFACESETID_Standard: GUID = GUID::from_u128(0x1A8766A0_62CE_11CF_A5D6_28DB04C10000);
 /// {4747B320-62CE-11CF-A5D6-28DB04C10000}
@@ -693,6 +783,14 @@ mod tests {
         (
             "PROPSETID_VIDCAP_DROPPEDFRAMES",
             PROPSETID_VIDCAP_DROPPEDFRAMES,
+        ),
+        (
+            "PROPSETID_VIDCAP_VIDEOPROCAMP",
+            PROPSETID_VIDCAP_VIDEOPROCAMP,
+        ),
+        (
+            "PROPSETID_VIDCAP_VIDEOCONTROL",
+            PROPSETID_VIDCAP_VIDEOCONTROL,
         ),
         ("KSINTERFACESETID_Standard", KSINTERFACESETID_Standard),
         ("KSMEDIUMSETID_Standard", KSMEDIUMSETID_Standard),

@@ -83,6 +83,8 @@ fn main() {
             picture_number: 0,
             drop_count: 0,
             memory: FrameMemory::PinAllocator,
+            arrival_time: None,
+            discontinuity: false,
         };
         let picture = Picture::new(&frame).unwrap();
         let mut copy = vec![0u8; len];

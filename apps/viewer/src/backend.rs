@@ -43,22 +43,25 @@ use std::path::Path;
 use std::time::Duration;
 
 use avcam_avstream::{FrameSize, PixelFormat as KsPixel, VideoFormat};
+use avcam_client::controls::{self, CONTROLS, PATTERNS};
 use avcam_client::{Allocator, AllocatorFrame, PendingRead, Transport};
 use avcam_emulation::Kernel;
+use avcam_emulation::{DeviceKey, RegistryValue};
 use ks::guid::KSCATEGORY_VIDEO_CAMERA;
 use ks::nt::{DRIVER_OBJECT, UNICODE_STRING};
 use ks::status::STATUS_SUCCESS;
 use ks::video::{
-    KSSTREAM_HEADER, KSSTREAM_HEADER_OPTIONSF_DURATIONVALID, KSSTREAM_HEADER_OPTIONSF_TIMEVALID,
-    KS_DATARANGE_VIDEO, KS_FRAME_INFO, PINNAME_VIDEO_CAPTURE, PINNAME_VIDEO_PREVIEW,
-    PINNAME_VIDEO_STILL,
+    KSSTREAM_HEADER, KSSTREAM_HEADER_OPTIONSF_DATADISCONTINUITY,
+    KSSTREAM_HEADER_OPTIONSF_DURATIONVALID, KSSTREAM_HEADER_OPTIONSF_TIMEVALID, KS_DATARANGE_VIDEO,
+    KS_FRAME_INFO, PINNAME_VIDEO_CAPTURE, PINNAME_VIDEO_PREVIEW, PINNAME_VIDEO_STILL,
 };
 use ks::{GUID, NTSTATUS};
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::camera::{
-    AllocatorStatus, Camera, CameraError, DeviceInfo, FormatInfo, Frame, FrameMemory, FramePath,
-    Framing, PinInfo, PinKind, PixelFormat, Rate, Size, Stream, StreamConfig, StreamStats,
+    AllocatorStatus, Camera, CameraError, ControlInfo, DeviceInfo, FaultCounters, FaultPlan,
+    FormatInfo, Frame, FrameMemory, FramePath, Framing, PinInfo, PinKind, PixelFormat, Rate, Size,
+    Stream, StreamConfig, StreamStats,
 };
 use crate::error::ViewerError;
 
@@ -78,10 +81,6 @@ const UNTHROTTLED_PATIENCE: Duration = Duration::from_millis(50);
 const DEVICE_NAME: &str = "avcam virtual camera (emulation)";
 /// The device name `list` shows with `--driver`.
 const IMAGE_DEVICE_NAME: &str = "avcam virtual camera (emulation, driver image)";
-
-/// The patterns the camera renders. The driver exposes no pattern control yet, so only the
-/// synthesizer's default, the colour bars, can be asked for.
-const PATTERNS: [&str; 1] = ["bars"];
 
 /// The emulation's `DriverEntry` signature over avcam's.
 #[ks::kernel_abi]
@@ -297,7 +296,9 @@ pub(crate) fn read_device_info<T: Transport>(
         Ok(DeviceInfo {
             name: name.into(),
             pins,
-            patterns: PATTERNS.iter().map(|p| (*p).into()).collect(),
+            patterns: PATTERNS.iter().map(|(p, _)| (*p).into()).collect(),
+            controls: read_controls(&filter),
+            fault_injection: filter.fault_injection_enabled().ok(),
         })
     })();
     let closed = filter.close().map_err(client_error);
@@ -306,17 +307,94 @@ pub(crate) fn read_device_info<T: Transport>(
     Ok(info)
 }
 
+/// Every control the camera answers (`avcam_client::controls::CONTROLS`): its range and
+/// default (BASICSUPPORT) and its value; a control the camera does not answer is left out.
+pub(crate) fn read_controls<T: Transport>(
+    filter: &avcam_client::Camera<'_, T>,
+) -> Vec<ControlInfo> {
+    CONTROLS
+        .iter()
+        .filter_map(|control| {
+            let range = filter.control_range(control).ok()?;
+            let value = filter.control(control).ok()?;
+            Some(ControlInfo {
+                name: control.name.into(),
+                what: control.what.into(),
+                min: range.min,
+                max: range.max,
+                default: range.default,
+                value,
+                shown: control.format(value),
+            })
+        })
+        .collect()
+}
+
+/// Sets the control called `name` on `filter` (the device's value: every filter and pin sees
+/// it).
+pub(crate) fn set_named_control<T: Transport>(
+    filter: &avcam_client::Camera<'_, T>,
+    name: &str,
+    value: i64,
+) -> Result<(), CameraError> {
+    let control = controls::control(name).ok_or_else(|| CameraError::Unsupported {
+        what: format!("the control {name}"),
+    })?;
+    filter.set_control(control, value).map_err(client_error)
+}
+
+/// Sets what `config` asks of the device before streaming: its controls, its caption and its
+/// fault plan.
+pub(crate) fn apply_settings<T: Transport>(
+    filter: &avcam_client::Camera<'_, T>,
+    config: &StreamConfig,
+) -> Result<(), CameraError> {
+    for (name, value) in &config.controls {
+        set_named_control(filter, name, *value)?;
+    }
+    if let Some(caption) = &config.caption {
+        filter.set_caption(caption).map_err(client_error)?;
+    }
+    if let Some(plan) = &config.faults {
+        filter.set_fault_plan(plan).map_err(client_error)?;
+    }
+    Ok(())
+}
+
+/// Sets `controls` and the caption on a filter of the device, then closes it.
+pub(crate) fn set_controls_on<T: Transport>(
+    filter: avcam_client::Camera<'_, T>,
+    controls: &[(String, i64)],
+    caption: Option<&str>,
+) -> Result<(), CameraError> {
+    let result = (|| {
+        for (name, value) in controls {
+            set_named_control(&filter, name, *value)?;
+        }
+        if let Some(caption) = caption {
+            filter.set_caption(caption).map_err(client_error)?;
+        }
+        Ok(())
+    })();
+    let closed = filter.close().map_err(client_error);
+    result.and(closed)
+}
+
+/// Clears the fault plan a stream set (switching injection off is always accepted).
+pub(crate) fn clear_faults<T: Transport>(
+    filter: Option<&avcam_client::Camera<'_, T>>,
+    set: bool,
+) -> Result<(), CameraError> {
+    match filter {
+        Some(filter) if set => filter
+            .set_fault_plan(&FaultPlan::default())
+            .map_err(client_error),
+        _ => Ok(()),
+    }
+}
+
 /// The exact format `config` asks for, checked against what the camera can render.
 pub(crate) fn wanted_format(config: &StreamConfig) -> Result<VideoFormat, CameraError> {
-    if !PATTERNS.contains(&config.pattern.as_str()) {
-        return Err(CameraError::NotFound {
-            what: format!(
-                "pattern {}: the camera renders only {}",
-                config.pattern,
-                PATTERNS.join(", ")
-            ),
-        });
-    }
     let size = FrameSize::find(
         i32::try_from(config.size.width).unwrap_or(0),
         i32::try_from(config.size.height).unwrap_or(0),
@@ -377,13 +455,14 @@ pub(crate) type ConnectedPin<'k, T> = (
 );
 
 /// The viewer's [`Frame`] for `data`, a frame of `format` as the driver's `header` and `info`
-/// describe it (times only where the header flags them valid).
+/// describe it (times only where the header flags them valid), arrived at `arrival_time`.
 pub(crate) fn viewer_frame<'a>(
     format: &VideoFormat,
     header: &KSSTREAM_HEADER,
     info: &KS_FRAME_INFO,
     data: &'a [u8],
     memory: FrameMemory,
+    arrival_time: Option<i64>,
 ) -> Frame<'a> {
     let size = format.size();
     let flags = header.OptionsFlags;
@@ -400,6 +479,8 @@ pub(crate) fn viewer_frame<'a>(
         picture_number: info.PictureNumber,
         drop_count: info.DropCount,
         memory,
+        arrival_time,
+        discontinuity: flags & KSSTREAM_HEADER_OPTIONSF_DATADISCONTINUITY != 0,
     }
 }
 
@@ -418,6 +499,14 @@ impl Camera for ClientCamera {
         read_device_info(self.open_filter()?, self.name)
     }
 
+    fn set_controls(
+        &mut self,
+        controls: &[(String, i64)],
+        caption: Option<&str>,
+    ) -> Result<(), CameraError> {
+        set_controls_on(self.open_filter()?, controls, caption)
+    }
+
     fn start(&mut self, config: &StreamConfig) -> Result<Box<dyn Stream + '_>, CameraError> {
         let wanted = wanted_format(config)?;
         // Allocator mode is a kernel-mode consumer's; copy mode an application's.
@@ -428,8 +517,23 @@ impl Camera for ClientCamera {
                     .map_err(client_error)?
             }
         };
+        if config.faults.is_some() {
+            // The emulated camera is the viewer's own: asking for faults turns its registry
+            // switch on (on Windows the tester does, docs/viewer.md).
+            self.kernel.set_device_registry_value(
+                DeviceKey::Hardware,
+                avcam_driver::identity::FAULT_INJECTION_VALUE,
+                Some(RegistryValue::dword(1)),
+            );
+        }
+        if let Err(error) = apply_settings(&filter, config) {
+            let _ = clear_faults(Some(&filter), config.faults.is_some());
+            let _ = filter.close();
+            return Err(error);
+        }
         let (filter, format, pin) = connect(filter, config.pin, &wanted)?;
         let mut stream = ClientStream {
+            faults_set: config.faults.is_some(),
             kernel: &self.kernel,
             filter: Some(filter),
             pin: Some(pin),
@@ -443,8 +547,6 @@ impl Camera for ClientCamera {
             delivered: 0,
             allocs: 0,
             frees: 0,
-            epoch: 0,
-            intervals_advanced: 0,
         };
         if let Err(error) = stream.run() {
             let _ = Box::new(stream).stop();
@@ -464,6 +566,8 @@ enum Held {
 
 /// A running stream of [`ClientCamera`].
 pub struct ClientStream<'k> {
+    /// Whether the stream set a fault plan (cleared at stop).
+    faults_set: bool,
     kernel: &'k Kernel,
     filter: Option<avcam_client::Camera<'k>>,
     pin: Option<avcam_client::Pin<'k>>,
@@ -481,16 +585,18 @@ pub struct ClientStream<'k> {
     /// Allocator mode: frames taken from the allocator and given back to it.
     allocs: u64,
     frees: u64,
-    /// The interrupt (and QPC) time of RUN: when frame 0 is due.
-    epoch: i64,
-    /// Unthrottled: frames the virtual clock made due after frame 0.
-    intervals_advanced: u64,
 }
 
 impl<'k> ClientStream<'k> {
     fn pin(&self) -> Result<&avcam_client::Pin<'k>, CameraError> {
         self.pin.as_ref().ok_or(CameraError::Backend {
             message: "the pin is closed".into(),
+        })
+    }
+
+    fn filter(&self) -> Result<&avcam_client::Camera<'k>, CameraError> {
+        self.filter.as_ref().ok_or(CameraError::Backend {
+            message: "the filter is closed".into(),
         })
     }
 
@@ -523,7 +629,6 @@ impl<'k> ClientStream<'k> {
         ] {
             self.pin()?.set_state(state).map_err(client_error)?;
         }
-        self.epoch = self.kernel.clock().now_100ns();
         let image = self.format.image_size() as usize;
         for _ in 0..reads {
             let read = match self.frame_path {
@@ -564,31 +669,31 @@ impl<'k> ClientStream<'k> {
         Ok(())
     }
 
-    /// Unthrottled: moves the virtual clock to the next frame's due time, 100 ns past the
-    /// stream's epoch plus the frame's time on its grid (exact, not a multiple of the truncated
-    /// interval: at 240 fps frame n is due at n x 41666.67, not n x 41666).
-    fn advance_one_frame(&mut self) {
-        self.intervals_advanced += 1;
-        let due = self.format.rate().time_of_frame(self.intervals_advanced);
-        let target = self.epoch.saturating_add(due).saturating_add(1);
-        let now = self.kernel.clock().now_100ns();
-        if target > now {
-            let ns = u64::try_from(i128::from(target - now) * 100).unwrap_or(u64::MAX);
-            self.kernel.clock().advance(ns);
-        }
+    /// Unthrottled: moves the virtual clock to the driver's next timer expiry (the next frame's
+    /// deadline, or the release of a frame it holds back), so each frame completes at the exact
+    /// time the driver meant: frames come as fast as the driver renders and the viewer consumes
+    /// them, and arrival times on the camera's clock are exact.
+    fn advance_to_next_expiry(&mut self) {
+        let clock = self.kernel.clock();
+        let now = clock.now_100ns();
+        let Some(next) = clock.next_expiry() else {
+            return;
+        };
+        let target = next.max(now + 1);
+        let ns = u64::try_from(i128::from(target - now) * 100).unwrap_or(u64::MAX);
+        clock.advance(ns);
     }
 
-    /// Waits for the oldest queued read and takes it off the queue: the frame it brought.
-    fn complete_oldest(&mut self, timeout: Duration) -> Result<avcam_client::Frame, CameraError> {
+    /// Waits for the oldest queued read and takes it off the queue: the frame it brought, and
+    /// when it arrived on the camera's clock.
+    fn complete_oldest(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<(avcam_client::Frame, i64), CameraError> {
         if self.reads.is_empty() {
             return Err(CameraError::Backend {
                 message: "no read is queued".into(),
             });
-        }
-        if self.unthrottled && self.intervals_advanced < self.delivered {
-            // Every frame due so far was received: make the next one due. The driver renders it
-            // into the oldest queued read (its leading edge) from the timer's callback.
-            self.advance_one_frame();
         }
         let ready = if self.unthrottled {
             self.wait_unthrottled(timeout)
@@ -598,28 +703,39 @@ impl<'k> ClientStream<'k> {
         if !ready {
             return Err(CameraError::Timeout { waited: timeout });
         }
+        let arrival = self.kernel.clock().now_100ns();
         let read = self.reads.pop_front().ok_or(CameraError::Backend {
             message: "no read is queued".into(),
         })?;
-        read.wait(Duration::ZERO).map_err(client_error)
+        let frame = read.wait(Duration::ZERO).map_err(client_error)?;
+        Ok((frame, arrival))
     }
 
-    /// Unthrottled: waits for the oldest read, making one more frame due whenever a short wait
-    /// passes without it (the read may still be completing on the emulation's thread, so the
-    /// clock is not pushed at once; an extra due frame only ever fills the next queued read).
-    /// Whether it completed within `timeout`.
+    /// Unthrottled: waits for the oldest read, moving the clock from one timer expiry of the
+    /// driver to the next until it completes (with no timer set, it waits a little: the read
+    /// may still be completing on the emulation's thread). Whether it completed within
+    /// `timeout`.
     fn wait_unthrottled(&mut self, timeout: Duration) -> bool {
         let started = std::time::Instant::now();
         loop {
-            let left = timeout.saturating_sub(started.elapsed());
-            let patience = left.min(UNTHROTTLED_PATIENCE);
-            if self.reads.front().is_some_and(|read| read.ready(patience)) {
+            if self.reads.front().is_some_and(|read| read.is_done()) {
                 return true;
             }
+            let left = timeout.saturating_sub(started.elapsed());
             if left.is_zero() {
                 return false;
             }
-            self.advance_one_frame();
+            if self.kernel.clock().next_expiry().is_some() {
+                // Inline, the expiry's DPC and the processing it asks for run within the
+                // advance: a read the driver fills there is complete when it returns.
+                self.advance_to_next_expiry();
+            } else if self
+                .reads
+                .front()
+                .is_some_and(|read| read.ready(left.min(UNTHROTTLED_PATIENCE)))
+            {
+                return true;
+            }
         }
     }
 
@@ -665,7 +781,7 @@ impl<'k> ClientStream<'k> {
 impl Stream for ClientStream<'_> {
     fn next_frame(&mut self, timeout: Duration) -> Result<Frame<'_>, CameraError> {
         self.release_held()?;
-        let frame = self.complete_oldest(timeout)?;
+        let (frame, arrival) = self.complete_oldest(timeout)?;
         self.delivered += 1;
         let (header, info) = (frame.header, frame.info);
         let used = header.DataUsed as usize;
@@ -692,12 +808,42 @@ impl Stream for ClientStream<'_> {
             }
             Held::Buffer(buffer) => (&buffer[..], FrameMemory::ClientBuffer),
         };
-        Ok(viewer_frame(&self.format, &header, &info, data, memory))
+        Ok(viewer_frame(
+            &self.format,
+            &header,
+            &info,
+            data,
+            memory,
+            Some(arrival),
+        ))
     }
 
     fn stats(&mut self) -> Result<StreamStats, CameraError> {
         let dropped = self.dropped()?;
         self.counters(dropped)
+    }
+
+    fn set_control(&mut self, name: &str, value: i64) -> Result<(), CameraError> {
+        set_named_control(self.filter()?, name, value)
+    }
+
+    fn stall(&mut self, ms: u32) -> Result<(), CameraError> {
+        self.filter()?.set_stall(ms).map_err(client_error)
+    }
+
+    fn fault_counters(&mut self) -> Result<Option<FaultCounters>, CameraError> {
+        if !self.faults_set {
+            return Ok(None);
+        }
+        Ok(Some(self.filter()?.fault_counters().map_err(client_error)?))
+    }
+
+    fn end_faults(&mut self) -> Result<Option<FaultCounters>, CameraError> {
+        let counters = self.fault_counters()?;
+        if counters.is_some() {
+            clear_faults(Some(self.filter()?), true)?;
+        }
+        Ok(counters)
     }
 
     fn stop(mut self: Box<Self>) -> Result<StreamStats, CameraError> {
@@ -725,6 +871,7 @@ impl Stream for ClientStream<'_> {
             .allocator
             .take()
             .map_or(Ok(()), |allocator| allocator.close().map_err(client_error));
+        let cleared = clear_faults(self.filter.as_ref(), self.faults_set);
         let closed = close_pin_and_filter(self.pin.take(), self.filter.take());
         if self.real_time {
             self.kernel.clock().stop_real_time();
@@ -734,6 +881,7 @@ impl Stream for ClientStream<'_> {
         stopped?;
         returned?;
         closed_allocator?;
+        cleared?;
         closed?;
         Ok(stats)
     }
@@ -757,7 +905,30 @@ mod tests {
     fn the_camera_lists_its_capture_pin_and_every_range() {
         let mut camera = ClientCamera::open().unwrap();
         let info = camera.device_info().unwrap();
-        assert_eq!(info.patterns, ["bars"]);
+        assert_eq!(
+            info.patterns,
+            [
+                "bars75",
+                "bars100",
+                "ramp",
+                "checkerboard",
+                "solid",
+                "zoneplate"
+            ]
+        );
+        let names: Vec<&str> = info.controls.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, CONTROLS.map(|c| c.name));
+        let brightness = &info.controls[0];
+        assert_eq!(
+            (
+                brightness.min,
+                brightness.max,
+                brightness.default,
+                brightness.value
+            ),
+            (-10_000, 10_000, 750, 750)
+        );
+        assert_eq!(info.fault_injection, Some(false), "the INF installs it off");
         let capture = info
             .pins
             .iter()
@@ -791,6 +962,9 @@ mod tests {
             rate: Rate::Unthrottled,
             pattern: "bars".into(),
             frame_path,
+            controls: Vec::new(),
+            caption: None,
+            faults: None,
         }
     }
 
@@ -941,17 +1115,49 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_pattern_is_refused_before_the_pin_is_created() {
+    fn a_streams_controls_are_set_before_it_runs_and_its_faults_cleared_when_it_stops() {
         let mut camera = ClientCamera::open().unwrap();
         let config = StreamConfig {
             pin: 0,
-            pixel_format: PixelFormat::Yuy2,
+            pixel_format: PixelFormat::Rgb32,
             size: Size::new(320, 240),
-            rate: Rate::Fps(30),
-            pattern: "ramp".into(),
+            rate: Rate::Unthrottled,
+            pattern: "solid".into(),
             frame_path: FramePath::Copy,
+            controls: vec![
+                ("pattern".into(), 4),
+                ("solid-colour".into(), 0xFF0000),
+                ("overlays".into(), 0),
+            ],
+            caption: Some("hello".into()),
+            faults: Some(FaultPlan {
+                EmptyEvery: 2,
+                ..FaultPlan::default()
+            }),
         };
-        let error = camera.start(&config).err().unwrap();
-        assert!(error.to_string().contains("renders only bars"), "{error}");
+        let mut stream = camera.start(&config).unwrap();
+        let mut empty = 0;
+        for _ in 0..6 {
+            let frame = stream.next_frame(Duration::from_secs(10)).unwrap();
+            if frame.is_empty() {
+                empty += 1;
+                continue;
+            }
+            assert!(frame.arrival_time.is_some());
+            // Bottom-up BGRX: every pixel red.
+            assert!(frame.data.chunks(4).all(|p| p[..3] == [0, 0, 255]));
+        }
+        assert_eq!(empty, 3, "every second frame");
+        let counters = stream.fault_counters().unwrap().unwrap();
+        assert_eq!(counters.FramesEmpty, 3);
+        stream.stop().unwrap();
+        let filter = camera.open_filter().unwrap();
+        assert_eq!(filter.fault_plan().unwrap(), FaultPlan::default());
+        assert_eq!(filter.caption().unwrap(), "hello");
+        assert!(
+            filter.fault_injection_enabled().unwrap(),
+            "turned on for the run"
+        );
+        filter.close().unwrap();
     }
 }

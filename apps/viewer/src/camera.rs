@@ -220,6 +220,25 @@ pub struct PinInfo {
     pub formats: Vec<FormatInfo>,
 }
 
+/// One control of the camera (a picture control, a flip or a pattern setting), as it answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControlInfo {
+    /// The name `--set` takes (`brightness`, `hflip`, `pattern`...).
+    pub name: String,
+    /// What it does.
+    pub what: String,
+    /// The smallest value.
+    pub min: i64,
+    /// The largest value.
+    pub max: i64,
+    /// The default.
+    pub default: i64,
+    /// The value now.
+    pub value: i64,
+    /// The value now in the control's text form (`zoneplate`, `on`, `#808080`...).
+    pub shown: String,
+}
+
 /// What the camera says about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceInfo {
@@ -227,8 +246,13 @@ pub struct DeviceInfo {
     pub name: String,
     /// Its pins.
     pub pins: Vec<PinInfo>,
-    /// The test patterns it can synthesize (e.g. `bars`), the first being its default.
+    /// The test patterns it can synthesize (e.g. `bars75`), the first being the one it renders
+    /// now.
     pub patterns: Vec<String>,
+    /// Its controls (empty when the camera has none).
+    pub controls: Vec<ControlInfo>,
+    /// Whether the camera accepts fault injection (`None`: it cannot say).
+    pub fault_injection: Option<bool>,
 }
 
 /// How frames reach the viewer. Either way the camera renders each frame straight into the
@@ -289,7 +313,20 @@ pub struct StreamConfig {
     pub pattern: String,
     /// Allocator frames (a kernel-mode consumer) or the client's own buffers (an application).
     pub frame_path: FramePath,
+    /// Controls to set before streaming, by name (each checked against
+    /// [`DeviceInfo::controls`]), in order.
+    pub controls: Vec<(String, i64)>,
+    /// The caption overlay's text to set before streaming.
+    pub caption: Option<String>,
+    /// Faults to inject while streaming (cleared when the stream stops).
+    pub faults: Option<FaultPlan>,
 }
+
+/// Faults to inject: avcam's `AVCAM_FAULT_PLAN` (see `PROPSETID_AVCAM_FAULTS`).
+pub type FaultPlan = ks::avcam::AVCAM_FAULT_PLAN;
+
+/// What the camera injected: avcam's `AVCAM_FAULT_COUNTERS`.
+pub type FaultCounters = ks::avcam::AVCAM_FAULT_COUNTERS;
 
 /// Whose memory a frame's bytes are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -331,6 +368,19 @@ pub struct Frame<'a> {
     pub drop_count: i64,
     /// Whether the bytes lie in an allocator frame or in a client buffer.
     pub memory: FrameMemory,
+    /// When the frame arrived on the camera's clock (the presentation times' clock, 100 ns
+    /// units), if the backend can tell.
+    pub arrival_time: Option<i64>,
+    /// `KSSTREAM_HEADER_OPTIONSF_DATADISCONTINUITY`.
+    pub discontinuity: bool,
+}
+
+impl Frame<'_> {
+    /// Whether the frame came without a picture (`DataUsed` 0: an empty frame, which a camera
+    /// may deliver and a consumer must skip).
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
 }
 
 /// `KSALLOCATOR_FRAMING` of the client's allocator on the pin, as
@@ -406,6 +456,11 @@ pub enum CameraError {
         /// A one-line description.
         message: String,
     },
+    /// The camera does not offer what was asked (a control, fault injection).
+    Unsupported {
+        /// What.
+        what: String,
+    },
 }
 
 impl fmt::Display for CameraError {
@@ -422,6 +477,7 @@ impl fmt::Display for CameraError {
                 write!(f, "no frame within {:.1} s", waited.as_secs_f64())
             }
             CameraError::Backend { message } => f.write_str(message),
+            CameraError::Unsupported { what } => write!(f, "the camera does not offer {what}"),
         }
     }
 }
@@ -440,6 +496,18 @@ pub trait Camera {
 
     /// Connects the pin with `config`, sets it to RUN and returns the running stream.
     fn start(&mut self, config: &StreamConfig) -> Result<Box<dyn Stream + '_>, CameraError>;
+
+    /// Sets controls (names of [`DeviceInfo::controls`], values in their ranges) and the
+    /// caption, without streaming.
+    fn set_controls(
+        &mut self,
+        _controls: &[(String, i64)],
+        _caption: Option<&str>,
+    ) -> Result<(), CameraError> {
+        Err(CameraError::Unsupported {
+            what: "controls".into(),
+        })
+    }
 }
 
 /// A running stream.
@@ -452,10 +520,37 @@ pub trait Stream {
     /// from the client's allocator).
     fn stats(&mut self) -> Result<StreamStats, CameraError>;
 
+    /// Sets the control called `name` (one of [`DeviceInfo::controls`]) while streaming: the
+    /// camera applies it from its next frame.
+    fn set_control(&mut self, name: &str, _value: i64) -> Result<(), CameraError> {
+        Err(CameraError::Unsupported {
+            what: format!("the control {name}"),
+        })
+    }
+
+    /// Asks the camera for one stall of `ms` milliseconds (fault injection).
+    fn stall(&mut self, _ms: u32) -> Result<(), CameraError> {
+        Err(CameraError::Unsupported {
+            what: "stalls".into(),
+        })
+    }
+
+    /// What the camera injected since the stream's fault plan was set, or since
+    /// [`Stream::end_faults`] (`None`: no plan, or the camera cannot say).
+    fn fault_counters(&mut self) -> Result<Option<FaultCounters>, CameraError> {
+        Ok(None)
+    }
+
+    /// Ends the stream's fault plan: what the camera injected so far, then no more faults (a
+    /// frame held back still completes late: [`Stream::fault_counters`] counts it afresh).
+    fn end_faults(&mut self) -> Result<Option<FaultCounters>, CameraError> {
+        Ok(None)
+    }
+
     /// Stops the pin (RUN -> STOP), takes the cancelled reads' buffers back, releases the last
     /// frame, closes the allocator (if any), the pin and the filter, and returns the final
     /// counters: the drops as they were before STOP, the allocator as it is once every frame
-    /// came back.
+    /// came back. A fault plan the stream set is cleared.
     fn stop(self: Box<Self>) -> Result<StreamStats, CameraError>;
 }
 

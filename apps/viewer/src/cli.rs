@@ -24,6 +24,8 @@ use crate::camera::{PixelFormat, Size};
         avcam-viewer record --frames 90 --output bars.y4m --png last.png\n  \
         avcam-viewer record --seconds 2 --output - | ffmpeg -f rawvideo -pix_fmt nv12 -s 1280x720 -r 30 -i - out.mp4\n  \
         avcam-viewer --size 1920x1080 --fps 0 stress --seconds 5 --json --plot intervals.png\n  \
+        avcam-viewer --pattern zoneplate --set hflip=on --set brightness=1500 view\n  \
+        avcam-viewer --fps 0 stress --seconds 2 --inject drop=5%,jitter=2ms,seed=7\n  \
         avcam-viewer --driver target/driver/avcam.sys record --frames 30 --output image.y4m\n\n\
         Exit codes: 0 done, 1 the camera or an output failed, 2 bad input, 3 no avcam camera \
         is installed (--backend windows), 4 Windows refused the driver package's signature or \
@@ -63,9 +65,30 @@ pub struct StreamArgs {
     #[arg(long, global = true, value_name = "N", help_heading = "Stream")]
     pub fps: Option<u32>,
 
-    /// Test pattern the camera synthesizes, e.g. bars (`list` shows them) [default: the camera's first]
+    /// Test pattern the camera synthesizes: bars75, bars100, ramp, checkerboard, solid or
+    /// zoneplate (`list` shows them) [default: the camera's current one]
     #[arg(long, global = true, value_name = "NAME", help_heading = "Stream")]
     pub pattern: Option<String>,
+
+    /// Overlays drawn over the pattern: all, none, or a comma list of counter, time, drops,
+    /// box, noise, caption [default: the camera's current ones]
+    #[arg(long, global = true, value_name = "LIST", help_heading = "Controls")]
+    pub overlay: Option<String>,
+
+    /// The caption overlay's text (up to 31 printable ASCII characters)
+    #[arg(long, global = true, value_name = "TEXT", help_heading = "Controls")]
+    pub caption: Option<String>,
+
+    /// Set a camera control before streaming, e.g. brightness=1500, hflip=on,
+    /// solid-colour=#FF8000 (repeatable; `list` shows every control with its range). The
+    /// values are the device's: every client of the camera sees them
+    #[arg(
+        long = "set",
+        global = true,
+        value_name = "NAME=VALUE",
+        help_heading = "Controls"
+    )]
+    pub set: Vec<String>,
 
     /// Read into the viewer's own buffers, as a user-mode application (IOCTL_KS_READ_STREAM),
     /// instead of into frames of an allocator on the pin, as a kernel-mode consumer
@@ -114,8 +137,12 @@ pub enum Command {
     View(ViewArgs),
     /// Record frames to a Y4M file, or raw frames to stdout with `--output -`
     Record(RecordArgs),
-    /// Stream for a while and report delivered fps, drops, jitter and allocator counts
+    /// Stream for a while and report delivered fps, drops, jitter and allocator counts (with
+    /// --inject: the faults the camera injected against what the viewer observed)
     Stress(StressArgs),
+    /// Set the controls given with --set, --pattern, --overlay and --caption, then show every
+    /// control: its value, range and default
+    Controls,
     /// Install the avcam device and its driver (Windows, elevated; what `devcon install` does)
     Install(InstallArgs),
     /// Remove every avcam device and avcam's driver packages (Windows, elevated)
@@ -187,6 +214,14 @@ pub struct StressArgs {
     /// Draw the histogram of frame intervals into a PNG
     #[arg(long, value_name = "FILE.png")]
     pub plot: Option<PathBuf>,
+
+    /// Inject faults and report them against what the viewer observed, e.g.
+    /// drop=5%,jitter=2ms,seed=7 (keys: seed, drop, burst=LEN/PERIOD, delay, jitter,
+    /// spike=DUR/EVERY, empty=EVERY, discontinuity=EVERY, time-offset, time-wrap,
+    /// picture-offset, picture-wrap, stall=DUR@SECONDS; durations in us, ms or s). Needs the
+    /// device's FaultInjection registry value on Windows (docs/viewer.md)
+    #[arg(long, value_name = "SPEC")]
+    pub inject: Option<String>,
 }
 
 impl ValueEnum for PixelFormat {

@@ -322,6 +322,8 @@ mod tests {
             picture_number: 0,
             drop_count: 0,
             memory: FrameMemory::ClientBuffer,
+            arrival_time: None,
+            discontinuity: false,
         }
     }
 

@@ -74,6 +74,26 @@ pub enum ViewerError {
         /// The patterns it offers.
         valid: Vec<String>,
     },
+    /// The camera has no control of this name.
+    UnknownControl {
+        /// The name asked for.
+        requested: String,
+        /// The controls it has.
+        valid: Vec<String>,
+    },
+    /// A control's value outside its range.
+    ControlOutOfRange {
+        /// The control.
+        name: String,
+        /// The value asked for, as given.
+        value: String,
+        /// The smallest value.
+        min: String,
+        /// The largest value.
+        max: String,
+        /// The default.
+        default: String,
+    },
     /// A count or duration that must be above zero was not.
     NotPositive {
         /// The option, e.g. "--seconds".
@@ -185,6 +205,8 @@ impl ViewerError {
             | ViewerError::UnknownSize { .. }
             | ViewerError::FpsOutOfRange { .. }
             | ViewerError::UnknownPattern { .. }
+            | ViewerError::UnknownControl { .. }
+            | ViewerError::ControlOutOfRange { .. }
             | ViewerError::NotPositive { .. }
             | ViewerError::TooLong { .. }
             | ViewerError::UnwritableOutput { .. }
@@ -290,6 +312,24 @@ impl fmt::Display for ViewerError {
                 f,
                 "unknown pattern '{requested}'; valid patterns: {}",
                 valid.join(", ")
+            ),
+            ViewerError::UnknownControl { requested, valid } if valid.is_empty() => {
+                write!(f, "unknown control '{requested}': the camera has no controls")
+            }
+            ViewerError::UnknownControl { requested, valid } => write!(
+                f,
+                "unknown control '{requested}'; valid controls: {}",
+                valid.join(", ")
+            ),
+            ViewerError::ControlOutOfRange {
+                name,
+                value,
+                min,
+                max,
+                default,
+            } => write!(
+                f,
+                "{name} {value} is out of range; valid: {min}..={max} (default {default})"
             ),
             ViewerError::NotPositive { option, value } => {
                 write!(f, "{option} {value} must be above zero")

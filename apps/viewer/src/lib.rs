@@ -15,6 +15,7 @@
 //! | [`backend`] | the built-in camera: avcam in the emulation, through the KS client library |
 //! | `windows_backend` | (Windows builds) an installed avcam device over real KS handles, copies only |
 //! | [`stats`], [`histogram`], [`plot`] | stress statistics in bounded memory, the interval histogram |
+//! | [`inject`] | `stress --inject`: the faults asked for, and what the viewer observed of them |
 //! | [`list`], [`record`], [`stress`], [`view`] | the subcommands |
 //! | [`install`] | `install` / `uninstall`: the device and its driver package (Windows builds) |
 //! | [`error`] | the one error type, its messages and exit codes |
@@ -26,6 +27,7 @@ pub mod cli;
 pub mod convert;
 pub mod error;
 pub mod histogram;
+pub mod inject;
 pub mod install;
 pub mod interrupt;
 pub mod list;
@@ -185,6 +187,12 @@ pub fn execute(
 ) -> Result<(), ViewerError> {
     match cli.command {
         Some(cli::Command::List) => list::run(open_camera, context),
+        Some(cli::Command::Controls) => list::run_controls(
+            &cli.stream,
+            cli.backend == Backend::Emulated,
+            open_camera,
+            context,
+        ),
         Some(cli::Command::Record(args)) => record::run(&cli.stream, &args, open_camera, context),
         Some(cli::Command::Stress(args)) => stress::run(&cli.stream, &args, open_camera, context),
         Some(cli::Command::View(args)) => view::run(&cli.stream, &args, open_camera, context),

@@ -318,6 +318,8 @@ impl KeptFrame {
             picture_number: 0,
             drop_count: 0,
             memory: FrameMemory::ClientBuffer,
+            arrival_time: None,
+            discontinuity: false,
         }
     }
 }
@@ -334,26 +336,33 @@ struct Tally {
     repeated: u64,
     /// How much the camera's `DropCount` grew from the first frame to the last.
     drop_count: i64,
+    /// Frames that came without a picture (`DataUsed` 0).
+    empty: u64,
     /// The last frame written, for `--png FILE`.
     last_frame: Option<KeptFrame>,
 }
 
 impl Tally {
-    /// The end of the report line: nothing when no frame was missed.
+    /// The end of the report line: nothing when no frame was missed or empty.
     fn missed_text(&self) -> String {
-        match (self.missed, self.drop_count) {
-            (0, 0) => String::new(),
-            (0, drops) => format!(
+        let empty = match self.empty {
+            0 => String::new(),
+            n => format!("; {n} frames came empty (DataUsed 0) and repeat the frame before them"),
+        };
+        empty
+            + &match (self.missed, self.drop_count) {
+                (0, 0) => String::new(),
+                (0, drops) => format!(
                 "; the camera's DropCount grew by {drops}, though no picture number was skipped"
             ),
-            (missed, drops) => format!(
-                "; the viewer missed {missed} frames (picture-number gaps; the camera's \
+                (missed, drops) => format!(
+                    "; the viewer missed {missed} frames (picture-number gaps; the camera's \
                  DropCount grew by {drops}): {} of the {} frames repeat the frame before them \
                  to keep the timeline",
-                self.repeated,
-                self.received + self.repeated
-            ),
-        }
+                    self.repeated,
+                    self.received + self.repeated
+                ),
+            }
     }
 }
 
@@ -406,6 +415,26 @@ impl Recording<'_> {
                         frame.height
                     ),
                 });
+            }
+            if frame.is_empty() {
+                // A frame without a picture (`DataUsed` 0): the last frame written stands in
+                // for it, as for a missed one (before the first picture it is skipped).
+                if self.strict {
+                    return Err(ViewerError::BadFrame {
+                        reason: format!(
+                            "frame {} came empty (DataUsed 0) after {written} frames",
+                            frame.picture_number
+                        ),
+                    });
+                }
+                tally.empty += 1;
+                if written > 0 {
+                    sink.repeat()?;
+                    written += 1;
+                    tally.repeated += 1;
+                }
+                previous = Some((frame.picture_number, frame.drop_count));
+                continue;
             }
             let picture = Picture::new(&frame)?;
             let first_drop_count = *first_drop_count.get_or_insert(frame.drop_count);

@@ -3,13 +3,14 @@
 //!
 //! Defaults: the first capture pin, NV12 (else the pin's first format), 1280x720 (else the
 //! first size of that format), 30 fps (else the highest rate the format allows), and the
-//! camera's first pattern.
+//! camera's current pattern. The controls (`--pattern`, `--overlay`, `--set NAME=VALUE`,
+//! `--caption`) are checked against what the camera answered: its controls, their ranges.
 
 use core::time::Duration;
 
 use crate::camera::{
-    interval_for_fps, DeviceInfo, FormatInfo, FramePath, PinInfo, PinKind, PixelFormat, Rate, Size,
-    StreamConfig,
+    interval_for_fps, ControlInfo, DeviceInfo, FormatInfo, FramePath, PinInfo, PinKind,
+    PixelFormat, Rate, Size, StreamConfig,
 };
 use crate::cli::StreamArgs;
 use crate::error::ViewerError;
@@ -19,7 +20,7 @@ pub const DEFAULT_SIZE: Size = Size::new(1280, 720);
 /// The default frame rate when the format allows it.
 pub const DEFAULT_FPS: u32 = 30;
 /// The pattern used when the camera reports none.
-pub const DEFAULT_PATTERN: &str = "bars";
+pub const DEFAULT_PATTERN: &str = "bars75";
 /// The longest `--seconds` any command accepts: 7 days (604,800 s). Memory does not limit it
 /// (stress keeps bounded statistics); it keeps a typo from asking for centuries.
 pub const MAX_SECONDS: u64 = 7 * 86_400;
@@ -152,6 +153,11 @@ pub fn resolve(
         },
     };
 
+    let current_pattern = info
+        .controls
+        .iter()
+        .find(|c| c.name == "pattern")
+        .map(|c| c.shown.clone());
     let pattern = match &args.pattern {
         Some(pattern) if info.patterns.is_empty() || info.patterns.contains(pattern) => {
             pattern.clone()
@@ -162,12 +168,14 @@ pub fn resolve(
                 valid: info.patterns.clone(),
             })
         }
-        None => info
-            .patterns
-            .first()
-            .cloned()
+        None => current_pattern
+            .or_else(|| info.patterns.first().cloned())
             .unwrap_or_else(|| DEFAULT_PATTERN.to_string()),
     };
+    let controls = resolve_controls(args, info)?;
+    if let Some(caption) = &args.caption {
+        check_caption(caption)?;
+    }
 
     Ok(Resolved {
         config: StreamConfig {
@@ -181,9 +189,94 @@ pub fn resolve(
             } else {
                 FramePath::Allocator
             },
+            controls,
+            caption: args.caption.clone(),
+            faults: None,
         },
         format: (*format).clone(),
     })
+}
+
+/// The longest caption the camera draws.
+pub const MAX_CAPTION: usize = 31;
+
+/// Checks `--caption`: up to [`MAX_CAPTION`] printable ASCII characters.
+pub(crate) fn check_caption(caption: &str) -> Result<(), ViewerError> {
+    if caption.len() > MAX_CAPTION || !caption.bytes().all(|b| (0x20..=0x7E).contains(&b)) {
+        return Err(ViewerError::BadArguments {
+            message: format!(
+                "--caption {caption:?}: up to {MAX_CAPTION} printable ASCII characters"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The control called `name` as the camera answered it, or the one-line error naming those it
+/// has.
+fn camera_control<'i>(info: &'i DeviceInfo, name: &str) -> Result<&'i ControlInfo, ViewerError> {
+    info.controls
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| ViewerError::UnknownControl {
+            requested: name.into(),
+            valid: info.controls.iter().map(|c| c.name.clone()).collect(),
+        })
+}
+
+/// Reads `text` as a value of the camera's control `name`, checked against its range.
+pub fn control_value(info: &DeviceInfo, name: &str, text: &str) -> Result<i64, ViewerError> {
+    let control = camera_control(info, name)?;
+    let kind =
+        avcam_client::controls::control(name).ok_or_else(|| ViewerError::UnknownControl {
+            requested: name.into(),
+            valid: info.controls.iter().map(|c| c.name.clone()).collect(),
+        })?;
+    let value = kind
+        .parse(text.trim())
+        .map_err(|message| ViewerError::BadArguments { message })?;
+    if !(control.min..=control.max).contains(&value) {
+        return Err(ViewerError::ControlOutOfRange {
+            name: name.into(),
+            value: text.trim().into(),
+            min: kind.format(control.min),
+            max: kind.format(control.max),
+            default: kind.format(control.default),
+        });
+    }
+    Ok(value)
+}
+
+/// The controls `args` set, in order: `--pattern` (when the camera has a pattern control),
+/// `--overlay`, then each `--set NAME=VALUE`; each checked against the camera's controls.
+pub(crate) fn resolve_controls(
+    args: &StreamArgs,
+    info: &DeviceInfo,
+) -> Result<Vec<(String, i64)>, ViewerError> {
+    let mut controls = Vec::new();
+    let has = |name: &str| info.controls.iter().any(|c| c.name == name);
+    if let Some(pattern) = &args.pattern {
+        if has("pattern") {
+            controls.push(("pattern".into(), control_value(info, "pattern", pattern)?));
+        }
+    }
+    if let Some(list) = &args.overlay {
+        controls.push(("overlays".into(), control_value(info, "overlays", list)?));
+    }
+    for assignment in &args.set {
+        let (name, value) =
+            assignment
+                .split_once('=')
+                .ok_or_else(|| ViewerError::BadArguments {
+                    message: format!(
+                "--set {assignment}: expected NAME=VALUE, e.g. brightness=1500 (`list` shows \
+                 every control)"
+            ),
+                })?;
+        let name = name.trim();
+        controls.push((name.into(), control_value(info, name, value)?));
+    }
+    Ok(controls)
 }
 
 #[cfg(test)]
@@ -227,6 +320,8 @@ mod tests {
                 },
             ],
             patterns: vec!["bars".into(), "ramp".into()],
+            controls: Vec::new(),
+            fault_injection: None,
         }
     }
 
@@ -242,6 +337,9 @@ mod tests {
                 rate: Rate::Fps(30),
                 pattern: "bars".into(),
                 frame_path: FramePath::Allocator,
+                controls: Vec::new(),
+                caption: None,
+                faults: None,
             }
         );
         assert_eq!(resolved.nominal_interval(), Some(333_333));

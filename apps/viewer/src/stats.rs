@@ -28,6 +28,8 @@ pub struct FrameSample {
     pub drop_count: i64,
     /// Whose memory the bytes were.
     pub memory: FrameMemory,
+    /// Whether it came without a picture (`DataUsed` 0).
+    pub empty: bool,
 }
 
 /// Distribution of frame intervals, in microseconds.
@@ -106,7 +108,7 @@ pub struct MemorySeen {
 /// The stress report, as printed and as `--json` (see docs/viewer.md for every field).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StressReport {
-    /// Identifies this JSON layout: `avcam-viewer-stress/2`.
+    /// Identifies this JSON layout: `avcam-viewer-stress/3`.
     pub schema: &'static str,
     /// What ran.
     pub config: RunConfig,
@@ -136,10 +138,15 @@ pub struct StressReport {
     pub frames_in_client_buffers: u64,
     /// Frames by memory, as the viewer saw them.
     pub memory_seen: MemorySeen,
+    /// Frames that came without a picture (`DataUsed` 0).
+    pub frames_empty: u64,
+    /// With `--inject`: the faults the camera injected and what the viewer observed; `None`
+    /// without.
+    pub faults: Option<crate::inject::FaultReport>,
 }
 
 /// The JSON schema identifier of [`StressReport`].
-pub const STRESS_SCHEMA: &str = "avcam-viewer-stress/2";
+pub const STRESS_SCHEMA: &str = "avcam-viewer-stress/3";
 
 /// The intervals between consecutive frames as one clock saw them, in that clock's unit.
 #[derive(Clone, Debug, Default)]
@@ -261,6 +268,7 @@ impl Intervals {
 pub struct StressRecorder {
     nominal_100ns: Option<u64>,
     frames: u64,
+    frames_empty: u64,
     memory_seen: MemorySeen,
     previous: Option<FrameSample>,
     first_presentation: Option<i64>,
@@ -277,6 +285,7 @@ impl StressRecorder {
         StressRecorder {
             nominal_100ns: nominal_interval_100ns,
             frames: 0,
+            frames_empty: 0,
             memory_seen: MemorySeen::default(),
             previous: None,
             first_presentation: None,
@@ -291,6 +300,7 @@ impl StressRecorder {
     /// Adds one frame. Allocates nothing once the histograms' buckets cover the values seen.
     pub fn record(&mut self, sample: FrameSample) {
         self.frames += 1;
+        self.frames_empty += u64::from(sample.empty);
         match sample.memory {
             FrameMemory::PinAllocator => self.memory_seen.pin_allocator += 1,
             FrameMemory::ClientBuffer => self.memory_seen.client_buffer += 1,
@@ -390,6 +400,8 @@ impl StressRecorder {
             frames_in_allocator_frames: final_stats.frames_in_allocator_frames,
             frames_in_client_buffers: final_stats.frames_in_client_buffers,
             memory_seen: self.memory_seen,
+            frames_empty: self.frames_empty,
+            faults: None,
         }
     }
 }
@@ -405,6 +417,7 @@ mod tests {
             picture_number,
             drop_count: 0,
             memory: FrameMemory::PinAllocator,
+            empty: false,
         }
     }
 

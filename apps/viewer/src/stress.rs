@@ -1,5 +1,7 @@
 //! `stress`: stream for T seconds, then report delivered fps, drops, interval jitter, on-time
 //! share and allocator counters, as text or one JSON object, with an optional histogram PNG.
+//! With `--inject SPEC` the camera injects faults ([`crate::inject`]) and the report sets what
+//! it says it injected against what the viewer observed.
 //!
 //! The loop hands each frame's sample (presentation time, arrival on a monotonic clock, picture
 //! number, drop count, memory kind) to a [`StressRecorder`], whose memory does not grow with the
@@ -13,10 +15,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::atomic::AtomicBool;
 
 use crate::atomic::AtomicFile;
-use crate::camera::{Rate, Stream};
+use crate::camera::{CameraError, Rate, Stream};
 use crate::cli::{StreamArgs, StressArgs};
 use crate::convert::Picture;
 use crate::error::ViewerError;
+use crate::inject::{self, FaultObserver};
 use crate::interrupt;
 use crate::output::Plan;
 use crate::plot::{render_histogram, PLOT_HEIGHT, PLOT_WIDTH};
@@ -24,6 +27,7 @@ use crate::settings::{check_seconds, resolve, Resolved};
 use crate::snapshot::write_png_into;
 use crate::stats::{FrameSample, RunConfig, StressRecorder, StressReport};
 use crate::{camera_error, open, with_stream, Context, OpenCamera};
+use ks::status::STATUS_ACCESS_DENIED;
 
 /// How often the progress bar is updated.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -50,8 +54,12 @@ pub fn run(
         .as_ref()
         .map(|path| AtomicFile::create("--plot", path))
         .transpose()?;
+    let injection = args.inject.as_deref().map(inject::parse).transpose()?;
     let (mut camera, info) = open(open_camera)?;
-    let resolved = resolve(stream_args, &info, true)?;
+    let mut resolved = resolve(stream_args, &info, true)?;
+    if let Some(injection) = &injection {
+        resolved.config.faults = Some(injection.plan);
+    }
 
     let progress = if context.stderr_is_terminal {
         let bar = ProgressBar::with_draw_target(
@@ -69,24 +77,55 @@ pub fn run(
     };
 
     let mut recorder = StressRecorder::new(resolved.nominal_interval());
+    let mut observer = injection
+        .as_ref()
+        .map(|injection| FaultObserver::new(&injection.plan));
+    let stall = injection.as_ref().and_then(|i| i.stall);
     let stream = camera
         .start(&resolved.config)
-        .map_err(camera_error("starting the stream"))?;
+        .map_err(|source| match source {
+            CameraError::Request { status, .. }
+                if injection.is_some() && status == STATUS_ACCESS_DENIED as u32 =>
+            {
+                ViewerError::Unsupported {
+                    message: format!(
+                        "--inject: the camera refuses fault injection: set the device's {} \
+                     registry value to 1 (docs/viewer.md, \"Test your pipeline\")",
+                        ks::avcam::AVCAM_FAULT_INJECTION_VALUE
+                    ),
+                }
+            }
+            source => ViewerError::Camera {
+                during: "starting the stream",
+                source,
+            },
+        })?;
     let start = Instant::now();
     let stop = context.stop;
     let collected = with_stream(stream, |stream| {
-        collect(
+        let seconds = collect(
             stream,
             &resolved,
-            start,
-            run_for,
-            &progress,
-            stop,
+            Run {
+                start,
+                run_for,
+                progress: &progress,
+                stop,
+                stall,
+            },
             &mut recorder,
-        )
+            observer.as_mut(),
+        )?;
+        match observer.as_mut() {
+            Some(observer) => {
+                let counters = drain(stream, &resolved, start, observer, &mut recorder)?;
+                Ok((start.elapsed().as_secs_f64(), counters))
+            }
+            None => Ok((seconds, None)),
+        }
     });
     progress.finish_and_clear();
-    let (seconds, final_stats) = collected?;
+    let ((seconds, counters), final_stats) = collected?;
 
     let config = &resolved.config;
     let run_config = RunConfig {
@@ -103,7 +142,13 @@ pub fn run(
         pattern: config.pattern.clone(),
         frame_path: config.frame_path.name().into(),
     };
-    let report = recorder.report(run_config, seconds, &final_stats);
+    let mut report = recorder.report(run_config, seconds, &final_stats);
+    if let (Some(injection), Some(observer)) = (&injection, &observer) {
+        let counters = counters.ok_or_else(|| ViewerError::Unsupported {
+            message: "--inject: the camera did not report what it injected".into(),
+        })?;
+        report.faults = Some(observer.report(injection, &counters));
+    }
 
     if args.json {
         let mut json = serde_json::to_string_pretty(&report)
@@ -124,53 +169,114 @@ pub fn run(
     Ok(())
 }
 
-/// Pulls frames until `run_for` has passed since `start` or `stop` is set; returns the seconds
-/// actually run.
+/// How long a run lasts and what happens in it.
+struct Run<'a> {
+    start: Instant,
+    run_for: Duration,
+    progress: &'a ProgressBar,
+    stop: &'a AtomicBool,
+    /// A stall to ask for: its length (ms) and when (seconds into the run).
+    stall: Option<(u32, f64)>,
+}
+
+/// Pulls frames until `run.run_for` has passed since `run.start` or `run.stop` is set, asking
+/// for the stall when its time comes; returns the seconds actually run.
 fn collect(
     stream: &mut dyn Stream,
     resolved: &Resolved,
-    start: Instant,
-    run_for: Duration,
-    progress: &ProgressBar,
-    stop: &AtomicBool,
+    mut run: Run<'_>,
     recorder: &mut StressRecorder,
+    mut observer: Option<&mut FaultObserver>,
 ) -> Result<f64, ViewerError> {
     let timeout = resolved.frame_timeout();
     let mut next_progress = PROGRESS_EVERY;
     loop {
-        let elapsed = start.elapsed();
-        if interrupt::requested(stop) {
+        let elapsed = run.start.elapsed();
+        if interrupt::requested(run.stop) {
             return Err(ViewerError::Interrupted {
                 progress: format!(
                     "after {:.1} of {:.1} s ({} frames)",
                     elapsed.as_secs_f64(),
-                    run_for.as_secs_f64(),
+                    run.run_for.as_secs_f64(),
                     recorder.frames()
                 ),
             });
         }
-        if elapsed >= run_for {
+        if elapsed >= run.run_for {
             return Ok(elapsed.as_secs_f64());
         }
         if elapsed >= next_progress {
-            progress.set_position(elapsed.as_millis() as u64);
-            progress.set_message(format!("{} frames", recorder.frames()));
+            run.progress.set_position(elapsed.as_millis() as u64);
+            run.progress
+                .set_message(format!("{} frames", recorder.frames()));
             next_progress = elapsed + PROGRESS_EVERY;
+        }
+        if let Some((ms, at)) = run.stall {
+            if elapsed.as_secs_f64() >= at {
+                stream
+                    .stall(ms)
+                    .map_err(camera_error("asking for a stall"))?;
+                run.stall = None;
+            }
         }
         let frame = stream
             .next_frame(timeout)
             .map_err(camera_error("waiting for a frame"))?;
-        let arrival = start.elapsed();
-        // Validate the frame as any consumer would before touching its bytes.
-        Picture::new(&frame)?;
-        recorder.record(FrameSample {
-            presentation_time: frame.presentation_time,
-            arrival_ns: u64::try_from(arrival.as_nanos()).unwrap_or(u64::MAX),
-            picture_number: frame.picture_number,
-            drop_count: frame.drop_count,
-            memory: frame.memory,
-        });
+        let arrival = run.start.elapsed();
+        // Validate the frame as any consumer would before touching its bytes (an empty frame
+        // has none).
+        if !frame.is_empty() {
+            Picture::new(&frame)?;
+        }
+        if let Some(observer) = observer.as_deref_mut() {
+            observer.record(&frame);
+        }
+        recorder.record(sample(&frame, arrival));
     }
+}
+
+/// The statistics' sample of `frame`, arrived `arrival` after the run started.
+fn sample(frame: &crate::camera::Frame<'_>, arrival: Duration) -> FrameSample {
+    FrameSample {
+        presentation_time: frame.presentation_time,
+        arrival_ns: u64::try_from(arrival.as_nanos()).unwrap_or(u64::MAX),
+        picture_number: frame.picture_number,
+        drop_count: frame.drop_count,
+        memory: frame.memory,
+        empty: frame.is_empty(),
+    }
+}
+
+/// Frames pulled after the run to see the faults' tail: more than any backend keeps queued.
+pub const DRAIN_FRAMES: usize = 8;
+
+/// Ends the fault plan and pulls [`DRAIN_FRAMES`] more frames (part of the run: the report
+/// counts them), so every fault injected during the run is seen (a drop shows only in the next
+/// frame's picture number; frames already rendered wait in the queued reads); returns
+/// everything the camera injected, before the plan ended and after (a frame it held back
+/// completes late afterwards).
+fn drain(
+    stream: &mut dyn Stream,
+    resolved: &Resolved,
+    start: Instant,
+    observer: &mut FaultObserver,
+    recorder: &mut StressRecorder,
+) -> Result<Option<crate::camera::FaultCounters>, ViewerError> {
+    let during = stream
+        .end_faults()
+        .map_err(camera_error("ending the fault plan"))?;
+    observer.begin_drain();
+    for _ in 0..DRAIN_FRAMES {
+        let frame = stream
+            .next_frame(resolved.frame_timeout())
+            .map_err(camera_error("waiting for a frame"))?;
+        observer.record(&frame);
+        recorder.record(sample(&frame, start.elapsed()));
+    }
+    let after = stream
+        .fault_counters()
+        .map_err(camera_error("reading the fault counters"))?;
+    Ok(during.map(|during| inject::sum(&during, &after.unwrap_or_default())))
 }
 
 /// Formats microseconds compactly.
@@ -260,6 +366,12 @@ pub fn render_text(report: &StressReport) -> String {
         report.memory_seen.pin_allocator,
         report.memory_seen.client_buffer
     );
+    if report.frames_empty > 0 {
+        text += &format!("  empty frames    {} (DataUsed 0)\n", report.frames_empty);
+    }
+    if let Some(faults) = &report.faults {
+        text += &inject::render_text(faults);
+    }
     text
 }
 

@@ -4,7 +4,9 @@
 //! The event loop pulls frames between window events (`about_to_wait`, waiting at most 20 ms so
 //! the window stays responsive), converts each into a `0RGB` buffer and asks for a redraw; the
 //! redraw scales that buffer into the window surface and presents it. Esc, Q or closing the
-//! window stops the stream and exits. `--frames N` exits after N frames were shown, and
+//! window stops the stream and exits; P switches to the next pattern, H and V toggle the
+//! horizontal and vertical flips (the camera's controls, set while it streams). A frame that
+//! comes empty leaves the last picture on screen. `--frames N` exits after N frames were shown, and
 //! `--screenshot FILE.png` first saves what the window shows, read back from the window system
 //! (X11 `GetImage` through softbuffer's `fetch`; where that is unsupported, the buffer that was
 //! presented, with a note on stderr).
@@ -106,11 +108,12 @@ pub fn title(resolved: &Resolved, fps: f64, dropped: u64, stats: Option<&StreamS
         None => "allocator n/a".into(),
     };
     format!(
-        "avcam-viewer - {} {}@{} {} | {fps:.1} fps | dropped {dropped} | {allocator}",
+        "avcam-viewer - {} {}@{} {} {} | {fps:.1} fps | dropped {dropped} | {allocator}",
         config.pixel_format,
         config.size,
         rate,
-        config.frame_path.name()
+        config.frame_path.name(),
+        config.pattern
     )
 }
 
@@ -157,6 +160,46 @@ struct ViewerApp<'c> {
     error: Option<ViewerError>,
     /// Set by a signal: stop as an error ([`ViewerError::Interrupted`]).
     stop: &'c AtomicBool,
+    /// What the keys may change.
+    keys: Keys,
+}
+
+/// The controls the keys change, as the camera had them at the start.
+#[derive(Clone, Copy, Debug, Default)]
+struct Keys {
+    /// `p` cycles the patterns.
+    pattern: bool,
+    /// `h` and `v` toggle the flips.
+    flips: bool,
+    hflip: bool,
+    vflip: bool,
+}
+
+impl Keys {
+    /// From the camera's controls and the values the stream sets.
+    fn new(info: &crate::camera::DeviceInfo, resolved: &Resolved) -> Keys {
+        let value = |name: &str| {
+            resolved
+                .config
+                .controls
+                .iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| *v)
+                .or_else(|| {
+                    info.controls
+                        .iter()
+                        .find(|c| c.name == name)
+                        .map(|c| c.value)
+                })
+        };
+        Keys {
+            pattern: value("pattern").is_some(),
+            flips: value("hflip").is_some() && value("vflip").is_some(),
+            hflip: value("hflip") == Some(1),
+            vflip: value("vflip") == Some(1),
+        }
+    }
 }
 
 impl ViewerApp<'_> {
@@ -176,6 +219,12 @@ impl ViewerApp<'_> {
             .nominal_interval()
             .map_or(POLL_WAIT, |i| Duration::from_nanos(i * 100).min(POLL_WAIT));
         match stream.next_frame(wait) {
+            Ok(frame) if frame.is_empty() => {
+                // No picture in it: the last one stays on screen.
+                self.drop_count = frame.drop_count;
+                self.last_frame = Instant::now();
+                Ok(())
+            }
             Ok(frame) => {
                 let picture = Picture::new(&frame)?;
                 to_xrgb(&picture, &mut self.picture);
@@ -198,6 +247,42 @@ impl ViewerApp<'_> {
                 source,
             }),
         }
+    }
+
+    /// A key: `p` the next pattern, `h` and `v` toggle the flips (when the camera has those
+    /// controls; the title shows the pattern at its next refresh).
+    fn key(&mut self, key: &str) -> Result<(), ViewerError> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Ok(());
+        };
+        let (name, value) = match key {
+            "p" if self.keys.pattern => {
+                let patterns = &avcam_client::controls::PATTERNS;
+                let now = patterns
+                    .iter()
+                    .position(|(n, _)| *n == self.resolved.config.pattern)
+                    .unwrap_or(patterns.len() - 1);
+                let (next, value) = patterns[(now + 1) % patterns.len()];
+                self.resolved.config.pattern = next.into();
+                ("pattern", i64::from(value))
+            }
+            "h" if self.keys.flips => {
+                self.keys.hflip = !self.keys.hflip;
+                ("hflip", i64::from(self.keys.hflip))
+            }
+            "v" if self.keys.flips => {
+                self.keys.vflip = !self.keys.vflip;
+                ("vflip", i64::from(self.keys.vflip))
+            }
+            _ => return Ok(()),
+        };
+        self.next_title = Duration::ZERO;
+        stream
+            .set_control(name, value)
+            .map_err(|source| ViewerError::Camera {
+                during: "setting a control",
+                source,
+            })
     }
 
     /// Refreshes the title line every [`TITLE_EVERY`].
@@ -372,6 +457,10 @@ impl ApplicationHandler for ViewerApp<'_> {
                 };
                 if quit {
                     event_loop.exit();
+                } else if let Key::Character(text) = &logical_key {
+                    if let Err(error) = self.key(&text.to_ascii_lowercase()) {
+                        self.fail(event_loop, error);
+                    }
                 }
             }
             WindowEvent::Resized(_) => {
@@ -460,6 +549,7 @@ pub fn run(
     check_display(&context.display)?;
     let (mut camera, info) = open(open_camera)?;
     let resolved = resolve(stream_args, &info, false)?;
+    let keys = Keys::new(&info, &resolved);
     let event_loop = event_loop()?;
 
     let mut app = ViewerApp {
@@ -485,6 +575,7 @@ pub fn run(
         stats: None,
         error: None,
         stop: context.stop,
+        keys,
     };
     let loop_result = event_loop.run_app(&mut app);
     // Close the window before stopping the stream, then report the first error.
@@ -588,6 +679,9 @@ mod tests {
                 rate: Rate::Fps(30),
                 pattern: "bars".into(),
                 frame_path: FramePath::Allocator,
+                controls: Vec::new(),
+                caption: None,
+                faults: None,
             },
             format: FormatInfo {
                 pixel_format: PixelFormat::Nv12,
@@ -612,7 +706,7 @@ mod tests {
         };
         assert_eq!(
             title(&resolved, 29.96, 2, Some(&stats)),
-            "avcam-viewer - nv12 640x480@30 allocator | 30.0 fps | dropped 2 | allocator 4x460800 B, 1 out"
+            "avcam-viewer - nv12 640x480@30 allocator bars | 30.0 fps | dropped 2 | allocator 4x460800 B, 1 out"
         );
         assert!(title(&resolved, 0.0, 0, None).ends_with("allocator n/a"));
     }

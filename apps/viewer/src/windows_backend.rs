@@ -12,6 +12,9 @@
 //!   buffer of the stream's, reused.
 //! - The device paces itself (its own clock): `--fps 0` only asks for the format's shortest
 //!   interval.
+//! - Controls and faults are the device's: what a run sets stays set after it (a fault plan
+//!   is cleared when the stream stops); fault injection needs the device's `FaultInjection`
+//!   registry value (docs/viewer.md).
 //!
 //! Only ever run under wine, where no device is present.
 
@@ -24,10 +27,12 @@ use avcam_client::{ClientError, PendingRead};
 use ks::guid::KSCATEGORY_VIDEO_CAMERA;
 
 use crate::backend::{
-    client_error, close_pin_and_filter, connect, read_device_info, viewer_frame, wanted_format,
+    apply_settings, clear_faults, client_error, close_pin_and_filter, connect, read_device_info,
+    set_controls_on, set_named_control, viewer_frame, wanted_format,
 };
 use crate::camera::{
-    Camera, CameraError, DeviceInfo, Frame, FrameMemory, Stream, StreamConfig, StreamStats,
+    Camera, CameraError, DeviceInfo, FaultCounters, Frame, FrameMemory, Stream, StreamConfig,
+    StreamStats,
 };
 
 /// Reads kept queued on the pin while streaming.
@@ -78,10 +83,25 @@ impl Camera for WindowsCamera {
         read_device_info(self.open_filter()?, DEVICE_NAME)
     }
 
+    fn set_controls(
+        &mut self,
+        controls: &[(String, i64)],
+        caption: Option<&str>,
+    ) -> Result<(), CameraError> {
+        set_controls_on(self.open_filter()?, controls, caption)
+    }
+
     fn start(&mut self, config: &StreamConfig) -> Result<Box<dyn Stream + '_>, CameraError> {
         let wanted = wanted_format(config)?;
-        let (filter, format, pin) = connect(self.open_filter()?, config.pin, &wanted)?;
+        let filter = self.open_filter()?;
+        if let Err(error) = apply_settings(&filter, config) {
+            let _ = clear_faults(Some(&filter), config.faults.is_some());
+            let _ = filter.close();
+            return Err(error);
+        }
+        let (filter, format, pin) = connect(filter, config.pin, &wanted)?;
         let mut stream = WindowsStream {
+            faults_set: config.faults.is_some(),
             filter: Some(filter),
             pin: Some(pin),
             format,
@@ -99,6 +119,8 @@ impl Camera for WindowsCamera {
 
 /// A running stream of [`WindowsCamera`].
 pub struct WindowsStream<'k> {
+    /// Whether the stream set a fault plan (cleared at stop).
+    faults_set: bool,
     filter: Option<avcam_client::Camera<'k, WindowsKs>>,
     pin: Option<avcam_client::Pin<'k, WindowsKs>>,
     format: VideoFormat,
@@ -110,6 +132,12 @@ pub struct WindowsStream<'k> {
 }
 
 impl WindowsStream<'_> {
+    fn filter(&self) -> Result<&avcam_client::Camera<'_, WindowsKs>, CameraError> {
+        self.filter.as_ref().ok_or(CameraError::Backend {
+            message: "the filter is closed".into(),
+        })
+    }
+
     fn pin(&self) -> Result<&avcam_client::Pin<'_, WindowsKs>, CameraError> {
         self.pin.as_ref().ok_or(CameraError::Backend {
             message: "the pin is closed".into(),
@@ -162,7 +190,32 @@ impl Stream for WindowsStream<'_> {
             &held.info,
             &held.data,
             FrameMemory::ClientBuffer,
+            // The device's clock is its QPC; the viewer does not read it.
+            None,
         ))
+    }
+
+    fn set_control(&mut self, name: &str, value: i64) -> Result<(), CameraError> {
+        set_named_control(self.filter()?, name, value)
+    }
+
+    fn stall(&mut self, ms: u32) -> Result<(), CameraError> {
+        self.filter()?.set_stall(ms).map_err(client_error)
+    }
+
+    fn fault_counters(&mut self) -> Result<Option<FaultCounters>, CameraError> {
+        if !self.faults_set {
+            return Ok(None);
+        }
+        Ok(Some(self.filter()?.fault_counters().map_err(client_error)?))
+    }
+
+    fn end_faults(&mut self) -> Result<Option<FaultCounters>, CameraError> {
+        let counters = self.fault_counters()?;
+        if counters.is_some() {
+            clear_faults(Some(self.filter()?), true)?;
+        }
+        Ok(counters)
     }
 
     fn stats(&mut self) -> Result<StreamStats, CameraError> {
@@ -187,9 +240,11 @@ impl Stream for WindowsStream<'_> {
         for read in std::mem::take(&mut self.queued) {
             let _ = read.cancel(CANCEL_WAIT);
         }
+        let cleared = clear_faults(self.filter.as_ref(), self.faults_set);
         let closed = close_pin_and_filter(self.pin.take(), self.filter.take());
         let stats = stats?;
         stopped?;
+        cleared?;
         closed?;
         Ok(stats)
     }

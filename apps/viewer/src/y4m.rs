@@ -340,6 +340,8 @@ mod tests {
             picture_number: 0,
             drop_count: 0,
             memory: FrameMemory::PinAllocator,
+            arrival_time: None,
+            discontinuity: false,
         }
     }
 

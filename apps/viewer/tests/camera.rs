@@ -39,11 +39,24 @@ fn list_shows_the_drivers_formats() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("avcam virtual camera"), "{text}");
-    assert!(text.contains("patterns: bars"), "{text}");
     assert!(
-        text.contains("pin 0 \"Capture\" (capture), 20 formats"),
+        text.contains("patterns: bars75, bars100, ramp, checkerboard, solid, zoneplate"),
         "{text}"
     );
+    assert!(
+        text.contains("pin 0 \"Capture\" (capture), 44 formats"),
+        "{text}"
+    );
+    // The controls with their values, ranges and defaults, as the driver declares them.
+    for line in [
+        "  brightness    750            -10000..=10000, default 750",
+        "  pattern       bars75         bars75..=zoneplate, default bars75",
+        "  solid-colour  #808080        #000000..=#FFFFFF, default #808080",
+        "  hflip         off            off..=on, default off",
+        "fault injection: refused",
+    ] {
+        assert!(text.contains(line), "{line:?} missing:\n{text}");
+    }
     // Every pixel format at every size, with the driver's pixel-rate budget as the top rate.
     for format in ["nv12", "yuy2", "rgb24", "rgb32"] {
         for (size, fps) in [
@@ -164,7 +177,7 @@ fn stress_at_720p_30_fps_reports_every_field_and_no_drops() {
         "1",
         "--json",
     ]);
-    assert_eq!(report["schema"], "avcam-viewer-stress/2");
+    assert_eq!(report["schema"], "avcam-viewer-stress/3");
     for field in [
         "config",
         "seconds",
@@ -180,6 +193,8 @@ fn stress_at_720p_30_fps_reports_every_field_and_no_drops() {
         "frames_in_allocator_frames",
         "frames_in_client_buffers",
         "memory_seen",
+        "frames_empty",
+        "faults",
     ] {
         assert!(report.get(field).is_some(), "{field} missing: {report}");
     }
@@ -190,7 +205,8 @@ fn stress_at_720p_30_fps_reports_every_field_and_no_drops() {
         (Some(1280), Some(720))
     );
     assert_eq!(config["fps_requested"], 30);
-    assert_eq!(config["pattern"], "bars");
+    assert_eq!(config["pattern"], "bars75");
+    assert!(report["faults"].is_null(), "no --inject");
     assert_eq!(report["frames_dropped"], 0, "{report}");
     assert_eq!(report["drop_count_last_frame"], 0, "{report}");
     assert_eq!(report["picture_number_gaps"], 0, "{report}");
@@ -262,9 +278,138 @@ fn unthrottled_stress_moves_the_virtual_clock_one_interval_per_frame_on_both_pat
 }
 
 #[test]
-fn a_pattern_the_camera_cannot_render_is_bad_input() {
-    let out = viewer(&["--pattern", "ramp", "record", "--frames", "1", "-o", "-"]);
+fn bad_controls_are_bad_input_naming_the_valid_choices() {
+    for (args, line) in [
+        (
+            &["--pattern", "plaid"][..],
+            "unknown pattern 'plaid'; valid patterns: bars75, bars100, ramp, checkerboard, \
+             solid, zoneplate",
+        ),
+        (
+            &["--set", "brightness=20000"][..],
+            "brightness 20000 is out of range; valid: -10000..=10000 (default 750)",
+        ),
+        (
+            &["--set", "sharpness=1"][..],
+            "unknown control 'sharpness'; valid controls: brightness, contrast, hue, \
+             saturation, gamma, powerline, hflip, vflip, pattern, overlays, solid-colour, \
+             noise-seed",
+        ),
+        (&["--set", "hflip"][..], "--set hflip: expected NAME=VALUE"),
+        (
+            &["--set", "hflip=sideways"][..],
+            "hflip: \"sideways\" is not on or off",
+        ),
+        (&["--overlay", "tartan"][..], "unknown overlay \"tartan\""),
+        (&["--caption", "caf\u{e9}"][..], "printable ASCII"),
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["record", "--frames", "1", "-o", "-"]);
+        let out = viewer(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let text = stderr(&out);
+        assert!(text.contains(line), "{args:?}: {text}");
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn controls_from_the_command_line_reach_the_picture() {
+    // The ramp, mirrored: black at the right, white at the left, on every row (NV12 luma).
+    let out = viewer(&[
+        "--pattern",
+        "ramp",
+        "--set",
+        "hflip=on",
+        "--overlay",
+        "none",
+        "--format",
+        "nv12",
+        "--size",
+        "320x240",
+        "record",
+        "--frames",
+        "1",
+        "-o",
+        "-",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let frame = &out.stdout;
+    assert_eq!(frame.len(), 320 * 240 * 3 / 2);
+    for row in [0, 120, 239] {
+        assert_eq!(frame[row * 320], 235, "row {row}");
+        assert_eq!(frame[row * 320 + 319], 16, "row {row}");
+    }
+    // `controls` sets and shows them.
+    let out = viewer(&["--set", "gamma=220", "--caption", "hi there", "controls"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(text.contains("  gamma         220 "), "{text}");
+    assert!(
+        stderr(&out).contains("the emulated camera lives inside this process"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unthrottled_stress_injects_faults_and_observes_exactly_what_the_camera_counted() {
+    let report = stress(&[
+        "--format",
+        "yuy2",
+        "--size",
+        "320x240",
+        "--fps",
+        "0",
+        "--copy",
+        "stress",
+        "--seconds",
+        "1",
+        "--json",
+        "--inject",
+        // Delays shorter than the 1 ms frame interval (unthrottled 320x240 runs at 1000 fps),
+        // so no frame holds back the next.
+        "drop=10%,burst=2/25,delay=200us,jitter=300us,spike=300us/10,empty=7,discontinuity=5,seed=7",
+    ]);
+    let faults = &report["faults"];
+    let (injected, observed) = (&faults["injected"], &faults["observed"]);
+    let count = |v: &serde_json::Value, key: &str| v[key].as_u64().unwrap();
+    let dropped = count(injected, "dropped") + count(injected, "burst_dropped");
+    assert!(
+        count(injected, "dropped") > 0 && count(injected, "burst_dropped") > 0,
+        "{faults}"
+    );
+    assert_eq!(count(observed, "missing"), dropped, "{faults}");
+    assert_eq!(
+        count(observed, "late"),
+        count(injected, "delayed"),
+        "{faults}"
+    );
+    let (mean_injected, mean_observed) = (
+        injected["delay_mean_us"].as_f64().unwrap(),
+        observed["late_mean_us"].as_f64().unwrap(),
+    );
+    assert!((mean_injected - mean_observed).abs() < 0.2, "{faults}");
+    assert!((200.0..=800.0).contains(&observed["late_max_us"].as_f64().unwrap()));
+    for key in ["empty", "discontinuity"] {
+        assert!(count(injected, key) > 0, "{key}: {faults}");
+        assert_eq!(
+            count(observed, key),
+            count(injected, key),
+            "{key}: {faults}"
+        );
+    }
+    assert_eq!(faults["spec"].as_str().unwrap().split(',').count(), 8);
+}
+
+#[test]
+fn a_bad_injection_is_bad_input() {
+    let out = viewer(&["stress", "--seconds", "1", "--inject", "drop=120%"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("bars"), "{}", stderr(&out));
-    assert!(out.stdout.is_empty());
+    assert!(
+        stderr(&out).contains("--inject: drop=120%: a share 0%..=100%"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -419,7 +419,7 @@ fn frames_that_contradict_their_description_are_reported() {
 }
 
 /// Every field of the stress JSON, as documented in docs/viewer.md.
-const STRESS_FIELDS: [&str; 17] = [
+const STRESS_FIELDS: [&str; 19] = [
     "schema",
     "config",
     "seconds",
@@ -435,6 +435,8 @@ const STRESS_FIELDS: [&str; 17] = [
     "frames_in_allocator_frames",
     "frames_in_client_buffers",
     "memory_seen",
+    "frames_empty",
+    "faults",
     // Nested objects, checked below.
     "interval_us",
     "jitter_us",
@@ -463,16 +465,18 @@ fn stress_json_has_the_documented_fields_and_no_drops_when_paced() {
         ],
     );
     let object = json.as_object().unwrap();
-    for field in &STRESS_FIELDS[..15] {
+    for field in &STRESS_FIELDS[..17] {
         assert!(object.contains_key(*field), "missing {field}");
     }
     assert_eq!(
         object.len(),
-        15,
+        17,
         "no undocumented fields: {:?}",
         object.keys()
     );
-    assert_eq!(json["schema"], "avcam-viewer-stress/2");
+    assert_eq!(json["schema"], "avcam-viewer-stress/3");
+    assert!(json["faults"].is_null(), "no --inject");
+    assert_eq!(json["frames_empty"], 0);
     let config = &json["config"];
     for (key, value) in [
         ("format", serde_json::json!("nv12")),
@@ -538,6 +542,19 @@ fn every_stress_field_is_documented() {
         "pool_type",
         "pin_allocator",
         "client_buffer",
+        "spec",
+        "injected",
+        "observed",
+        "burst_dropped",
+        "stall_dropped",
+        "delay_mean_us",
+        "discontinuity",
+        "time_wraps",
+        "picture_wraps",
+        "missing",
+        "late",
+        "late_mean_us",
+        "late_max_us",
     ]) {
         assert!(
             doc.contains(&format!("`{field}`")),

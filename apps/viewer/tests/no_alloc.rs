@@ -80,6 +80,8 @@ fn converting_and_writing_frames_allocates_nothing_per_frame() {
             picture_number: 0,
             drop_count: 0,
             memory: FrameMemory::PinAllocator,
+            arrival_time: None,
+            discontinuity: false,
         };
         let mut y4m = Y4mWriter::new(std::io::sink(), format, size, 30).unwrap();
         let mut raw = std::io::sink();
@@ -122,6 +124,7 @@ fn the_stress_statistics_allocate_nothing_per_frame() {
         picture_number: frame as i64,
         drop_count: 0,
         memory: FrameMemory::PinAllocator,
+        empty: false,
     };
     let mut recorder = StressRecorder::new(Some(10_000));
     for frame in 0..10_000 {

@@ -23,7 +23,7 @@ pub struct Colour {
 }
 
 /// Division rounding half away from zero.
-const fn div_round(n: i64, d: i64) -> i64 {
+pub(crate) const fn div_round(n: i64, d: i64) -> i64 {
     if (n < 0) != (d < 0) {
         (n - d / 2) / d
     } else {
@@ -61,37 +61,81 @@ impl Colour {
     pub const WHITE: Colour = Colour::grey(1000);
 }
 
+/// R'G'B' levels in permille (0..=1000 each): a colour before the picture controls
+/// (`super::adjust`) and the conversions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Levels {
+    /// Red.
+    pub r: u16,
+    /// Green.
+    pub g: u16,
+    /// Blue.
+    pub b: u16,
+}
+
+impl Levels {
+    /// A grey of `level` permille.
+    pub const fn grey(level: u16) -> Levels {
+        Levels {
+            r: level,
+            g: level,
+            b: level,
+        }
+    }
+
+    /// The levels of a full-range 8-bit colour `0x00RRGGBB` (each `round(v x 1000 / 255)`, which
+    /// converts back to the same byte).
+    pub const fn from_rgb8(rgb: u32) -> Levels {
+        const fn level(v: u32) -> u16 {
+            div_round(v as i64 * 1000, 255) as u16
+        }
+        Levels {
+            r: level((rgb >> 16) & 0xFF),
+            g: level((rgb >> 8) & 0xFF),
+            b: level(rgb & 0xFF),
+        }
+    }
+}
+
+impl From<Levels> for Colour {
+    fn from(levels: Levels) -> Colour {
+        Colour::from_levels(levels.r, levels.g, levels.b)
+    }
+}
+
 /// The 75% level of EIA-189-A / SMPTE EG 1 colour bars.
 pub const BAR_LEVEL: u16 = 750;
 
-/// The seven bars, left to right: white, yellow, cyan, green, magenta, red, blue (75%).
-pub const BARS: [Colour; 7] = {
-    const L: u16 = BAR_LEVEL;
+/// The seven bars at `level`, left to right: white, yellow, cyan, green, magenta, red, blue.
+pub const fn bars(level: u16) -> [Levels; 7] {
+    const fn l(r: bool, g: bool, b: bool, level: u16) -> Levels {
+        Levels {
+            r: if r { level } else { 0 },
+            g: if g { level } else { 0 },
+            b: if b { level } else { 0 },
+        }
+    }
     [
-        Colour::from_levels(L, L, L),
-        Colour::from_levels(L, L, 0),
-        Colour::from_levels(0, L, L),
-        Colour::from_levels(0, L, 0),
-        Colour::from_levels(L, 0, L),
-        Colour::from_levels(L, 0, 0),
-        Colour::from_levels(0, 0, L),
+        l(true, true, true, level),
+        l(true, true, false, level),
+        l(false, true, true, level),
+        l(false, true, false, level),
+        l(true, false, true, level),
+        l(true, false, false, level),
+        l(false, false, true, level),
     ]
-};
+}
 
-/// The "castellation" strip under the bars (SMPTE EG 1): blue, black, magenta, black, cyan,
-/// black, white, each under the bar of the same index (75%).
-pub const CASTELLATIONS: [Colour; 7] = {
-    const L: u16 = BAR_LEVEL;
-    [
-        Colour::from_levels(0, 0, L),
-        Colour::BLACK,
-        Colour::from_levels(L, 0, L),
-        Colour::BLACK,
-        Colour::from_levels(0, L, L),
-        Colour::BLACK,
-        Colour::from_levels(L, L, L),
-    ]
-};
+/// The "castellation" strip under the bars (SMPTE EG 1) at `level`: blue, black, magenta,
+/// black, cyan, black, white, each under the bar of the same index.
+pub const fn castellations(level: u16) -> [Levels; 7] {
+    let bars = bars(level);
+    let black = Levels::grey(0);
+    [bars[6], black, bars[4], black, bars[2], black, bars[0]]
+}
+
+/// The 75% bars (the default pattern's).
+pub const BARS: [Levels; 7] = bars(BAR_LEVEL);
 
 #[cfg(test)]
 mod tests {
@@ -114,6 +158,15 @@ mod tests {
         // Pure blue and red reach the chroma extremes.
         assert_eq!(Colour::from_levels(0, 0, 1000).cb, 240);
         assert_eq!(Colour::from_levels(1000, 0, 0).cr, 240);
+    }
+
+    #[test]
+    fn eight_bit_colours_survive_the_trip_through_levels() {
+        for v in 0..=255u32 {
+            let c = Colour::from(Levels::from_rgb8(v << 16 | v << 8 | v));
+            assert_eq!((c.r, c.g, c.b), (v as u8, v as u8, v as u8));
+        }
+        assert_eq!(castellations(750)[0], bars(750)[6]);
     }
 
     #[test]

@@ -1,49 +1,22 @@
-//! A small built-in bitmap font for the burnt-in counters: 5x7 glyphs in 8x8 cells, ASCII
-//! digits, a few capitals and punctuation; and the fixed-width text of the overlay lines.
+//! The burnt-in text's font and lines: the public-domain 8x8 font of the `font8x8` crate (every
+//! printable ASCII character, so a user's caption reads too), and the fixed-width text of the
+//! counter lines.
 //!
-//! A glyph is eight rows of eight bits, bit 7 the leftmost pixel; the 5x7 shape sits in columns
-//! 1..=5 and rows 0..=6, so neighbouring cells keep a gap.
+//! A glyph here is eight rows of eight bits, bit 7 the leftmost pixel (`font8x8` stores bit 0
+//! leftmost: each row is bit-reversed once, at compile time).
 
 /// Width and height of a cell in font pixels.
 pub const CELL: usize = 8;
 
-/// The 5x7 shapes (bit 4 leftmost) of the characters the overlay uses.
-const SHAPES: [(u8, [u8; 7]); 24] = [
-    (b'0', [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E]),
-    (b'1', [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E]),
-    (b'2', [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F]),
-    (b'3', [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E]),
-    (b'4', [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02]),
-    (b'5', [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E]),
-    (b'6', [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E]),
-    (b'7', [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08]),
-    (b'8', [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E]),
-    (b'9', [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C]),
-    (b':', [0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00]),
-    (b'.', [0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C]),
-    (b'#', [0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A]),
-    (b'=', [0x00, 0x00, 0x1F, 0x00, 0x1F, 0x00, 0x00]),
-    (b'-', [0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00]),
-    (b'A', [0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11]),
-    (b'D', [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C]),
-    (b'E', [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F]),
-    (b'F', [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10]),
-    (b'M', [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11]),
-    (b'O', [0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E]),
-    (b'P', [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10]),
-    (b'R', [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11]),
-    (b'T', [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04]),
-];
-
-/// The 8x8 cell of every ASCII code (blank for characters without a shape).
+/// The 8x8 cell of every ASCII code (`font8x8::legacy::BASIC_LEGACY`, bit 7 leftmost; blank for
+/// control characters).
 pub const FONT: [[u8; CELL]; 128] = {
     let mut font = [[0u8; CELL]; 128];
     let mut i = 0;
-    while i < SHAPES.len() {
-        let (ch, rows) = SHAPES[i];
+    while i < 128 {
         let mut r = 0;
-        while r < 7 {
-            font[ch as usize][r] = rows[r] << 2;
+        while r < CELL {
+            font[i][r] = font8x8::legacy::BASIC_LEGACY[i][r].reverse_bits();
             r += 1;
         }
         i += 1;
@@ -58,8 +31,10 @@ pub const fn glyph(ch: u8) -> &'static [u8; CELL] {
 
 /// Characters per overlay line.
 pub const TEXT_COLUMNS: usize = 16;
-/// Overlay lines.
+/// Counter lines (`FRAME`, `T`, `DROP`); the caption is the line after them.
 pub const TEXT_LINES: usize = 3;
+/// Characters of the caption line (an `AVCAM_CAPTION` without its NUL).
+pub const CAPTION_COLUMNS: usize = 31;
 
 /// The overlay text: `FRAME nnnnnnnnnn` (picture number mod 10^10), `T hh:mm:ss.mmm` (the
 /// stream time, hours mod 100), `DROP nnnnnnnnnnn` (drop count mod 10^11).
@@ -110,14 +85,15 @@ mod tests {
     }
 
     #[test]
-    fn every_used_character_has_a_distinct_glyph() {
-        for (i, (a, _)) in SHAPES.iter().enumerate() {
-            assert_ne!(glyph(*a), &[0u8; 8], "{}", *a as char);
-            assert_eq!(glyph(*a)[7], 0, "bottom row is the gap");
-            for (b, _) in &SHAPES[i + 1..] {
-                assert_ne!(glyph(*a), glyph(*b), "{} vs {}", *a as char, *b as char);
+    fn every_printable_character_has_a_distinct_glyph() {
+        for a in b'!'..=b'~' {
+            assert_ne!(glyph(a), &[0u8; 8], "{}", a as char);
+            for b in a + 1..=b'~' {
+                assert_ne!(glyph(a), glyph(b), "{} vs {}", a as char, b as char);
             }
         }
         assert_eq!(glyph(b' '), &[0u8; 8]);
+        // Bit 7 is the leftmost pixel: the vertical bar of 'L' is on the left.
+        assert!(glyph(b'L').iter().take(6).all(|row| row & 0xC0 != 0));
     }
 }

@@ -1,91 +1,196 @@
 //! Pattern synthesis straight into a frame buffer, with whole-row operations.
 //!
 //! # Picture
-//! The default pattern, [`Pattern::Bars`], top to bottom:
-//! - rows `[0, 2H/3)`: the seven 75% bars of EIA-189-A / SMPTE EG 1, equal width across the
-//!   full width: white, yellow, cyan, green, magenta, red, blue;
-//! - rows `[2H/3, 3H/4)`: the EG 1 castellations (blue, black, magenta, black, cyan, black, white);
-//! - rows `[3H/4, 7H/8)`: a grey ramp, 0% at the left to 100% at the right;
-//! - rows `[7H/8, H)`: black, where the overlays move.
+//! The background ([`Pattern`]):
+//! - [`Pattern::Bars75`] (the default), top to bottom: rows `[0, 2H/3)` the seven 75% bars of
+//!   EIA-189-A / SMPTE EG 1, equal width across the full width (white, yellow, cyan, green,
+//!   magenta, red, blue); rows `[2H/3, 3H/4)` the EG 1 castellations (blue, black, magenta,
+//!   black, cyan, black, white); rows `[3H/4, 7H/8)` a grey ramp, 0% at the left to 100% at the
+//!   right; rows `[7H/8, H)` black, where the square and the noise strip move;
+//! - [`Pattern::Bars100`]: the same at 100%;
+//! - [`Pattern::Ramp`], [`Pattern::Checkerboard`], [`Pattern::Solid`] (the configured colour);
+//! - [`Pattern::ZonePlate`]: moving rings ([`zoneplate`]), computed per pixel and frame.
 //!
-//! Other patterns replace that background: [`Pattern::Ramp`], [`Pattern::Checkerboard`],
-//! [`Pattern::Solid`]. Over any background, each optional ([`Overlays`]):
-//! - a white square gliding left and right along the bottom band, one step per frame, so motion
-//!   is visible (its position is a function of the picture number);
-//! - three text lines at the top left in a built-in 8x8 font on opaque black cells:
-//!   `FRAME` (picture number), `T` (presentation time), `DROP` (drop count);
-//! - noise from `rand`'s `SmallRng` confined to the bottom-right corner (the rightmost eighth
-//!   of the bottom band, about 1/64 of the frame), so it shows the frame changing without
-//!   costing a whole-frame random fill. Each noise row is seeded from (seed, picture number,
-//!   row), so a frame renders the same whichever way it is split into bands.
+//! The standard picture controls ([`Adjust`]: brightness, contrast, hue, saturation, gamma) are
+//! applied to the background's colours, with integer arithmetic only; [`Flip`] mirrors it left to
+//! right and top to bottom. Then each optional overlay ([`Overlays`]), drawn after the flip at
+//! fixed places so that it stays readable, and never adjusted:
+//! - a white square gliding left and right along the bottom band, one step per frame (its
+//!   position is a function of the picture number);
+//! - text lines at the top left in an 8x8 font on opaque black cells: `FRAME` (picture number),
+//!   `T` (stream time), `DROP` (drop count), each on its own line whichever are shown, and on the
+//!   fourth line the caption (up to 31 printable ASCII characters);
+//! - noise from `rand`'s `SmallRng` confined to the bottom-right corner (the rightmost eighth of
+//!   the bottom band, about 1/64 of the frame). Each noise row is seeded from (seed, picture
+//!   number, row), so a frame renders the same whichever way it is split into bands.
 //!
-//! Edges of bars, bands and overlays fall on even pixels and rows, so 4:2:0 / 4:2:2 chroma
-//! pairs never straddle two colours.
+//! Edges of bars, bands and overlays fall on even pixels and rows ([`geometry`]), so 4:2:0 /
+//! 4:2:2 chroma pairs never straddle two colours.
 //!
 //! # Speed and memory
-//! Every distinct row of the background is built once, when the format is set, as a row
-//! template (plus its chroma row for NV12); so are the square's row segment and the font's 256
-//! possible 8-pixel runs at the text scale. A frame is then `copy_from_slice` of templates into
-//! each row, a few segment copies for the overlays and a small noise loop: no per-pixel calls,
-//! no allocation. The templates live in scratch memory the caller provides
+//! Every distinct row of the background is built as a row template (plus its chroma row for
+//! NV12) when the format is set and again when a control changes ([`Synthesizer::reconfigure`]);
+//! so are the square's row segment and the font's 256 possible 8-pixel runs at the text scale,
+//! once. A frame is then `copy_from_slice` of templates into each row, a few segment copies for
+//! the overlays and a small noise loop: no per-pixel calls, no allocation, and no cost per frame
+//! for any control value. The templates live in scratch memory the caller provides
 //! ([`Synthesizer::scratch_len`] bytes, e.g. pool memory taken at STOP -> ACQUIRE), so this
-//! module needs no allocator at all.
+//! module needs no allocator at all. The zone plate is the exception: per pixel, every frame.
 //!
 //! Rendering takes `&self`: [`Synthesizer::bands`] splits a frame buffer into disjoint row
 //! bands that several threads can render at once with [`Synthesizer::render_band`].
 
+pub mod adjust;
+mod band;
 pub mod colour;
 pub mod font;
+pub mod geometry;
+mod overlay;
 pub mod store;
+pub mod zoneplate;
 
 use core::ops::Range;
-
-use rand::rngs::SmallRng;
-use rand::{RngCore, SeedableRng};
 
 use crate::error::Error;
 use crate::format::VideoFormat;
 use crate::pixel::{FrameLayout, PixelFormat};
-use colour::{Colour, BARS, CASTELLATIONS};
-use font::{glyph, overlay_text, CELL, TEXT_COLUMNS, TEXT_LINES};
+pub use adjust::Adjust;
+pub use band::{FrameBand, FrameBands};
+use colour::{bars, castellations, Colour, Levels, BAR_LEVEL};
+use font::{overlay_text, CAPTION_COLUMNS, TEXT_LINES};
+pub use geometry::OverlayGeometry;
+use zoneplate::{ZonePlate, ZONE_GREY};
 
 /// The background of the picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pattern {
     /// 75% colour bars, castellations, a grey ramp and a black band (see the module docs).
-    Bars,
+    Bars75,
+    /// The same at 100%.
+    Bars100,
     /// A full-height grey ramp, black at the left to white at the right.
     Ramp,
     /// Black and white squares of 16 x scale pixels.
     Checkerboard,
-    /// One colour.
-    Solid(Colour),
+    /// One colour: [`SynthConfig::solid`].
+    Solid,
+    /// Moving concentric rings ([`zoneplate`]).
+    ZonePlate,
 }
 
-/// Which overlays are drawn over the background.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Overlays {
-    /// The moving square.
-    pub moving_box: bool,
-    /// The frame counter, timestamp and drop count.
-    pub text: bool,
-    /// The noise patch.
-    pub noise: bool,
+impl Pattern {
+    /// Every pattern, in the order of their `AVCAM_PATTERN_*` values.
+    pub const ALL: [Pattern; 6] = [
+        Pattern::Bars75,
+        Pattern::Bars100,
+        Pattern::Ramp,
+        Pattern::Checkerboard,
+        Pattern::Solid,
+        Pattern::ZonePlate,
+    ];
+
+    /// The `AVCAM_PATTERN_*` value.
+    pub const fn value(self) -> i32 {
+        self as i32
+    }
+
+    /// The pattern of an `AVCAM_PATTERN_*` value.
+    pub fn from_value(value: i32) -> Option<Pattern> {
+        Pattern::ALL.into_iter().find(|p| p.value() == value)
+    }
 }
+
+/// Which overlays are drawn over the background: a mask of the `AVCAM_OVERLAY_*` bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overlays(u32);
 
 impl Overlays {
+    /// The `FRAME` line.
+    pub const FRAME_COUNTER: Overlays = Overlays(ks::avcam::AVCAM_OVERLAY_FRAME_COUNTER);
+    /// The `T` line.
+    pub const TIME: Overlays = Overlays(ks::avcam::AVCAM_OVERLAY_TIME);
+    /// The `DROP` line.
+    pub const DROP_COUNT: Overlays = Overlays(ks::avcam::AVCAM_OVERLAY_DROP_COUNT);
+    /// The moving square.
+    pub const MOVING_BOX: Overlays = Overlays(ks::avcam::AVCAM_OVERLAY_MOVING_BOX);
+    /// The noise strip.
+    pub const NOISE: Overlays = Overlays(ks::avcam::AVCAM_OVERLAY_NOISE);
+    /// The caption line.
+    pub const CAPTION: Overlays = Overlays(ks::avcam::AVCAM_OVERLAY_CAPTION);
     /// Everything.
-    pub const ALL: Overlays = Overlays {
-        moving_box: true,
-        text: true,
-        noise: true,
-    };
+    pub const ALL: Overlays = Overlays(0x3F);
     /// Nothing: the bare background.
-    pub const NONE: Overlays = Overlays {
-        moving_box: false,
-        text: false,
-        noise: false,
+    pub const NONE: Overlays = Overlays(0);
+
+    /// The mask of `bits`, `None` if it has a bit no overlay has.
+    pub const fn from_bits(bits: u32) -> Option<Overlays> {
+        if bits & !Overlays::ALL.0 == 0 {
+            Some(Overlays(bits))
+        } else {
+            None
+        }
+    }
+
+    /// The mask's bits.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Whether every overlay of `other` is drawn.
+    pub const fn contains(self, other: Overlays) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// These overlays and those of `other`.
+    pub const fn with(self, other: Overlays) -> Overlays {
+        Overlays(self.0 | other.0)
+    }
+
+    /// These overlays without those of `other`.
+    pub const fn without(self, other: Overlays) -> Overlays {
+        Overlays(self.0 & !other.0)
+    }
+}
+
+/// The mirrorings of the background (`KS_VideoControlFlag_FlipHorizontal` / `_FlipVertical`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flip {
+    /// Left and right swapped.
+    pub horizontal: bool,
+    /// Top and bottom swapped.
+    pub vertical: bool,
+}
+
+/// The caption overlay's text: up to [`CAPTION_COLUMNS`] printable ASCII characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Caption {
+    text: [u8; CAPTION_COLUMNS],
+    len: u8,
+}
+
+impl Caption {
+    /// No caption.
+    pub const EMPTY: Caption = Caption {
+        text: [0; CAPTION_COLUMNS],
+        len: 0,
     };
+
+    /// The caption of `text`, `None` if it is longer than [`CAPTION_COLUMNS`] or has a character
+    /// outside 0x20..=0x7E.
+    pub fn new(text: &[u8]) -> Option<Caption> {
+        if text.len() > CAPTION_COLUMNS || !text.iter().all(|c| (0x20..=0x7E).contains(c)) {
+            return None;
+        }
+        let mut caption = Caption::default();
+        caption.text[..text.len()].copy_from_slice(text);
+        caption.len = text.len() as u8;
+        Some(caption)
+    }
+
+    /// The characters.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.text[..usize::from(self.len)]
+    }
 }
 
 /// What to draw.
@@ -97,18 +202,35 @@ pub struct SynthConfig {
     pub overlays: Overlays,
     /// The noise seed.
     pub seed: u64,
+    /// [`Pattern::Solid`]'s colour, `0x00RRGGBB` (full-range R'G'B').
+    pub solid: u32,
+    /// The caption overlay's text.
+    pub caption: Caption,
+    /// The picture controls applied to the background.
+    pub adjust: Adjust,
+    /// The background's mirrorings.
+    pub flip: Flip,
     /// Write the background with non-temporal stores ([`store`]): for frames that rotate
     /// through more memory than the last-level cache holds (a pin's pool of large frames);
     /// slower when the destination is cache-resident.
     pub streaming_stores: bool,
 }
 
+/// The default noise seed (`KSPROPERTY_AVCAM_NOISE_SEED`'s default).
+pub const DEFAULT_SEED: u32 = 0x5EED_CA3E;
+/// The default solid colour: mid grey.
+pub const DEFAULT_SOLID: u32 = 0x0080_8080;
+
 impl Default for SynthConfig {
     fn default() -> Self {
         SynthConfig {
-            pattern: Pattern::Bars,
+            pattern: Pattern::Bars75,
             overlays: Overlays::ALL,
-            seed: 0x5EED_CA3E,
+            seed: u64::from(DEFAULT_SEED),
+            solid: DEFAULT_SOLID,
+            caption: Caption::default(),
+            adjust: Adjust::IDENTITY,
+            flip: Flip::default(),
             streaming_stores: false,
         }
     }
@@ -117,7 +239,7 @@ impl Default for SynthConfig {
 /// What changes from frame to frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FrameInfo {
-    /// Drives the square's position, the noise and the `FRAME` line.
+    /// Drives the square's position, the noise, the zone plate and the `FRAME` line.
     pub picture_number: u64,
     /// The `T` line: the frame's stream time (100 ns from the first frame).
     pub stream_time: i64,
@@ -132,110 +254,6 @@ impl From<&crate::clock::FrameStamp> for FrameInfo {
             stream_time: stamp.stream_time,
             drop_count: stamp.drop_count,
         }
-    }
-}
-
-/// Where things are in the picture (picture coordinates: row 0 is the top, for every format).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OverlayGeometry {
-    /// Text and square scale: `max(1, height / 240)`.
-    pub scale: usize,
-    /// Bar `i` spans columns `bar_edges[i]..bar_edges[i + 1]`.
-    pub bar_edges: [usize; 8],
-    /// End row of the bars.
-    pub bars_end: usize,
-    /// End row of the castellations.
-    pub castellations_end: usize,
-    /// End row of the ramp band; the black bottom band follows.
-    pub ramp_end: usize,
-    /// Left column of the first text cell.
-    pub text_left: usize,
-    /// Top row of the first text line.
-    pub text_top: usize,
-    /// Cell size in pixels: `8 * scale`.
-    pub cell: usize,
-    /// Text columns drawn.
-    pub text_columns: usize,
-    /// Side of the square.
-    pub box_size: usize,
-    /// Top row of the square.
-    pub box_top: usize,
-    /// Columns the square's left edge sweeps: `0..=box_travel`.
-    pub box_travel: usize,
-    /// Pixels the square moves per frame.
-    pub box_speed: usize,
-    /// Left column of the noise patch (it spans `ramp_end..height` rows, to the right edge).
-    pub noise_left: usize,
-    /// Checkerboard square side.
-    pub checker: usize,
-}
-
-impl OverlayGeometry {
-    /// The geometry of a `width` x `height` picture.
-    pub const fn new(width: usize, height: usize) -> OverlayGeometry {
-        const fn even(v: usize) -> usize {
-            v & !1
-        }
-        let scale = if height / 240 > 1 { height / 240 } else { 1 };
-        let mut bar_edges = [0usize; 8];
-        let mut i = 0;
-        while i < 8 {
-            bar_edges[i] = even(i * width / 7);
-            i += 1;
-        }
-        bar_edges[7] = width;
-        let ramp_end = even(height * 7 / 8);
-        let band = height - ramp_end;
-        let box_size = if even(band / 2) > 2 {
-            even(band / 2)
-        } else {
-            2
-        };
-        let noise_left = even(width - width / 8);
-        let cell = CELL * scale;
-        let text_left = cell;
-        let fit = (width - text_left) / cell;
-        OverlayGeometry {
-            scale,
-            bar_edges,
-            bars_end: even(height * 2 / 3),
-            castellations_end: even(height * 3 / 4),
-            ramp_end,
-            text_left,
-            text_top: cell,
-            cell,
-            text_columns: if fit < TEXT_COLUMNS {
-                fit
-            } else {
-                TEXT_COLUMNS
-            },
-            box_size,
-            box_top: ramp_end + even((band - box_size) / 2),
-            box_travel: noise_left.saturating_sub(box_size),
-            box_speed: if even(width / 160) > 2 {
-                even(width / 160)
-            } else {
-                2
-            },
-            noise_left,
-            checker: 16 * scale,
-        }
-    }
-
-    /// The square's left column at `picture_number`: a triangle wave over `0..=box_travel`.
-    pub const fn box_left(&self, picture_number: u64) -> usize {
-        if self.box_travel == 0 {
-            return 0;
-        }
-        let period = 2 * self.box_travel as u64;
-        let p = (picture_number % period) * self.box_speed as u64 % period;
-        let p = p as usize;
-        let x = if p <= self.box_travel {
-            p
-        } else {
-            2 * self.box_travel - p
-        };
-        x & !1
     }
 }
 
@@ -261,14 +279,22 @@ const T_CHECK_A: usize = 4;
 const T_CHECK_B: usize = 5;
 const T_SOLID: usize = 6;
 const TEMPLATE_COUNT: usize = 7;
-/// Most background bands a pattern has (the checkerboard has `ceil(H / (16 * scale))` <= 16).
+/// Most background bands a pattern has (the checkerboard has `ceil(H / (16 * scale))` <= 24).
 const MAX_BANDS: usize = 32;
 
-/// A horizontal band of the background: rows up to `end` use template `template`.
+/// A horizontal band of the background: picture rows up to `end` use template `template`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Band {
     end: usize,
     template: usize,
+}
+
+/// The zone plate's grey at each of its 256 phase steps as bytes, with the picture controls
+/// applied: luma for YUV, the common value of R, G and B for RGB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ZoneLut {
+    luma: [u8; 256],
+    rgb: [u8; 256],
 }
 
 /// Renders frames of one format (see the module docs). `S` is the template scratch memory.
@@ -279,6 +305,8 @@ pub struct Synthesizer<S> {
     layout: FrameLayout,
     bpp: usize,
     geo: OverlayGeometry,
+    zone: ZonePlate,
+    zone_lut: ZoneLut,
     config: SynthConfig,
     scratch: S,
     rows: [Span; TEMPLATE_COUNT],
@@ -289,81 +317,6 @@ pub struct Synthesizer<S> {
     font_entry: usize,
     bands: [Band; MAX_BANDS],
     band_count: usize,
-}
-
-/// A band of rows of one frame buffer, as memory rows `rows` of plane 0 (for bottom-up RGB,
-/// memory row `m` is picture row `height - 1 - m`).
-pub struct FrameBand<'a> {
-    rows: Range<usize>,
-    plane0: &'a mut [u8],
-    chroma: &'a mut [u8],
-    /// Bytes from one memory row of plane 0 to the next (the frame's pitch).
-    stride: usize,
-    /// Bytes from one chroma row to the next (NV12), else 0.
-    chroma_stride: usize,
-}
-
-impl core::fmt::Debug for FrameBand<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("FrameBand")
-            .field("rows", &self.rows)
-            .field("plane0_len", &self.plane0.len())
-            .field("chroma_len", &self.chroma.len())
-            .finish()
-    }
-}
-
-impl FrameBand<'_> {
-    /// The memory rows of plane 0 this band covers.
-    pub fn rows(&self) -> Range<usize> {
-        self.rows.clone()
-    }
-}
-
-/// The bands of one frame buffer, in memory order (see [`Synthesizer::bands`]).
-pub struct FrameBands<'a> {
-    plane0: &'a mut [u8],
-    chroma: &'a mut [u8],
-    next: usize,
-    per_band: usize,
-    height: usize,
-    stride: usize,
-    chroma_stride: usize,
-}
-
-impl core::fmt::Debug for FrameBands<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("FrameBands")
-            .field("next_row", &self.next)
-            .field("rows_per_band", &self.per_band)
-            .finish()
-    }
-}
-
-impl<'a> Iterator for FrameBands<'a> {
-    type Item = FrameBand<'a>;
-
-    fn next(&mut self) -> Option<FrameBand<'a>> {
-        if self.next >= self.height {
-            return None;
-        }
-        let end = (self.next + self.per_band).min(self.height);
-        let rows = end - self.next;
-        let (plane0, rest) = core::mem::take(&mut self.plane0).split_at_mut(rows * self.stride);
-        self.plane0 = rest;
-        let chroma_len = (rows / 2 * self.chroma_stride).min(self.chroma.len());
-        let (chroma, rest) = core::mem::take(&mut self.chroma).split_at_mut(chroma_len);
-        self.chroma = rest;
-        let band = FrameBand {
-            rows: self.next..end,
-            plane0,
-            chroma,
-            stride: self.stride,
-            chroma_stride: self.chroma_stride,
-        };
-        self.next = end;
-        Some(band)
-    }
 }
 
 /// Writes colour `c` as pixel `x` of a plane-0 row (YUY2 chroma from the pair's first pixel is
@@ -378,30 +331,6 @@ fn put_pixel(format: PixelFormat, row: &mut [u8], x: usize, c: Colour) {
         PixelFormat::Rgb24 => row[3 * x..3 * x + 3].copy_from_slice(&[c.b, c.g, c.r]),
         PixelFormat::Rgb32 => row[4 * x..4 * x + 4].copy_from_slice(&[c.b, c.g, c.r, 0xFF]),
     }
-}
-
-/// Maps a random byte into BT.601 limited-range luma, 16..=235: `16 + (r * 220) >> 8`.
-#[cfg(test)]
-const fn limited_luma(r: u8) -> u8 {
-    16 + ((r as u16 * 220) >> 8) as u8
-}
-
-/// [`limited_luma`] on the eight bytes of `x` at once (SWAR): the even and odd bytes are
-/// multiplied in 16-bit lanes, where `255 * 220` cannot carry into the next lane.
-const fn limited_luma8(x: u64) -> u64 {
-    const LANES: u64 = 0x00FF_00FF_00FF_00FF;
-    let even = (((x & LANES) * 220) >> 8) & LANES;
-    let odd = (((x >> 8) & LANES) * 220) & !LANES;
-    (even | odd) + 0x1010_1010_1010_1010
-}
-
-/// Spreads the low four bytes of `x` into the even bytes of a u64, odd bytes 128: four YUY2
-/// pixels of grey (`Y 80 Y 80 ...`).
-const fn yuy2_grey4(x: u64) -> u64 {
-    let x = x & 0xFFFF_FFFF;
-    let x = (x | (x << 16)) & 0x0000_FFFF_0000_FFFF;
-    let x = (x | (x << 8)) & 0x00FF_00FF_00FF_00FF;
-    x | 0x8000_8000_8000_8000
 }
 
 impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
@@ -465,6 +394,11 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
             layout,
             bpp,
             geo,
+            zone: ZonePlate::new(width, height),
+            zone_lut: ZoneLut {
+                luma: [0; 256],
+                rgb: [0; 256],
+            },
             config,
             scratch,
             rows,
@@ -476,8 +410,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
             bands: [Band::default(); MAX_BANDS],
             band_count: 0,
         };
-        synth.build_templates();
-        synth.set_pattern(config.pattern);
+        synth.build_overlay_templates();
+        synth.build_background();
         Ok(synth)
     }
 
@@ -497,66 +431,25 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
         self.config.streaming_stores = streaming;
     }
 
-    /// Switches the overlays (no rebuild needed).
-    pub fn set_overlays(&mut self, overlays: Overlays) {
-        self.config.overlays = overlays;
-    }
-
-    /// Switches the background pattern (repaints one template for [`Pattern::Solid`]).
-    pub fn set_pattern(&mut self, pattern: Pattern) {
-        self.config.pattern = pattern;
-        let g = self.geo;
-        let mut bands = [Band::default(); MAX_BANDS];
-        let count = match pattern {
-            Pattern::Bars => {
-                bands[0] = Band {
-                    end: g.bars_end,
-                    template: T_BARS,
-                };
-                bands[1] = Band {
-                    end: g.castellations_end,
-                    template: T_CASTELLATIONS,
-                };
-                bands[2] = Band {
-                    end: g.ramp_end,
-                    template: T_RAMP,
-                };
-                bands[3] = Band {
-                    end: self.height,
-                    template: T_BLACK,
-                };
-                4
-            }
-            Pattern::Ramp => {
-                bands[0] = Band {
-                    end: self.height,
-                    template: T_RAMP,
-                };
-                1
-            }
-            Pattern::Solid(colour) => {
-                self.paint(T_SOLID, |_| colour);
-                bands[0] = Band {
-                    end: self.height,
-                    template: T_SOLID,
-                };
-                1
-            }
-            Pattern::Checkerboard => {
-                let mut count = 0;
-                let mut end = 0;
-                while end < self.height && count < MAX_BANDS {
-                    end = (end + g.checker).min(self.height);
-                    let template = if count % 2 == 0 { T_CHECK_A } else { T_CHECK_B };
-                    bands[count] = Band { end, template };
-                    count += 1;
-                }
-                bands[count - 1].end = self.height;
-                count
-            }
+    /// Takes a new configuration (its `streaming_stores` is ignored: the stores stay chosen
+    /// per render). The background's templates are rebuilt when the pattern, its colour, the
+    /// picture controls or the flips changed (configure-time work, no allocation); overlays,
+    /// seed and caption take effect at the next frame for free. Returns whether templates were
+    /// rebuilt.
+    pub fn reconfigure(&mut self, config: SynthConfig) -> bool {
+        let old = self.config;
+        self.config = SynthConfig {
+            streaming_stores: old.streaming_stores,
+            ..config
         };
-        self.bands = bands;
-        self.band_count = count;
+        let rebuild = old.pattern != config.pattern
+            || old.solid != config.solid
+            || old.adjust != config.adjust
+            || old.flip != config.flip;
+        if rebuild {
+            self.build_background();
+        }
+        rebuild
     }
 
     /// Gives the scratch memory back.
@@ -564,20 +457,36 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
         self.scratch
     }
 
-    /// Paints background template `t` (plane 0 and NV12 chroma) from a colour per column.
-    /// Luma (and RGB) comes from each pixel's own column, chroma from its pair's first column.
-    fn paint(&mut self, t: usize, colour_at: impl Fn(usize) -> Colour) {
+    /// Paints background template `t` (plane 0 and NV12 chroma) from the levels of each picture
+    /// column, through the picture controls and the horizontal flip. Luma (and RGB) comes from
+    /// each pixel's own column, chroma from its pair's first column.
+    fn paint(&mut self, t: usize, levels_at: impl Fn(usize) -> Levels) {
         let (format, width) = (self.format, self.width);
         let (row_span, chroma_span) = (self.rows[t], self.chroma_rows[t]);
+        let adjust = self.config.adjust;
+        let mirror = self.config.flip.horizontal;
+        // Neighbouring columns mostly share their levels: convert each run once.
+        let mut last: Option<(Levels, Colour)> = None;
+        let mut colour_at = |x: usize| {
+            let levels = levels_at(if mirror { width - 1 - x } else { x });
+            match last {
+                Some((l, c)) if l == levels => c,
+                _ => {
+                    let c = adjust.colour(levels);
+                    last = Some((levels, c));
+                    c
+                }
+            }
+        };
         let scratch = self.scratch.as_mut();
         let row = &mut scratch[row_span.range()];
         row.fill(0);
         for x in 0..width {
             let own = colour_at(x);
-            let pair = colour_at(x & !1);
             match format {
                 PixelFormat::Nv12 => row[x] = own.y,
                 PixelFormat::Yuy2 => {
+                    let pair = colour_at(x & !1);
                     row[2 * x] = own.y;
                     row[2 * x + 1] = if x % 2 == 0 { pair.cb } else { pair.cr };
                 }
@@ -594,27 +503,106 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
         }
     }
 
-    /// Builds every template (configure time; per-pixel work is fine here).
-    fn build_templates(&mut self) {
+    /// Builds the templates and the bands of the configured background, and the zone plate's
+    /// look-up table (configure time; per-pixel work is fine here).
+    fn build_background(&mut self) {
         let g = self.geo;
         let width = self.width;
+        let height = self.height;
         let bar_at = move |x: usize| (0..7).rev().find(|&i| g.bar_edges[i] <= x).unwrap_or(0);
-        self.paint(T_BARS, |x| BARS[bar_at(x)]);
-        self.paint(T_CASTELLATIONS, |x| CASTELLATIONS[bar_at(x)]);
-        let span = (width - 1).max(1);
-        self.paint(T_RAMP, |x| Colour::grey((x * 1000 / span) as u16));
-        self.paint(T_BLACK, |_| Colour::BLACK);
-        let checker = g.checker;
-        let square = move |x: usize, odd: bool| {
-            if ((x / checker) % 2 == 1) != odd {
-                Colour::WHITE
-            } else {
-                Colour::BLACK
+        let ramp = move |x: usize| Levels::grey((x * 1000 / (width - 1).max(1)) as u16);
+        let mut bands = [Band::default(); MAX_BANDS];
+        let count = match self.config.pattern {
+            Pattern::Bars75 | Pattern::Bars100 => {
+                let level = if self.config.pattern == Pattern::Bars75 {
+                    BAR_LEVEL
+                } else {
+                    1000
+                };
+                let (bar_levels, castellation_levels) = (bars(level), castellations(level));
+                self.paint(T_BARS, |x| bar_levels[bar_at(x)]);
+                self.paint(T_CASTELLATIONS, |x| castellation_levels[bar_at(x)]);
+                self.paint(T_RAMP, ramp);
+                self.paint(T_BLACK, |_| Levels::grey(0));
+                let ends = [g.bars_end, g.castellations_end, g.ramp_end, height];
+                let templates = [T_BARS, T_CASTELLATIONS, T_RAMP, T_BLACK];
+                for (i, (end, template)) in ends.into_iter().zip(templates).enumerate() {
+                    bands[i] = Band { end, template };
+                }
+                4
             }
+            Pattern::Ramp => {
+                self.paint(T_RAMP, ramp);
+                bands[0] = Band {
+                    end: height,
+                    template: T_RAMP,
+                };
+                1
+            }
+            Pattern::Solid => {
+                let solid = Levels::from_rgb8(self.config.solid);
+                self.paint(T_SOLID, |_| solid);
+                bands[0] = Band {
+                    end: height,
+                    template: T_SOLID,
+                };
+                1
+            }
+            Pattern::Checkerboard => {
+                let checker = g.checker;
+                let square = move |x: usize, odd: bool| {
+                    Levels::grey(if ((x / checker) % 2 == 1) != odd {
+                        1000
+                    } else {
+                        0
+                    })
+                };
+                self.paint(T_CHECK_A, |x| square(x, false));
+                self.paint(T_CHECK_B, |x| square(x, true));
+                let mut count = 0;
+                let mut end = 0;
+                while end < height && count < MAX_BANDS {
+                    end = (end + checker).min(height);
+                    let template = if count % 2 == 0 { T_CHECK_A } else { T_CHECK_B };
+                    bands[count] = Band { end, template };
+                    count += 1;
+                }
+                bands[count - 1].end = height;
+                count
+            }
+            Pattern::ZonePlate => 0,
         };
-        self.paint(T_CHECK_A, |x| square(x, false));
-        self.paint(T_CHECK_B, |x| square(x, true));
+        if self.config.flip.vertical && count > 0 {
+            // The same bands from the bottom up: band i ends where band count-2-i ended.
+            let mut flipped = [Band::default(); MAX_BANDS];
+            for i in 0..count {
+                let source = bands[count - 1 - i];
+                let start = if count - 1 - i == 0 {
+                    0
+                } else {
+                    bands[count - 2 - i].end
+                };
+                flipped[i] = Band {
+                    end: height - start,
+                    template: source.template,
+                };
+            }
+            bands = flipped;
+        }
+        self.bands = bands;
+        self.band_count = count;
+        let adjust = self.config.adjust;
+        for (i, grey) in ZONE_GREY.iter().enumerate() {
+            let level = colour::div_round(i64::from(*grey) * 1000, 255) as u16;
+            let c = adjust.colour(Levels::grey(level));
+            self.zone_lut.luma[i] = c.y;
+            self.zone_lut.rgb[i] = c.g;
+        }
+    }
 
+    /// Builds the square's row segment and the font's runs (once: overlays are not adjusted).
+    fn build_overlay_templates(&mut self) {
+        let g = self.geo;
         let format = self.format;
         let (box_row, box_chroma, font, entry) =
             (self.box_row, self.box_chroma, self.font, self.font_entry);
@@ -714,7 +702,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
     }
 
     /// The memory rows (clipped to `band`) holding picture rows `y0..y1`.
-    fn memory_rows(&self, band: &Range<usize>, y0: usize, y1: usize) -> Range<usize> {
+    pub(super) fn memory_rows(&self, band: &Range<usize>, y0: usize, y1: usize) -> Range<usize> {
         let (a, b) = if self.format.is_bottom_up() {
             (self.height - y1, self.height - y0)
         } else {
@@ -726,7 +714,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
     }
 
     /// The picture row of memory row `m`.
-    fn picture_row(&self, m: usize) -> usize {
+    pub(super) fn picture_row(&self, m: usize) -> usize {
         if self.format.is_bottom_up() {
             self.height - 1 - m
         } else {
@@ -738,44 +726,84 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
     /// format). A band can be rendered again and again (a worker thread keeps its band).
     pub fn render_band(&self, frame: &FrameInfo, band: &mut FrameBand<'_>) -> Result<(), Error> {
         let rows = band.rows.clone();
-        let (plane0, chroma) = (&mut *band.plane0, &mut *band.chroma);
         let stride = band.stride;
         let cstride = band.chroma_stride;
         let needed = rows.len() * stride;
-        if plane0.len() != needed
-            || chroma.len() != rows.len() / 2 * cstride
+        if band.plane0.len() != needed
+            || band.chroma.len() != rows.len() / 2 * cstride
             || rows.end > self.height
             || stride < self.layout.stride
             || (cstride > 0) != (self.layout.chroma_stride > 0)
         {
             return Err(Error::BufferTooSmall {
-                len: plane0.len(),
+                len: band.plane0.len(),
                 needed,
             });
         }
-        let scratch = self.scratch.as_ref();
-        let nv12 = self.format == PixelFormat::Nv12;
-        // Rows of plane 0 for memory rows `r` (absolute), as a slice of this band.
-        let band_rows =
-            |r: &Range<usize>| (r.start - rows.start) * stride..(r.end - rows.start) * stride;
-        let chroma_rows = |y0: usize, y1: usize| {
-            let a = (y0 / 2).clamp(rows.start / 2, rows.end / 2);
-            let b = (y1 / 2).clamp(a, rows.end / 2);
-            (a - rows.start / 2) * cstride..(b - rows.start / 2) * cstride
-        };
+        if self.config.pattern == Pattern::ZonePlate {
+            self.zone_plate(frame, band);
+        } else {
+            self.templates(band);
+        }
+        let overlays = self.config.overlays;
+        if overlays.contains(Overlays::MOVING_BOX) {
+            self.moving_box(frame, band);
+        }
+        if overlays.contains(Overlays::NOISE) {
+            self.noise(frame, band);
+        }
+        if self.geo.text_columns > 0 {
+            let text = overlay_text(frame.picture_number, frame.stream_time, frame.drop_count);
+            let lines = [
+                Overlays::FRAME_COUNTER,
+                Overlays::TIME,
+                Overlays::DROP_COUNT,
+            ];
+            for (line, (chars, overlay)) in text.iter().zip(lines).enumerate() {
+                if overlays.contains(overlay) {
+                    self.text_line(band, line, &chars[..self.geo.text_columns]);
+                }
+            }
+            let caption = self.config.caption.as_bytes();
+            if overlays.contains(Overlays::CAPTION) && !caption.is_empty() {
+                let columns = caption.len().min(self.geo.caption_columns);
+                self.text_line(band, TEXT_LINES, &caption[..columns]);
+            }
+        }
+        Ok(())
+    }
 
-        // 1. Background: one template copy per row.
+    /// The bytes of `band` holding memory rows `r` of plane 0.
+    pub(super) fn plane_rows(band: &FrameBand<'_>, r: &Range<usize>) -> Range<usize> {
+        (r.start - band.rows.start) * band.stride..(r.end - band.rows.start) * band.stride
+    }
+
+    /// The bytes of `band`'s chroma plane holding the chroma rows of picture rows `y0..y1`.
+    pub(super) fn chroma_bytes(band: &FrameBand<'_>, y0: usize, y1: usize) -> Range<usize> {
+        let rows = &band.rows;
+        let a = (y0 / 2).clamp(rows.start / 2, rows.end / 2);
+        let b = (y1 / 2).clamp(a, rows.end / 2);
+        (a - rows.start / 2) * band.chroma_stride..(b - rows.start / 2) * band.chroma_stride
+    }
+
+    /// The background from the row templates: one template copy per row.
+    fn templates(&self, band: &mut FrameBand<'_>) {
+        let scratch = self.scratch.as_ref();
         let streaming = self.config.streaming_stores;
+        let nv12 = self.format == PixelFormat::Nv12;
+        let rows = band.rows.clone();
         let mut top = 0;
         for b in &self.bands[..self.band_count] {
             let mem = self.memory_rows(&rows, top, b.end);
+            let bytes = Self::plane_rows(band, &mem);
             let template = &scratch[self.rows[b.template].range()];
-            store::fill_rows(&mut plane0[band_rows(&mem)], stride, template, streaming);
+            store::fill_rows(&mut band.plane0[bytes], band.stride, template, streaming);
             if nv12 {
+                let bytes = Self::chroma_bytes(band, top, b.end);
                 let template = &scratch[self.chroma_rows[b.template].range()];
                 store::fill_rows(
-                    &mut chroma[chroma_rows(top, b.end)],
-                    cstride,
+                    &mut band.chroma[bytes],
+                    band.chroma_stride,
                     template,
                     streaming,
                 );
@@ -783,135 +811,56 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
             top = b.end;
         }
         if streaming {
-            // The overlays below store into lines just streamed: order them after.
+            // The overlays store into lines just streamed: order them after.
             store::fence();
         }
-
-        let g = &self.geo;
-        let bpp = self.bpp;
-        let overlays = self.config.overlays;
-
-        // 2. The moving square: one segment copy per row.
-        if overlays.moving_box {
-            let x = g.box_left(frame.picture_number);
-            let (y0, y1) = (g.box_top, g.box_top + g.box_size);
-            let seg = &scratch[self.box_row.range()];
-            for row in plane0[band_rows(&self.memory_rows(&rows, y0, y1))].chunks_exact_mut(stride)
-            {
-                row[x * bpp..(x + g.box_size) * bpp].copy_from_slice(seg);
-            }
-            if nv12 {
-                let seg = &scratch[self.box_chroma.range()];
-                for row in chroma[chroma_rows(y0, y1)].chunks_exact_mut(cstride) {
-                    row[x..x + g.box_size].copy_from_slice(seg);
-                }
-            }
-        }
-
-        // 3. Noise, confined to the bottom-right patch.
-        if overlays.noise {
-            let mem = self.memory_rows(&rows, g.ramp_end, self.height);
-            let left = g.noise_left;
-            for (i, row) in plane0[band_rows(&mem)].chunks_exact_mut(stride).enumerate() {
-                let y = self.picture_row(mem.start + i) as u64;
-                let seed = self.config.seed
-                    ^ frame.picture_number.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                    ^ y.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
-                let mut rng = SmallRng::seed_from_u64(seed);
-                self.noise_row(&mut rng, &mut row[left * bpp..self.width * bpp]);
-            }
-            if nv12 {
-                for row in chroma[chroma_rows(g.ramp_end, self.height)].chunks_exact_mut(cstride) {
-                    row[left..self.width].fill(128);
-                }
-            }
-        }
-
-        // 4. Text: the first row of each glyph row's `scale` rows is one font-run copy per
-        // character; the others copy that row's text segment whole.
-        if overlays.text && g.text_columns > 0 {
-            let text = overlay_text(frame.picture_number, frame.stream_time, frame.drop_count);
-            let (y0, y1) = (g.text_top, g.text_top + TEXT_LINES * g.cell);
-            let font = &scratch[self.font.range()];
-            let run = self.font_entry;
-            let (x0, x1) = (g.text_left * bpp, g.text_left * bpp + g.text_columns * run);
-            for (line, chars) in text.iter().enumerate() {
-                for glyph_row in 0..CELL {
-                    let top = y0 + line * g.cell + glyph_row * g.scale;
-                    let mem = self.memory_rows(&rows, top, top + g.scale);
-                    if mem.is_empty() {
-                        continue;
-                    }
-                    let first = (mem.start - rows.start) * stride;
-                    let dst = &mut plane0[first + x0..first + x1];
-                    for (cell, ch) in dst.chunks_exact_mut(run).zip(&chars[..g.text_columns]) {
-                        let bits = usize::from(glyph(*ch)[glyph_row]);
-                        cell.copy_from_slice(&font[bits * run..(bits + 1) * run]);
-                    }
-                    for m in mem.start + 1..mem.end {
-                        plane0.copy_within(first + x0..first + x1, (m - rows.start) * stride + x0);
-                    }
-                }
-            }
-            if nv12 {
-                let x1 = g.text_left + g.text_columns * g.cell;
-                for row in chroma[chroma_rows(y0, y1)].chunks_exact_mut(cstride) {
-                    row[g.text_left..x1].fill(128);
-                }
-            }
-        }
-        Ok(())
     }
 
-    /// Fills one row segment of the noise patch: grey noise, limited range for YUV; eight
-    /// random bytes (one `next_u64`) per step, written with fixed-size stores (a variable-length
-    /// copy would be a `memcpy` call per step).
-    fn noise_row(&self, rng: &mut SmallRng, seg: &mut [u8]) {
-        match self.format {
-            PixelFormat::Nv12 => {
-                let mut chunks = seg.chunks_exact_mut(8);
-                for chunk in &mut chunks {
-                    chunk.copy_from_slice(&limited_luma8(rng.next_u64()).to_le_bytes());
+    /// The zone plate, pixel by pixel, mirrored as configured.
+    fn zone_plate(&self, frame: &FrameInfo, band: &mut FrameBand<'_>) {
+        let n = frame.picture_number;
+        let (width, stride) = (self.width, band.stride);
+        let flip = self.config.flip;
+        let lut = &self.zone_lut;
+        let format = self.format;
+        let first = band.rows.start;
+        for (i, row) in band.plane0.chunks_exact_mut(stride).enumerate() {
+            let y = self.picture_row(first + i);
+            let y = if flip.vertical {
+                self.height - 1 - y
+            } else {
+                y
+            };
+            match format {
+                PixelFormat::Nv12 => {
+                    self.zone.row(y, n, flip.horizontal, |x, phase| {
+                        row[x] = lut.luma[usize::from(phase)];
+                    });
                 }
-                let rest = chunks.into_remainder();
-                let y = limited_luma8(rng.next_u64()).to_le_bytes();
-                for (d, s) in rest.iter_mut().zip(y) {
-                    *d = s;
+                PixelFormat::Yuy2 => {
+                    self.zone.row(y, n, flip.horizontal, |x, phase| {
+                        row[2 * x] = lut.luma[usize::from(phase)];
+                        row[2 * x + 1] = 128;
+                    });
                 }
-            }
-            PixelFormat::Yuy2 => {
-                let mut chunks = seg.chunks_exact_mut(16);
-                for chunk in &mut chunks {
-                    let y = limited_luma8(rng.next_u64());
-                    chunk[..8].copy_from_slice(&yuy2_grey4(y).to_le_bytes());
-                    chunk[8..].copy_from_slice(&yuy2_grey4(y >> 32).to_le_bytes());
-                }
-                let rest = chunks.into_remainder();
-                let y = limited_luma8(rng.next_u64());
-                let mut px = [0u8; 16];
-                px[..8].copy_from_slice(&yuy2_grey4(y).to_le_bytes());
-                px[8..].copy_from_slice(&yuy2_grey4(y >> 32).to_le_bytes());
-                for (d, s) in rest.iter_mut().zip(px) {
-                    *d = s;
-                }
-            }
-            PixelFormat::Rgb32 => {
-                for chunk in seg.chunks_mut(32) {
-                    let r = rng.next_u64().to_le_bytes();
-                    for (px, s) in chunk.chunks_exact_mut(4).zip(r) {
-                        px.copy_from_slice(
-                            &((u32::from(s) * 0x0001_0101) | 0xFF00_0000).to_le_bytes(),
-                        );
-                    }
+                PixelFormat::Rgb24 | PixelFormat::Rgb32 => {
+                    let bpp = self.bpp;
+                    self.zone.row(y, n, flip.horizontal, |x, phase| {
+                        let v = lut.rgb[usize::from(phase)];
+                        let px = &mut row[x * bpp..x * bpp + bpp];
+                        px[..3].fill(v);
+                        if bpp == 4 {
+                            px[3] = 0xFF;
+                        }
+                    });
                 }
             }
-            PixelFormat::Rgb24 => {
-                for chunk in seg.chunks_mut(24) {
-                    let r = rng.next_u64().to_le_bytes();
-                    for (px, s) in chunk.chunks_exact_mut(3).zip(r) {
-                        px.copy_from_slice(&[s, s, s]);
-                    }
-                }
+            let _ = width;
+        }
+        if format == PixelFormat::Nv12 {
+            let cstride = band.chroma_stride;
+            for row in band.chroma.chunks_exact_mut(cstride) {
+                row[..width].fill(128);
             }
         }
     }
@@ -954,8 +903,20 @@ mod tests {
 
     #[test]
     fn band_rendering_equals_whole_frame_rendering() {
-        for format in PixelFormat::ALL {
-            let (s, mut whole) = synth(format, FrameSize::VGA, SynthConfig::default());
+        let flipped = SynthConfig {
+            pattern: Pattern::ZonePlate,
+            flip: Flip {
+                horizontal: true,
+                vertical: true,
+            },
+            caption: Caption::new(b"two cameras").unwrap(),
+            ..SynthConfig::default()
+        };
+        for (format, config) in PixelFormat::ALL
+            .into_iter()
+            .flat_map(|f| [(f, SynthConfig::default()), (f, flipped)])
+        {
+            let (s, mut whole) = synth(format, FrameSize::VGA, config);
             let frame = FrameInfo {
                 picture_number: 77,
                 stream_time: 25_666_641,
@@ -978,17 +939,12 @@ mod tests {
     #[test]
     fn every_byte_is_written() {
         for format in PixelFormat::ALL {
-            for pattern in [
-                Pattern::Bars,
-                Pattern::Ramp,
-                Pattern::Checkerboard,
-                Pattern::Solid(Colour::WHITE),
-            ] {
+            for pattern in Pattern::ALL {
                 let config = SynthConfig {
                     pattern,
                     overlays: Overlays::NONE,
                     seed: 1,
-                    streaming_stores: false,
+                    ..SynthConfig::default()
                 };
                 let (s, mut a) = synth(format, FrameSize::QVGA, config);
                 let mut b = vec![0xFFu8; a.len()];
@@ -1003,9 +959,39 @@ mod tests {
     }
 
     #[test]
+    fn reconfiguring_rebuilds_only_for_what_the_templates_hold() {
+        let (mut s, mut a) = synth(PixelFormat::Nv12, FrameSize::QVGA, SynthConfig::default());
+        let base = *s.config();
+        assert!(!s.reconfigure(SynthConfig {
+            overlays: Overlays::NONE,
+            seed: 9,
+            caption: Caption::new(b"x").unwrap(),
+            ..base
+        }));
+        assert!(s.reconfigure(SynthConfig {
+            adjust: Adjust {
+                gamma: 220,
+                ..Adjust::IDENTITY
+            },
+            ..base
+        }));
+        assert!(s.reconfigure(base), "back to the defaults");
+        // The same picture as a synthesizer that never changed.
+        let (t, mut b) = synth(PixelFormat::Nv12, FrameSize::QVGA, base);
+        s.render(&FrameInfo::default(), &mut a).unwrap();
+        t.render(&FrameInfo::default(), &mut b).unwrap();
+        assert!(a == b);
+        assert!(Caption::new(&[b'a'; 32]).is_none() && Caption::new(&[b'~'; 31]).is_some());
+        assert!(Caption::new(b"tab\t").is_none() && Caption::new("é".as_bytes()).is_none());
+        assert_eq!(Overlays::from_bits(0x40), None);
+        assert_eq!(Pattern::from_value(5), Some(Pattern::ZonePlate));
+        assert_eq!(Pattern::from_value(6), None);
+    }
+
+    #[test]
     fn streaming_stores_render_the_same_frame() {
         for format in PixelFormat::ALL {
-            for pattern in [Pattern::Bars, Pattern::Checkerboard] {
+            for pattern in [Pattern::Bars75, Pattern::Checkerboard, Pattern::ZonePlate] {
                 let ordinary = SynthConfig {
                     pattern,
                     ..SynthConfig::default()
@@ -1027,37 +1013,5 @@ mod tests {
                 assert!(a == b, "{format:?} {pattern:?}: streaming stores differ");
             }
         }
-    }
-
-    #[test]
-    fn swar_luma_matches_the_scalar_mapping() {
-        for b in 0..=255u8 {
-            let x = u64::from_le_bytes([b, 255 - b, b / 2, 0, 255, b, 1, b ^ 0x55]);
-            let y = limited_luma8(x).to_le_bytes();
-            for (out, inp) in y.iter().zip(x.to_le_bytes()) {
-                assert_eq!(*out, limited_luma(inp));
-            }
-        }
-        assert_eq!(
-            yuy2_grey4(0x0000_0000_4433_2211).to_le_bytes(),
-            [0x11, 128, 0x22, 128, 0x33, 128, 0x44, 128]
-        );
-    }
-
-    #[test]
-    fn the_square_sweeps_and_turns_back() {
-        let g = OverlayGeometry::new(1920, 1080);
-        assert_eq!(g.box_left(0), 0);
-        assert_eq!(g.box_left(1), g.box_speed);
-        let xs: Vec<usize> = (0..2000).map(|n| g.box_left(n)).collect();
-        assert!(xs.iter().all(|&x| x <= g.box_travel && x % 2 == 0));
-        assert!(
-            xs.iter().any(|&x| x + g.box_speed > g.box_travel),
-            "reaches the far end"
-        );
-        assert!(
-            g.noise_left >= g.box_travel + g.box_size,
-            "never runs into the noise patch"
-        );
     }
 }

@@ -444,9 +444,10 @@ impl Kernel {
                 match unsafe { (*extension).AddDevice } {
                     None => status,
                     Some(add) => {
-                        let physical = RawBox::<DEVICE_OBJECT>::zeroed();
-                        // SAFETY: AddDevice's contract; the PDO stands for the root bus's.
-                        let status = unsafe { add(self.state.io.driver(), physical.as_ptr()) };
+                        // SAFETY: AddDevice's contract; the PDO stands for the root bus's and
+                        // lives as long as the kernel.
+                        let status =
+                            unsafe { add(self.state.io.driver(), self.state.io.physical()) };
                         if nt_success(status) {
                             start_device(&self.state)
                         } else {

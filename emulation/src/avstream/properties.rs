@@ -10,8 +10,11 @@
 //! buffer) gets STATUS_BUFFER_OVERFLOW with the size; a short one STATUS_BUFFER_TOO_SMALL; a
 //! request shorter than the item's `MinProperty` STATUS_INVALID_BUFFER_SIZE. Unknown set:
 //! STATUS_PROPSET_NOT_FOUND; known set, unknown id: STATUS_NOT_FOUND. SETSUPPORT answers
-//! whether the set is there; BASICSUPPORT calls the item's `SupportHandler`, or answers a
-//! KSPROPERTY_DESCRIPTION (or just the ULONG access flags when the buffer is that small).
+//! whether the set is there; BASICSUPPORT calls the item's `SupportHandler`, or answers from
+//! the item's `Values` (`basic_support_answer`): the ULONG access flags, the
+//! KSPROPERTY_DESCRIPTION alone (its `DescriptionSize` the whole answer's size), or the
+//! description followed by each members list (a KSPROPERTY_MEMBERSHEADER and its members: the
+//! ranges, the default), as the KS basic-support conventions ask.
 //! DATAINTERSECTION tries each client range (in order) against each pin range whose GUIDs are
 //! compatible, calling the pin's `IntersectHandler` with the filter as context until one does
 //! not answer STATUS_NO_MATCH; a pin without a handler answers STATUS_NO_MATCH (ks.sys's
@@ -33,7 +36,7 @@ use ks::guid::GUID;
 use ks::ks::{
     KSPROPTYPESETID_General, KSALLOCATOR_FRAMING_EX, KSIDENTIFIER, KSPROPERTY_DESCRIPTION,
     KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET,
-    KSPROPERTY_TYPE_SETSUPPORT, KS_FRAMING_ITEM, VT_EMPTY,
+    KSPROPERTY_TYPE_SETSUPPORT, KSPROPERTY_VALUES, KS_FRAMING_ITEM, VT_EMPTY,
 };
 use ks::nt::IRP;
 use ks::status::{
@@ -176,16 +179,18 @@ pub(super) unsafe fn property(
                 if item.SetPropertyHandler.is_some() {
                     access |= KSPROPERTY_TYPE_SET;
                 }
-                Some(access)
+                // SAFETY: the item's Values is NULL or the driver's KSPROPERTY_VALUES, live until
+                // unload, whose lists hold what their headers say.
+                Some((access, unsafe { describe_values(item.Values) }))
             }
-            Err(_) => builtin_access(is_filter, &request),
+            Err(_) => builtin_access(is_filter, &request).map(|access| (access, None)),
         };
-        let Some(access) = access else {
+        let Some((access, values)) = access else {
             return Reply::status(STATUS_NOT_FOUND);
         };
         // SAFETY: the caller's guarantee: METHOD_NEITHER, the output buffer holds
         // OutputBufferLength bytes.
-        return unsafe { basic_support_answer(access, output_len, output) };
+        return unsafe { basic_support_answer(access, values.as_ref(), output_len, output) };
     }
     match found {
         Ok(item) => {
@@ -315,45 +320,104 @@ fn builtin_access(is_filter: bool, request: &KSIDENTIFIER) -> Option<u32> {
     }
 }
 
-/// The answer to a BASICSUPPORT request without a support handler: a KSPROPERTY_DESCRIPTION
-/// (structure-valued, no members) when the buffer holds one, else the ULONG access flags, as the
-/// KS property documentation describes.
+/// An item's `Values`, serialized as a BASICSUPPORT answer lays them out after the
+/// KSPROPERTY_DESCRIPTION: its value type, then each members list as its
+/// KSPROPERTY_MEMBERSHEADER followed by `MembersCount` members of `MembersSize` bytes, packed
+/// (no padding between lists: **guess**, no public source shows the layout on the wire). Empty
+/// for NULL `Values`.
+struct ValuesAnswer {
+    /// `PropTypeSet`.
+    prop_type: KSIDENTIFIER,
+    /// `MembersListCount`.
+    lists: u32,
+    /// The serialized lists.
+    bytes: Vec<u8>,
+}
+
+/// Reads an item's `Values` into a [`ValuesAnswer`] (`None` for NULL `Values`).
+///
+/// # Safety
+/// `values` must be NULL or a live KSPROPERTY_VALUES whose `MembersList` holds
+/// `MembersListCount` lists, each pointing to `MembersCount * MembersSize` readable bytes.
+unsafe fn describe_values(values: *const KSPROPERTY_VALUES) -> Option<ValuesAnswer> {
+    // SAFETY: the caller's guarantee.
+    let values = unsafe { values.as_ref() }?;
+    // SAFETY: MembersList holds MembersListCount lists (the caller's guarantee).
+    let lists = unsafe { slice(values.MembersList, values.MembersListCount) };
+    let mut bytes = Vec::new();
+    for list in lists {
+        let header = list.MembersHeader;
+        bytes.extend_from_slice(header.as_bytes());
+        let size = header.MembersSize as usize * header.MembersCount as usize;
+        // SAFETY: Members points to MembersCount members of MembersSize bytes (the caller's
+        // guarantee).
+        bytes.extend_from_slice(unsafe { slice(list.Members.cast::<u8>(), size as u32) });
+    }
+    Some(ValuesAnswer {
+        prop_type: values.PropTypeSet,
+        lists: values.MembersListCount,
+        bytes,
+    })
+}
+
+/// The answer to a BASICSUPPORT request without a support handler, by the buffer's size (the
+/// conventions of learn.microsoft.com's "Basic Support Queries for Audio Properties", which
+/// clients of every KS property follow):
+/// - none: STATUS_BUFFER_OVERFLOW with the whole answer's size (the size query);
+/// - at least the whole answer: the KSPROPERTY_DESCRIPTION and the item's values (ranges,
+///   default), `DescriptionSize` their total;
+/// - exactly a KSPROPERTY_DESCRIPTION (when values follow it): the description alone, its
+///   `DescriptionSize` telling the size to ask again with;
+/// - less than a description but room for a ULONG: the access flags;
+/// - any other size: STATUS_BUFFER_TOO_SMALL with the whole answer's size.
+///
+/// Without `Values` the description says a structure (`KSPROPTYPESETID_General`, `VT_EMPTY`)
+/// and no members lists.
 ///
 /// # Safety
 /// `output` must be valid for writes of `output_len` bytes (a METHOD_NEITHER output buffer).
-unsafe fn basic_support_answer(access: u32, output_len: usize, output: *mut c_void) -> Reply {
+unsafe fn basic_support_answer(
+    access: u32,
+    values: Option<&ValuesAnswer>,
+    output_len: usize,
+    output: *mut c_void,
+) -> Reply {
     let description_size = std::mem::size_of::<KSPROPERTY_DESCRIPTION>();
-    if output_len >= description_size {
-        let description = KSPROPERTY_DESCRIPTION {
-            AccessFlags: access,
-            DescriptionSize: description_size as u32,
-            PropTypeSet: KSIDENTIFIER {
+    let (prop_type, lists, members) = match values {
+        Some(v) => (v.prop_type, v.lists, &v.bytes[..]),
+        None => (
+            KSIDENTIFIER {
                 Set: KSPROPTYPESETID_General,
                 Id: VT_EMPTY,
                 Flags: 0,
             },
-            MembersListCount: 0,
-            Reserved: 0,
-        };
-        // SAFETY: the caller's guarantee: `output_len` (>= the description's size) writable bytes.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                description.as_bytes().as_ptr(),
-                output.cast::<u8>(),
-                description_size,
-            )
-        };
-        return Reply::Complete(STATUS_SUCCESS, description_size);
-    }
-    if output_len >= 4 {
-        // SAFETY: the caller's guarantee: `output_len` (>= 4) writable bytes.
-        unsafe { output.cast::<u32>().write_unaligned(access) };
-        return Reply::Complete(STATUS_SUCCESS, 4);
-    }
-    if output_len == 0 {
-        return Reply::Complete(STATUS_BUFFER_OVERFLOW, description_size);
-    }
-    Reply::Complete(STATUS_BUFFER_TOO_SMALL, description_size)
+            0,
+            &[][..],
+        ),
+    };
+    let total = description_size + members.len();
+    let description = KSPROPERTY_DESCRIPTION {
+        AccessFlags: access,
+        DescriptionSize: total as u32,
+        PropTypeSet: prop_type,
+        MembersListCount: lists,
+        Reserved: 0,
+    };
+    let written: Vec<u8> = if output_len >= total {
+        [description.as_bytes(), members].concat()
+    } else if output_len == description_size {
+        description.as_bytes().to_vec()
+    } else if (4..description_size).contains(&output_len) {
+        access.to_le_bytes().to_vec()
+    } else if output_len == 0 {
+        return Reply::Complete(STATUS_BUFFER_OVERFLOW, total);
+    } else {
+        return Reply::Complete(STATUS_BUFFER_TOO_SMALL, total);
+    };
+    // SAFETY: the caller's guarantee: `output_len` writable bytes, at least `written.len()` as
+    // just decided.
+    unsafe { std::ptr::copy_nonoverlapping(written.as_ptr(), output.cast::<u8>(), written.len()) };
+    Reply::Complete(STATUS_SUCCESS, written.len())
 }
 
 /// The property set GUIDs ks.sys answers.

@@ -423,6 +423,69 @@ pub unsafe extern "system" fn dropped_get(
     STATUS_SUCCESS
 }
 
+/// The id of a `LONG` item of the [`DROPPED`] set carrying `Values`: a stepped range
+/// [`RANGED_RANGE`] and the default [`RANGED_DEFAULT`].
+pub const RANGED_ID: u32 = 7;
+/// The ranged item's range: -100..=100 in steps of 5.
+pub const RANGED_RANGE: ks::ks::KSPROPERTY_STEPPING_LONG = ks::ks::KSPROPERTY_STEPPING_LONG {
+    SteppingDelta: 5,
+    Reserved: 0,
+    SignedMinimum: -100,
+    SignedMaximum: 100,
+};
+/// The ranged item's default.
+pub const RANGED_DEFAULT: i32 = 15;
+
+/// GET of the ranged item: its default.
+#[ks::kernel_abi]
+pub unsafe extern "system" fn ranged_get(
+    irp: *mut IRP,
+    _request: *mut KSIDENTIFIER,
+    data: *mut c_void,
+) -> NTSTATUS {
+    // SAFETY: MinData guarantees 4 bytes of data.
+    unsafe { data.cast::<i32>().write_unaligned(RANGED_DEFAULT) };
+    // SAFETY: the handler sets Information.
+    unsafe { (*irp).IoStatus.Information = 4 };
+    STATUS_SUCCESS
+}
+
+/// The ranged item's `KSPROPERTY_VALUES`: a `VT_I4`, one stepped range, one default.
+fn ranged_values() -> *const ks::ks::KSPROPERTY_VALUES {
+    use ks::ks::*;
+    let range = leak(RANGED_RANGE);
+    let default = leak(RANGED_DEFAULT);
+    let lists = leak([
+        KSPROPERTY_MEMBERSLIST {
+            MembersHeader: KSPROPERTY_MEMBERSHEADER {
+                MembersFlags: KSPROPERTY_MEMBER_STEPPEDRANGES,
+                MembersSize: 16,
+                MembersCount: 1,
+                Flags: 0,
+            },
+            Members: range.cast(),
+        },
+        KSPROPERTY_MEMBERSLIST {
+            MembersHeader: KSPROPERTY_MEMBERSHEADER {
+                MembersFlags: KSPROPERTY_MEMBER_VALUES,
+                MembersSize: 4,
+                MembersCount: 1,
+                Flags: KSPROPERTY_MEMBER_FLAG_DEFAULT,
+            },
+            Members: default.cast(),
+        },
+    ]);
+    leak(KSPROPERTY_VALUES {
+        PropTypeSet: KSIDENTIFIER {
+            Set: KSPROPTYPESETID_General,
+            Id: VT_I4,
+            Flags: 0,
+        },
+        MembersListCount: 2,
+        MembersList: lists.cast(),
+    })
+}
+
 #[ks::kernel_abi]
 pub unsafe extern "system" fn device_add(device: *mut KSDEVICE) -> NTSTATUS {
     CALLS.lock().unwrap().push("add");
@@ -499,21 +562,35 @@ pub fn build_descriptors(pin_flags: u32) -> Descriptors {
             Clock: null_mut::<KSCLOCK_DISPATCH>(),
             Allocator: null_mut::<KSALLOCATOR_DISPATCH>(),
         });
-        let items = leak([KSPROPERTY_ITEM {
-            PropertyId: KSPROPERTY_DROPPEDFRAMES_CURRENT,
-            GetPropertyHandler: Some(dropped_get),
-            MinProperty: 24,
-            MinData: 8,
-            SetPropertyHandler: None,
-            Values: null_mut::<c_void>(),
-            RelationsCount: 0,
-            Relations: null_mut::<ks::ks::KSIDENTIFIER>(),
-            SupportHandler: None,
-            SerializedSize: 0,
-        }]);
+        let items = leak([
+            KSPROPERTY_ITEM {
+                PropertyId: KSPROPERTY_DROPPEDFRAMES_CURRENT,
+                GetPropertyHandler: Some(dropped_get),
+                MinProperty: 24,
+                MinData: 8,
+                SetPropertyHandler: None,
+                Values: std::ptr::null(),
+                RelationsCount: 0,
+                Relations: null_mut::<ks::ks::KSIDENTIFIER>(),
+                SupportHandler: None,
+                SerializedSize: 0,
+            },
+            KSPROPERTY_ITEM {
+                PropertyId: RANGED_ID,
+                GetPropertyHandler: Some(ranged_get),
+                MinProperty: 24,
+                MinData: 4,
+                SetPropertyHandler: None,
+                Values: ranged_values(),
+                RelationsCount: 0,
+                Relations: null_mut::<ks::ks::KSIDENTIFIER>(),
+                SupportHandler: None,
+                SerializedSize: 0,
+            },
+        ]);
         let sets = leak([KSPROPERTY_SET {
             Set: &DROPPED,
-            PropertiesCount: 1,
+            PropertiesCount: 2,
             PropertyItem: items.cast(),
             FastIoCount: 0,
             FastIoTable: null_mut::<c_void>(),

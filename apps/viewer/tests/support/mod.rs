@@ -145,6 +145,8 @@ impl Camera for FakeCamera {
                 },
             ],
             patterns: vec!["bars".into(), "black".into()],
+            controls: Vec::new(),
+            fault_injection: None,
         })
     }
 
@@ -319,6 +321,8 @@ impl Stream for FakeStream {
             picture_number,
             drop_count: self.dropped,
             memory,
+            arrival_time: None,
+            discontinuity: false,
         })
     }
 
