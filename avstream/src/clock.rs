@@ -506,6 +506,22 @@ mod tests {
         assert_eq!(h.Size, 56 + 72, "Size is the caller's");
         assert_ne!(h.OptionsFlags & KSSTREAM_HEADER_OPTIONSF_TIMEVALID, 0);
         assert_ne!(h.OptionsFlags & KSSTREAM_HEADER_OPTIONSF_DURATIONVALID, 0);
+        assert_eq!(
+            h.OptionsFlags,
+            FrameStamp::OPTIONS_FLAGS,
+            "no discontinuity unasked"
+        );
+        // An injected discontinuity adds its flag to the frame's own.
+        let flagged = FrameStamp {
+            discontinuity: true,
+            ..f
+        };
+        let mut d = KSSTREAM_HEADER::default();
+        flagged.fill_header(&mut d);
+        assert_eq!(
+            d.OptionsFlags,
+            FrameStamp::OPTIONS_FLAGS | KSSTREAM_HEADER_OPTIONSF_DATADISCONTINUITY
+        );
         let mut answer = KSPROPERTY_DROPPEDFRAMES_CURRENT_S {
             Property: ks::ks::KSIDENTIFIER {
                 Set: ks::GUID::NULL,
