@@ -310,6 +310,11 @@ impl Controls {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ks::avcam::{
+        AVCAM_OVERLAY_NOISE, AVCAM_OVERLAY_TIME, AVCAM_PATTERN_BARS100, AVCAM_PATTERN_BARS75,
+        AVCAM_PATTERN_CHECKERBOARD, AVCAM_PATTERN_RAMP, AVCAM_PATTERN_SOLID,
+        AVCAM_PATTERN_ZONE_PLATE,
+    };
 
     #[test]
     fn the_defaults_are_the_documented_ones_and_render_the_default_picture() {
@@ -368,5 +373,116 @@ mod tests {
         );
         assert_eq!(ProcAmp::from_id(13), Some(ProcAmp::PowerlineFrequency));
         assert_eq!(ProcAmp::from_id(4), None, "sharpness is not offered");
+    }
+
+    #[test]
+    fn procamp_ranges_are_the_ks_pages_and_take_both_ends_and_the_default() {
+        // (min, max, default) from the KSPROPERTY_VIDEOPROCAMP_* pages (see the module docs).
+        let documented = [
+            (ProcAmp::Brightness, -10_000, 10_000, 750),
+            (ProcAmp::Contrast, 0, 10_000, 100),
+            (ProcAmp::Hue, -18_000, 18_000, 0),
+            (ProcAmp::Saturation, 0, 10_000, 100),
+            (ProcAmp::Gamma, 1, 500, 100),
+            (ProcAmp::PowerlineFrequency, 0, 3, 0),
+        ];
+        for (property, min, max, default) in documented {
+            let range = property.range();
+            assert_eq!(
+                (range.min, range.max, range.step, range.default),
+                (min, max, 1, default),
+                "{property:?}"
+            );
+            let mut controls = Controls::default();
+            assert_eq!(controls.procamp(property), default as i32, "{property:?}");
+            for value in [min, max, default] {
+                controls.set_procamp(property, value as i32).unwrap();
+                assert_eq!(controls.procamp(property), value as i32, "{property:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn values_off_the_step_are_refused() {
+        let odd = ValueRange {
+            min: 1,
+            max: 10,
+            step: 3,
+            default: 1,
+        };
+        let accepted: std::vec::Vec<i64> = (-2..=13).filter(|&v| odd.check(v).is_ok()).collect();
+        assert_eq!(accepted, [1, 4, 7, 10]);
+        assert_eq!(
+            odd.check(5),
+            Err(Error::OutOfRange {
+                value: 5,
+                min: 1,
+                max: 10
+            })
+        );
+        let negative = ValueRange {
+            min: -10,
+            max: 10,
+            step: 4,
+            default: -2,
+        };
+        let accepted: std::vec::Vec<i64> =
+            (-12..=12).filter(|&v| negative.check(v).is_ok()).collect();
+        assert_eq!(accepted, [-10, -6, -2, 2, 6, 10]);
+    }
+
+    #[test]
+    fn each_control_reads_back_what_was_set() {
+        let mut controls = Controls::default();
+        // KS_VideoControlFlag_FlipHorizontal is 1, FlipVertical 2 (ksmedia.h).
+        for (mode, horizontal, vertical) in [
+            (1, true, false),
+            (2, false, true),
+            (3, true, true),
+            (0, false, false),
+        ] {
+            controls.set_video_mode(mode).unwrap();
+            assert_eq!(controls.video_mode(), mode as u32);
+            assert_eq!(
+                controls.synth_config().flip,
+                Flip {
+                    horizontal,
+                    vertical
+                },
+                "mode {mode}"
+            );
+        }
+        assert_eq!(VIDEO_CONTROL_CAPS, 3, "both flips offered");
+        assert_eq!(controls.pattern(), AVCAM_PATTERN_BARS75, "the default");
+        for pattern in [
+            AVCAM_PATTERN_BARS100,
+            AVCAM_PATTERN_RAMP,
+            AVCAM_PATTERN_CHECKERBOARD,
+            AVCAM_PATTERN_SOLID,
+            AVCAM_PATTERN_ZONE_PLATE,
+            AVCAM_PATTERN_BARS75,
+        ] {
+            controls.set_pattern(pattern).unwrap();
+            assert_eq!(controls.pattern(), pattern);
+            assert_eq!(controls.synth_config().pattern.value(), pattern);
+        }
+        assert!(controls.set_pattern(-1).is_err());
+        assert_eq!(controls.overlays(), 0x3F, "all six by default");
+        for mask in [0, AVCAM_OVERLAY_TIME | AVCAM_OVERLAY_NOISE, 0x3F] {
+            controls.set_overlays(mask).unwrap();
+            assert_eq!(controls.overlays(), mask);
+        }
+        assert_eq!(controls.solid_colour(), 0x0080_8080, "mid grey by default");
+        for rgb in [0x00FF_FFFF, 0, 0x0012_3456] {
+            controls.set_solid_colour(rgb).unwrap();
+            assert_eq!(controls.solid_colour(), rgb);
+            assert_eq!(controls.synth_config().solid, rgb);
+        }
+        assert_eq!(controls.noise_seed(), DEFAULT_SEED);
+        for seed in [0, u32::MAX, 0x1234_5678] {
+            controls.set_noise_seed(seed);
+            assert_eq!(controls.noise_seed(), seed);
+            assert_eq!(controls.synth_config().seed, u64::from(seed));
+        }
     }
 }
