@@ -47,6 +47,9 @@ exclusions=(
     # FrameStamp::OPTIONS_FLAGS (the one constant of clock.rs built with `|`) ORs disjoint
     # KSSTREAM_HEADER_OPTIONSF_* bits.
     '^avstream/src/clock.rs:[0-9]+:[0-9]+: replace \| with \^$'
+    # VIDEO_CONTROL_CAPS (the one constant of controls.rs built with `|`) ORs the disjoint flips
+    # KS_VideoControlFlag_FlipHorizontal 1 and FlipVertical 2.
+    '^avstream/src/controls.rs:[0-9]+:[0-9]+: replace \| with \^$'
     # Saturating `if x > MAX { MAX } else { x }`: at x == MAX both branches give MAX.
     'replace > with >= in CaptureRange::bits_per_second$'
     'replace > with >= in CaptureRange::video_info_header$'
