@@ -633,6 +633,104 @@ mod tests {
     }
 
     #[test]
+    fn without_a_plan_every_frame_goes_out_as_due_and_nothing_counts_as_injected() {
+        let mut stream = running();
+        let times = deadlines(10);
+        let out = deliver_at(&mut stream, &times);
+        let image = VGA_NV12.image_size as u32;
+        let expected: std::vec::Vec<_> = (0..10u64)
+            .map(|n| (n, n + 1, 0, times[n as usize], image, false))
+            .collect();
+        assert_eq!(out, expected);
+        assert_eq!(stream.take_injected(), FaultCounters::ZERO);
+    }
+
+    #[test]
+    fn random_drops_are_skipped_and_counted() {
+        let mut stream = running();
+        let plan = FaultPlan {
+            seed: 7,
+            drop_basis_points: 2_500,
+            ..FaultPlan::NONE
+        };
+        stream.set_faults(plan);
+        let out = deliver_at(&mut stream, &deadlines(40));
+        let kept: std::vec::Vec<u64> = (0..40).filter(|&n| plan.drop_of(n).is_none()).collect();
+        let indices: std::vec::Vec<u64> = out.iter().map(|f| f.0).collect();
+        assert_eq!(indices, kept);
+        assert!(
+            kept.len() > 20 && kept.len() < 40,
+            "a quarter dropped: {kept:?}"
+        );
+        // Each frame's drop count is the frames skipped before it.
+        for (delivered, frame) in out.iter().enumerate() {
+            assert_eq!(frame.2, frame.0 - delivered as u64, "{frame:?}");
+        }
+        let injected = stream.take_injected();
+        assert_eq!(injected.dropped, 40 - kept.len() as u64);
+        assert_eq!(injected.burst_dropped, 0);
+        // 100 %: nothing goes out, every frame counted.
+        let mut all = running();
+        all.set_faults(FaultPlan {
+            drop_basis_points: 10_000,
+            ..FaultPlan::NONE
+        });
+        assert!(deliver_at(&mut all, &deadlines(5)).is_empty());
+        assert_eq!(all.take_injected().dropped, 5);
+        assert_eq!(all.counters(deadlines(5)[4]).drop_count, 5);
+    }
+
+    #[test]
+    fn only_values_that_go_backwards_count_as_wraps() {
+        // At 30 fps from 1000, deadlines modulo 333333 are 1000, 1000, 1000, 1001, ...: equal
+        // or later, never earlier; picture numbers 1, 2, 3, ... modulo 3 are 1, 2, 0, 1, ...
+        let mut stream = running();
+        stream.set_faults(FaultPlan {
+            time_wrap: 333_333,
+            picture_wrap: 3,
+            ..FaultPlan::NONE
+        });
+        let out = deliver_at(&mut stream, &deadlines(10));
+        let times: std::vec::Vec<i64> = out.iter().map(|f| f.3).collect();
+        assert_eq!(times[..4], [1_000, 1_000, 1_000, 1_001]);
+        let pictures: std::vec::Vec<u64> = out.iter().map(|f| f.1).collect();
+        assert_eq!(pictures, [1, 2, 0, 1, 2, 0, 1, 2, 0, 1]);
+        let injected = stream.take_injected();
+        assert_eq!((injected.time_wraps, injected.picture_wraps), (0, 3));
+        // A wrap of 1: every picture number 0, none going backwards.
+        let mut zero = running();
+        zero.set_faults(FaultPlan {
+            picture_wrap: 1,
+            ..FaultPlan::NONE
+        });
+        let out = deliver_at(&mut zero, &deadlines(4));
+        assert!(out.iter().all(|f| f.1 == 0), "{out:?}");
+        let injected = zero.take_injected();
+        assert_eq!((injected.picture_shifted, injected.picture_wraps), (4, 0));
+    }
+
+    #[test]
+    fn the_wakeup_is_always_after_now() {
+        let mut stream = running();
+        stream.set_faults(FaultPlan {
+            delay_us: 2_000,
+            ..FaultPlan::NONE
+        });
+        let image = VGA_NV12.image_size as u32;
+        // Frame 0 (due at 1000) is held until 21000.
+        assert_eq!(
+            stream.plan(&VGA_NV12, buffer(image, 0), 1_000),
+            Delivery::Wait
+        );
+        assert_eq!(stream.next_wakeup(20_999), Some(21_000));
+        // No buffer came at its release: the frame waits for one, the timer for frame 1.
+        let frame_1 = 1_000 + 333_333;
+        for now in [21_000, 21_001, 300_000] {
+            assert_eq!(stream.next_wakeup(now), Some(frame_1), "at {now}");
+        }
+    }
+
+    #[test]
     fn reset_clears_the_counters() {
         let mut stream = running();
         let image = VGA_NV12.image_size as u32;
