@@ -448,6 +448,88 @@ mod tests {
     }
 
     #[test]
+    fn mix_is_splitmix64s_output_function() {
+        // SplitMix64 seeded with 0 (Vigna's splitmix64.c): its state goes up by the golden
+        // gamma 0x9E3779B97F4A7C15 before each output, and its first three outputs are these.
+        let gamma = 0x9E37_79B9_7F4A_7C15u64;
+        assert_eq!(mix(0), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(mix(gamma), 0x6E78_9E6A_A1B9_65F4);
+        assert_eq!(mix(gamma.wrapping_mul(2)), 0x06C4_5D18_8009_454F);
+    }
+
+    #[test]
+    fn the_same_seed_drops_the_same_frames_in_every_build() {
+        // Pinned (computed apart from this code, from the formula: dropped when
+        // mix(seed ^ mix(1 ^ mix(n))) mod 10000 < 500), so a change of the decisions, which
+        // would make a seed recorded with a failure drop other frames, is a deliberate one.
+        let plan = FaultPlan {
+            seed: 7,
+            drop_basis_points: 500,
+            ..FaultPlan::NONE
+        };
+        let dropped: std::vec::Vec<u64> = (0..200).filter(|&n| plan.drop_of(n).is_some()).collect();
+        assert_eq!(
+            dropped,
+            [22, 24, 40, 42, 55, 60, 68, 74, 94, 139, 149, 158, 185, 192]
+        );
+        assert_eq!(plan.drop_of(22), Some(DropKind::Random));
+    }
+
+    #[test]
+    fn every_seed_drops_its_share() {
+        for seed in [0, 7, 1 << 63, u64::MAX] {
+            let plan = FaultPlan {
+                seed,
+                drop_basis_points: 5_000,
+                ..FaultPlan::NONE
+            };
+            let drops = (0..10_000u64)
+                .filter(|&n| plan.drop_of(n).is_some())
+                .count();
+            assert!((4_800..=5_200).contains(&drops), "seed {seed:#x}: {drops}");
+        }
+    }
+
+    #[test]
+    fn a_frame_is_dropped_exactly_when_its_hash_is_below_the_share() {
+        let plan = FaultPlan {
+            seed: 3,
+            ..FaultPlan::NONE
+        };
+        for n in 0..100 {
+            let h = (plan.hash(1, n) % 10_000) as u32;
+            let at = FaultPlan {
+                drop_basis_points: h,
+                ..plan
+            };
+            let above = FaultPlan {
+                drop_basis_points: h + 1,
+                ..plan
+            };
+            assert_eq!(at.drop_of(n), None, "{n}: {h}");
+            assert_eq!(above.drop_of(n), Some(DropKind::Random), "{n}: {h}");
+        }
+    }
+
+    #[test]
+    fn jitter_takes_every_value_from_zero_to_its_bound() {
+        let plan = FaultPlan {
+            seed: 5,
+            delay_us: 100,
+            jitter_us: 50,
+            ..FaultPlan::NONE
+        };
+        let mut seen = [0u32; 51];
+        for n in 0..5_000 {
+            let us = plan.delay_of(n) / 10;
+            assert!((100..=150).contains(&us), "{n}: {us}");
+            seen[(us - 100) as usize] += 1;
+        }
+        // 5000 draws of 51 values: each about 98 times.
+        assert!(seen.iter().all(|&c| (50..=150).contains(&c)), "{seen:?}");
+    }
+
+    #[test]
     fn delays_jitter_spikes_and_every_nth_frame() {
         let plan = FaultPlan {
             seed: 1,
@@ -484,7 +566,68 @@ mod tests {
         assert_eq!(plan.shift_time(2_049), 999);
         assert_eq!(plan.shift_picture(1), 6);
         assert!(plan.shifts_time() && plan.shifts_picture());
-        assert!(!FaultPlan::NONE.shifts_time());
+        assert!(!FaultPlan::NONE.shifts_time() && !FaultPlan::NONE.shifts_picture());
+        // An offset alone or a wrap alone changes the values too.
+        let offset = FaultPlan {
+            time_offset: 1,
+            picture_offset: 1,
+            ..FaultPlan::NONE
+        };
+        let wrap = FaultPlan {
+            time_wrap: 1_000,
+            picture_wrap: 10,
+            ..FaultPlan::NONE
+        };
+        for plan in [offset, wrap] {
+            assert!(plan.shifts_time() && plan.shifts_picture(), "{plan:?}");
+        }
+        assert_eq!((wrap.shift_time(1_234), wrap.shift_picture(12)), (234, 2));
+    }
+
+    #[test]
+    fn counters_add_field_by_field() {
+        let pass = FaultCounters {
+            dropped: 1,
+            burst_dropped: 2,
+            stall_dropped: 3,
+            stalls: 4,
+            delayed: 5,
+            delay_us: 6,
+            empty: 7,
+            discontinuity: 8,
+            time_shifted: 9,
+            time_wraps: 10,
+            picture_shifted: 11,
+            picture_wraps: 12,
+            failed_pin_creates: 13,
+            failed_state_changes: 14,
+            failed_allocator_creates: 15,
+        };
+        let mut total = FaultCounters::ZERO;
+        for _ in 0..3 {
+            total.add(&pass);
+        }
+        assert_eq!(
+            total,
+            FaultCounters {
+                dropped: 3,
+                burst_dropped: 6,
+                stall_dropped: 9,
+                stalls: 12,
+                delayed: 15,
+                delay_us: 18,
+                empty: 21,
+                discontinuity: 24,
+                time_shifted: 27,
+                time_wraps: 30,
+                picture_shifted: 33,
+                picture_wraps: 36,
+                failed_pin_creates: 39,
+                failed_state_changes: 42,
+                failed_allocator_creates: 45,
+            }
+        );
+        assert!(!total.is_zero() && FaultCounters::default().is_zero());
     }
 
     #[test]
@@ -531,6 +674,46 @@ mod tests {
         for plan in bad {
             assert!(FaultPlan::from_ks(&plan).is_err(), "{plan:?}");
         }
+        // Each bound is accepted and one past it refused.
+        type WithValue = fn(u64) -> AVCAM_FAULT_PLAN;
+        let with: [(u64, WithValue); 6] = [
+            (10_000, |v| AVCAM_FAULT_PLAN {
+                DropBasisPoints: v as u32,
+                ..FaultPlan::NONE.to_ks()
+            }),
+            (u64::from(MAX_DELAY_US), |v| AVCAM_FAULT_PLAN {
+                DelayMicroseconds: v as u32,
+                ..FaultPlan::NONE.to_ks()
+            }),
+            (u64::from(MAX_DELAY_US), |v| AVCAM_FAULT_PLAN {
+                JitterMicroseconds: v as u32,
+                ..FaultPlan::NONE.to_ks()
+            }),
+            (u64::from(MAX_DELAY_US), |v| AVCAM_FAULT_PLAN {
+                SpikeMicroseconds: v as u32,
+                SpikeEvery: 7,
+                ..FaultPlan::NONE.to_ks()
+            }),
+            (i64::MAX as u64, |v| AVCAM_FAULT_PLAN {
+                TimeWrap: v,
+                ..FaultPlan::NONE.to_ks()
+            }),
+            (i64::MAX as u64, |v| AVCAM_FAULT_PLAN {
+                PictureWrap: v,
+                ..FaultPlan::NONE.to_ks()
+            }),
+        ];
+        for (bound, make) in with {
+            for v in [1, bound / 2, bound] {
+                let plan = make(v);
+                assert_eq!(FaultPlan::from_ks(&plan).map(|p| p.to_ks()), Ok(plan));
+            }
+            assert!(FaultPlan::from_ks(&make(bound + 1)).is_err(), "{bound}");
+        }
+        assert_eq!(
+            FaultPlan::from_ks(&FaultPlan::NONE.to_ks()),
+            Ok(FaultPlan::NONE)
+        );
         let fail = FailNext {
             state_change: STATUS_INSUFFICIENT_RESOURCES,
             ..FailNext::default()
@@ -544,6 +727,25 @@ mod tests {
             FailNext::from_ks(&warning).is_err(),
             "a warning is no failure"
         );
+        // A warning in any one of the three is refused, whatever the other two are.
+        let failing = FailNext {
+            pin_create: STATUS_INSUFFICIENT_RESOURCES,
+            state_change: STATUS_INSUFFICIENT_RESOURCES,
+            allocator_create: STATUS_INSUFFICIENT_RESOURCES,
+        };
+        assert_eq!(FailNext::from_ks(&failing.to_ks()), Ok(failing));
+        let warned: [fn(&mut AVCAM_FAULT_FAIL); 3] = [
+            |f| f.PinCreate = STATUS_BUFFER_OVERFLOW,
+            |f| f.StateChange = STATUS_BUFFER_OVERFLOW,
+            |f| f.AllocatorCreate = STATUS_BUFFER_OVERFLOW,
+        ];
+        for warn in warned {
+            for others in [failing, FailNext::default()] {
+                let mut fail = others.to_ks();
+                warn(&mut fail);
+                assert!(FailNext::from_ks(&fail).is_err(), "{fail:?}");
+            }
+        }
         assert!(check_stall(MAX_STALL_MS + 1).is_err() && check_stall(0).is_ok());
     }
 }
