@@ -26,6 +26,8 @@
 //! - Pausing stops the deadlines; the frames due so far stay counted and resuming continues the
 //!   presentation-time grid from the next frame, due at once. Stopping resets everything.
 
+use core::ops::RangeInclusive;
+
 use ks::video::{
     KSPROPERTY_DROPPEDFRAMES_CURRENT_S, KSSTREAM_HEADER,
     KSSTREAM_HEADER_OPTIONSF_DATADISCONTINUITY, KSSTREAM_HEADER_OPTIONSF_DURATIONVALID,
@@ -244,15 +246,17 @@ impl FrameClock {
     /// A buffer is ready at `now`: takes the oldest frame not yet delivered that is due no
     /// earlier than [`CATCH_UP_WINDOW`] before `now` (at least the newest due frame; older
     /// undelivered frames are dropped), or `None` if none is due (called before the next
-    /// deadline, or every due frame went out already). [`FrameClock::next_fresh`], then
-    /// [`FrameClock::take`].
+    /// deadline, or every due frame went out already): the first of [`FrameClock::fresh`],
+    /// then [`FrameClock::take`].
     pub fn take_frame(&mut self, now: i64) -> Option<FrameStamp> {
-        let index = self.next_fresh(now)?;
+        let index = *self.fresh(now)?.start();
         Some(self.take(index, now))
     }
 
-    /// The frame [`FrameClock::take_frame`] would take at `now`, without taking it.
-    pub fn next_fresh(&self, now: i64) -> Option<u64> {
+    /// The frames that may go out at `now`, oldest first: from the one
+    /// [`FrameClock::take_frame`] would take to the newest due (a finite range, so a caller
+    /// passing over some of them with [`FrameClock::skip`] ends), or `None` if none is due.
+    pub fn fresh(&self, now: i64) -> Option<RangeInclusive<u64>> {
         let newest = self.frames_due(now).checked_sub(1)?;
         let next = self.last_taken.map_or(0, |last| last + 1);
         if next > newest {
@@ -260,10 +264,10 @@ impl FrameClock {
         }
         // Frames due at or before `now - window - 1` are stale: the first fresh one follows them.
         let first_fresh = self.frames_due(now.saturating_sub(CATCH_UP_WINDOW + 1));
-        Some(next.max(first_fresh.min(newest)))
+        Some(next.max(first_fresh.min(newest))..=newest)
     }
 
-    /// Delivers frame `index` (one [`FrameClock::next_fresh`] named, or one held back since, at
+    /// Delivers frame `index` (one [`FrameClock::fresh`] named, or one held back since, at
     /// least the next one after the last taken): its stamp. Frames between the last taken and
     /// `index` stay undelivered: dropped.
     pub fn take(&mut self, index: u64, now: i64) -> FrameStamp {
@@ -407,7 +411,9 @@ mod tests {
         let mut clock = FrameClock::new(FrameRate::per_second(1000));
         clock.start(START);
         let late = START + 35_000;
+        // At most 5 taken: a clock handing out a frame twice fails here, not hangs.
         let taken: Vec<(u64, i64, u64)> = core::iter::from_fn(|| clock.take_frame(late))
+            .take(5)
             .map(|f| (f.index, f.deadline, f.drop_count))
             .collect();
         assert_eq!(
@@ -430,6 +436,7 @@ mod tests {
         assert_eq!(first.deadline, now - CATCH_UP_WINDOW);
         assert_eq!((first.index, first.drop_count), (15, 15));
         let rest: Vec<u64> = core::iter::from_fn(|| clock.take_frame(now))
+            .take(6)
             .map(|f| f.index)
             .collect();
         assert_eq!(rest, (16..=20).collect::<Vec<_>>());
@@ -483,6 +490,26 @@ mod tests {
             ),
             (0, 0, false)
         );
+    }
+
+    #[test]
+    fn a_skipped_frame_is_passed_over_and_counts_as_dropped() {
+        // 1000 fps: frames 0, 1 and 2 all due within the catch-up window of frame 2's deadline.
+        let rate = FrameRate::per_second(1000);
+        let mut clock = FrameClock::new(rate);
+        clock.start(START);
+        let now = START + rate.time_of_frame(2);
+        assert_eq!(clock.fresh(START - 1), None, "nothing due yet");
+        assert_eq!(clock.fresh(now), Some(0..=2));
+        clock.skip(0);
+        assert_eq!(clock.fresh(now), Some(1..=2));
+        let f = clock.take_frame(now).unwrap();
+        assert_eq!((f.index, f.picture_number, f.drop_count), (1, 2, 1));
+        assert_eq!(clock.fresh(now), Some(2..=2));
+        clock.skip(2);
+        assert_eq!(clock.fresh(now), None, "every due frame passed");
+        assert_eq!(clock.counters(now).drop_count, 2);
+        assert_eq!(clock.fresh(now + rate.time_of_frame(1)), Some(3..=3));
     }
 
     #[test]

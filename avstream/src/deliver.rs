@@ -172,8 +172,7 @@ impl StreamState {
             self.injected.delay_us += (held.delay / 10) as u64;
             return Some(self.clock.take(held.index, now));
         }
-        loop {
-            let index = self.clock.next_fresh(now)?;
+        for index in self.clock.fresh(now)? {
             let deadline = self.clock.deadline(index).unwrap_or(now);
             if let Stall::Requested(length) = self.stall {
                 self.stall = Stall::Until(deadline.saturating_add(length));
@@ -212,6 +211,8 @@ impl StreamState {
             }
             return Some(self.clock.take(index, now));
         }
+        // Every fresh frame was dropped.
+        None
     }
 
     /// Applies the plan's flags and shifts to a frame about to go out, and counts them.
