@@ -746,6 +746,19 @@ mod tests {
                 assert!(FailNext::from_ks(&fail).is_err(), "{fail:?}");
             }
         }
-        assert!(check_stall(MAX_STALL_MS + 1).is_err() && check_stall(0).is_ok());
+        assert_eq!(
+            check_stall(MAX_STALL_MS),
+            Ok(10_000),
+            "ten seconds is allowed"
+        );
+        assert_eq!(check_stall(0), Ok(0));
+        assert_eq!(
+            check_stall(MAX_STALL_MS + 1),
+            Err(Error::OutOfRange {
+                value: 10_001,
+                min: 0,
+                max: 10_000
+            })
+        );
     }
 }
