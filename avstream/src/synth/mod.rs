@@ -989,6 +989,72 @@ mod tests {
     }
 
     #[test]
+    fn overlay_masks_combine_bit_by_bit() {
+        let text = Overlays::FRAME_COUNTER.with(Overlays::TIME);
+        assert_eq!(text.bits(), 0x03);
+        assert_eq!(Overlays::CAPTION.bits(), 0x20);
+        assert_eq!(Overlays::from_bits(0x3F), Some(Overlays::ALL));
+        assert_eq!(Overlays::from_bits(0x05).map(Overlays::bits), Some(0x05));
+        assert_eq!(Overlays::from_bits(0), Some(Overlays::NONE));
+        assert_eq!(Overlays::from_bits(0x41), None, "one known bit, one unknown");
+        assert_eq!(Overlays::from_bits(0x8000_0000), None);
+        // `with` is a union, also of overlapping masks.
+        assert_eq!(text.with(Overlays::TIME), text);
+        assert_eq!(text.with(Overlays::NOISE).bits(), 0x13);
+        // `without` takes away exactly the other mask's bits.
+        assert_eq!(Overlays::ALL.without(text).bits(), 0x3C);
+        assert_eq!(text.without(Overlays::NOISE), text);
+        assert_eq!(text.without(Overlays::TIME), Overlays::FRAME_COUNTER);
+        assert!(text.contains(Overlays::TIME) && !text.contains(Overlays::ALL));
+    }
+
+    #[test]
+    fn a_frame_stamp_gives_the_overlays_its_numbers() {
+        let stamp = crate::clock::FrameStamp {
+            index: 40,
+            picture_number: 41,
+            drop_count: 3,
+            stream_time: 13_666_666,
+            duration: 333_333,
+            deadline: 99_000_000,
+            discontinuity: true,
+        };
+        assert_eq!(
+            FrameInfo::from(&stamp),
+            FrameInfo {
+                picture_number: 41,
+                stream_time: 13_666_666,
+                drop_count: 3,
+            }
+        );
+    }
+
+    #[test]
+    fn put_pixel_writes_each_format_s_byte_order() {
+        let c = Colour {
+            y: 81,
+            cb: 90,
+            cr: 240,
+            r: 255,
+            g: 1,
+            b: 2,
+        };
+        let mut row = [0u8; 16];
+        put_pixel(PixelFormat::Nv12, &mut row, 3, c);
+        assert_eq!(row[..5], [0, 0, 0, 81, 0]);
+        let mut row = [0u8; 16];
+        put_pixel(PixelFormat::Yuy2, &mut row, 2, c);
+        put_pixel(PixelFormat::Yuy2, &mut row, 3, c);
+        assert_eq!(row[4..8], [81, 90, 81, 240], "Y0 Cb Y1 Cr");
+        let mut row = [0u8; 16];
+        put_pixel(PixelFormat::Rgb24, &mut row, 1, c);
+        assert_eq!(row[..7], [0, 0, 0, 2, 1, 255, 0], "B G R");
+        let mut row = [0u8; 16];
+        put_pixel(PixelFormat::Rgb32, &mut row, 1, c);
+        assert_eq!(row[..9], [0, 0, 0, 0, 2, 1, 255, 0xFF, 0], "B G R X");
+    }
+
+    #[test]
     fn streaming_stores_render_the_same_frame() {
         for format in PixelFormat::ALL {
             for pattern in [Pattern::Bars75, Pattern::Checkerboard, Pattern::ZonePlate] {
