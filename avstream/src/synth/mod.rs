@@ -559,21 +559,26 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
                 };
                 self.paint(T_CHECK_A, |x| square(x, false));
                 self.paint(T_CHECK_B, |x| square(x, true));
-                let mut count = 0;
-                let mut end = 0;
-                while end < height && count < MAX_BANDS {
-                    end = (end + checker).min(height);
-                    let template = if count % 2 == 0 { T_CHECK_A } else { T_CHECK_B };
-                    bands[count] = Band { end, template };
-                    count += 1;
+                // One band per row of squares; the last ends at the bottom (a part row, or all
+                // the rows left should there be more than MAX_BANDS).
+                let count = height.div_ceil(checker).min(MAX_BANDS);
+                for (i, band) in bands[..count].iter_mut().enumerate() {
+                    *band = Band {
+                        end: if i + 1 == count {
+                            height
+                        } else {
+                            (i + 1) * checker
+                        },
+                        template: if i % 2 == 0 { T_CHECK_A } else { T_CHECK_B },
+                    };
                 }
-                bands[count - 1].end = height;
                 count
             }
             Pattern::ZonePlate => 0,
         };
-        if self.config.flip.vertical && count > 0 {
-            // The same bands from the bottom up: band i ends where band count-2-i ended.
+        if self.config.flip.vertical {
+            // The same bands from the bottom up: band i ends where band count-2-i ended (the
+            // zone plate has none).
             let mut flipped = [Band::default(); MAX_BANDS];
             for i in 0..count {
                 let source = bands[count - 1 - i];
@@ -996,7 +1001,11 @@ mod tests {
         assert_eq!(Overlays::from_bits(0x3F), Some(Overlays::ALL));
         assert_eq!(Overlays::from_bits(0x05).map(Overlays::bits), Some(0x05));
         assert_eq!(Overlays::from_bits(0), Some(Overlays::NONE));
-        assert_eq!(Overlays::from_bits(0x41), None, "one known bit, one unknown");
+        assert_eq!(
+            Overlays::from_bits(0x41),
+            None,
+            "one known bit, one unknown"
+        );
         assert_eq!(Overlays::from_bits(0x8000_0000), None);
         // `with` is a union, also of overlapping masks.
         assert_eq!(text.with(Overlays::TIME), text);
@@ -1052,6 +1061,134 @@ mod tests {
         let mut row = [0u8; 16];
         put_pixel(PixelFormat::Rgb32, &mut row, 1, c);
         assert_eq!(row[..9], [0, 0, 0, 0, 2, 1, 255, 0xFF, 0], "B G R X");
+    }
+
+    #[test]
+    fn the_scratch_holds_the_templates_and_nothing_more() {
+        for (format, chroma) in [(PixelFormat::Nv12, true), (PixelFormat::Rgb32, false)] {
+            let f = VideoFormat::new(format, FrameSize::VGA, 333_333).unwrap();
+            let l = f.layout();
+            let g = OverlayGeometry::new(640, 480);
+            let bpp = format.plane0_bytes_per_pixel();
+            // Seven background rows (and their chroma rows), the square's row (and its chroma
+            // pairs) and the font's 256 runs of one cell.
+            let expected = 7 * (l.stride + l.chroma_stride)
+                + g.box_size * bpp
+                + if chroma { g.box_size } else { 0 }
+                + 256 * g.cell * bpp;
+            assert_eq!(
+                Synthesizer::<Vec<u8>>::scratch_len(&f),
+                expected,
+                "{format:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn streaming_stores_are_chosen_per_render_not_by_reconfigure() {
+        let (mut s, _) = synth(PixelFormat::Yuy2, FrameSize::QVGA, SynthConfig::default());
+        s.set_streaming_stores(true);
+        assert!(s.config().streaming_stores);
+        let asked = SynthConfig {
+            streaming_stores: false,
+            seed: 7,
+            ..*s.config()
+        };
+        assert!(!s.reconfigure(asked));
+        assert!(s.config().streaming_stores, "reconfigure keeps the choice");
+        assert_eq!(s.config().seed, 7);
+        s.set_streaming_stores(false);
+        assert!(!s.config().streaming_stores);
+    }
+
+    #[test]
+    fn each_background_setting_alone_rebuilds_the_templates() {
+        let solid = SynthConfig {
+            pattern: Pattern::Solid,
+            overlays: Overlays::NONE,
+            ..SynthConfig::default()
+        };
+        let changes = [
+            SynthConfig {
+                pattern: Pattern::Ramp,
+                ..solid
+            },
+            SynthConfig {
+                solid: 0x0012_3456,
+                ..solid
+            },
+            SynthConfig {
+                adjust: Adjust {
+                    brightness: 40,
+                    ..Adjust::IDENTITY
+                },
+                ..solid
+            },
+            SynthConfig {
+                flip: Flip {
+                    horizontal: false,
+                    vertical: true,
+                },
+                pattern: Pattern::Ramp,
+                ..solid
+            },
+        ];
+        for change in changes {
+            let (mut s, mut a) = synth(PixelFormat::Rgb24, FrameSize::QVGA, solid);
+            if change.flip.vertical {
+                // The flip alone: from the same pattern.
+                assert!(s.reconfigure(SynthConfig {
+                    flip: Flip::default(),
+                    ..change
+                }));
+            }
+            assert!(s.reconfigure(change), "{change:?}");
+            let (t, mut b) = synth(PixelFormat::Rgb24, FrameSize::QVGA, change);
+            s.render(&FrameInfo::default(), &mut a).unwrap();
+            t.render(&FrameInfo::default(), &mut b).unwrap();
+            assert!(a == b, "{change:?}: not the picture of a fresh synthesizer");
+        }
+    }
+
+    #[test]
+    fn the_checkerboard_has_one_band_per_row_of_squares() {
+        for size in [FrameSize::QVGA, FrameSize::VGA, FrameSize::HD1080] {
+            for vertical in [false, true] {
+                let config = SynthConfig {
+                    pattern: Pattern::Checkerboard,
+                    flip: Flip {
+                        horizontal: false,
+                        vertical,
+                    },
+                    ..SynthConfig::default()
+                };
+                let (s, _) = synth(PixelFormat::Nv12, size, config);
+                let (height, checker) = (s.height, s.geo.checker);
+                let bands = &s.bands[..s.band_count];
+                assert_eq!(bands.len(), height.div_ceil(checker), "{size:?}");
+                assert_eq!(bands.last().map(|b| b.end), Some(height));
+                let mut start = 0;
+                for (i, band) in bands.iter().enumerate() {
+                    let rows = band.end - start;
+                    // Whole squares, but for a part row at the bottom (at the top, flipped).
+                    let part = if vertical {
+                        i == 0
+                    } else {
+                        i + 1 == bands.len()
+                    };
+                    assert!(
+                        rows == checker || (part && rows > 0 && rows < checker),
+                        "{size:?} flipped {vertical}: band {i} has {rows} rows"
+                    );
+                    assert_ne!(
+                        band.template,
+                        bands.get(i + 1).map_or(usize::MAX, |b| b.template),
+                        "neighbouring bands alternate"
+                    );
+                    start = band.end;
+                }
+            }
+        }
     }
 
     #[test]
