@@ -757,23 +757,22 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
         if overlays.contains(Overlays::NOISE) {
             self.noise(frame, band);
         }
-        if self.geo.text_columns > 0 {
-            let text = overlay_text(frame.picture_number, frame.stream_time, frame.drop_count);
-            let lines = [
-                Overlays::FRAME_COUNTER,
-                Overlays::TIME,
-                Overlays::DROP_COUNT,
-            ];
-            for (line, (chars, overlay)) in text.iter().zip(lines).enumerate() {
-                if overlays.contains(overlay) {
-                    self.text_line(band, line, &chars[..self.geo.text_columns]);
-                }
+        // A picture too narrow for text has no text columns: the lines then draw nothing.
+        let text = overlay_text(frame.picture_number, frame.stream_time, frame.drop_count);
+        let lines = [
+            Overlays::FRAME_COUNTER,
+            Overlays::TIME,
+            Overlays::DROP_COUNT,
+        ];
+        for (line, (chars, overlay)) in text.iter().zip(lines).enumerate() {
+            if overlays.contains(overlay) {
+                self.text_line(band, line, &chars[..self.geo.text_columns]);
             }
-            let caption = self.config.caption.as_bytes();
-            if overlays.contains(Overlays::CAPTION) && !caption.is_empty() {
-                let columns = caption.len().min(self.geo.caption_columns);
-                self.text_line(band, TEXT_LINES, &caption[..columns]);
-            }
+        }
+        let caption = self.config.caption.as_bytes();
+        if overlays.contains(Overlays::CAPTION) && !caption.is_empty() {
+            let columns = caption.len().min(self.geo.caption_columns);
+            self.text_line(band, TEXT_LINES, &caption[..columns]);
         }
         Ok(())
     }
@@ -1189,6 +1188,117 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_frame_splits_into_about_count_bands_of_even_rows() {
+        for size in [FrameSize::QVGA, FrameSize::VGA, FrameSize::HD1080] {
+            let (s, mut buf) = synth(PixelFormat::Nv12, size, SynthConfig::default());
+            let height = s.height;
+            for count in [1, 2, 3, 5, 7, 9, 13, 64, 10_000] {
+                let rows: Vec<Range<usize>> = s
+                    .bands(&mut buf, count)
+                    .unwrap()
+                    .map(|b| b.rows())
+                    .collect();
+                let wanted = count.min(height / 2);
+                assert!(
+                    rows.len() <= wanted && 2 * rows.len() >= wanted,
+                    "{size:?} in {count}: {} bands",
+                    rows.len()
+                );
+                let first = rows[0].len();
+                assert!(first >= 2 && first % 2 == 0, "{size:?} in {count}: {first}");
+                for (i, r) in rows.iter().enumerate() {
+                    let expected_start = i * first;
+                    assert_eq!(r.start, expected_start, "{size:?} in {count}: band {i}");
+                    if i + 1 < rows.len() {
+                        assert_eq!(r.len(), first, "{size:?} in {count}: band {i}");
+                    } else {
+                        assert!(r.end == height && !r.is_empty() && r.len() <= first);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_band_that_does_not_fit_the_format_is_refused() {
+        let (s, mut buf) = synth(PixelFormat::Nv12, FrameSize::QVGA, SynthConfig::default());
+        let stride = s.layout.stride;
+        let frame = FrameInfo::default();
+        let (plane0, chroma) = buf.split_at_mut(stride * 240);
+        // Rows 0..4: four plane-0 rows and two chroma rows; each case breaks one thing.
+        let cases: [(&str, Range<usize>, usize, usize, usize, usize); 6] = [
+            (
+                "plane 0 one byte short",
+                0..4,
+                4 * stride - 1,
+                2 * stride,
+                stride,
+                stride,
+            ),
+            (
+                "chroma one row short",
+                0..4,
+                4 * stride,
+                stride,
+                stride,
+                stride,
+            ),
+            (
+                "rows past the picture",
+                238..242,
+                4 * stride,
+                2 * stride,
+                stride,
+                stride,
+            ),
+            (
+                "a pitch under a row",
+                0..4,
+                4 * (stride - 2),
+                2 * (stride - 2),
+                stride - 2,
+                stride - 2,
+            ),
+            ("no chroma plane for NV12", 0..4, 4 * stride, 0, stride, 0),
+            (
+                "the good band",
+                0..4,
+                4 * stride,
+                2 * stride,
+                stride,
+                stride,
+            ),
+        ];
+        for (what, rows, len, chroma_len, pitch, chroma_pitch) in cases {
+            let mut band = FrameBand {
+                rows,
+                plane0: &mut plane0[..len],
+                chroma: &mut chroma[..chroma_len],
+                stride: pitch,
+                chroma_stride: chroma_pitch,
+            };
+            let result = s.render_band(&frame, &mut band);
+            assert_eq!(
+                result.is_ok(),
+                what == "the good band",
+                "{what}: {result:?}"
+            );
+        }
+        // RGB has no chroma plane: a band with one is refused.
+        let (s, mut buf) = synth(PixelFormat::Rgb24, FrameSize::QVGA, SynthConfig::default());
+        let stride = s.layout.stride;
+        let (plane0, chroma) = buf.split_at_mut(4 * stride);
+        let mut band = FrameBand {
+            rows: 0..4,
+            plane0,
+            chroma: &mut chroma[..2 * stride],
+            stride,
+            chroma_stride: stride,
+        };
+        assert!(s.render_band(&frame, &mut band).is_err());
     }
 
     #[test]
