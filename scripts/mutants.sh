@@ -58,6 +58,8 @@ exclusions=(
     # Synthesizer::paint converts a run of equal levels once: without the cache every column
     # is converted, to the same colour.
     'replace match guard l == levels with false in Synthesizer<S>::paint$'
+    # div_round's two branches agree at n = 0: (0 - d/2) / d and (0 + d/2) / d are both 0.
+    'replace < with <= in div_round$'
     # `up` only matters when the states differ: at equal ranks the path is empty either way.
     'replace > with >= in PinStateMachine::path_to$'
 )

@@ -74,9 +74,9 @@ impl Adjust {
         let chroma_den: i128 = 100 * 1000 * 32_768 * 1772 * 1402;
         let pb = s * (db * cos * 1402 - dr * sin * 1772);
         let pr = s * (db * sin * 1402 + dr * cos * 1772);
-        let y = 16 + div_round_i128(219 * luma, 100 * 1_000_000);
-        let cb = 128 + div_round_i128(224 * pb, chroma_den);
-        let cr = 128 + div_round_i128(224 * pr, chroma_den);
+        let y = 16 + div_round(219 * luma, 100 * 1_000_000);
+        let cb = 128 + div_round(224 * pb, chroma_den);
+        let cr = 128 + div_round(224 * pr, chroma_den);
         // R'G'B' over the common denominator D = 100 x 2^15 x 1772 x 1402 (millionths x D):
         // R' = E'Y' + 1.402 Pr', B' = E'Y' + 1.772 Pb', G' = (E'Y' - 0.299 R' - 0.114 B') / 0.587.
         let d: i128 = 100 * 32_768 * 1772 * 1402;
@@ -87,7 +87,7 @@ impl Adjust {
         // A channel of `v / den` millionths, clamped to 0..=1, in 8 bits.
         let channel = |v: i128, den: i128| {
             let full = 1_000_000 * den;
-            div_round_i128(255 * v.clamp(0, full), full)
+            div_round(255 * v.clamp(0, full), full)
         };
         Colour {
             y: y.clamp(16, 235) as u8,
@@ -103,15 +103,6 @@ impl Adjust {
 impl Default for Adjust {
     fn default() -> Self {
         Adjust::IDENTITY
-    }
-}
-
-/// [`div_round`] on `i128`.
-fn div_round_i128(n: i128, d: i128) -> i128 {
-    if (n < 0) != (d < 0) {
-        (n - d / 2) / d
-    } else {
-        (n + d / 2) / d
     }
 }
 
@@ -133,7 +124,7 @@ fn sin_quadrant(centi: i32) -> i32 {
         return SIN_Q15[degree];
     }
     let (a, b) = (SIN_Q15[degree], SIN_Q15[degree + 1]);
-    a + div_round(i64::from((b - a) * part), 100) as i32
+    a + div_round(i128::from((b - a) * part), 100) as i32
 }
 
 /// `(sin, cos)` of an angle in centidegrees, in Q15 (exactly `(0, 32768)` at 0).
@@ -273,6 +264,36 @@ mod tests {
         }
         assert_eq!(sin_cos_q15(0), (0, 32768));
         assert_eq!(sin_cos_q15(18_000), (0, -32768));
+    }
+
+    #[test]
+    fn only_the_defaults_are_the_identity() {
+        assert!(Adjust::IDENTITY.is_identity() && Adjust::default().is_identity());
+        let changes = [
+            Adjust {
+                brightness: 751,
+                ..Adjust::IDENTITY
+            },
+            Adjust {
+                contrast: 99,
+                ..Adjust::IDENTITY
+            },
+            Adjust {
+                hue: 36_000,
+                ..Adjust::IDENTITY
+            },
+            Adjust {
+                saturation: 0,
+                ..Adjust::IDENTITY
+            },
+            Adjust {
+                gamma: 101,
+                ..Adjust::IDENTITY
+            },
+        ];
+        for adjust in changes {
+            assert!(!adjust.is_identity(), "{adjust:?}");
+        }
     }
 
     #[test]

@@ -22,9 +22,10 @@ pub struct Colour {
     pub b: u8,
 }
 
-/// Division rounding half away from zero.
-pub(crate) const fn div_round(n: i64, d: i64) -> i64 {
-    if (n < 0) != (d < 0) {
+/// `n / d` rounded half away from zero, for a positive `d` (every denominator of the colour
+/// arithmetic is a positive constant). `i128`, wide enough for every expression of [`super::adjust`].
+pub(crate) const fn div_round(n: i128, d: i128) -> i128 {
+    if n < 0 {
         (n - d / 2) / d
     } else {
         (n + d / 2) / d
@@ -34,7 +35,7 @@ pub(crate) const fn div_round(n: i64, d: i64) -> i64 {
 impl Colour {
     /// The colour of R'G'B' levels in permille (0..=1000 each).
     pub const fn from_levels(r: u16, g: u16, b: u16) -> Colour {
-        let (r, g, b) = (r as i64, g as i64, b as i64);
+        let (r, g, b) = (r as i128, g as i128, b as i128);
         // E'Y scaled by 10^6 (coefficients in thousandths, levels in thousandths).
         let ey = 299 * r + 587 * g + 114 * b;
         let y = 16 + div_round(219 * ey, 1_000_000);
@@ -87,7 +88,7 @@ impl Levels {
     /// converts back to the same byte).
     pub const fn from_rgb8(rgb: u32) -> Levels {
         const fn level(v: u32) -> u16 {
-            div_round(v as i64 * 1000, 255) as u16
+            div_round(v as i128 * 1000, 255) as u16
         }
         Levels {
             r: level((rgb >> 16) & 0xFF),
@@ -174,5 +175,9 @@ mod tests {
         assert_eq!(div_round(5, 2), 3);
         assert_eq!(div_round(-5, 2), -3);
         assert_eq!(div_round(-4, 3), -1);
+        assert_eq!(div_round(4, 3), 1);
+        assert_eq!(div_round(-7, 2), -4);
+        assert_eq!(div_round(0, 7), 0);
+        assert_eq!(div_round(-(1 << 100), 3), -422_550_200_076_076_467_165_567_735_125);
     }
 }

@@ -598,7 +598,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
         self.band_count = count;
         let adjust = self.config.adjust;
         for (i, grey) in ZONE_GREY.iter().enumerate() {
-            let level = colour::div_round(i64::from(*grey) * 1000, 255) as u16;
+            let level = colour::div_round(i128::from(*grey) * 1000, 255) as u16;
             let c = adjust.colour(Levels::grey(level));
             self.zone_lut.luma[i] = c.y;
             self.zone_lut.rgb[i] = c.g;
