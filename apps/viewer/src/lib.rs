@@ -13,6 +13,7 @@
 //! | [`output`], [`atomic`] | where outputs may go; outputs that appear whole or not at all |
 //! | [`stdout`], [`interrupt`] | a closed or broken stdout; SIGINT/SIGTERM |
 //! | [`backend`] | the built-in camera: avcam in the emulation, through the KS client library |
+//! | [`device`] | the requests both backends make of an avcam device, over any KS transport |
 //! | `windows_backend` | (Windows builds) an installed avcam device over real KS handles, copies only |
 //! | [`stats`], [`histogram`], [`plot`] | stress statistics in bounded memory, the interval histogram |
 //! | [`inject`] | `stress --inject`: the faults asked for, and what the viewer observed of them |
@@ -25,6 +26,7 @@ pub mod backend;
 pub mod camera;
 pub mod cli;
 pub mod convert;
+pub mod device;
 pub mod error;
 pub mod histogram;
 pub mod inject;

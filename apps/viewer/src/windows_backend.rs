@@ -26,13 +26,13 @@ use avcam_client::windows::WindowsKs;
 use avcam_client::{ClientError, PendingRead};
 use ks::guid::KSCATEGORY_VIDEO_CAMERA;
 
-use crate::backend::{
-    apply_settings, clear_faults, client_error, close_pin_and_filter, connect, read_device_info,
-    set_controls_on, set_named_control, viewer_frame, wanted_format,
-};
 use crate::camera::{
     Camera, CameraError, DeviceInfo, FaultCounters, Frame, FrameMemory, Stream, StreamConfig,
     StreamStats,
+};
+use crate::device::{
+    apply_settings, clear_faults, client_error, close_pin_and_filter, connect, read_device_info,
+    set_controls_on, viewer_frame, wanted_format, StreamFilter,
 };
 
 /// Reads kept queued on the pin while streaming.
@@ -101,8 +101,7 @@ impl Camera for WindowsCamera {
         }
         let (filter, format, pin) = connect(filter, config.pin, &wanted)?;
         let mut stream = WindowsStream {
-            faults_set: config.faults.is_some(),
-            filter: Some(filter),
+            filter: StreamFilter::new(filter, config.faults.is_some()),
             pin: Some(pin),
             format,
             queued: VecDeque::with_capacity(READS_IN_FLIGHT),
@@ -119,9 +118,8 @@ impl Camera for WindowsCamera {
 
 /// A running stream of [`WindowsCamera`].
 pub struct WindowsStream<'k> {
-    /// Whether the stream set a fault plan (cleared at stop).
-    faults_set: bool,
-    filter: Option<avcam_client::Camera<'k, WindowsKs>>,
+    /// The stream's filter (controls, stalls, faults).
+    filter: StreamFilter<'k, WindowsKs>,
     pin: Option<avcam_client::Pin<'k, WindowsKs>>,
     format: VideoFormat,
     /// Reads queued, oldest first.
@@ -132,12 +130,6 @@ pub struct WindowsStream<'k> {
 }
 
 impl WindowsStream<'_> {
-    fn filter(&self) -> Result<&avcam_client::Camera<'_, WindowsKs>, CameraError> {
-        self.filter.as_ref().ok_or(CameraError::Backend {
-            message: "the filter is closed".into(),
-        })
-    }
-
     fn pin(&self) -> Result<&avcam_client::Pin<'_, WindowsKs>, CameraError> {
         self.pin.as_ref().ok_or(CameraError::Backend {
             message: "the pin is closed".into(),
@@ -196,26 +188,19 @@ impl Stream for WindowsStream<'_> {
     }
 
     fn set_control(&mut self, name: &str, value: i64) -> Result<(), CameraError> {
-        set_named_control(self.filter()?, name, value)
+        self.filter.set_control(name, value)
     }
 
     fn stall(&mut self, ms: u32) -> Result<(), CameraError> {
-        self.filter()?.set_stall(ms).map_err(client_error)
+        self.filter.stall(ms)
     }
 
     fn fault_counters(&mut self) -> Result<Option<FaultCounters>, CameraError> {
-        if !self.faults_set {
-            return Ok(None);
-        }
-        Ok(Some(self.filter()?.fault_counters().map_err(client_error)?))
+        self.filter.fault_counters()
     }
 
     fn end_faults(&mut self) -> Result<Option<FaultCounters>, CameraError> {
-        let counters = self.fault_counters()?;
-        if counters.is_some() {
-            clear_faults(Some(self.filter()?), true)?;
-        }
-        Ok(counters)
+        self.filter.end_faults()
     }
 
     fn stats(&mut self) -> Result<StreamStats, CameraError> {
@@ -240,8 +225,8 @@ impl Stream for WindowsStream<'_> {
         for read in std::mem::take(&mut self.queued) {
             let _ = read.cancel(CANCEL_WAIT);
         }
-        let cleared = clear_faults(self.filter.as_ref(), self.faults_set);
-        let closed = close_pin_and_filter(self.pin.take(), self.filter.take());
+        let (cleared, filter) = self.filter.take();
+        let closed = close_pin_and_filter(self.pin.take(), filter);
         let stats = stats?;
         stopped?;
         cleared?;
