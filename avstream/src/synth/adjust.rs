@@ -179,12 +179,8 @@ const EXP2_FRACTIONS_Q62: [u64; 32] = [
 /// the highest bit, 32 fractional bits by repeated squaring.
 fn log2_q32(x: u64) -> i64 {
     let top = 63 - i64::from(x.leading_zeros());
-    // m in [2^32, 2^33): x normalised, log2(x) = top + log2(m / 2^32).
-    let mut m: u128 = if top >= 32 {
-        u128::from(x) >> (top - 32)
-    } else {
-        u128::from(x) << (32 - top)
-    };
+    // m in [2^32, 2^33): x normalised, log2(x) = top + log2(m / 2^32) (top <= 32 here).
+    let mut m: u128 = u128::from(x) << (32 - top);
     let mut fraction: i64 = 0;
     for bit in (0..32).rev() {
         m = (m * m) >> 32;
@@ -199,7 +195,9 @@ fn log2_q32(x: u64) -> i64 {
 /// `2^(y / 2^32) x 2^32` for `y <= 0` (Q32 in, Q32 out).
 fn exp2_q32(y: i64) -> u64 {
     let whole = y >> 32; // floor
-    let fraction = (y - (whole << 32)) as u64; // 0..2^32
+    // y - whole x 2^32, the fraction, is y's low 32 bits (two's complement): the loop reads
+    // only those.
+    let fraction = y as u64;
     let mut v: u128 = 1 << 62;
     for (i, factor) in EXP2_FRACTIONS_Q62.iter().enumerate() {
         if fraction & (1 << (31 - i)) != 0 {
@@ -246,6 +244,20 @@ mod tests {
         assert_eq!(gamma_level(500, 100), 500);
         assert_eq!(gamma_level(1000, 220), 1000);
         assert!(gamma_level(500, 220) > 700, "2.2 lifts the mid-tones");
+    }
+
+    #[test]
+    fn log2_and_exp2_are_exact_at_powers_of_two_and_inverse_between() {
+        for k in 0..32 {
+            assert_eq!(log2_q32(1 << (32 - k)), -(k << 32), "log2 2^-{k}");
+            assert_eq!(exp2_q32(-(k << 32)), 1 << (32 - k), "exp2 -{k}");
+        }
+        // 2^-0.5 x 2^32 = 3037000499.98.
+        assert_eq!(exp2_q32(-(1 << 31)), 3_037_000_500);
+        for x in [1u64, 3, 1_000_003, 0x8000_0001, 0xFFFF_FFFF] {
+            let back = exp2_q32(log2_q32(x));
+            assert!(back.abs_diff(x) <= 1 + x / (1 << 28), "{x}: {back}");
+        }
     }
 
     #[test]
