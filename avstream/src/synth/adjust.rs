@@ -214,7 +214,8 @@ fn exp2_q32(y: i64) -> u64 {
 }
 
 /// A level (permille) under gamma `gamma` (x 100): `1000 (L / 1000)^(100 / gamma)`, rounded;
-/// 0 and 1000 stay, and so does every level at gamma 100.
+/// 0 and 1000 stay, and so does every level at gamma 100 and at a gamma of 0 or below (outside
+/// the control's range `1..=500`, so never asked for).
 pub fn gamma_level(level: u16, gamma: i32) -> u16 {
     if gamma == 100 || level == 0 || level >= 1000 || gamma <= 0 {
         return level.min(1000);
@@ -242,6 +243,10 @@ mod tests {
             }
         }
         assert_eq!(gamma_level(500, 100), 500);
+        for gamma in [0, -220, i32::MIN] {
+            assert_eq!(gamma_level(500, gamma), 500, "gamma {gamma}");
+            assert_eq!(gamma_level(1200, gamma), 1000, "gamma {gamma}");
+        }
         assert_eq!(gamma_level(1000, 220), 1000);
         assert!(gamma_level(500, 220) > 700, "2.2 lifts the mid-tones");
     }
