@@ -195,8 +195,8 @@ fn log2_q32(x: u64) -> i64 {
 /// `2^(y / 2^32) x 2^32` for `y <= 0` (Q32 in, Q32 out).
 fn exp2_q32(y: i64) -> u64 {
     let whole = y >> 32; // floor
-    // y - whole x 2^32, the fraction, is y's low 32 bits (two's complement): the loop reads
-    // only those.
+                         // y - whole x 2^32, the fraction, is y's low 32 bits (two's complement): the loop reads
+                         // only those.
     let fraction = y as u64;
     let mut v: u128 = 1 << 62;
     for (i, factor) in EXP2_FRACTIONS_Q62.iter().enumerate() {
@@ -242,6 +242,21 @@ mod tests {
                 );
             }
         }
+        // Rounded to the nearest permille: exact wherever the true value is not within 1% of a
+        // half (the fixed point is good to about 10^-6).
+        for gamma in [40, 180, 220, 500] {
+            for level in 1..1000u16 {
+                let exact = 1000.0 * (f64::from(level) / 1000.0).powf(100.0 / f64::from(gamma));
+                if (exact.fract() - 0.5).abs() > 0.01 {
+                    assert_eq!(
+                        f64::from(gamma_level(level, gamma)),
+                        exact.round(),
+                        "gamma {gamma} level {level}: {exact}"
+                    );
+                }
+            }
+        }
+        assert_eq!(gamma_level(500, 220), 730, "729.74");
         assert_eq!(gamma_level(500, 100), 500);
         for gamma in [0, -220, i32::MIN] {
             assert_eq!(gamma_level(500, gamma), 500, "gamma {gamma}");

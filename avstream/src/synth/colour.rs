@@ -178,6 +178,9 @@ mod tests {
         assert_eq!(div_round(4, 3), 1);
         assert_eq!(div_round(-7, 2), -4);
         assert_eq!(div_round(0, 7), 0);
-        assert_eq!(div_round(-(1 << 100), 3), -422_550_200_076_076_467_165_567_735_125);
+        assert_eq!(
+            div_round(-(1 << 100), 3),
+            -422_550_200_076_076_467_165_567_735_125
+        );
     }
 }

@@ -874,6 +874,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
 mod tests {
     use super::*;
     use crate::pixel::FrameSize;
+    use std::format;
     use std::vec;
     use std::vec::Vec;
 
@@ -1196,12 +1197,14 @@ mod tests {
             let (s, mut buf) = synth(PixelFormat::Nv12, size, SynthConfig::default());
             let height = s.height;
             for count in [1, 2, 3, 5, 7, 9, 13, 64, 10_000] {
+                let wanted = count.min(height / 2);
+                // Bounded, so that an iterator that never ends fails here instead of hanging.
                 let rows: Vec<Range<usize>> = s
                     .bands(&mut buf, count)
                     .unwrap()
                     .map(|b| b.rows())
+                    .take(wanted + 1)
                     .collect();
-                let wanted = count.min(height / 2);
                 assert!(
                     rows.len() <= wanted && 2 * rows.len() >= wanted,
                     "{size:?} in {count}: {} bands",
@@ -1220,6 +1223,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn bands_say_where_they_are_when_debugged() {
+        let (s, mut buf) = synth(PixelFormat::Nv12, FrameSize::QVGA, SynthConfig::default());
+        let mut bands = s.bands(&mut buf, 2).unwrap();
+        assert_eq!(
+            format!("{bands:?}"),
+            "FrameBands { next_row: 0, rows_per_band: 120 }"
+        );
+        let band = bands.next().unwrap();
+        assert_eq!(
+            format!("{band:?}"),
+            "FrameBand { rows: 0..120, plane0_len: 38400, chroma_len: 19200 }"
+        );
     }
 
     #[test]
