@@ -4,7 +4,9 @@
 //!
 //! Input:
 //! - a setup byte: bit 0 creates a pin, bit 1 an allocator on it, bit 2 opens the filter as a
-//!   user-mode client (an application: the pin and the allocator are then user-mode files too);
+//!   user-mode client (an application: the pin and the allocator are then user-mode files too),
+//!   bit 3 turns the device's `FaultInjection` registry value on (so avcam's fault set is served,
+//!   not refused);
 //! - with a pin: a u16-prefixed `KSPIN_CONNECT` + format (sent with `KSSTRING_Pin\` as the name);
 //! - with an allocator: u16-prefixed create parameters (sent after `KSSTRING_Allocator\`);
 //! - then up to [`MAX_REQUESTS`] requests, each a target byte (filter, pin, allocator), a kind
@@ -15,7 +17,8 @@
 //!   their own layout from the input after the kind byte instead: an IOCTL_KS_READ_STREAM with
 //!   fuzzed headers ([`crate::stream_reads`]), a move of the virtual clock (a u16 x 1 us), a
 //!   KSPROPERTY_CONNECTION_STATE SET (a byte: STOP..RUN, or above 3 a u32 from the input), and a
-//!   property of a set the driver serves (a byte picks the set and id, a byte the flags: GET,
+//!   property of a set the driver serves (connection, stream, dropped frames, pin, ProcAmp, video
+//!   control, avcam's pattern and fault sets: a byte picks the set and id, a byte the flags: GET,
 //!   SET, BASICSUPPORT, SETSUPPORT or a u32 from the input; then a u16 output length, a chunk
 //!   appended to the KSPROPERTY and the output's initial bytes as above).
 //!
@@ -40,7 +43,13 @@ use avcam_allocator::framing::MAX_FRAMES;
 use avcam_allocator::requests::{parse_method, MethodRequest};
 use avcam_client::request::property;
 use avcam_emulation::services::KeInitializeEvent;
-use avcam_emulation::{AsyncIo, File, Kernel, PendingIrp};
+use avcam_emulation::{AsyncIo, DeviceKey, File, Kernel, PendingIrp, RegistryValue};
+use ks::avcam::{
+    KSPROPERTY_AVCAM_CAPTION, KSPROPERTY_AVCAM_FAULTS_COUNTERS, KSPROPERTY_AVCAM_FAULTS_FAIL,
+    KSPROPERTY_AVCAM_FAULTS_PLAN, KSPROPERTY_AVCAM_FAULTS_STALL, KSPROPERTY_AVCAM_NOISE_SEED,
+    KSPROPERTY_AVCAM_OVERLAYS, KSPROPERTY_AVCAM_PATTERN, KSPROPERTY_AVCAM_SOLID_COLOUR,
+    PROPSETID_AVCAM_FAULTS, PROPSETID_AVCAM_PATTERN,
+};
 use ks::guid::{KSMETHODSETID_StreamAllocator, KSCATEGORY_VIDEO_CAMERA};
 use ks::ks::{
     IOCTL_KS_DISABLE_EVENT, IOCTL_KS_ENABLE_EVENT, IOCTL_KS_METHOD, IOCTL_KS_PROPERTY,
@@ -57,7 +66,10 @@ use ks::video::{
     KSPROPERTY_PIN_CINSTANCES, KSPROPERTY_PIN_COMMUNICATION, KSPROPERTY_PIN_CTYPES,
     KSPROPERTY_PIN_DATAFLOW, KSPROPERTY_PIN_DATAINTERSECTION, KSPROPERTY_PIN_DATARANGES,
     KSPROPERTY_PIN_INTERFACES, KSPROPERTY_PIN_MEDIUMS, KSPROPERTY_STREAM_ALLOCATOR,
-    PROPSETID_VIDCAP_DROPPEDFRAMES,
+    KSPROPERTY_VIDEOCONTROL_CAPS, KSPROPERTY_VIDEOCONTROL_MODE, KSPROPERTY_VIDEOPROCAMP_BRIGHTNESS,
+    KSPROPERTY_VIDEOPROCAMP_CONTRAST, KSPROPERTY_VIDEOPROCAMP_GAMMA, KSPROPERTY_VIDEOPROCAMP_HUE,
+    KSPROPERTY_VIDEOPROCAMP_POWERLINE_FREQUENCY, KSPROPERTY_VIDEOPROCAMP_SATURATION,
+    PROPSETID_VIDCAP_DROPPEDFRAMES, PROPSETID_VIDCAP_VIDEOCONTROL, PROPSETID_VIDCAP_VIDEOPROCAMP,
 };
 use ks::GUID;
 use ks::NTSTATUS;
@@ -79,6 +91,8 @@ pub const SETUP_PIN: u8 = 1;
 pub const SETUP_ALLOCATOR: u8 = 2;
 /// Setup bit: open the filter as a user-mode client.
 pub const SETUP_USER_MODE: u8 = 4;
+/// Setup bit: the device's `FaultInjection` registry value is 1 (fault injection allowed).
+pub const SETUP_FAULTS: u8 = 8;
 /// The most a clock move advances: 65.535 ms.
 pub const MAX_ADVANCE_NS: u64 = 65_535_000;
 
@@ -121,7 +135,7 @@ pub enum Kind {
 
 /// The properties [`Kind::KnownProperty`] picks from: set, id, and whether the request is a
 /// KSP_PIN (a pin id follows the KSPROPERTY).
-const KNOWN_PROPERTIES: [(GUID, u32, bool); 14] = [
+const KNOWN_PROPERTIES: [(GUID, u32, bool); 31] = [
     (KSPROPSETID_Connection, KSPROPERTY_CONNECTION_STATE, false),
     (
         KSPROPSETID_Connection,
@@ -148,6 +162,63 @@ const KNOWN_PROPERTIES: [(GUID, u32, bool); 14] = [
     (KSPROPSETID_Pin, KSPROPERTY_PIN_MEDIUMS, true),
     (KSPROPSETID_Pin, KSPROPERTY_PIN_COMMUNICATION, true),
     (KSPROPSETID_Pin, KSPROPERTY_PIN_CATEGORY, true),
+    (
+        PROPSETID_VIDCAP_VIDEOPROCAMP,
+        KSPROPERTY_VIDEOPROCAMP_BRIGHTNESS,
+        false,
+    ),
+    (
+        PROPSETID_VIDCAP_VIDEOPROCAMP,
+        KSPROPERTY_VIDEOPROCAMP_CONTRAST,
+        false,
+    ),
+    (
+        PROPSETID_VIDCAP_VIDEOPROCAMP,
+        KSPROPERTY_VIDEOPROCAMP_HUE,
+        false,
+    ),
+    (
+        PROPSETID_VIDCAP_VIDEOPROCAMP,
+        KSPROPERTY_VIDEOPROCAMP_SATURATION,
+        false,
+    ),
+    (
+        PROPSETID_VIDCAP_VIDEOPROCAMP,
+        KSPROPERTY_VIDEOPROCAMP_GAMMA,
+        false,
+    ),
+    (
+        PROPSETID_VIDCAP_VIDEOPROCAMP,
+        KSPROPERTY_VIDEOPROCAMP_POWERLINE_FREQUENCY,
+        false,
+    ),
+    (
+        PROPSETID_VIDCAP_VIDEOCONTROL,
+        KSPROPERTY_VIDEOCONTROL_CAPS,
+        false,
+    ),
+    (
+        PROPSETID_VIDCAP_VIDEOCONTROL,
+        KSPROPERTY_VIDEOCONTROL_MODE,
+        false,
+    ),
+    (PROPSETID_AVCAM_PATTERN, KSPROPERTY_AVCAM_PATTERN, false),
+    (PROPSETID_AVCAM_PATTERN, KSPROPERTY_AVCAM_OVERLAYS, false),
+    (
+        PROPSETID_AVCAM_PATTERN,
+        KSPROPERTY_AVCAM_SOLID_COLOUR,
+        false,
+    ),
+    (PROPSETID_AVCAM_PATTERN, KSPROPERTY_AVCAM_NOISE_SEED, false),
+    (PROPSETID_AVCAM_PATTERN, KSPROPERTY_AVCAM_CAPTION, false),
+    (PROPSETID_AVCAM_FAULTS, KSPROPERTY_AVCAM_FAULTS_PLAN, false),
+    (PROPSETID_AVCAM_FAULTS, KSPROPERTY_AVCAM_FAULTS_STALL, false),
+    (PROPSETID_AVCAM_FAULTS, KSPROPERTY_AVCAM_FAULTS_FAIL, false),
+    (
+        PROPSETID_AVCAM_FAULTS,
+        KSPROPERTY_AVCAM_FAULTS_COUNTERS,
+        false,
+    ),
 ];
 
 /// The emulation's `DriverEntry` signature over avcam's.
@@ -168,6 +239,8 @@ struct Session {
     /// The allocator's frame size (0 without one).
     frame_size: u32,
     user_mode: bool,
+    /// Fault injection is allowed (the setup byte's [`SETUP_FAULTS`]).
+    faults: bool,
     reads: Vec<Read>,
     /// The KEVENT an EVENT_OBJECT notification names; outlives the kernel's use of it.
     event: Box<MaybeUninit<KEVENT>>,
@@ -214,6 +287,13 @@ pub fn run_with_report(data: &[u8]) -> Report {
         .expect("the camera registers its interface");
     let setup = input.byte();
     let user_mode = setup & SETUP_USER_MODE != 0;
+    if setup & SETUP_FAULTS != 0 {
+        kernel.set_device_registry_value(
+            DeviceKey::Hardware,
+            avcam::identity::FAULT_INJECTION_VALUE,
+            Some(RegistryValue::dword(1)),
+        );
+    }
     let filter = if user_mode {
         kernel.open_interface_user(&interface)
     } else {
@@ -233,6 +313,7 @@ pub fn run_with_report(data: &[u8]) -> Report {
         frames: Vec::new(),
         frame_size: 0,
         user_mode,
+        faults: setup & SETUP_FAULTS != 0,
         reads: Vec::new(),
         event,
         report: Report::default(),
@@ -386,6 +467,7 @@ impl Session {
             frames: &self.frames,
             frame_size: self.frame_size,
             user_mode: self.user_mode,
+            faults: self.faults,
             live_bytes: self.reads.iter().map(Read::buffer_bytes).sum(),
         };
         let read = stream_reads::send(&context, file, input);

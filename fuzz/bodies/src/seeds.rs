@@ -5,8 +5,13 @@
 use avcam_avstream::intersect::ClientRange;
 use avcam_avstream::ranges::KS_CAPTURE_RANGES;
 use avcam_avstream::{FrameSize, PixelFormat, VideoFormat};
-use avcam_client::request::property;
+use avcam_client::request::{procamp, property, video_control_mode};
 use avcam_emulation::client::allocator_create_name;
+use ks::avcam::{
+    AVCAM_FAULT_COUNTERS, AVCAM_FAULT_PLAN, AVCAM_PATTERN_ZONE_PLATE,
+    KSPROPERTY_AVCAM_FAULTS_COUNTERS, KSPROPERTY_AVCAM_FAULTS_PLAN, KSPROPERTY_AVCAM_FAULTS_STALL,
+    KSPROPERTY_AVCAM_PATTERN, PROPSETID_AVCAM_FAULTS, PROPSETID_AVCAM_PATTERN,
+};
 use ks::guid::{
     KSEVENTSETID_StreamAllocator, KSMETHODSETID_StreamAllocator, KSPROPSETID_StreamAllocator,
     KSMEMORY_TYPE_KERNEL_NONPAGED,
@@ -22,11 +27,13 @@ use ks::video::{
     KSINTERFACESETID_Standard, KSMEDIUMSETID_Standard, KSPROPSETID_Connection, KSPROPSETID_Pin,
     KSDATARANGE, KSPIN_CONNECT, KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX,
     KSPROPERTY_CONNECTION_STATE, KSPROPERTY_PIN_CTYPES, KSPROPERTY_PIN_DATAINTERSECTION,
-    KSPROPERTY_PIN_DATARANGES, KSP_PIN, KSSTATE_RUN,
+    KSPROPERTY_PIN_DATARANGES, KSPROPERTY_VIDEOPROCAMP_BRIGHTNESS, KSP_PIN, KSSTATE_RUN,
 };
 use zerocopy::{FromZeros, IntoBytes};
 
-use crate::driver_requests::{Kind, Target, SETUP_ALLOCATOR, SETUP_PIN, SETUP_USER_MODE};
+use crate::driver_requests::{
+    Kind, Target, SETUP_ALLOCATOR, SETUP_FAULTS, SETUP_PIN, SETUP_USER_MODE,
+};
 
 /// A named seed input.
 pub type Seed = (&'static str, Vec<u8>);
@@ -287,6 +294,23 @@ pub fn driver_requests() -> Vec<Seed> {
     );
     let signal = event_data(KSEVENTF_EVENT_OBJECT, 1);
     let image = 320 * 240 * 3 / 2;
+    // A ProcAmp or video-control SET carries its structure as the data too.
+    let echoed = |input: Vec<u8>| request(Target::Filter, Kind::Property, &input, &input);
+    let set = |set, id, value: &[u8]| {
+        request(
+            Target::Filter,
+            Kind::Property,
+            &property(set, id, KSPROPERTY_TYPE_SET),
+            value,
+        )
+    };
+    let plan = AVCAM_FAULT_PLAN {
+        Seed: 7,
+        DropBasisPoints: 2500,
+        EmptyEvery: 3,
+        DiscontinuityEvery: 2,
+        ..AVCAM_FAULT_PLAN::default()
+    };
     vec![
         (
             "pin-reads",
@@ -389,6 +413,53 @@ pub fn driver_requests() -> Vec<Seed> {
                 &request(Target::Allocator, Kind::FreeFrame, &[0], &[]),
                 &request(Target::Allocator, Kind::Property, &status, &[0; 32]),
                 &request(Target::Allocator, Kind::DisableEvent, &signal, &[]),
+            ]),
+        ),
+        (
+            "controls-and-faults",
+            cat(&[
+                &[SETUP_PIN | SETUP_FAULTS],
+                &chunk(&connect),
+                &echoed(procamp(
+                    KSPROPERTY_VIDEOPROCAMP_BRIGHTNESS,
+                    KSPROPERTY_TYPE_SET,
+                    5000,
+                )),
+                // Both flips.
+                &echoed(video_control_mode(0, KSPROPERTY_TYPE_SET, 3)),
+                &set(
+                    PROPSETID_AVCAM_PATTERN,
+                    KSPROPERTY_AVCAM_PATTERN,
+                    &AVCAM_PATTERN_ZONE_PLATE.to_le_bytes(),
+                ),
+                &set(
+                    PROPSETID_AVCAM_FAULTS,
+                    KSPROPERTY_AVCAM_FAULTS_PLAN,
+                    plan.as_bytes(),
+                ),
+                &set(
+                    PROPSETID_AVCAM_FAULTS,
+                    KSPROPERTY_AVCAM_FAULTS_STALL,
+                    &5u32.to_le_bytes(),
+                ),
+                &set_state(3),
+                &read(&[read_header(1, 1, image)]),
+                &read(&[read_header(1, 1, image)]),
+                &advance(34),
+                &advance(34),
+                &advance(34),
+                &advance(34),
+                &request(
+                    Target::Filter,
+                    Kind::Property,
+                    &property(
+                        PROPSETID_AVCAM_FAULTS,
+                        KSPROPERTY_AVCAM_FAULTS_COUNTERS,
+                        KSPROPERTY_TYPE_GET,
+                    ),
+                    AVCAM_FAULT_COUNTERS::new_zeroed().as_bytes(),
+                ),
+                &set_state(0),
             ]),
         ),
         (

@@ -19,7 +19,9 @@
 //! Checked when the read completes (at once, or after the clock moved, or at the end): it is
 //! not STATUS_PENDING; its output is its headers, each keeping its `Size`, `FrameExtent`, `Data`,
 //! `TypeSpecificFlags` and `Reserved`, with `DataUsed` at most its `FrameExtent`; a header
-//! completed empty (`DataUsed` 0) has nothing else written; of a KS_FRAME_INFO only the fields
+//! completed empty (`DataUsed` 0) has nothing else written, unless fault injection is on and
+//! the header carries a stamp (an injected empty frame is stamped and not rendered:
+//! avcam_avstream::faults), when it is checked as a frame is; of a KS_FRAME_INFO only the fields
 //! the pin stamps (up to `DropCount`) change, and past the KS_FRAME_INFO (or past the header when
 //! `Size` has none) nothing does. So no header is written past its `Size`: such a write lands on
 //! the next header, caught by these checks, or past the buffer, which AddressSanitizer reports
@@ -55,6 +57,7 @@ pub(crate) struct Read {
     done: Option<(ks::NTSTATUS, Vec<u8>)>,
     headers: Vec<u8>,
     user_mode: bool,
+    faults: bool,
     _buffers: Vec<Vec<u8>>,
 }
 
@@ -68,6 +71,8 @@ pub(crate) struct Context<'a> {
     pub(crate) frame_size: u32,
     /// Whether the requestor is a user-mode client.
     pub(crate) user_mode: bool,
+    /// Whether the device allows fault injection (an empty frame may then be stamped).
+    pub(crate) faults: bool,
     /// Bytes of read buffers alive now.
     pub(crate) live_bytes: usize,
 }
@@ -160,6 +165,7 @@ pub(crate) fn send(context: &Context<'_>, file: File, input: &mut Input<'_>) -> 
         done,
         headers,
         user_mode: context.user_mode,
+        faults: context.faults,
         _buffers: buffers,
     }
 }
@@ -239,7 +245,9 @@ impl Read {
             );
             unchanged(field(offset_of!(KSSTREAM_HEADER, Reserved), 4), "Reserved");
             let frame_info = size >= HEADER + FRAME_INFO;
-            if nt_success(status) && after.DataUsed == 0 {
+            // An injected empty frame (fault injection on) is stamped: its OptionsFlags are set.
+            let injected_empty = self.faults && after.OptionsFlags != before.OptionsFlags;
+            if nt_success(status) && after.DataUsed == 0 && !injected_empty {
                 // A buffer completed empty: DataUsed 0, nothing else written.
                 unchanged(
                     field(0, offset_of!(KSSTREAM_HEADER, FrameExtent)),

@@ -169,6 +169,21 @@ fn driver_seeds_reach_the_pin_and_the_allocator() {
         (1, 1, 1),
         "{frame:?}"
     );
+    // The device's controls, pattern, fault plan and stall are set (five SETs), RUN, then the
+    // two reads complete (a frame, or one the plan drops or empties: a success either way), the
+    // counters are read and STOP.
+    let faults = report("controls-and-faults");
+    assert!(faults.pin, "{faults:?}");
+    assert_eq!(
+        (
+            faults.requests,
+            faults.succeeded,
+            faults.reads,
+            faults.reads_succeeded
+        ),
+        (8, 8, 2, 2),
+        "{faults:?}"
+    );
     // One frame: the second ALLOC waits, the FREE serves it, the third waits and is cancelled.
     let exhausted = report("allocator-exhausted");
     assert!(exhausted.allocator, "{exhausted:?}");
