@@ -60,6 +60,14 @@ exclusions=(
     'replace match guard l == levels with false in Synthesizer<S>::paint$'
     # div_round's two branches agree at n = 0: (0 - d/2) / d and (0 + d/2) / d are both 0.
     'replace < with <= in div_round$'
+    # limited_luma8 ORs its even and odd lanes, which are disjoint bytes (masked by LANES and
+    # !LANES): | and ^ agree.
+    'replace \| with \^ in limited_luma8$'
+    # yuy2_grey4 and noise_row OR values whose set bits are disjoint (x and x << 16 or x << 8
+    # under the mask that follows, the even bytes and 0x80 in the odd ones, a 24-bit grey and
+    # 0xFF000000): | and ^ agree.
+    'replace \| with \^ in yuy2_grey4$'
+    'replace \| with \^ in noise_row$'
     # `up` only matters when the states differ: at equal ranks the path is empty either way.
     'replace > with >= in PinStateMachine::path_to$'
 )

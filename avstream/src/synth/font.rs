@@ -54,7 +54,8 @@ pub fn overlay_text(
     lines[1][7] = b':';
     write_decimal(&mut lines[1][8..10], ms / 1000 % 60);
     lines[1][10] = b'.';
-    write_decimal(&mut lines[1][11..14], ms % 1000);
+    // The milliseconds: write_decimal keeps the last three digits.
+    write_decimal(&mut lines[1][11..14], ms);
     lines[2][..5].copy_from_slice(b"DROP ");
     write_decimal(&mut lines[2][5..], drop_count);
     lines

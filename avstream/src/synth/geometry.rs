@@ -145,6 +145,35 @@ mod tests {
     }
 
     #[test]
+    fn the_square_glides_one_step_a_frame_and_turns_at_both_ends() {
+        for (w, h) in [(320, 240), (640, 480), (1920, 1080), (1080, 1920)] {
+            let g = OverlayGeometry::new(w, h);
+            let (travel, speed) = (g.box_travel, g.box_speed);
+            let period = 2 * travel as u64;
+            let xs: std::vec::Vec<usize> = (0..2 * period + 3).map(|n| g.box_left(n)).collect();
+            for (n, pair) in xs.windows(2).enumerate() {
+                let (a, b) = (pair[0], pair[1]);
+                // A step of the speed, or a turn near an end (then less, either way).
+                let turn = a + speed > travel || b + speed > travel || a < speed || b < speed;
+                assert!(
+                    a.abs_diff(b) == speed || (turn && a.abs_diff(b) <= speed),
+                    "{w}x{h} frame {n}: {a} -> {b} (travel {travel}, speed {speed})"
+                );
+            }
+            let far = *xs.iter().max().unwrap();
+            assert!(
+                far <= travel && far + speed > travel,
+                "{w}x{h}: the far end {far}"
+            );
+            // Periodic, and picture numbers near the top of the range neither overflow nor
+            // jump.
+            for n in [period - 1, period, u64::MAX - 1, u64::MAX] {
+                assert_eq!(g.box_left(n), g.box_left(n % period), "{w}x{h} frame {n}");
+            }
+        }
+    }
+
+    #[test]
     fn every_size_keeps_a_whole_counter_line() {
         for (w, h) in [
             (320, 240),

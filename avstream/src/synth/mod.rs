@@ -1241,13 +1241,77 @@ mod tests {
     }
 
     #[test]
+    fn each_noise_row_comes_from_its_documented_seed() {
+        use overlay::{noise_row, NOISE_PICTURE_MIX, NOISE_ROW_MIX};
+        use rand::SeedableRng;
+        for format in [PixelFormat::Nv12, PixelFormat::Yuy2, PixelFormat::Rgb32] {
+            let config = SynthConfig {
+                overlays: Overlays::NOISE,
+                seed: 0x1234_5678_9ABC,
+                ..SynthConfig::default()
+            };
+            let (s, mut buf) = synth(format, FrameSize::VGA, config);
+            let n = 41u64;
+            let frame = FrameInfo {
+                picture_number: n,
+                ..FrameInfo::default()
+            };
+            s.render(&frame, &mut buf).unwrap();
+            let (bpp, stride, left) = (s.bpp, s.layout.stride, s.geo.noise_left);
+            for y in [s.geo.ramp_end, s.geo.ramp_end + 1, s.height - 1] {
+                let seed = config.seed
+                    ^ n.wrapping_mul(NOISE_PICTURE_MIX)
+                    ^ (y as u64).wrapping_mul(NOISE_ROW_MIX);
+                let mut expected = vec![0u8; (s.width - left) * bpp];
+                noise_row(
+                    format,
+                    &mut rand::rngs::SmallRng::seed_from_u64(seed),
+                    &mut expected,
+                );
+                let m = s.picture_row(y);
+                let row = &buf[m * stride + left * bpp..m * stride + s.width * bpp];
+                assert!(row == &expected[..], "{format:?} row {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn nv12_text_cells_have_neutral_chroma_over_the_bars() {
+        let config = SynthConfig {
+            overlays: Overlays::FRAME_COUNTER
+                .with(Overlays::TIME)
+                .with(Overlays::DROP_COUNT),
+            ..SynthConfig::default()
+        };
+        let (s, mut buf) = synth(PixelFormat::Nv12, FrameSize::VGA, config);
+        s.render(&FrameInfo::default(), &mut buf).unwrap();
+        let g = s.geo;
+        let (stride, height) = (s.layout.stride, s.height);
+        let chroma = &buf[stride * height..];
+        let (x0, x1) = (g.text_left, g.text_left + g.text_columns * g.cell);
+        for y in (g.text_top..g.text_top + 3 * g.cell).step_by(2) {
+            let row = &chroma[y / 2 * stride..y / 2 * stride + s.width];
+            assert!(
+                row[x0..x1].iter().all(|&c| c == 128),
+                "chroma row {}: {:?}",
+                y / 2,
+                &row[x0..x1]
+            );
+            // The bars go on right of the text: chroma that is not neutral.
+            assert!(row[x1..x1 + 2] != [128, 128], "row {}", y / 2);
+        }
+    }
+
+    #[test]
     fn a_band_that_does_not_fit_the_format_is_refused() {
         let (s, mut buf) = synth(PixelFormat::Nv12, FrameSize::QVGA, SynthConfig::default());
         let stride = s.layout.stride;
         let frame = FrameInfo::default();
         let (plane0, chroma) = buf.split_at_mut(stride * 240);
-        // Rows 0..4: four plane-0 rows and two chroma rows; each case breaks one thing.
-        let cases: [(&str, Range<usize>, usize, usize, usize, usize); 6] = [
+        // Rows 0..4: four plane-0 rows and two chroma rows; each case breaks one thing: what,
+        // rows, plane-0 bytes, chroma bytes, pitch, chroma pitch.
+        type Case = (&'static str, Range<usize>, usize, usize, usize, usize);
+        let cases: [Case; 6] = [
             (
                 "plane 0 one byte short",
                 0..4,

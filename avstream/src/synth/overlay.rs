@@ -10,6 +10,13 @@ use super::font::{glyph, CELL};
 use super::{FrameBand, FrameInfo, Synthesizer};
 use crate::pixel::PixelFormat;
 
+/// Noise row `y` of picture `n` comes from `SmallRng::seed_from_u64(seed ^ n * NOISE_PICTURE_MIX ^
+/// y * NOISE_ROW_MIX)` (wrapping products; the odd constants of SplitMix64 and xxHash spread
+/// neighbouring pictures and rows over the whole seed).
+pub(super) const NOISE_PICTURE_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+/// See [`NOISE_PICTURE_MIX`].
+pub(super) const NOISE_ROW_MIX: u64 = 0xC2B2_AE3D_27D4_EB4F;
+
 impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
     /// The moving square: one segment copy per row.
     pub(super) fn moving_box(&self, frame: &FrameInfo, band: &mut FrameBand<'_>) {
@@ -42,8 +49,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
         for (i, row) in band.plane0[bytes].chunks_exact_mut(band.stride).enumerate() {
             let y = self.picture_row(mem.start + i) as u64;
             let seed = self.config.seed
-                ^ frame.picture_number.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                ^ y.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+                ^ frame.picture_number.wrapping_mul(NOISE_PICTURE_MIX)
+                ^ y.wrapping_mul(NOISE_ROW_MIX);
             let mut rng = SmallRng::seed_from_u64(seed);
             noise_row(
                 self.format,
@@ -84,7 +91,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Synthesizer<S> {
                 let bits = usize::from(glyph(*ch)[glyph_row]);
                 cell.copy_from_slice(&font[bits * run..(bits + 1) * run]);
             }
-            for m in mem.start + 1..mem.end {
+            for m in mem.clone().skip(1) {
                 band.plane0
                     .copy_within(first + x0..first + x1, (m - rows.start) * stride + x0);
             }
@@ -175,6 +182,33 @@ pub(super) fn noise_row(format: PixelFormat, rng: &mut SmallRng, seg: &mut [u8])
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn noise_rows_take_one_random_byte_a_pixel_in_every_format() {
+        for pixels in [1, 5, 7, 8, 13, 16, 21] {
+            for format in PixelFormat::ALL {
+                let bpp = format.plane0_bytes_per_pixel();
+                let mut seg = std::vec![0u8; pixels * bpp];
+                noise_row(format, &mut SmallRng::seed_from_u64(5), &mut seg);
+                // Pixel i is byte i % 8 of the rng's (i / 8)-th word.
+                let mut rng = SmallRng::seed_from_u64(5);
+                let mut word = [0u8; 8];
+                for (i, px) in seg.chunks_exact(bpp).enumerate() {
+                    if i % 8 == 0 {
+                        word = rng.next_u64().to_le_bytes();
+                    }
+                    let s = word[i % 8];
+                    let expected: &[u8] = match format {
+                        PixelFormat::Nv12 => &[limited_luma(s)],
+                        PixelFormat::Yuy2 => &[limited_luma(s), 128],
+                        PixelFormat::Rgb24 => &[s, s, s],
+                        PixelFormat::Rgb32 => &[s, s, s, 0xFF],
+                    };
+                    assert_eq!(px, expected, "{format:?}, {pixels} pixels: pixel {i}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn swar_luma_matches_the_scalar_mapping() {
