@@ -93,6 +93,38 @@ mod tests {
     }
 
     #[test]
+    fn rings_are_centred_in_landscape_and_portrait_pictures() {
+        // Portrait too: in a landscape picture an off-centre column shifts every phase by a
+        // whole number of cycles (the gain follows the width), which would hide it.
+        for (w, h) in [(640, 480), (1080, 1920)] {
+            let z = ZonePlate::new(w, h);
+            let (cx, cy) = (w / 2, h / 2);
+            assert_eq!(z.index(cx, cy, 0), 0, "{w}x{h}: phase 0 at the centre");
+            for d in [1, 7, 100, cy - 1] {
+                let d = d.min(cx - 1);
+                assert_eq!(
+                    z.index(cx + d, cy, 3),
+                    z.index(cx - d, cy, 3),
+                    "{w}x{h} dx {d}"
+                );
+                assert_eq!(
+                    z.index(cx, cy + d, 3),
+                    z.index(cx, cy - d, 3),
+                    "{w}x{h} dy {d}"
+                );
+            }
+            for y in [0, 77, cy, h - 1] {
+                let mut row = std::vec![0u8; w];
+                z.row(y, 9, false, |x, phase| row[x] = phase);
+                assert!(
+                    (0..w).all(|x| row[x] == z.index(x, y, 9)),
+                    "{w}x{h} row {y}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn rings_reach_half_a_cycle_per_pixel_at_half_the_side_and_move() {
         let z = ZonePlate::new(640, 480);
         let phase = |x: usize| u64::from(z.index(x, 240, 0));
