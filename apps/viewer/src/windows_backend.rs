@@ -4,8 +4,9 @@
 //! - Finding it: the first `KSCATEGORY_VIDEO_CAMERA` interface whose device lists avcam's
 //!   hardware ID (`Root\avcam`). None: [`CameraError::NotInstalled`], which the viewer reports
 //!   on one line and exits with [`crate::EXIT_NO_CAMERA`].
-//! - `device_info` and the pin's creation are the emulated backend's own functions
-//!   ([`crate::backend`]), generic over the transport: the same requests, the same bytes.
+//! - `device_info`, the pin's creation and the stream's controls and faults are the functions
+//!   the emulated backend uses too ([`crate::device`]), generic over the transport: the same
+//!   requests, the same bytes.
 //! - Frames always lie in the viewer's own buffers ([`FrameMemory::ClientBuffer`]; the backend
 //!   implies `--copy`): the viewer is a user-mode process, and an allocator's frames on the pin
 //!   are kernel memory it may not hold. [`READS_IN_FLIGHT`] reads stay queued, each into a
