@@ -59,8 +59,8 @@ impl<'a> Iterator for FrameBands<'a> {
         if self.next >= self.height {
             return None;
         }
-        let end = (self.next + self.per_band).min(self.height);
-        let rows = end - self.next;
+        let rows = self.per_band.min(self.height - self.next);
+        let end = self.next + rows;
         let (plane0, rest) = core::mem::take(&mut self.plane0).split_at_mut(rows * self.stride);
         self.plane0 = rest;
         let chroma_len = (rows / 2 * self.chroma_stride).min(self.chroma.len());
