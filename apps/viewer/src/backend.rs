@@ -2,7 +2,7 @@
 //! through the KS client library (`avcam-client`). [`ClientCamera`] implements [`Camera`].
 //!
 //! - `device_info`: `KSPROPERTY_PIN_CTYPES`, `KSPROPERTY_PIN_CATEGORY` and
-//!   `KSPROPERTY_PIN_DATARANGES`; each `KS_DATARANGE_VIDEO` becomes one [`FormatInfo`].
+//!   `KSPROPERTY_PIN_DATARANGES`; each `KS_DATARANGE_VIDEO` becomes one [`FormatInfo`](crate::camera::FormatInfo).
 //! - `start`: the exact `KS_DATAFORMAT_VIDEOINFOHEADER` for the requested format, size and
 //!   interval is offered to `KSPROPERTY_PIN_DATAINTERSECTION`, the pin is created with the
 //!   format the driver proposes, then stepped STOP -> ACQUIRE -> PAUSE -> RUN.

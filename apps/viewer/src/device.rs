@@ -2,12 +2,12 @@
 //! emulated camera, [`crate::backend`], and an installed device, `crate::windows_backend`): the
 //! same requests and the same bytes whichever handles carry them.
 //!
-//! - Describing the device: [`read_device_info`] (pins, ranges, categories, controls).
-//! - Before streaming: [`apply_settings`] (controls, caption, fault plan), [`wanted_format`] and
-//!   [`connect`] (`DATAINTERSECTION`, then the pin with the format the driver proposes).
-//! - While streaming: [`StreamFilter`], the stream's filter, on which controls, stalls and fault
+//! - Describing the device: `read_device_info` (pins, ranges, categories, controls).
+//! - Before streaming: `apply_settings` (controls, caption, fault plan), `wanted_format` and
+//!   `connect` (`DATAINTERSECTION`, then the pin with the format the driver proposes).
+//! - While streaming: `StreamFilter`, the stream's filter, on which controls, stalls and fault
 //!   counters are asked.
-//! - A delivered frame as the viewer's [`Frame`]: [`viewer_frame`].
+//! - A delivered frame as the viewer's [`Frame`]: `viewer_frame`.
 
 use std::time::Duration;
 
