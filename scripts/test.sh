@@ -28,6 +28,11 @@ fi
 step "rustfmt"
 cargo fmt --all -- --check
 
+# The fuzz targets build on nightly (scripts/fuzz.sh), outside this run: their lockfile is checked
+# here so that it cannot go stale unnoticed.
+step "the fuzz targets' Cargo.lock is current"
+cargo metadata --locked --format-version 1 --manifest-path fuzz/targets/Cargo.toml >/dev/null
+
 step "clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
