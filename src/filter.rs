@@ -16,10 +16,10 @@ use core::ptr::null_mut;
 use avstream::ranges::RANGE_COUNT;
 use ks::avcam::{PROPSETID_AVCAM_FAULTS, PROPSETID_AVCAM_PATTERN};
 use ks::avstream::{
-    KSAUTOMATION_TABLE, KSEVENT_SET, KSFILTER_DESCRIPTOR, KSFILTER_DESCRIPTOR_VERSION,
-    KSFILTER_DISPATCH, KSMETHOD_SET, KSPIN_COMMUNICATION_BOTH, KSPIN_DATAFLOW_OUT,
-    KSPIN_DESCRIPTOR, KSPIN_DESCRIPTOR_EX, KSPIN_DISPATCH, KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY,
-    KSPIN_INTERFACE, KSPIN_MEDIUM, KSPROPERTY_ITEM, KSPROPERTY_SET,
+    KSAUTOMATION_TABLE, KSFILTER_DESCRIPTOR, KSFILTER_DESCRIPTOR_VERSION, KSFILTER_DISPATCH,
+    KSPIN_COMMUNICATION_BOTH, KSPIN_DATAFLOW_OUT, KSPIN_DESCRIPTOR, KSPIN_DESCRIPTOR_EX,
+    KSPIN_DISPATCH, KSPIN_FLAG_PROCESS_IN_RUN_STATE_ONLY, KSPIN_INTERFACE, KSPIN_MEDIUM,
+    KSPROPERTY_ITEM, KSPROPERTY_SET,
 };
 use ks::video::{
     KSPROPERTY_DROPPEDFRAMES_CURRENT, KSPROPERTY_DROPPEDFRAMES_CURRENT_S, PINNAME_VIDEO_CAPTURE,
@@ -33,6 +33,7 @@ use crate::framing::PIN_FRAMING;
 use crate::identity::FILTER_CATEGORIES;
 use crate::picture_properties::{PATTERN_ITEMS, PROCAMP_ITEMS, VIDEO_CONTROL_ITEMS};
 use crate::pin_allocator::PIN_ALLOCATOR;
+use crate::property::{automation, item, property_set, size};
 pub use crate::ranges::Shared;
 use crate::ranges::CAPTURE_RANGE_POINTERS;
 
@@ -52,53 +53,19 @@ static FAULTS_SET: GUID = PROPSETID_AVCAM_FAULTS;
 
 /// `KSPROPERTY_DROPPEDFRAMES_CURRENT` (GET only): the request and the answer are the whole
 /// `KSPROPERTY_DROPPEDFRAMES_CURRENT_S`.
-static DROPPED_FRAMES_ITEMS: Shared<[KSPROPERTY_ITEM; 1]> = Shared([KSPROPERTY_ITEM {
-    PropertyId: KSPROPERTY_DROPPEDFRAMES_CURRENT,
-    GetPropertyHandler: Some(capture_pin::dropped_frames_get),
-    MinProperty: size_of::<ks::ks::KSIDENTIFIER>() as u32,
-    MinData: size_of::<KSPROPERTY_DROPPEDFRAMES_CURRENT_S>() as u32,
-    SetPropertyHandler: None,
-    Values: core::ptr::null(),
-    RelationsCount: 0,
-    Relations: null_mut(),
-    SupportHandler: None,
-    SerializedSize: 0,
-}]);
-
-static PIN_PROPERTY_SETS: Shared<[KSPROPERTY_SET; 1]> = Shared([KSPROPERTY_SET {
-    Set: &DROPPED_FRAMES_SET,
-    PropertiesCount: 1,
-    PropertyItem: (&raw const DROPPED_FRAMES_ITEMS.0).cast(),
-    FastIoCount: 0,
-    FastIoTable: null_mut(),
-}]);
+static DROPPED_FRAMES_ITEMS: Shared<[KSPROPERTY_ITEM; 1]> = Shared([item(
+    KSPROPERTY_DROPPEDFRAMES_CURRENT,
+    Some(capture_pin::dropped_frames_get),
+    None,
+    size::<ks::ks::KSIDENTIFIER>(),
+    size::<KSPROPERTY_DROPPEDFRAMES_CURRENT_S>(),
+    core::ptr::null(),
+)]);
+static PIN_PROPERTY_SETS: Shared<[KSPROPERTY_SET; 1]> =
+    Shared([property_set(&DROPPED_FRAMES_SET, &DROPPED_FRAMES_ITEMS)]);
 
 /// The capture pin's automation table: PROPSETID_VIDCAP_DROPPEDFRAMES.
-static PIN_AUTOMATION: Shared<KSAUTOMATION_TABLE> = Shared(KSAUTOMATION_TABLE {
-    PropertySetsCount: 1,
-    PropertyItemSize: size_of::<KSPROPERTY_ITEM>() as u32,
-    PropertySets: (&raw const PIN_PROPERTY_SETS.0).cast(),
-    MethodSetsCount: 0,
-    MethodItemSize: 0,
-    MethodSets: null_mut::<KSMETHOD_SET>(),
-    EventSetsCount: 0,
-    EventItemSize: 0,
-    EventSets: null_mut::<KSEVENT_SET>(),
-});
-
-/// A property set of `items`.
-const fn property_set<const N: usize>(
-    set: &'static GUID,
-    items: &'static Shared<[KSPROPERTY_ITEM; N]>,
-) -> KSPROPERTY_SET {
-    KSPROPERTY_SET {
-        Set: set,
-        PropertiesCount: N as u32,
-        PropertyItem: (&raw const items.0).cast(),
-        FastIoCount: 0,
-        FastIoTable: null_mut(),
-    }
-}
+static PIN_AUTOMATION: Shared<KSAUTOMATION_TABLE> = Shared(automation(&PIN_PROPERTY_SETS));
 
 /// The filter's property sets: the device's controls (values shared by every filter instance,
 /// [`crate::device_state`]).
@@ -111,17 +78,7 @@ static FILTER_PROPERTY_SETS: Shared<[KSPROPERTY_SET; 4]> = Shared([
 
 /// The filter's automation table: VIDEOPROCAMP, VIDEOCONTROL and avcam's pattern and fault
 /// sets (crate::picture_properties, crate::fault_properties).
-static FILTER_AUTOMATION: Shared<KSAUTOMATION_TABLE> = Shared(KSAUTOMATION_TABLE {
-    PropertySetsCount: 4,
-    PropertyItemSize: size_of::<KSPROPERTY_ITEM>() as u32,
-    PropertySets: (&raw const FILTER_PROPERTY_SETS.0).cast(),
-    MethodSetsCount: 0,
-    MethodItemSize: 0,
-    MethodSets: null_mut::<KSMETHOD_SET>(),
-    EventSetsCount: 0,
-    EventItemSize: 0,
-    EventSets: null_mut::<KSEVENT_SET>(),
-});
+static FILTER_AUTOMATION: Shared<KSAUTOMATION_TABLE> = Shared(automation(&FILTER_PROPERTY_SETS));
 
 static PIN_DISPATCH: Shared<KSPIN_DISPATCH> = Shared(KSPIN_DISPATCH {
     Create: Some(capture_pin::pin_create),

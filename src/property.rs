@@ -11,7 +11,7 @@ use core::mem::size_of;
 
 use avcam_kernel::{KsGetDevice, KsGetFilterFromIrp};
 use avstream::controls::ValueRange;
-use ks::avstream::{KSDEVICE, KSPROPERTY_ITEM, PFNKSHANDLER};
+use ks::avstream::{KSAUTOMATION_TABLE, KSDEVICE, KSPROPERTY_ITEM, KSPROPERTY_SET, PFNKSHANDLER};
 use ks::ks::{
     KSPROPTYPESETID_General, KSIDENTIFIER, KSPROPERTY_MEMBERSHEADER, KSPROPERTY_MEMBERSLIST,
     KSPROPERTY_MEMBER_FLAG_DEFAULT, KSPROPERTY_MEMBER_STEPPEDRANGES, KSPROPERTY_MEMBER_VALUES,
@@ -19,12 +19,13 @@ use ks::ks::{
 };
 use ks::nt::{DEVICE_OBJECT, IRP};
 use ks::status::STATUS_SUCCESS;
-use ks::NTSTATUS;
+use ks::{GUID, NTSTATUS};
 
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::device_state::{self, DeviceState};
 use crate::error::DriverError;
+use crate::ranges::Shared;
 
 /// One call of a property handler: the IRP, the request and the value buffer ks.sys handed it,
 /// with the sizes ks.sys checked (the item's `MinProperty` and `MinData`). Everything a handler
@@ -163,6 +164,37 @@ pub const fn item(
         Relations: core::ptr::null(),
         SupportHandler: None,
         SerializedSize: 0,
+    }
+}
+
+/// A property set of `items` (no fast I/O).
+pub const fn property_set<const N: usize>(
+    set: &'static GUID,
+    items: &'static Shared<[KSPROPERTY_ITEM; N]>,
+) -> KSPROPERTY_SET {
+    KSPROPERTY_SET {
+        Set: set,
+        PropertiesCount: N as u32,
+        PropertyItem: (&raw const items.0).cast(),
+        FastIoCount: 0,
+        FastIoTable: core::ptr::null_mut(),
+    }
+}
+
+/// An automation table of property `sets` alone (no methods, no events).
+pub const fn automation<const N: usize>(
+    sets: &'static Shared<[KSPROPERTY_SET; N]>,
+) -> KSAUTOMATION_TABLE {
+    KSAUTOMATION_TABLE {
+        PropertySetsCount: N as u32,
+        PropertyItemSize: size::<KSPROPERTY_ITEM>(),
+        PropertySets: (&raw const sets.0).cast(),
+        MethodSetsCount: 0,
+        MethodItemSize: 0,
+        MethodSets: core::ptr::null_mut(),
+        EventSetsCount: 0,
+        EventItemSize: 0,
+        EventSets: core::ptr::null_mut(),
     }
 }
 
