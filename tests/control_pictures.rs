@@ -174,6 +174,19 @@ fn set(camera: &Camera<'_>, name: &str, value: i64) {
     camera.set_control(control, value).expect("in range");
 }
 
+/// Runs `test` with an application's filter and a pin of it streaming `format`, then closes
+/// both, unloads the driver and checks that nothing leaked.
+fn with_stream(format: PixelFormat, test: impl FnOnce(&Camera<'_>, &Stream<'_>)) {
+    let kernel = kernel();
+    let camera = user_camera(&kernel);
+    let stream = Stream::new(&kernel, &camera, format);
+    test(&camera, &stream);
+    stream.pin.close().unwrap();
+    camera.close().unwrap();
+    kernel.unload_driver();
+    kernel.assert_no_leaks();
+}
+
 #[test]
 fn a_control_set_on_one_filter_reaches_the_pin_of_another_at_its_next_frame() {
     let kernel = kernel();
@@ -204,94 +217,90 @@ fn a_control_set_on_one_filter_reaches_the_pin_of_another_at_its_next_frame() {
 #[test]
 fn every_pattern_is_drawn_as_defined_in_every_pixel_format() {
     for format in PixelFormat::ALL {
-        let kernel = kernel();
-        let camera = user_camera(&kernel);
-        let stream = Stream::new(&kernel, &camera, format);
-        let (w, h) = stream.size();
-        set(&camera, "overlays", 0);
-        let grey = |l: f64| expected(format, (l, l, l), DEFAULTS);
-        // 75% bars (the default) and 100% bars: the bar centres across the middle row.
-        for (pattern, level) in [(0, 0.75), (1, 1.0)] {
-            set(&camera, "pattern", pattern);
+        with_stream(format, |camera, stream| {
+            let (w, h) = stream.size();
+            set(camera, "overlays", 0);
+            let grey = |l: f64| expected(format, (l, l, l), DEFAULTS);
+            // 75% bars (the default) and 100% bars: the bar centres across the middle row.
+            for (pattern, level) in [(0, 0.75), (1, 1.0)] {
+                set(camera, "pattern", pattern);
+                let frame = stream.frame();
+                for i in 0..7 {
+                    let want = expected(format, bar(i, level), DEFAULTS);
+                    let got = stream.px(&frame, bar_x(i, w), h / 2);
+                    assert_eq!(got, want, "{format:?} pattern {pattern} bar {i}");
+                }
+            }
+            // The ramp: grey x / (w - 1) (in thousandths) on every row.
+            set(camera, "pattern", 2);
             let frame = stream.frame();
-            for i in 0..7 {
-                let want = expected(format, bar(i, level), DEFAULTS);
-                let got = stream.px(&frame, bar_x(i, w), h / 2);
-                assert_eq!(got, want, "{format:?} pattern {pattern} bar {i}");
+            for y in [0, h / 2, h - 1] {
+                for x in [0, w / 3, w / 2, w - 1] {
+                    let l = (x * 1000 / (w - 1)) as f64 / 1000.0;
+                    let got = stream.px(&frame, x, y);
+                    assert!(near(got, grey(l), 1), "{format:?} ramp ({x}, {y}): {got:?}");
+                }
             }
-        }
-        // The ramp: grey x / (w - 1) (in thousandths) on every row.
-        set(&camera, "pattern", 2);
-        let frame = stream.frame();
-        for y in [0, h / 2, h - 1] {
-            for x in [0, w / 3, w / 2, w - 1] {
-                let l = (x * 1000 / (w - 1)) as f64 / 1000.0;
-                let got = stream.px(&frame, x, y);
-                assert!(near(got, grey(l), 1), "{format:?} ramp ({x}, {y}): {got:?}");
-            }
-        }
-        // The checkerboard: squares of 16 x scale (QVGA: scale 1), white where the square's
-        // column and row differ in parity, black at the top left.
-        set(&camera, "pattern", 3);
-        let frame = stream.frame();
-        for (x, y) in [
-            (0, 0),
-            (8, 8),
-            (24, 8),
-            (8, 24),
-            (24, 24),
-            (w - 1, h - 1),
-            (100, 50),
-        ] {
-            let white = (x / 16 + y / 16) % 2 == 1;
-            let want = grey(if white { 1.0 } else { 0.0 });
-            assert_eq!(
-                stream.px(&frame, x, y),
-                want,
-                "{format:?} checker ({x}, {y})"
-            );
-        }
-        // A solid colour everywhere.
-        set(&camera, "pattern", 4);
-        set(&camera, "solid-colour", 0x3366CC);
-        let frame = stream.frame();
-        let want = expected(format, (0.2, 0.4, 0.8), DEFAULTS);
-        for (x, y) in [(0, 0), (w / 2, h / 2), (w - 1, h - 1), (5, 230)] {
-            let got = stream.px(&frame, x, y);
-            assert!(near(got, want, 1), "{format:?} solid ({x}, {y}): {got:?}");
-        }
-        // The zone plate: rings of phase (in 1/256 cycle) r^2 x 128 / w + 4 per picture number
-        // about the centre, grey 127.5 + 127.5 cos; one phase step of slack for rounding; the
-        // rings move from frame to frame.
-        set(&camera, "pattern", 5);
-        let mut last: Option<Vec<u8>> = None;
-        for _ in 0..2 {
+            // The checkerboard: squares of 16 x scale (QVGA: scale 1), white where the square's
+            // column and row differ in parity, black at the top left.
+            set(camera, "pattern", 3);
             let frame = stream.frame();
-            let n = frame.info.PictureNumber as f64;
-            for (x, y) in [(0, 0), (w / 2, h / 2), (200, 150), (w - 1, 17), (61, 228)] {
-                let (dx, dy) = (x as f64 - (w / 2) as f64, y as f64 - (h / 2) as f64);
-                let phase = (dx * dx + dy * dy) * 128.0 / w as f64 + 4.0 * n;
-                let ring = |p: f64| {
-                    let p = p.floor().rem_euclid(256.0);
-                    (127.5 + 127.5 * (2.0 * std::f64::consts::PI * p / 256.0).cos()).round() / 255.0
-                };
-                let got = stream.px(&frame, x, y);
-                let close = [-1.0, 0.0, 1.0]
-                    .iter()
-                    .any(|d| near(got, grey(ring(phase + d)), 1));
-                assert!(close, "{format:?} zone plate {n} ({x}, {y}): {got:?}");
+            for (x, y) in [
+                (0, 0),
+                (8, 8),
+                (24, 8),
+                (8, 24),
+                (24, 24),
+                (w - 1, h - 1),
+                (100, 50),
+            ] {
+                let white = (x / 16 + y / 16) % 2 == 1;
+                let want = grey(if white { 1.0 } else { 0.0 });
+                assert_eq!(
+                    stream.px(&frame, x, y),
+                    want,
+                    "{format:?} checker ({x}, {y})"
+                );
             }
-            assert_ne!(
-                last.as_ref(),
-                Some(&frame.data),
-                "{format:?}: the rings move"
-            );
-            last = Some(frame.data);
-        }
-        stream.pin.close().unwrap();
-        camera.close().unwrap();
-        kernel.unload_driver();
-        kernel.assert_no_leaks();
+            // A solid colour everywhere.
+            set(camera, "pattern", 4);
+            set(camera, "solid-colour", 0x3366CC);
+            let frame = stream.frame();
+            let want = expected(format, (0.2, 0.4, 0.8), DEFAULTS);
+            for (x, y) in [(0, 0), (w / 2, h / 2), (w - 1, h - 1), (5, 230)] {
+                let got = stream.px(&frame, x, y);
+                assert!(near(got, want, 1), "{format:?} solid ({x}, {y}): {got:?}");
+            }
+            // The zone plate: rings of phase (in 1/256 cycle) r^2 x 128 / w + 4 per picture number
+            // about the centre, grey 127.5 + 127.5 cos; one phase step of slack for rounding; the
+            // rings move from frame to frame.
+            set(camera, "pattern", 5);
+            let mut last: Option<Vec<u8>> = None;
+            for _ in 0..2 {
+                let frame = stream.frame();
+                let n = frame.info.PictureNumber as f64;
+                for (x, y) in [(0, 0), (w / 2, h / 2), (200, 150), (w - 1, 17), (61, 228)] {
+                    let (dx, dy) = (x as f64 - (w / 2) as f64, y as f64 - (h / 2) as f64);
+                    let phase = (dx * dx + dy * dy) * 128.0 / w as f64 + 4.0 * n;
+                    let ring = |p: f64| {
+                        let p = p.floor().rem_euclid(256.0);
+                        (127.5 + 127.5 * (2.0 * std::f64::consts::PI * p / 256.0).cos()).round()
+                            / 255.0
+                    };
+                    let got = stream.px(&frame, x, y);
+                    let close = [-1.0, 0.0, 1.0]
+                        .iter()
+                        .any(|d| near(got, grey(ring(phase + d)), 1));
+                    assert!(close, "{format:?} zone plate {n} ({x}, {y}): {got:?}");
+                }
+                assert_ne!(
+                    last.as_ref(),
+                    Some(&frame.data),
+                    "{format:?}: the rings move"
+                );
+                last = Some(frame.data);
+            }
+        });
     }
 }
 
@@ -348,141 +357,128 @@ fn picture_controls_follow_their_definitions_in_every_pixel_format() {
         DEFAULTS,
     ];
     for format in PixelFormat::ALL {
-        let kernel = kernel();
-        let camera = user_camera(&kernel);
-        let stream = Stream::new(&kernel, &camera, format);
-        let (w, h) = stream.size();
-        set(&camera, "overlays", 0);
-        for c in cases {
-            set(&camera, "brightness", c.brightness.into());
-            set(&camera, "contrast", c.contrast.into());
-            set(&camera, "hue", c.hue.into());
-            set(&camera, "saturation", c.saturation.into());
-            set(&camera, "gamma", c.gamma.into());
-            set(&camera, "pattern", 0);
-            let frame = stream.frame();
-            for i in 0..7 {
-                let want = expected(format, bar(i, 0.75), c);
-                let got = stream.px(&frame, bar_x(i, w), h / 2);
-                assert!(
-                    near(got, want, 1),
-                    "{format:?} {c:?} bar {i}: {got:?} vs {want:?}"
-                );
+        with_stream(format, |camera, stream| {
+            let (w, h) = stream.size();
+            set(camera, "overlays", 0);
+            for c in cases {
+                set(camera, "brightness", c.brightness.into());
+                set(camera, "contrast", c.contrast.into());
+                set(camera, "hue", c.hue.into());
+                set(camera, "saturation", c.saturation.into());
+                set(camera, "gamma", c.gamma.into());
+                set(camera, "pattern", 0);
+                let frame = stream.frame();
+                for i in 0..7 {
+                    let want = expected(format, bar(i, 0.75), c);
+                    let got = stream.px(&frame, bar_x(i, w), h / 2);
+                    assert!(
+                        near(got, want, 1),
+                        "{format:?} {c:?} bar {i}: {got:?} vs {want:?}"
+                    );
+                }
+                set(camera, "pattern", 2);
+                let frame = stream.frame();
+                for x in [0, 37, w / 2, w - 1] {
+                    let l = (x * 1000 / (w - 1)) as f64 / 1000.0;
+                    let want = expected(format, (l, l, l), c);
+                    let got = stream.px(&frame, x, h / 3);
+                    assert!(
+                        near(got, want, 1),
+                        "{format:?} {c:?} ramp {x}: {got:?} vs {want:?}"
+                    );
+                }
             }
-            set(&camera, "pattern", 2);
-            let frame = stream.frame();
-            for x in [0, 37, w / 2, w - 1] {
-                let l = (x * 1000 / (w - 1)) as f64 / 1000.0;
-                let want = expected(format, (l, l, l), c);
-                let got = stream.px(&frame, x, h / 3);
-                assert!(
-                    near(got, want, 1),
-                    "{format:?} {c:?} ramp {x}: {got:?} vs {want:?}"
-                );
-            }
-        }
-        stream.pin.close().unwrap();
-        camera.close().unwrap();
-        kernel.unload_driver();
-        kernel.assert_no_leaks();
+        });
     }
 }
 
 #[test]
 fn the_flips_mirror_and_turn_the_picture_in_every_pixel_format() {
     for format in PixelFormat::ALL {
-        let kernel = kernel();
-        let camera = user_camera(&kernel);
-        let stream = Stream::new(&kernel, &camera, format);
-        let (w, h) = stream.size();
-        set(&camera, "overlays", 0);
-        let upright = stream.frame();
-        // Mirrored: the blue bar first.
-        set(&camera, "hflip", 1);
-        let mirrored = stream.frame();
-        for i in 0..7 {
-            let want = expected(format, bar(6 - i, 0.75), DEFAULTS);
-            assert_eq!(
-                stream.px(&mirrored, bar_x(i, w), h / 2),
-                want,
-                "{format:?} mirrored bar {i}"
-            );
-        }
-        // Upside down: row y is the upright picture's row h - 1 - y.
-        set(&camera, "hflip", 0);
-        set(&camera, "vflip", 1);
-        let turned = stream.frame();
-        for y in (0..h).step_by(7) {
-            for x in (0..w).step_by(13) {
+        with_stream(format, |camera, stream| {
+            let (w, h) = stream.size();
+            set(camera, "overlays", 0);
+            let upright = stream.frame();
+            // Mirrored: the blue bar first.
+            set(camera, "hflip", 1);
+            let mirrored = stream.frame();
+            for i in 0..7 {
+                let want = expected(format, bar(6 - i, 0.75), DEFAULTS);
                 assert_eq!(
-                    luma(stream.px(&turned, x, y)),
-                    luma(stream.px(&upright, x, h - 1 - y)),
-                    "{format:?} turned ({x}, {y})"
+                    stream.px(&mirrored, bar_x(i, w), h / 2),
+                    want,
+                    "{format:?} mirrored bar {i}"
                 );
             }
-        }
-        // Both: rotated half a turn.
-        set(&camera, "hflip", 1);
-        let rotated = stream.frame();
-        for i in 0..7 {
-            let want = expected(format, bar(6 - i, 0.75), DEFAULTS);
-            assert_eq!(
-                stream.px(&rotated, bar_x(i, w), h / 2),
-                want,
-                "{format:?} rotated bar {i}"
-            );
-        }
-        assert_eq!(camera.video_control_mode().unwrap(), 3);
-        stream.pin.close().unwrap();
-        camera.close().unwrap();
-        kernel.unload_driver();
-        kernel.assert_no_leaks();
+            // Upside down: row y is the upright picture's row h - 1 - y.
+            set(camera, "hflip", 0);
+            set(camera, "vflip", 1);
+            let turned = stream.frame();
+            for y in (0..h).step_by(7) {
+                for x in (0..w).step_by(13) {
+                    assert_eq!(
+                        luma(stream.px(&turned, x, y)),
+                        luma(stream.px(&upright, x, h - 1 - y)),
+                        "{format:?} turned ({x}, {y})"
+                    );
+                }
+            }
+            // Both: rotated half a turn.
+            set(camera, "hflip", 1);
+            let rotated = stream.frame();
+            for i in 0..7 {
+                let want = expected(format, bar(6 - i, 0.75), DEFAULTS);
+                assert_eq!(
+                    stream.px(&rotated, bar_x(i, w), h / 2),
+                    want,
+                    "{format:?} rotated bar {i}"
+                );
+            }
+            assert_eq!(camera.video_control_mode().unwrap(), 3);
+        });
     }
 }
 
 #[test]
 fn brightness_lifts_mean_luma_by_its_definition_and_saturation_0_leaves_no_colour() {
     for format in PixelFormat::ALL {
-        let kernel = kernel();
-        let camera = user_camera(&kernel);
-        let stream = Stream::new(&kernel, &camera, format);
-        let (w, h) = stream.size();
-        set(&camera, "overlays", 0);
-        // The mean luma (YUV) or green (RGB) over the bars' band.
-        let mean = |frame: &Frame| {
-            let rows = h / 8..h / 2;
-            let total: u64 = rows
-                .clone()
-                .flat_map(|y| (0..w).map(move |x| (x, y)))
-                .map(|(x, y)| u64::from(luma(stream.px(frame, x, y))))
-                .sum();
-            total as f64 / (rows.len() * w) as f64
-        };
-        let before = mean(&stream.frame());
-        // +2000 (20 IRE): +0.2 of the luma range: 219 x 0.2 codes of Y, 255 x 0.2 of G (no
-        // bar clips: 0.75 + 0.2 < 1).
-        set(&camera, "brightness", 750 + 2000);
-        let after = mean(&stream.frame());
-        let rgb = matches!(format, PixelFormat::Rgb24 | PixelFormat::Rgb32);
-        let want = if rgb { 51.0 } else { 43.8 };
-        assert!(
-            (after - before - want).abs() < 0.6,
-            "{format:?}: {before} -> {after}"
-        );
-        set(&camera, "brightness", 750);
-        set(&camera, "saturation", 0);
-        let grey = stream.frame();
-        for y in (0..h).step_by(5) {
-            for x in (0..w).step_by(3) {
-                match stream.px(&grey, x, y) {
-                    Px::Yuv(_, cb, cr) => assert_eq!((cb, cr), (128, 128), "{format:?} ({x}, {y})"),
-                    Px::Rgb(r, g, b) => assert!(r == g && g == b, "{format:?} ({x}, {y})"),
+        with_stream(format, |camera, stream| {
+            let (w, h) = stream.size();
+            set(camera, "overlays", 0);
+            // The mean luma (YUV) or green (RGB) over the bars' band.
+            let mean = |frame: &Frame| {
+                let rows = h / 8..h / 2;
+                let total: u64 = rows
+                    .clone()
+                    .flat_map(|y| (0..w).map(move |x| (x, y)))
+                    .map(|(x, y)| u64::from(luma(stream.px(frame, x, y))))
+                    .sum();
+                total as f64 / (rows.len() * w) as f64
+            };
+            let before = mean(&stream.frame());
+            // +2000 (20 IRE): +0.2 of the luma range: 219 x 0.2 codes of Y, 255 x 0.2 of G (no
+            // bar clips: 0.75 + 0.2 < 1).
+            set(camera, "brightness", 750 + 2000);
+            let after = mean(&stream.frame());
+            let rgb = matches!(format, PixelFormat::Rgb24 | PixelFormat::Rgb32);
+            let want = if rgb { 51.0 } else { 43.8 };
+            assert!(
+                (after - before - want).abs() < 0.6,
+                "{format:?}: {before} -> {after}"
+            );
+            set(camera, "brightness", 750);
+            set(camera, "saturation", 0);
+            let grey = stream.frame();
+            for y in (0..h).step_by(5) {
+                for x in (0..w).step_by(3) {
+                    match stream.px(&grey, x, y) {
+                        Px::Yuv(_, cb, cr) => {
+                            assert_eq!((cb, cr), (128, 128), "{format:?} ({x}, {y})")
+                        }
+                        Px::Rgb(r, g, b) => assert!(r == g && g == b, "{format:?} ({x}, {y})"),
+                    }
                 }
             }
-        }
-        stream.pin.close().unwrap();
-        camera.close().unwrap();
-        kernel.unload_driver();
-        kernel.assert_no_leaks();
+        });
     }
 }
