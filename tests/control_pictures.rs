@@ -107,17 +107,6 @@ fn near(a: Px, b: Px, tolerance: i32) -> bool {
             .all(|(x, y)| (x - y).abs() <= tolerance)
 }
 
-/// The seven bars' R'G'B' (as 0/1): white, yellow, cyan, green, magenta, red, blue.
-const BARS: [(f64, f64, f64); 7] = [
-    (1.0, 1.0, 1.0),
-    (1.0, 1.0, 0.0),
-    (0.0, 1.0, 1.0),
-    (0.0, 1.0, 0.0),
-    (1.0, 0.0, 1.0),
-    (1.0, 0.0, 0.0),
-    (0.0, 0.0, 1.0),
-];
-
 /// The bars at `level` (0.75 or 1).
 fn bar(i: usize, level: f64) -> (f64, f64, f64) {
     let (r, g, b) = BARS[i];

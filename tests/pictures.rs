@@ -6,17 +6,6 @@ mod common;
 use avcam_avstream::PixelFormat;
 use common::*;
 
-/// The seven 75% bars (R, G, B as 0/1 times 75%): white, yellow, cyan, green, magenta, red, blue.
-const BARS: [(f64, f64, f64); 7] = [
-    (1.0, 1.0, 1.0),
-    (1.0, 1.0, 0.0),
-    (0.0, 1.0, 1.0),
-    (0.0, 1.0, 0.0),
-    (1.0, 0.0, 1.0),
-    (1.0, 0.0, 0.0),
-    (0.0, 0.0, 1.0),
-];
-
 /// BT.601 limited range Y, Cb, Cr and full-range R, G, B of a bar.
 fn expected(bar: (f64, f64, f64)) -> ([u8; 3], [u8; 3]) {
     let (r, g, b) = (0.75 * bar.0, 0.75 * bar.1, 0.75 * bar.2);

@@ -97,3 +97,15 @@ pub fn advance_to(kernel: &Kernel, target: i64) {
     assert!(target >= now, "the clock never goes back");
     kernel.clock().advance(((target - now) as u64) * 100);
 }
+
+/// The seven colour bars of EIA-189-A / SMPTE EG 1, left to right, as R'G'B' at 100% (0 or 1;
+/// scale by 0.75 for the 75% bars): white, yellow, cyan, green, magenta, red, blue.
+pub const BARS: [(f64, f64, f64); 7] = [
+    (1.0, 1.0, 1.0),
+    (1.0, 1.0, 0.0),
+    (0.0, 1.0, 1.0),
+    (0.0, 1.0, 0.0),
+    (1.0, 0.0, 1.0),
+    (1.0, 0.0, 0.0),
+    (0.0, 0.0, 1.0),
+];
